@@ -1,0 +1,100 @@
+/**
+ * The cloud service: connects to NATS, makes sure the region's streams exist, and serves the
+ * HTTP application. Any number of instances can run side by side; they share all state in NATS.
+ *
+ * @example
+ * ```ts
+ * import { startCloudService } from "./cloud_service.ts";
+ *
+ * await using svc = await startCloudService("nats://127.0.0.1:4222", { region: "local" });
+ * console.log(svc.url); // http://127.0.0.1:8080
+ * ```
+ *
+ * @module
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { createApp } from "./app.ts";
+import { jsonLogger, type Logger } from "./logger.ts";
+import { connectNats } from "./nats_connect.ts";
+import { natsHealth } from "./nats_health.ts";
+import { ensureStreams } from "./streams.ts";
+
+/** Options of {@link startCloudService}. */
+export interface CloudServiceOptions {
+  /** Region this instance serves. Default `"local"`. */
+  region?: string;
+  /** Preferred HTTP port; when taken (or 0, the default) a free port is used. */
+  port?: number;
+  /** Address to listen on. Default `127.0.0.1`. */
+  hostname?: string;
+  /** Logger. Default: JSON lines on stderr. */
+  logger?: Logger;
+  /** Stops the service when aborted. */
+  signal?: AbortSignal;
+}
+
+/** A running cloud service instance. */
+export interface CloudService extends AsyncDisposable {
+  /** Base URL of the HTTP API, e.g. `http://127.0.0.1:8080`. */
+  readonly url: string;
+  /** The instance's NATS connection. */
+  readonly nc: NatsConnection;
+  /** Stops serving and closes the NATS connection. */
+  stop(): Promise<void>;
+}
+
+function listen(
+  handler: Deno.ServeHandler,
+  hostname: string,
+  port: number,
+  signal: AbortSignal,
+): Deno.HttpServer<Deno.NetAddr> {
+  const serve = (p: number) =>
+    Deno.serve({ hostname, port: p, signal, handler, onListen: () => {} });
+  if (port === 0) return serve(0);
+  try {
+    return serve(port);
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) return serve(0);
+    throw e;
+  }
+}
+
+/** Connects to NATS at `natsUrl`, ensures the region's streams and serves the API. */
+export async function startCloudService(
+  natsUrl: string,
+  options: CloudServiceOptions = {},
+): Promise<CloudService> {
+  const region = options.region ?? "local";
+  const logger = options.logger ?? jsonLogger("cloud");
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`Cannot serve the API on port ${port}: expected 0-65535`);
+  }
+  const nc = await connectNats(natsUrl, {
+    name: `vendstream-cloud-${region}`,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  try {
+    const streams = await ensureStreams(nc, region);
+    logger.log("info", "streams ready", { region, streams });
+  } catch (e) {
+    await nc.close();
+    throw e;
+  }
+  const app = createApp({ health: () => natsHealth(nc), logger });
+  const stopServer = new AbortController();
+  const server = listen(app.fetch, options.hostname ?? "127.0.0.1", port, stopServer.signal);
+  const url = `http://${server.addr.hostname}:${server.addr.port}`;
+  logger.log("info", "api listening", { url, nats: natsUrl, region });
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    stopping ??= (async () => {
+      stopServer.abort();
+      await server.finished;
+      await nc.drain().catch(() => nc.close());
+    })();
+  options.signal?.addEventListener("abort", () => void stop(), { once: true });
+  return { url, nc, stop, [Symbol.asyncDispose]: stop };
+}

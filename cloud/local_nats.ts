@@ -1,0 +1,372 @@
+/**
+ * Local NATS as the embedded default: starts `nats-server` as a child process with JetStream on a
+ * data folder and a free loopback port, waits until it is ready, and stops it when asked, when the
+ * given signal aborts, or when this process exits. With `NATS_URL` set, {@link ensureNats}
+ * connects there instead and starts nothing.
+ *
+ * @example
+ * ```ts
+ * import { startLocalNats } from "./local_nats.ts";
+ *
+ * await using nats = await startLocalNats({ dataDir: await Deno.makeTempDir() });
+ * console.log(nats.url); // nats://127.0.0.1:41873
+ * ```
+ *
+ * @module
+ */
+import { connectNats } from "./nats_connect.ts";
+
+/** Options of {@link startLocalNats}. */
+export interface LocalNatsOptions {
+  /** Data folder; JetStream stores under `<dataDir>/nats`. Default: `VEND_DATA_DIR` or `~/.local/share/vendstream`. */
+  dataDir?: string;
+  /** Preferred client port; when it is taken (or 0, the default) a free port is picked. */
+  port?: number;
+  /** Address to listen on. Default `127.0.0.1`. */
+  host?: string;
+  /** The nats-server executable. Default `nats-server` from PATH. */
+  serverPath?: string;
+  /** How long to wait for the server to become ready, in ms. Default 10,000. */
+  readyTimeoutMs?: number;
+  /** Stops the server when aborted. */
+  signal?: AbortSignal;
+}
+
+/** Options of {@link ensureNats}. */
+export interface EnsureNatsOptions extends LocalNatsOptions {
+  /** A server to use instead of starting one. Default: the `NATS_URL` environment variable. */
+  url?: string;
+  /** How long to try reaching `url`, in ms. Default 10,000. */
+  connectTimeoutMs?: number;
+}
+
+/** A NATS server to use: either one this process started, or an external one. */
+export interface NatsEndpoint extends AsyncDisposable {
+  /** Client URL, e.g. `nats://127.0.0.1:4222`. */
+  readonly url: string;
+  /** True when this process started the server (and will stop it). */
+  readonly local: boolean;
+  /** Stops the server if this process started it; otherwise does nothing. */
+  stop(): Promise<void>;
+}
+
+/** nats-server could not be started. */
+export class NatsStartError extends Error {
+  /** Creates the error; `message` names what failed. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "NatsStartError";
+  }
+}
+
+/** The default data folder: `VEND_DATA_DIR`, else `~/.local/share/vendstream`. */
+export function defaultDataDir(): string {
+  const fromEnv = Deno.env.get("VEND_DATA_DIR");
+  if (fromEnv) return fromEnv;
+  const home = Deno.env.get("HOME");
+  if (!home) {
+    throw new NatsStartError("Cannot choose a data folder: neither VEND_DATA_DIR nor HOME is set");
+  }
+  return `${home}/.local/share/vendstream`;
+}
+
+function freePort(host: string): number {
+  const listener = Deno.listen({ hostname: host, port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+function portIsFree(host: string, port: number): boolean {
+  try {
+    Deno.listen({ hostname: host, port }).close();
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AddrInUse) return false;
+    throw e;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    Deno.kill(pid, "SIGCONT");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readCmdline(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
+interface OwnerRecord {
+  ownerPid: number;
+  serverPid: number;
+}
+
+/**
+ * Guards a data folder: refuses it while another live process runs a server on it, and stops a
+ * server orphaned by an owner that died (SIGKILL leaves the child running).
+ */
+async function claimDataDir(natsDir: string): Promise<string> {
+  const ownerFile = `${natsDir}/owner.json`;
+  let record: OwnerRecord | undefined;
+  try {
+    record = JSON.parse(await Deno.readTextFile(ownerFile)) as OwnerRecord;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound) && !(e instanceof SyntaxError)) throw e;
+  }
+  if (record && Number.isInteger(record.serverPid) && processAlive(record.serverPid)) {
+    const isOurServer = readCmdline(record.serverPid).includes(natsDir);
+    if (
+      isOurServer && Number.isInteger(record.ownerPid) && processAlive(record.ownerPid) &&
+      record.ownerPid !== Deno.pid
+    ) {
+      throw new NatsStartError(
+        `Cannot use data folder "${natsDir}": nats-server pid ${record.serverPid} of process ${record.ownerPid} is running on it`,
+      );
+    }
+    if (isOurServer) {
+      Deno.kill(record.serverPid, "SIGTERM");
+      for (let i = 0; i < 50 && processAlive(record.serverPid); i++) await delay(100);
+    }
+  }
+  return ownerFile;
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Keeps the last lines a child wrote, so a failure can say why. */
+class TailLines {
+  #lines: string[] = [];
+  #waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
+
+  push(line: string): void {
+    this.#lines.push(line);
+    if (this.#lines.length > 40) this.#lines.shift();
+    this.#waiters = this.#waiters.filter((w) => {
+      if (!w.pattern.test(line)) return true;
+      w.resolve(line);
+      return false;
+    });
+  }
+
+  waitFor(pattern: RegExp): Promise<string> {
+    const seen = this.#lines.find((l) => pattern.test(l));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve) => this.#waiters.push({ pattern, resolve }));
+  }
+
+  text(): string {
+    return this.#lines.join("\n");
+  }
+
+  find(pattern: RegExp): string | undefined {
+    return this.#lines.find((l) => pattern.test(l));
+  }
+}
+
+async function pump(stream: ReadableStream<Uint8Array>, tail: TailLines): Promise<void> {
+  let rest = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop() ?? "";
+    for (const line of parts) tail.push(line);
+  }
+  if (rest !== "") tail.push(rest);
+}
+
+/** A nats-server child process started by {@link startLocalNats}. */
+export class LocalNats implements NatsEndpoint {
+  /** Client URL. */
+  readonly url: string;
+  /** Always true: this process started the server. */
+  readonly local = true;
+  /** The data folder given (JetStream stores under `<dataDir>/nats`). */
+  readonly dataDir: string;
+  /** Client port. */
+  readonly port: number;
+  /** Resolves with the exit status when the server process ends. */
+  readonly exited: Promise<Deno.CommandStatus>;
+  #child: Deno.ChildProcess;
+  #ownerFile: string;
+  #onUnload: () => void;
+  #stopping: Promise<void> | undefined;
+
+  /** @internal Use {@link startLocalNats}. */
+  constructor(
+    init: {
+      url: string;
+      port: number;
+      dataDir: string;
+      child: Deno.ChildProcess;
+      ownerFile: string;
+      exited: Promise<Deno.CommandStatus>;
+    },
+  ) {
+    this.url = init.url;
+    this.port = init.port;
+    this.dataDir = init.dataDir;
+    this.#child = init.child;
+    this.#ownerFile = init.ownerFile;
+    this.exited = init.exited;
+    this.#onUnload = () => {
+      try {
+        this.#child.kill("SIGTERM");
+      } catch { /* already gone */ }
+    };
+    globalThis.addEventListener("unload", this.#onUnload);
+  }
+
+  /** The server's process id. */
+  get pid(): number {
+    return this.#child.pid;
+  }
+
+  /** Stops the server (SIGTERM, then SIGKILL after 5 s) and waits until it has exited. */
+  stop(): Promise<void> {
+    this.#stopping ??= (async () => {
+      globalThis.removeEventListener("unload", this.#onUnload);
+      try {
+        this.#child.kill("SIGTERM");
+      } catch { /* already exited */ }
+      const timer = setTimeout(() => {
+        try {
+          this.#child.kill("SIGKILL");
+        } catch { /* exited meanwhile */ }
+      }, 5000);
+      try {
+        await this.exited;
+      } finally {
+        clearTimeout(timer);
+      }
+      await Deno.remove(this.#ownerFile).catch(() => {});
+    })();
+    return this.#stopping;
+  }
+
+  /** Same as {@link LocalNats.stop}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+/**
+ * Starts nats-server with JetStream on `<dataDir>/nats` and resolves once it accepts
+ * connections. A taken port is not a failure: another free port is picked.
+ */
+export async function startLocalNats(options: LocalNatsOptions = {}): Promise<LocalNats> {
+  const host = options.host ?? "127.0.0.1";
+  const dataDir = options.dataDir ?? defaultDataDir();
+  const natsDir = `${dataDir}/nats`;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 10_000;
+  if (
+    options.port !== undefined &&
+    (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535)
+  ) {
+    throw new RangeError(`Cannot start NATS on port ${options.port}: expected 0-65535`);
+  }
+  options.signal?.throwIfAborted();
+  await Deno.mkdir(natsDir, { recursive: true });
+  const ownerFile = await claimDataDir(natsDir);
+
+  let lastError: NatsStartError | undefined;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const wanted = attempt === 0 ? options.port ?? 0 : 0;
+    const port = wanted !== 0 && portIsFree(host, wanted) ? wanted : freePort(host);
+    const args = [
+      "-a",
+      host,
+      "-p",
+      String(port),
+      "-js",
+      "-sd",
+      natsDir,
+      "-n",
+      `vendstream-${port}`,
+    ];
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(options.serverPath ?? "nats-server", {
+        args,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (cause) {
+      throw new NatsStartError(
+        `Cannot start nats-server ("${options.serverPath ?? "nats-server"}"): ${
+          (cause as Error).message
+        }; ./vend setup installs it`,
+        { cause },
+      );
+    }
+    const tail = new TailLines();
+    const pumps = Promise.all([pump(child.stdout, tail), pump(child.stderr, tail)]);
+    const exited = child.status.then(async (status) => {
+      await pumps.catch(() => {});
+      return status;
+    });
+    await Deno.writeTextFile(
+      ownerFile,
+      JSON.stringify({ ownerPid: Deno.pid, serverPid: child.pid }),
+    );
+
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      tail.waitFor(/Server is ready/).then(() => "ready" as const),
+      exited.then(() => "exited" as const),
+      new Promise<"timeout">((
+        resolve,
+      ) => (timer = setTimeout(() => resolve("timeout"), readyTimeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (outcome === "ready") {
+      const nats = new LocalNats({
+        url: `nats://${host}:${port}`,
+        port,
+        dataDir,
+        child,
+        ownerFile,
+        exited,
+      });
+      options.signal?.addEventListener("abort", () => nats.stop(), { once: true });
+      return nats;
+    }
+    try {
+      child.kill("SIGKILL");
+    } catch { /* already exited */ }
+    await exited;
+    if (tail.find(/address already in use/)) {
+      lastError = new NatsStartError(`Cannot start nats-server: port ${port} was taken`);
+      continue; // lost a race for the port: try another one
+    }
+    const why = outcome === "timeout" ? `not ready within ${readyTimeoutMs} ms` : "it exited";
+    throw new NatsStartError(`Cannot start nats-server on ${host}:${port}: ${why}\n${tail.text()}`);
+  }
+  throw lastError ?? new NatsStartError("Cannot start nats-server");
+}
+
+/**
+ * The NATS server to use: the one at `options.url` (default `NATS_URL`) after checking that it
+ * answers within `connectTimeoutMs`, or else a local server started by {@link startLocalNats}.
+ */
+export async function ensureNats(options: EnsureNatsOptions = {}): Promise<NatsEndpoint> {
+  const url = options.url ?? Deno.env.get("NATS_URL");
+  if (!url) return await startLocalNats(options);
+  const nc = await connectNats(url, {
+    timeoutMs: options.connectTimeoutMs ?? 10_000,
+    name: "vendstream-probe",
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  await nc.close();
+  const stop = () => Promise.resolve();
+  return { url, local: false, stop, [Symbol.asyncDispose]: stop };
+}

@@ -1,0 +1,85 @@
+/**
+ * Connecting to NATS with a deadline and an error that names the URL.
+ *
+ * @example
+ * ```ts
+ * import { connectNats } from "./nats_connect.ts";
+ *
+ * const nc = await connectNats("nats://127.0.0.1:4222", { name: "vendstream-cloud" });
+ * await nc.close();
+ * ```
+ *
+ * @module
+ */
+import { connect } from "@nats-io/transport-node";
+import type { NatsConnection } from "@nats-io/nats-core";
+
+/** A NATS server could not be reached. */
+export class NatsUnavailableError extends Error {
+  /** The URL that could not be reached. */
+  readonly url: string;
+  /** Creates the error for `url`. */
+  constructor(url: string, reason: string, options?: ErrorOptions) {
+    super(`Cannot connect to NATS at ${url}: ${reason}`, options);
+    this.name = "NatsUnavailableError";
+    this.url = url;
+  }
+}
+
+/** Options of {@link connectNats}. */
+export interface ConnectNatsOptions {
+  /** Connection name shown by the server. */
+  name?: string;
+  /** Give up on the first connection after this many ms. Default 10,000. */
+  timeoutMs?: number;
+  /** Reconnect after a lost connection, forever. Default true. */
+  reconnect?: boolean;
+  /** Cancels the attempt. */
+  signal?: AbortSignal;
+}
+
+const URL_PATTERN = /^(nats|tls|ws|wss):\/\/[^\s/]+\/?$/;
+
+/**
+ * Connects to the server (or comma-separated servers) at `url`; throws {@link NatsUnavailableError}
+ * naming the URL when none answers within the deadline.
+ */
+export async function connectNats(
+  url: string,
+  options: ConnectNatsOptions = {},
+): Promise<NatsConnection> {
+  const servers = url.split(",").map((s) => s.trim());
+  const bad = servers.find((s) => !URL_PATTERN.test(s));
+  if (bad !== undefined) {
+    throw new TypeError(
+      `Cannot connect to NATS: ${JSON.stringify(bad)} is not a URL like nats://host:4222`,
+    );
+  }
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  const deadline = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
+  const attempt = connect({
+    servers,
+    timeout: timeoutMs,
+    reconnect: options.reconnect ?? true,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+    ...(options.name ? { name: options.name } : {}),
+  });
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([attempt, aborted]);
+  } catch (cause) {
+    attempt.then((nc) => nc.close()).catch(() => {});
+    const reason = deadline.aborted
+      ? `no answer within ${timeoutMs} ms`
+      : (cause as Error).message || String(cause);
+    throw new NatsUnavailableError(url, reason, { cause });
+  } finally {
+    signal.removeEventListener("abort", onAbort!);
+  }
+}

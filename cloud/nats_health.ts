@@ -1,0 +1,23 @@
+/**
+ * Health of the service's NATS connection and JetStream.
+ *
+ * @module
+ */
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { Health } from "./app.ts";
+
+/** Checks that `nc` is connected and JetStream answers. */
+export async function natsHealth(nc: NatsConnection): Promise<Health> {
+  if (nc.isClosed()) return { ok: false, checks: { nats: "closed", jetstream: "unknown" } };
+  try {
+    const jsm = await jetstreamManager(nc, { timeout: 2000 });
+    const info = await jsm.getAccountInfo();
+    return { ok: true, checks: { nats: "connected", jetstream: `ok (${info.streams} streams)` } };
+  } catch (e) {
+    return {
+      ok: false,
+      checks: { nats: nc.isClosed() ? "closed" : "connected", jetstream: (e as Error).message },
+    };
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Device heartbeat: a small, frequent liveness beat, carried on core NATS (not persisted).
+ *
+ * @module
+ */
+import { z } from "zod";
+import * as f from "./_fields.ts";
+import { defineFamily } from "./message_family.ts";
+
+/** Schema of a heartbeat. */
+export const HeartbeatSchema = z.strictObject({
+  ...f.deviceEnvelope,
+  machineId: f.machineId,
+  role: z.enum(["primary", "secondary"]),
+  seq: f.count,
+  uptimeMs: f.count,
+  status: z.enum(["ok", "degraded", "error"]),
+  door: f.door,
+  appVersion: f.version,
+  modelVersion: f.version.nullable(),
+});
+
+/** A device heartbeat. */
+export type Heartbeat = z.infer<typeof HeartbeatSchema>;
+
+/** The heartbeat family. */
+export const heartbeat = defineFamily<Heartbeat>("heartbeat", HeartbeatSchema);
+
+/** Parses a heartbeat; never throws. */
+export const parseHeartbeat = heartbeat.parse;

@@ -1,0 +1,94 @@
+/**
+ * The wire contract between Vendstream devices, the cloud and outside subscribers: subject
+ * builders, stream specifications, and one zod schema and never-throwing parser per message
+ * family. protocol/README.md documents the same contract for clients in other languages.
+ *
+ * @example
+ * ```ts
+ * import { heartbeat, newEnvelope, parseHeartbeat, subjects } from "./mod.ts";
+ *
+ * const dev = { region: "local", deviceId: "m001-a" };
+ * const bytes = heartbeat.encode({
+ *   ...newEnvelope(), deviceId: dev.deviceId, machineId: "m001", role: "primary", seq: 1,
+ *   uptimeMs: 1200, status: "ok", door: "closed", appVersion: "0.1.0", modelVersion: null,
+ * });
+ * // publish `bytes` on subjects.heartbeat(dev); a subscriber does:
+ * const result = parseHeartbeat(bytes);
+ * if (!result.ok) console.error(result.error.message); // names the offending field
+ * ```
+ *
+ * @module
+ */
+export { type ParseResult, ProtocolError } from "./protocol_error.ts";
+export { defineFamily, type MessageFamily } from "./message_family.ts";
+export { newEnvelope, newMessageId } from "./message_id.ts";
+export {
+  buckets,
+  type DeviceAddress,
+  type DeviceFilter,
+  filters,
+  type SessionAddress,
+  shadowKey,
+  SUBJECT_ROOT,
+  subjects,
+} from "./subjects.ts";
+export { regionStreams, type StreamSpec } from "./streams.ts";
+export { type Heartbeat, heartbeat, HeartbeatSchema, parseHeartbeat } from "./heartbeat.ts";
+export {
+  CameraMetricsSchema,
+  parseTelemetry,
+  StageMetricsSchema,
+  type Telemetry,
+  telemetry,
+  TelemetrySchema,
+} from "./telemetry.ts";
+export {
+  CameraSettingsSchema,
+  parseShadow,
+  type Shadow,
+  shadow,
+  type ShadowDesired,
+  ShadowDesiredSchema,
+  type ShadowReported,
+  ShadowReportedSchema,
+  ShadowSchema,
+  type ShadowState,
+  ShadowStateSchema,
+} from "./shadow.ts";
+export {
+  COMMAND_ERROR_CODES,
+  COMMAND_NAMES,
+  type CommandName,
+  type CommandReply,
+  commandReply,
+  CommandReplySchema,
+  type CommandRequest,
+  commandRequest,
+  CommandRequestSchema,
+  parseCommandReply,
+  parseCommandRequest,
+} from "./command.ts";
+export {
+  parsePipelineEvent,
+  type PipelineEvent,
+  pipelineEvent,
+  PipelineEventSchema,
+  type PipelineEventType,
+} from "./pipeline_event.ts";
+export { type ClipUploaded, clipUploaded, ClipUploadedSchema, parseClipUploaded } from "./clip.ts";
+export {
+  DEPLOYMENT_STATES,
+  type DeploymentEvent,
+  deploymentEvent,
+  DeploymentEventSchema,
+  parseDeploymentEvent,
+  UPDATE_PHASES,
+} from "./deployment.ts";
+export {
+  parsePaymentEvent,
+  type PaymentEvent,
+  paymentEvent,
+  PaymentEventSchema,
+  type PaymentEventType,
+  ReceiptLineSchema,
+} from "./payment_event.ts";

@@ -1,0 +1,32 @@
+import assert from "node:assert/strict";
+import { allMalformed, assertRefused, assertValid } from "./_family_test_util.ts";
+import { pipelineEvent } from "./pipeline_event.ts";
+import fixtures from "./testdata/pipeline_event.json" with { type: "json" };
+
+Deno.test("parsePipelineEvent accepts the fixtures and round-trips them", () => {
+  assertValid(pipelineEvent, fixtures);
+});
+
+Deno.test("parsePipelineEvent names the offending field of every malformed event", () => {
+  const done = fixtures.find((f) => f.type === "session_completed")!;
+  const n = assertRefused(pipelineEvent, [
+    ...allMalformed(fixtures, { discriminators: ["type"] }),
+    {
+      what: "duplicate SKU in the cart",
+      input: { ...done, cart: [{ sku: "A1", qty: 1 }, { sku: "A1", qty: 2 }] },
+      field: "cart[1].sku",
+    },
+    {
+      what: "zero quantity",
+      input: { ...done, cart: [{ sku: "A1", qty: 0 }] },
+      field: "cart[0].qty",
+    },
+    {
+      what: "closed before opened",
+      input: { ...done, closedAt: done.openedAt! - 1 },
+      field: "closedAt",
+    },
+    { what: "confidence above 1", input: { ...done, confidence: 1.01 }, field: "confidence" },
+  ]);
+  assert.ok(n >= 20, `only ${n} malformed events`);
+});

@@ -1,0 +1,155 @@
+/**
+ * Subject builders: the only place where NATS subjects are spelled. Every other module builds
+ * subjects through these functions, so the hierarchy documented in protocol/README.md is the one
+ * on the wire.
+ *
+ * Hierarchy (`vs` = Vendstream):
+ *
+ * ```
+ * vs.<region>.dev.<deviceId>.hb                 heartbeat
+ * vs.<region>.dev.<deviceId>.tel                telemetry
+ * vs.<region>.dev.<deviceId>.cmd.<command>      command request (reply to the request's inbox)
+ * vs.<region>.dev.<deviceId>.evt.<type>         pipeline event
+ * vs.<region>.dev.<deviceId>.clip               clip uploaded
+ * vs.<region>.dev.<deviceId>.ota                update progress
+ * vs.<region>.deploy.<deploymentId>             deployment state
+ * vs.<region>.pay.<sessionId>.<type>            payment session event
+ * ```
+ *
+ * @example
+ * ```ts
+ * import { filters, subjects } from "./subjects.ts";
+ * const dev = { region: "eu-west", deviceId: "m001-a" };
+ * subjects.heartbeat(dev); // "vs.eu-west.dev.m001-a.hb"
+ * filters.heartbeats({ region: "eu-west" }); // "vs.eu-west.dev.*.hb"
+ * ```
+ *
+ * @module
+ */
+import type { CommandName } from "./command.ts";
+import type { PaymentEventType } from "./payment_event.ts";
+import type { PipelineEventType } from "./pipeline_event.ts";
+
+/** Root token of every Vendstream subject. */
+export const SUBJECT_ROOT = "vs";
+
+const TOKEN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/;
+const NAME = /^[a-z][a-z0-9_]{0,31}$/;
+
+/** A device as addressed on the wire: its home region and its id. */
+export interface DeviceAddress {
+  /** Region id, e.g. `"eu-west"`. */
+  readonly region: string;
+  /** Device id, e.g. `"m001-a"`. */
+  readonly deviceId: string;
+}
+
+/** A payment session as addressed on the wire. */
+export interface SessionAddress {
+  /** Region that owns the session. */
+  readonly region: string;
+  /** Session id. */
+  readonly sessionId: string;
+}
+
+function check(what: string, value: string, pattern: RegExp): string {
+  if (typeof value !== "string" || !pattern.test(value)) {
+    throw new TypeError(
+      `Cannot build a subject: ${what} ${JSON.stringify(value)} does not match ${pattern}`,
+    );
+  }
+  return value;
+}
+
+function checkOrAny(what: string, value: string | undefined, pattern: RegExp): string {
+  return value === undefined || value === "*" ? "*" : check(what, value, pattern);
+}
+
+function device(dev: DeviceAddress): string {
+  return `${SUBJECT_ROOT}.${check("region", dev.region, TOKEN)}.dev.${
+    check("device id", dev.deviceId, TOKEN)
+  }`;
+}
+
+/** Builders of concrete subjects (no wildcards) for publishing. */
+export const subjects = {
+  /** Heartbeat of one device (core NATS). */
+  heartbeat: (dev: DeviceAddress): string => `${device(dev)}.hb`,
+  /** Telemetry of one device (TELEMETRY stream). */
+  telemetry: (dev: DeviceAddress): string => `${device(dev)}.tel`,
+  /** Command request to one device (request/reply). */
+  command: (dev: DeviceAddress, command: CommandName | string): string =>
+    `${device(dev)}.cmd.${check("command", command, NAME)}`,
+  /** Pipeline event of one device (EVENTS stream). */
+  pipelineEvent: (dev: DeviceAddress, type: PipelineEventType): string =>
+    `${device(dev)}.evt.${check("event type", type, NAME)}`,
+  /** Clip uploaded by one device (EVENTS stream). */
+  clipUploaded: (dev: DeviceAddress): string => `${device(dev)}.clip`,
+  /** Update progress of one device (UPDATES stream). */
+  updateProgress: (dev: DeviceAddress): string => `${device(dev)}.ota`,
+  /** State change of one deployment (UPDATES stream). */
+  deployment: (region: string, deploymentId: string): string =>
+    `${SUBJECT_ROOT}.${check("region", region, TOKEN)}.deploy.${
+      check("deployment id", deploymentId, ID)
+    }`,
+  /** Payment session event (PAYMENTS stream). */
+  payment: (session: SessionAddress, type: PaymentEventType): string =>
+    `${SUBJECT_ROOT}.${check("region", session.region, TOKEN)}.pay.${
+      check("session id", session.sessionId, ID)
+    }.${check("payment event type", type, NAME)}`,
+} as const;
+
+/** Which region and device a filter selects; a missing part (or `"*"`) matches any. */
+export interface DeviceFilter {
+  /** Region id, or any region when absent. */
+  readonly region?: string;
+  /** Device id, or any device when absent. */
+  readonly deviceId?: string;
+}
+
+function deviceFilter(filter: DeviceFilter): string {
+  return `${SUBJECT_ROOT}.${checkOrAny("region", filter.region, TOKEN)}.dev.${
+    checkOrAny("device id", filter.deviceId, TOKEN)
+  }`;
+}
+
+/** Builders of subscription filters (with wildcards). */
+export const filters = {
+  /** Heartbeats of the selected devices. */
+  heartbeats: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.hb`,
+  /** Telemetry of the selected devices. */
+  telemetry: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.tel`,
+  /** Command requests to the selected devices (a device subscribes to its own, in any region). */
+  commands: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.cmd.*`,
+  /** Pipeline events of the selected devices. */
+  pipelineEvents: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.evt.*`,
+  /** Clip-uploaded events of the selected devices. */
+  clipsUploaded: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.clip`,
+  /** Update progress of the selected devices. */
+  updateProgress: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.ota`,
+  /** Deployment state changes in a region (or all). */
+  deployments: (region?: string): string =>
+    `${SUBJECT_ROOT}.${checkOrAny("region", region, TOKEN)}.deploy.*`,
+  /** Payment events in a region (or all), optionally of one session. */
+  payments: (region?: string, options: { sessionId?: string } = {}): string =>
+    `${SUBJECT_ROOT}.${checkOrAny("region", region, TOKEN)}.pay.${
+      checkOrAny("session id", options.sessionId, ID)
+    }.*`,
+} as const;
+
+/** KV bucket names. */
+export const buckets = {
+  /** Device shadows: keys `<deviceId>.desired` and `<deviceId>.reported`. */
+  shadow: "shadow",
+} as const;
+
+/** Key of one side of a device's shadow in the `shadow` bucket. */
+export function shadowKey(deviceId: string, kind: "desired" | "reported"): string {
+  if (kind !== "desired" && kind !== "reported") {
+    throw new TypeError(
+      `Cannot build a shadow key: kind ${JSON.stringify(kind)} is not "desired" or "reported"`,
+    );
+  }
+  return `${check("device id", deviceId, TOKEN)}.${kind}`;
+}

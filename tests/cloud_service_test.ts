@@ -1,0 +1,37 @@
+import assert from "node:assert/strict";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { startCloudService } from "../cloud/mod.ts";
+import type { Logger } from "../cloud/mod.ts";
+import { startTestNats } from "./harness.ts";
+
+const quiet: Logger = { log: () => {} };
+
+Deno.test("cloud service serves /healthz over HTTP and creates the region streams", async () => {
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats.url, { region: "eu-west", logger: quiet });
+  const res = await fetch(`${svc.url}/healthz`);
+  assert.equal(res.status, 200);
+  const body = await res.json();
+  assert.equal(body.checks.nats, "connected");
+  await using nc = await nats.connect();
+  const info = await (await jetstreamManager(nc)).streams.info("EVENTS_EU-WEST");
+  assert.deepEqual(info.config.subjects, ["vs.eu-west.dev.*.evt.*", "vs.eu-west.dev.*.clip"]);
+});
+
+Deno.test("cloud service reports 503 on /healthz once NATS is gone", async () => {
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await nats.server.stop();
+  const res = await fetch(`${svc.url}/healthz`);
+  assert.equal(res.status, 503);
+  assert.equal((await res.json()).status, "unavailable");
+});
+
+Deno.test("cloud service uses another port when the preferred one is taken", async () => {
+  await using nats = await startTestNats();
+  using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const busy = (taken.addr as Deno.NetAddr).port;
+  await using svc = await startCloudService(nats.url, { port: busy, logger: quiet });
+  assert.notEqual(new URL(svc.url).port, String(busy));
+  assert.equal((await fetch(`${svc.url}/healthz`)).status, 200);
+});
