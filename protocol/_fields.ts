@@ -11,7 +11,9 @@ export const deviceId = z.string().regex(
   TOKEN,
   "must be 1-63 of a-z, 0-9 and '-', starting with a letter or digit",
 );
-export const machineId = deviceId;
+export const machineId = deviceId.describe(
+  "Machine (cabinet) id; a machine is one primary and one secondary device",
+);
 export const cameraId = z.string().regex(
   /^[a-z0-9][a-z0-9-]{0,31}$/,
   "must be 1-32 of a-z, 0-9 and '-'",
@@ -36,7 +38,7 @@ export const bytes = z.int().min(0);
 export const ratio = z.number().min(0).max(1);
 export const nonNegative = z.number().min(0);
 /** Money in minor units (cents): a non-negative integer. */
-export const amount = z.int().min(0);
+export const amount = z.int().min(0).describe("Money in minor units (cents)");
 export const currency = z.string().regex(/^[A-Z]{3}$/, "must be an ISO 4217 code such as EUR");
 export const shortText = z.string().min(1).max(500);
 export const door = z.enum(["open", "closed", "unknown"]);
@@ -46,13 +48,18 @@ export const sha256 = z.string().regex(/^[0-9a-f]{64}$/, "must be 64 lowercase h
 export const envelope = {
   v: z.literal(SCHEMA_VERSION, {
     error: `unsupported schema version (this build reads ${SCHEMA_VERSION})`,
-  }),
-  id,
-  ts: timestamp,
+  }).describe("Schema version of the message"),
+  id: id.describe(
+    "Unique message id (UUIDv7 recommended); the JetStream de-duplication id (Nats-Msg-Id)",
+  ),
+  ts: timestamp.describe("When the message was made, Unix time in milliseconds"),
 };
 
 /** The envelope plus the device the message concerns. */
-export const deviceEnvelope = { ...envelope, deviceId };
+export const deviceEnvelope = {
+  ...envelope,
+  deviceId: deviceId.describe("Device the message concerns"),
+};
 
 /** One line of a cart: a SKU and how many. */
 export const cartLine = z.strictObject({ sku, qty: z.int().min(1).max(1000) });

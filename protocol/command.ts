@@ -12,9 +12,9 @@ import { defineFamily } from "./message_family.ts";
 const requestBase = {
   ...f.deviceEnvelope,
   /** Who sent it: an operator id, or a service such as `"cloud/payments"`. */
-  issuer: f.shortText,
+  issuer: f.shortText.describe("Who sent it: an operator id or a service"),
   /** Unix ms after which the device refuses the command. */
-  expiresAt: f.timestamp,
+  expiresAt: f.timestamp.describe("Unix ms after which the device refuses the command"),
 };
 
 /** Names of the commands a device knows. */
@@ -91,7 +91,10 @@ export const COMMAND_ERROR_CODES = [
   "failed",
 ] as const;
 
-const replyBase = { ...f.deviceEnvelope, commandId: f.id };
+const replyBase = {
+  ...f.deviceEnvelope,
+  commandId: f.id.describe("The `id` of the request this answers"),
+};
 
 /** Schema of a command reply: `ok` with a result, or `error` with a code and message. */
 export const CommandReplySchema = z.discriminatedUnion("status", [

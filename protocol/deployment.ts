@@ -62,7 +62,7 @@ export const DeploymentEventSchema = z.discriminatedUnion("type", [
     bytesDone: f.bytes,
     bytesTotal: f.bytes,
     /** Bytes not downloaded thanks to chunks the device already held. */
-    bytesSaved: f.bytes,
+    bytesSaved: f.bytes.describe("Bytes not downloaded thanks to chunks the device already held"),
     reason: f.shortText.nullable(),
   }).refine((e) => e.bytesDone <= e.bytesTotal, {
     path: ["bytesDone"],

@@ -11,13 +11,15 @@ import { defineFamily } from "./message_family.ts";
 export const HeartbeatSchema = z.strictObject({
   ...f.deviceEnvelope,
   machineId: f.machineId,
-  role: z.enum(["primary", "secondary"]),
-  seq: f.count,
-  uptimeMs: f.count,
-  status: z.enum(["ok", "degraded", "error"]),
+  role: z.enum(["primary", "secondary"]).describe("The device's role in its machine"),
+  seq: f.count.describe("Heartbeat counter since the agent started"),
+  uptimeMs: f.count.describe("Milliseconds since the agent started"),
+  status: z.enum(["ok", "degraded", "error"]).describe("Overall health as the device sees it"),
   door: f.door,
   appVersion: f.version,
-  modelVersion: f.version.nullable(),
+  modelVersion: f.version.nullable().describe(
+    "Recognition model in use; null before one is installed",
+  ),
 });
 
 /** A device heartbeat. */

@@ -9,7 +9,12 @@ import { z } from "zod";
 import * as f from "./_fields.ts";
 import { defineFamily } from "./message_family.ts";
 
-const base = { ...f.envelope, sessionId: f.id, machineId: f.machineId, currency: f.currency };
+const base = {
+  ...f.envelope,
+  sessionId: f.id.describe("Payment session id"),
+  machineId: f.machineId,
+  currency: f.currency.describe("ISO 4217 currency of every amount in the event"),
+};
 
 /** One line of a receipt. */
 export const ReceiptLineSchema = z.strictObject({

@@ -16,7 +16,7 @@ const item = {
   cameraId: f.cameraId,
   confidence: f.ratio,
   /** When it happened, on the machine's reference clock (Unix ms). */
-  at: f.timestamp,
+  at: f.timestamp.describe("When it happened, on the machine's reference clock (Unix ms)"),
 };
 
 /** Schema of a pipeline event; `type` selects the shape. */
@@ -32,9 +32,9 @@ export const PipelineEventSchema = z.discriminatedUnion("type", [
     openedAt: f.timestamp,
     closedAt: f.timestamp,
     /** What was taken, net of returns. */
-    cart: f.cart,
+    cart: f.cart.describe("What was taken, net of returns"),
     /** Confidence in the whole cart, 0..1. */
-    confidence: f.ratio,
+    confidence: f.ratio.describe("Confidence in the whole cart, 0..1"),
     review: z.strictObject({ required: z.boolean(), reasons: z.array(f.shortText).max(20) }),
     modelVersion: f.version,
   }).refine((e) => e.closedAt >= e.openedAt, {

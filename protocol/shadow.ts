@@ -33,9 +33,9 @@ export const ShadowDesiredSchema = z.strictObject({
   ...f.deviceEnvelope,
   kind: z.literal("desired"),
   /** Increases by one with every change of the desired state. */
-  version: z.int().min(1),
+  version: z.int().min(1).describe("Increases by one with every change of the desired state"),
   state: ShadowStateSchema,
-  updatedBy: f.shortText,
+  updatedBy: f.shortText.describe("Operator or service that made the change"),
 });
 
 /** Reported state: what the device is, and the outcome of applying a desired version. */
@@ -45,7 +45,7 @@ export const ShadowReportedSchema = z.strictObject({
   state: ShadowStateSchema,
   applied: z.strictObject({
     /** The desired version this report answers; 0 before any. */
-    desiredVersion: f.count,
+    desiredVersion: f.count.describe("The desired version this report answers; 0 before any"),
     ok: z.boolean(),
     /** Why parts of the desired state were not applied. */
     errors: z.array(z.strictObject({ field: z.string().max(200), reason: f.shortText })).max(50),

@@ -29,14 +29,23 @@ export const StageMetricsSchema = z.strictObject({
 /** Schema of a telemetry report. */
 export const TelemetrySchema = z.strictObject({
   ...f.deviceEnvelope,
-  cpu: z.strictObject({ usage: f.ratio, load1: f.nonNegative }),
+  cpu: z.strictObject({
+    usage: f.ratio.describe("Share of all cores in use, 0..1"),
+    load1: f.nonNegative.describe("1-minute load average"),
+  }),
   memory: z.strictObject({ rssBytes: f.bytes, usedBytes: f.bytes, totalBytes: f.bytes }),
   disk: z.strictObject({ usedBytes: f.bytes, totalBytes: f.bytes }),
-  temperatureC: z.number().min(-60).max(200).nullable(),
+  temperatureC: z.number().min(-60).max(200).nullable().describe(
+    "SoC temperature in °C; null where the board has no sensor",
+  ),
   door: f.door,
   cameras: z.array(CameraMetricsSchema).max(8),
   stages: z.array(StageMetricsSchema).max(32),
-  outbox: z.strictObject({ depth: f.count, bytes: f.bytes, capacityBytes: f.bytes }),
+  outbox: z.strictObject({
+    depth: f.count.describe("Events waiting to be acknowledged"),
+    bytes: f.bytes,
+    capacityBytes: f.bytes,
+  }).describe("The store-and-forward outbox"),
   appVersion: f.version,
   modelVersion: f.version.nullable(),
 });
