@@ -83,74 +83,172 @@ export class KernelLoadError extends Error {
 
 const align = (n: number) => (n + 15) & ~15;
 
-class WasmKernels implements PixelKernels {
+/**
+ * A block of the kernels' own memory. Images whose data is such a block are read in place, and
+ * outputs written into one are not copied: the pipeline keeps hot frames here.
+ * Views are re-made after the memory grows, so always read `bytes`/`floats` afresh.
+ */
+export interface ResidentBlock extends Disposable {
+  /** Size in bytes. */
+  readonly byteLength: number;
+  /** The block as bytes. */
+  readonly bytes: Uint8Array;
+  /** The block as float32 values (byteLength / 4 of them). */
+  readonly floats: Float32Array;
+}
+
+/** WASM pixel kernels, with blocks of their own memory for zero-copy use. */
+export interface WasmPixelKernels extends PixelKernels {
+  /** Allocates a block of `byteLength` bytes in the kernels' memory; dispose it to reuse it. */
+  allocate(byteLength: number): ResidentBlock;
+}
+
+class WasmKernels implements WasmPixelKernels {
   readonly name = "wasm";
   #x: Exports;
-  #base: number;
+  /** End of the resident blocks; per-call scratch space starts here. */
+  #top: number;
+  /** Freed resident blocks by size, for reuse. */
+  #free = new Map<number, number[]>();
 
   constructor(exports: Exports) {
     this.#x = exports;
-    this.#base = exports.memory.buffer.byteLength; // scratch space starts above the module's own memory
+    this.#top = align(exports.memory.buffer.byteLength); // above the module's own memory
   }
 
-  /** Returns offsets of `sizes` byte regions in scratch memory, growing it when needed. */
+  #ensure(end: number): void {
+    const have = this.#x.memory.buffer.byteLength;
+    if (end > have) this.#x.memory.grow(Math.ceil((end - have) / 65536));
+  }
+
+  allocate(byteLength: number): ResidentBlock {
+    if (!Number.isInteger(byteLength) || byteLength <= 0) {
+      throw new RangeError(
+        `Cannot allocate ${byteLength} bytes of kernel memory: expected a positive integer`,
+      );
+    }
+    const size = align(byteLength);
+    let offset = this.#free.get(size)?.pop();
+    if (offset === undefined) {
+      offset = this.#top;
+      this.#top += size;
+      this.#ensure(this.#top);
+    }
+    const at = offset;
+    const memory = this.#x.memory;
+    const free = this.#free;
+    let disposed = false;
+    return {
+      byteLength,
+      get bytes() {
+        if (disposed) throw new TypeError("Kernel memory block used after dispose");
+        return new Uint8Array(memory.buffer, at, byteLength);
+      },
+      get floats() {
+        if (disposed) throw new TypeError("Kernel memory block used after dispose");
+        return new Float32Array(memory.buffer, at, byteLength >> 2);
+      },
+      [Symbol.dispose]() {
+        if (disposed) return;
+        disposed = true;
+        const list = free.get(size) ?? [];
+        list.push(at);
+        free.set(size, list);
+      },
+    };
+  }
+
+  /** Offsets of `sizes` byte regions of per-call scratch space, growing memory when needed. */
   #alloc(...sizes: number[]): number[] {
     const offsets: number[] = [];
-    let at = this.#base;
+    let at = this.#top;
     for (const size of sizes) {
       offsets.push(at);
       at = align(at + size);
     }
-    const have = this.#x.memory.buffer.byteLength;
-    if (at > have) this.#x.memory.grow(Math.ceil((at - have) / 65536));
+    this.#ensure(at);
     return offsets;
+  }
+
+  /**
+   * Pointer of `view` when it lies in kernel memory. Take it before any scratch allocation:
+   * growing the memory detaches such views.
+   */
+  #ptr(view: Uint8Array | Float32Array | undefined): number | undefined {
+    return view !== undefined && view.buffer === this.#x.memory.buffer
+      ? view.byteOffset
+      : undefined;
+  }
+
+  /** Pointer to the input: in place when resident (`at`), else copied into scratch. */
+  #input(data: Uint8Array, at: number | undefined, scratch: number): number {
+    if (at !== undefined) return at;
+    new Uint8Array(this.#x.memory.buffer, scratch, data.length).set(data);
+    return scratch;
   }
 
   #bytes(offset: number, length: number): Uint8Array {
     return new Uint8Array(this.#x.memory.buffer, offset, length);
   }
 
+  /** The result: a fresh view of `into` when the kernel wrote into it in place, else a copy out of scratch. */
+  #output(
+    into: Uint8Array | undefined,
+    at: number | undefined,
+    dst: number,
+    length: number,
+  ): Uint8Array {
+    if (at !== undefined) return this.#bytes(at, length);
+    const out = into ?? new Uint8Array(length);
+    out.set(this.#bytes(dst, length));
+    return out;
+  }
+
   rgbaToI420(image: RgbaImage, options: { readonly into?: Uint8Array } = {}): I420Image {
     checkRgba(image);
     const { width, height } = image;
     const size = i420Size(width, height);
-    const out = checkInto(options.into, size, "rgbaToI420") ?? new Uint8Array(size);
-    const [src, dst] = this.#alloc(image.data.length, size) as [number, number];
-    this.#bytes(src, image.data.length).set(image.data);
+    const into = checkInto(options.into, size, "rgbaToI420");
+    const inAt = this.#ptr(image.data), outAt = this.#ptr(into);
+    const [scratchIn, scratchOut] = this.#alloc(image.data.length, size) as [number, number];
+    const src = this.#input(image.data, inAt, scratchIn);
+    const dst = outAt ?? scratchOut;
     this.#x.rgbaToI420(src, width, height, dst);
-    out.set(this.#bytes(dst, size));
-    return { data: out, width, height };
+    return { data: this.#output(into, outAt, dst, size), width, height };
   }
 
   i420ToRgba(image: I420Image, options: { readonly into?: Uint8Array } = {}): RgbaImage {
     checkI420(image);
     const { width, height } = image;
     const size = width * height * 4;
-    const out = checkInto(options.into, size, "i420ToRgba") ?? new Uint8Array(size);
-    const [src, dst] = this.#alloc(image.data.length, size) as [number, number];
-    this.#bytes(src, image.data.length).set(image.data);
+    const into = checkInto(options.into, size, "i420ToRgba");
+    const inAt = this.#ptr(image.data), outAt = this.#ptr(into);
+    const [scratchIn, scratchOut] = this.#alloc(image.data.length, size) as [number, number];
+    const src = this.#input(image.data, inAt, scratchIn);
+    const dst = outAt ?? scratchOut;
     this.#x.i420ToRgba(src, width, height, dst);
-    out.set(this.#bytes(dst, size));
-    return { data: out, width, height };
+    return { data: this.#output(into, outAt, dst, size), width, height };
   }
 
   letterbox(image: RgbaImage, size: Size, options: LetterboxOptions = {}): LetterboxResult {
     checkRgba(image);
     checkSize(size, "letterbox target");
     const bytes = size.width * size.height * 4;
-    const out = checkInto(options.into, bytes, "letterbox") ?? new Uint8Array(bytes);
+    const into = checkInto(options.into, bytes, "letterbox");
     const geometry = letterboxGeometry(image, size);
     const xs = samplingTable(image.width, geometry.width, 4);
     const ys = samplingTable(image.height, geometry.height, 1);
-    const [src, dst, xt, yt, tmp] = this.#alloc(
+    const inAt = this.#ptr(image.data), outAt = this.#ptr(into);
+    const [scratchIn, scratchOut, xt, yt, tmp] = this.#alloc(
       image.data.length,
       bytes,
       xs.byteLength,
       ys.byteLength,
       image.width * 4,
     ) as [number, number, number, number, number];
+    const src = this.#input(image.data, inAt, scratchIn);
+    const dst = outAt ?? scratchOut;
     const mem = this.#x.memory.buffer;
-    new Uint8Array(mem, src, image.data.length).set(image.data);
     new Int32Array(mem, xt, xs.length).set(xs);
     new Int32Array(mem, yt, ys.length).set(ys);
     const [pr, pg, pb] = options.pad ?? [114, 114, 114];
@@ -170,18 +268,26 @@ class WasmKernels implements PixelKernels {
       tmp,
       pad,
     );
-    out.set(this.#bytes(dst, bytes));
-    return { data: out, width: size.width, height: size.height, geometry };
+    return {
+      data: this.#output(into, outAt, dst, bytes),
+      width: size.width,
+      height: size.height,
+      geometry,
+    };
   }
 
   rgbaToNchw(image: RgbaImage, options: NchwOptions): Float32Array {
     checkRgba(image);
     const { scale, bias } = nchwCoefficients(options);
     const n = image.width * image.height;
-    const out = checkInto(options.into, n * 3, "rgbaToNchw") ?? new Float32Array(n * 3);
-    const [src, dst] = this.#alloc(image.data.length, n * 12) as [number, number];
-    this.#bytes(src, image.data.length).set(image.data);
+    const into = checkInto(options.into, n * 3, "rgbaToNchw");
+    const inAt = this.#ptr(image.data), outAt = this.#ptr(into);
+    const [scratchIn, scratchOut] = this.#alloc(image.data.length, n * 12) as [number, number];
+    const src = this.#input(image.data, inAt, scratchIn);
+    const dst = outAt ?? scratchOut;
     this.#x.rgbaToNchw(src, n, dst, scale[0]!, scale[1]!, scale[2]!, bias[0]!, bias[1]!, bias[2]!);
+    if (outAt !== undefined) return new Float32Array(this.#x.memory.buffer, outAt, n * 3);
+    const out = into ?? new Float32Array(n * 3);
     out.set(new Float32Array(this.#x.memory.buffer, dst, n * 3));
     return out;
   }
@@ -193,9 +299,10 @@ class WasmKernels implements PixelKernels {
   ): MotionScore {
     checkPlanes(a, b);
     const threshold = motionThreshold(options.threshold);
-    const [pa, pb, res] = this.#alloc(a.length, b.length, 16) as [number, number, number];
-    this.#bytes(pa, a.length).set(a);
-    this.#bytes(pb, b.length).set(b);
+    const aAt = this.#ptr(a), bAt = this.#ptr(b);
+    const [sa, sb, res] = this.#alloc(a.length, b.length, 16) as [number, number, number];
+    const pa = this.#input(a, aAt, sa);
+    const pb = this.#input(b, bAt, sb);
     this.#x.motionScore(pa, pb, a.length, threshold, res);
     const [sum, count] = new Float64Array(this.#x.memory.buffer, res, 2);
     return { meanAbsDiff: sum! / (a.length * 255), changedRatio: count! / a.length };
@@ -205,7 +312,7 @@ class WasmKernels implements PixelKernels {
 /** Loads the WASM kernels from `options.url` (default {@link KERNELS_URL}). */
 export async function loadWasmKernels(
   options: { url?: URL; signal?: AbortSignal } = {},
-): Promise<PixelKernels> {
+): Promise<WasmPixelKernels> {
   const url = options.url ?? KERNELS_URL;
   let bytes: ArrayBuffer;
   try {

@@ -145,3 +145,40 @@ Deno.test("pixel kernels refuse images whose bytes do not match their size", () 
     );
   }
 });
+
+Deno.test("WASM kernels read and write resident blocks in place with the same results", () => {
+  const [w, h] = [127, 65];
+  const img = rgba(w, h, 99);
+  using input = wasm.allocate(w * h * 4);
+  input.bytes.set(img.data);
+  using yuv = wasm.allocate(i420Size(w, h));
+  const out = wasm.rgbaToI420({ data: input.bytes, width: w, height: h }, { into: yuv.bytes });
+  assert.equal(out.data.buffer, yuv.bytes.buffer, "wrote into kernel memory");
+  assert.equal(firstDifference(yuv.bytes, ts.rgbaToI420(img).data), undefined);
+  using planes = wasm.allocate(w * h * 12);
+  const opts = { mean: [0.5, 0.5, 0.5], std: [0.2, 0.2, 0.2] } as const;
+  wasm.rgbaToNchw({ data: input.bytes, width: w, height: h }, { ...opts, into: planes.floats });
+  assert.equal(firstDifference(planes.floats, ts.rgbaToNchw(img, opts)), undefined);
+});
+
+Deno.test("WASM resident blocks survive memory growth and are reused after dispose", () => {
+  const img = rgba(33, 17, 5);
+  const block = wasm.allocate(img.data.length);
+  block.bytes.set(img.data);
+  using big = wasm.allocate(64 * 1024 * 1024); // forces the memory to grow, detaching old views
+  assert.equal(big.byteLength, 64 * 1024 * 1024);
+  const out = wasm.letterbox({ data: block.bytes, width: 33, height: 17 }, {
+    width: 40,
+    height: 40,
+  });
+  assert.equal(
+    firstDifference(out.data, ts.letterbox(img, { width: 40, height: 40 }).data),
+    undefined,
+  );
+  const offset = block.bytes.byteOffset;
+  block[Symbol.dispose]();
+  assert.throws(() => block.bytes, /after dispose/);
+  using again = wasm.allocate(img.data.length);
+  assert.equal(again.bytes.byteOffset, offset);
+  assert.throws(() => wasm.allocate(0), RangeError);
+});
