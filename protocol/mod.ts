@@ -84,6 +84,15 @@ export {
   parseDeploymentEvent,
   UPDATE_PHASES,
 } from "./deployment.ts";
+export { clockSync, type ClockSyncMessage, ClockSyncSchema, parseClockSync } from "./clock_sync.ts";
+export {
+  decodeFrame,
+  encodeFrame,
+  type FrameHeader,
+  frameHeader,
+  FrameHeaderSchema,
+  framePixelBytes,
+} from "./frame_codec.ts";
 export {
   parsePaymentEvent,
   type PaymentEvent,

@@ -15,6 +15,8 @@ import { pipelineEvent } from "./pipeline_event.ts";
 import { clipUploaded } from "./clip.ts";
 import { deploymentEvent } from "./deployment.ts";
 import { paymentEvent } from "./payment_event.ts";
+import { clockSync } from "./clock_sync.ts";
+import { frameHeader } from "./frame_codec.ts";
 
 /** A family with the rules its schema checks beyond field types (they do not show in JSON Schema). */
 export interface DocumentedFamily {
@@ -47,6 +49,14 @@ export const DOCUMENTED_FAMILIES: readonly DocumentedFamily[] = [
     file: "deployment_event",
     discriminator: "type",
     rules: ["`bytesDone` <= `bytesTotal`"],
+  },
+  { family: clockSync, file: "clock_sync", discriminator: "kind", rules: ["reply: `t2` >= `t1`"] },
+  {
+    family: frameHeader,
+    file: "frame_header",
+    rules: [
+      "the pixels after the header are exactly width*height*4 bytes (rgba) or the I420 planes (i420)",
+    ],
   },
   {
     family: paymentEvent,

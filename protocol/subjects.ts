@@ -12,6 +12,8 @@
  * vs.<region>.dev.<deviceId>.evt.<type>         pipeline event
  * vs.<region>.dev.<deviceId>.clip               clip uploaded
  * vs.<region>.dev.<deviceId>.ota                update progress
+ * vs.<region>.dev.<deviceId>.clock              clock sync request to a primary device (request/reply)
+ * vs.<region>.dev.<deviceId>.frames.<cameraId>  video frames of a secondary device's camera
  * vs.<region>.deploy.<deploymentId>             deployment state
  * vs.<region>.pay.<sessionId>.<type>            payment session event
  * ```
@@ -36,6 +38,7 @@ export const SUBJECT_ROOT = "vs";
 const TOKEN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const ID = /^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/;
 const NAME = /^[a-z][a-z0-9_]{0,31}$/;
+const CAMERA = /^[a-z0-9][a-z0-9-]{0,31}$/;
 
 /** A device as addressed on the wire: its home region and its id. */
 export interface DeviceAddress {
@@ -88,6 +91,11 @@ export const subjects = {
   clipUploaded: (dev: DeviceAddress): string => `${device(dev)}.clip`,
   /** Update progress of one device (UPDATES stream). */
   updateProgress: (dev: DeviceAddress): string => `${device(dev)}.ota`,
+  /** Clock sync requests to a primary device (request/reply). */
+  clock: (dev: DeviceAddress): string => `${device(dev)}.clock`,
+  /** Video frames of one camera of a secondary device (core NATS, binary). */
+  frames: (dev: DeviceAddress, cameraId: string): string =>
+    `${device(dev)}.frames.${check("camera id", cameraId, CAMERA)}`,
   /** State change of one deployment (UPDATES stream). */
   deployment: (region: string, deploymentId: string): string =>
     `${SUBJECT_ROOT}.${check("region", region, TOKEN)}.deploy.${

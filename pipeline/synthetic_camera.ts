@@ -1,0 +1,433 @@
+/**
+ * The synthetic camera: renders any camera's view of a {@link Scenario} at any time, resolution
+ * and frame rate, deterministically, and serves it as a stream of frames. The demo, the tests,
+ * the training data and the benchmarks all see the world through it.
+ *
+ * @example
+ * ```ts
+ * import { randomScenario } from "./scenario.ts";
+ * import { syntheticCamera } from "./synthetic_camera.ts";
+ *
+ * const scenario = randomScenario(7);
+ * const frames = syntheticCamera(scenario, { cameraId: "cam-1", width: 320, height: 240, fps: 15 });
+ * for await (const frame of frames) {
+ *   using f = frame;
+ *   console.log(f.seq, f.ts);
+ * }
+ * ```
+ *
+ * @module
+ */
+import { createFrame, type Frame } from "./frame.ts";
+import {
+  type CameraPose,
+  HAND_MOVE_MS,
+  prng,
+  type Product,
+  type Scenario,
+  stockAt,
+} from "./scenario.ts";
+
+type Rgb = readonly [number, number, number];
+
+const SKIN: Rgb = [205, 150, 120];
+const WALL: Rgb = [70, 72, 78];
+const BOARD: Rgb = [150, 150, 155];
+
+/** A scene position, in cabinet units (0..1 both ways). */
+interface Point {
+  x: number;
+  y: number;
+}
+
+class Canvas {
+  constructor(
+    readonly data: Uint8Array,
+    readonly width: number,
+    readonly height: number,
+    readonly pose: CameraPose,
+  ) {}
+
+  px(p: Point): Point {
+    return {
+      x: ((p.x - 0.5 - this.pose.x) * this.pose.zoom + 0.5) * this.width,
+      y: ((p.y - 0.5 - this.pose.y) * this.pose.zoom + 0.5) * this.height,
+    };
+  }
+
+  rect(from: Point, to: Point, color: Rgb, alpha = 1): void {
+    const p = this.px(from);
+    const q = this.px(to);
+    const x0 = Math.max(0, Math.round(Math.min(p.x, q.x)));
+    const x1 = Math.min(this.width, Math.round(Math.max(p.x, q.x)));
+    const y0 = Math.max(0, Math.round(Math.min(p.y, q.y)));
+    const y1 = Math.min(this.height, Math.round(Math.max(p.y, q.y)));
+    const d = this.data;
+    const [r, g, b] = color;
+    for (let y = y0; y < y1; y++) {
+      let i = (y * this.width + x0) * 4;
+      if (alpha >= 1) {
+        for (let x = x0; x < x1; x++, i += 4) {
+          d[i] = r;
+          d[i + 1] = g;
+          d[i + 2] = b;
+        }
+      } else {
+        for (let x = x0; x < x1; x++, i += 4) {
+          d[i] = d[i]! + (r - d[i]!) * alpha;
+          d[i + 1] = d[i + 1]! + (g - d[i + 1]!) * alpha;
+          d[i + 2] = d[i + 2]! + (b - d[i + 2]!) * alpha;
+        }
+      }
+    }
+  }
+
+  ellipse(c: Point, rx: number, ry: number, color: Rgb, alpha = 1): void {
+    const p = this.px(c);
+    const rxp = rx * this.pose.zoom * this.width;
+    const ryp = ry * this.pose.zoom * this.height;
+    const y0 = Math.max(0, Math.floor(p.y - ryp));
+    const y1 = Math.min(this.height - 1, Math.ceil(p.y + ryp));
+    const d = this.data;
+    const [r, g, b] = color;
+    for (let y = y0; y <= y1; y++) {
+      const dy = (y + 0.5 - p.y) / ryp;
+      if (dy * dy > 1) continue;
+      const half = rxp * Math.sqrt(1 - dy * dy);
+      const x0 = Math.max(0, Math.round(p.x - half));
+      const x1 = Math.min(this.width, Math.round(p.x + half));
+      let i = (y * this.width + x0) * 4;
+      for (let x = x0; x < x1; x++, i += 4) {
+        d[i] = d[i]! + (r - d[i]!) * alpha;
+        d[i + 1] = d[i + 1]! + (g - d[i + 1]!) * alpha;
+        d[i + 2] = d[i + 2]! + (b - d[i + 2]!) * alpha;
+      }
+    }
+  }
+}
+
+/** Geometry of the cabinet's slots in scene units. */
+export function slotBox(
+  scenario: Scenario,
+  shelf: number,
+  slot: number,
+): { x0: number; y0: number; x1: number; y1: number } {
+  const rows = scenario.shelves.length;
+  const cols = scenario.shelves[0]?.length ?? 1;
+  const rowH = 0.9 / rows;
+  const colW = 0.9 / cols;
+  const x0 = 0.05 + slot * colW;
+  const y0 = 0.05 + shelf * rowH;
+  return { x0, y0, x1: x0 + colW, y1: y0 + rowH };
+}
+
+function drawProduct(
+  cv: Canvas,
+  product: Product,
+  center: Point,
+  w: number,
+  h: number,
+  alpha = 1,
+): void {
+  const { color, accent, pattern, shape } = product.look;
+  const left = center.x - w / 2;
+  const top = center.y - h / 2;
+  if (shape === "bottle") {
+    cv.rect(
+      { x: center.x - w * 0.15, y: top },
+      { x: center.x + w * 0.15, y: top + h * 0.25 },
+      color,
+      alpha,
+    );
+    cv.rect({ x: left, y: top + h * 0.25 }, { x: left + w, y: top + h }, color, alpha);
+  } else if (shape === "can") {
+    cv.rect({ x: left, y: top + h * 0.08 }, { x: left + w, y: top + h }, color, alpha);
+    cv.ellipse({ x: center.x, y: top + h * 0.08 }, w / 2, h * 0.08, [190, 190, 195], alpha);
+  } else if (shape === "bag") {
+    cv.rect({ x: left + w * 0.08, y: top }, { x: left + w * 0.92, y: top + h * 0.1 }, color, alpha);
+    cv.rect({ x: left, y: top + h * 0.1 }, { x: left + w, y: top + h }, color, alpha);
+  } else {
+    cv.rect({ x: left, y: top }, { x: left + w, y: top + h }, color, alpha);
+  }
+  const bodyTop = top + h * 0.3;
+  if (pattern === "band") {
+    cv.rect(
+      { x: left, y: bodyTop + h * 0.15 },
+      { x: left + w, y: bodyTop + h * 0.35 },
+      accent,
+      alpha,
+    );
+  } else if (pattern === "stripes") {
+    for (let i = 0; i < 3; i++) {
+      const y = bodyTop + i * h * 0.2;
+      cv.rect({ x: left, y }, { x: left + w, y: y + h * 0.07 }, accent, alpha);
+    }
+  } else if (pattern === "dots") {
+    for (let i = 0; i < 2; i++) {
+      for (let j = 0; j < 2; j++) {
+        cv.ellipse(
+          { x: left + w * (0.3 + 0.4 * i), y: bodyTop + h * (0.12 + 0.3 * j) },
+          w * 0.12,
+          h * 0.06,
+          accent,
+          alpha,
+        );
+      }
+    }
+  }
+}
+
+function productSize(scenario: Scenario): { w: number; h: number } {
+  const box = slotBox(scenario, 0, 0);
+  return { w: (box.x1 - box.x0) * 0.6, h: (box.y1 - box.y0) * 0.72 };
+}
+
+function slotCenter(scenario: Scenario, shelf: number, slot: number): Point {
+  const box = slotBox(scenario, shelf, slot);
+  const { h } = productSize(scenario);
+  return { x: (box.x0 + box.x1) / 2, y: box.y1 - 0.02 - h / 2 };
+}
+
+const ENTRY: Point = { x: 0.5, y: 1.25 };
+const ease = (u: number) => u * u * (3 - 2 * u);
+
+/** Where the hand is at `t` and what it holds, or null when no hand is in the cabinet. */
+function handAt(scenario: Scenario, t: number): { at: Point; holding: string | null } | null {
+  for (const a of scenario.actions) {
+    if (t < a.at - HAND_MOVE_MS || t > a.at + HAND_MOVE_MS) continue;
+    const target = slotCenter(scenario, a.shelf, a.slot);
+    const inward = t <= a.at;
+    const u = inward ? (t - (a.at - HAND_MOVE_MS)) / HAND_MOVE_MS : 1 - (t - a.at) / HAND_MOVE_MS;
+    const k = ease(Math.min(1, Math.max(0, u)));
+    const at = { x: ENTRY.x + (target.x - ENTRY.x) * k, y: ENTRY.y + (target.y - ENTRY.y) * k };
+    const holding = (a.kind === "take" && !inward) || (a.kind === "return" && inward)
+      ? a.sku
+      : null;
+    return { at, holding };
+  }
+  return null;
+}
+
+function drawHand(
+  cv: Canvas,
+  scenario: Scenario,
+  hand: { at: Point; holding: string | null },
+  alpha: number,
+): void {
+  // Arm: a chain of discs from the entry to the hand.
+  for (let i = 0; i <= 10; i++) {
+    const u = i / 10;
+    cv.ellipse(
+      { x: hand.at.x + (ENTRY.x - hand.at.x) * u, y: hand.at.y + 0.05 + (ENTRY.y - hand.at.y) * u },
+      0.045,
+      0.045,
+      SKIN,
+      alpha,
+    );
+  }
+  if (hand.holding) {
+    const product = scenario.products.find((p) => p.sku === hand.holding);
+    const { w, h } = productSize(scenario);
+    if (product) drawProduct(cv, product, hand.at, w, h, alpha);
+  }
+  cv.ellipse({ x: hand.at.x - 0.035, y: hand.at.y + 0.02 }, 0.03, 0.05, SKIN, alpha); // thumb
+  cv.ellipse({ x: hand.at.x + 0.04, y: hand.at.y + 0.03 }, 0.035, 0.055, SKIN, alpha); // fingers
+}
+
+/** Brightness at `t`: lighting gain times the door's light (closed 0.55, open 1, over 250 ms). */
+function lightAt(scenario: Scenario, t: number): number {
+  let gain = 1;
+  for (const l of scenario.lighting) if (l.at <= t) gain = l.gain;
+  let door = 0;
+  for (const s of scenario.sessions) {
+    if (t >= s.openAt && t <= s.closeAt + 250) {
+      const rise = Math.min(1, (t - s.openAt) / 250);
+      const fall = t > s.closeAt ? 1 - (t - s.closeAt) / 250 : 1;
+      door = Math.max(door, Math.min(rise, fall));
+    }
+  }
+  return gain * (0.55 + 0.45 * door);
+}
+
+/** Whether the door is open at `t`. */
+export function doorOpenAt(scenario: Scenario, t: number): boolean {
+  return scenario.sessions.some((s) => t >= s.openAt && t < s.closeAt);
+}
+
+/** Options of {@link renderView}. */
+export interface RenderOptions {
+  /** Frame width. */
+  readonly width: number;
+  /** Frame height. */
+  readonly height: number;
+  /** Output buffer to reuse (`width * height * 4` bytes). */
+  readonly into?: Uint8Array;
+  /** Exposure time over which motion blurs, ms. Default 30. */
+  readonly exposureMs?: number;
+}
+
+/**
+ * Renders camera `cameraId`'s view at time `t` (ms from the scenario start) as RGBA. The same
+ * arguments always give the same bytes.
+ */
+export function renderView(
+  scenario: Scenario,
+  cameraId: string,
+  t: number,
+  options: RenderOptions,
+): Uint8Array {
+  const camIndex = scenario.cameras.findIndex((c) => c.cameraId === cameraId);
+  if (camIndex < 0) {
+    throw new RangeError(`Unknown camera "${cameraId}" in scenario ${scenario.seed}`);
+  }
+  const pose = scenario.cameras[camIndex]!;
+  const { width, height } = options;
+  if (
+    !Number.isInteger(width) || !Number.isInteger(height) || width < 8 || height < 8 ||
+    width > 8192 || height > 8192
+  ) {
+    throw new RangeError(`Cannot render ${width}x${height}: expected 8-8192 x 8-8192`);
+  }
+  const data = options.into ?? new Uint8Array(width * height * 4);
+  if (data.length !== width * height * 4) {
+    throw new RangeError(
+      `Render buffer holds ${data.length} bytes, expected ${width * height * 4}`,
+    );
+  }
+  // Back wall with a vertical gradient.
+  for (let y = 0; y < height; y++) {
+    const shade = 0.8 + 0.4 * (y / height);
+    const r = WALL[0] * shade, g = WALL[1] * shade, b = WALL[2] * shade;
+    for (let i = y * width * 4, end = i + width * 4; i < end; i += 4) {
+      data[i] = r;
+      data[i + 1] = g;
+      data[i + 2] = b;
+      data[i + 3] = 255;
+    }
+  }
+  const cv = new Canvas(data, width, height, pose);
+  const stock = stockAt(scenario, t);
+  const { w, h } = productSize(scenario);
+  scenario.shelves.forEach((row, s) => {
+    row.forEach((slot, k) => {
+      const box = slotBox(scenario, s, k);
+      const units = stock[s]![k]!;
+      const product = scenario.products.find((p) => p.sku === slot.sku);
+      if (product && units > 0) {
+        const c = slotCenter(scenario, s, k);
+        // Units behind the front one peek out to the right, darker: the count is visible.
+        for (let u = Math.min(units, 4) - 1; u >= 1; u--) {
+          drawProduct(cv, product, { x: c.x + u * 0.012, y: c.y - u * 0.008 }, w, h, 0.55);
+        }
+        drawProduct(cv, product, c, w, h);
+      }
+      cv.rect({ x: box.x0, y: box.y1 - 0.02 }, { x: box.x1, y: box.y1 }, BOARD);
+    });
+  });
+  if (scenario.occluder && doorOpenAt(scenario, t)) {
+    const phase = (t / 900) * Math.PI;
+    cv.ellipse(
+      { x: 0.5 + 0.3 * Math.sin(phase), y: 0.78 + 0.05 * Math.cos(phase * 1.3) },
+      0.09,
+      0.11,
+      SKIN,
+    );
+  }
+  const exposure = options.exposureMs ?? 30;
+  const samples = scenario.motionBlur ? 4 : 1;
+  for (let i = 0; i < samples; i++) {
+    const hand = handAt(scenario, t - exposure + (exposure * (i + 1)) / samples);
+    if (hand) drawHand(cv, scenario, hand, i === 0 ? 1 : 1 / (i + 1));
+  }
+  // Light and sensor noise, seeded per camera and instant.
+  const light = lightAt(scenario, t);
+  const rand = prng((scenario.seed * 2654435761 + camIndex * 97 + Math.round(t) * 7919) >>> 0);
+  let s = (rand() * 4294967296) >>> 0 || 1;
+  const sigma = scenario.noise / 104;
+  for (let i = 0; i < data.length; i += 4) {
+    for (let c = 0; c < 3; c++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      const tri = (s & 255) + ((s >>> 8) & 255) - 255; // triangular, sd about 104
+      const v = data[i + c]! * light + tri * sigma;
+      data[i + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
+  return data;
+}
+
+/** Options of {@link syntheticCamera}. */
+export interface SyntheticCameraOptions {
+  /** Which camera of the scenario. */
+  readonly cameraId: string;
+  /** Frame width. */
+  readonly width: number;
+  /** Frame height. */
+  readonly height: number;
+  /** Frames per second. */
+  readonly fps: number;
+  /** Reference-clock time (Unix ms) of the scenario's start. Default 0. */
+  readonly startTs?: number;
+  /** This camera's device clock minus the reference clock, ms: frames are stamped on the device's clock. Default 0. */
+  readonly clockOffsetMs?: number;
+  /** Capture-time jitter, up to +- this many ms, deterministic. Default 0. */
+  readonly jitterMs?: number;
+  /** Sequence numbers of frames the camera never delivers. */
+  readonly dropFrames?: ReadonlySet<number>;
+  /** The camera stops delivering at this scenario time, ms (it "disappears"). */
+  readonly stopAtMs?: number;
+  /** Deliver frames at their capture times on the wall clock instead of as fast as they are read. */
+  readonly realtime?: boolean;
+  /** Stops the camera. */
+  readonly signal?: AbortSignal;
+}
+
+/** A camera that renders the scenario: a stream of RGBA frames stamped on its device's clock. */
+export function syntheticCamera(
+  scenario: Scenario,
+  options: SyntheticCameraOptions,
+): ReadableStream<Frame> {
+  const pose = scenario.cameras.find((c) => c.cameraId === options.cameraId);
+  if (!pose) {
+    throw new RangeError(
+      `Cannot open camera "${options.cameraId}": not in scenario ${scenario.seed}`,
+    );
+  }
+  if (!(options.fps > 0 && options.fps <= 240)) {
+    throw new RangeError(`Invalid fps ${options.fps} for camera "${options.cameraId}"`);
+  }
+  const period = 1000 / options.fps;
+  const jitter = prng(scenario.seed ^ 0x5bd1e995 ^ options.cameraId.length * 131);
+  const startTs = options.startTs ?? 0;
+  const end = Math.min(scenario.durationMs, options.stopAtMs ?? Infinity);
+  const wallStart = performance.now();
+  let seq = 0;
+  return new ReadableStream<Frame>({
+    async pull(controller) {
+      for (;;) {
+        if (options.signal?.aborted) return controller.close();
+        const t = seq * period + (options.jitterMs ? (jitter() * 2 - 1) * options.jitterMs : 0);
+        if (seq * period >= end) return controller.close();
+        const n = seq++;
+        if (options.dropFrames?.has(n)) continue;
+        if (options.realtime) {
+          const wait = wallStart + t - performance.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
+        const data = renderView(scenario, options.cameraId, t, options);
+        controller.enqueue(createFrame({
+          cameraId: options.cameraId,
+          deviceId: pose.deviceId,
+          seq: n,
+          ts: startTs + t + (options.clockOffsetMs ?? 0),
+          width: options.width,
+          height: options.height,
+          format: "rgba",
+          data,
+        }));
+        return;
+      }
+    },
+  }, new CountQueuingStrategy({ highWaterMark: 0 }));
+}
