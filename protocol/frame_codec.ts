@@ -35,7 +35,6 @@ export type FrameHeader = z.infer<typeof FrameHeaderSchema>;
 export const frameHeader = defineFamily<FrameHeader>("frame header", FrameHeaderSchema);
 
 const MAGIC = [0x56, 0x53, 0x46, 0x31]; // "VSF1"
-const encoder = new TextEncoder();
 
 /** Pixel bytes a frame of this header carries. */
 export function framePixelBytes(h: Pick<FrameHeader, "width" | "height" | "format">): number {
