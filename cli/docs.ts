@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { DOCUMENTED_FAMILIES, jsonSchemaOf, renderSchemaDocs } from "../protocol/schema_doc.ts";
+import { DOCUMENTED_FAMILIES, jsonSchemaOf, renderSchemaDocs } from "../protocol/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const BEGIN = "<!-- schemas:begin -->";

@@ -1,14 +1,90 @@
 /**
- * The streaming pipeline (Web Streams only, no `Deno.*`): camera sources, clock and frame sync,
- * encoding, inference and session events. Runtime specifics plug in from edge/. Built by the
- * pipeline issues; nothing is exported yet.
+ * The streaming pipeline of a vending machine, on Web Streams and web standards only (no
+ * `Deno.*`): camera sources (synthetic, MP4 file, remote), validation, clock sync between the
+ * devices, frame sync across the cameras, bounded live queues and per-stage metrics. Runtime,
+ * hardware and NATS specifics plug in from edge/ through small interfaces ({@link Publisher},
+ * {@link ClockProbe}, async iterables of messages).
  *
  * @example
  * ```ts
- * import * as pipeline from "./mod.ts";
- * console.log(Object.keys(pipeline)); // [] until the stages land
+ * import { FrameSync, mergeStreams, randomScenario, syntheticCamera } from "./mod.ts";
+ *
+ * const scenario = randomScenario(42);
+ * const cams = ["cam-1", "cam-2", "cam-3"].map((cameraId) =>
+ *   syntheticCamera(scenario, { cameraId, width: 320, height: 240, fps: 15 })
+ * );
+ * const sync = new FrameSync({ cameras: cams.map((_, i) => ({ cameraId: `cam-${i + 1}`, fps: 15 })), now: () => 0 });
+ * mergeStreams(cams).pipeTo(sync.writable);
+ * for await (const set of sync.readable) {
+ *   using s = set;
+ *   console.log(s.ts, s.frames.size, s.skewMs);
+ * }
  * ```
  *
  * @module
  */
-export {};
+export {
+  type ClockEstimate,
+  ClockModel,
+  type ClockProbe,
+  type ClockSample,
+  type ClockSyncOptions,
+  runClockSync,
+} from "./clock_sync.ts";
+export { fileSource, type FileSourceOptions } from "./file_source.ts";
+export {
+  createFrame,
+  type Frame,
+  frameBytes,
+  type FrameInit,
+  frameProblem,
+  type PixelFormat,
+} from "./frame.ts";
+export { createFrameSet, type FrameSet } from "./frame_set.ts";
+export {
+  FrameSync,
+  FrameSyncCore,
+  type FrameSyncOptions,
+  type FrameSyncStageOptions,
+  type SyncCamera,
+  type SyncOutput,
+} from "./frame_sync.ts";
+export { liveQueue } from "./live_queue.ts";
+export { mergeStreams } from "./merge.ts";
+export type { Publisher } from "./publisher.ts";
+export {
+  remoteFrameSink,
+  type RemoteFrameSinkOptions,
+  remoteSource,
+  type RemoteSourceOptions,
+} from "./remote_frames.ts";
+export {
+  type CameraPose,
+  DEFAULT_PRODUCTS,
+  type DoorSession,
+  HAND_MOVE_MS,
+  type HandAction,
+  prng,
+  type Product,
+  type ProductLook,
+  randomScenario,
+  type RandomScenarioOptions,
+  type Scenario,
+  type ScenarioTruth,
+  scenarioTruth,
+  type Slot,
+  standardCameras,
+  stockAt,
+  type TruthEvent,
+} from "./scenario.ts";
+export { collectSignals, type PipelineSignal, signalChannel, type SignalSink } from "./signal.ts";
+export { MetricsRegistry, StageMetrics, type StageSnapshot } from "./stage_metrics.ts";
+export {
+  doorOpenAt,
+  type RenderOptions,
+  renderView,
+  slotBox,
+  syntheticCamera,
+  type SyntheticCameraOptions,
+} from "./synthetic_camera.ts";
+export { type CameraFormat, validateFrames } from "./validate_frames.ts";

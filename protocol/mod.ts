@@ -101,3 +101,9 @@ export {
   type PaymentEventType,
   ReceiptLineSchema,
 } from "./payment_event.ts";
+export {
+  DOCUMENTED_FAMILIES,
+  type DocumentedFamily,
+  jsonSchemaOf,
+  renderSchemaDocs,
+} from "./schema_doc.ts";

@@ -15,6 +15,7 @@
  *
  * @module
  */
+export { type FfmpegCore, FfmpegLoadError, loadFfmpegCore } from "./ffmpeg_core.ts";
 export {
   checkI420,
   checkRgba,

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { ROOT } from "./harness.ts";
+
+const FOLDERS = [
+  "protocol",
+  "pipeline",
+  "wasm",
+  "models",
+  "edge",
+  "cloud",
+  "cli",
+  "bench",
+  "tests",
+];
+
+async function sources(folder: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    for await (const e of Deno.readDir(`${ROOT}${dir}`)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory && !["testdata", "build", "assembly", "schema"].includes(e.name)) {
+        await walk(path);
+      } else if (e.isFile && e.name.endsWith(".ts")) out.push(path);
+    }
+  };
+  await walk(folder);
+  return out;
+}
+
+function imports(text: string): string[] {
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^;]*?from\s+"([^"]+)"/g)].map((m) =>
+    m[1]!
+  );
+}
+
+Deno.test("pipeline/ and models/ use web standards only: no Deno.* outside tests", async () => {
+  for (const folder of ["pipeline", "models", "protocol", "wasm"]) {
+    for (const file of await sources(folder)) {
+      if (file.endsWith("_test.ts")) continue;
+      const code = (await Deno.readTextFile(`${ROOT}${file}`)).replace(
+        /\/\*[\s\S]*?\*\/|\/\/.*$/gm,
+        "",
+      );
+      assert.ok(!/\bDeno\./.test(code), `${file} uses Deno.*`);
+    }
+  }
+});
+
+Deno.test("folders import each other only through mod.ts, and _private files stay in their folder", async () => {
+  for (const folder of FOLDERS) {
+    for (const file of await sources(folder)) {
+      const text = await Deno.readTextFile(`${ROOT}${file}`);
+      for (const spec of imports(text)) {
+        if (!spec.startsWith(".")) continue;
+        const target = new URL(spec, `file://${ROOT}${file}`).pathname.slice(ROOT.length);
+        const targetFolder = target.split("/")[0]!;
+        if (targetFolder === folder) continue;
+        const name = target.split("/").pop()!;
+        assert.ok(!name.startsWith("_"), `${file} imports ${target}, private to ${targetFolder}/`);
+        if (!["tests", "cli", "bench"].includes(folder) || !target.endsWith(".json")) {
+          const allowed = name === "mod.ts" || (folder === "tests" && target === "cli/docs.ts");
+          assert.ok(allowed, `${file} imports ${target} instead of ${targetFolder}/mod.ts`);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("the edge agent does not depend on the cloud, and protocol depends on nothing of ours", async () => {
+  for (
+    const [folder, forbidden] of [["edge", ["cloud"]], ["protocol", [
+      "cloud",
+      "edge",
+      "pipeline",
+      "wasm",
+      "models",
+    ]], [
+      "pipeline",
+      ["cloud", "edge"],
+    ]] as const
+  ) {
+    for (const file of await sources(folder)) {
+      if (file.endsWith("_test.ts")) continue;
+      for (const spec of imports(await Deno.readTextFile(`${ROOT}${file}`))) {
+        if (!spec.startsWith(".")) continue;
+        const target = new URL(spec, `file://${ROOT}${file}`).pathname.slice(ROOT.length).split(
+          "/",
+        )[0]!;
+        assert.ok(
+          !(forbidden as readonly string[]).includes(target),
+          `${file} imports from ${target}/`,
+        );
+      }
+    }
+  }
+});

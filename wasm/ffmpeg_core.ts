@@ -1,0 +1,85 @@
+/**
+ * Loads ffmpeg.wasm (npm @ffmpeg/core, single-threaded) from node_modules, with no network:
+ * the core's JavaScript by import, its .wasm by fetch of the resolved file URL.
+ *
+ * @example
+ * ```ts
+ * import { loadFfmpegCore } from "./ffmpeg_core.ts";
+ *
+ * const ffmpeg = await loadFfmpegCore();
+ * ffmpeg.FS.writeFile("/in.mp4", new Uint8Array(0));
+ * const { code, log } = ffmpeg.run(["-i", "/in.mp4", "-f", "null", "-"]);
+ * ```
+ *
+ * @module
+ */
+
+/** The parts of the emscripten module of @ffmpeg/core that Vendstream uses. */
+export interface FfmpegCoreModule {
+  /** The in-memory file system. */
+  readonly FS: {
+    writeFile(path: string, data: Uint8Array): void;
+    readFile(path: string): Uint8Array;
+    unlink(path: string): void;
+  };
+  exec(...args: string[]): number;
+  reset(): void;
+  setLogger(logger: (entry: { type: string; message: string }) => void): void;
+}
+
+/** A loaded ffmpeg.wasm instance. */
+export interface FfmpegCore {
+  /** The in-memory file system. */
+  readonly FS: FfmpegCoreModule["FS"];
+  /** Runs ffmpeg with `args`; returns its exit code and what it logged. */
+  run(args: readonly string[]): { code: number; log: string[] };
+}
+
+/** ffmpeg.wasm could not be loaded. */
+export class FfmpegLoadError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "FfmpegLoadError";
+  }
+}
+
+let wasmBinary: Promise<ArrayBuffer> | undefined;
+
+/** Instantiates a fresh ffmpeg.wasm core (the .wasm bytes are fetched once and shared). */
+export async function loadFfmpegCore(): Promise<FfmpegCore> {
+  // The core computes its script directory from `location`; any URL will do.
+  const g = globalThis as { location?: unknown };
+  g.location ??= new URL("file:///");
+  try {
+    wasmBinary ??= fetch(import.meta.resolve("@ffmpeg/core/wasm")).then((r) => {
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      return r.arrayBuffer();
+    });
+    const { default: create } = await import("@ffmpeg/core") as {
+      default: (options: Record<string, unknown>) => Promise<FfmpegCoreModule>;
+    };
+    const module = await create({
+      wasmBinary: await wasmBinary,
+      print: () => {},
+      printErr: () => {},
+    });
+    let log: string[] = [];
+    module.setLogger((entry) => log.push(entry.message));
+    return {
+      FS: module.FS,
+      run(args) {
+        log = [];
+        module.reset();
+        const code = module.exec(...args);
+        return { code, log };
+      },
+    };
+  } catch (cause) {
+    wasmBinary = undefined;
+    throw new FfmpegLoadError(
+      `Cannot load ffmpeg.wasm (@ffmpeg/core): ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
