@@ -204,30 +204,41 @@ class WasmKernels implements WasmPixelKernels {
     return out;
   }
 
-  rgbaToI420(image: RgbaImage, options: { readonly into?: Uint8Array } = {}): I420Image {
-    checkRgba(image);
-    const { width, height } = image;
-    const size = i420Size(width, height);
-    const into = checkInto(options.into, size, "rgbaToI420");
+  /** Runs a whole-image colour conversion `kernel` from `image` into `size` output bytes. */
+  #convert(
+    kernel: (src: number, width: number, height: number, dst: number) => void,
+    image: RgbaImage | I420Image,
+    size: number,
+    into: Uint8Array | undefined,
+  ): Uint8Array {
     const inAt = this.#ptr(image.data), outAt = this.#ptr(into);
     const [scratchIn, scratchOut] = this.#alloc(image.data.length, size) as [number, number];
     const src = this.#input(image.data, inAt, scratchIn);
     const dst = outAt ?? scratchOut;
-    this.#x.rgbaToI420(src, width, height, dst);
-    return { data: this.#output(into, outAt, dst, size), width, height };
+    kernel(src, image.width, image.height, dst);
+    return this.#output(into, outAt, dst, size);
+  }
+
+  rgbaToI420(image: RgbaImage, options: { readonly into?: Uint8Array } = {}): I420Image {
+    checkRgba(image);
+    const size = i420Size(image.width, image.height);
+    const into = checkInto(options.into, size, "rgbaToI420");
+    return {
+      data: this.#convert(this.#x.rgbaToI420, image, size, into),
+      width: image.width,
+      height: image.height,
+    };
   }
 
   i420ToRgba(image: I420Image, options: { readonly into?: Uint8Array } = {}): RgbaImage {
     checkI420(image);
-    const { width, height } = image;
-    const size = width * height * 4;
+    const size = image.width * image.height * 4;
     const into = checkInto(options.into, size, "i420ToRgba");
-    const inAt = this.#ptr(image.data), outAt = this.#ptr(into);
-    const [scratchIn, scratchOut] = this.#alloc(image.data.length, size) as [number, number];
-    const src = this.#input(image.data, inAt, scratchIn);
-    const dst = outAt ?? scratchOut;
-    this.#x.i420ToRgba(src, width, height, dst);
-    return { data: this.#output(into, outAt, dst, size), width, height };
+    return {
+      data: this.#convert(this.#x.i420ToRgba, image, size, into),
+      width: image.width,
+      height: image.height,
+    };
   }
 
   letterbox(image: RgbaImage, size: Size, options: LetterboxOptions = {}): LetterboxResult {
