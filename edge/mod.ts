@@ -1,26 +1,34 @@
 /**
- * The device runtime of Vendstream: the runtime, hardware and NATS specifics that plug into the
- * pipeline's interfaces. So far: cameras through the system ffmpeg (V4L2), NATS adapters for
- * the pipeline's publisher and message sources, and clock sync over NATS between a machine's
- * two devices. The agent itself (config, heartbeat, commands, outbox, single binary) is built
- * by the edge agent issue.
+ * The device runtime of Vendstream: the agent that runs unattended on each device of a vending
+ * machine, and the runtime, hardware and NATS specifics that plug into the pipeline's
+ * interfaces: cameras through the system ffmpeg (V4L2), NATS adapters, clock sync over NATS,
+ * the durable outbox, remote commands, and simulated and Linux GPIO hardware.
  *
  * @example
  * ```ts
- * import { ffmpegCamera, listV4l2Devices, v4l2Input } from "./mod.ts";
+ * import { Agent, loadAgentConfig } from "./mod.ts";
  *
- * const [device] = await listV4l2Devices();
- * if (device) {
- *   const frames = ffmpegCamera({
- *     cameraId: "cam-1", deviceId: "m001-a", width: 640, height: 480, fps: 15,
- *     input: v4l2Input(device, { width: 640, height: 480, fps: 15 }),
- *   });
- * }
+ * const config = await loadAgentConfig("/etc/vendstream/agent.json");
+ * await using agent = await Agent.start(config);
  * ```
  *
  * @module
  */
+export { Agent, type AgentOptions, type RemoteCamera } from "./agent.ts";
+export {
+  type AgentConfig,
+  AgentConfigSchema,
+  ConfigError,
+  loadAgentConfig,
+  parseAgentConfig,
+} from "./agent_config.ts";
 export { natsClockProbe, serveClock } from "./clock_service.ts";
+export {
+  CommandFailure,
+  type CommandHandler,
+  CommandProcessor,
+  type CommandResult,
+} from "./command_processor.ts";
 export {
   ffmpegCamera,
   type FfmpegCameraOptions,
@@ -28,8 +36,34 @@ export {
   v4l2Input,
 } from "./ffmpeg_camera.ts";
 export {
+  type DoorLock,
+  type DoorSensor,
+  type DoorState,
+  type Hardware,
+  type LedColor,
+  SimulatedHardware,
+  type StatusLed,
+} from "./hardware.ts";
+export { gpioCommands, type GpioWiring, LinuxHardware, type Runner } from "./linux_hardware.ts";
+export {
   type NatsMessages,
   natsMessages,
   type NatsMessagesOptions,
   natsPublisher,
 } from "./nats_bus.ts";
+export {
+  type AckPublisher,
+  Outbox,
+  type OutboxEntry,
+  OutboxFullError,
+  type OutboxOptions,
+  type OutboxStats,
+} from "./outbox.ts";
+export {
+  type CartDecider,
+  type CartDecision,
+  GroundTruthCartDecider,
+  SimulatedScene,
+  SimulatedShopper,
+} from "./simulated_machine.ts";
+export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

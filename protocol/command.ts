@@ -91,6 +91,9 @@ export const COMMAND_ERROR_CODES = [
   "failed",
 ] as const;
 
+/** A reason code of an error reply. */
+export type CommandErrorCode = typeof COMMAND_ERROR_CODES[number];
+
 const replyBase = {
   ...f.deviceEnvelope,
   commandId: f.id.describe("The `id` of the request this answers"),

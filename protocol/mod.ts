@@ -58,6 +58,7 @@ export {
 export {
   COMMAND_ERROR_CODES,
   COMMAND_NAMES,
+  type CommandErrorCode,
   type CommandName,
   type CommandReply,
   commandReply,

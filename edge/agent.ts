@@ -1,0 +1,905 @@
+/**
+ * The device agent: runs unattended on each device of a vending machine. It keeps a NATS
+ * connection that reconnects forever (jittered backoff, failover across servers), heartbeats
+ * and reports telemetry, keeps its shadow (reported state; applies desired state), obeys remote
+ * commands, runs the camera pipeline, turns door sessions into events, and delivers every event
+ * that must not be lost through its durable outbox.
+ *
+ * @example
+ * ```ts
+ * import { Agent, loadAgentConfig } from "./mod.ts";
+ *
+ * const config = await loadAgentConfig("agent.json");
+ * await using agent = await Agent.start(config);
+ * ```
+ *
+ * @module
+ */
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { Objm } from "@nats-io/obj";
+import { connect } from "@nats-io/transport-node";
+import {
+  type Frame,
+  type FrameSet,
+  FrameSync,
+  liveQueue,
+  mergeStreams,
+  MetricsRegistry,
+  remoteFrameSink,
+  remoteSource,
+  runClockSync,
+  validateFrames,
+} from "../pipeline/mod.ts";
+import {
+  buckets,
+  type CommandRequest,
+  type DeviceAddress,
+  filters,
+  heartbeat,
+  newEnvelope,
+  newMessageId,
+  parsePipelineEvent,
+  parseShadow,
+  type PipelineEvent,
+  pipelineEvent,
+  shadow,
+  shadowKey,
+  type ShadowState,
+  subjects,
+  telemetry,
+} from "../protocol/mod.ts";
+import { loadWasmKernels } from "../wasm/mod.ts";
+import type { AgentConfig } from "./agent_config.ts";
+import { natsClockProbe, serveClock } from "./clock_service.ts";
+import { CommandFailure, type CommandHandler, CommandProcessor } from "./command_processor.ts";
+import { ffmpegCamera, v4l2Input } from "./ffmpeg_camera.ts";
+import { type DoorState, type Hardware, SimulatedHardware } from "./hardware.ts";
+import { LinuxHardware } from "./linux_hardware.ts";
+import { natsMessages, natsPublisher } from "./nats_bus.ts";
+import { Outbox } from "./outbox.ts";
+import { type CartDecider, SimulatedScene } from "./simulated_machine.ts";
+import { SystemStatsReader } from "./system_stats.ts";
+
+/** A camera of another device of the machine that this (primary) device receives over NATS. */
+export interface RemoteCamera {
+  /** Device that has the camera. */
+  readonly deviceId: string;
+  /** Camera id. */
+  readonly cameraId: string;
+  /** Frames per second. */
+  readonly fps: number;
+}
+
+/** What {@link Agent.start} takes besides the configuration. */
+export interface AgentOptions {
+  /** Hardware. Default: simulated or Linux GPIO, per the configuration. */
+  readonly hardware?: Hardware;
+  /** The scene synthetic cameras film. Default: a new simulated scene. */
+  readonly scene?: SimulatedScene;
+  /** Decides each door session's cart. Required on a primary that has door sessions. */
+  readonly cartDecider?: CartDecider;
+  /** Cameras of the secondary device this primary receives. */
+  readonly remoteCameras?: readonly RemoteCamera[];
+  /** Fault injection for tests: kill this process at a point of the outbox's work. */
+  readonly fault?: { readonly kill: "after_outbox_write" | "after_publish"; readonly at: number };
+  /** Log sink. Default: JSON lines on stderr. */
+  readonly log?: (line: Record<string, unknown>) => void;
+}
+
+/** Log lines kept for the `collect_logs` command. */
+const LOG_RING = 2000;
+
+/** A running device agent. */
+export class Agent implements AsyncDisposable {
+  /** The configuration in force (shadow changes update it). */
+  readonly config: AgentConfig;
+  /** The durable outbox. */
+  readonly outbox: Outbox;
+  /** Metrics of the pipeline's stages. */
+  readonly metrics: MetricsRegistry = new MetricsRegistry();
+  /** The hardware. */
+  readonly hardware: Hardware;
+  readonly #options: AgentOptions;
+  readonly #stop = new AbortController();
+  readonly #stats: SystemStatsReader;
+  readonly #logs: string[] = [];
+  readonly #started = performance.now();
+  readonly #address: DeviceAddress;
+  readonly #scene: SimulatedScene;
+  #nc: NatsConnection | undefined;
+  #connected = false;
+  #connecting: Promise<NatsConnection>;
+  #seq = 0;
+  #timers: Array<ReturnType<typeof setInterval>> = [];
+  #pipeline: AbortController | undefined;
+  #latest = new Map<string, Frame>();
+  #lastSet: FrameSet | undefined;
+  #door: DoorState | "unknown" = "unknown";
+  #pendingSession: string | undefined;
+  #desiredVersion = 0;
+  #applied: {
+    desiredVersion: number;
+    ok: boolean;
+    errors: Array<{ field: string; reason: string }>;
+  } = {
+    desiredVersion: 0,
+    ok: true,
+    errors: [],
+  };
+  #tasks: Promise<unknown>[] = [];
+  #publishes = 0;
+  #appends = 0;
+  #firstHeartbeatAt: number | undefined;
+  #firstFrameAt: number | undefined;
+
+  private constructor(config: AgentConfig, options: AgentOptions, hardware: Hardware) {
+    this.config = structuredClone(config);
+    this.#options = options;
+    this.hardware = hardware;
+    this.#address = { region: config.region, deviceId: config.deviceId };
+    this.#stats = new SystemStatsReader(config.dataDir);
+    this.#scene = options.scene ?? new SimulatedScene({ machineId: config.machineId });
+    const fault = options.fault;
+    this.outbox = new Outbox(`${config.dataDir}/outbox.db`, {
+      maxBytes: config.outbox.maxBytes,
+      alertRatio: config.outbox.alertRatio,
+      onAlert: (s) => this.log("warn", "outbox filling", { ...s }),
+      hooks: {
+        afterAppend: () => {
+          if (fault?.kill === "after_outbox_write" && ++this.#appends === fault.at) {
+            Deno.kill(Deno.pid, "SIGKILL");
+          }
+        },
+        afterPublish: () => {
+          if (fault?.kill === "after_publish" && ++this.#publishes === fault.at) {
+            Deno.kill(Deno.pid, "SIGKILL");
+          }
+        },
+      },
+    });
+    this.#connecting = this.#connect();
+  }
+
+  /** Starts an agent: outbox and hardware first (it works offline), then NATS in the background. */
+  static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
+    await Deno.mkdir(config.dataDir, { recursive: true });
+    let hardware = options.hardware;
+    if (!hardware) {
+      if (config.hardware === "linux") {
+        const linux = new LinuxHardware(config.gpio!);
+        await linux.open();
+        hardware = linux;
+      } else {
+        hardware = new SimulatedHardware();
+      }
+    }
+    const agent = new Agent(config, options, hardware);
+    agent.#run();
+    return agent;
+  }
+
+  /** Writes a structured log line (kept for `collect_logs`). */
+  log(
+    level: "debug" | "info" | "warn" | "error",
+    msg: string,
+    fields: Record<string, unknown> = {},
+  ): void {
+    const line = {
+      ts: new Date().toISOString(),
+      level,
+      device: this.config.deviceId,
+      msg,
+      ...fields,
+    };
+    const text = JSON.stringify(line);
+    this.#logs.push(text);
+    if (this.#logs.length > LOG_RING) this.#logs.shift();
+    if (this.#options.log) this.#options.log(line);
+    else console.error(text);
+  }
+
+  /** True while connected to NATS. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Milliseconds from start to the first heartbeat and to the first frame processed, once known. */
+  get startup(): { heartbeatMs: number | undefined; firstFrameMs: number | undefined } {
+    return { heartbeatMs: this.#firstHeartbeatAt, firstFrameMs: this.#firstFrameAt };
+  }
+
+  async #connect(): Promise<NatsConnection> {
+    const creds = this.config.nats.credentialsFile
+      ? await Deno.readFile(this.config.nats.credentialsFile)
+      : undefined;
+    const nc = await connect({
+      servers: this.config.nats.servers,
+      name: this.config.deviceId,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      reconnectJitter: 1000,
+      waitOnFirstConnect: true,
+      pingInterval: 10_000,
+      ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
+    });
+    this.#nc = nc;
+    this.#connected = true;
+    this.log("info", "connected to NATS", { server: nc.getServer() });
+    (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "disconnect") {
+          this.#connected = false;
+          this.log("warn", "NATS connection lost");
+        } else if (s.type === "reconnect") {
+          this.#connected = true;
+          this.log("info", "NATS connection back", { server: nc.getServer() });
+        }
+      }
+    })().catch(() => {});
+    return nc;
+  }
+
+  #run(): void {
+    const signal = this.#stop.signal;
+    void this.hardware.led.set("amber");
+    this.#restartPipeline();
+    if (this.config.role === "primary") this.#tasks.push(this.#doorSessions(signal));
+    this.#tasks.push(
+      (async () => {
+        const nc = await Promise.race([
+          this.#connecting,
+          new Promise<never>((_, reject) =>
+            signal.addEventListener("abort", () => reject(signal.reason))
+          ),
+        ]);
+        void this.hardware.led.set("green");
+        const js = jetstream(nc);
+        this.#tasks.push(this.outbox.deliver({
+          publish: async (subject, data, id) => {
+            await js.publish(subject, data, { msgID: id, timeout: 5000 });
+          },
+        }, { signal }));
+        this.#tasks.push(this.#commands(nc, signal));
+        this.#tasks.push(this.#shadow(nc, signal));
+        if (this.config.role === "primary") {
+          await serveClock(nc, this.#address, { signal });
+        } else {
+          this.#tasks.push(this.#followPrimary(nc, signal));
+        }
+        this.#heartbeat();
+        this.#telemetry();
+        this.#timers.push(setInterval(() => this.#heartbeat(), this.config.heartbeatIntervalMs));
+        this.#timers.push(setInterval(() => this.#telemetry(), this.config.telemetryIntervalMs));
+      })().catch((e) => {
+        if (!signal.aborted) this.log("error", "agent start failed", { error: String(e) });
+      }),
+    );
+  }
+
+  #resetTimers(): void {
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [
+      setInterval(() => this.#heartbeat(), this.config.heartbeatIntervalMs),
+      setInterval(() => this.#telemetry(), this.config.telemetryIntervalMs),
+    ];
+  }
+
+  #heartbeat(): void {
+    const nc = this.#nc;
+    if (!nc || !this.#connected) return; // stale beats are worthless: none are queued offline
+    nc.publish(
+      subjects.heartbeat(this.#address),
+      heartbeat.encode({
+        ...newEnvelope(),
+        deviceId: this.config.deviceId,
+        machineId: this.config.machineId,
+        role: this.config.role,
+        seq: this.#seq++,
+        uptimeMs: Math.round(performance.now() - this.#started),
+        status:
+          this.outbox.stats().bytes >= this.config.outbox.maxBytes * this.config.outbox.alertRatio
+            ? "degraded"
+            : "ok",
+        door: this.#door,
+        appVersion: this.config.appVersion,
+        modelVersion: this.config.modelVersion,
+      }),
+    );
+    this.#firstHeartbeatAt ??= performance.now() - this.#started;
+  }
+
+  #telemetry(): void {
+    const nc = this.#nc;
+    if (!nc || !this.#connected) return;
+    const s = this.#stats.read();
+    const stages = this.metrics.snapshot();
+    const cameras = [
+      ...new Set([...this.#latest.keys(), ...this.config.cameras.map((c) => c.cameraId)]),
+    ].sort();
+    nc.publish(
+      subjects.telemetry(this.#address),
+      telemetry.encode({
+        ...newEnvelope(),
+        deviceId: this.config.deviceId,
+        cpu: { usage: s.cpuUsage, load1: s.load1 },
+        memory: { rssBytes: s.rssBytes, usedBytes: s.memUsedBytes, totalBytes: s.memTotalBytes },
+        disk: { usedBytes: s.diskUsedBytes, totalBytes: s.diskTotalBytes },
+        temperatureC: s.temperatureC,
+        door: this.#door,
+        cameras: cameras.slice(0, 8).map((cameraId) => {
+          const m = stages.find((x) => x.name === `camera_${cameraId}`);
+          return { cameraId, fps: m?.fps ?? 0, drops: m?.drops ?? 0, errors: m?.errors ?? 0 };
+        }),
+        stages: stages.slice(0, 32).map((m) => ({
+          name: m.name.slice(0, 32),
+          fps: m.fps,
+          p50Ms: m.p50Ms,
+          p99Ms: m.p99Ms,
+          queueDepth: m.queueDepth,
+          drops: m.drops,
+        })),
+        outbox: {
+          depth: this.outbox.stats().depth,
+          bytes: this.outbox.stats().bytes,
+          capacityBytes: this.outbox.stats().capacityBytes,
+        },
+        appVersion: this.config.appVersion,
+        modelVersion: this.config.modelVersion,
+      }),
+    );
+  }
+
+  /** Stores an event in the outbox (durably) for delivery. */
+  #emit(event: PipelineEvent): void {
+    this.outbox.append({
+      id: event.id,
+      subject: subjects.pipelineEvent(this.#address, event.type),
+      data: pipelineEvent.encode(event),
+    });
+  }
+
+  /** Sessions interrupted by a crash or power loss: finish them, never lose a sale. */
+  #recoverSessions(): void {
+    const db = this.outbox.database;
+    db.exec(`CREATE TABLE IF NOT EXISTS door_sessions (
+      id TEXT PRIMARY KEY, opened_at INTEGER NOT NULL, closed_at INTEGER, completed INTEGER NOT NULL DEFAULT 0)`);
+    const open = db.prepare(
+      "SELECT id, opened_at, closed_at FROM door_sessions WHERE completed = 0",
+    ).all() as Array<
+      { id: string; opened_at: number; closed_at: number | null }
+    >;
+    const base = { deviceId: this.config.deviceId, machineId: this.config.machineId };
+    for (const row of open) {
+      const now = Date.now();
+      const closedAt = row.closed_at ?? now;
+      if (row.closed_at === null) {
+        this.#emit({
+          ...newEnvelope(now),
+          ...base,
+          type: "door_closed",
+          sessionId: row.id,
+          openMs: Math.max(0, closedAt - row.opened_at),
+        });
+        db.prepare("UPDATE door_sessions SET closed_at = ? WHERE id = ?").run(closedAt, row.id);
+      }
+      this.#complete({ sessionId: row.id, openedAt: row.opened_at, closedAt }, {
+        cart: [],
+        confidence: 0,
+        reviewReasons: ["the agent restarted during this session: decide the cart from the clips"],
+        modelVersion: this.config.modelVersion ?? "none",
+      });
+      this.log("warn", "recovered an interrupted door session", { sessionId: row.id });
+    }
+  }
+
+  #complete(
+    session: { sessionId: string; openedAt: number; closedAt: number },
+    decision: {
+      cart: Array<{ sku: string; qty: number }>;
+      confidence: number;
+      reviewReasons: string[];
+      modelVersion: string;
+    },
+  ): void {
+    const reasons = decision.confidence < 0.9 && decision.reviewReasons.length === 0
+      ? [`confidence ${decision.confidence.toFixed(2)} below 0.90`]
+      : decision.reviewReasons;
+    this.#emit({
+      ...newEnvelope(),
+      deviceId: this.config.deviceId,
+      machineId: this.config.machineId,
+      type: "session_completed",
+      sessionId: session.sessionId,
+      openedAt: session.openedAt,
+      closedAt: session.closedAt,
+      cart: decision.cart,
+      confidence: decision.confidence,
+      review: { required: reasons.length > 0, reasons },
+      modelVersion: decision.modelVersion,
+    });
+    this.outbox.database.prepare("UPDATE door_sessions SET completed = 1 WHERE id = ?").run(
+      session.sessionId,
+    );
+  }
+
+  async #doorSessions(signal: AbortSignal): Promise<void> {
+    this.#recoverSessions();
+    this.#door = this.hardware.door.state;
+    let open: { sessionId: string; openedAt: number } | undefined;
+    const base = { deviceId: this.config.deviceId, machineId: this.config.machineId };
+    const db = this.outbox.database;
+    for await (const state of this.hardware.door.changes(signal)) {
+      this.#door = state;
+      const now = Date.now();
+      if (state === "open" && !open) {
+        open = { sessionId: this.#pendingSession ?? newMessageId(now), openedAt: now };
+        this.#pendingSession = undefined;
+        db.prepare("INSERT OR IGNORE INTO door_sessions (id, opened_at) VALUES (?, ?)").run(
+          open.sessionId,
+          now,
+        );
+        this.#emit({
+          ...newEnvelope(now),
+          ...base,
+          type: "door_opened",
+          sessionId: open.sessionId,
+        });
+      } else if (state === "closed" && open) {
+        const session = { ...open, closedAt: now };
+        open = undefined;
+        db.prepare("UPDATE door_sessions SET closed_at = ? WHERE id = ?").run(
+          now,
+          session.sessionId,
+        );
+        this.#emit({
+          ...newEnvelope(now),
+          ...base,
+          type: "door_closed",
+          sessionId: session.sessionId,
+          openMs: now - session.openedAt,
+        });
+        const decider = this.#options.cartDecider;
+        const decision = decider ? await decider.decide(session) : {
+          cart: [],
+          confidence: 0,
+          reviewReasons: ["no cart decider on this device"],
+          modelVersion: this.config.modelVersion ?? "none",
+        };
+        this.#complete(session, decision);
+        this.log("info", "door session completed", {
+          sessionId: session.sessionId,
+          items: decision.cart.length,
+        });
+      }
+    }
+  }
+
+  /** The secondary follows the primary's door sessions (its door state mirrors the primary's). */
+  async #followPrimary(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const primary = { region: this.config.region, deviceId: this.config.primaryDeviceId! };
+    const events = natsMessages(
+      nc,
+      `${subjects.pipelineEvent(primary, "door_opened").replace(/\.door_opened$/, ".*")}`,
+      { signal, capacity: 64 },
+    );
+    for await (const data of events) {
+      const e = parsePipelineEvent(data);
+      if (!e.ok) continue;
+      if (e.value.type === "door_opened") this.#door = "open";
+      if (e.value.type === "door_closed") this.#door = "closed";
+    }
+  }
+
+  #restartPipeline(): void {
+    this.#pipeline?.abort();
+    const controller = new AbortController();
+    this.#pipeline = controller;
+    const signal = AbortSignal.any([controller.signal, this.#stop.signal]);
+    const cams = this.config.cameras.map((c) => {
+      const metrics = this.metrics.stage(`camera_${c.cameraId}`);
+      const source = c.source.kind === "synthetic"
+        ? this.#scene.camera(c.cameraId, {
+          deviceId: this.config.deviceId,
+          width: c.width,
+          height: c.height,
+          fps: c.fps,
+          signal,
+        })
+        : ffmpegCamera({
+          cameraId: c.cameraId,
+          deviceId: this.config.deviceId,
+          width: c.width,
+          height: c.height,
+          fps: c.fps,
+          input: v4l2Input(c.source.device, {
+            width: c.width,
+            height: c.height,
+            fps: c.fps,
+            ...(c.source.inputFormat ? { inputFormat: c.source.inputFormat } : {}),
+          }),
+          metrics,
+          signal,
+        });
+      const q = liveQueue<Frame>(4, { metrics });
+      source.pipeTo(q.writable, { signal }).catch(() => {});
+      return { config: c, stream: q.readable };
+    });
+    if (this.config.role === "secondary") {
+      this.#tasks.push(this.#sendToPrimary(cams.map((c) => c.stream), signal));
+      return;
+    }
+    const remote = (this.#options.remoteCameras ?? []).map((r) => ({
+      config: { cameraId: r.cameraId, fps: r.fps },
+      stream: (async () => {
+        const nc = await this.#connecting;
+        const messages = natsMessages(
+          nc,
+          subjects.frames({ region: this.config.region, deviceId: r.deviceId }, r.cameraId),
+          { signal, capacity: 4 },
+        );
+        return remoteSource(messages, {
+          cameraId: r.cameraId,
+          metrics: this.metrics.stage(`camera_${r.cameraId}`),
+        });
+      })(),
+    }));
+    const all = [
+      ...cams.map((c) => ({ config: c.config, stream: Promise.resolve(c.stream) })),
+      ...remote,
+    ];
+    if (all.length === 0) return;
+    const sync = new FrameSync({
+      cameras: all.map((c) => ({ cameraId: c.config.cameraId, fps: c.config.fps })),
+      metrics: this.metrics.stage("frame_sync"),
+      signal,
+    });
+    const formats = new Map(
+      this.config.cameras.map((
+        c,
+      ) => [c.cameraId, { width: c.width, height: c.height, format: "rgba" as const }]),
+    );
+    const validate = validateFrames(formats, { metrics: this.metrics.stage("validate") });
+    Promise.all(all.map((c) => c.stream)).then((streams) => {
+      // Remote frames arrive in their own format (I420): only local cameras are validated here.
+      const local = mergeStreams(streams.slice(0, cams.length)).pipeThrough(validate);
+      return mergeStreams([local, ...streams.slice(cams.length)]).pipeTo(sync.writable, { signal });
+    }).catch(() => {});
+    this.#tasks.push((async () => {
+      try {
+        for await (const set of sync.readable) {
+          this.#firstFrameAt ??= performance.now() - this.#started;
+          this.#lastSet?.[Symbol.dispose]();
+          this.#lastSet = set;
+          for (const f of set.frames.values()) this.#latest.set(f.cameraId, f);
+        }
+      } catch { /* stopped */ }
+    })());
+  }
+
+  async #sendToPrimary(streams: ReadableStream<Frame>[], signal: AbortSignal): Promise<void> {
+    if (streams.length === 0) return;
+    const nc = await this.#connecting;
+    const primary = { region: this.config.region, deviceId: this.config.primaryDeviceId! };
+    const model = await runClockSync(
+      natsClockProbe(nc, primary, { deviceId: this.config.deviceId }),
+      {
+        signal,
+        onError: (e) => this.log("warn", "clock sync exchange failed", { error: e.message }),
+      },
+    );
+    const kernels = await loadWasmKernels();
+    const sink = remoteFrameSink(natsPublisher(nc), {
+      device: this.#address,
+      toReference: (ts) => model.toReference(ts),
+      kernels,
+      metrics: this.metrics.stage("remote_sink"),
+    });
+    await mergeStreams(streams).pipeThrough(
+      new TransformStream<Frame, Frame>({
+        transform: (f, c) => {
+          this.#firstFrameAt ??= performance.now() - this.#started;
+          this.#latest.set(f.cameraId, { ...f, data: f.data.slice(), [Symbol.dispose]() {} });
+          c.enqueue(f);
+        },
+      }),
+    ).pipeTo(sink, { signal }).catch(() => {});
+  }
+
+  /** Applies the config part of a desired state; returns the problems. */
+  #applyConfig(
+    config: NonNullable<ShadowState["config"]>,
+  ): Array<{ field: string; reason: string }> {
+    const errors: Array<{ field: string; reason: string }> = [];
+    let timers = false;
+    for (const [key, value] of Object.entries(config)) {
+      const numeric = {
+        heartbeatIntervalMs: [100, 600_000],
+        telemetryIntervalMs: [500, 3_600_000],
+        unlockMs: [1000, 120_000],
+      } as const;
+      if (key in numeric) {
+        const [lo, hi] = numeric[key as keyof typeof numeric];
+        if (typeof value !== "number" || !Number.isInteger(value) || value < lo || value > hi) {
+          errors.push({
+            field: `config.${key}`,
+            reason: `must be an integer ${lo}-${hi}, got ${JSON.stringify(value)}`,
+          });
+          continue;
+        }
+        (this.config as Record<string, unknown>)[key] = value;
+        if (key !== "unlockMs") timers = true;
+      } else {
+        errors.push({ field: `config.${key}`, reason: "unknown setting" });
+      }
+    }
+    if (timers) this.#resetTimers();
+    return errors;
+  }
+
+  #reportedState(): ShadowState {
+    return {
+      config: {
+        heartbeatIntervalMs: this.config.heartbeatIntervalMs,
+        telemetryIntervalMs: this.config.telemetryIntervalMs,
+        unlockMs: this.config.unlockMs,
+      },
+      ...(this.config.modelVersion ? { modelVersion: this.config.modelVersion } : {}),
+      cameras: Object.fromEntries(
+        this.config.cameras.map((
+          c,
+        ) => [c.cameraId, { enabled: true, width: c.width, height: c.height, fps: c.fps }]),
+      ),
+    };
+  }
+
+  async #shadow(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+    const report = async () => {
+      await kv.put(
+        shadowKey(this.config.deviceId, "reported"),
+        shadow.encode({
+          ...newEnvelope(),
+          deviceId: this.config.deviceId,
+          kind: "reported",
+          state: this.#reportedState(),
+          applied: this.#applied,
+        }),
+      );
+    };
+    await report();
+    const watcher = await kv.watch({ key: shadowKey(this.config.deviceId, "desired") });
+    signal.addEventListener("abort", () => watcher.stop(), { once: true });
+    for await (const entry of watcher) {
+      if (entry.operation !== "PUT") continue;
+      const parsed = parseShadow(entry.value);
+      if (!parsed.ok || parsed.value.kind !== "desired") {
+        this.#applied = {
+          desiredVersion: this.#desiredVersion,
+          ok: false,
+          errors: [{
+            field: parsed.ok ? "kind" : parsed.error.field || "(message)",
+            reason: parsed.ok ? "expected a desired state" : parsed.error.reason,
+          }],
+        };
+        await report();
+        continue;
+      }
+      const desired = parsed.value;
+      if (desired.version <= this.#desiredVersion) continue;
+      this.#desiredVersion = desired.version;
+      const errors: Array<{ field: string; reason: string }> = [];
+      if (desired.state.config) errors.push(...this.#applyConfig(desired.state.config));
+      if (
+        desired.state.modelVersion !== undefined &&
+        desired.state.modelVersion !== this.config.modelVersion
+      ) {
+        errors.push({
+          field: "modelVersion",
+          reason: `model ${desired.state.modelVersion} is not installed on this device`,
+        });
+      }
+      if (desired.state.cameras) {
+        let changed = false;
+        for (const [cameraId, settings] of Object.entries(desired.state.cameras)) {
+          const cam = this.config.cameras.find((c) => c.cameraId === cameraId);
+          if (!cam) {
+            errors.push({ field: `cameras.${cameraId}`, reason: "no such camera on this device" });
+            continue;
+          }
+          if (!settings.enabled) {
+            errors.push({
+              field: `cameras.${cameraId}.enabled`,
+              reason: "disabling a camera is not supported",
+            });
+            continue;
+          }
+          Object.assign(cam, { width: settings.width, height: settings.height, fps: settings.fps });
+          changed = true;
+        }
+        if (changed) this.#restartPipeline();
+      }
+      this.#applied = { desiredVersion: desired.version, ok: errors.length === 0, errors };
+      this.log("info", "desired state applied", {
+        version: desired.version,
+        errors: errors.length,
+      });
+      await report();
+    }
+  }
+
+  #handlers(): Partial<Record<CommandRequest["command"], CommandHandler>> {
+    const primaryOnly = (name: string) => {
+      if (this.config.role !== "primary") {
+        throw new CommandFailure("invalid", `${name} is handled by the machine's primary device`);
+      }
+    };
+    return {
+      unlock: async (req) => {
+        primaryOnly("unlock");
+        if (req.command !== "unlock") throw new CommandFailure("invalid", "not an unlock");
+        if (this.hardware.door.state === "open") {
+          throw new CommandFailure("busy", "the door is open: a session is in progress");
+        }
+        this.#pendingSession = req.args.sessionId ?? undefined;
+        await this.hardware.lock.unlock(req.args.durationMs);
+        this.log("info", "door unlocked", {
+          commandId: req.id,
+          issuer: req.issuer,
+          sessionId: req.args.sessionId,
+        });
+        return {
+          locked: false,
+          until: Date.now() + req.args.durationMs,
+          sessionId: req.args.sessionId,
+        };
+      },
+      lock: async () => {
+        primaryOnly("lock");
+        await this.hardware.lock.lock();
+        return { locked: true };
+      },
+      snapshot: async (req) => {
+        if (req.command !== "snapshot") throw new CommandFailure("invalid", "not a snapshot");
+        const frame = this.#latest.get(req.args.cameraId);
+        if (!frame) {
+          throw new CommandFailure(
+            "failed",
+            `Cannot snapshot camera "${req.args.cameraId}": no frame from it`,
+          );
+        }
+        const jpeg = await encodeJpeg(frame);
+        const nc = await this.#connecting;
+        const os = await new Objm(nc).create("snapshots");
+        const name = `${this.config.deviceId}/${req.args.cameraId}/${Math.round(frame.ts)}.jpg`;
+        const info = await os.putBlob({ name }, jpeg);
+        const digest = new Uint8Array(
+          await crypto.subtle.digest("SHA-256", jpeg as Uint8Array<ArrayBuffer>),
+        );
+        return {
+          bucket: "snapshots",
+          name,
+          bytes: info.size,
+          sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
+          ts: frame.ts,
+        };
+      },
+      set_config: (req) => {
+        if (req.command !== "set_config") throw new CommandFailure("invalid", "not a set_config");
+        const errors = this.#applyConfig(req.args.config);
+        if (errors.length > 0) {
+          throw new CommandFailure(
+            "invalid",
+            errors.map((e) => `${e.field}: ${e.reason}`).join("; "),
+          );
+        }
+        return Promise.resolve({ applied: Object.keys(req.args.config) });
+      },
+      restart_pipeline: () => {
+        this.#restartPipeline();
+        return Promise.resolve({ restarted: true });
+      },
+      collect_logs: (req) => {
+        if (req.command !== "collect_logs") {
+          throw new CommandFailure("invalid", "not a collect_logs");
+        }
+        const since = req.args.since;
+        const lines = this.#logs.filter((l) =>
+          since === null || Date.parse(JSON.parse(l).ts) >= since
+        ).slice(-req.args.lines);
+        return Promise.resolve({ lines });
+      },
+      diagnostics: () => {
+        const s = this.#stats.read();
+        return Promise.resolve({
+          deviceId: this.config.deviceId,
+          role: this.config.role,
+          connected: this.#connected,
+          server: this.#nc?.getServer() ?? null,
+          outbox: { ...this.outbox.stats() },
+          door: this.#door,
+          locked: this.hardware.lock.locked,
+          cameras: [...this.#latest.keys()],
+          stages: this.metrics.snapshot().map((m) => ({ ...m })),
+          system: { ...s },
+          appVersion: this.config.appVersion,
+          modelVersion: this.config.modelVersion,
+        });
+      },
+    };
+  }
+
+  async #commands(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const processor = new CommandProcessor(
+      this.outbox.database,
+      this.config.deviceId,
+      this.#handlers(),
+    );
+    const sub = nc.subscribe(filters.commands({ deviceId: this.config.deviceId }), {
+      callback: (_err, msg) => {
+        processor.handle(msg.data).then((reply) => msg.respond(reply));
+      },
+    });
+    signal.addEventListener("abort", () => sub.unsubscribe(), { once: true });
+    await sub.closed;
+  }
+
+  /** Stops everything, drains the connection and closes the outbox. */
+  async stop(): Promise<void> {
+    if (this.#stop.signal.aborted) return;
+    this.#stop.abort();
+    for (const t of this.#timers) clearInterval(t);
+    this.#pipeline?.abort();
+    this.#lastSet?.[Symbol.dispose]();
+    const nc = this.#nc;
+    await Promise.race([Promise.allSettled(this.#tasks), new Promise((r) => setTimeout(r, 2000))]);
+    if (nc) await nc.drain().catch(() => nc.close());
+    else this.#connecting.then((c) => c.close()).catch(() => {});
+    this.outbox.close();
+    await this.hardware[Symbol.asyncDispose]();
+  }
+
+  /** Same as {@link Agent.stop}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+/** Encodes one frame as JPEG with the system ffmpeg. */
+async function encodeJpeg(frame: Frame): Promise<Uint8Array> {
+  const child = new Deno.Command("ffmpeg", {
+    args: [
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-f",
+      "rawvideo",
+      "-pix_fmt",
+      frame.format === "rgba" ? "rgba" : "yuv420p",
+      "-s",
+      `${frame.width}x${frame.height}`,
+      "-i",
+      "pipe:0",
+      "-frames:v",
+      "1",
+      "-f",
+      "mjpeg",
+      "pipe:1",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const w = child.stdin.getWriter();
+  await w.write(frame.data);
+  await w.close();
+  const out = await child.output();
+  if (!out.success) {
+    throw new CommandFailure(
+      "failed",
+      `Cannot encode snapshot: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return out.stdout;
+}

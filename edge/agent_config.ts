@@ -1,0 +1,158 @@
+/**
+ * The agent's configuration: a JSON file, overridden by environment variables, validated with
+ * zod. A bad configuration is refused at start with every bad field listed.
+ *
+ * Environment overrides: `VEND_DEVICE_ID`, `VEND_MACHINE_ID`, `VEND_ROLE`, `VEND_REGION`,
+ * `NATS_URL` (comma-separated servers to fail over between), `VEND_DATA_DIR`.
+ *
+ * @example
+ * ```ts
+ * import { loadAgentConfig } from "./agent_config.ts";
+ *
+ * const config = await loadAgentConfig("/etc/vendstream/agent.json");
+ * ```
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const token = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 of a-z, 0-9 and '-'");
+const natsUrl = z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "must be a URL like nats://host:4222");
+
+/** A camera of this device. */
+export const CameraConfigSchema = z.strictObject({
+  cameraId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be 1-32 of a-z, 0-9 and '-'"),
+  source: z.discriminatedUnion("kind", [
+    z.strictObject({ kind: z.literal("synthetic") }),
+    z.strictObject({
+      kind: z.literal("v4l2"),
+      device: z.string().regex(/^\/dev\/video\d+$/, "must be /dev/videoN"),
+      inputFormat: z.string().optional(),
+    }),
+  ]),
+  width: z.int().min(16).max(3840).default(640),
+  height: z.int().min(16).max(2160).default(480),
+  fps: z.int().min(1).max(60).default(15),
+});
+
+/** Schema of the agent's configuration. */
+export const AgentConfigSchema = z.strictObject({
+  deviceId: token,
+  machineId: token,
+  role: z.enum(["primary", "secondary"]),
+  region: token.default("local"),
+  /** The machine's primary device (the secondary syncs its clock with it and sends it frames). */
+  primaryDeviceId: token.optional(),
+  nats: z.strictObject({
+    servers: z.array(natsUrl).min(1),
+    credentialsFile: z.string().min(1).optional(),
+  }),
+  dataDir: z.string().min(1),
+  heartbeatIntervalMs: z.int().min(100).max(600_000).default(5000),
+  telemetryIntervalMs: z.int().min(500).max(3_600_000).default(15_000),
+  hardware: z.enum(["simulated", "linux"]).default("simulated"),
+  gpio: z.strictObject({
+    chip: z.string().regex(/^gpiochip\d+$/, "must be gpiochipN"),
+    lockLine: z.int().min(0),
+    doorLine: z.int().min(0),
+    ledLine: z.int().min(0).optional(),
+    /** Line level that releases the lock. */
+    unlockLevel: z.union([z.literal(0), z.literal(1)]).default(1),
+  }).optional(),
+  cameras: z.array(CameraConfigSchema).max(4).default([]),
+  outbox: z.strictObject({
+    maxBytes: z.int().min(1024).default(256 * 1024 * 1024),
+    alertRatio: z.number().min(0.1).max(1).default(0.8),
+  }).default({ maxBytes: 256 * 1024 * 1024, alertRatio: 0.8 }),
+  unlockMs: z.int().min(1000).max(120_000).default(15_000),
+  appVersion: z.string().min(1).default("0.1.0"),
+  modelVersion: z.string().min(1).nullable().default(null),
+}).superRefine((c, ctx) => {
+  if (c.hardware === "linux" && !c.gpio) {
+    ctx.addIssue({ code: "custom", path: ["gpio"], message: 'is required with hardware "linux"' });
+  }
+  if (c.role === "secondary" && !c.primaryDeviceId) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["primaryDeviceId"],
+      message: "is required for a secondary device",
+    });
+  }
+});
+
+/** The agent's configuration, with defaults applied. */
+export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+
+/** The configuration was refused; `problems` lists every bad field. */
+export class ConfigError extends Error {
+  /** One line per bad field: `field: reason`. */
+  readonly problems: string[];
+  /** Creates the error from its problem lines. */
+  constructor(source: string, problems: string[], options?: ErrorOptions) {
+    super(`Invalid agent configuration (${source}):\n  ${problems.join("\n  ")}`, options);
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+function path(parts: readonly PropertyKey[]): string {
+  return parts.map((
+    p,
+    i,
+  ) => (typeof p === "number" ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`)).join("") ||
+    "(root)";
+}
+
+/** Validates a configuration object (already merged with the environment). */
+export function parseAgentConfig(raw: unknown, source = "config"): AgentConfig {
+  const result = AgentConfigSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      return `${path([...issue.path, issue.keys[0] ?? ""])}: unknown field`;
+    }
+    return `${path(issue.path)}: ${issue.message}`;
+  });
+  throw new ConfigError(source, problems, { cause: result.error });
+}
+
+/** Reads the JSON file at `file` (when given), applies the environment, and validates. */
+export async function loadAgentConfig(
+  file: string | undefined,
+  options: { env?: Record<string, string | undefined> } = {},
+): Promise<AgentConfig> {
+  const env = options.env ?? Deno.env.toObject();
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(file);
+    } catch (cause) {
+      throw new ConfigError(file, [`cannot read the file: ${(cause as Error).message}`], { cause });
+    }
+    try {
+      const parsed = JSON.parse(text);
+      if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new Error("not a JSON object");
+      }
+      raw = parsed;
+    } catch (cause) {
+      throw new ConfigError(file, [`not valid JSON: ${(cause as Error).message}`], { cause });
+    }
+  }
+  const set = (key: string, value: unknown) =>
+    value !== undefined && value !== "" && (raw[key] = value);
+  set("deviceId", env.VEND_DEVICE_ID);
+  set("machineId", env.VEND_MACHINE_ID);
+  set("role", env.VEND_ROLE);
+  set("region", env.VEND_REGION);
+  set("primaryDeviceId", env.VEND_PRIMARY_DEVICE_ID);
+  set("dataDir", env.VEND_DATA_DIR);
+  if (env.NATS_URL) {
+    raw.nats = {
+      ...(raw.nats as object ?? {}),
+      servers: env.NATS_URL.split(",").map((s) => s.trim()),
+    };
+  }
+  return parseAgentConfig(raw, file ?? "environment");
+}

@@ -1,0 +1,106 @@
+/**
+ * Entry point of the device program (`vend-edge`): starts the agent from a configuration file
+ * and the environment, and runs until SIGINT/SIGTERM.
+ *
+ * ```
+ * vend-edge --config /etc/vendstream/agent.json [--simulate] [--auto-sessions SECONDS]
+ *           [--remote-camera DEVICE/CAMERA/FPS]...
+ * ```
+ *
+ * `--simulate` adds a simulated shopper who opens the simulated door after each unlock and a
+ * ground-truth cart decider (both simulations, for the demo and the tests); `--auto-sessions`
+ * also unlocks the door by itself every SECONDS. Prints `ready: DEVICE` on stdout once running.
+ * `VEND_FAULT=after_outbox_write:N` or `after_publish:N` kills the process at that point (tests).
+ *
+ * @example
+ * ```sh
+ * deno run -A edge/main.ts --config agent.json --simulate
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Agent, type AgentOptions, type RemoteCamera } from "./agent.ts";
+import { ConfigError, loadAgentConfig } from "./agent_config.ts";
+import { SimulatedHardware } from "./hardware.ts";
+import { GroundTruthCartDecider, SimulatedScene, SimulatedShopper } from "./simulated_machine.ts";
+
+function parseFault(value: string | undefined): AgentOptions["fault"] {
+  if (!value) return undefined;
+  const m = /^(after_outbox_write|after_publish):(\d+)$/.exec(value);
+  if (!m) {
+    throw new ConfigError("VEND_FAULT", [
+      `VEND_FAULT: expected after_outbox_write:N or after_publish:N, got ${JSON.stringify(value)}`,
+    ]);
+  }
+  return { kill: m[1] as "after_outbox_write" | "after_publish", at: Number(m[2]) };
+}
+
+function parseRemote(spec: string): RemoteCamera {
+  const m = /^([a-z0-9][a-z0-9-]{0,62})\/([a-z0-9][a-z0-9-]{0,31})\/(\d{1,3})$/.exec(spec);
+  if (!m) {
+    throw new ConfigError("--remote-camera", [
+      `--remote-camera: expected DEVICE/CAMERA/FPS, got ${JSON.stringify(spec)}`,
+    ]);
+  }
+  return { deviceId: m[1]!, cameraId: m[2]!, fps: Number(m[3]) };
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      config: { type: "string" },
+      simulate: { type: "boolean", default: false },
+      "auto-sessions": { type: "string" },
+      "remote-camera": { type: "string", multiple: true },
+      seed: { type: "string" },
+    },
+    strict: true,
+  });
+  const config = await loadAgentConfig(values.config ?? Deno.env.get("VEND_AGENT_CONFIG"));
+  const stop = new AbortController();
+  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.abort());
+  const options: { -readonly [K in keyof AgentOptions]: AgentOptions[K] } = {
+    remoteCameras: (values["remote-camera"] ?? []).map(parseRemote),
+  };
+  const fault = parseFault(Deno.env.get("VEND_FAULT"));
+  if (fault) options.fault = fault;
+  let shopper: SimulatedShopper | undefined;
+  let hardware: SimulatedHardware | undefined;
+  if (values.simulate) {
+    const scene = new SimulatedScene({
+      machineId: config.machineId,
+      seed: Number(values.seed ?? "1"),
+    });
+    hardware = new SimulatedHardware();
+    options.hardware = hardware;
+    options.scene = scene;
+    options.cartDecider = new GroundTruthCartDecider(scene);
+    shopper = new SimulatedShopper(hardware, scene);
+  }
+  const agent = await Agent.start(config, options);
+  const running: Promise<unknown>[] = [];
+  if (shopper) running.push(shopper.run(stop.signal));
+  const every = Number(values["auto-sessions"] ?? "0");
+  if (every > 0 && hardware) {
+    const timer = setInterval(() => {
+      if (hardware.door.state === "closed") void hardware.lock.unlock(config.unlockMs);
+    }, every * 1000);
+    stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
+  }
+  console.log(`ready: ${config.deviceId}`);
+  await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+  await agent.stop();
+  await Promise.allSettled(running);
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(e instanceof ConfigError ? e.message : `vend-edge: ${(e as Error).message}`);
+    Deno.exit(e instanceof ConfigError ? 2 : 1);
+  }
+}

@@ -1,0 +1,243 @@
+/**
+ * Store-and-forward outbox: every event that must not be lost is written durably on the device
+ * (SQLite in WAL mode, one fsync per event) before the pipeline moves on, published to
+ * JetStream with its message id (the stream drops a repeat), and removed only after the server
+ * acknowledged it. Delivery is strictly in order, one event at a time, so that a device offline
+ * for hours delivers everything in order, exactly once in the stream (within the stream's
+ * duplicate window, 2 hours for EVENTS). The outbox has a size bound and raises an alert well
+ * before it.
+ *
+ * @example
+ * ```ts
+ * import { Outbox } from "./outbox.ts";
+ *
+ * using outbox = new Outbox("/var/lib/vendstream/outbox.db", { maxBytes: 64 << 20 });
+ * outbox.append({ id: "0193...", subject: "vs.local.dev.m001-a.evt.door_opened", data: new Uint8Array() });
+ * ```
+ *
+ * @module
+ */
+import { DatabaseSync } from "node:sqlite";
+
+/** An event waiting in the outbox. */
+export interface OutboxEntry {
+  /** Message id: the JetStream de-duplication id. */
+  readonly id: string;
+  /** Subject to publish on. */
+  readonly subject: string;
+  /** Encoded message. */
+  readonly data: Uint8Array;
+}
+
+/** Publishes one event and resolves once the server acknowledged it. */
+export interface AckPublisher {
+  /** Publishes `data` on `subject` with message id `id`; rejects when not acknowledged. */
+  publish(subject: string, data: Uint8Array, id: string): Promise<void>;
+}
+
+/** How full the outbox is. */
+export interface OutboxStats {
+  /** Events waiting. */
+  readonly depth: number;
+  /** Bytes waiting. */
+  readonly bytes: number;
+  /** Size bound in bytes. */
+  readonly capacityBytes: number;
+}
+
+/** The outbox is full: the event was not stored. */
+export class OutboxFullError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "OutboxFullError";
+  }
+}
+
+/** Options of {@link Outbox}. */
+export interface OutboxOptions {
+  /** Size bound in bytes. Default 256 MiB. */
+  readonly maxBytes?: number;
+  /** Share of the bound at which `onAlert` fires. Default 0.8. */
+  readonly alertRatio?: number;
+  /** Called once when the outbox crosses the alert ratio (and again after it fell below). */
+  readonly onAlert?: (stats: OutboxStats) => void;
+  /** Test hooks for fault injection: called at points of the delivery. */
+  readonly hooks?: {
+    afterAppend?: (e: OutboxEntry) => void;
+    afterPublish?: (e: OutboxEntry) => void;
+  };
+}
+
+/** A durable, ordered, bounded queue of events awaiting acknowledgement. */
+export class Outbox implements Disposable {
+  readonly #db: DatabaseSync;
+  readonly #maxBytes: number;
+  readonly #alertAt: number;
+  readonly #options: OutboxOptions;
+  #bytes: number;
+  #depth: number;
+  #alerted = false;
+  #wake: (() => void) | undefined;
+
+  /** Opens (or creates) the outbox database at `path`. */
+  constructor(path: string, options: OutboxOptions = {}) {
+    this.#options = options;
+    this.#maxBytes = options.maxBytes ?? 256 * 1024 * 1024;
+    this.#alertAt = this.#maxBytes * (options.alertRatio ?? 0.8);
+    this.#db = new DatabaseSync(path);
+    this.#db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        subject TEXT NOT NULL,
+        data BLOB NOT NULL,
+        created INTEGER NOT NULL
+      );
+    `);
+    const row = this.#db.prepare(
+      "SELECT COUNT(*) AS n, COALESCE(SUM(LENGTH(data)), 0) AS b FROM outbox",
+    ).get() as {
+      n: number;
+      b: number;
+    };
+    this.#depth = Number(row.n);
+    this.#bytes = Number(row.b);
+  }
+
+  /** The database, for other durable device state (the command journal shares it). */
+  get database(): DatabaseSync {
+    return this.#db;
+  }
+
+  /** How full the outbox is now. */
+  stats(): OutboxStats {
+    return { depth: this.#depth, bytes: this.#bytes, capacityBytes: this.#maxBytes };
+  }
+
+  /**
+   * Stores an event durably (fsync) and returns once it is on disk. A repeated id is ignored
+   * (the event is already stored). Throws {@link OutboxFullError} when the bound would be passed.
+   */
+  append(entry: OutboxEntry): void {
+    if (typeof entry.id !== "string" || entry.id === "") {
+      throw new TypeError("Outbox entry needs an id");
+    }
+    if (!(entry.data instanceof Uint8Array)) {
+      throw new TypeError(`Outbox entry ${entry.id} needs its data as bytes`);
+    }
+    if (this.#bytes + entry.data.length > this.#maxBytes) {
+      this.#checkAlert(true);
+      throw new OutboxFullError(
+        `Cannot store event ${entry.id}: the outbox holds ${this.#bytes} of ${this.#maxBytes} bytes`,
+      );
+    }
+    const res = this.#db.prepare(
+      "INSERT OR IGNORE INTO outbox (id, subject, data, created) VALUES (?, ?, ?, ?)",
+    )
+      .run(entry.id, entry.subject, entry.data, Date.now());
+    if (Number(res.changes) > 0) {
+      this.#depth++;
+      this.#bytes += entry.data.length;
+    }
+    this.#checkAlert();
+    this.#options.hooks?.afterAppend?.(entry);
+    this.#wake?.();
+  }
+
+  #checkAlert(force = false): void {
+    const over = this.#bytes >= this.#alertAt;
+    if ((over || force) && !this.#alerted) {
+      this.#alerted = true;
+      this.#options.onAlert?.(this.stats());
+    } else if (!over && this.#alerted) {
+      this.#alerted = false;
+    }
+  }
+
+  /** The oldest waiting events, in order. */
+  peek(limit = 100): OutboxEntry[] {
+    const rows = this.#db.prepare("SELECT id, subject, data FROM outbox ORDER BY seq LIMIT ?").all(
+      limit,
+    ) as unknown as Array<
+      { id: string; subject: string; data: Uint8Array }
+    >;
+    return rows.map((r) => ({ id: r.id, subject: r.subject, data: new Uint8Array(r.data) }));
+  }
+
+  /** Removes acknowledged events, in one transaction (a crash before it only causes a re-send, which the stream drops). */
+  remove(ids: readonly string[]): void {
+    if (ids.length === 0) return;
+    const size = this.#db.prepare("SELECT LENGTH(data) AS b FROM outbox WHERE id = ?");
+    const del = this.#db.prepare("DELETE FROM outbox WHERE id = ?");
+    this.#db.exec("BEGIN");
+    try {
+      for (const id of ids) {
+        const row = size.get(id) as { b: number } | undefined;
+        if (!row) continue;
+        del.run(id);
+        this.#depth--;
+        this.#bytes -= Number(row.b);
+      }
+      this.#db.exec("COMMIT");
+    } catch (e) {
+      this.#db.exec("ROLLBACK");
+      throw e;
+    }
+    this.#checkAlert();
+  }
+
+  /**
+   * Delivers events in order through `publisher` until the signal aborts: each is removed only
+   * after its acknowledgement; a failed publish is retried (with a growing pause) before any
+   * later event goes out.
+   */
+  async deliver(
+    publisher: AckPublisher,
+    options: { signal?: AbortSignal; retryMs?: number } = {},
+  ): Promise<void> {
+    const signal = options.signal;
+    let pause = options.retryMs ?? 250;
+    while (!signal?.aborted) {
+      const batch = this.peek(100);
+      if (batch.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve;
+          signal?.addEventListener("abort", () => resolve(), { once: true });
+        });
+        this.#wake = undefined;
+        continue;
+      }
+      const acked: string[] = [];
+      try {
+        for (const entry of batch) {
+          if (signal?.aborted) return;
+          try {
+            await publisher.publish(entry.subject, entry.data, entry.id);
+          } catch {
+            await new Promise((r) => setTimeout(r, pause));
+            pause = Math.min(pause * 2, 5000);
+            break; // start again from the oldest unacknowledged
+          }
+          pause = options.retryMs ?? 250;
+          this.#options.hooks?.afterPublish?.(entry);
+          acked.push(entry.id);
+        }
+      } finally {
+        this.remove(acked);
+      }
+    }
+  }
+
+  /** Closes the database. */
+  close(): void {
+    if (this.#db.isOpen) this.#db.close();
+  }
+
+  /** Same as {@link Outbox.close}. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,162 @@
+/**
+ * A simulated cabinet for the demo and the tests: the scene the synthetic cameras film, a
+ * shopper who opens the door after an unlock, takes and returns products and closes it, and a
+ * cart decider that reports the scene's ground truth. All three are simulations, named as such:
+ * the real cart comes from the recognition model (models/), the real door from the hardware.
+ *
+ * @module
+ */
+import {
+  createFrame,
+  type Frame,
+  randomScenario,
+  renderView,
+  type Scenario,
+  scenarioTruth,
+  standardCameras,
+} from "../pipeline/mod.ts";
+import type { SimulatedHardware } from "./hardware.ts";
+
+/** What a door session's cart decision produces. */
+export interface CartDecision {
+  /** What was taken, net of returns. */
+  readonly cart: Array<{ sku: string; qty: number }>;
+  /** Confidence in the whole cart, 0..1. */
+  readonly confidence: number;
+  /** Why the session needs a human, if it does. */
+  readonly reviewReasons: string[];
+  /** Version of the model that decided. */
+  readonly modelVersion: string;
+}
+
+/** Decides the cart of a door session. */
+export interface CartDecider {
+  /** The cart of the session that ran from `openedAt` to `closedAt` (device clock, ms). */
+  decide(session: { sessionId: string; openedAt: number; closedAt: number }): Promise<CartDecision>;
+}
+
+/** The scene in the simulated cabinet: one scenario per shopping session. */
+export class SimulatedScene {
+  #scenario: Scenario;
+  #startedAt: number;
+  #seed: number;
+  readonly #now: () => number;
+
+  /** Creates the scene; `seed` seeds the first scenario, later ones follow. */
+  constructor(options: { seed?: number; machineId?: string; now?: () => number } = {}) {
+    this.#seed = options.seed ?? 1;
+    this.#now = options.now ?? (() => Date.now());
+    this.#scenario = randomScenario(this.#seed, {
+      cameras: standardCameras(options.machineId ?? "m001"),
+    });
+    this.#startedAt = this.#now() - this.#scenario.durationMs; // at rest: the last frame of a finished scenario
+    this.machineId = options.machineId ?? "m001";
+  }
+
+  /** Machine the scene belongs to. */
+  readonly machineId: string;
+
+  /** The current scenario and when it started (device clock). */
+  get current(): { scenario: Scenario; startedAt: number } {
+    return { scenario: this.#scenario, startedAt: this.#startedAt };
+  }
+
+  /** Starts a new shopping scenario whose door opens `openInMs` from now. */
+  startSession(openInMs: number): Scenario {
+    this.#seed++;
+    this.#scenario = randomScenario(this.#seed, { cameras: standardCameras(this.machineId) });
+    this.#startedAt = this.#now() + openInMs - this.#scenario.sessions[0]!.openAt;
+    return this.#scenario;
+  }
+
+  /** A synthetic camera filming the scene live, at `fps`, until the signal aborts. */
+  camera(
+    cameraId: string,
+    options: { deviceId: string; width: number; height: number; fps: number; signal: AbortSignal },
+  ): ReadableStream<Frame> {
+    let seq = 0;
+    const period = 1000 / options.fps;
+    let next = this.#now();
+    return new ReadableStream<Frame>({
+      pull: async (controller) => {
+        if (options.signal.aborted) return controller.close();
+        const wait = next - this.#now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        next = Math.max(next + period, this.#now() - period);
+        const ts = this.#now();
+        const { scenario, startedAt } = this.current;
+        const t = Math.max(0, Math.min(ts - startedAt, scenario.durationMs));
+        const data = renderView(scenario, cameraId, t, {
+          width: options.width,
+          height: options.height,
+        });
+        controller.enqueue(createFrame({
+          cameraId,
+          deviceId: options.deviceId,
+          seq: seq++,
+          ts,
+          width: options.width,
+          height: options.height,
+          format: "rgba",
+          data,
+        }));
+      },
+    }, new CountQueuingStrategy({ highWaterMark: 0 }));
+  }
+}
+
+/**
+ * A simulated shopper: after each unlock of the simulated lock, opens the door, acts out a new
+ * scenario of the scene (the cameras film it), and closes the door.
+ */
+export class SimulatedShopper {
+  readonly #hardware: SimulatedHardware;
+  readonly #scene: SimulatedScene;
+  #seen = 0;
+
+  /** Creates the shopper for a cabinet. */
+  constructor(hardware: SimulatedHardware, scene: SimulatedScene) {
+    this.#hardware = hardware;
+    this.#scene = scene;
+  }
+
+  /** Watches for unlocks until the signal aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    this.#seen = this.#hardware.unlocks.length;
+    while (!signal.aborted) {
+      await new Promise((r) => setTimeout(r, 50));
+      if (this.#hardware.unlocks.length === this.#seen || this.#hardware.door.state === "open") {
+        continue;
+      }
+      this.#seen = this.#hardware.unlocks.length;
+      const scenario = this.#scene.startSession(300);
+      const session = scenario.sessions[0]!;
+      await new Promise((r) => setTimeout(r, 300));
+      if (signal.aborted) return;
+      this.#hardware.setDoor("open");
+      await new Promise((r) => setTimeout(r, session.closeAt - session.openAt));
+      this.#hardware.setDoor("closed");
+    }
+  }
+}
+
+/** A cart decider that reads the simulated scene's ground truth (a stand-in for the model). */
+export class GroundTruthCartDecider implements CartDecider {
+  readonly #scene: SimulatedScene;
+
+  /** Creates the decider for a scene. */
+  constructor(scene: SimulatedScene) {
+    this.#scene = scene;
+  }
+
+  decide(): Promise<CartDecision> {
+    const truth = scenarioTruth(this.#scene.current.scenario);
+    const cart = [...(truth.carts[0] ?? new Map()).entries()].map(([sku, qty]) => ({ sku, qty }));
+    return Promise.resolve({
+      cart,
+      confidence: 0.99,
+      reviewReasons: [],
+      modelVersion: "simulated-ground-truth",
+    });
+  }
+}

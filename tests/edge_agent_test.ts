@@ -1,0 +1,216 @@
+import assert from "node:assert/strict";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { ensureStreams } from "../cloud/mod.ts";
+import { Agent, SimulatedHardware } from "../edge/mod.ts";
+import {
+  buckets,
+  commandReply,
+  type CommandRequest,
+  commandRequest,
+  filters,
+  newEnvelope,
+  parseCommandReply,
+  parseHeartbeat,
+  parseShadow,
+  parseTelemetry,
+  shadow,
+  shadowKey,
+  subjects,
+} from "../protocol/mod.ts";
+import {
+  assertSessionsInOrder,
+  eventually,
+  streamEvents,
+  testAgentConfig,
+} from "./edge_harness.ts";
+import { startTestNats } from "./harness.ts";
+
+const dev = { region: "local", deviceId: "m001-a" };
+const quiet = { log: () => {} };
+
+function command(
+  body: Pick<CommandRequest, "command" | "args">,
+  overrides: Partial<CommandRequest> = {},
+): Uint8Array {
+  return commandRequest.encode({
+    ...newEnvelope(),
+    deviceId: "m001-a",
+    issuer: "op-test",
+    expiresAt: Date.now() + 10_000,
+    ...body,
+    ...overrides,
+  } as CommandRequest);
+}
+
+Deno.test("agent heartbeats, reports telemetry and its shadow", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const beats = nc.subscribe(filters.heartbeats(), { max: 2 });
+  const tel = nc.subscribe(filters.telemetry(), { max: 1 });
+  await using agent = await Agent.start(await testAgentConfig(nats.url), quiet);
+  for await (const m of beats) {
+    const hb = parseHeartbeat(m.data);
+    assert.ok(hb.ok, hb.ok ? "" : hb.error.message);
+    assert.equal(hb.value.deviceId, "m001-a");
+    assert.equal(m.subject, subjects.heartbeat(dev));
+  }
+  for await (const m of tel) assert.ok(parseTelemetry(m.data).ok);
+  const kv = await new Kvm(nc).open(buckets.shadow);
+  const reported = await eventually(
+    async () => (await kv.get(shadowKey("m001-a", "reported")))?.value,
+    5000,
+    "reported shadow",
+  );
+  const parsed = parseShadow(reported);
+  assert.ok(parsed.ok && parsed.value.kind === "reported");
+  assert.equal(parsed.value.state.config?.heartbeatIntervalMs, 200);
+  assert.ok(agent.connected);
+});
+
+Deno.test("agent applies a desired state and reports what it could not apply", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await using agent = await Agent.start(await testAgentConfig(nats.url), quiet);
+  const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+  await eventually(
+    () => kv.get(shadowKey("m001-a", "reported")).then((e) => e?.value),
+    5000,
+    "first report",
+  );
+  await kv.put(
+    shadowKey("m001-a", "desired"),
+    shadow.encode({
+      ...newEnvelope(),
+      deviceId: "m001-a",
+      kind: "desired",
+      version: 1,
+      state: { config: { heartbeatIntervalMs: 1000, brightness: 3 } },
+      updatedBy: "op-test",
+    }),
+  );
+  const applied = await eventually(
+    async () => {
+      const r = parseShadow((await kv.get(shadowKey("m001-a", "reported")))!.value);
+      return r.ok && r.value.kind === "reported" && r.value.applied.desiredVersion === 1
+        ? r.value
+        : undefined;
+    },
+    5000,
+    "applied report",
+  );
+  assert.equal(applied.applied.ok, false);
+  assert.deepEqual(applied.applied.errors, [{
+    field: "config.brightness",
+    reason: "unknown setting",
+  }]);
+  assert.equal(applied.state.config?.heartbeatIntervalMs, 1000);
+  assert.equal(agent.config.heartbeatIntervalMs, 1000);
+});
+
+Deno.test("agent unlocks once per command id, refuses expired and unknown commands", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  const hardware = new SimulatedHardware();
+  await using _agent = await Agent.start(await testAgentConfig(nats.url), { ...quiet, hardware });
+  const subject = subjects.command(dev, "unlock");
+  await eventually(
+    () =>
+      nc.request(subject, command({ command: "diagnostics", args: {} }), { timeout: 500 }).then(
+        () => true,
+      ),
+    5000,
+    "agent online",
+  );
+  const unlock = command({ command: "unlock", args: { sessionId: null, durationMs: 5000 } });
+  const first = parseCommandReply((await nc.request(subject, unlock, { timeout: 2000 })).data);
+  const again = parseCommandReply((await nc.request(subject, unlock, { timeout: 2000 })).data);
+  assert.ok(first.ok && first.value.status === "ok");
+  assert.deepEqual(again, first, "a replayed id gets the first result");
+  assert.deepEqual(hardware.unlocks, [5000], "the door was unlocked once");
+  const expired = parseCommandReply(
+    (await nc.request(
+      subject,
+      command({ command: "unlock", args: { sessionId: null, durationMs: 5000 } }, {
+        expiresAt: Date.now() - 1,
+      }),
+      { timeout: 2000 },
+    )).data,
+  );
+  assert.ok(
+    expired.ok && expired.value.status === "error" && expired.value.error.code === "expired",
+  );
+  const raw = new TextEncoder().encode(
+    JSON.stringify({
+      ...JSON.parse(new TextDecoder().decode(unlock)),
+      id: "0193a1b2-c3d4-7e5f-8a9b-999999999999",
+      command: "self_destruct",
+    }),
+  );
+  const unknown = parseCommandReply(
+    (await nc.request(subjects.command(dev, "self_destruct"), raw, { timeout: 2000 })).data,
+  );
+  assert.ok(unknown.ok && unknown.value.status === "error");
+  assert.equal(unknown.value.error.code, "unknown_command");
+  assert.match(unknown.value.error.message, /Unknown command "self_destruct"/);
+  assert.deepEqual(hardware.unlocks, [5000]);
+  assert.ok(commandReply.name);
+});
+
+Deno.test("agent turns a door session into events, exactly once and in order, and snapshots a camera", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const hardware = new SimulatedHardware();
+  const config = await testAgentConfig(nats.url, {
+    cameras: [{ cameraId: "cam-1", source: { kind: "synthetic" }, width: 64, height: 48, fps: 10 }],
+  });
+  await using agent = await Agent.start(config, {
+    ...quiet,
+    hardware,
+    cartDecider: {
+      decide: () =>
+        Promise.resolve({
+          cart: [{ sku: "COLA-330", qty: 2 }],
+          confidence: 0.97,
+          reviewReasons: [],
+          modelVersion: "test",
+        }),
+    },
+  });
+  await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  hardware.setDoor("open");
+  await new Promise((r) => setTimeout(r, 100));
+  hardware.setDoor("closed");
+  const events = await eventually(
+    async () => {
+      const e = await streamEvents(nc, "m001-a");
+      return e.length >= 3 ? e : undefined;
+    },
+    5000,
+    "3 events",
+  );
+  assertSessionsInOrder(events);
+  const done = events[2]!;
+  assert.ok(done.type === "session_completed" && done.cart[0]?.qty === 2 && !done.review.required);
+  assert.equal(hardware.forcedOpenings, 1, "opened without an unlock counts as forced");
+
+  const reply = await eventually(
+    async () => {
+      const r = parseCommandReply(
+        (await nc.request(
+          subjects.command(dev, "snapshot"),
+          command({ command: "snapshot", args: { cameraId: "cam-1" } }),
+          { timeout: 3000 },
+        )).data,
+      );
+      return r.ok && r.value.status === "ok" ? r.value : undefined;
+    },
+    5000,
+    "snapshot",
+  );
+  const os = await new Objm(nc).open("snapshots");
+  const jpeg = await os.getBlob(String(reply.result.name));
+  assert.ok(jpeg && jpeg[0] === 0xff && jpeg[1] === 0xd8, "a JPEG is in the object store");
+});

@@ -1,0 +1,98 @@
+/**
+ * Helpers for tests of the edge agent against a real nats-server: configs, reading a device's
+ * events back from its stream, and checking they are exactly once and in order.
+ *
+ * @module
+ */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type AgentConfig, parseAgentConfig } from "../edge/mod.ts";
+import { filters, parsePipelineEvent, type PipelineEvent } from "../protocol/mod.ts";
+
+/** A primary device's config for tests, on `url`, storing under a new temporary folder. */
+export async function testAgentConfig(
+  url: string,
+  overrides: Record<string, unknown> = {},
+): Promise<AgentConfig> {
+  const dataDir = await Deno.makeTempDir({ prefix: "vend-agent-" });
+  return parseAgentConfig({
+    deviceId: "m001-a",
+    machineId: "m001",
+    role: "primary",
+    nats: { servers: [url] },
+    dataDir,
+    heartbeatIntervalMs: 200,
+    telemetryIntervalMs: 500,
+    cameras: [],
+    ...overrides,
+  });
+}
+
+/** Every pipeline event of `deviceId` in its region's EVENTS stream, in stream order. */
+export async function streamEvents(nc: NatsConnection, deviceId: string): Promise<PipelineEvent[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info("EVENTS_LOCAL").catch(() => undefined);
+  if (!info || info.state.messages === 0) return [];
+  const consumer = await jetstream(nc).consumers.get("EVENTS_LOCAL", {
+    filter_subjects: filters.pipelineEvents({ region: "local", deviceId }),
+  });
+  const out: PipelineEvent[] = [];
+  const messages = await consumer.fetch({ max_messages: 10_000, expires: 1000 });
+  for await (const m of messages) {
+    const e = parsePipelineEvent(m.data);
+    if (!e.ok) throw e.error;
+    out.push(e.value);
+    if (m.info.pending === 0) break;
+  }
+  return out;
+}
+
+/**
+ * Checks that events are exactly once (unique ids) and in order: per session, door_opened,
+ * door_closed, session_completed, consecutively; sessions one after another. Returns the
+ * session ids, and throws describing the first violation.
+ */
+export function assertSessionsInOrder(events: readonly PipelineEvent[]): string[] {
+  const ids = new Set<string>();
+  for (const e of events) {
+    if (ids.has(e.id)) throw new Error(`event ${e.id} (${e.type}) is in the stream twice`);
+    ids.add(e.id);
+  }
+  const sessions: string[] = [];
+  const expected = ["door_opened", "door_closed", "session_completed"];
+  for (let i = 0; i < events.length; i += 3) {
+    const group = events.slice(i, i + 3);
+    const sid = (group[0] as { sessionId?: string }).sessionId;
+    group.forEach((e, k) => {
+      if (e.type !== expected[k] || (e as { sessionId?: string }).sessionId !== sid) {
+        throw new Error(
+          `event ${i + k}: ${e.type} of ${(e as { sessionId?: string }).sessionId}, expected ${
+            expected[k]
+          } of ${sid}`,
+        );
+      }
+    });
+    sessions.push(sid!);
+  }
+  return sessions;
+}
+
+/** Waits until `check` returns a value other than undefined, or fails after `ms`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  ms = 10_000,
+  what = "condition",
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
