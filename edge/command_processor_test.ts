@@ -1,0 +1,70 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import {
+  type CommandRequest,
+  commandRequest,
+  newEnvelope,
+  parseCommandReply,
+} from "../protocol/mod.ts";
+import { CommandFailure, CommandProcessor } from "./command_processor.ts";
+
+function request(overrides: Partial<CommandRequest> = {}): Uint8Array {
+  return commandRequest.encode({
+    ...newEnvelope(),
+    deviceId: "m001-a",
+    issuer: "op-1",
+    expiresAt: Date.now() + 5000,
+    command: "lock",
+    args: {},
+    ...overrides,
+  } as CommandRequest);
+}
+
+Deno.test("CommandProcessor runs a replayed command once, even after a restart", async () => {
+  const dir = await Deno.makeTempDir();
+  let runs = 0;
+  const handlers = { lock: () => Promise.resolve({ locked: true, run: ++runs }) };
+  const req = request();
+  const first = await new CommandProcessor(new DatabaseSync(`${dir}/c.db`), "m001-a", handlers)
+    .handle(req);
+  const restarted = new CommandProcessor(new DatabaseSync(`${dir}/c.db`), "m001-a", handlers);
+  const second = await restarted.handle(req);
+  assert.deepEqual(second, first);
+  assert.equal(runs, 1);
+  const both = await Promise.all([
+    restarted.handle(request({ id: "cmd-00000002" })),
+    restarted.handle(request({ id: "cmd-00000002" })),
+  ]);
+  assert.deepEqual(both[0], both[1]);
+  assert.equal(runs, 2, "two simultaneous deliveries run once");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("CommandProcessor refuses expired, foreign, malformed and failing commands with clear replies", async () => {
+  const p = new CommandProcessor(new DatabaseSync(":memory:"), "m001-a", {
+    lock: () => Promise.reject(new CommandFailure("busy", "the door is open")),
+  });
+  const reply = async (data: Uint8Array) => {
+    const r = parseCommandReply(await p.handle(data));
+    assert.ok(r.ok);
+    return r.value;
+  };
+  const expired = await reply(request({ expiresAt: Date.now() - 1000 }));
+  assert.ok(expired.status === "error" && expired.error.code === "expired");
+  const foreign = await reply(request({ deviceId: "m002-a" }));
+  assert.ok(foreign.status === "error" && /is for device m002-a/.test(foreign.error.message));
+  const busy = await reply(request());
+  assert.ok(
+    busy.status === "error" && busy.error.code === "busy" &&
+      busy.error.message === "the door is open",
+  );
+  const notJson = await reply(new TextEncoder().encode("{"));
+  assert.ok(
+    notJson.status === "error" && notJson.error.code === "invalid" &&
+      notJson.commandId === "00000000",
+  );
+  const unsupported = await reply(
+    request({ command: "diagnostics", args: {} } as Partial<CommandRequest>),
+  );
+  assert.ok(unsupported.status === "error" && unsupported.error.code === "unknown_command");
+});

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { gpioCommands, LinuxHardware } from "./linux_hardware.ts";
+
+Deno.test("LinuxHardware drives the lock and reads the door through gpiod command lines", async () => {
+  const wiring = {
+    chip: "gpiochip0",
+    lockLine: 17,
+    doorLine: 27,
+    ledLine: 22,
+    unlockLevel: 1 as const,
+  };
+  const c = gpioCommands(wiring);
+  assert.deepEqual(c.setLock(false), ["gpioset", ["gpiochip0", "17=1"]]);
+  assert.deepEqual(c.setLock(true), ["gpioset", ["gpiochip0", "17=0"]]);
+  assert.deepEqual(c.readDoor(), ["gpioget", ["gpiochip0", "27"]]);
+  assert.deepEqual(c.setLed(true), ["gpioset", ["gpiochip0", "22=1"]]);
+  const calls: string[] = [];
+  const hw = new LinuxHardware(wiring, (cmd, args) => {
+    calls.push(`${cmd} ${args.join(" ")}`);
+    return Promise.resolve(cmd === "gpioget" ? "1\n" : "");
+  });
+  await hw.open();
+  assert.equal(hw.door.state, "open");
+  await hw.lock.unlock(50);
+  assert.equal(hw.lock.locked, false);
+  await hw.lock.lock();
+  assert.deepEqual(calls, [
+    "gpioset gpiochip0 17=0",
+    "gpioget gpiochip0 27",
+    "gpioset gpiochip0 17=1",
+    "gpioset gpiochip0 17=0",
+  ]);
+  await hw[Symbol.asyncDispose]();
+});

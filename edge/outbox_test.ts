@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { Outbox, OutboxFullError, type OutboxStats } from "./outbox.ts";
+
+const entry = (n: number, size = 10) => ({
+  id: `evt-0000000${n}`,
+  subject: `vs.local.dev.d1.evt.t${n}`,
+  data: new Uint8Array(size).fill(n),
+});
+
+Deno.test("Outbox keeps events across a reopen, in order, until they are removed", async () => {
+  const dir = await Deno.makeTempDir();
+  {
+    using box = new Outbox(`${dir}/o.db`);
+    for (let i = 1; i <= 5; i++) box.append(entry(i));
+    box.append(entry(3)); // a repeated id is stored once
+    assert.equal(box.stats().depth, 5);
+  }
+  using box = new Outbox(`${dir}/o.db`);
+  assert.deepEqual(box.peek().map((e) => e.id), [1, 2, 3, 4, 5].map((i) => `evt-0000000${i}`));
+  assert.deepEqual([...box.peek(1)[0]!.data], Array(10).fill(1));
+  box.remove(["evt-00000001", "evt-00000002"]);
+  assert.deepEqual(box.stats(), { depth: 3, bytes: 30, capacityBytes: 256 * 1024 * 1024 });
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Outbox alerts before its bound and refuses an event past it", async () => {
+  const dir = await Deno.makeTempDir();
+  const alerts: OutboxStats[] = [];
+  using box = new Outbox(`${dir}/o.db`, {
+    maxBytes: 100,
+    alertRatio: 0.5,
+    onAlert: (s) => alerts.push(s),
+  });
+  for (let i = 1; i <= 4; i++) box.append(entry(i, 20));
+  assert.equal(alerts.length, 1);
+  assert.equal(alerts[0]!.bytes, 60);
+  box.append(entry(5, 20));
+  assert.throws(() => box.append(entry(6, 20)), OutboxFullError);
+  assert.equal(box.stats().depth, 5, "nothing half-written");
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("Outbox delivers in order and retries a failed publish before anything later", async () => {
+  const dir = await Deno.makeTempDir();
+  using box = new Outbox(`${dir}/o.db`);
+  for (let i = 1; i <= 6; i++) box.append(entry(i));
+  const published: string[] = [];
+  let failures = 2;
+  const stop = new AbortController();
+  const delivering = box.deliver({
+    publish(_subject, _data, id) {
+      if (id === "evt-00000003" && failures-- > 0) return Promise.reject(new Error("no ack"));
+      published.push(id);
+      if (published.length === 6) stop.abort();
+      return Promise.resolve();
+    },
+  }, { signal: stop.signal, retryMs: 5 });
+  await delivering;
+  assert.deepEqual(published, [1, 2, 3, 4, 5, 6].map((i) => `evt-0000000${i}`));
+  assert.equal(box.stats().depth, 0);
+  await Deno.remove(dir, { recursive: true });
+});
