@@ -1,14 +1,25 @@
 import assert from "node:assert/strict";
 import { ensureStreams, type LocalNats, startLocalNats } from "../cloud/mod.ts";
 import { Agent, SimulatedHardware } from "../edge/mod.ts";
-import { assertSessionsInOrder, eventually, streamEvents, testAgentConfig } from "./edge_harness.ts";
+import {
+  assertSessionsInOrder,
+  eventually,
+  streamEvents,
+  testAgentConfig,
+} from "./edge_harness.ts";
 import { lines, ROOT } from "./harness.ts";
 import { connectNats } from "../cloud/mod.ts";
 
 const quiet = { log: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const decider = {
-  decide: () => Promise.resolve({ cart: [{ sku: "CHIPS-50", qty: 1 }], confidence: 0.95, reviewReasons: [], modelVersion: "test" }),
+  decide: () =>
+    Promise.resolve({
+      cart: [{ sku: "CHIPS-50", qty: 1 }],
+      confidence: 0.95,
+      reviewReasons: [],
+      modelVersion: "test",
+    }),
 };
 
 /** A nats-server that can be stopped and started again on the same port and data. */
@@ -40,10 +51,14 @@ async function session(hw: SimulatedHardware) {
 async function checkStream(url: string, sessions: number): Promise<string[]> {
   const nc = await connectNats(url);
   try {
-    const events = await eventually(async () => {
-      const e = await streamEvents(nc, "m001-a");
-      return e.length >= sessions * 3 ? e : undefined;
-    }, 15_000, `${sessions * 3} events`);
+    const events = await eventually(
+      async () => {
+        const e = await streamEvents(nc, "m001-a");
+        return e.length >= sessions * 3 ? e : undefined;
+      },
+      15_000,
+      `${sessions * 3} events`,
+    );
     assert.equal(events.length, sessions * 3, "no extra events");
     return assertSessionsInOrder(events);
   } finally {
@@ -57,18 +72,30 @@ Deno.test("agent loses nothing when NATS is killed and restarted in the middle o
   await ensureStreams(setup, "local");
   await setup.close();
   const hw = new SimulatedHardware();
-  await using agent = await Agent.start(await testAgentConfig(nats.url), { ...quiet, hardware: hw, cartDecider: decider });
+  await using agent = await Agent.start(await testAgentConfig(nats.url), {
+    ...quiet,
+    hardware: hw,
+    cartDecider: decider,
+  });
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
   hw.setDoor("open");
   const probe = await connectNats(nats.url);
-  await eventually(async () => ((await streamEvents(probe, "m001-a")).length === 1 ? true : undefined), 5000, "door_opened delivered");
+  await eventually(
+    async () => ((await streamEvents(probe, "m001-a")).length === 1 ? true : undefined),
+    5000,
+    "door_opened delivered",
+  );
   await probe.close();
   await nats.stop(); // killed mid-session
   hw.setDoor("closed");
   await session(hw); // a whole second session while the server is down
   assert.equal(agent.outbox.stats().depth, 5, "held in the outbox while offline");
   await nats.start();
-  await eventually(() => (agent.outbox.stats().depth === 0 ? true : undefined), 15_000, "outbox drained");
+  await eventually(
+    () => (agent.outbox.stats().depth === 0 ? true : undefined),
+    15_000,
+    "outbox drained",
+  );
   const sessions = await checkStream(nats.url, 2);
   assert.equal(new Set(sessions).size, 2);
 });
@@ -79,7 +106,11 @@ Deno.test("agent delivers a minute's backlog in order once the server comes back
   await ensureStreams(setup, "local");
   await setup.close();
   const hw = new SimulatedHardware();
-  await using agent = await Agent.start(await testAgentConfig(nats.url), { ...quiet, hardware: hw, cartDecider: decider });
+  await using agent = await Agent.start(await testAgentConfig(nats.url), {
+    ...quiet,
+    hardware: hw,
+    cartDecider: decider,
+  });
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
   await nats.stop();
   const outageStart = Date.now();
@@ -91,15 +122,32 @@ Deno.test("agent delivers a minute's backlog in order once the server comes back
   await sleep(Math.max(0, 60_000 - (Date.now() - outageStart)));
   await nats.start();
   const back = Date.now();
-  await eventually(() => (agent.outbox.stats().depth === 0 ? true : undefined), 20_000, "outbox drained");
-  assert.ok(Date.now() - back < 15_000, `backlog took ${Date.now() - back} ms after the server returned`);
+  await eventually(
+    () => (agent.outbox.stats().depth === 0 ? true : undefined),
+    20_000,
+    "outbox drained",
+  );
+  assert.ok(
+    Date.now() - back < 15_000,
+    `backlog took ${Date.now() - back} ms after the server returned`,
+  );
   await checkStream(nats.url, 6);
 });
 
 /** Runs the agent program as its own process, with the simulated shopper unlocking by itself. */
 function spawnAgent(configFile: string, fault?: string) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", `${ROOT}edge/main.ts`, "--config", configFile, "--simulate", "--auto-sessions", "1"],
+    args: [
+      "run",
+      "-A",
+      "--frozen",
+      `${ROOT}edge/main.ts`,
+      "--config",
+      configFile,
+      "--simulate",
+      "--auto-sessions",
+      "1",
+    ],
     env: fault ? { VEND_FAULT: fault } : {},
     stdout: "piped",
     stderr: "null",
@@ -127,10 +175,16 @@ Deno.test("agent killed with SIGKILL after writing the outbox, and after publish
   child = spawnAgent(configFile);
   for await (const line of lines(child.stdout)) if (line.startsWith("ready:")) break;
   const nc = await connectNats(nats.url);
-  await eventually(async () => {
-    const e = await streamEvents(nc, "m001-a");
-    return e.filter((x) => x.type === "session_completed").length >= 3 && e.length % 3 === 0 ? true : undefined;
-  }, 30_000, "three completed sessions");
+  await eventually(
+    async () => {
+      const e = await streamEvents(nc, "m001-a");
+      return e.filter((x) => x.type === "session_completed").length >= 3 && e.length % 3 === 0
+        ? true
+        : undefined;
+    },
+    30_000,
+    "three completed sessions",
+  );
   child.kill("SIGTERM");
   await child.status;
   const events = await streamEvents(nc, "m001-a");
@@ -138,7 +192,13 @@ Deno.test("agent killed with SIGKILL after writing the outbox, and after publish
   const sessions = assertSessionsInOrder(events);
   assert.ok(sessions.length >= 3);
   const first = events[2]!;
-  assert.ok(first.type === "session_completed" && first.review.required, "the interrupted session goes to review");
-  assert.match(first.type === "session_completed" ? first.review.reasons[0]! : "", /restarted during this session/);
+  assert.ok(
+    first.type === "session_completed" && first.review.required,
+    "the interrupted session goes to review",
+  );
+  assert.match(
+    first.type === "session_completed" ? first.review.reasons[0]! : "",
+    /restarted during this session/,
+  );
   await Deno.remove(config.dataDir, { recursive: true });
 });
