@@ -1,10 +1,13 @@
 /**
- * `./vend demo`: starts the local NATS (or uses `NATS_URL`) and a cloud service process, prints
- * their URLs one per line (`nats: URL`, `api: URL`) and runs until Ctrl-C or `--duration`.
+ * `./vend demo`: starts the local NATS (or uses `NATS_URL`), a cloud service process, and
+ * simulated vending machines (each a primary and a secondary agent process on synthetic
+ * cameras, with a simulated shopper who opens the door, takes products and closes it). Prints
+ * `name: value` lines (`nats: URL`, `api: URL`, `machines: m001,m002`) and runs until Ctrl-C or
+ * `--duration`.
  *
  * @example
  * ```sh
- * ./vend demo --duration 10
+ * ./vend demo --machines 3 --duration 60
  * ```
  *
  * @module
@@ -12,14 +15,29 @@
 import { parseArgs } from "node:util";
 import { ensureNats, onShutdown } from "../cloud/mod.ts";
 
-const USAGE = "Usage: ./vend demo [--duration SECONDS]";
+const USAGE = "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS]";
+const ROOT = new URL("../", import.meta.url).pathname;
 
 function fail(message: string, code = 2): never {
   console.error(`demo: ${message}\n${USAGE}`);
   Deno.exit(code);
 }
 
-/** Reads lines from a child's stdout until one starts with `prefix`; later lines go to stderr. */
+function positive(
+  name: string,
+  value: string | undefined,
+  fallback: number,
+  integer = false,
+): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    fail(`--${name} must be a positive ${integer ? "integer" : "number"}, got "${value}"`);
+  }
+  return n;
+}
+
+/** Reads lines from a child's stdout until one starts with `prefix`; keeps draining afterwards. */
 async function readUntil(
   stream: ReadableStream<Uint8Array>,
   prefix: string,
@@ -35,13 +53,8 @@ async function readUntil(
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       if (line.startsWith(prefix)) {
-        // Keep draining so the child never blocks on a full pipe.
         (async () => {
-          for (;;) {
-            const next = await reader.read();
-            if (next.done) return;
-            await Deno.stderr.write(new TextEncoder().encode(next.value));
-          }
+          while (!(await reader.read()).done) { /* drain */ }
         })().catch(() => {});
         return line.slice(prefix.length).trim();
       }
@@ -54,55 +67,128 @@ async function main(): Promise<void> {
   try {
     ({ values } = parseArgs({
       args: Deno.args,
-      options: { duration: { type: "string" } },
+      options: {
+        duration: { type: "string" },
+        machines: { type: "string" },
+        "session-every": { type: "string" },
+      },
       strict: true,
     }));
   } catch (e) {
     fail((e as Error).message);
   }
-  let durationMs: number | undefined;
-  if (values.duration !== undefined) {
-    const seconds = Number(values.duration);
-    if (!Number.isFinite(seconds) || seconds <= 0) {
-      fail(`--duration must be a positive number of seconds, got "${values.duration}"`);
-    }
-    durationMs = seconds * 1000;
-  }
+  const durationMs = values.duration === undefined
+    ? undefined
+    : positive("duration", values.duration, 0) * 1000;
+  const machines = positive("machines", values.machines, 2, true);
+  const sessionEvery = positive("session-every", values["session-every"], 20);
+  if (machines > 50) fail(`--machines ${machines} is more than this demo runs (50)`);
 
   const shutdown = onShutdown();
   await using nats = await ensureNats({ signal: shutdown, port: 4222 });
   console.log(`nats: ${nats.url}`);
-
-  const cloud = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", new URL("../cloud/main.ts", import.meta.url).pathname],
-    env: { NATS_URL: nats.url, VEND_API_PORT: Deno.env.get("VEND_API_PORT") ?? "8080" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const stopCloud = async () => {
-    try {
-      cloud.kill("SIGTERM");
-    } catch { /* already exited */ }
-    await cloud.status;
+  const children: Deno.ChildProcess[] = [];
+  const stopAll = async () => {
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* exited */ }
+    }
+    await Promise.allSettled(children.map((c) => c.status));
   };
   try {
+    const cloud = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+      env: { NATS_URL: nats.url, VEND_API_PORT: Deno.env.get("VEND_API_PORT") ?? "8080" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    children.push(cloud);
     const api = await readUntil(cloud.stdout, "api:");
     if (api === undefined) {
       throw new Error(`the cloud process exited (${(await cloud.status).code}) before serving`);
     }
     console.log(`api: ${api}`);
 
-    const stopped = new Promise<string>((resolve) => {
+    const dataRoot = `${
+      Deno.env.get("VEND_DATA_DIR") ?? `${Deno.env.get("HOME")}/.local/share/vendstream`
+    }/agents`;
+    const ids: string[] = [];
+    for (let m = 1; m <= machines; m++) {
+      const machineId = `m${String(m).padStart(3, "0")}`;
+      ids.push(machineId);
+      for (const role of ["primary", "secondary"] as const) {
+        const deviceId = `${machineId}-${role === "primary" ? "a" : "b"}`;
+        const config = {
+          deviceId,
+          machineId,
+          role,
+          ...(role === "secondary" ? { primaryDeviceId: `${machineId}-a` } : {}),
+          nats: { servers: [nats.url] },
+          dataDir: `${dataRoot}/${deviceId}`,
+          heartbeatIntervalMs: 2000,
+          telemetryIntervalMs: 5000,
+          cameras: role === "primary"
+            ? ["cam-1", "cam-2"].map((cameraId) => ({
+              cameraId,
+              source: { kind: "synthetic" },
+              width: 160,
+              height: 120,
+              fps: 5,
+            }))
+            : [{
+              cameraId: "cam-3",
+              source: { kind: "synthetic" },
+              width: 160,
+              height: 120,
+              fps: 5,
+            }],
+        };
+        await Deno.mkdir(config.dataDir, { recursive: true });
+        await Deno.writeTextFile(`${config.dataDir}/agent.json`, JSON.stringify(config, null, 2));
+        const args = [
+          "run",
+          "-A",
+          "--frozen",
+          `${ROOT}edge/main.ts`,
+          "--config",
+          `${config.dataDir}/agent.json`,
+          "--simulate",
+          "--seed",
+          String(m * 1000),
+        ];
+        if (role === "primary") {
+          args.push(
+            "--auto-sessions",
+            String(sessionEvery),
+            "--remote-camera",
+            `${machineId}-b/cam-3/5`,
+          );
+        }
+        const agent = new Deno.Command(Deno.execPath(), {
+          args,
+          stdin: "null",
+          stdout: "piped",
+          stderr: Deno.env.get("VEND_DEMO_VERBOSE") ? "inherit" : "null",
+        }).spawn();
+        children.push(agent);
+        if ((await readUntil(agent.stdout, "ready:")) === undefined) {
+          throw new Error(`agent ${deviceId} exited before it was ready`);
+        }
+      }
+    }
+    console.log(`machines: ${ids.join(",")}`);
+
+    const why = await new Promise<string>((resolve) => {
       shutdown.addEventListener("abort", () => resolve("interrupted"), { once: true });
       if (durationMs !== undefined) setTimeout(() => resolve("duration reached"), durationMs);
       cloud.status.then((s) => resolve(`cloud process exited with code ${s.code}`));
     });
-    const why = await stopped;
     if (why.startsWith("cloud process exited")) throw new Error(why);
     console.error(`demo: stopping (${why})`);
   } finally {
-    await stopCloud();
+    await stopAll();
   }
 }
 

@@ -487,7 +487,11 @@ export class Agent implements AsyncDisposable {
     for await (const data of events) {
       const e = parsePipelineEvent(data);
       if (!e.ok) continue;
-      if (e.value.type === "door_opened") this.#door = "open";
+      if (e.value.type === "door_opened") {
+        this.#door = "open";
+        // A simulated secondary films the same shopping session as its primary.
+        if (this.#options.scene) this.#scene.startSession(0);
+      }
       if (e.value.type === "door_closed") this.#door = "closed";
     }
   }

@@ -1,12 +1,14 @@
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectNats } from "../cloud/mod.ts";
+import { filters, parseHeartbeat, parseTelemetry } from "../protocol/mod.ts";
+import { eventually, streamEvents } from "./edge_harness.ts";
 import { lines, ROOT } from "./harness.ts";
 
-Deno.test("vend demo prints its URLs, serves /healthz with JetStream, and exits 0 after --duration", async () => {
+Deno.test("vend demo runs NATS, the cloud and simulated machines whose shoppers complete sessions, then exits 0", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "vend-demo-" });
   const child = new Deno.Command(`${ROOT}vend`, {
-    args: ["demo", "--duration", "10"],
+    args: ["demo", "--duration", "30", "--machines", "2", "--session-every", "3"],
     env: { VEND_DATA_DIR: dataDir, VEND_API_PORT: "0" },
     stdout: "piped",
     stderr: "null",
@@ -18,7 +20,7 @@ Deno.test("vend demo prints its URLs, serves /healthz with JetStream, and exits 
       const m = /^(\w+): (\S+)$/.exec(line);
       assert.ok(m, `unexpected line on stdout: ${line}`);
       urls.set(m[1]!, m[2]!);
-      if (urls.has("api")) break;
+      if (urls.has("machines")) break;
     }
     assert.match(urls.get("nats") ?? "", /^nats:\/\/127\.0\.0\.1:\d+$/);
     assert.match(urls.get("api") ?? "", /^http:\/\/127\.0\.0\.1:\d+$/);
@@ -29,6 +31,35 @@ Deno.test("vend demo prints its URLs, serves /healthz with JetStream, and exits 
     const nc = await connectNats(urls.get("nats")!);
     const account = await (await jetstreamManager(nc)).getAccountInfo();
     assert.ok(account.streams >= 4, `only ${account.streams} streams`);
+    assert.equal(urls.get("machines"), "m001,m002");
+    // Every device of both machines heartbeats.
+    const seen = new Set<string>();
+    const beats = nc.subscribe(filters.heartbeats(), { timeout: 10_000 });
+    for await (const m of beats) {
+      const hb = parseHeartbeat(m.data);
+      if (hb.ok) seen.add(hb.value.deviceId);
+      if (seen.size === 4) break;
+    }
+    assert.deepEqual([...seen].sort(), ["m001-a", "m001-b", "m002-a", "m002-b"]);
+    // The shoppers' sessions reach the event stream, and the secondary's camera reaches its primary.
+    await eventually(
+      async () => {
+        const events = await streamEvents(nc, "m001-a");
+        return events.some((e) => e.type === "session_completed" && e.cart.length > 0)
+          ? true
+          : undefined;
+      },
+      20_000,
+      "a completed session with a cart from m001",
+    );
+    const tel = nc.subscribe(filters.telemetry({ deviceId: "m002-a" }), { timeout: 15_000 });
+    let remoteFps = 0;
+    for await (const m of tel) {
+      const t = parseTelemetry(m.data);
+      remoteFps = t.ok ? t.value.cameras.find((c) => c.cameraId === "cam-3")?.fps ?? 0 : 0;
+      if (remoteFps > 0) break;
+    }
+    assert.ok(remoteFps > 0, "m002's primary receives cam-3 from its secondary");
     await nc.close();
 
     for await (const _ of out) { /* drain until exit */ }
@@ -48,6 +79,6 @@ Deno.test("vend demo refuses a bad --duration with exit code 2", async () => {
   assert.equal(out.code, 2);
   assert.match(
     new TextDecoder().decode(out.stderr),
-    /--duration must be a positive number of seconds, got "0"/,
+    /--duration must be a positive number, got "0"/,
   );
 });
