@@ -829,6 +829,15 @@ export class Agent implements AsyncDisposable {
           system: { ...s },
           appVersion: this.config.appVersion,
           modelVersion: this.config.modelVersion,
+          startup: {
+            processStart: performance.timeOrigin,
+            firstHeartbeatAt: this.#firstHeartbeatAt === undefined
+              ? null
+              : performance.timeOrigin + this.#started + this.#firstHeartbeatAt,
+            firstFrameAt: this.#firstFrameAt === undefined
+              ? null
+              : performance.timeOrigin + this.#started + this.#firstFrameAt,
+          },
         });
       },
     };
