@@ -214,3 +214,76 @@ Deno.test("agent turns a door session into events, exactly once and in order, an
   const jpeg = await os.getBlob(String(reply.result.name));
   assert.ok(jpeg && jpeg[0] === 0xff && jpeg[1] === 0xd8, "a JPEG is in the object store");
 });
+
+Deno.test("agent fails over to the other server in its list when its server dies", async () => {
+  await using a = await startTestNats();
+  await using b = await startTestNats();
+  await using agent = await Agent.start(
+    await testAgentConfig(a.url, { nats: { servers: [a.url, b.url] } }),
+    quiet,
+  );
+  await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  // The client picks a server at random: find which one, stop it, and watch the other.
+  const servers = [a, b];
+  const current = await eventually(
+    async () => {
+      for (const s of servers) {
+        await using probe = await s.connect("probe");
+        const sub = probe.subscribe(filters.heartbeats({ deviceId: "m001-a" }), {
+          max: 1,
+          timeout: 1000,
+        });
+        try {
+          for await (const _ of sub) return s;
+        } catch { /* no beat on this one */ }
+      }
+      return undefined;
+    },
+    10_000,
+    "the server the agent uses",
+  );
+  const other = current === a ? b : a;
+  await using watch = await other.connect("watch");
+  const beats = watch.subscribe(filters.heartbeats({ deviceId: "m001-a" }), {
+    max: 1,
+    timeout: 15_000,
+  });
+  await watch.flush();
+  await current.server.stop();
+  for await (const m of beats) assert.ok(parseHeartbeat(m.data).ok);
+  assert.ok(agent.connected);
+});
+
+Deno.test("agent collects its recent logs, restarts its pipeline and reports diagnostics on command", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await using agent = await Agent.start(await testAgentConfig(nats.url), quiet);
+  await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  const ask = async (body: Pick<CommandRequest, "command" | "args">) => {
+    const r = parseCommandReply(
+      (await nc.request(subjects.command(dev, body.command), command(body), { timeout: 3000 }))
+        .data,
+    );
+    assert.ok(r.ok && r.value.status === "ok", JSON.stringify(r));
+    return r.value.result;
+  };
+  const logs = await ask({ command: "collect_logs", args: { lines: 5, since: null } });
+  assert.ok(
+    Array.isArray(logs.lines) && logs.lines.some((l) => String(l).includes("connected to NATS")),
+  );
+  assert.deepEqual(await ask({ command: "restart_pipeline", args: {} }), { restarted: true });
+  const diag = await ask({ command: "diagnostics", args: {} });
+  assert.equal(diag.connected, true);
+  assert.deepEqual(diag.outbox, { depth: 0, bytes: 0, capacityBytes: 256 * 1024 * 1024 });
+  const bad = parseCommandReply(
+    (await nc.request(
+      subjects.command(dev, "set_config"),
+      command({ command: "set_config", args: { config: { heartbeatIntervalMs: 5 } } }),
+      { timeout: 3000 },
+    )).data,
+  );
+  assert.ok(
+    bad.ok && bad.value.status === "error" &&
+      /heartbeatIntervalMs: must be an integer 100-600000/.test(bad.value.error.message),
+  );
+});
