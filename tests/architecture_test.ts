@@ -59,7 +59,8 @@ Deno.test("folders import each other only through mod.ts, and _private files sta
         assert.ok(!name.startsWith("_"), `${file} imports ${target}, private to ${targetFolder}/`);
         if (!["tests", "cli", "bench"].includes(folder) || !target.endsWith(".json")) {
           // cli/ holds entry points only; tests and benchmarks drive them directly.
-          const allowed = name === "mod.ts" || ((folder === "tests" || folder === "bench") && targetFolder === "cli");
+          const allowed = name === "mod.ts" ||
+            ((folder === "tests" || folder === "bench") && targetFolder === "cli");
           assert.ok(allowed, `${file} imports ${target} instead of ${targetFolder}/mod.ts`);
         }
       }
