@@ -85,6 +85,8 @@ export {
   parseDeploymentEvent,
   UPDATE_PHASES,
 } from "./deployment.ts";
+export { type Alert, alert, ALERT_KINDS, AlertSchema, parseAlert } from "./alert.ts";
+export { type AuditEntry, auditEntry, AuditEntrySchema, parseAuditEntry } from "./audit.ts";
 export { clockSync, type ClockSyncMessage, ClockSyncSchema, parseClockSync } from "./clock_sync.ts";
 export {
   decodeFrame,

@@ -16,6 +16,8 @@ import { clipUploaded } from "./clip.ts";
 import { deploymentEvent } from "./deployment.ts";
 import { paymentEvent } from "./payment_event.ts";
 import { clockSync } from "./clock_sync.ts";
+import { alert } from "./alert.ts";
+import { auditEntry } from "./audit.ts";
 import { frameHeader } from "./frame_codec.ts";
 
 /** A family with the rules its schema checks beyond field types (they do not show in JSON Schema). */
@@ -50,6 +52,8 @@ export const DOCUMENTED_FAMILIES: readonly DocumentedFamily[] = [
     discriminator: "type",
     rules: ["`bytesDone` <= `bytesTotal`"],
   },
+  { family: alert, file: "alert", rules: [] },
+  { family: auditEntry, file: "audit_entry", rules: [] },
   { family: clockSync, file: "clock_sync", discriminator: "kind", rules: ["reply: `t2` >= `t1`"] },
   {
     family: frameHeader,

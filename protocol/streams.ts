@@ -56,6 +56,20 @@ export function regionStreams(region: string): StreamSpec[] {
       duplicateWindowMs: 2 * HOUR,
     },
     {
+      name: `ALERTS_${suffix}`,
+      description: "Alerts raised and cleared about the region's devices",
+      subjects: [`${r}.alert.*`],
+      maxAgeMs: 30 * DAY,
+      duplicateWindowMs: 2 * 60_000,
+    },
+    {
+      name: `AUDIT_${suffix}`,
+      description: "Every mutating operator call and every refused one",
+      subjects: [`${r}.audit.*`],
+      maxAgeMs: 0,
+      duplicateWindowMs: 2 * 60_000,
+    },
+    {
       name: `PAYMENTS_${suffix}`,
       description: "Every transition of every payment session",
       subjects: [`${r}.pay.*.*`],

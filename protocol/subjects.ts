@@ -16,6 +16,8 @@
  * vs.<region>.dev.<deviceId>.frames.<cameraId>  video frames of a secondary device's camera
  * vs.<region>.deploy.<deploymentId>             deployment state
  * vs.<region>.pay.<sessionId>.<type>            payment session event
+ * vs.<region>.alert.<kind>                      alert raised or cleared
+ * vs.<region>.audit.<action>                    audit entry
  * ```
  *
  * @example
@@ -106,6 +108,14 @@ export const subjects = {
     `${SUBJECT_ROOT}.${check("region", session.region, TOKEN)}.pay.${
       check("session id", session.sessionId, ID)
     }.${check("payment event type", type, NAME)}`,
+  /** Alert raised or cleared (ALERTS stream). */
+  alert: (region: string, kind: string): string =>
+    `${SUBJECT_ROOT}.${check("region", region, TOKEN)}.alert.${check("alert kind", kind, NAME)}`,
+  /** Audit entry (AUDIT stream); the action's dots become underscores in the subject. */
+  audit: (region: string, action: string): string =>
+    `${SUBJECT_ROOT}.${check("region", region, TOKEN)}.audit.${
+      check("audit action", action.replaceAll(".", "_"), NAME)
+    }`,
 } as const;
 
 /** Which region and device a filter selects; a missing part (or `"*"`) matches any. */
@@ -150,6 +160,16 @@ export const filters = {
 export const buckets = {
   /** Device shadows: keys `<deviceId>.desired` and `<deviceId>.reported`. */
   shadow: "shadow",
+  /** The fleet registry: `device.<id>`, `group.<id>`, `region.<id>`. */
+  registry: "registry",
+  /** Current status of each device: key `<deviceId>`. */
+  status: "status",
+  /** Commands sent through the API and their outcome: key `<commandId>`. */
+  commands: "commands",
+  /** Alerts currently raised: key `<kind>.<deviceId>`. */
+  alerts: "alerts",
+  /** Service settings shared by all cloud instances (e.g. the token signing key). */
+  service: "service",
 } as const;
 
 /** Key of one side of a device's shadow in the `shadow` bucket. */

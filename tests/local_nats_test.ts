@@ -54,6 +54,8 @@ Deno.test("ensureStreams is idempotent and creates every region stream", async (
   const names = [];
   for await (const s of jsm.streams.list()) names.push(s.config.name);
   assert.deepEqual(names.sort(), [
+    "ALERTS_EU-WEST",
+    "AUDIT_EU-WEST",
     "EVENTS_EU-WEST",
     "PAYMENTS_EU-WEST",
     "TELEMETRY_EU-WEST",
