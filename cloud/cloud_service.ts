@@ -14,6 +14,10 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createApp } from "./app.ts";
+import { TokenService } from "./auth.ts";
+import { FleetIngest } from "./fleet_ingest.ts";
+import { FleetState } from "./fleet_state.ts";
+import { Metrics } from "./prometheus.ts";
 import { jsonLogger, type Logger } from "./logger.ts";
 import { connectNats } from "./nats_connect.ts";
 import { natsHealth } from "./nats_health.ts";
@@ -27,6 +31,8 @@ export interface CloudServiceOptions {
   port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
   hostname?: string;
+  /** A device silent this long is offline, ms. Default `VEND_OFFLINE_AFTER_MS` or 60,000. */
+  offlineAfterMs?: number;
   /** Logger. Default: JSON lines on stderr. */
   logger?: Logger;
   /** Stops the service when aborted. */
@@ -39,6 +45,12 @@ export interface CloudService extends AsyncDisposable {
   readonly url: string;
   /** The instance's NATS connection. */
   readonly nc: NatsConnection;
+  /** The fleet state (buckets and replicas). */
+  readonly state: FleetState;
+  /** Issues and checks operator tokens. */
+  readonly tokens: TokenService;
+  /** The heartbeat and telemetry ingest. */
+  readonly ingest: FleetIngest;
   /** Stops serving and closes the NATS connection. */
   stop(): Promise<void>;
 }
@@ -82,7 +94,41 @@ export async function startCloudService(
     await nc.close();
     throw e;
   }
-  const app = createApp({ health: () => natsHealth(nc), logger });
+  const state = await FleetState.open(nc);
+  const tokens = await TokenService.open(state.service);
+  const offlineAfterMs = options.offlineAfterMs ??
+    Number(Deno.env.get("VEND_OFFLINE_AFTER_MS") ?? "60000");
+  if (!Number.isInteger(offlineAfterMs) || offlineAfterMs < 500) {
+    throw new RangeError(
+      `Invalid offline timeout ${offlineAfterMs} ms: expected an integer of at least 500`,
+    );
+  }
+  const ingest = new FleetIngest(nc, state, { region, offlineAfterMs, logger });
+  await ingest.ready();
+  const metrics = new Metrics();
+  for (
+    const [name, help] of Object.entries({
+      heartbeats: "Heartbeats ingested",
+      telemetry: "Telemetry reports ingested",
+      invalid: "Messages refused by their schema",
+      statusWrites: "Device status writes to KV",
+      offlineMarked: "Devices marked offline",
+      alertsRaised: "Alerts raised",
+    })
+  ) {
+    metrics.gauge(
+      `vend_ingest_${name.replace(/[A-Z]/g, (m) => `_${m.toLowerCase()}`)}_total`,
+      help,
+      () => ingest.counters[name as keyof typeof ingest.counters],
+    );
+  }
+  metrics.gauge("vend_devices_known", "Devices with a status", () => state.statuses.size);
+  const app = createApp({
+    health: () => natsHealth(nc),
+    logger,
+    metrics,
+    fleet: { nc, state, tokens, region },
+  });
   const stopServer = new AbortController();
   const server = listen(app.fetch, options.hostname ?? "127.0.0.1", port, stopServer.signal);
   const url = `http://${server.addr.hostname}:${server.addr.port}`;
@@ -93,8 +139,10 @@ export async function startCloudService(
     stopping ??= (async () => {
       stopServer.abort();
       await server.finished;
+      await ingest.stop();
+      await state[Symbol.asyncDispose]();
       await nc.drain().catch(() => nc.close());
     })();
   options.signal?.addEventListener("abort", () => void stop(), { once: true });
-  return { url, nc, stop, [Symbol.asyncDispose]: stop };
+  return { url, nc, state, tokens, ingest, stop, [Symbol.asyncDispose]: stop };
 }

@@ -1,0 +1,291 @@
+/**
+ * Fleet ingest: consumes heartbeats and telemetry (queue groups, so instances share the work),
+ * keeps each device's status current in the `status` bucket, marks devices offline after a
+ * configurable silence, and raises and clears alerts (offline, temperature, pipeline drops,
+ * outbox filling) as events on `vs.<r>.alert.<kind>` and entries in the `alerts` bucket.
+ *
+ * Heartbeats are far more frequent than JetStream can store them on a small server, so the
+ * status is written when it changes and otherwise at most every third of the offline timeout.
+ *
+ * @module
+ */
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection, Subscription } from "@nats-io/nats-core";
+import {
+  type Alert,
+  alert,
+  filters,
+  type Heartbeat,
+  newEnvelope,
+  parseHeartbeat,
+  parseTelemetry,
+  subjects,
+  type Telemetry,
+} from "../protocol/mod.ts";
+import type { AlertRecord, DeviceStatus } from "./fleet_model.ts";
+import { type FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
+import type { Logger } from "./logger.ts";
+
+/** Options of {@link FleetIngest}. */
+export interface FleetIngestOptions {
+  /** Region whose devices this instance ingests. */
+  readonly region: string;
+  /** A device silent this long is offline, ms. Default 60,000. */
+  readonly offlineAfterMs?: number;
+  /** SoC temperature that raises an alert, °C. Default 80. */
+  readonly temperatureLimitC?: number;
+  /** Queue group shared by the instances. Default `vs-ingest`. */
+  readonly queue?: string;
+  /** Clock, Unix ms. Default `Date.now`. */
+  readonly now?: () => number;
+  /** Logger. */
+  readonly logger?: Logger;
+}
+
+/** Counters of the ingest, for /metrics. */
+export interface IngestCounters {
+  heartbeats: number;
+  telemetry: number;
+  invalid: number;
+  statusWrites: number;
+  skippedWrites: number;
+  offlineMarked: number;
+  alertsRaised: number;
+  alertsCleared: number;
+}
+
+const MAX_INFLIGHT = 2000;
+
+/** A running ingest. */
+export class FleetIngest {
+  /** Counters since start. */
+  readonly counters: IngestCounters = {
+    heartbeats: 0,
+    telemetry: 0,
+    invalid: 0,
+    statusWrites: 0,
+    skippedWrites: 0,
+    offlineMarked: 0,
+    alertsRaised: 0,
+    alertsCleared: 0,
+  };
+  readonly #nc: NatsConnection;
+  readonly #state: FleetState;
+  readonly #o: Required<Omit<FleetIngestOptions, "logger">> & { logger?: Logger };
+  readonly #written = new Map<string, { at: number; status: DeviceStatus }>();
+  readonly #drops = new Map<string, number>();
+  #subs: Subscription[] = [];
+  #sweep: ReturnType<typeof setInterval> | undefined;
+  #inflight = 0;
+
+  /** Starts consuming. */
+  constructor(nc: NatsConnection, state: FleetState, options: FleetIngestOptions) {
+    this.#nc = nc;
+    this.#state = state;
+    this.#o = {
+      offlineAfterMs: 60_000,
+      temperatureLimitC: 80,
+      queue: "vs-ingest",
+      now: () => Date.now(),
+      ...options,
+    };
+    const queue = this.#o.queue;
+    this.#subs.push(nc.subscribe(filters.heartbeats({ region: options.region }), {
+      queue,
+      callback: (_e, m) => this.#heartbeat(m.data),
+    }));
+    this.#subs.push(nc.subscribe(filters.telemetry({ region: options.region }), {
+      queue,
+      callback: (_e, m) => void this.#telemetry(m.data),
+    }));
+    this.#sweep = setInterval(
+      () => void this.#sweepOffline(),
+      Math.max(100, Math.min(5000, this.#o.offlineAfterMs / 6)),
+    );
+  }
+
+  /** Resolves once the subscriptions are known to the server. */
+  ready(): Promise<void> {
+    return this.#nc.flush();
+  }
+
+  #statusOf(hb: Heartbeat, now: number, previous: DeviceStatus | undefined): DeviceStatus {
+    return {
+      deviceId: hb.deviceId,
+      status: "online",
+      since: previous?.status === "online" ? previous.since : now,
+      lastSeen: now,
+      region: this.#o.region,
+      machineId: hb.machineId,
+      appVersion: hb.appVersion,
+      modelVersion: hb.modelVersion,
+      door: hb.door,
+    };
+  }
+
+  #heartbeat(data: Uint8Array): void {
+    const parsed = parseHeartbeat(data);
+    if (!parsed.ok) {
+      this.counters.invalid++;
+      return;
+    }
+    this.counters.heartbeats++;
+    const hb = parsed.value;
+    const now = this.#o.now();
+    const local = this.#written.get(hb.deviceId);
+    const stored = this.#state.statuses.get(hb.deviceId)?.value;
+    const known = local && (!stored || local.at >= stored.lastSeen) ? local.status : stored;
+    const changed = !known || known.status !== "online" || known.appVersion !== hb.appVersion ||
+      known.modelVersion !== hb.modelVersion || known.door !== hb.door;
+    const stale = !known ||
+      now - Math.max(known.lastSeen, local?.at ?? 0) >= this.#o.offlineAfterMs / 3;
+    if (!changed && !stale) return;
+    if (!changed && this.#inflight >= MAX_INFLIGHT) {
+      this.counters.skippedWrites++; // a coarse refresh can wait for the next beat
+      return;
+    }
+    const status = this.#statusOf(hb, now, known);
+    this.#written.set(hb.deviceId, { at: now, status });
+    this.#inflight++;
+    putJson(this.#state.status, hb.deviceId, status).then(() => {
+      this.counters.statusWrites++;
+      return known?.status === "offline" ? this.#clear("offline", hb.deviceId) : undefined;
+    }).catch((e) =>
+      this.#o.logger?.log("warn", "status write failed", { device: hb.deviceId, error: String(e) })
+    )
+      .finally(() => this.#inflight--);
+  }
+
+  async #telemetry(data: Uint8Array): Promise<void> {
+    const parsed = parseTelemetry(data);
+    if (!parsed.ok) {
+      this.counters.invalid++;
+      return;
+    }
+    this.counters.telemetry++;
+    const t: Telemetry = parsed.value;
+    const limit = this.#o.temperatureLimitC;
+    if (t.temperatureC !== null && t.temperatureC >= limit) {
+      await this.#raise(
+        t.deviceId,
+        "temperature",
+        t.temperatureC >= limit + 10 ? "critical" : "warning",
+        `SoC at ${t.temperatureC} °C (limit ${limit} °C)`,
+        t.temperatureC,
+      );
+    } else if (t.temperatureC !== null) await this.#clear("temperature", t.deviceId);
+    const fill = t.outbox.capacityBytes > 0 ? t.outbox.bytes / t.outbox.capacityBytes : 0;
+    if (fill >= 0.8) {
+      await this.#raise(
+        t.deviceId,
+        "outbox_filling",
+        fill >= 0.95 ? "critical" : "warning",
+        `outbox ${Math.round(fill * 100)}% full (${t.outbox.depth} events)`,
+        fill,
+      );
+    } else await this.#clear("outbox_filling", t.deviceId);
+    const drops = t.stages.reduce((a, s) => a + s.drops, 0) +
+      t.cameras.reduce((a, c) => a + c.drops, 0);
+    const before = this.#drops.get(t.deviceId);
+    this.#drops.set(t.deviceId, drops);
+    if (before !== undefined) {
+      const fresh = drops - before;
+      if (fresh > 10) {
+        await this.#raise(
+          t.deviceId,
+          "pipeline_drops",
+          "warning",
+          `${fresh} frames dropped since the last report`,
+          fresh,
+        );
+      } else if (fresh >= 0) await this.#clear("pipeline_drops", t.deviceId);
+    }
+  }
+
+  async #publishAlert(a: Omit<Alert, "v" | "id" | "ts">): Promise<void> {
+    await jetstream(this.#nc).publish(
+      subjects.alert(this.#o.region, a.kind),
+      alert.encode({ ...newEnvelope(this.#o.now()), ...a }),
+    );
+  }
+
+  async #raise(
+    deviceId: string,
+    kind: AlertRecord["kind"],
+    severity: AlertRecord["severity"],
+    message: string,
+    value: number | null,
+  ): Promise<void> {
+    const key = `${kind}.${deviceId}`;
+    if (this.#state.raised.get(key)) return;
+    try {
+      await putJson(this.#state.alerts, key, {
+        deviceId,
+        kind,
+        severity,
+        message,
+        value,
+        since: this.#o.now(),
+      }, 0);
+    } catch (e) {
+      if (e instanceof RevisionConflictError) return; // another instance raised it
+      throw e;
+    }
+    this.counters.alertsRaised++;
+    await this.#publishAlert({ deviceId, kind, state: "raised", severity, message, value });
+  }
+
+  async #clear(kind: AlertRecord["kind"], deviceId: string): Promise<void> {
+    const key = `${kind}.${deviceId}`;
+    const current = this.#state.raised.get(key);
+    if (!current) return;
+    await this.#state.alerts.delete(key, { previousSeq: current.revision }).catch(() => undefined);
+    this.counters.alertsCleared++;
+    await this.#publishAlert({
+      deviceId,
+      kind,
+      state: "cleared",
+      severity: current.value.severity,
+      message: `${kind} cleared`,
+      value: null,
+    });
+  }
+
+  async #sweepOffline(): Promise<void> {
+    const now = this.#o.now();
+    for (const [id, entry] of this.#state.statuses.entries()) {
+      const s = entry.value;
+      if (s.status !== "online" || now - s.lastSeen < this.#o.offlineAfterMs) continue;
+      const local = this.#written.get(id);
+      if (local && now - local.at < this.#o.offlineAfterMs) continue; // a fresh beat is being written
+      try {
+        await putJson(
+          this.#state.status,
+          id,
+          { ...s, status: "offline", since: now },
+          entry.revision,
+        );
+      } catch (e) {
+        if (e instanceof RevisionConflictError) continue; // it changed meanwhile: not silent after all
+        this.#o.logger?.log("warn", "offline write failed", { device: id, error: String(e) });
+        continue;
+      }
+      this.counters.offlineMarked++;
+      await this.#raise(
+        id,
+        "offline",
+        "warning",
+        `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s`,
+        now - s.lastSeen,
+      )
+        .catch(() => {});
+    }
+  }
+
+  /** Stops consuming. */
+  async stop(): Promise<void> {
+    clearInterval(this.#sweep);
+    for (const s of this.#subs) s.unsubscribe();
+    while (this.#inflight > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+}
