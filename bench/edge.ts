@@ -26,7 +26,6 @@ import {
   commandRequest,
   filters,
   newEnvelope,
-  newMessageId,
   parseCommandReply,
   pipelineEvent,
   subjects,

@@ -40,7 +40,10 @@ Deno.test("createApp turns an unexpected error into a logged 500 problem without
   const body = await res.json();
   assert.equal(body.title, "Internal Server Error");
   assert.ok(!JSON.stringify(body).includes("secret"));
-  const failure = logged.find((l) => (l as { msg: string }).msg === "request failed") as Record<string, unknown>;
+  const failure = logged.find((l) => (l as { msg: string }).msg === "request failed") as Record<
+    string,
+    unknown
+  >;
   assert.equal(failure.error, "secret internal detail");
   assert.equal(failure.path, "/healthz");
   assert.equal(failure.requestId, res.headers.get("x-request-id"));

@@ -548,8 +548,8 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       responses: {
         200: json(
           z.object({
-            desired: z.record(z.string(), z.json()).nullable(),
-            reported: z.record(z.string(), z.json()).nullable(),
+            desired: z.record(z.string(), z.unknown()).nullable(),
+            reported: z.record(z.string(), z.unknown()).nullable(),
           }),
           "Shadow",
         ),
@@ -587,7 +587,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
         body: { content: { "application/json": { schema: ShadowStateSchema } } },
       },
       responses: {
-        200: json(z.record(z.string(), z.json()), "The new desired state"),
+        200: json(z.record(z.string(), z.unknown()), "The new desired state"),
         412: json(Problem, "Changed since the ETag"),
         ...problemResponses,
       },
@@ -653,7 +653,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
   // ---- commands
   const CommandBody = z.strictObject({
     command: z.enum(COMMAND_NAMES),
-    args: z.record(z.string(), z.json()).default({}),
+    args: z.record(z.string(), z.unknown()).default({}),
     ttlMs: z.int().min(1000).max(600_000).default(30_000),
   });
   app.openapi(
@@ -710,7 +710,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
         target: `device/${id}`,
         outcome: "ok",
         before: null,
-        after: { commandId: record.id, args: body.args },
+        after: plain({ commandId: record.id, args: body.args }),
         reason: null,
       });
       const region = v.status?.region ?? v.record?.region ?? deps.region;
@@ -826,7 +826,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       responses: {
         200: json(
           z.object({
-            items: z.array(z.object({ seq: z.int(), entry: z.record(z.string(), z.json()) })),
+            items: z.array(z.object({ seq: z.int(), entry: z.record(z.string(), z.unknown()) })),
             next: z.int(),
           }),
           "Entries",

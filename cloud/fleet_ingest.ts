@@ -134,7 +134,10 @@ export class FleetIngest {
     const now = this.#o.now();
     const local = this.#written.get(hb.deviceId);
     const stored = this.#state.statuses.get(hb.deviceId)?.value;
-    const known = local && (!stored || local.at >= stored.lastSeen) ? local.status : stored;
+    // Our own latest write, unless the bucket holds something newer (or an offline verdict).
+    const known = local && (!stored || (stored.status !== "offline" && local.at >= stored.lastSeen))
+      ? local.status
+      : stored;
     const changed = !known || known.status !== "online" || known.appVersion !== hb.appVersion ||
       known.modelVersion !== hb.modelVersion || known.door !== hb.door;
     const stale = !known ||
@@ -271,6 +274,7 @@ export class FleetIngest {
         continue;
       }
       this.counters.offlineMarked++;
+      this.#written.delete(id);
       await this.#raise(
         id,
         "offline",
