@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { type Logger, startCloudService } from "../cloud/mod.ts";
+import { runSimulator } from "../cli/sim.ts";
+import { eventually } from "./edge_harness.ts";
+import { startTestNats } from "./harness.ts";
+
+const quiet: Logger = { log: () => {} };
+
+Deno.test("the fleet simulator's devices show up online in the API, answer commands, and go offline when silent", async () => {
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats.url, { logger: quiet, offlineAfterMs: 1500 });
+  const token = await svc.tokens.issue({ subject: "op", role: "operator" });
+  const stop = new AbortController();
+  const running = runSimulator(nats.url, {
+    devices: 200,
+    intervalMs: 500,
+    offline: 20,
+    signal: stop.signal,
+    connections: 2,
+  });
+  const get = async (path: string) =>
+    (await fetch(`${svc.url}${path}`, { headers: { authorization: `Bearer ${token}` } })).json();
+  await eventually(
+    async () => ((await get("/devices?status=online&limit=1")).total === 180 ? true : undefined),
+    10_000,
+    "180 online",
+  );
+  const sent = await (await fetch(`${svc.url}/devices/sim-42-a/commands`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: JSON.stringify({ command: "diagnostics", args: {} }),
+  })).json();
+  const done = await eventually(
+    async () => {
+      const c = await get(`/commands/${sent.id}`);
+      return c.status !== "sent" ? c : undefined;
+    },
+    5000,
+    "command answered",
+  );
+  assert.equal(done.status, "succeeded");
+  assert.deepEqual(done.result, { simulated: true });
+  stop.abort();
+  const counts = await running;
+  assert.ok(
+    counts.heartbeats > 180 && counts.telemetry > 0 && counts.commands === 1,
+    JSON.stringify(counts),
+  );
+  await eventually(
+    async () => ((await get("/devices?status=offline&limit=1")).total === 180 ? true : undefined),
+    10_000,
+    "all offline",
+  );
+});
