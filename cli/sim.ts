@@ -41,6 +41,8 @@ export interface SimulatorOptions {
   readonly prefix?: string;
   /** The first K devices stay silent (offline). Default 0. */
   readonly offline?: number;
+  /** With `offline`, those devices beat normally until this many ms, then fall silent. */
+  readonly silenceAfterMs?: number;
   /** Called with each heartbeat's device id and publish time (benchmarks measure lag with it). */
   readonly onBeat?: (deviceId: string, at: number) => void;
   /** Stops the simulator. */
@@ -196,6 +198,7 @@ if (import.meta.main) {
       url: { type: "string" },
       connections: { type: "string", default: "4" },
       offline: { type: "string", default: "0" },
+      "silence-after-ms": { type: "string" },
     },
     strict: true,
   });
@@ -220,6 +223,7 @@ if (import.meta.main) {
       region: values.region!,
       connections: Number(values.connections),
       offline: Number(values.offline),
+      ...(values["silence-after-ms"] ? { silenceAfterMs: Number(values["silence-after-ms"]) } : {}),
       signal: stop.signal,
     });
     console.log(JSON.stringify(counts));

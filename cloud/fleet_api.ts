@@ -191,6 +191,27 @@ function afterCursor(cursor: string | undefined): string {
 /** Adds the fleet routes to `app`. */
 export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
   const { state } = deps;
+  // Every known device id, sorted; rebuilt only after a device appears or disappears.
+  let sorted: string[] | undefined;
+  const invalidate = (key: string, entry: unknown) => {
+    if (entry === undefined || !state.devices.get(key) || !state.statuses.get(key)) {
+      sorted = undefined;
+    }
+  };
+  state.devices.onChange(invalidate);
+  state.statuses.onChange((key, entry) => {
+    if (entry === undefined || entry.revision === state.statuses.firstRevision(key)) {
+      sorted = undefined;
+    }
+  });
+  const sortedIds = (): string[] => {
+    if (sorted) return sorted;
+    const ids = new Set<string>();
+    for (const [id] of state.devices.entries()) ids.add(id);
+    for (const [id] of state.statuses.entries()) ids.add(id);
+    sorted = [...ids].sort();
+    return sorted;
+  };
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
@@ -276,22 +297,30 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       await need(c, deps, "viewer", "device.list", "devices");
       const q = c.req.valid("query");
       const after = afterCursor(q.cursor);
-      const ids = new Set<string>();
-      for (const [id] of state.devices.entries()) ids.add(id);
-      for (const [id] of state.statuses.entries()) ids.add(id);
-      const matching: DeviceView[] = [];
-      for (const id of [...ids].sort()) {
-        const v = view(deps, id)!;
-        const status = v.status?.status ?? "unknown";
-        if (q.status && status !== q.status) continue;
-        if (q.region && (v.record?.region ?? v.status?.region) !== q.region) continue;
-        if (q.version && v.status?.appVersion !== q.version) continue;
-        if (q.tag && !v.record?.tags.includes(q.tag)) continue;
-        if (q.group && !inGroup(deps, q.group, v)) continue;
-        matching.push(v);
+      // Cheap checks on the replicas first; views are built only for the page.
+      const matching: string[] = [];
+      for (const id of sortedIds()) {
+        const status = state.statuses.get(id)?.value;
+        if (q.status && (status?.status ?? "unknown") !== q.status) continue;
+        const record = state.devices.get(id)?.value;
+        if (q.region && (record?.region ?? status?.region) !== q.region) continue;
+        if (q.version && status?.appVersion !== q.version) continue;
+        if (q.tag && !record?.tags.includes(q.tag)) continue;
+        if (
+          q.group &&
+          !inGroup(deps, q.group, {
+            id,
+            registered: !!record,
+            record: record ?? null,
+            status: status ?? null,
+          })
+        ) continue;
+        matching.push(id);
       }
-      const start = after ? matching.findIndex((v) => v.id > after) : 0;
-      const page = start < 0 ? [] : matching.slice(start, start + q.limit);
+      const start = after ? matching.findIndex((id) => id > after) : 0;
+      const page = (start < 0 ? [] : matching.slice(start, start + q.limit)).map((id) =>
+        view(deps, id)!
+      );
       const last = page.at(-1);
       const more = start >= 0 && start + q.limit < matching.length;
       return c.json({

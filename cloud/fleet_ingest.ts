@@ -48,13 +48,14 @@ export interface IngestCounters {
   telemetry: number;
   invalid: number;
   statusWrites: number;
+  /** Status writes waiting (a gauge). */
   skippedWrites: number;
   offlineMarked: number;
   alertsRaised: number;
   alertsCleared: number;
 }
 
-const MAX_INFLIGHT = 2000;
+const MAX_INFLIGHT = 256;
 
 /** A running ingest. */
 export class FleetIngest {
@@ -143,20 +144,41 @@ export class FleetIngest {
     const stale = !known ||
       now - Math.max(known.lastSeen, local?.at ?? 0) >= this.#o.offlineAfterMs / 3;
     if (!changed && !stale) return;
-    if (!changed && this.#inflight >= MAX_INFLIGHT) {
-      this.counters.skippedWrites++; // a coarse refresh can wait for the next beat
-      return;
-    }
     const status = this.#statusOf(hb, now, known);
     this.#written.set(hb.deviceId, { at: now, status });
-    this.#inflight++;
-    putJson(this.#state.status, hb.deviceId, status).then(() => {
-      this.counters.statusWrites++;
-      return known?.status === "offline" ? this.#clear("offline", hb.deviceId) : undefined;
-    }).catch((e) =>
-      this.#o.logger?.log("warn", "status write failed", { device: hb.deviceId, error: String(e) })
-    )
-      .finally(() => this.#inflight--);
+    // Changes go first; a refresh waits, and a newer write of the same device replaces an older one.
+    (changed ? this.#urgent : this.#refresh).set(hb.deviceId, {
+      status,
+      wasOffline: known?.status === "offline",
+    });
+    if (changed) this.#refresh.delete(hb.deviceId);
+    this.#pump();
+  }
+
+  readonly #urgent = new Map<string, { status: DeviceStatus; wasOffline: boolean }>();
+  readonly #refresh = new Map<string, { status: DeviceStatus; wasOffline: boolean }>();
+
+  /** Writes queued statuses with bounded concurrency: the KV store sets the pace, not the heartbeat rate. */
+  #pump(): void {
+    while (this.#inflight < MAX_INFLIGHT) {
+      const queue = this.#urgent.size > 0 ? this.#urgent : this.#refresh;
+      const next = queue.entries().next();
+      if (next.done) return;
+      const [id, job] = next.value;
+      queue.delete(id);
+      this.#inflight++;
+      putJson(this.#state.status, id, job.status).then(() => {
+        this.counters.statusWrites++;
+        return job.wasOffline ? this.#clear("offline", id) : undefined;
+      }).catch((e) =>
+        this.#o.logger?.log("warn", "status write failed", { device: id, error: String(e) })
+      )
+        .finally(() => {
+          this.#inflight--;
+          this.#pump();
+        });
+    }
+    this.counters.skippedWrites = this.#urgent.size + this.#refresh.size;
   }
 
   async #telemetry(data: Uint8Array): Promise<void> {

@@ -18,6 +18,7 @@ export interface Versioned<T> {
 /** A replica of the keys of `bucket` under `prefix`, decoded by `decode` (entries it refuses are skipped). */
 export class KvReplica<T> implements AsyncDisposable {
   readonly #entries = new Map<string, Versioned<T>>();
+  readonly #first = new Map<string, number>();
   readonly #kv: KV;
   readonly #prefix: string;
   readonly #decode: (bytes: Uint8Array) => T | undefined;
@@ -53,11 +54,13 @@ export class KvReplica<T> implements AsyncDisposable {
           const value = this.#decode(e.value);
           if (value !== undefined) {
             const entry = { value, revision: e.revision };
+            if (!this.#entries.has(key)) this.#first.set(key, e.revision);
             this.#entries.set(key, entry);
             for (const l of this.#listeners) l(key, entry);
           }
         } else {
           this.#entries.delete(key);
+          this.#first.delete(key);
           for (const l of this.#listeners) l(key, undefined);
         }
         if (pending && e.delta === 0) {
@@ -84,6 +87,11 @@ export class KvReplica<T> implements AsyncDisposable {
   /** The entry at `key`. */
   get(key: string): Versioned<T> | undefined {
     return this.#entries.get(key);
+  }
+
+  /** The revision at which `key` (re)appeared in the replica. */
+  firstRevision(key: string): number | undefined {
+    return this.#first.get(key);
   }
 
   /** Every entry, by key. */

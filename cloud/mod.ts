@@ -14,6 +14,14 @@
  * @module
  */
 export { type AppDeps, createApp, type Health } from "./app.ts";
+export { type Actor, allows, AuthError, type Role, ROLES, TokenService } from "./auth.ts";
+export { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
+export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet_ingest.ts";
+export * from "./fleet_model.ts";
+export { FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
+export { KvReplica, type Versioned } from "./kv_replica.ts";
+export { ApiError, problem } from "./problem.ts";
+export { Metrics } from "./prometheus.ts";
 export { type CloudService, type CloudServiceOptions, startCloudService } from "./cloud_service.ts";
 export {
   defaultDataDir,

@@ -1,0 +1,213 @@
+/**
+ * `./vend bench fleet`: fleet ingest and API under load on this machine. A simulator process
+ * runs `--devices` devices (default 100,000) heartbeating every 2 s through one local
+ * nats-server into one cloud instance (a separate process); 1,000 of them fall silent and go
+ * offline. Measured: heartbeats/s the instance ingests, p99 lag from a new device's first
+ * heartbeat to its online status being visible through the API, and p50/p99 latency of
+ * `GET /devices?status=offline&limit=100` under that load; then the same with two instances
+ * sharing the work through a queue group.
+ *
+ * Progress goes to stderr; the last line of stdout is one JSON object.
+ *
+ * @example
+ * ```sh
+ * ./vend bench fleet --devices 100000
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { Kvm } from "@nats-io/kv";
+import { connectNats, startLocalNats, TokenService } from "../cloud/mod.ts";
+import { buckets } from "../protocol/mod.ts";
+import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
+import { machine, percentile } from "./_machine.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    devices: { type: "string", default: "100000" },
+    seconds: { type: "string", default: "20" },
+  },
+});
+const DEVICES = Number(values.devices);
+const WINDOW_S = Number(values.seconds);
+const ROOT = new URL("../", import.meta.url).pathname;
+const log = (s: string) => console.error(s);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const work = await Deno.makeTempDir({ prefix: "vend-bench-fleet-" });
+const nats = await startLocalNats({ dataDir: work });
+const nc = await connectNats(nats.url, { name: "bench-fleet" });
+
+function spawnCloud(port: number): { child: Deno.ChildProcess; url: Promise<string> } {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+    env: { NATS_URL: nats.url, VEND_API_PORT: String(port), VEND_OFFLINE_AFTER_MS: "10000" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  const url = (async () => {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("cloud exited");
+      buf += value;
+      const m = /api: (\S+)/.exec(buf);
+      if (m) {
+        (async () => {
+          while (!(await reader.read()).done) { /* drain */ }
+        })();
+        return m[1]!;
+      }
+    }
+  })();
+  return { child, url };
+}
+
+async function ingested(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/vend_ingest_heartbeats_total (\d+)/.exec(text)?.[1] ?? "0");
+}
+
+async function phase(instances: string[], token: string, label: string) {
+  // Ingest rate over the window.
+  const before = await Promise.all(instances.map(ingested));
+  const t0 = performance.now();
+  // API latency under load, and first-heartbeat-to-visible lag of fresh probe devices.
+  const apiMs: number[] = [];
+  const lagMs: number[] = [];
+  let probe = 0;
+  const deadline = Date.now() + WINDOW_S * 1000;
+  while (Date.now() < deadline) {
+    const s = performance.now();
+    const r = await fetch(
+      `${instances[apiMs.length % instances.length]}/devices?status=offline&limit=100`,
+      { headers: { authorization: `Bearer ${token}` } },
+    );
+    await r.arrayBuffer();
+    apiMs.push(performance.now() - s);
+    if (apiMs.length % 5 === 0) {
+      const id = `probe-${label}-${probe++}-a`;
+      const published = Date.now();
+      nc.publish(
+        subjects.heartbeat({ region: "local", deviceId: id }),
+        heartbeat.encode({
+          ...newEnvelope(),
+          deviceId: id,
+          machineId: `probe-${label}-${probe}`,
+          role: "primary",
+          seq: 0,
+          uptimeMs: 0,
+          status: "ok",
+          door: "closed",
+          appVersion: "0.1.0",
+          modelVersion: null,
+        }),
+      );
+      for (let i = 0; i < 500; i++) {
+        const v = await (await fetch(`${instances[0]}/devices/${id}`, {
+          headers: { authorization: `Bearer ${token}` },
+        })).json();
+        if (v?.status?.status === "online") {
+          lagMs.push(Date.now() - published);
+          break;
+        }
+        await sleep(10);
+      }
+    }
+    await sleep(20);
+  }
+  const after = await Promise.all(instances.map(ingested));
+  const seconds = (performance.now() - t0) / 1000;
+  const rate = after.reduce((a, b) => a + b, 0) - before.reduce((a, b) => a + b, 0);
+  const offline = (await (await fetch(`${instances[0]}/devices?status=offline&limit=1`, {
+    headers: { authorization: `Bearer ${token}` },
+  })).json()).total;
+  return {
+    ingest: rate / seconds,
+    lagP99: percentile(lagMs, 99),
+    lagP50: percentile(lagMs, 50),
+    apiP50: percentile(apiMs, 50),
+    apiP99: percentile(apiMs, 99),
+    probes: lagMs.length,
+    offline,
+  };
+}
+
+const one = spawnCloud(0);
+const url1 = await one.url;
+log(`cloud 1 at ${url1}`);
+// A token signed with the fleet's shared key (kept in the service bucket).
+const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service, { history: 1 }));
+const token = await tokens.issue({ subject: "bench", role: "viewer" });
+
+const sim = new Deno.Command(Deno.execPath(), {
+  args: [
+    "run",
+    "-A",
+    "--frozen",
+    `${ROOT}cli/sim.ts`,
+    "--url",
+    nats.url,
+    "--devices",
+    String(DEVICES),
+    "--interval-ms",
+    "2000",
+    "--telemetry-every",
+    "0",
+    "--offline",
+    "1000",
+    "--silence-after-ms",
+    "5000",
+  ],
+  stdout: "null",
+  stderr: "null",
+}).spawn();
+log(`simulator: ${DEVICES} devices every 2 s (${DEVICES / 2} heartbeats/s offered)`);
+await sleep(20_000); // every device seen at least once; the silent 1,000 past the 10 s offline timeout
+const single = await phase([url1], token, "one");
+log(
+  `1 instance: ${Math.round(single.ingest)} heartbeats/s, lag p99 ${single.lagP99} ms, API p50 ${
+    single.apiP50.toFixed(1)
+  } / p99 ${single.apiP99.toFixed(1)} ms, offline ${single.offline}`,
+);
+
+const two = spawnCloud(0);
+const url2 = await two.url;
+await sleep(5000);
+const double = await phase([url1, url2], token, "two");
+log(
+  `2 instances: ${Math.round(double.ingest)} heartbeats/s, lag p99 ${double.lagP99} ms, API p50 ${
+    double.apiP50.toFixed(1)
+  } / p99 ${double.apiP99.toFixed(1)} ms`,
+);
+
+sim.kill("SIGTERM");
+await sim.status;
+for (const c of [one.child, two.child]) {
+  c.kill("SIGTERM");
+  await c.status;
+}
+await nc.close();
+await nats.stop();
+await Deno.remove(work, { recursive: true });
+console.log(JSON.stringify({
+  bench: "fleet",
+  devices: DEVICES,
+  offered_msgs_s: DEVICES / 2,
+  ingest_msgs_s: Math.round(single.ingest),
+  ingest_msgs_s_2_instances: Math.round(double.ingest),
+  lag_p50_ms: single.lagP50,
+  lag_p99_ms: single.lagP99,
+  lag_p99_ms_2_instances: double.lagP99,
+  api_p50_ms: Number(single.apiP50.toFixed(2)),
+  api_p99_ms: Number(single.apiP99.toFixed(2)),
+  api_p50_ms_2_instances: Number(double.apiP50.toFixed(2)),
+  api_p99_ms_2_instances: Number(double.apiP99.toFixed(2)),
+  offline_listed: single.offline,
+  lag_probes: single.probes,
+  machine: machine(),
+}));
+Deno.exit(0);
