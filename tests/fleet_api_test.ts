@@ -359,3 +359,75 @@ Deno.test("the fleet API publishes OpenAPI 3.1, Swagger UI and Prometheus metric
   assert.equal(missing.type, "application/problem+json");
   assert.ok(missing.headers.get("x-request-id"));
 });
+
+Deno.test("two cloud instances share the ingest and serve the same state", async () => {
+  await using nats = await startTestNats();
+  const a = await cloud(nats);
+  const b = await cloud(nats);
+  await using _a = a.svc as CloudService;
+  await using _b = b.svc as CloudService;
+  await using nc = await nats.connect();
+  for (let i = 0; i < 40; i++) beat(nc, `m${String(100 + i)}-a`);
+  const viewer = await a.token("viewer");
+  for (const instance of [a, b]) {
+    await eventually(
+      async () => ((await instance.call("GET", "/devices?status=online&limit=1", { token: viewer }))
+          .body.total === 40
+        ? true
+        : undefined),
+      5000,
+      "40 online",
+    );
+  }
+  const shared = a.svc.ingest.counters.heartbeats + b.svc.ingest.counters.heartbeats;
+  assert.equal(shared, 40, "each heartbeat ingested once");
+  assert.ok(
+    a.svc.ingest.counters.heartbeats > 0 && b.svc.ingest.counters.heartbeats > 0,
+    "both instances took a share",
+  );
+});
+
+Deno.test("the app answers through app.request() too, and raises a temperature alert from telemetry", async () => {
+  await using nats = await startTestNats();
+  const { svc, token } = await cloud(nats);
+  await using _ = svc as CloudService;
+  const { createApp } = await import("../cloud/mod.ts");
+  const app = createApp({
+    health: () => Promise.resolve({ ok: true, checks: {} }),
+    fleet: { nc: svc.nc, state: svc.state, tokens: svc.tokens, region: "local" },
+  });
+  await using nc = await nats.connect();
+  const { telemetry } = await import("../protocol/mod.ts");
+  nc.publish(
+    subjects.telemetry({ region: "local", deviceId: "m007-a" }),
+    telemetry.encode({
+      ...newEnvelope(),
+      deviceId: "m007-a",
+      cpu: { usage: 0.5, load1: 1 },
+      memory: { rssBytes: 1, usedBytes: 1, totalBytes: 2 },
+      disk: { usedBytes: 1, totalBytes: 2 },
+      temperatureC: 92,
+      door: "closed",
+      cameras: [],
+      stages: [],
+      outbox: { depth: 900, bytes: 95, capacityBytes: 100 },
+      appVersion: "0.1.0",
+      modelVersion: null,
+    }),
+  );
+  const viewer = await token("viewer");
+  const alerts = await eventually(
+    async () => {
+      const r = await app.request("/alerts", { headers: { authorization: `Bearer ${viewer}` } });
+      const body = await r.json();
+      return body.items.length === 2 ? body.items : undefined;
+    },
+    5000,
+    "two alerts",
+  );
+  const byKind = Object.fromEntries(
+    alerts.map((x: { kind: string; severity: string }) => [x.kind, x.severity]),
+  );
+  assert.deepEqual(byKind, { temperature: "critical", outbox_filling: "critical" });
+  assert.equal((await app.request("/alerts")).status, 401);
+});
