@@ -66,18 +66,33 @@ async function checkStream(url: string, sessions: number): Promise<string[]> {
   }
 }
 
-Deno.test("agent loses nothing when NATS is killed and restarted in the middle of a session", async () => {
-  await using nats = await restartableNats();
+/** A restartable server with the region's streams, and a connected in-process agent on simulated hardware. */
+async function agentWithNats() {
+  const nats = await restartableNats();
   const setup = await connectNats(nats.url);
   await ensureStreams(setup, "local");
   await setup.close();
   const hw = new SimulatedHardware();
-  await using agent = await Agent.start(await testAgentConfig(nats.url), {
+  const agent = await Agent.start(await testAgentConfig(nats.url), {
     ...quiet,
     hardware: hw,
     cartDecider: decider,
   });
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  return {
+    nats,
+    hw,
+    agent,
+    async [Symbol.asyncDispose]() {
+      await agent.stop();
+      await nats[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("agent loses nothing when NATS is killed and restarted in the middle of a session", async () => {
+  await using env = await agentWithNats();
+  const { nats, hw, agent } = env;
   hw.setDoor("open");
   const probe = await connectNats(nats.url);
   await eventually(
@@ -101,17 +116,8 @@ Deno.test("agent loses nothing when NATS is killed and restarted in the middle o
 });
 
 Deno.test("agent delivers a minute's backlog in order once the server comes back after 60 s", async () => {
-  await using nats = await restartableNats();
-  const setup = await connectNats(nats.url);
-  await ensureStreams(setup, "local");
-  await setup.close();
-  const hw = new SimulatedHardware();
-  await using agent = await Agent.start(await testAgentConfig(nats.url), {
-    ...quiet,
-    hardware: hw,
-    cartDecider: decider,
-  });
-  await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  await using env = await agentWithNats();
+  const { nats, hw, agent } = env;
   await nats.stop();
   const outageStart = Date.now();
   for (let i = 0; i < 6; i++) {
