@@ -15,7 +15,8 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createApp } from "./app.ts";
 import { TokenService } from "./auth.ts";
-import { FleetIngest } from "./fleet_ingest.ts";
+import type { IngestCounters } from "./fleet_ingest.ts";
+import { startIngestThread } from "./ingest_thread.ts";
 import { FleetState } from "./fleet_state.ts";
 import { Metrics } from "./prometheus.ts";
 import { jsonLogger, type Logger } from "./logger.ts";
@@ -49,8 +50,8 @@ export interface CloudService extends AsyncDisposable {
   readonly state: FleetState;
   /** Issues and checks operator tokens. */
   readonly tokens: TokenService;
-  /** The heartbeat and telemetry ingest. */
-  readonly ingest: FleetIngest;
+  /** The heartbeat and telemetry ingest (on its own thread); its counters. */
+  readonly ingest: { readonly counters: IngestCounters };
   /** Stops serving and closes the NATS connection. */
   stop(): Promise<void>;
 }
@@ -103,8 +104,7 @@ export async function startCloudService(
       `Invalid offline timeout ${offlineAfterMs} ms: expected an integer of at least 500`,
     );
   }
-  const ingest = new FleetIngest(nc, state, { region, offlineAfterMs, logger });
-  await ingest.ready();
+  const ingest = await startIngestThread(natsUrl, { region, offlineAfterMs });
   const metrics = new Metrics();
   for (
     const [name, help] of Object.entries({
