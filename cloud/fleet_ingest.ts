@@ -5,7 +5,7 @@
  * outbox filling) as events on `vs.<r>.alert.<kind>` and entries in the `alerts` bucket.
  *
  * Heartbeats are far more frequent than JetStream can store them on a small server, so the
- * status is written when it changes and otherwise at most every third of the offline timeout.
+ * status is written when it changes and otherwise at most every half of the offline timeout.
  *
  * @module
  */
@@ -142,7 +142,7 @@ export class FleetIngest {
     const changed = !known || known.status !== "online" || known.appVersion !== hb.appVersion ||
       known.modelVersion !== hb.modelVersion || known.door !== hb.door;
     const stale = !known ||
-      now - Math.max(known.lastSeen, local?.at ?? 0) >= this.#o.offlineAfterMs / 3;
+      now - Math.max(known.lastSeen, local?.at ?? 0) >= this.#o.offlineAfterMs / 2;
     if (!changed && !stale) return;
     const status = this.#statusOf(hb, now, known);
     this.#written.set(hb.deviceId, { at: now, status });

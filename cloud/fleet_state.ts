@@ -11,11 +11,11 @@ import { buckets } from "../protocol/mod.ts";
 import {
   type AlertRecord,
   AlertRecordSchema,
+  decodeStatus,
   decodeWith,
   type DeviceRecord,
   DeviceRecordSchema,
   type DeviceStatus,
-  DeviceStatusSchema,
   type GroupRecord,
   GroupRecordSchema,
 } from "./fleet_model.ts";
@@ -96,7 +96,7 @@ export class FleetState implements AsyncDisposable {
     const [devices, groups, statuses, raised] = await Promise.all([
       KvReplica.open(registry, { prefix: "device.", decode: decodeWith(DeviceRecordSchema) }),
       KvReplica.open(registry, { prefix: "group.", decode: decodeWith(GroupRecordSchema) }),
-      KvReplica.open(status, { decode: decodeWith(DeviceStatusSchema) }),
+      KvReplica.open(status, { decode: decodeStatus }),
       KvReplica.open(alerts, { decode: decodeWith(AlertRecordSchema) }),
     ]);
     return new FleetState(
