@@ -191,20 +191,33 @@ function afterCursor(cursor: string | undefined): string {
 /** Adds the fleet routes to `app`. */
 export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
   const { state } = deps;
-  // Every known device id, sorted; rebuilt only after a device appears or disappears.
+  // Sorted device ids, overall and per status, rebuilt only after membership changes.
   let sorted: string[] | undefined;
-  const invalidate = (key: string, entry: unknown) => {
-    if (entry === undefined || !state.devices.get(key) || !state.statuses.get(key)) {
-      sorted = undefined;
-    }
-  };
-  state.devices.onChange(invalidate);
+  const members = new Map<string, Set<string>>([["online", new Set()], ["offline", new Set()]]);
+  const sortedMembers = new Map<string, string[]>();
+  for (const [id, e] of state.statuses.entries()) members.get(e.value.status)?.add(id);
+  state.devices.onChange((key, entry) => {
+    if (entry === undefined || !state.statuses.get(key)) sorted = undefined;
+  });
   state.statuses.onChange((key, entry) => {
     if (entry === undefined || entry.revision === state.statuses.firstRevision(key)) {
       sorted = undefined;
     }
+    for (const [status, set] of members) {
+      const want = entry?.value.status === status;
+      if (want !== set.has(key)) {
+        if (want) set.add(key);
+        else set.delete(key);
+        sortedMembers.delete(status);
+      }
+    }
   });
-  const sortedIds = (): string[] => {
+  const sortedIds = (status?: string): string[] => {
+    if (status === "online" || status === "offline") {
+      let list = sortedMembers.get(status);
+      if (!list) sortedMembers.set(status, list = [...members.get(status)!].sort());
+      return list;
+    }
     if (sorted) return sorted;
     const ids = new Set<string>();
     for (const [id] of state.devices.entries()) ids.add(id);
@@ -212,6 +225,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
     sorted = [...ids].sort();
     return sorted;
   };
+
   app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
     type: "http",
     scheme: "bearer",
@@ -299,7 +313,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       const after = afterCursor(q.cursor);
       // Cheap checks on the replicas first; views are built only for the page.
       const matching: string[] = [];
-      for (const id of sortedIds()) {
+      for (const id of sortedIds(q.status)) {
         const status = state.statuses.get(id)?.value;
         if (q.status && (status?.status ?? "unknown") !== q.status) continue;
         const record = state.devices.get(id)?.value;
