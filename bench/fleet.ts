@@ -1,6 +1,6 @@
 /**
  * `./vend bench fleet`: fleet ingest and API under load on this machine. A simulator process
- * runs `--devices` devices (default 100,000) heartbeating every 2 s through one local
+ * runs `--devices` devices (default 100,000) heartbeating every `--interval-ms` (default 1.5 s) through one local
  * nats-server into one cloud instance (a separate process); 1,000 of them fall silent and go
  * offline. Measured: heartbeats/s the instance ingests, p99 lag from a new device's first
  * heartbeat to its online status being visible through the API, and p50/p99 latency of
@@ -19,8 +19,7 @@
 import { parseArgs } from "node:util";
 import { Kvm } from "@nats-io/kv";
 import { connectNats, startLocalNats, TokenService } from "../cloud/mod.ts";
-import { buckets } from "../protocol/mod.ts";
-import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
+import { buckets, heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, percentile } from "./_machine.ts";
 
 const { values } = parseArgs({
@@ -28,9 +27,11 @@ const { values } = parseArgs({
   options: {
     devices: { type: "string", default: "100000" },
     seconds: { type: "string", default: "20" },
+    "interval-ms": { type: "string", default: "1500" },
   },
 });
 const DEVICES = Number(values.devices);
+const INTERVAL_MS = Number(values["interval-ms"]);
 const WINDOW_S = Number(values.seconds);
 const ROOT = new URL("../", import.meta.url).pathname;
 const log = (s: string) => console.error(s);
@@ -162,10 +163,16 @@ const sim = new Deno.Command(Deno.execPath(), {
     "--silence-after-ms",
     "5000",
   ],
-  stdout: "null",
+  stdout: "piped",
   stderr: "null",
 }).spawn();
-log(`simulator: ${DEVICES} devices every 2 s (${DEVICES / 2} heartbeats/s offered)`);
+const simOut = new Response(sim.stdout).text();
+const simStarted = performance.now();
+log(
+  `simulator: ${DEVICES} devices every ${INTERVAL_MS} ms (${
+    Math.round((DEVICES * 1000) / INTERVAL_MS)
+  } heartbeats/s offered)`,
+);
 await sleep(20_000); // every device seen at least once; the silent 1,000 past the 10 s offline timeout
 const single = await phase([url1], token, "one");
 log(
@@ -186,6 +193,13 @@ log(
 
 sim.kill("SIGTERM");
 await sim.status;
+const simSeconds = (performance.now() - simStarted) / 1000;
+const sent = JSON.parse((await simOut).trim().split("\n").pop() ?? "{}").heartbeats ?? NaN;
+log(
+  `simulator sent ${sent} heartbeats in ${simSeconds.toFixed(1)} s: ${
+    Math.round(sent / simSeconds)
+  }/s`,
+);
 for (const c of [one.child, two.child]) {
   c.kill("SIGTERM");
   await c.status;
@@ -196,7 +210,9 @@ await Deno.remove(work, { recursive: true });
 console.log(JSON.stringify({
   bench: "fleet",
   devices: DEVICES,
-  offered_msgs_s: DEVICES / 2,
+  interval_ms: INTERVAL_MS,
+  offered_msgs_s: Math.round((DEVICES * 1000) / INTERVAL_MS),
+  sent_msgs_s: Math.round(sent / simSeconds),
   ingest_msgs_s: Math.round(single.ingest),
   ingest_msgs_s_2_instances: Math.round(double.ingest),
   lag_p50_ms: single.lagP50,
