@@ -2,8 +2,8 @@
  * `./vend demo`: starts the local NATS (or uses `NATS_URL`), a cloud service process, and
  * simulated vending machines (each a primary and a secondary agent process on synthetic
  * cameras, with a simulated shopper who opens the door, takes products and closes it). Prints
- * `name: value` lines (`nats: URL`, `api: URL`, `machines: m001,m002`) and runs until Ctrl-C or
- * `--duration`.
+ * `name: value` lines (`nats: URL`, `api: URL`, `dashboard: URL` (a one-time admin login link),
+ * `machines: m001,m002`) and runs until Ctrl-C or `--duration`.
  *
  * @example
  * ```sh
@@ -13,7 +13,15 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ensureNats, onShutdown } from "../cloud/mod.ts";
+import { Kvm } from "@nats-io/kv";
+import {
+  connectNats,
+  createLoginCode,
+  ensureNats,
+  onShutdown,
+  TokenService,
+} from "../cloud/mod.ts";
+import { buckets } from "../protocol/mod.ts";
 
 const USAGE = "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS]";
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -110,6 +118,18 @@ async function main(): Promise<void> {
       throw new Error(`the cloud process exited (${(await cloud.status).code}) before serving`);
     }
     console.log(`api: ${api}`);
+    // A one-time login link for an admin operator, signed with the fleet's shared key.
+    const nc = await connectNats(nats.url, { name: "vend-demo" });
+    try {
+      const service = await new Kvm(nc).create(buckets.service, { history: 1 });
+      const token = await (await TokenService.open(service)).issue({
+        subject: "demo-admin",
+        role: "admin",
+      });
+      console.log(`dashboard: ${api}/login?code=${await createLoginCode(service, token)}`);
+    } finally {
+      await nc.close();
+    }
 
     const dataRoot = `${
       Deno.env.get("VEND_DATA_DIR") ?? `${Deno.env.get("HOME")}/.local/share/vendstream`

@@ -18,6 +18,8 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
 import { AuthError, type TokenService } from "./auth.ts";
+import { getCookie } from "hono/cookie";
+import { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
 import { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
 import type { Logger } from "./logger.ts";
 import { ApiError, problem } from "./problem.ts";
@@ -127,6 +129,17 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
           requestId: c.get("requestId"),
         });
       }
+    } else if (tokens) {
+      // The dashboard's session cookie; a changing request must also carry the CSRF header,
+      // which a cross-site form or link cannot set.
+      const cookie = getCookie(c, SESSION_COOKIE);
+      const safe = c.req.method === "GET" || c.req.method === "HEAD" ||
+        c.req.header("x-vend-csrf") === "1";
+      if (cookie && safe) {
+        try {
+          c.set("actor", await tokens.verify(cookie));
+        } catch { /* an invalid session is simply not signed in */ }
+      }
     }
     await next();
     return undefined;
@@ -144,7 +157,11 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
     (c) => c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" }),
   );
 
-  if (deps.fleet) fleetRoutes(app, deps.fleet);
+  if (deps.fleet) {
+    dashboardRoutes(app, deps.fleet);
+    fleetRoutes(app, deps.fleet);
+  }
+  metrics.gauge("vend_live_clients", "Open dashboard live streams", () => liveClients.count);
 
   app.doc31("/openapi.json", {
     openapi: "3.1.0",

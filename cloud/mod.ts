@@ -20,6 +20,8 @@ export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fle
 export * from "./fleet_model.ts";
 export { FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
 export { KvReplica, type Versioned } from "./kv_replica.ts";
+export { createLoginCode, redeemLoginCode } from "./login_links.ts";
+export { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
 export { ApiError, problem } from "./problem.ts";
 export { Metrics } from "./prometheus.ts";
 export { type CloudService, type CloudServiceOptions, startCloudService } from "./cloud_service.ts";

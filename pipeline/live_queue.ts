@@ -61,6 +61,7 @@ export function liveQueue<T extends Disposable>(
       }
       if (items.length > 0) {
         controller.enqueue(items.shift()!);
+        metrics?.recordOut(0); // frames/s of the queue is what it delivers
         metrics?.setQueueDepth(items.length);
         return;
       }

@@ -1,0 +1,479 @@
+/**
+ * The live operations dashboard: server-rendered pages (hono/jsx) kept live over Server-Sent
+ * Events fed by the fleet's replicas and NATS subjects, with a little client script. Fleet page:
+ * counts by status, region and version, a sortable, filterable, paginated device table, and
+ * alerts. Device page: status, door, telemetry charts over the last hour, command buttons.
+ * Updates to a page are coalesced to at most 2 per second and carry only what is on screen.
+ *
+ * @module
+ */
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import type { Context } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
+import { streamSSE } from "hono/streaming";
+import type { FC, PropsWithChildren } from "hono/jsx";
+import { filters, parseTelemetry, subjects, type Telemetry } from "../protocol/mod.ts";
+import { allows } from "./auth.ts";
+import type { FleetDeps, FleetEnv } from "./fleet_api.ts";
+import type { DeviceStatus } from "./fleet_model.ts";
+import { redeemLoginCode } from "./login_links.ts";
+
+/** Name of the dashboard's session cookie (the operator's token, httpOnly). */
+export const SESSION_COOKIE = "vs_session";
+const PAGE_SIZE = 50;
+const COALESCE_MS = 500;
+
+/** Open SSE streams, for /metrics and the leak test. */
+export const liveClients = { count: 0 };
+
+const STYLE =
+  `body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#1d3557;color:#fff;padding:10px 16px;display:flex;gap:16px;align-items:center}
+header a{color:#fff}main{padding:16px}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}
+.counts{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:12px}.card{background:#f1f4f8;border-radius:6px;padding:8px 12px}.card b{font-size:20px;display:block}
+.online{color:#2a9d8f}.offline{color:#e63946}.unknown{color:#888}.alerts li{color:#b5651d}button{margin-right:6px}svg{background:#fafafa;border:1px solid #eee}`;
+
+const Layout: FC<PropsWithChildren<{ title: string; user?: string | undefined }>> = (
+  { title, user, children },
+) => (
+  <html>
+    <head>
+      <meta charset="utf-8" />
+      <meta name="viewport" content="width=device-width,initial-scale=1" />
+      <title>{title} · Vendstream</title>
+      <style>{STYLE}</style>
+    </head>
+    <body>
+      <header>
+        <strong>Vendstream</strong>
+        <a href="/">Fleet</a>
+        <span style="margin-left:auto">{user ?? ""}</span>
+      </header>
+      <main>{children}</main>
+    </body>
+  </html>
+);
+
+const LoginPage: FC<{ message?: string | undefined }> = ({ message }) => (
+  <Layout title="Sign in">
+    <h1>Sign in</h1>
+    {message ? <p class="offline" id="login-error">{message}</p> : null}
+    <form method="post" action="/login">
+      <label>
+        Operator token <input name="token" type="password" size={60} />
+      </label>
+      <button type="submit">Sign in</button>
+    </form>
+  </Layout>
+);
+
+interface FleetQuery {
+  status: string;
+  region: string;
+  sort: "id" | "status" | "lastSeen";
+  page: number;
+}
+
+function fleetQuery(c: Context): FleetQuery {
+  const status = c.req.query("status") ?? "";
+  const region = c.req.query("region") ?? "";
+  const sort = c.req.query("sort");
+  const page = Number(c.req.query("page") ?? "0");
+  return {
+    status: ["online", "offline", "unknown"].includes(status) ? status : "",
+    region: /^[a-z0-9][a-z0-9-]{0,62}$/.test(region) ? region : "",
+    sort: sort === "status" || sort === "lastSeen" ? sort : "id",
+    page: Number.isInteger(page) && page >= 0 && page < 100_000 ? page : 0,
+  };
+}
+
+interface FleetView {
+  counts: {
+    status: Record<string, number>;
+    region: Record<string, number>;
+    version: Record<string, number>;
+  };
+  rows: Array<
+    {
+      id: string;
+      status: string;
+      region: string;
+      version: string;
+      door: string;
+      lastSeen: number | null;
+    }
+  >;
+  total: number;
+  alerts: Array<{ deviceId: string; kind: string; message: string; severity: string }>;
+}
+
+/** Aggregates and pages the fleet on the server: only the page's rows leave it. */
+function fleetView(deps: FleetDeps, q: FleetQuery): FleetView {
+  const counts = {
+    status: { online: 0, offline: 0, unknown: 0 } as Record<string, number>,
+    region: {} as Record<string, number>,
+    version: {} as Record<string, number>,
+  };
+  const all: FleetView["rows"] = [];
+  const seen = new Set<string>();
+  const add = (id: string, s: DeviceStatus | undefined, region: string) => {
+    if (seen.has(id)) return;
+    seen.add(id);
+    const status = s?.status ?? "unknown";
+    counts.status[status] = (counts.status[status] ?? 0) + 1;
+    counts.region[region] = (counts.region[region] ?? 0) + 1;
+    if (s) counts.version[s.appVersion] = (counts.version[s.appVersion] ?? 0) + 1;
+    if ((q.status && status !== q.status) || (q.region && region !== q.region)) return;
+    all.push({
+      id,
+      status,
+      region,
+      version: s?.appVersion ?? "",
+      door: s?.door ?? "unknown",
+      lastSeen: s?.lastSeen ?? null,
+    });
+  };
+  for (const [id, e] of deps.state.statuses.entries()) add(id, e.value, e.value.region);
+  for (const [id, e] of deps.state.devices.entries()) add(id, undefined, e.value.region);
+  const order = { online: 0, offline: 1, unknown: 2 } as Record<string, number>;
+  all.sort((a, b) =>
+    q.sort === "status"
+      ? (order[a.status]! - order[b.status]!) || a.id.localeCompare(b.id)
+      : q.sort === "lastSeen"
+      ? (b.lastSeen ?? 0) - (a.lastSeen ?? 0) || a.id.localeCompare(b.id)
+      : a.id.localeCompare(b.id)
+  );
+  const alerts = [...deps.state.raised.entries()].map(([, e]) => e.value).sort((a, b) =>
+    b.since - a.since
+  ).slice(0, 20);
+  return {
+    counts,
+    rows: all.slice(q.page * PAGE_SIZE, (q.page + 1) * PAGE_SIZE),
+    total: all.length,
+    alerts,
+  };
+}
+
+const Counts: FC<{ v: FleetView }> = ({ v }) => (
+  <div class="counts" id="counts">
+    {Object.entries(v.counts.status).map(([k, n]) => (
+      <div class="card">
+        <b class={k} data-count={k}>{n}</b>
+        {k}
+      </div>
+    ))}
+    {Object.entries(v.counts.region).map(([k, n]) => (
+      <div class="card">
+        <b>{n}</b>region {k}
+      </div>
+    ))}
+    {Object.entries(v.counts.version).map(([k, n]) => (
+      <div class="card">
+        <b>{n}</b>version {k}
+      </div>
+    ))}
+  </div>
+);
+
+const Rows: FC<{ v: FleetView }> = ({ v }) => (
+  <tbody id="rows">
+    {v.rows.map((r) => (
+      <tr data-device={r.id}>
+        <td>
+          <a href={`/devices/${r.id}`}>{r.id}</a>
+        </td>
+        <td class={r.status} data-status>{r.status}</td>
+        <td>{r.region}</td>
+        <td>{r.version}</td>
+        <td data-door>{r.door}</td>
+        <td>{r.lastSeen ? new Date(r.lastSeen).toISOString().slice(11, 19) : "-"}</td>
+      </tr>
+    ))}
+  </tbody>
+);
+
+const Alerts: FC<{ v: FleetView }> = ({ v }) => (
+  <ul class="alerts" id="alerts">
+    {v.alerts.length === 0
+      ? <li style="color:#888">No alerts</li>
+      : v.alerts.map((a) => <li>{a.severity}: {a.deviceId} {a.kind}: {a.message}</li>)}
+  </ul>
+);
+
+/** Client script: swaps the fragments the server pushes into the page. */
+const LIVE_SCRIPT =
+  `const es = new EventSource(location.pathname.replace(/^\\/?/, "/live/") + location.search);
+es.onmessage = (e) => { const parts = JSON.parse(e.data); for (const [id, html] of Object.entries(parts)) { const el = document.getElementById(id); if (el) el.outerHTML = html; } };`;
+
+const COMMAND_SCRIPT = `async function send(device, command, args) {
+  const out = document.getElementById("command-result");
+  out.textContent = command + ": sending";
+  const r = await fetch("/devices/" + device + "/commands", { method: "POST", headers: { "content-type": "application/json", "x-vend-csrf": "1" }, body: JSON.stringify({ command, args }) });
+  const sent = await r.json();
+  if (!r.ok) { out.textContent = command + ": " + (sent.detail || r.status); return; }
+  for (let i = 0; i < 60; i++) {
+    const c = await (await fetch("/commands/" + sent.id)).json();
+    if (c.status !== "sent") { out.textContent = command + ": " + c.status + (c.error ? " (" + c.error.message + ")" : ""); return; }
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}`;
+
+function chart(points: number[], label: string, max?: number): string {
+  const w = 300, h = 60;
+  const top = Math.max(max ?? 0, ...points, 1e-9);
+  const path = points.map((p, i) =>
+    `${points.length < 2 ? 0 : (i / (points.length - 1)) * w},${h - (p / top) * h}`
+  ).join(" ");
+  return `<figure style="display:inline-block;margin:4px"><svg width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="#1d3557" points="${path}"/></svg><figcaption>${label}: ${
+    points.at(-1)?.toFixed(2) ?? "-"
+  }</figcaption></figure>`;
+}
+
+async function telemetryHistory(
+  deps: FleetDeps,
+  region: string,
+  deviceId: string,
+): Promise<Telemetry[]> {
+  const js = jetstream(deps.nc);
+  const out: Telemetry[] = [];
+  try {
+    const consumer = await js.consumers.get(`TELEMETRY_${region.toUpperCase()}`, {
+      filter_subjects: subjects.telemetry({ region, deviceId }),
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(Date.now() - 3_600_000).toISOString(),
+    });
+    if ((await consumer.info()).num_pending === 0) return out;
+    const batch = await consumer.fetch({ max_messages: 500, expires: 1000 });
+    for await (const m of batch) {
+      const t = parseTelemetry(m.data);
+      if (t.ok) out.push(t.value);
+      if (m.info.pending === 0) break;
+    }
+  } catch { /* no stream or no data yet */ }
+  return out;
+}
+
+function chartsHtml(history: Telemetry[]): string {
+  const last = history.slice(-240);
+  const cams = [...new Set(last.flatMap((t) => t.cameras.map((c) => c.cameraId)))];
+  return `<div id="charts">${chart(last.map((t) => t.cpu.usage * 100), "CPU %", 100)}${
+    chart(last.map((t) => t.temperatureC ?? 0), "Temperature °C")
+  }${chart(last.map((t) => t.outbox.depth), "Outbox depth")}${
+    chart(last.map((t) => t.stages.reduce((a, s) => a + s.drops, 0)), "Drops")
+  }${
+    cams.map((id) =>
+      chart(last.map((t) => t.cameras.find((c) => c.cameraId === id)?.fps ?? 0), `fps ${id}`)
+    ).join("")
+  }</div>`;
+}
+
+function statusHtml(deps: FleetDeps, id: string): string {
+  const s = deps.state.statuses.get(id)?.value;
+  const status = s?.status ?? "unknown";
+  return `<dl id="status"><dt>Status</dt><dd class="${status}" data-status>${status}</dd><dt>Door</dt><dd data-door>${
+    s?.door ?? "unknown"
+  }</dd><dt>Version</dt><dd>${s?.appVersion ?? "-"}</dd><dt>Last seen</dt><dd>${
+    s ? new Date(s.lastSeen).toISOString() : "-"
+  }</dd></dl>`;
+}
+
+function actorOf(c: Context<FleetEnv>) {
+  return c.get("actor");
+}
+
+/** Adds the dashboard's pages and live streams to `app`. */
+export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
+  const requireSession = (c: Context<FleetEnv>) => {
+    const actor = actorOf(c);
+    if (actor) return undefined;
+    return c.html(
+      <LoginPage
+        message={getCookie(c, SESSION_COOKIE)
+          ? "Your session is not valid any more: sign in again"
+          : undefined}
+      />,
+      401,
+    );
+  };
+
+  app.get("/login", async (c) => {
+    const code = c.req.query("code");
+    if (code) {
+      const token = await redeemLoginCode(deps.state.service, code);
+      if (!token) {
+        return c.html(
+          <LoginPage message="This login link is not valid (used, expired or unknown)" />,
+          401,
+        );
+      }
+      setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
+      return c.redirect("/", 303);
+    }
+    return c.html(<LoginPage />);
+  });
+  app.post("/login", async (c) => {
+    const form = await c.req.parseBody();
+    const token = typeof form.token === "string" ? form.token.trim() : "";
+    try {
+      await deps.tokens.verify(token);
+    } catch {
+      return c.html(<LoginPage message="That token is not valid" />, 401);
+    }
+    setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
+    return c.redirect("/", 303);
+  });
+
+  app.get("/", async (c) => {
+    const refused = requireSession(c);
+    if (refused) return refused;
+    const q = fleetQuery(c);
+    const v = fleetView(deps, q);
+    const link = (patch: Partial<FleetQuery>) => {
+      const next = { ...q, ...patch };
+      const p = new URLSearchParams();
+      if (next.status) p.set("status", next.status);
+      if (next.region) p.set("region", next.region);
+      if (next.sort !== "id") p.set("sort", next.sort);
+      if (next.page) p.set("page", String(next.page));
+      return `/?${p}`;
+    };
+    return c.html(
+      <Layout title="Fleet" user={`${actorOf(c)!.subject} (${actorOf(c)!.role})`}>
+        <h1>Fleet</h1>
+        <Counts v={v} />
+        <p>
+          Filter: <a href={link({ status: "", page: 0 })}>all</a> ·{" "}
+          <a href={link({ status: "online", page: 0 })}>online</a> ·{" "}
+          <a href={link({ status: "offline", page: 0 })}>offline</a> ·{" "}
+          <a href={link({ status: "unknown", page: 0 })}>unknown</a>
+        </p>
+        <table>
+          <thead>
+            <tr>
+              <th>
+                <a href={link({ sort: "id" })}>Device</a>
+              </th>
+              <th>
+                <a href={link({ sort: "status" })}>Status</a>
+              </th>
+              <th>Region</th>
+              <th>Version</th>
+              <th>Door</th>
+              <th>
+                <a href={link({ sort: "lastSeen" })}>Last seen</a>
+              </th>
+            </tr>
+          </thead>
+          <Rows v={v} />
+        </table>
+        <p>
+          {q.page > 0 ? <a href={link({ page: q.page - 1 })}>previous</a> : null} page {q.page + 1}
+          {" "}
+          of {Math.max(1, Math.ceil(v.total / PAGE_SIZE))}{" "}
+          {(q.page + 1) * PAGE_SIZE < v.total
+            ? <a href={link({ page: q.page + 1 })}>next</a>
+            : null}
+        </p>
+        <h2>Alerts</h2>
+        <Alerts v={v} />
+        <script dangerouslySetInnerHTML={{ __html: LIVE_SCRIPT }} />
+      </Layout>,
+    );
+  });
+
+  app.get("/devices/:id{[a-z0-9][a-z0-9-]{0,62}}", async (c, next) => {
+    if (!c.req.header("accept")?.includes("text/html")) return next(); // the JSON API answers
+    const refused = requireSession(c);
+    if (refused) return refused;
+    const id = c.req.param("id");
+    const actor = actorOf(c)!;
+    const region = deps.state.statuses.get(id)?.value.region ??
+      deps.state.devices.get(id)?.value.region ?? deps.region;
+    const history = await telemetryHistory(deps, region, id);
+    const buttons = allows(actor, "operator")
+      ? `<p id="commands"><button onclick="send('${id}','unlock',{sessionId:null,durationMs:15000})">Unlock</button><button onclick="send('${id}','lock',{})">Lock</button><button onclick="send('${id}','snapshot',{cameraId:'cam-1'})">Snapshot cam-1</button><button onclick="send('${id}','restart_pipeline',{})">Restart pipeline</button></p><p id="command-result"></p>`
+      : `<p id="commands" style="color:#888">Your role (${actor.role}) can watch but not control devices.</p>`;
+    return c.html(
+      <Layout title={id} user={`${actor.subject} (${actor.role})`}>
+        <h1>{id}</h1>
+        <div
+          dangerouslySetInnerHTML={{ __html: statusHtml(deps, id) + buttons + chartsHtml(history) }}
+        />
+        <script dangerouslySetInnerHTML={{ __html: COMMAND_SCRIPT + "\n" + LIVE_SCRIPT }} />
+      </Layout>,
+    );
+  });
+
+  // Live streams: the page's fragments, re-rendered when what they show changes, at most every 500 ms.
+  const live = (
+    c: Context<FleetEnv>,
+    render: () => Promise<Record<string, string>> | Record<string, string>,
+    subscribe: (dirty: () => void) => () => void,
+  ) =>
+    streamSSE(c, async (stream) => {
+      liveClients.count++;
+      let dirty = false;
+      let closed = false;
+      const unsubscribe = subscribe(() => (dirty = true));
+      stream.onAbort(() => {
+        closed = true;
+      });
+      try {
+        while (!closed && !stream.aborted && !stream.closed) {
+          if (dirty) {
+            dirty = false;
+            await stream.writeSSE({ data: JSON.stringify(await render()) });
+          } else {
+            await stream.write(": idle\n\n"); // a departed client shows up as a failed write
+          }
+          await stream.sleep(COALESCE_MS);
+        }
+      } finally {
+        unsubscribe();
+        liveClients.count--;
+      }
+    });
+
+  app.get("/live/", (c) => {
+    if (!actorOf(c)) return c.body(null, 401);
+    const q = fleetQuery(c);
+    return live(c, async () => {
+      const v = fleetView(deps, q);
+      return {
+        counts: await (<Counts v={v} />).toString(),
+        rows: await (<Rows v={v} />).toString(),
+        alerts: await (<Alerts v={v} />).toString(),
+      };
+    }, (dirty) => {
+      const a = deps.state.statuses.onChange(dirty);
+      const b = deps.state.raised.onChange(dirty);
+      return () => {
+        a();
+        b();
+      };
+    });
+  });
+
+  app.get("/live/devices/:id{[a-z0-9][a-z0-9-]{0,62}}", (c) => {
+    if (!actorOf(c)) return c.body(null, 401);
+    const id = c.req.param("id");
+    const region = deps.state.statuses.get(id)?.value.region ?? deps.region;
+    return live(
+      c,
+      async () => ({
+        status: statusHtml(deps, id),
+        charts: chartsHtml(await telemetryHistory(deps, region, id)),
+      }),
+      (dirty) => {
+        const off = deps.state.statuses.onChange((key) => key === id && dirty());
+        const sub = deps.nc.subscribe(filters.telemetry({ region, deviceId: id }), {
+          callback: () => dirty(),
+        });
+        return () => {
+          off();
+          sub.unsubscribe();
+        };
+      },
+    );
+  });
+}
