@@ -196,7 +196,9 @@ const Alerts: FC<{ v: FleetView }> = ({ v }) => (
   <ul class="alerts" id="alerts">
     {v.alerts.length === 0
       ? <li style="color:#888">No alerts</li>
-      : v.alerts.map((a) => <li>{a.severity}: {a.deviceId} {a.kind}: {a.message}</li>)}
+      : v.alerts.map((a) => (
+        <li key={`${a.kind}.${a.deviceId}`}>{a.severity}: {a.deviceId} {a.kind}: {a.message}</li>
+      ))}
   </ul>
 );
 
@@ -323,7 +325,7 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
     return c.redirect("/", 303);
   });
 
-  app.get("/", async (c) => {
+  app.get("/", (c) => {
     const refused = requireSession(c);
     if (refused) return refused;
     const q = fleetQuery(c);
