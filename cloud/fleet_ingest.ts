@@ -97,7 +97,10 @@ export class FleetIngest {
     }));
     this.#subs.push(nc.subscribe(filters.telemetry({ region: options.region }), {
       queue,
-      callback: (_e, m) => void this.#telemetry(m.data),
+      callback: (_e, m) =>
+        void this.#telemetry(m.data).catch((e) =>
+          this.#o.logger?.log("warn", "telemetry handling failed", { error: String(e) })
+        ),
     }));
     this.#sweep = setInterval(
       () => void this.#sweepOffline(),
@@ -264,7 +267,11 @@ export class FleetIngest {
     const key = `${kind}.${deviceId}`;
     const current = this.#state.raised.get(key);
     if (!current) return;
-    await this.#state.alerts.delete(key, { previousSeq: current.revision }).catch(() => undefined);
+    try {
+      await this.#state.alerts.delete(key, { previousSeq: current.revision });
+    } catch {
+      return; // changed or cleared by another instance meanwhile: it reports that, not us
+    }
     this.counters.alertsCleared++;
     await this.#publishAlert({
       deviceId,
@@ -278,6 +285,13 @@ export class FleetIngest {
 
   async #sweepOffline(): Promise<void> {
     const now = this.#o.now();
+    // An offline alert whose device is online again (raised and cleared in a race) is cleared here.
+    for (const [, entry] of this.#state.raised.entries()) {
+      const a = entry.value;
+      if (a.kind === "offline" && this.#state.statuses.get(a.deviceId)?.value.status === "online") {
+        await this.#clear("offline", a.deviceId).catch(() => {});
+      }
+    }
     for (const [id, entry] of this.#state.statuses.entries()) {
       const s = entry.value;
       if (s.status !== "online" || now - s.lastSeen < this.#o.offlineAfterMs) continue;

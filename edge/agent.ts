@@ -200,6 +200,27 @@ export class Agent implements AsyncDisposable {
     else console.error(text);
   }
 
+  /**
+   * Runs a background loop; when it fails (an outage, a full outbox) the error is logged and the
+   * loop starts again after a pause, until the agent stops. Nothing rejects unhandled.
+   */
+  #task(name: string, run: () => Promise<unknown>, options: { retry?: boolean } = {}): void {
+    const signal = this.#stop.signal;
+    this.#tasks.push((async () => {
+      for (let pause = 500; !signal.aborted; pause = Math.min(pause * 2, 10_000)) {
+        try {
+          await run();
+          return;
+        } catch (e) {
+          if (signal.aborted) return;
+          this.log("error", `${name} failed`, { error: String(e) });
+          if (options.retry === false) return;
+          await new Promise((r) => setTimeout(r, pause));
+        }
+      }
+    })());
+  }
+
   /** True while connected to NATS. */
   get connected(): boolean {
     return this.#connected;
@@ -245,7 +266,9 @@ export class Agent implements AsyncDisposable {
     const signal = this.#stop.signal;
     void this.hardware.led.set("amber");
     this.#restartPipeline();
-    if (this.config.role === "primary") this.#tasks.push(this.#doorSessions(signal));
+    if (this.config.role === "primary") {
+      this.#task("door sessions", () => this.#doorSessions(signal));
+    }
     this.#tasks.push(
       (async () => {
         const nc = await Promise.race([
@@ -261,17 +284,16 @@ export class Agent implements AsyncDisposable {
             await js.publish(subject, data, { msgID: id, timeout: 5000 });
           },
         }, { signal }));
-        this.#tasks.push(this.#commands(nc, signal));
-        this.#tasks.push(this.#shadow(nc, signal));
+        this.#task("commands", () => this.#commands(nc, signal));
+        this.#task("shadow", () => this.#shadow(nc, signal));
         if (this.config.role === "primary") {
           await serveClock(nc, this.#address, { signal });
         } else {
-          this.#tasks.push(this.#followPrimary(nc, signal));
+          this.#task("follow primary", () => this.#followPrimary(nc, signal));
         }
         this.#heartbeat();
         this.#telemetry();
-        this.#timers.push(setInterval(() => this.#heartbeat(), this.config.heartbeatIntervalMs));
-        this.#timers.push(setInterval(() => this.#telemetry(), this.config.telemetryIntervalMs));
+        this.#resetTimers();
       })().catch((e) => {
         if (!signal.aborted) this.log("error", "agent start failed", { error: String(e) });
       }),
@@ -360,30 +382,34 @@ export class Agent implements AsyncDisposable {
     });
   }
 
-  /** Sessions interrupted by a crash or power loss: finish them, never lose a sale. */
-  #recoverSessions(): void {
+  /**
+   * Sessions interrupted by a crash or power loss: finish them, never lose a sale. A session
+   * whose door is still open stays open (returned) and ends when the door closes. Every
+   * session event has an id derived from the session, so an event written again after a crash
+   * is stored and delivered once (the outbox and the stream both drop a repeated id).
+   */
+  #recoverSessions(): { sessionId: string; openedAt: number } | undefined {
     const db = this.outbox.database;
     db.exec(`CREATE TABLE IF NOT EXISTS door_sessions (
       id TEXT PRIMARY KEY, opened_at INTEGER NOT NULL, closed_at INTEGER, completed INTEGER NOT NULL DEFAULT 0)`);
-    const open = db.prepare(
-      "SELECT id, opened_at, closed_at FROM door_sessions WHERE completed = 0",
-    ).all() as Array<
-      { id: string; opened_at: number; closed_at: number | null }
-    >;
-    const base = { deviceId: this.config.deviceId, machineId: this.config.machineId };
-    for (const row of open) {
-      const now = Date.now();
-      const closedAt = row.closed_at ?? now;
-      if (row.closed_at === null) {
-        this.#emit({
-          ...newEnvelope(now),
-          ...base,
-          type: "door_closed",
-          sessionId: row.id,
-          openMs: Math.max(0, closedAt - row.opened_at),
-        });
-        db.prepare("UPDATE door_sessions SET closed_at = ? WHERE id = ?").run(closedAt, row.id);
+    const unfinished = db.prepare(
+      "SELECT id, opened_at, closed_at FROM door_sessions WHERE completed = 0 ORDER BY opened_at",
+    ).all() as Array<{ id: string; opened_at: number; closed_at: number | null }>;
+    let stillOpen: { sessionId: string; openedAt: number } | undefined;
+    for (const [i, row] of unfinished.entries()) {
+      // Re-emitting door_opened is harmless (same id); it covers a crash right after the row was written.
+      this.#emitSession("door_opened", row.id, row.opened_at);
+      const last = i === unfinished.length - 1;
+      if (row.closed_at === null && last && this.hardware.door.state === "open") {
+        stillOpen = { sessionId: row.id, openedAt: row.opened_at };
+        this.log("warn", "resumed a door session interrupted by a restart", { sessionId: row.id });
+        continue;
       }
+      const closedAt = row.closed_at ?? Date.now();
+      db.prepare("UPDATE door_sessions SET closed_at = ? WHERE id = ?").run(closedAt, row.id);
+      this.#emitSession("door_closed", row.id, closedAt, {
+        openMs: Math.max(0, closedAt - row.opened_at),
+      });
       this.#complete({ sessionId: row.id, openedAt: row.opened_at, closedAt }, {
         cart: [],
         confidence: 0,
@@ -392,6 +418,33 @@ export class Agent implements AsyncDisposable {
       });
       this.log("warn", "recovered an interrupted door session", { sessionId: row.id });
     }
+    return stillOpen;
+  }
+
+  /** The message id of a session's event: derived, so that a repeat is dropped. */
+  #eventId(sessionId: string, step: "open" | "shut" | "done"): string {
+    return `${sessionId.slice(0, 58)}-${step}`;
+  }
+
+  #emitSession(
+    type: "door_opened" | "door_closed",
+    sessionId: string,
+    at: number,
+    extra: { openMs?: number } = {},
+  ): void {
+    const base = {
+      ...newEnvelope(at),
+      deviceId: this.config.deviceId,
+      machineId: this.config.machineId,
+      sessionId,
+    };
+    if (type === "door_opened") this.#emit({ ...base, id: this.#eventId(sessionId, "open"), type });
+    else {this.#emit({
+        ...base,
+        id: this.#eventId(sessionId, "shut"),
+        type,
+        openMs: extra.openMs ?? 0,
+      });}
   }
 
   #complete(
@@ -408,6 +461,7 @@ export class Agent implements AsyncDisposable {
       : decision.reviewReasons;
     this.#emit({
       ...newEnvelope(),
+      id: this.#eventId(session.sessionId, "done"),
       deviceId: this.config.deviceId,
       machineId: this.config.machineId,
       type: "session_completed",
@@ -425,10 +479,8 @@ export class Agent implements AsyncDisposable {
   }
 
   async #doorSessions(signal: AbortSignal): Promise<void> {
-    this.#recoverSessions();
+    let open = this.#recoverSessions();
     this.#door = this.hardware.door.state;
-    let open: { sessionId: string; openedAt: number } | undefined;
-    const base = { deviceId: this.config.deviceId, machineId: this.config.machineId };
     const db = this.outbox.database;
     for await (const state of this.hardware.door.changes(signal)) {
       this.#door = state;
@@ -440,37 +492,42 @@ export class Agent implements AsyncDisposable {
           open.sessionId,
           now,
         );
-        this.#emit({
-          ...newEnvelope(now),
-          ...base,
-          type: "door_opened",
-          sessionId: open.sessionId,
-        });
+        this.#emitSession("door_opened", open.sessionId, now);
       } else if (state === "closed" && open) {
         const session = { ...open, closedAt: now };
         open = undefined;
+        // The event first: a crash after it is repaired by recovery (same id), never lost.
+        this.#emitSession("door_closed", session.sessionId, now, {
+          openMs: now - session.openedAt,
+        });
         db.prepare("UPDATE door_sessions SET closed_at = ? WHERE id = ?").run(
           now,
           session.sessionId,
         );
-        this.#emit({
-          ...newEnvelope(now),
-          ...base,
-          type: "door_closed",
-          sessionId: session.sessionId,
-          openMs: now - session.openedAt,
-        });
         const decider = this.#options.cartDecider;
-        const decision = decider ? await decider.decide(session) : {
-          cart: [],
-          confidence: 0,
-          reviewReasons: ["no cart decider on this device"],
-          modelVersion: this.config.modelVersion ?? "none",
-        };
-        this.#complete(session, decision);
+        let decision;
+        try {
+          decision = decider ? await decider.decide(session) : undefined;
+        } catch (e) {
+          this.log("error", "cart decision failed", {
+            sessionId: session.sessionId,
+            error: String(e),
+          });
+        }
+        this.#complete(
+          session,
+          decision ?? {
+            cart: [],
+            confidence: 0,
+            reviewReasons: [
+              decider ? "the cart decision failed on the device" : "no cart decider on this device",
+            ],
+            modelVersion: this.config.modelVersion ?? "none",
+          },
+        );
         this.log("info", "door session completed", {
           sessionId: session.sessionId,
-          items: decision.cart.length,
+          items: decision?.cart.length ?? 0,
         });
       }
     }
@@ -531,7 +588,9 @@ export class Agent implements AsyncDisposable {
       return { config: c, stream: q.readable };
     });
     if (this.config.role === "secondary") {
-      this.#tasks.push(this.#sendToPrimary(cams.map((c) => c.stream), signal));
+      this.#task("send to primary", () => this.#sendToPrimary(cams.map((c) => c.stream), signal), {
+        retry: false,
+      });
       return;
     }
     const remote = (this.#options.remoteCameras ?? []).map((r) => ({
@@ -593,6 +652,8 @@ export class Agent implements AsyncDisposable {
         onError: (e) => this.log("warn", "clock sync exchange failed", { error: e.message }),
       },
     );
+    // Frames stamped before the first successful exchange would carry the wrong time.
+    while (!model.ready && !signal.aborted) await new Promise((r) => setTimeout(r, 500));
     const kernels = await loadWasmKernels();
     const sink = remoteFrameSink(natsPublisher(nc), {
       device: this.#address,
@@ -851,7 +912,9 @@ export class Agent implements AsyncDisposable {
     );
     const sub = nc.subscribe(filters.commands({ deviceId: this.config.deviceId }), {
       callback: (_err, msg) => {
-        processor.handle(msg.data).then((reply) => msg.respond(reply));
+        processor.handle(msg.data).then((reply) => msg.respond(reply)).catch((e) =>
+          this.log("error", "command reply failed", { error: String(e) })
+        );
       },
     });
     signal.addEventListener("abort", () => sub.unsubscribe(), { once: true });

@@ -68,7 +68,8 @@ export class CommandProcessor {
     this.#now = options.now ?? (() => Date.now());
     this.#keepMs = options.keepMs ?? 24 * 3_600_000;
     db.exec(
-      "CREATE TABLE IF NOT EXISTS command_journal (id TEXT PRIMARY KEY, reply BLOB NOT NULL, created INTEGER NOT NULL)",
+      `CREATE TABLE IF NOT EXISTS command_journal (id TEXT PRIMARY KEY, reply BLOB NOT NULL, created INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS command_started (id TEXT PRIMARY KEY, created INTEGER NOT NULL);`,
     );
   }
 
@@ -151,7 +152,18 @@ export class CommandProcessor {
           },
         });
       } else {
+        // Written before the handler acts: a crash in between must not act twice on a replay.
+        const started = this.#db.prepare(
+          "INSERT OR IGNORE INTO command_started (id, created) VALUES (?, ?)",
+        )
+          .run(request.id, this.#now());
         try {
+          if (Number(started.changes) === 0) {
+            throw new CommandFailure(
+              "failed",
+              `Command ${request.id} was interrupted by a restart of the device; it is not run again`,
+            );
+          }
           reply = this.#reply(request.id, { status: "ok", result: await handler(request) });
         } catch (e) {
           const code = e instanceof CommandFailure ? e.code : "failed";
@@ -165,6 +177,9 @@ export class CommandProcessor {
     this.#db.prepare("INSERT OR IGNORE INTO command_journal (id, reply, created) VALUES (?, ?, ?)")
       .run(request.id, reply, this.#now());
     this.#db.prepare("DELETE FROM command_journal WHERE created < ?").run(
+      this.#now() - this.#keepMs,
+    );
+    this.#db.prepare("DELETE FROM command_started WHERE created < ?").run(
       this.#now() - this.#keepMs,
     );
     return reply;

@@ -68,3 +68,21 @@ Deno.test("CommandProcessor refuses expired, foreign, malformed and failing comm
   );
   assert.ok(unsupported.status === "error" && unsupported.error.code === "unknown_command");
 });
+
+Deno.test("CommandProcessor does not run again a command a crash interrupted", async () => {
+  const db = new DatabaseSync(":memory:");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS command_started (id TEXT PRIMARY KEY, created INTEGER NOT NULL)",
+  );
+  db.prepare("INSERT INTO command_started (id, created) VALUES (?, ?)").run(
+    "cmd-interrupted",
+    Date.now(),
+  );
+  let runs = 0;
+  const p = new CommandProcessor(db, "m001-a", { lock: () => Promise.resolve({ run: ++runs }) });
+  const r = parseCommandReply(await p.handle(request({ id: "cmd-interrupted" })));
+  assert.ok(
+    r.ok && r.value.status === "error" && /interrupted by a restart/.test(r.value.error.message),
+  );
+  assert.equal(runs, 0);
+});

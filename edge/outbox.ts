@@ -204,8 +204,12 @@ export class Outbox implements Disposable {
       const batch = this.peek(100);
       if (batch.length === 0) {
         await new Promise<void>((resolve) => {
-          this.#wake = resolve;
-          signal?.addEventListener("abort", () => resolve(), { once: true });
+          const onAbort = () => resolve();
+          this.#wake = () => {
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+          };
+          signal?.addEventListener("abort", onAbort, { once: true });
         });
         this.#wake = undefined;
         continue;

@@ -234,6 +234,13 @@ export class FrameSyncCore {
         return;
       }
       const t = head.ts;
+      if (t <= this.#lastSetTs) {
+        // The pacing camera changed (one came back) and this frame is older than a set already out.
+        ref.queue.shift();
+        head[Symbol.dispose]();
+        this.#metrics?.recordDrop();
+        continue;
+      }
       const overdue = now - t >= this.#maxWait;
       let ready = true;
       for (const c of this.#cams.values()) {

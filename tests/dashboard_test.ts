@@ -74,7 +74,7 @@ Deno.test("dashboard: the fleet page shows a simulated device going offline with
   const stoppedAt = Date.now();
   await page.locator('tr[data-device="sim-1-a"] td.offline').waitFor({ timeout: 3000 });
   assert.ok(Date.now() - stoppedAt <= 3000);
-  assert.equal(await page.locator('[data-count="offline"]').textContent(), "3");
+  await page.locator('[data-count="offline"]', { hasText: "3" }).waitFor({ timeout: 3000 }); // the others follow
   await page.screenshot({ path: `${ARTIFACTS}/fleet-offline.png`, fullPage: true });
 });
 

@@ -160,7 +160,7 @@ function spawnAgent(configFile: string, fault?: string) {
   }).spawn();
 }
 
-Deno.test("agent killed with SIGKILL after writing the outbox, and after publishing, still delivers every event exactly once in order", async () => {
+Deno.test("agent killed with SIGKILL after writing the outbox, during recovery, and after publishing, still delivers every event exactly once in order", async () => {
   await using nats = await restartableNats();
   const setup = await connectNats(nats.url);
   await ensureStreams(setup, "local");
@@ -172,6 +172,11 @@ Deno.test("agent killed with SIGKILL after writing the outbox, and after publish
   // 1. Dies right after storing its first event (door_opened), before publishing it.
   let child = spawnAgent(configFile, "after_outbox_write:1");
   let status = await child.status;
+  assert.equal(status.signal, "SIGKILL");
+  // 1b. Dies while recovering: right after writing the recovered session_completed (its third
+  // write), before marking the session complete, so the next start writes it again (same id).
+  child = spawnAgent(configFile, "after_outbox_write:3");
+  status = await child.status;
   assert.equal(status.signal, "SIGKILL");
   // 2. Dies right after its second acknowledged publish, before removing what was published.
   child = spawnAgent(configFile, "after_publish:2");
