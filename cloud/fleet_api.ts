@@ -673,11 +673,25 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
           ? await kv.create(shadowKey(id, "desired"), data)
           : await kv.update(shadowKey(id, "desired"), data, base);
       } catch (cause) {
+        if (!/wrong last sequence|key exists|10071/i.test(String((cause as Error).message))) {
+          throw cause;
+        }
+        await audit(deps, c, {
+          action: "shadow.update",
+          target: `device/${id}`,
+          outcome: "refused",
+          before: null,
+          after: null,
+          reason: "changed since the given revision",
+        });
         throw new ApiError(
           412,
           "Precondition Failed",
           `The desired state of "${id}" changed meanwhile`,
-          { field: "header.if-match", cause },
+          {
+            field: "header.if-match",
+            cause,
+          },
         );
       }
       await audit(deps, c, {

@@ -1,5 +1,5 @@
 /**
- * Audit entries: every mutating operator call, and every refused one, recorded by the cloud in
+ * Audit entries: every mutating operator call, and every call refused for its role or a conflict, recorded by the cloud in
  * the AUDIT stream: who, what, when, and the state before and after.
  *
  * @module

@@ -64,7 +64,7 @@ export function regionStreams(region: string): StreamSpec[] {
     },
     {
       name: `AUDIT_${suffix}`,
-      description: "Every mutating operator call and every refused one",
+      description: "Every mutating operator call and every call refused for its role or a conflict",
       subjects: [`${r}.audit.*`],
       maxAgeMs: 0,
       duplicateWindowMs: 2 * 60_000,
