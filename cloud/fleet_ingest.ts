@@ -55,12 +55,9 @@ export interface IngestCounters {
   alertsCleared: number;
 }
 
-const MAX_INFLIGHT = 256;
-
-/** A running ingest. */
-export class FleetIngest {
-  /** Counters since start. */
-  readonly counters: IngestCounters = {
+/** Counters at zero. */
+export function newIngestCounters(): IngestCounters {
+  return {
     heartbeats: 0,
     telemetry: 0,
     invalid: 0,
@@ -70,6 +67,14 @@ export class FleetIngest {
     alertsRaised: 0,
     alertsCleared: 0,
   };
+}
+
+const MAX_INFLIGHT = 256;
+
+/** A running ingest. */
+export class FleetIngest {
+  /** Counters since start. */
+  readonly counters: IngestCounters = newIngestCounters();
   readonly #nc: NatsConnection;
   readonly #state: FleetState;
   readonly #o: Required<Omit<FleetIngestOptions, "logger">> & { logger?: Logger };

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { IngestCounters } from "./fleet_ingest.ts";
+import { type IngestCounters, newIngestCounters } from "./fleet_ingest.ts";
 import type { IngestWorkerReply, IngestWorkerRequest } from "./ingest_worker.ts";
 
 /** The ingest running on its own thread. */
@@ -20,16 +20,7 @@ export function startIngestThread(
   options: { region: string; offlineAfterMs: number; temperatureLimitC?: number },
 ): Promise<IngestThread> {
   const worker = new Worker(new URL("./ingest_worker.ts", import.meta.url), { type: "module" });
-  const counters: IngestCounters = {
-    heartbeats: 0,
-    telemetry: 0,
-    invalid: 0,
-    statusWrites: 0,
-    skippedWrites: 0,
-    offlineMarked: 0,
-    alertsRaised: 0,
-    alertsCleared: 0,
-  };
+  const counters: IngestCounters = newIngestCounters();
   let stopped: (() => void) | undefined;
   return new Promise((resolve, reject) => {
     worker.onerror = (e) => {
