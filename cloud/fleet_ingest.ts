@@ -79,7 +79,7 @@ export class FleetIngest {
   readonly #state: FleetState;
   readonly #o: Required<Omit<FleetIngestOptions, "logger">> & { logger?: Logger };
   readonly #written = new Map<string, { at: number; status: DeviceStatus }>();
-  readonly #drops = new Map<string, number>();
+  readonly #drops = new Map<string, { drops: number; ts: number }>();
   #subs: Subscription[] = [];
   #sweep: ReturnType<typeof setInterval> | undefined;
   #inflight = 0;
@@ -219,19 +219,20 @@ export class FleetIngest {
     } else await this.#clear("outbox_filling", t.deviceId);
     const drops = t.stages.reduce((a, s) => a + s.drops, 0) +
       t.cameras.reduce((a, c) => a + c.drops, 0);
+    // A rate, not a difference: with several instances each sees only some of a device's reports.
     const before = this.#drops.get(t.deviceId);
-    this.#drops.set(t.deviceId, drops);
-    if (before !== undefined) {
-      const fresh = drops - before;
-      if (fresh > 10) {
+    this.#drops.set(t.deviceId, { drops, ts: t.ts });
+    if (before !== undefined && t.ts > before.ts) {
+      const perMinute = ((drops - before.drops) * 60_000) / (t.ts - before.ts);
+      if (perMinute > 40) {
         await this.#raise(
           t.deviceId,
           "pipeline_drops",
           "warning",
-          `${fresh} frames dropped since the last report`,
-          fresh,
+          `${Math.round(perMinute)} frames dropped per minute`,
+          perMinute,
         );
-      } else if (fresh >= 0) await this.#clear("pipeline_drops", t.deviceId);
+      } else if (perMinute >= 0) await this.#clear("pipeline_drops", t.deviceId);
     }
   }
 

@@ -399,7 +399,7 @@ Deno.test("two cloud instances share the ingest and serve the same state", async
   );
 });
 
-Deno.test("the app answers through app.request() too, and raises a temperature alert from telemetry", async () => {
+Deno.test("the app answers through app.request() too, and raises temperature, outbox and drop-rate alerts from telemetry", async () => {
   await using nats = await startTestNats();
   const { svc, token } = await cloud(nats);
   await using _ = svc as CloudService;
@@ -410,10 +410,9 @@ Deno.test("the app answers through app.request() too, and raises a temperature a
   });
   await using nc = await nats.connect();
   const { telemetry } = await import("../protocol/mod.ts");
-  nc.publish(
-    subjects.telemetry({ region: "local", deviceId: "m007-a" }),
+  const report = (ts: number, drops: number) =>
     telemetry.encode({
-      ...newEnvelope(),
+      ...newEnvelope(ts),
       deviceId: "m007-a",
       cpu: { usage: 0.5, load1: 1 },
       memory: { rssBytes: 1, usedBytes: 1, totalBytes: 2 },
@@ -421,25 +420,31 @@ Deno.test("the app answers through app.request() too, and raises a temperature a
       temperatureC: 92,
       door: "closed",
       cameras: [],
-      stages: [],
+      stages: [{ name: "frame_sync", fps: 15, p50Ms: 1, p99Ms: 2, queueDepth: 0, drops }],
       outbox: { depth: 900, bytes: 95, capacityBytes: 100 },
       appVersion: "0.1.0",
       modelVersion: null,
-    }),
-  );
+    });
+  const now = Date.now();
+  nc.publish(subjects.telemetry({ region: "local", deviceId: "m007-a" }), report(now - 30_000, 10));
+  nc.publish(subjects.telemetry({ region: "local", deviceId: "m007-a" }), report(now, 110)); // 200 drops a minute
   const viewer = await token("viewer");
   const alerts = await eventually(
     async () => {
       const r = await app.request("/alerts", { headers: { authorization: `Bearer ${viewer}` } });
       const body = await r.json();
-      return body.items.length === 2 ? body.items : undefined;
+      return body.items.length === 3 ? body.items : undefined;
     },
     5000,
-    "two alerts",
+    "three alerts",
   );
   const byKind = Object.fromEntries(
     alerts.map((x: { kind: string; severity: string }) => [x.kind, x.severity]),
   );
-  assert.deepEqual(byKind, { temperature: "critical", outbox_filling: "critical" });
+  assert.deepEqual(byKind, {
+    temperature: "critical",
+    outbox_filling: "critical",
+    pipeline_drops: "warning",
+  });
   assert.equal((await app.request("/alerts")).status, 401);
 });
