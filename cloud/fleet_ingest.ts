@@ -197,6 +197,16 @@ export class FleetIngest {
     }
     this.counters.telemetry++;
     const t: Telemetry = parsed.value;
+    // Drops as a rate between reports (several instances each see only some of a device's
+    // reports), computed before any await so that reports handled concurrently stay in order.
+    const drops = t.stages.reduce((a, st) => a + st.drops, 0) +
+      t.cameras.reduce((a, c) => a + c.drops, 0);
+    const before = this.#drops.get(t.deviceId);
+    let perMinute: number | undefined;
+    if (!before || t.ts > before.ts) {
+      this.#drops.set(t.deviceId, { drops, ts: t.ts });
+      if (before) perMinute = ((drops - before.drops) * 60_000) / (t.ts - before.ts);
+    }
     const limit = this.#o.temperatureLimitC;
     if (t.temperatureC !== null && t.temperatureC >= limit) {
       await this.#raise(
@@ -217,13 +227,7 @@ export class FleetIngest {
         fill,
       );
     } else await this.#clear("outbox_filling", t.deviceId);
-    const drops = t.stages.reduce((a, s) => a + s.drops, 0) +
-      t.cameras.reduce((a, c) => a + c.drops, 0);
-    // A rate, not a difference: with several instances each sees only some of a device's reports.
-    const before = this.#drops.get(t.deviceId);
-    this.#drops.set(t.deviceId, { drops, ts: t.ts });
-    if (before !== undefined && t.ts > before.ts) {
-      const perMinute = ((drops - before.drops) * 60_000) / (t.ts - before.ts);
+    if (perMinute !== undefined) {
       if (perMinute > 40) {
         await this.#raise(
           t.deviceId,

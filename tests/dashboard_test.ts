@@ -174,6 +174,7 @@ Deno.test("dashboard: live streams are cleaned up after 1,000 connects and disco
   await using nats = await startTestNats();
   await using svc = await startCloudService(nats.url, { logger: quiet });
   const token = await svc.tokens.issue({ subject: "sse", role: "viewer" });
+  // Streams of the earlier tests' pages may still be closing: they only count down.
   const baseline = liveClients.count;
   const open = async () => {
     const controller = new AbortController();
@@ -201,5 +202,6 @@ Deno.test("dashboard: live streams are cleaned up after 1,000 connects and disco
   const grown = (Deno.memoryUsage().heapUsed - before) / 2 ** 20;
   assert.ok(grown < 30, `heap grew ${grown.toFixed(1)} MB over 1,000 streams`);
   const metrics = await (await fetch(`${svc.url}/metrics`)).text();
-  assert.match(metrics, new RegExp(`vend_live_clients ${baseline}\\b`));
+  const stillOpen = Number(/vend_live_clients (\d+)/.exec(metrics)?.[1]);
+  assert.ok(stillOpen <= baseline, `${stillOpen} streams still open`);
 });
