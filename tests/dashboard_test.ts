@@ -188,15 +188,15 @@ Deno.test("dashboard: live streams are cleaned up after 1,000 connects and disco
   };
   for (let i = 0; i < 50; i++) await open(); // warm up
   await eventually(
-    () => (liveClients.count === baseline ? true : undefined),
-    5000,
+    () => (liveClients.count <= baseline ? true : undefined),
+    20_000,
     "warm-up streams closed",
   );
   const before = Deno.memoryUsage().heapUsed;
   for (let i = 0; i < 1000; i++) await open();
   await eventually(
-    () => (liveClients.count === baseline ? true : undefined),
-    10_000,
+    () => (liveClients.count <= baseline ? true : undefined),
+    30_000,
     "all streams closed",
   );
   const grown = (Deno.memoryUsage().heapUsed - before) / 2 ** 20;
