@@ -536,11 +536,7 @@ export class Agent implements AsyncDisposable {
   /** The secondary follows the primary's door sessions (its door state mirrors the primary's). */
   async #followPrimary(nc: NatsConnection, signal: AbortSignal): Promise<void> {
     const primary = { region: this.config.region, deviceId: this.config.primaryDeviceId! };
-    const events = natsMessages(
-      nc,
-      `${subjects.pipelineEvent(primary, "door_opened").replace(/\.door_opened$/, ".*")}`,
-      { signal, capacity: 64 },
-    );
+    const events = natsMessages(nc, filters.pipelineEvents(primary), { signal, capacity: 64 });
     for await (const data of events) {
       const e = parsePipelineEvent(data);
       if (!e.ok) continue;

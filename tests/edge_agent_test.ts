@@ -287,3 +287,39 @@ Deno.test("agent collects its recent logs, restarts its pipeline and reports dia
       /heartbeatIntervalMs: must be an integer 100-600000/.test(bad.value.error.message),
   );
 });
+
+Deno.test("a secondary follows its primary's door sessions", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const hw = new SimulatedHardware();
+  await using primary = await Agent.start(await testAgentConfig(nats.url), {
+    ...quiet,
+    hardware: hw,
+  });
+  await using secondary = await Agent.start(
+    await testAgentConfig(nats.url, {
+      deviceId: "m001-b",
+      role: "secondary",
+      primaryDeviceId: "m001-a",
+    }),
+    quiet,
+  );
+  await eventually(
+    () => (primary.connected && secondary.connected ? true : undefined),
+    5000,
+    "both connected",
+  );
+  await new Promise((r) => setTimeout(r, 300)); // the secondary's subscription is in place
+  hw.setDoor("open");
+  const beats = nc.subscribe(filters.heartbeats({ deviceId: "m001-b" }), { timeout: 5000 });
+  const deadline = Date.now() + 5000;
+  let door = "unknown";
+  for await (const m of beats) {
+    const hb = parseHeartbeat(m.data);
+    if (hb.ok) door = hb.value.door;
+    if (door === "open" || Date.now() > deadline) break;
+  }
+  assert.equal(door, "open", "the secondary reports the primary's open door");
+  hw.setDoor("closed");
+});
