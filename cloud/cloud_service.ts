@@ -122,6 +122,11 @@ export async function startCloudService(
       () => ingest.counters[name as keyof typeof ingest.counters],
     );
   }
+  metrics.gauge(
+    "vend_ingest_queued_writes",
+    "Status writes waiting for the KV store",
+    () => ingest.counters.queuedWrites,
+  );
   metrics.gauge("vend_devices_known", "Devices with a status", () => state.statuses.size);
   const app = createApp({
     health: () => natsHealth(nc),

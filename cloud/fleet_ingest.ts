@@ -49,7 +49,7 @@ export interface IngestCounters {
   invalid: number;
   statusWrites: number;
   /** Status writes waiting (a gauge). */
-  skippedWrites: number;
+  queuedWrites: number;
   offlineMarked: number;
   alertsRaised: number;
   alertsCleared: number;
@@ -62,7 +62,7 @@ export function newIngestCounters(): IngestCounters {
     telemetry: 0,
     invalid: 0,
     statusWrites: 0,
-    skippedWrites: 0,
+    queuedWrites: 0,
     offlineMarked: 0,
     alertsRaised: 0,
     alertsCleared: 0,
@@ -186,7 +186,7 @@ export class FleetIngest {
           this.#pump();
         });
     }
-    this.counters.skippedWrites = this.#urgent.size + this.#refresh.size;
+    this.counters.queuedWrites = this.#urgent.size + this.#refresh.size;
   }
 
   async #telemetry(data: Uint8Array): Promise<void> {

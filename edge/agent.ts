@@ -226,11 +226,6 @@ export class Agent implements AsyncDisposable {
     return this.#connected;
   }
 
-  /** Milliseconds from start to the first heartbeat and to the first frame processed, once known. */
-  get startup(): { heartbeatMs: number | undefined; firstFrameMs: number | undefined } {
-    return { heartbeatMs: this.#firstHeartbeatAt, firstFrameMs: this.#firstFrameAt };
-  }
-
   async #connect(): Promise<NatsConnection> {
     const creds = this.config.nats.credentialsFile
       ? await Deno.readFile(this.config.nats.credentialsFile)

@@ -5,7 +5,6 @@ import { ensureStreams } from "../cloud/mod.ts";
 import { Agent, SimulatedHardware } from "../edge/mod.ts";
 import {
   buckets,
-  commandReply,
   type CommandRequest,
   commandRequest,
   filters,
@@ -155,7 +154,11 @@ Deno.test("agent unlocks once per command id, refuses expired and unknown comman
   assert.equal(unknown.value.error.code, "unknown_command");
   assert.match(unknown.value.error.message, /Unknown command "self_destruct"/);
   assert.deepEqual(hardware.unlocks, [5000]);
-  assert.ok(commandReply.name);
+  assert.equal(
+    unknown.value.commandId,
+    "0193a1b2-c3d4-7e5f-8a9b-999999999999",
+    "the refusal answers the request",
+  );
 });
 
 Deno.test("agent turns a door session into events, exactly once and in order, and snapshots a camera", async () => {
