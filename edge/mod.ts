@@ -66,4 +66,5 @@ export {
   SimulatedScene,
   SimulatedShopper,
 } from "./simulated_machine.ts";
+export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

@@ -88,3 +88,25 @@ export {
   type SyntheticCameraOptions,
 } from "./synthetic_camera.ts";
 export { type CameraFormat, validateFrames } from "./validate_frames.ts";
+export {
+  checkClipFrame,
+  checkClipSpec,
+  type ClipEncoder,
+  ClipEncoderError,
+  type ClipEncoding,
+  type ClipSpec,
+  type EncodeResult,
+  h264Args,
+  type H264ArgsOptions,
+  i420FrameBytes,
+} from "./clip_encoder.ts";
+export { Fmp4Error, type Fmp4Segment, fmp4Segments } from "./fmp4_segments.ts";
+export {
+  type ClipInfo,
+  type ClipSink,
+  type ClipSummary,
+  type ClipWriter,
+  SessionRecorder,
+  type SessionRecorderOptions,
+} from "./session_recorder.ts";
+export { WasmClipEncoder, type WasmClipEncoderOptions } from "./wasm_clip_encoder.ts";

@@ -30,6 +30,14 @@ export type PipelineSignal =
     /** Stage that refused the frame or failed. */
     readonly stage: string;
     readonly reason: string;
+  }
+  | {
+    /** A session clip could not be (fully) recorded: the encoder died or the spool refused. */
+    readonly type: "recording_error";
+    readonly cameraId: string;
+    readonly at: number;
+    readonly sessionId: string;
+    readonly reason: string;
   };
 
 /** Where stages send signals; `emit` resolves once the signal is queued (backpressure). */

@@ -21,10 +21,22 @@ export interface FfmpegCoreModule {
     writeFile(path: string, data: Uint8Array): void;
     readFile(path: string): Uint8Array;
     unlink(path: string): void;
+    makedev(major: number, minor: number): number;
+    registerDevice(dev: number, ops: FfmpegDeviceOps): void;
+    mkdev(path: string, mode: number, dev: number): void;
+    ErrnoError: new (errno: number) => Error;
   };
   exec(...args: string[]): number;
   reset(): void;
   setLogger(logger: (entry: { type: string; message: string }) => void): void;
+}
+
+/** Stream operations of an emscripten character device (buffer is the wasm heap). */
+export interface FfmpegDeviceOps {
+  open?(stream: unknown): void;
+  close?(stream: unknown): void;
+  read?(stream: unknown, buffer: Int8Array, offset: number, length: number): number;
+  write?(stream: unknown, buffer: Int8Array, offset: number, length: number): number;
 }
 
 /** A loaded ffmpeg.wasm instance. */

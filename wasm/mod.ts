@@ -17,6 +17,15 @@
  */
 export { type FfmpegCore, FfmpegLoadError, loadFfmpegCore } from "./ffmpeg_core.ts";
 export {
+  FFMPEG_INPUT,
+  FFMPEG_OUTPUT,
+  FfmpegCrashedError,
+  type FfmpegJob,
+  type FfmpegJobResult,
+  FfmpegWorker,
+  type FfmpegWorkerOptions,
+} from "./ffmpeg_worker.ts";
+export {
   checkI420,
   checkRgba,
   checkSize,
