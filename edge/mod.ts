@@ -66,5 +66,12 @@ export {
   SimulatedScene,
   SimulatedShopper,
 } from "./simulated_machine.ts";
+export {
+  ClipSpool,
+  type ClipSpoolOptions,
+  type SpoolAlert,
+  type SpooledClip,
+  SpoolFullError,
+} from "./clip_spool.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

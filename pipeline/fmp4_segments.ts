@@ -87,3 +87,21 @@ export function fmp4Segments(): TransformStream<Uint8Array, Fmp4Segment> {
     },
   });
 }
+
+/** Frames (samples) in fragmented MP4 bytes: the sum of the sample counts of every `trun`. */
+export function fmp4SampleCount(bytes: Uint8Array): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const walk = (from: number, to: number): number => {
+    let n = 0;
+    for (let at = from; at + 8 <= to;) {
+      const size = view.getUint32(at);
+      const type = String.fromCharCode(...bytes.subarray(at + 4, at + 8));
+      if (size < 8 || at + size > to) break;
+      if (type === "moof" || type === "traf") n += walk(at + 8, at + size);
+      else if (type === "trun" && size >= 16) n += view.getUint32(at + 12);
+      at += size;
+    }
+    return n;
+  };
+  return walk(0, bytes.length);
+}

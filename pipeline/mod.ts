@@ -100,7 +100,7 @@ export {
   type H264ArgsOptions,
   i420FrameBytes,
 } from "./clip_encoder.ts";
-export { Fmp4Error, type Fmp4Segment, fmp4Segments } from "./fmp4_segments.ts";
+export { Fmp4Error, fmp4SampleCount, type Fmp4Segment, fmp4Segments } from "./fmp4_segments.ts";
 export {
   type ClipInfo,
   type ClipSink,

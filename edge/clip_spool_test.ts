@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { ClipSpool, type SpoolAlert, SpoolFullError } from "./clip_spool.ts";
+import type { ClipInfo } from "../pipeline/mod.ts";
+
+const MiB = 1 << 20;
+
+function info(sessionId: string, cameraId = "cam-1"): ClipInfo {
+  return {
+    sessionId,
+    cameraId,
+    deviceId: "m001-a",
+    part: 0,
+    width: 64,
+    height: 48,
+    fps: 15,
+    startTs: 1000,
+    backend: "wasm",
+  };
+}
+
+async function store(spool: ClipSpool, sessionId: string, bytes: number): Promise<void> {
+  const w = await spool.create(info(sessionId));
+  await w.write(new Uint8Array(bytes).fill(sessionId.length));
+  await w.finish({ status: "complete", frames: 10, startTs: 1000, endTs: 1600 });
+}
+
+Deno.test("ClipSpool evicts the oldest settled clips first and never an unsettled one", async () => {
+  const dir = await Deno.makeTempDir();
+  let t = 0;
+  using spool = ClipSpool.open({ dir, quotaBytes: 2 * MiB, now: () => ++t });
+  await store(spool, "a", 600_000);
+  await store(spool, "b", 600_000);
+  await store(spool, "c", 600_000);
+  spool.markSettled("b");
+  spool.markSettled("c");
+  // "a" is the oldest but unsettled: "b" goes, then "c" is kept because room is enough.
+  await store(spool, "d", 600_000);
+  assert.deepEqual(spool.list().map((c) => c.sessionId), ["a", "c", "d"]);
+  assert.ok(spool.usage() <= 2 * MiB);
+  await assert.rejects(() => Deno.stat(`${dir}/b.cam-1.0.mp4`), Deno.errors.NotFound);
+  const a = spool.list()[0]!;
+  assert.equal(a.status, "complete");
+  assert.equal(a.bytes, 600_000);
+  const expected = Array.from(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", await Deno.readFile(a.path))),
+  ).map((b) => b.toString(16).padStart(2, "0")).join("");
+  assert.equal(a.sha256, expected);
+  assert.deepEqual(spool.unsettledSessions().sort(), ["a", "d"]);
+});
+
+Deno.test("ClipSpool refuses a clip when its quota holds only unsettled clips, and alerts", async () => {
+  const dir = await Deno.makeTempDir();
+  const alerts: SpoolAlert[] = [];
+  using spool = ClipSpool.open({ dir, quotaBytes: MiB, onAlert: (a) => alerts.push(a) });
+  await store(spool, "a", 700_000);
+  const w = await spool.create(info("b", "cam-2"));
+  await w.write(new Uint8Array(200_000));
+  await assert.rejects(() => w.write(new Uint8Array(200_000)), SpoolFullError);
+  await w.discard("full");
+  assert.equal(alerts.length, 1);
+  assert.equal(alerts[0]!.sessionId, "b");
+  assert.match(alerts[0]!.reason, /unsettled/);
+  assert.deepEqual(spool.list().map((c) => c.sessionId), ["a"]);
+  // Once "a" is settled it makes room.
+  spool.markSettled("a");
+  await store(spool, "c", 700_000);
+  assert.deepEqual(spool.list().map((c) => c.sessionId), ["c"]);
+});
+
+Deno.test("ClipSpool keeps a clip a crash left half-written, as broken", async () => {
+  const dir = await Deno.makeTempDir();
+  const mp4 = await Deno.readFile(new URL("./testdata/ten_frames_fmp4.mp4", import.meta.url));
+  {
+    using spool = ClipSpool.open({ dir, quotaBytes: MiB });
+    const w = await spool.create(info("s-1"));
+    await w.write(mp4);
+    // The process dies here: no finish().
+    const empty = await spool.create(info("s-2"));
+    await empty.write(mp4.subarray(0, 20));
+  }
+  using spool = ClipSpool.open({ dir, quotaBytes: MiB });
+  const clips = spool.list();
+  assert.deepEqual(clips.map((c) => [c.sessionId, c.status, c.frames]), [["s-1", "broken", 10]]);
+  assert.equal(clips[0]!.bytes, mp4.length);
+  assert.equal((await Deno.readFile(clips[0]!.path)).length, mp4.length);
+  assert.match(clips[0]!.reason!, /stopped while recording/);
+  assert.deepEqual(spool.pending().map((c) => c.id), ["s-1.cam-1.0"]);
+  spool.markUploaded("s-1.cam-1.0");
+  assert.deepEqual(spool.pending(), []);
+});
+
+Deno.test("ClipSpool refuses a quota under 1 MiB", () => {
+  assert.throws(() => ClipSpool.open({ dir: "/nonexistent", quotaBytes: 10 }), RangeError);
+});
