@@ -90,7 +90,7 @@ CREATE TABLE IF NOT EXISTS clips (
   part INTEGER NOT NULL, path TEXT NOT NULL, status TEXT NOT NULL, bytes INTEGER NOT NULL,
   sha256 TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL, fps INTEGER NOT NULL,
   frames INTEGER NOT NULL, start_ts REAL NOT NULL, end_ts REAL NOT NULL, created_at INTEGER NOT NULL,
-  uploaded_at INTEGER, reason TEXT);
+  uploaded_at INTEGER, reason TEXT, upload_nuid TEXT, upload_chunk INTEGER);
 CREATE INDEX IF NOT EXISTS clips_created ON clips (created_at);
 CREATE TABLE IF NOT EXISTS settled (session_id TEXT PRIMARY KEY, at INTEGER NOT NULL);
 `;
@@ -168,6 +168,24 @@ export class ClipSpool implements ClipSink, Disposable {
   /** The session is disputed again: its clips are kept. */
   markUnsettled(sessionId: string): void {
     this.#db.prepare("DELETE FROM settled WHERE session_id = ?").run(sessionId);
+  }
+
+  /** Where an interrupted upload of the clip left off: its chunk subject's id and chunk size. */
+  uploadState(id: string): { nuid: string; chunkBytes: number } | undefined {
+    const row = this.#db.prepare("SELECT upload_nuid, upload_chunk FROM clips WHERE id = ?").get(
+      id,
+    ) as unknown as { upload_nuid: string | null; upload_chunk: number | null } | undefined;
+    if (!row?.upload_nuid || !row.upload_chunk) return undefined;
+    return { nuid: row.upload_nuid, chunkBytes: row.upload_chunk };
+  }
+
+  /** Records (or with `undefined` forgets) the upload in progress of a clip. */
+  setUploadState(id: string, state: { nuid: string; chunkBytes: number } | undefined): void {
+    this.#db.prepare("UPDATE clips SET upload_nuid = ?, upload_chunk = ? WHERE id = ?").run(
+      state?.nuid ?? null,
+      state?.chunkBytes ?? null,
+      id,
+    );
   }
 
   /** The clip is in the cloud, verified. */

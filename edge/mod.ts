@@ -73,5 +73,12 @@ export {
   type SpooledClip,
   SpoolFullError,
 } from "./clip_spool.ts";
+export {
+  clipObjectName,
+  ClipVerifyError,
+  uploadClip,
+  type UploadClipOptions,
+  type UploadedClip,
+} from "./clip_uploader.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

@@ -170,6 +170,8 @@ export const buckets = {
   alerts: "alerts",
   /** Service settings shared by all cloud instances (e.g. the token signing key). */
   service: "service",
+  /** Object store of session clips: objects `<deviceId>/<sessionId>/<cameraId>-<part>.mp4`. */
+  clips: "clips",
 } as const;
 
 /** Key of one side of a device's shadow in the `shadow` bucket. */
