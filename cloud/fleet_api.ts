@@ -10,6 +10,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Context } from "hono";
 import {
+  ALERT_KINDS,
   type AuditEntry,
   auditEntry,
   buckets,
@@ -846,7 +847,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       security,
       request: {
         query: z.object({
-          kind: z.enum(["offline", "temperature", "pipeline_drops", "outbox_filling"]).optional(),
+          kind: z.enum(ALERT_KINDS).optional(),
         }),
       },
       responses: {

@@ -80,6 +80,7 @@ export class FleetIngest {
   readonly #o: Required<Omit<FleetIngestOptions, "logger">> & { logger?: Logger };
   readonly #written = new Map<string, { at: number; status: DeviceStatus }>();
   readonly #drops = new Map<string, { drops: number; ts: number }>();
+  readonly #refused = new Map<string, number>();
   #subs: Subscription[] = [];
   #sweep: ReturnType<typeof setInterval> | undefined;
   #inflight = 0;
@@ -227,6 +228,26 @@ export class FleetIngest {
         fill,
       );
     } else await this.#clear("outbox_filling", t.deviceId);
+    if (t.clips) {
+      // A clip refused since the last report (spool or disk full) or a spool nearly full of
+      // clips it must keep raises the alert; it clears once there is room again.
+      const before = this.#refused.get(t.deviceId) ?? 0;
+      this.#refused.set(t.deviceId, t.clips.refused);
+      const spoolFill = t.clips.quotaBytes > 0 ? t.clips.bytes / t.clips.quotaBytes : 0;
+      if (t.clips.refused > before || spoolFill >= 0.95) {
+        await this.#raise(
+          t.deviceId,
+          "spool_full",
+          t.clips.refused > before ? "critical" : "warning",
+          t.clips.refused > before
+            ? `${t.clips.refused - before} session clips could not be stored: the spool is full`
+            : `clip spool ${
+              Math.round(spoolFill * 100)
+            }% full (${t.clips.pending} clips to upload)`,
+          spoolFill,
+        );
+      } else if (spoolFill < 0.8) await this.#clear("spool_full", t.deviceId);
+    }
     if (perMinute !== undefined) {
       if (perMinute > 40) {
         await this.#raise(

@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "@hono/zod-openapi";
+import { ALERT_KINDS } from "../protocol/mod.ts";
 
 const token = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 of a-z, 0-9 and '-'");
 const tag = z.string().regex(
@@ -87,7 +88,7 @@ export const CommandRecordSchema = z.strictObject({
 /** An alert currently raised. */
 export const AlertRecordSchema = z.strictObject({
   deviceId: token,
-  kind: z.enum(["offline", "temperature", "pipeline_drops", "outbox_filling"]),
+  kind: z.enum(ALERT_KINDS),
   severity: z.enum(["warning", "critical"]),
   message: z.string(),
   value: z.number().nullable(),

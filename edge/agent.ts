@@ -55,6 +55,7 @@ import type { AgentConfig } from "./agent_config.ts";
 import { natsClockProbe, serveClock } from "./clock_service.ts";
 import { CommandFailure, type CommandHandler, CommandProcessor } from "./command_processor.ts";
 import { ffmpegCamera, v4l2Input } from "./ffmpeg_camera.ts";
+import { DeviceRecording } from "./device_recording.ts";
 import { type DoorState, type Hardware, SimulatedHardware } from "./hardware.ts";
 import { LinuxHardware } from "./linux_hardware.ts";
 import { natsMessages, natsPublisher } from "./nats_bus.ts";
@@ -118,6 +119,7 @@ export class Agent implements AsyncDisposable {
   #lastSet: FrameSet | undefined;
   #door: DoorState | "unknown" = "unknown";
   #pendingSession: string | undefined;
+  #recording: DeviceRecording | undefined;
   #desiredVersion = 0;
   #applied: {
     desiredVersion: number;
@@ -176,6 +178,18 @@ export class Agent implements AsyncDisposable {
       }
     }
     const agent = new Agent(config, options, hardware);
+    if (config.recording.enabled && config.cameras.length > 0) {
+      try {
+        agent.#recording = await DeviceRecording.start(config, {
+          outbox: agent.outbox,
+          log: (level, msg, fields) => agent.log(level, msg, fields),
+          metrics: agent.metrics.stage("recorder"),
+        });
+      } catch (e) {
+        // Selling goes on without recording; the error says why.
+        agent.log("error", "recording cannot start", { error: String(e) });
+      }
+    }
     agent.#run();
     return agent;
   }
@@ -281,6 +295,8 @@ export class Agent implements AsyncDisposable {
         }, { signal }));
         this.#task("commands", () => this.#commands(nc, signal));
         this.#task("shadow", () => this.#shadow(nc, signal));
+        const recording = this.#recording;
+        if (recording) this.#task("clip upload", () => recording.run(nc, signal));
         if (this.config.role === "primary") {
           await serveClock(nc, this.#address, { signal });
         } else {
@@ -362,6 +378,7 @@ export class Agent implements AsyncDisposable {
           bytes: this.outbox.stats().bytes,
           capacityBytes: this.outbox.stats().capacityBytes,
         },
+        ...(this.#recording ? { clips: this.#recording.stats() } : {}),
         appVersion: this.config.appVersion,
         modelVersion: this.config.modelVersion,
       }),
@@ -488,8 +505,10 @@ export class Agent implements AsyncDisposable {
           now,
         );
         this.#emitSession("door_opened", open.sessionId, now);
+        this.#recording?.doorOpened(open.sessionId, now);
       } else if (state === "closed" && open) {
         const session = { ...open, closedAt: now };
+        this.#recording?.doorClosed(session.sessionId, now);
         open = undefined;
         // The event first: a crash after it is repaired by recovery (same id), never lost.
         this.#emitSession("door_closed", session.sessionId, now, {
@@ -537,10 +556,14 @@ export class Agent implements AsyncDisposable {
       if (!e.ok) continue;
       if (e.value.type === "door_opened") {
         this.#door = "open";
+        this.#recording?.doorOpened(e.value.sessionId, e.value.ts);
         // A simulated secondary films the same shopping session as its primary.
         if (this.#options.scene) this.#scene.startSession(0);
       }
-      if (e.value.type === "door_closed") this.#door = "closed";
+      if (e.value.type === "door_closed") {
+        this.#door = "closed";
+        this.#recording?.doorClosed(e.value.sessionId, e.value.ts);
+      }
     }
   }
 
@@ -575,7 +598,18 @@ export class Agent implements AsyncDisposable {
           signal,
         });
       const q = liveQueue<Frame>(4, { metrics });
-      source.pipeTo(q.writable, { signal }).catch(() => {});
+      const recording = this.#recording;
+      const tapped = recording
+        ? source.pipeThrough(
+          new TransformStream<Frame, Frame>({
+            transform(f, c) {
+              recording.offer(f);
+              c.enqueue(f);
+            },
+          }),
+        )
+        : source;
+      tapped.pipeTo(q.writable, { signal }).catch(() => {});
       return { config: c, stream: q.readable };
     });
     if (this.config.role === "secondary") {
@@ -874,6 +908,7 @@ export class Agent implements AsyncDisposable {
           connected: this.#connected,
           server: this.#nc?.getServer() ?? null,
           outbox: { ...this.outbox.stats() },
+          recording: this.#recording ? { ...this.#recording.stats() } : null,
           door: this.#door,
           locked: this.hardware.lock.locked,
           cameras: [...this.#latest.keys()],
@@ -921,6 +956,9 @@ export class Agent implements AsyncDisposable {
     this.#lastSet?.[Symbol.dispose]();
     const nc = this.#nc;
     await Promise.race([Promise.allSettled(this.#tasks), new Promise((r) => setTimeout(r, 2000))]);
+    await this.#recording?.[Symbol.asyncDispose]().catch((e) =>
+      this.log("error", "recording did not stop cleanly", { error: String(e) })
+    );
     if (nc) await nc.drain().catch(() => nc.close());
     else this.#connecting.then((c) => c.close()).catch(() => {});
     this.outbox.close();

@@ -35,6 +35,28 @@ export const CameraConfigSchema = z.strictObject({
   fps: z.int().min(1).max(60).default(15),
 });
 
+/** Recording of door sessions (see `DeviceRecording`). */
+export const RecordingConfigSchema = z.strictObject({
+  /** Records every door session from this device's cameras. */
+  enabled: z.boolean().default(true),
+  /** Encoder: ffmpeg.wasm (default) or the system ffmpeg. */
+  backend: z.enum(["wasm", "native"]).default("wasm"),
+  /** Encoder of the native backend, e.g. `h264_v4l2m2m` for a hardware one. */
+  codec: z.string().regex(/^[a-z0-9_]{1,32}$/, "must be an ffmpeg encoder name").default("libx264"),
+  /** Threads of the native encoder; default ffmpeg's choice. */
+  threads: z.int().min(1).max(16).optional(),
+  preRollMs: z.int().min(0).max(30_000).default(2000),
+  postRollMs: z.int().min(0).max(30_000).default(1000),
+  crf: z.int().min(0).max(51).default(23),
+  /** Disk quota of the clip spool. */
+  quotaBytes: z.int().min(1 << 20).default(2 * 1024 ** 3),
+  /** Folder of the spool; default `<dataDir>/clips`. */
+  dir: z.string().min(1).optional(),
+  uploadIntervalMs: z.int().min(100).max(600_000).default(5000),
+  /** How long clips of a session nobody paid for are protected from eviction. */
+  unpaidKeepMs: z.int().min(0).default(24 * 3_600_000),
+});
+
 /** Schema of the agent's configuration. */
 export const AgentConfigSchema = z.strictObject({
   deviceId: token,
@@ -65,6 +87,7 @@ export const AgentConfigSchema = z.strictObject({
     alertRatio: z.number().min(0.1).max(1).default(0.8),
   }).default({ maxBytes: 256 * 1024 * 1024, alertRatio: 0.8 }),
   unlockMs: z.int().min(1000).max(120_000).default(15_000),
+  recording: RecordingConfigSchema.default(RecordingConfigSchema.parse({})),
   appVersion: z.string().min(1).default("0.1.0"),
   modelVersion: z.string().min(1).nullable().default(null),
 }).superRefine((c, ctx) => {

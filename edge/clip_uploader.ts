@@ -7,8 +7,8 @@
  * reports. The chunk subject is remembered in the spool, so a resume also survives a restart.
  *
  * After the metadata is written the object is read back and its SHA-256 compared with the
- * local file's: a truncated or corrupt object is deleted and uploaded again. Only then is the
- * clip marked uploaded, and only then does the caller publish the clip-uploaded event.
+ * local file's: a truncated or corrupt object is deleted and uploaded again. Only then
+ * does the caller publish the clip-uploaded event and mark the clip uploaded.
  *
  * @example
  * ```ts
@@ -20,6 +20,7 @@
  * using spool = ClipSpool.open({ dir: "/tmp/clips", quotaBytes: 1 << 30 });
  * for (const clip of spool.pending()) {
  *   const uploaded = await uploadClip(nc, clip, { spool });
+ *   spool.markUploaded(clip.id);
  *   console.log(uploaded.object, uploaded.digest);
  * }
  * ```
@@ -35,7 +36,7 @@ import type { ClipSpool, SpooledClip } from "./clip_spool.ts";
 
 /** Options of {@link uploadClip}. */
 export interface UploadClipOptions {
-  /** The spool: where the upload's progress is kept and the clip is marked uploaded. */
+  /** The spool: where the upload's progress is kept. */
   readonly spool: ClipSpool;
   /** Object store bucket. Default `clips`. */
   readonly bucket?: string;
@@ -86,7 +87,11 @@ function digestOf(hex: string): string {
   return `SHA-256=${Base64UrlPaddedCodec.encode(bytes)}`;
 }
 
-/** Uploads one spooled clip, resuming an interrupted upload; marks it uploaded when verified. */
+/**
+ * Uploads one spooled clip, resuming an interrupted upload, and verifies the object. The caller
+ * announces the clip and then marks it uploaded in the spool (in that order: a crash between
+ * the two uploads nothing again and announces it again under the same event id).
+ */
 export async function uploadClip(
   nc: NatsConnection,
   clip: SpooledClip,
@@ -119,7 +124,6 @@ export async function uploadClip(
     try {
       await verify(nc, bucket, object, clip.sha256);
       options.spool.setUploadState(clip.id, undefined);
-      options.spool.markUploaded(clip.id);
       return { bucket, object, sha256: clip.sha256, digest, chunksSent, chunksResumed, reuploads };
     } catch (e) {
       if (!(e instanceof ClipVerifyError) || attempt >= 2) throw e;

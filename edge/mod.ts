@@ -80,5 +80,10 @@ export {
   type UploadClipOptions,
   type UploadedClip,
 } from "./clip_uploader.ts";
+export {
+  DeviceRecording,
+  type DeviceRecordingOptions,
+  type RecordingStats,
+} from "./device_recording.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

@@ -9,7 +9,13 @@ import * as f from "./_fields.ts";
 import { defineFamily } from "./message_family.ts";
 
 /** Kinds of alerts. */
-export const ALERT_KINDS = ["offline", "temperature", "pipeline_drops", "outbox_filling"] as const;
+export const ALERT_KINDS = [
+  "offline",
+  "temperature",
+  "pipeline_drops",
+  "outbox_filling",
+  "spool_full",
+] as const;
 
 /** Schema of an alert event. */
 export const AlertSchema = z.strictObject({

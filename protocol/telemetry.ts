@@ -46,6 +46,13 @@ export const TelemetrySchema = z.strictObject({
     bytes: f.bytes,
     capacityBytes: f.bytes,
   }).describe("The store-and-forward outbox"),
+  clips: z.strictObject({
+    pending: f.count.describe("Finished clips not yet uploaded"),
+    bytes: f.bytes,
+    quotaBytes: f.bytes,
+    refused: f.count.describe("Clips refused since start because the spool or disk was full"),
+    uploaded: f.count.describe("Clips uploaded since start"),
+  }).optional().describe("The clip spool; absent on a device that does not record"),
   appVersion: f.version,
   modelVersion: f.version.nullable(),
 });

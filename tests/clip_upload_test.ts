@@ -56,7 +56,8 @@ Deno.test("uploadClip stores a clip any nats.js client reads back whole", async 
   const info = await (await new Objm(nc).open("clips")).info(up.object);
   assert.equal(info?.digest, up.digest);
   assert.equal(info?.size, data.get("s-1")!.length);
-  assert.deepEqual(spool.pending(), []);
+  // Marking it uploaded is the caller's (after it announced the clip).
+  assert.equal(spool.pending().length, 1);
   // Uploading again sends nothing: the object is there and verified.
   assert.equal((await uploadClip(nc, clip("s-1"), { spool })).chunksSent, 0);
 });
@@ -81,7 +82,6 @@ Deno.test("uploadClip resumes an upload interrupted at any chunk from the last s
         }),
       /link dropped/,
     );
-    assert.equal(spool.pending().filter((c) => c.sessionId === id).length, 1);
     const up = await uploadClip(nc, clip(id), { spool, chunkBytes: CHUNK });
     assert.equal(up.chunksResumed, k, `resumed after ${k}`);
     assert.equal(up.chunksSent, 10 - k);

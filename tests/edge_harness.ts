@@ -24,6 +24,8 @@ export async function testAgentConfig(
     heartbeatIntervalMs: 200,
     telemetryIntervalMs: 500,
     cameras: [],
+    // Recording has its own tests; the others need no encoder.
+    recording: { enabled: false },
     ...overrides,
   });
 }

@@ -399,7 +399,7 @@ Deno.test("two cloud instances share the ingest and serve the same state", async
   );
 });
 
-Deno.test("the app answers through app.request() too, and raises temperature, outbox and drop-rate alerts from telemetry", async () => {
+Deno.test("the app answers through app.request() too, and raises temperature, outbox, drop-rate and spool alerts from telemetry", async () => {
   await using nats = await startTestNats();
   const { svc, token } = await cloud(nats);
   await using _ = svc as CloudService;
@@ -410,7 +410,7 @@ Deno.test("the app answers through app.request() too, and raises temperature, ou
   });
   await using nc = await nats.connect();
   const { telemetry } = await import("../protocol/mod.ts");
-  const report = (ts: number, drops: number) =>
+  const report = (ts: number, drops: number, refused = 0) =>
     telemetry.encode({
       ...newEnvelope(ts),
       deviceId: "m007-a",
@@ -422,21 +422,23 @@ Deno.test("the app answers through app.request() too, and raises temperature, ou
       cameras: [],
       stages: [{ name: "frame_sync", fps: 15, p50Ms: 1, p99Ms: 2, queueDepth: 0, drops }],
       outbox: { depth: 900, bytes: 95, capacityBytes: 100 },
+      clips: { pending: 3, bytes: 10, quotaBytes: 100, refused, uploaded: 0 },
       appVersion: "0.1.0",
       modelVersion: null,
     });
   const now = Date.now();
   nc.publish(subjects.telemetry({ region: "local", deviceId: "m007-a" }), report(now - 30_000, 10));
-  nc.publish(subjects.telemetry({ region: "local", deviceId: "m007-a" }), report(now, 110)); // 200 drops a minute
+  // 200 drops a minute, and a clip refused by a full spool since the last report.
+  nc.publish(subjects.telemetry({ region: "local", deviceId: "m007-a" }), report(now, 110, 1));
   const viewer = await token("viewer");
   const alerts = await eventually(
     async () => {
       const r = await app.request("/alerts", { headers: { authorization: `Bearer ${viewer}` } });
       const body = await r.json();
-      return body.items.length === 3 ? body.items : undefined;
+      return body.items.length === 4 ? body.items : undefined;
     },
     5000,
-    "three alerts",
+    "four alerts",
   );
   const byKind = Object.fromEntries(
     alerts.map((x: { kind: string; severity: string }) => [x.kind, x.severity]),
@@ -445,6 +447,7 @@ Deno.test("the app answers through app.request() too, and raises temperature, ou
     temperature: "critical",
     outbox_filling: "critical",
     pipeline_drops: "warning",
+    spool_full: "critical",
   });
   assert.equal((await app.request("/alerts")).status, 401);
 });

@@ -1,0 +1,157 @@
+/**
+ * Recording on a running agent: door sessions become clips in the object store with a
+ * clip-uploaded event each, and a full disk raises an alert instead of crashing the agent.
+ */
+import assert from "node:assert/strict";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Objm } from "@nats-io/obj";
+import { ensureStreams } from "../cloud/mod.ts";
+import { Agent, SimulatedHardware } from "../edge/mod.ts";
+import { type ClipUploaded, filters, parseClipUploaded } from "../protocol/mod.ts";
+import { eventually, streamEvents, testAgentConfig } from "./edge_harness.ts";
+import { startTestNats } from "./harness.ts";
+import { probeClip } from "./video_check.ts";
+
+const quiet = { log: () => {} };
+
+const cameras = ["cam-1", "cam-2"].map((cameraId) => ({
+  cameraId,
+  source: { kind: "synthetic" },
+  width: 160,
+  height: 120,
+  fps: 10,
+}));
+
+async function clipEvents(nc: Parameters<typeof jetstream>[0]): Promise<ClipUploaded[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info("EVENTS_LOCAL");
+  if (info.state.messages === 0) return [];
+  const c = await jetstream(nc).consumers.get("EVENTS_LOCAL", {
+    filter_subjects: filters.clipsUploaded({ region: "local" }),
+  });
+  const out: ClipUploaded[] = [];
+  for await (const m of await c.fetch({ max_messages: 100, expires: 1000 })) {
+    const e = parseClipUploaded(m.data);
+    if (!e.ok) throw e.error;
+    out.push(e.value);
+    if (m.info.pending === 0) break;
+  }
+  return out;
+}
+
+Deno.test("agent records a door session from each camera, uploads the clips and announces them", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const hardware = new SimulatedHardware();
+  const config = await testAgentConfig(nats.url, {
+    cameras,
+    recording: { enabled: true, preRollMs: 500, postRollMs: 300, uploadIntervalMs: 200 },
+  });
+  await using agent = await Agent.start(config, { ...quiet, hardware });
+  await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  await new Promise((r) => setTimeout(r, 800));
+  hardware.setDoor("open");
+  await new Promise((r) => setTimeout(r, 1500));
+  hardware.setDoor("closed");
+  const clips = await eventually(
+    async () => {
+      const e = await clipEvents(nc);
+      return e.length >= 2 ? e : undefined;
+    },
+    20_000,
+    "2 clip-uploaded events",
+  );
+  const session = (await streamEvents(nc, "m001-a")).find((e) => e.type === "door_opened");
+  assert.ok(session?.type === "door_opened");
+  assert.deepEqual(clips.map((c) => c.cameraId).sort(), ["cam-1", "cam-2"]);
+  const os = await new Objm(nc).open("clips");
+  for (const c of clips) {
+    assert.equal(c.sessionId, session.sessionId);
+    assert.equal(c.bucket, "clips");
+    const r = await os.get(c.object);
+    assert.ok(r, `object ${c.object}`);
+    const bytes = await new Response(r.data).bytes();
+    assert.equal(bytes.length, c.bytes);
+    const sha = Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)))
+      .map((b) => b.toString(16).padStart(2, "0")).join("");
+    assert.equal(sha, c.sha256);
+    const probe = await probeClip(bytes);
+    assert.equal(probe.codec, "h264");
+    assert.equal(probe.frames, c.frames);
+    // Pre-roll 500 ms + 1.5 s open + post-roll 300 ms, at 10 fps: about 23 frames.
+    assert.ok(c.frames >= 18 && c.frames <= 28, `frames ${c.frames}`);
+  }
+});
+
+async function tmpfs(
+  bytes: number,
+): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> } | undefined> {
+  const path = await Deno.makeTempDir({ prefix: "vend-full-disk-" });
+  const out = await new Deno.Command("mount", {
+    args: ["-t", "tmpfs", "-o", `size=${bytes}`, "tmpfs", path],
+    stderr: "null",
+  }).output().catch(() => undefined);
+  if (!out?.success) return undefined;
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await new Deno.Command("umount", { args: [path] }).output();
+      await Deno.remove(path, { recursive: true });
+    },
+  };
+}
+
+const canMount = Deno.uid() === 0 && await (async () => {
+  const t = await tmpfs(64 * 1024);
+  await t?.[Symbol.asyncDispose]();
+  return t !== undefined;
+})();
+
+Deno.test({
+  name: "agent on a full disk raises a spool alert, keeps selling and does not crash",
+  ignore: !canMount,
+  fn: async () => {
+    await using nats = await startTestNats();
+    await using nc = await nats.connect();
+    await ensureStreams(nc, "local");
+    // The spool sits on a real 256 KiB file system: the first clip fills it.
+    await using disk = (await tmpfs(256 * 1024))!;
+    const hardware = new SimulatedHardware();
+    const config = await testAgentConfig(nats.url, {
+      cameras: [{ ...cameras[0], width: 320, height: 240 }],
+      recording: {
+        enabled: true,
+        preRollMs: 0,
+        postRollMs: 0,
+        crf: 0,
+        dir: disk.path,
+        uploadIntervalMs: 60_000,
+      },
+    });
+    await using agent = await Agent.start(config, { ...quiet, hardware });
+    await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+    await new Promise((r) => setTimeout(r, 500));
+    hardware.setDoor("open");
+    await new Promise((r) => setTimeout(r, 3000));
+    hardware.setDoor("closed");
+    const events = await eventually(
+      async () => {
+        const e = await streamEvents(nc, "m001-a");
+        return e.some((x) => x.type === "session_completed") &&
+            e.some((x) => x.type === "pipeline_error")
+          ? e
+          : undefined;
+      },
+      15_000,
+      "session_completed and pipeline_error",
+    );
+    const error = events.find((e) => e.type === "pipeline_error");
+    assert.ok(error?.type === "pipeline_error");
+    assert.equal(error.stage, "spool");
+    assert.match(error.reason, /disk is full/);
+    // The agent is alive: it still answers and heartbeats.
+    assert.ok(agent.connected);
+    assert.ok(events.some((e) => e.type === "session_completed"));
+  },
+});
