@@ -110,6 +110,8 @@ export async function buildEdge(target: keyof typeof TARGETS, outDir: string): P
       triple,
       "--include",
       `${ROOT}wasm/build/kernels.wasm`,
+      "--include",
+      `${ROOT}wasm/_ffmpeg_worker_script.ts`,
       "--output",
       executable,
       `${ROOT}edge/main.ts`,
@@ -130,7 +132,22 @@ export async function buildEdge(target: keyof typeof TARGETS, outDir: string): P
     `${dir}/app/agent.js`,
     `${ROOT}edge/main.ts`,
   ], { cwd: ROOT });
+  // The ffmpeg.wasm worker is a module of its own (a Worker loads it by URL), with the core's
+  // .wasm beside it.
+  await run(Deno.execPath(), [
+    "bundle",
+    "--platform",
+    "deno",
+    "--frozen",
+    "--output",
+    `${dir}/app/ffmpeg_worker.js`,
+    `${ROOT}wasm/_ffmpeg_worker_script.ts`,
+  ], { cwd: ROOT });
   await Deno.copyFile(`${ROOT}wasm/build/kernels.wasm`, `${dir}/app/build/kernels.wasm`);
+  await Deno.copyFile(
+    new URL(import.meta.resolve("@ffmpeg/core/wasm")),
+    `${dir}/app/build/ffmpeg-core.wasm`,
+  );
   await Deno.copyFile(await runtimeFor(target), `${dir}/bin/deno`);
   await Deno.chmod(`${dir}/bin/deno`, 0o755);
   const launcher = `#!/bin/sh
@@ -147,7 +164,16 @@ exit 1
   await Deno.writeTextFile(`${dir}/vend-edge`, launcher);
   await Deno.chmod(`${dir}/vend-edge`, 0o755);
   const files = [];
-  for (const path of ["vend-edge", "bin/deno", "app/agent.js", "app/build/kernels.wasm"]) {
+  for (
+    const path of [
+      "vend-edge",
+      "bin/deno",
+      "app/agent.js",
+      "app/ffmpeg_worker.js",
+      "app/build/kernels.wasm",
+      "app/build/ffmpeg-core.wasm",
+    ]
+  ) {
     files.push({
       path,
       bytes: (await Deno.stat(`${dir}/${path}`)).size,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { buildEdge, verifyBundle } from "../cli/build_edge.ts";
-import { filters, parseHeartbeat } from "../protocol/mod.ts";
+import { ensureStreams } from "../cloud/mod.ts";
+import { filters, parseClipUploaded, parseHeartbeat } from "../protocol/mod.ts";
 import { lines } from "./harness.ts";
 import { startTestNats } from "./harness.ts";
 
@@ -79,8 +80,73 @@ Deno.test("the x86_64 firmware bundle verifies against its manifest and runs fro
   }
 });
 
+/** Runs a built device program with a camera and automatic sessions; resolves with a clip event. */
+async function firstClip(
+  executable: string,
+  url: string,
+  connect: () => Promise<import("@nats-io/nats-core").NatsConnection>,
+  timeoutMs: number,
+) {
+  const dir = await Deno.makeTempDir({ prefix: "vend-bundle-rec-" });
+  const config = `${dir}/agent.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      deviceId: "m001-a",
+      machineId: "m001",
+      role: "primary",
+      nats: { servers: [url] },
+      dataDir: `${dir}/data`,
+      cameras: [{
+        cameraId: "cam-1",
+        source: { kind: "synthetic" },
+        width: 160,
+        height: 120,
+        fps: 10,
+      }],
+      recording: { preRollMs: 200, postRollMs: 200, uploadIntervalMs: 200 },
+    }),
+  );
+  const nc = await connect();
+  await ensureStreams(nc, "local");
+  const clips = nc.subscribe(filters.clipsUploaded(), { max: 1, timeout: timeoutMs });
+  await nc.flush();
+  const child = new Deno.Command(executable, {
+    args: ["--config", config, "--simulate", "--auto-sessions", "2"],
+    cwd: dir,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    for await (const m of clips) {
+      const clip = parseClipUploaded(m.data);
+      assert.ok(clip.ok, "a valid clip-uploaded event");
+      return clip.value;
+    }
+    throw new Error("no clip");
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("the x86_64 firmware bundle records a door session with ffmpeg.wasm and uploads the clip", async () => {
+  const out = await Deno.makeTempDir({ prefix: "vend-dist-" });
+  try {
+    const build = await buildEdge("x86_64", out);
+    await using nats = await startTestNats();
+    const clip = await firstClip(build.executable, nats.url, () => nats.connect(), 30_000);
+    assert.equal(clip.cameraId, "cam-1");
+    assert.equal(clip.codec, "h264");
+    assert.ok(clip.frames > 0 && clip.bytes > 0);
+  } finally {
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
 Deno.test({
-  name: "the aarch64 firmware bundle runs under qemu user emulation and heartbeats",
+  name: "the aarch64 firmware bundle runs under qemu user emulation, heartbeats and records a clip",
   ignore: Deno.build.arch === "aarch64",
   async fn() {
     const out = await Deno.makeTempDir({ prefix: "vend-dist-" });
@@ -90,6 +156,10 @@ Deno.test({
       await using nats = await startTestNats();
       const ms = await firstHeartbeat(build.executable, nats.url, () => nats.connect(), 120_000);
       assert.ok(ms > 0);
+      // ffmpeg.wasm records on the ARM build too.
+      const clip = await firstClip(build.executable, nats.url, () => nats.connect(), 240_000);
+      assert.equal(clip.codec, "h264");
+      assert.ok(clip.frames > 0);
     } finally {
       await Deno.remove(out, { recursive: true });
     }

@@ -27,6 +27,8 @@ export interface FfmpegCoreModule {
     ErrnoError: new (errno: number) => Error;
   };
   exec(...args: string[]): number;
+  /** The wasm exports (minified names). */
+  asm: Record<string, unknown>;
   reset(): void;
   setLogger(logger: (entry: { type: string; message: string }) => void): void;
 }
@@ -58,16 +60,28 @@ export class FfmpegLoadError extends Error {
 
 let wasmBinary: Promise<ArrayBuffer> | undefined;
 
+/**
+ * Where a firmware bundle ships the core's .wasm (beside the bundled script); in a checkout it
+ * is read from node_modules.
+ */
+export const FFMPEG_CORE_WASM_URL: URL = new URL("./build/ffmpeg-core.wasm", import.meta.url);
+
+async function coreWasm(): Promise<ArrayBuffer> {
+  const shipped = await fetch(FFMPEG_CORE_WASM_URL).catch(() => undefined);
+  if (shipped?.ok) return await shipped.arrayBuffer();
+  await shipped?.body?.cancel();
+  const r = await fetch(import.meta.resolve("@ffmpeg/core/wasm"));
+  if (!r.ok) throw new Error(`HTTP ${r.status}`);
+  return await r.arrayBuffer();
+}
+
 /** Instantiates a fresh ffmpeg.wasm core (the .wasm bytes are fetched once and shared). */
 export async function loadFfmpegCore(): Promise<FfmpegCore> {
   // The core computes its script directory from `location`; any URL will do.
   const g = globalThis as { location?: unknown };
   g.location ??= new URL("file:///");
   try {
-    wasmBinary ??= fetch(import.meta.resolve("@ffmpeg/core/wasm")).then((r) => {
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      return r.arrayBuffer();
-    });
+    wasmBinary ??= coreWasm();
     const { default: create } = await import("@ffmpeg/core") as {
       default: (options: Record<string, unknown>) => Promise<FfmpegCoreModule>;
     };
@@ -76,6 +90,7 @@ export async function loadFfmpegCore(): Promise<FfmpegCore> {
       print: () => {},
       printErr: () => {},
     });
+    const stack = stackOf(module);
     let log: string[] = [];
     module.setLogger((entry) => log.push(entry.message));
     return {
@@ -83,8 +98,16 @@ export async function loadFfmpegCore(): Promise<FfmpegCore> {
       run(args) {
         log = [];
         module.reset();
-        const code = module.exec(...args);
-        return { code, log };
+        // ffmpeg leaves through exit(), which unwinds without restoring the C stack pointer:
+        // each run would leak a little of the 64 KiB stack until a run overflows it (upstream
+        // ffmpegwasm/ffmpeg.wasm#820, "memory access out of bounds" after ~150 runs).
+        const sp = stack.save();
+        try {
+          const code = module.exec(...args);
+          return { code, log };
+        } finally {
+          stack.restore(sp);
+        }
       },
     };
   } catch (cause) {
@@ -94,4 +117,26 @@ export async function loadFfmpegCore(): Promise<FfmpegCore> {
       { cause },
     );
   }
+}
+
+/**
+ * The core's stackSave/stackRestore exports. @ffmpeg/core 0.12.10 minifies them to `Da`/`Ea`
+ * (its own JS wraps them under those names); checked, so another build fails at load instead
+ * of corrupting memory.
+ */
+function stackOf(module: FfmpegCoreModule): {
+  save(): number;
+  restore(sp: number): void;
+} {
+  const save = module.asm["Da"];
+  const restore = module.asm["Ea"];
+  if (typeof save !== "function" || typeof restore !== "function") {
+    throw new Error("this @ffmpeg/core build has no stackSave/stackRestore exports (Da/Ea)");
+  }
+  const sp = save() as number;
+  restore(sp);
+  if (typeof sp !== "number" || sp <= 0 || save() !== sp) {
+    throw new Error("this @ffmpeg/core build's Da/Ea exports are not stackSave/stackRestore");
+  }
+  return { save: () => save() as number, restore: (p) => void restore(p) };
 }

@@ -77,7 +77,13 @@ interface Running {
   readonly reject: (e: Error) => void;
 }
 
-const SCRIPT = new URL("./_ffmpeg_worker_script.ts", import.meta.url);
+/**
+ * The worker's script: the module beside this one in a checkout, `ffmpeg_worker.js` beside the
+ * bundled program in a firmware bundle (built by `./vend build edge`).
+ */
+export const FFMPEG_WORKER_URL: URL = import.meta.url.endsWith(".ts")
+  ? new URL("./_ffmpeg_worker_script.ts", import.meta.url)
+  : new URL("./ffmpeg_worker.js", import.meta.url);
 
 /** A long-lived ffmpeg.wasm instance in a Worker. */
 export class FfmpegWorker implements Disposable {
@@ -95,7 +101,7 @@ export class FfmpegWorker implements Disposable {
   /** Starts a worker and loads ffmpeg.wasm in it (about 0.3 s). */
   static async start(options: FfmpegWorkerOptions = {}): Promise<FfmpegWorker> {
     const ring = createRingBuffer(options.ringBytes ?? 8 << 20);
-    const worker = new Worker(SCRIPT, { type: "module" });
+    const worker = new Worker(FFMPEG_WORKER_URL, { type: "module" });
     const self = new FfmpegWorker(worker, ring);
     await new Promise<void>((resolve, reject) => {
       const fail = (e: Error) => {

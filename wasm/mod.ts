@@ -15,10 +15,16 @@
  *
  * @module
  */
-export { type FfmpegCore, FfmpegLoadError, loadFfmpegCore } from "./ffmpeg_core.ts";
+export {
+  FFMPEG_CORE_WASM_URL,
+  type FfmpegCore,
+  FfmpegLoadError,
+  loadFfmpegCore,
+} from "./ffmpeg_core.ts";
 export {
   FFMPEG_INPUT,
   FFMPEG_OUTPUT,
+  FFMPEG_WORKER_URL,
   FfmpegCrashedError,
   type FfmpegJob,
   type FfmpegJobResult,
