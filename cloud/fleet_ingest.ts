@@ -80,7 +80,7 @@ export class FleetIngest {
   readonly #o: Required<Omit<FleetIngestOptions, "logger">> & { logger?: Logger };
   readonly #written = new Map<string, { at: number; status: DeviceStatus }>();
   readonly #drops = new Map<string, { drops: number; ts: number }>();
-  readonly #refused = new Map<string, number>();
+  readonly #refused = new Map<string, { refused: number; ts: number }>();
   #subs: Subscription[] = [];
   #sweep: ReturnType<typeof setInterval> | undefined;
   #inflight = 0;
@@ -208,6 +208,15 @@ export class FleetIngest {
       this.#drops.set(t.deviceId, { drops, ts: t.ts });
       if (before) perMinute = ((drops - before.drops) * 60_000) / (t.ts - before.ts);
     }
+    // Clips refused since the device's previous report; undefined for an older report.
+    let refusedSince: number | undefined;
+    const lastClips = this.#refused.get(t.deviceId);
+    if (t.clips && (!lastClips || t.ts > lastClips.ts)) {
+      const delta = t.clips.refused - (lastClips?.refused ?? 0);
+      // A smaller count means the device restarted (its counter starts at 0).
+      refusedSince = delta >= 0 ? delta : t.clips.refused;
+      this.#refused.set(t.deviceId, { refused: t.clips.refused, ts: t.ts });
+    }
     const limit = this.#o.temperatureLimitC;
     if (t.temperatureC !== null && t.temperatureC >= limit) {
       await this.#raise(
@@ -228,19 +237,17 @@ export class FleetIngest {
         fill,
       );
     } else await this.#clear("outbox_filling", t.deviceId);
-    if (t.clips) {
+    if (t.clips && refusedSince !== undefined) {
       // A clip refused since the last report (spool or disk full) or a spool nearly full of
       // clips it must keep raises the alert; it clears once there is room again.
-      const before = this.#refused.get(t.deviceId) ?? 0;
-      this.#refused.set(t.deviceId, t.clips.refused);
       const spoolFill = t.clips.quotaBytes > 0 ? t.clips.bytes / t.clips.quotaBytes : 0;
-      if (t.clips.refused > before || spoolFill >= 0.95) {
+      if (refusedSince > 0 || spoolFill >= 0.95) {
         await this.#raise(
           t.deviceId,
           "spool_full",
-          t.clips.refused > before ? "critical" : "warning",
-          t.clips.refused > before
-            ? `${t.clips.refused - before} session clips could not be stored: the spool is full`
+          refusedSince > 0 ? "critical" : "warning",
+          refusedSince > 0
+            ? `${refusedSince} session clips could not be stored: the spool is full`
             : `clip spool ${
               Math.round(spoolFill * 100)
             }% full (${t.clips.pending} clips to upload)`,

@@ -202,17 +202,23 @@ export class FfmpegWorker implements Disposable {
     const r = this.#running;
     if (msg.type === "ready" || !r || msg.job !== r.id) return;
     if (msg.type === "data") {
-      r.output.enqueue(msg.bytes);
+      try {
+        r.output.enqueue(msg.bytes);
+      } catch { /* the reader cancelled: ffmpeg's output is not wanted */ }
       return;
     }
     this.#running = undefined;
     if (msg.type === "done") {
-      r.output.close();
+      try {
+        r.output.close();
+      } catch { /* cancelled */ }
       r.resolve({ code: msg.code, log: msg.log, bytes: msg.bytes });
     } else {
       // A trap inside ffmpeg.wasm leaves its memory in an unknown state: retire the instance.
       const error = new FfmpegCrashedError(`ffmpeg.wasm failed: ${msg.message}`);
-      r.output.error(error);
+      try {
+        r.output.error(error);
+      } catch { /* cancelled */ }
       r.reject(error);
       this.kill();
     }
