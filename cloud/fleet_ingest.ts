@@ -253,7 +253,10 @@ export class FleetIngest {
             }% full (${t.clips.pending} clips to upload)`,
           spoolFill,
         );
-      } else if (spoolFill < 0.8) await this.#clear("spool_full", t.deviceId);
+      } else if (spoolFill < 0.8 && lastClips) {
+        // Cleared only against an earlier report (the first one seen has no baseline).
+        await this.#clear("spool_full", t.deviceId);
+      }
     }
     if (perMinute !== undefined) {
       if (perMinute > 40) {
