@@ -123,26 +123,14 @@ export async function buildEdge(target: keyof typeof TARGETS, outDir: string): P
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(`${dir}/bin`, { recursive: true });
   await Deno.mkdir(`${dir}/app/build`, { recursive: true });
-  await run(Deno.execPath(), [
-    "bundle",
-    "--platform",
-    "deno",
-    "--frozen",
-    "--output",
-    `${dir}/app/agent.js`,
-    `${ROOT}edge/main.ts`,
-  ], { cwd: ROOT });
+  const bundle = (entry: string, output: string) =>
+    run(Deno.execPath(), ["bundle", "--platform", "deno", "--frozen", "--output", output, entry], {
+      cwd: ROOT,
+    });
+  await bundle(`${ROOT}edge/main.ts`, `${dir}/app/agent.js`);
   // The ffmpeg.wasm worker is a module of its own (a Worker loads it by URL), with the core's
   // .wasm beside it.
-  await run(Deno.execPath(), [
-    "bundle",
-    "--platform",
-    "deno",
-    "--frozen",
-    "--output",
-    `${dir}/app/ffmpeg_worker.js`,
-    `${ROOT}wasm/_ffmpeg_worker_script.ts`,
-  ], { cwd: ROOT });
+  await bundle(`${ROOT}wasm/_ffmpeg_worker_script.ts`, `${dir}/app/ffmpeg_worker.js`);
   await Deno.copyFile(`${ROOT}wasm/build/kernels.wasm`, `${dir}/app/build/kernels.wasm`);
   await Deno.copyFile(
     new URL(import.meta.resolve("@ffmpeg/core/wasm")),

@@ -5,6 +5,23 @@ import { filters, parseClipUploaded, parseHeartbeat } from "../protocol/mod.ts";
 import { lines } from "./harness.ts";
 import { startTestNats } from "./harness.ts";
 
+/** Writes a primary device's configuration into `dir`; returns its path. */
+async function writeConfig(dir: string, url: string, extra: Record<string, unknown>) {
+  const config = `${dir}/agent.json`;
+  await Deno.writeTextFile(
+    config,
+    JSON.stringify({
+      deviceId: "m001-a",
+      machineId: "m001",
+      role: "primary",
+      nats: { servers: [url] },
+      dataDir: `${dir}/data`,
+      ...extra,
+    }),
+  );
+  return config;
+}
+
 /** Starts a built device program and resolves with the ms from spawn to its first heartbeat. */
 async function firstHeartbeat(
   executable: string,
@@ -13,18 +30,7 @@ async function firstHeartbeat(
   timeoutMs: number,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "vend-bundle-run-" });
-  const config = `${dir}/agent.json`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      deviceId: "m001-a",
-      machineId: "m001",
-      role: "primary",
-      nats: { servers: [natsUrl] },
-      dataDir: `${dir}/data`,
-      heartbeatIntervalMs: 200,
-    }),
-  );
+  const config = await writeConfig(dir, natsUrl, { heartbeatIntervalMs: 200 });
   const nc = await connect();
   const beats = nc.subscribe(filters.heartbeats(), { max: 1, timeout: timeoutMs });
   await nc.flush();
@@ -88,25 +94,16 @@ async function firstClip(
   timeoutMs: number,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "vend-bundle-rec-" });
-  const config = `${dir}/agent.json`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      deviceId: "m001-a",
-      machineId: "m001",
-      role: "primary",
-      nats: { servers: [url] },
-      dataDir: `${dir}/data`,
-      cameras: [{
-        cameraId: "cam-1",
-        source: { kind: "synthetic" },
-        width: 160,
-        height: 120,
-        fps: 10,
-      }],
-      recording: { preRollMs: 200, postRollMs: 200, uploadIntervalMs: 200 },
-    }),
-  );
+  const config = await writeConfig(dir, url, {
+    cameras: [{
+      cameraId: "cam-1",
+      source: { kind: "synthetic" },
+      width: 160,
+      height: 120,
+      fps: 10,
+    }],
+    recording: { preRollMs: 200, postRollMs: 200, uploadIntervalMs: 200 },
+  });
   const nc = await connect();
   await ensureStreams(nc, "local");
   const clips = nc.subscribe(filters.clipsUploaded(), { max: 1, timeout: timeoutMs });

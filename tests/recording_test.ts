@@ -209,8 +209,8 @@ Deno.test("SessionRecorder records each camera from the pre-roll through the pos
   assert.deepEqual(recorder.clips, 2);
 });
 
-Deno.test("SessionRecorder continues a session in a new part when the encoder dies", async () => {
-  await using encoder = new WasmClipEncoder({ instances: 1 });
+/** A recorder with no pre- or post-roll that collects its signals. */
+function tightRecorder(encoder: ClipEncoder) {
   const { sink, clips, mp4 } = memorySink();
   const signals: PipelineSignal[] = [];
   const recorder = new SessionRecorder({
@@ -221,6 +221,12 @@ Deno.test("SessionRecorder continues a session in a new part when the encoder di
     postRollMs: 0,
     signals: collectSignals(signals),
   });
+  return { recorder, signals, clips, mp4 };
+}
+
+Deno.test("SessionRecorder continues a session in a new part when the encoder dies", async () => {
+  await using encoder = new WasmClipEncoder({ instances: 1 });
+  const { recorder, signals, clips, mp4 } = tightRecorder(encoder);
   recorder.open("s-9", 1000);
   recorder.close("s-9", 4000);
   let n = 0;
@@ -253,16 +259,7 @@ Deno.test("SessionRecorder continues a session in a new part when the encoder di
 
 Deno.test("SessionRecorder drops a frame of another size mid-clip and says so", async () => {
   await using encoder = new WasmClipEncoder({ instances: 1 });
-  const { sink, clips } = memorySink();
-  const signals: PipelineSignal[] = [];
-  const recorder = new SessionRecorder({
-    encoder,
-    sink,
-    kernels,
-    preRollMs: 0,
-    postRollMs: 0,
-    signals: collectSignals(signals),
-  });
+  const { recorder, signals, clips } = tightRecorder(encoder);
   recorder.open("s-2", 0);
   recorder.close("s-2", 1000);
   const odd = syntheticCamera(randomScenario(3), {
