@@ -13,6 +13,8 @@ import { shadow } from "./shadow.ts";
 import { commandReply, commandRequest } from "./command.ts";
 import { pipelineEvent } from "./pipeline_event.ts";
 import { clipUploaded } from "./clip.ts";
+import { componentRecipe, versionManifest } from "./component.ts";
+import { signedManifest } from "./signed_manifest.ts";
 import { deploymentEvent } from "./deployment.ts";
 import { paymentEvent } from "./payment_event.ts";
 import { clockSync } from "./clock_sync.ts";
@@ -53,6 +55,25 @@ export const DOCUMENTED_FAMILIES: readonly DocumentedFamily[] = [
     rules: ["`bytesDone` <= `bytesTotal`"],
   },
   { family: alert, file: "alert", rules: [] },
+  {
+    family: componentRecipe,
+    file: "component_recipe",
+    rules: [
+      "an `agent` is applied by `restart`",
+      "`dependencies` do not name the component itself",
+      "a parameter's `default` has its `type`",
+    ],
+  },
+  {
+    family: versionManifest,
+    file: "version_manifest",
+    rules: ["each artifact's `chunks` add up to its `bytes`", "artifact names are distinct"],
+  },
+  {
+    family: signedManifest,
+    file: "signed_manifest",
+    rules: ["`signature` is Ed25519 over the UTF-8 bytes of `manifest`, by the key `keyId`"],
+  },
   { family: auditEntry, file: "audit_entry", rules: [] },
   { family: clockSync, file: "clock_sync", discriminator: "kind", rules: ["reply: `t2` >= `t1`"] },
   {

@@ -172,6 +172,10 @@ export const buckets = {
   service: "service",
   /** Object store of session clips: objects `<deviceId>/<sessionId>/<cameraId>-<part>.mp4`. */
   clips: "clips",
+  /** Signed version manifests of components: key `<component>.<version>`. */
+  components: "components",
+  /** Object store of artifact chunks, each named by its SHA-256 (shared by all versions). */
+  artifacts: "artifacts",
 } as const;
 
 /** Key of one side of a device's shadow in the `shadow` bucket. */
