@@ -40,3 +40,5 @@ export { connectNats, type ConnectNatsOptions, NatsUnavailableError } from "./na
 export { natsHealth } from "./nats_health.ts";
 export { onShutdown } from "./shutdown.ts";
 export { ensureStreams } from "./streams.ts";
+export { ComponentError, ComponentRegistry } from "./component_registry.ts";
+export { type ChunkSizes, type ChunkSpan, contentChunks } from "./content_chunker.ts";

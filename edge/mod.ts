@@ -85,5 +85,12 @@ export {
   type DeviceRecordingOptions,
   type RecordingStats,
 } from "./device_recording.ts";
+export {
+  ArtifactVerifyError,
+  fetchArtifacts,
+  type FetchArtifactsOptions,
+  type FetchProgress,
+  type FetchResult,
+} from "./artifact_fetcher.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";
