@@ -92,5 +92,20 @@ export {
   type FetchProgress,
   type FetchResult,
 } from "./artifact_fetcher.ts";
+export {
+  OtaSlots,
+  type OtaState,
+  otherSlot,
+  type SlotInfo,
+  type SlotName,
+  type Trial,
+  type UpdateOutcome,
+} from "./ota_slots.ts";
+export {
+  type HealthReport,
+  runSupervisor,
+  type SupervisorOptions,
+  SWITCH_EXIT_CODE,
+} from "./supervisor.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

@@ -1,0 +1,238 @@
+/**
+ * The supervisor: a small loop that runs the device program from the active slot and keeps the
+ * machine on a working version. A version on trial must report healthy (the agent writes
+ * `healthy.json` once NATS is connected and its pipeline runs) within its window; if it crashes
+ * at start `maxBoots` times (a boot counter persisted before each start, so power cuts count),
+ * or hangs without reporting healthy, the supervisor switches back to the previous slot and
+ * records why, for the agent to report. A program that exits with {@link SWITCH_EXIT_CODE}
+ * asked for the (new) active slot to be started.
+ *
+ * @example
+ * ```ts
+ * import { OtaSlots } from "./ota_slots.ts";
+ * import { runSupervisor } from "./supervisor.ts";
+ *
+ * const slots = await OtaSlots.open("/var/lib/vendstream/ota");
+ * await runSupervisor(slots, { signal: AbortSignal.timeout(60_000) });
+ * ```
+ *
+ * @module
+ */
+import { type OtaSlots, type OtaState, otherSlot, type SlotName } from "./ota_slots.ts";
+
+/** Exit code with which the program asks the supervisor to start the active slot again. */
+export const SWITCH_EXIT_CODE = 75;
+
+/** What the running version writes when it is healthy. */
+export interface HealthReport {
+  readonly version: string;
+  readonly pid: number;
+  readonly at: number;
+}
+
+/** Options of {@link runSupervisor}. */
+export interface SupervisorOptions {
+  /** Stops the supervisor (and its program). */
+  readonly signal?: AbortSignal;
+  /** Pause before restarting a program that exited on its own. Default 1000 ms. */
+  readonly restartDelayMs?: number;
+  /** Extra environment of the program. */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Log sink. Default: JSON lines on stderr. */
+  readonly log?: (line: Record<string, unknown>) => void;
+  /** Told after every state change (tests). */
+  readonly onState?: (state: OtaState) => void;
+}
+
+/** Runs the device program from the active slot until `signal` aborts. */
+export async function runSupervisor(
+  slots: OtaSlots,
+  options: SupervisorOptions = {},
+): Promise<void> {
+  const log = options.log ??
+    ((l) => console.error(JSON.stringify({ ts: new Date().toISOString(), ...l })));
+  const signal = options.signal ?? new AbortController().signal;
+  const changed = (s: OtaState) => {
+    options.onState?.(s);
+    return s;
+  };
+  while (!signal.aborted) {
+    let state = await slots.read();
+    const trial = state.trial;
+    if (trial && trial.boots >= trial.maxBoots) {
+      state = changed(
+        await rollback(slots, `it did not start: ${trial.boots} starts failed (crash loop)`, log),
+      );
+      continue;
+    }
+    const info = state.slots[state.active];
+    if (!info) {
+      log({ level: "error", msg: "nothing installed in the active slot", slot: state.active });
+      await sleep(options.restartDelayMs ?? 1000, signal);
+      continue;
+    }
+    if (trial) {
+      state = changed(
+        await slots.update((s) => ({
+          ...s,
+          trial: s.trial && { ...s.trial, boots: s.trial.boots + 1, bootAt: Date.now() },
+        })),
+      );
+    }
+    await Deno.remove(slots.healthFile).catch(() => {});
+    const dir = slots.slotDir(state.active);
+    const command = info.command.startsWith("/") ? info.command : `${dir}/${info.command}`;
+    log({
+      level: "info",
+      msg: "starting",
+      slot: state.active,
+      version: info.version,
+      trial: !!trial,
+    });
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(command, {
+        args: [...info.args],
+        cwd: dir,
+        env: {
+          ...options.env,
+          VEND_OTA_DIR: slots.dir,
+          VEND_SLOT: state.active,
+          VEND_VERSION: info.version,
+        },
+        stdin: "null",
+      }).spawn();
+    } catch (e) {
+      log({ level: "error", msg: "cannot start", error: String(e), command });
+      if (!trial) await sleep(options.restartDelayMs ?? 1000, signal);
+      continue;
+    }
+    const stop = () => {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+    };
+    signal.addEventListener("abort", stop, { once: true });
+    const exited = child.status;
+    if (state.trial) {
+      const t = state.trial;
+      const round = new AbortController();
+      const within = AbortSignal.any([signal, round.signal]);
+      const verdict = await Promise.race([
+        exited.then((s) => ({ kind: "exited" as const, code: s.code })),
+        waitHealthy(slots, t.version, child.pid, within).then(() => ({ kind: "healthy" as const })),
+        sleep(t.healthWindowMs, within).then(() => ({ kind: "timeout" as const })),
+      ]);
+      round.abort();
+      if (verdict.kind === "healthy") {
+        changed(
+          await slots.update((s) => ({
+            ...s,
+            trial: null,
+            last: {
+              version: t.version,
+              deploymentId: t.deploymentId,
+              status: "healthy",
+              reason: null,
+              at: Date.now(),
+              reported: false,
+            },
+          })),
+        );
+        log({ level: "info", msg: "new version healthy", version: t.version });
+      } else if (verdict.kind === "timeout" && !signal.aborted) {
+        await kill(child);
+        changed(
+          await rollback(
+            slots,
+            `it did not report healthy within ${t.healthWindowMs} ms`,
+            log,
+          ),
+        );
+        signal.removeEventListener("abort", stop);
+        continue;
+      } else if (verdict.kind === "exited") {
+        log({ level: "warn", msg: "new version exited during its trial", code: verdict.code });
+        signal.removeEventListener("abort", stop);
+        continue; // counted as a failed boot at the next start
+      }
+    }
+    const status = await exited;
+    signal.removeEventListener("abort", stop);
+    if (signal.aborted) break;
+    if (status.code === SWITCH_EXIT_CODE) continue;
+    log({
+      level: "warn",
+      msg: "program exited; restarting",
+      code: status.code,
+      signal: status.signal,
+    });
+    await sleep(options.restartDelayMs ?? 1000, signal);
+  }
+}
+
+async function rollback(
+  slots: OtaSlots,
+  reason: string,
+  log: (l: Record<string, unknown>) => void,
+): Promise<OtaState> {
+  const state = await slots.update((s) => {
+    const t = s.trial!;
+    const back: SlotName = otherSlot(t.slot);
+    return {
+      active: s.slots[back] ? back : s.active,
+      slots: s.slots,
+      trial: null,
+      last: {
+        version: t.version,
+        deploymentId: t.deploymentId,
+        status: "rolled_back",
+        reason,
+        at: Date.now(),
+        reported: false,
+      },
+    };
+  });
+  log({ level: "error", msg: "rolled back", reason, to: state.slots[state.active]?.version });
+  return state;
+}
+
+async function waitHealthy(
+  slots: OtaSlots,
+  version: string,
+  pid: number,
+  signal: AbortSignal,
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const h = JSON.parse(await Deno.readTextFile(slots.healthFile)) as HealthReport;
+      if (h.version === version && h.pid === pid) return;
+    } catch { /* not yet */ }
+    await sleep(200, signal);
+  }
+  // Stopped: the other racers decide; this one never resolves.
+  await new Promise(() => {});
+}
+
+async function kill(child: Deno.ChildProcess): Promise<void> {
+  try {
+    child.kill("SIGTERM");
+  } catch { /* gone */ }
+  const done = await Promise.race([child.status.then(() => true), sleep(3000).then(() => false)]);
+  if (!done) {
+    try {
+      child.kill("SIGKILL");
+    } catch { /* gone */ }
+    await child.status;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    }, { once: true });
+  });
+}
