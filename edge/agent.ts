@@ -35,6 +35,7 @@ import {
 import {
   buckets,
   type CommandRequest,
+  deploymentEvent,
   type DeviceAddress,
   filters,
   heartbeat,
@@ -56,6 +57,8 @@ import { natsClockProbe, serveClock } from "./clock_service.ts";
 import { CommandFailure, type CommandHandler, CommandProcessor } from "./command_processor.ts";
 import { ffmpegCamera, v4l2Input } from "./ffmpeg_camera.ts";
 import { DeviceRecording } from "./device_recording.ts";
+import { OtaSlots } from "./ota_slots.ts";
+import { type DeploymentOrder, Updater } from "./updater.ts";
 import { type DoorState, type Hardware, SimulatedHardware } from "./hardware.ts";
 import { LinuxHardware } from "./linux_hardware.ts";
 import { natsMessages, natsPublisher } from "./nats_bus.ts";
@@ -87,6 +90,17 @@ export interface AgentOptions {
   readonly fault?: { readonly kill: "after_outbox_write" | "after_publish"; readonly at: number };
   /** Log sink. Default: JSON lines on stderr. */
   readonly log?: (line: Record<string, unknown>) => void;
+  /**
+   * Called when an update switched slots and the agent must be started again from the new one
+   * (the program exits with the supervisor's switch code). Default: only logged.
+   */
+  readonly onRestartRequested?: () => void;
+  /** Arguments the program was started with (a new slot is started with the same). */
+  readonly args?: readonly string[];
+  /** Whether a supervisor runs this agent. Default: when VEND_OTA_DIR is set. */
+  readonly supervised?: boolean;
+  /** Fault injection for tests: kill this process before an update phase. */
+  readonly updateFault?: string;
 }
 
 /** Log lines kept for the `collect_logs` command. */
@@ -120,6 +134,8 @@ export class Agent implements AsyncDisposable {
   #door: DoorState | "unknown" = "unknown";
   #pendingSession: string | undefined;
   #recording: DeviceRecording | undefined;
+  #updater: Updater | undefined;
+  #deployment: DeploymentOrder | undefined;
   #desiredVersion = 0;
   #applied: {
     desiredVersion: number;
@@ -190,8 +206,81 @@ export class Agent implements AsyncDisposable {
         agent.log("error", "recording cannot start", { error: String(e) });
       }
     }
+    await agent.#setupUpdater();
     agent.#run();
     return agent;
+  }
+
+  async #setupUpdater(): Promise<void> {
+    const env = Deno.env.get("VEND_OTA_DIR");
+    const dir = this.config.ota.dir ?? env ?? `${this.config.dataDir}/ota`;
+    const slots = await OtaSlots.open(dir);
+    const fault = this.#options.updateFault;
+    this.#updater = new Updater({
+      slots,
+      deviceId: this.config.deviceId,
+      agentVersion: this.config.appVersion,
+      agentArgs: this.#options.args ?? [],
+      trustedKeys: this.config.ota.trustedKeys,
+      supervised: this.#options.supervised ?? env !== undefined,
+      progress: (step) => {
+        const env = newEnvelope();
+        this.outbox.append({
+          id: env.id,
+          subject: subjects.updateProgress(this.#address),
+          data: deploymentEvent.encode({
+            ...env,
+            deviceId: this.config.deviceId,
+            type: "update_progress",
+            ...step,
+          }),
+        });
+      },
+      applyHot: (recipe) => {
+        if (recipe.kind === "model") this.config.modelVersion = recipe.version;
+        return Promise.resolve();
+      },
+      restart: () => {
+        if (this.#options.onRestartRequested) this.#options.onRestartRequested();
+        else this.log("warn", "an update needs a restart, and nothing restarts this agent");
+      },
+      ...(fault
+        ? {
+          beforePhase: (phase: string) => {
+            // Once: the restarted agent must be able to finish the update.
+            const marker = `${dir}/fault-${phase}.done`;
+            if (phase !== fault) return;
+            try {
+              Deno.statSync(marker);
+            } catch {
+              Deno.writeTextFileSync(marker, "");
+              Deno.kill(Deno.pid, "SIGKILL");
+            }
+          },
+        }
+        : {}),
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
+  }
+
+  /** The version the supervisor waits for is healthy: NATS connected and the pipeline running. */
+  async #reportHealthy(signal: AbortSignal): Promise<void> {
+    const dir = Deno.env.get("VEND_OTA_DIR");
+    if (!dir) return;
+    while (!signal.aborted) {
+      const pipeline = this.config.cameras.length === 0 || this.#firstFrameAt !== undefined;
+      if (this.#connected && pipeline && this.#firstHeartbeatAt !== undefined) {
+        const tmp = `${dir}/healthy.json.tmp`;
+        await Deno.writeTextFile(
+          tmp,
+          JSON.stringify({ version: this.config.appVersion, pid: Deno.pid, at: Date.now() }),
+        );
+        await Deno.rename(tmp, `${dir}/healthy.json`);
+        await this.#updater!.settleTrial(signal);
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
 
   /** Writes a structured log line (kept for `collect_logs`). */
@@ -297,6 +386,8 @@ export class Agent implements AsyncDisposable {
         this.#task("shadow", () => this.#shadow(nc, signal));
         const recording = this.#recording;
         if (recording) this.#task("clip upload", () => recording.run(nc, signal));
+        this.#task("report update outcome", () => this.#updater!.reportOutcome(), { retry: false });
+        this.#task("health", () => this.#reportHealthy(signal), { retry: false });
         if (this.config.role === "primary") {
           await serveClock(nc, this.#address, { signal });
         } else {
@@ -753,7 +844,18 @@ export class Agent implements AsyncDisposable {
           ...newEnvelope(),
           deviceId: this.config.deviceId,
           kind: "reported",
-          state: this.#reportedState(),
+          state: {
+            ...this.#reportedState(),
+            components: await this.#updater!.installed(),
+            ...(this.#deployment
+              ? {
+                deployment: {
+                  deploymentId: this.#deployment.deploymentId,
+                  targets: this.#deployment.targets.map((t) => ({ ...t })),
+                },
+              }
+              : {}),
+          },
           applied: this.#applied,
         }),
       );
@@ -789,6 +891,12 @@ export class Agent implements AsyncDisposable {
           field: "modelVersion",
           reason: `model ${desired.state.modelVersion} is not installed on this device`,
         });
+      }
+      if (desired.state.deployment) {
+        const order = desired.state.deployment;
+        this.#deployment = order;
+        // Downloads take a while: carried out in the background, reported as it goes.
+        void this.#updater!.handle(nc, order, signal).then(() => report()).catch(() => {});
       }
       if (desired.state.cameras) {
         let changed = false;

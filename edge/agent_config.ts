@@ -88,6 +88,15 @@ export const AgentConfigSchema = z.strictObject({
   }).default({ maxBytes: 256 * 1024 * 1024, alertRatio: 0.8 }),
   unlockMs: z.int().min(1000).max(120_000).default(15_000),
   recording: RecordingConfigSchema.default(RecordingConfigSchema.parse({})),
+  /** Remote updates: the public keys this device trusts (pinned), and its update folder. */
+  ota: z.strictObject({
+    trustedKeys: z.array(z.strictObject({
+      keyId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "must be a key id"),
+      publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url Ed25519 public key"),
+    })).max(8).default([]),
+    /** Default `<dataDir>/ota`, or VEND_OTA_DIR when the supervisor runs the agent. */
+    dir: z.string().min(1).optional(),
+  }).default({ trustedKeys: [] }),
   appVersion: z.string().min(1).default("0.1.0"),
   modelVersion: z.string().min(1).nullable().default(null),
 }).superRefine((c, ctx) => {
@@ -171,6 +180,8 @@ export async function loadAgentConfig(
   set("region", env.VEND_REGION);
   set("primaryDeviceId", env.VEND_PRIMARY_DEVICE_ID);
   set("dataDir", env.VEND_DATA_DIR);
+  // Set by the supervisor: the version of the slot this program runs from.
+  set("appVersion", env.VEND_VERSION);
   if (env.NATS_URL) {
     raw.nats = {
       ...(raw.nats as object ?? {}),

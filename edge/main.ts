@@ -23,6 +23,7 @@ import { parseArgs } from "node:util";
 import { Agent, type AgentOptions, type RemoteCamera } from "./agent.ts";
 import { ConfigError, loadAgentConfig } from "./agent_config.ts";
 import { SimulatedHardware } from "./hardware.ts";
+import { SWITCH_EXIT_CODE } from "./supervisor.ts";
 import { GroundTruthCartDecider, SimulatedScene, SimulatedShopper } from "./simulated_machine.ts";
 
 function parseFault(value: string | undefined): AgentOptions["fault"] {
@@ -30,7 +31,9 @@ function parseFault(value: string | undefined): AgentOptions["fault"] {
   const m = /^(after_outbox_write|after_publish):(\d+)$/.exec(value);
   if (!m) {
     throw new ConfigError("VEND_FAULT", [
-      `VEND_FAULT: expected after_outbox_write:N or after_publish:N, got ${JSON.stringify(value)}`,
+      `VEND_FAULT: expected after_outbox_write:N, after_publish:N or update:PHASE, got ${
+        JSON.stringify(value)
+      }`,
     ]);
   }
   return { kill: m[1] as "after_outbox_write" | "after_publish", at: Number(m[2]) };
@@ -64,8 +67,20 @@ async function main(): Promise<number> {
   const options: { -readonly [K in keyof AgentOptions]: AgentOptions[K] } = {
     remoteCameras: (values["remote-camera"] ?? []).map(parseRemote),
   };
-  const fault = parseFault(Deno.env.get("VEND_FAULT"));
-  if (fault) options.fault = fault;
+  const faultSpec = Deno.env.get("VEND_FAULT");
+  const update = /^update:(download|verify|install|switch)$/.exec(faultSpec ?? "");
+  if (update) options.updateFault = update[1]!;
+  else {
+    const fault = parseFault(faultSpec);
+    if (fault) options.fault = fault;
+  }
+  options.args = Deno.args;
+  // An update switched slots: stop cleanly and let the supervisor start the new slot.
+  let switching = false;
+  options.onRestartRequested = () => {
+    switching = true;
+    stop.abort();
+  };
   let shopper: SimulatedShopper | undefined;
   let hardware: SimulatedHardware | undefined;
   if (values.simulate) {
@@ -93,7 +108,7 @@ async function main(): Promise<number> {
   await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
   await agent.stop();
   await Promise.allSettled(running);
-  return 0;
+  return switching ? SWITCH_EXIT_CODE : 0;
 }
 
 if (import.meta.main) {

@@ -107,5 +107,12 @@ export {
   type SupervisorOptions,
   SWITCH_EXIT_CODE,
 } from "./supervisor.ts";
+export {
+  type DeploymentOrder,
+  UpdateError,
+  Updater,
+  type UpdaterOptions,
+  type UpdateStep,
+} from "./updater.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

@@ -40,6 +40,8 @@ export interface SupervisorOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** Log sink. Default: JSON lines on stderr. */
   readonly log?: (line: Record<string, unknown>) => void;
+  /** Where the program's output goes. Default: this process's. */
+  readonly output?: "inherit" | "null";
   /** Told after every state change (tests). */
   readonly onState?: (state: OtaState) => void;
 }
@@ -101,6 +103,8 @@ export async function runSupervisor(
           VEND_VERSION: info.version,
         },
         stdin: "null",
+        stdout: options.output ?? "inherit",
+        stderr: options.output ?? "inherit",
       }).spawn();
     } catch (e) {
       log({ level: "error", msg: "cannot start", error: String(e), command });

@@ -227,3 +227,8 @@ export function bestVersion(versions: readonly string[], range: string): string 
 export function newerVersion(version: string, than: string): boolean {
   return semver.gt(version, than);
 }
+
+/** Whether `version` is within `range`. */
+export function versionSatisfies(version: string, range: string): boolean {
+  return semver.satisfies(version, range);
+}

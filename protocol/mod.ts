@@ -130,6 +130,7 @@ export {
   versionManifest,
   VersionManifestSchema,
   versionRange,
+  versionSatisfies,
 } from "./component.ts";
 export {
   fromBase64Url,

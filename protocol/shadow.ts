@@ -26,6 +26,16 @@ export const ShadowStateSchema = z.strictObject({
   config: z.record(configKey, z.union([z.string().max(1000), z.number(), z.boolean()])).optional(),
   modelVersion: f.version.optional(),
   cameras: z.record(f.cameraId, CameraSettingsSchema).optional(),
+  /** Desired: the deployment the device should carry out. Reported: the last one it handled. */
+  deployment: z.strictObject({
+    deploymentId: f.id,
+    targets: z.array(z.strictObject({
+      component: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be a component name"),
+      version: f.version,
+    })).min(1).max(8),
+  }).optional(),
+  /** Reported: the component versions installed, by component. */
+  components: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), f.version).optional(),
 });
 
 /** Desired state: what the operator wants the device to be. */

@@ -1,0 +1,378 @@
+/**
+ * The device side of a deployment: what the shadow's desired `deployment` asks for is checked
+ * (signatures against the pinned keys, platform, dependency ranges against what is installed;
+ * all before a byte is downloaded), downloaded with resume and delta transfer, verified, and
+ * applied: a model or config version in place, without restarting the agent; an agent version
+ * into the inactive A/B slot, switched to on trial, and started by the supervisor, which keeps
+ * it only if it reports healthy. Every step is reported as an `update_progress` event through
+ * the outbox, and so is the outcome the supervisor recorded (healthy or rolled back, and why).
+ *
+ * @example
+ * ```ts
+ * import { OtaSlots } from "./ota_slots.ts";
+ * import { Updater } from "./updater.ts";
+ *
+ * const updater = new Updater({
+ *   slots: await OtaSlots.open("/var/lib/vendstream/ota"),
+ *   deviceId: "m001-a", agentVersion: "0.1.0", agentArgs: ["--config", "/etc/vend/agent.json"],
+ *   trustedKeys: [], progress: (e) => console.log(e.phase),
+ * });
+ * console.log(await updater.installed());
+ * ```
+ *
+ * @module
+ */
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  buckets,
+  componentKey,
+  type ComponentRecipe,
+  dependencyProblems,
+  semanticVersion,
+  SignatureError,
+  type TrustedKey,
+  UPDATE_PHASES,
+  verifySignedManifest,
+  type VersionManifest,
+} from "../protocol/mod.ts";
+import { ArtifactVerifyError, fetchArtifacts } from "./artifact_fetcher.ts";
+import type { OtaSlots } from "./ota_slots.ts";
+
+/** A step of an update, as reported. */
+export interface UpdateStep {
+  readonly deploymentId: string;
+  readonly component: string;
+  readonly version: string;
+  readonly phase: (typeof UPDATE_PHASES)[number];
+  readonly bytesDone: number;
+  readonly bytesTotal: number;
+  readonly bytesSaved: number;
+  readonly reason: string | null;
+}
+
+/** A deployment as the shadow carries it. */
+export interface DeploymentOrder {
+  readonly deploymentId: string;
+  readonly targets: readonly { readonly component: string; readonly version: string }[];
+}
+
+/** Options of {@link Updater}. */
+export interface UpdaterOptions {
+  /** The device's slots and update state. */
+  readonly slots: OtaSlots;
+  readonly deviceId: string;
+  /** Version of the running agent. */
+  readonly agentVersion: string;
+  /** Arguments the agent is started with (kept for the new slot). */
+  readonly agentArgs: readonly string[];
+  /** Public keys the device pins. */
+  readonly trustedKeys: readonly TrustedKey[];
+  /** Where progress goes (the agent's outbox). */
+  readonly progress: (step: UpdateStep) => void;
+  /** Applies a model or config version in place; throws to refuse it. */
+  readonly applyHot?: (
+    recipe: ComponentRecipe,
+    files: Readonly<Record<string, string>>,
+  ) => Promise<void>;
+  /** Restarts the agent into the new slot (exits with the switch code). */
+  readonly restart?: () => void;
+  /** Whether a supervisor runs this agent (agent updates need one). Default true. */
+  readonly supervised?: boolean;
+  /** Called before each phase (tests kill the process here). */
+  readonly beforePhase?: (phase: string) => void;
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
+}
+
+/** An update was refused or failed; the reason is reported. */
+export class UpdateError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UpdateError";
+  }
+}
+
+const ARCH: Record<string, string> = { x86_64: "x86_64", aarch64: "aarch64" };
+
+/** Carries out deployments on a device. */
+export class Updater {
+  readonly #o: UpdaterOptions;
+  #busy: Promise<void> | undefined;
+
+  /** Creates the updater. */
+  constructor(options: UpdaterOptions) {
+    this.#o = options;
+  }
+
+  /** Installed component versions (the agent's own included). */
+  async installed(): Promise<Record<string, string>> {
+    const file = `${this.#o.slots.dir}/installed.json`;
+    let list: Record<string, string> = {};
+    try {
+      list = JSON.parse(await Deno.readTextFile(file));
+    } catch { /* none yet */ }
+    return { ...list, agent: this.#o.agentVersion };
+  }
+
+  /**
+   * Waits while this version is on trial (the supervisor decides once it is healthy), then
+   * reports the outcome.
+   */
+  async settleTrial(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted && (await this.#o.slots.read()).trial) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await this.reportOutcome();
+  }
+
+  /** Reports the outcome the supervisor recorded, once. */
+  async reportOutcome(): Promise<void> {
+    const { slots } = this.#o;
+    const state = await slots.read();
+    const last = state.last;
+    if (!last || last.reported || !last.deploymentId) return;
+    this.#o.progress({
+      deploymentId: last.deploymentId,
+      component: "agent",
+      version: last.version,
+      phase: last.status === "healthy" ? "healthy" : "rolled_back",
+      bytesDone: 0,
+      bytesTotal: 0,
+      bytesSaved: 0,
+      reason: last.reason,
+    });
+    await this.#recordHandled(last.deploymentId, last.status);
+    await slots.update((s) => ({ ...s, last: s.last && { ...s.last, reported: true } }));
+  }
+
+  /**
+   * Carries out a deployment (once; a repeated order is ignored). Never throws: a refusal or a
+   * failed verification is reported as `failed`; a lost connection is retried (the download
+   * resumes from the chunks already verified) until `signal` aborts.
+   */
+  handle(nc: NatsConnection, order: DeploymentOrder, signal?: AbortSignal): Promise<void> {
+    const attempt = async () => {
+      for (let pause = 1000; !signal?.aborted; pause = Math.min(pause * 2, 60_000)) {
+        try {
+          return await this.#handle(nc, order, signal);
+        } catch (e) {
+          this.#o.log?.("warn", "update interrupted; it resumes", {
+            deploymentId: order.deploymentId,
+            error: (e as Error).message,
+          });
+          await new Promise((r) => setTimeout(r, pause));
+        }
+      }
+    };
+    const run = (this.#busy ?? Promise.resolve()).then(attempt);
+    this.#busy = run.catch(() => {});
+    return run;
+  }
+
+  async #handled(): Promise<{ deploymentId: string; status: string } | undefined> {
+    try {
+      return JSON.parse(await Deno.readTextFile(`${this.#o.slots.dir}/handled.json`));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #recordHandled(deploymentId: string, status: string): Promise<void> {
+    const tmp = `${this.#o.slots.dir}/handled.json.tmp`;
+    await Deno.writeTextFile(tmp, JSON.stringify({ deploymentId, status }));
+    await Deno.rename(tmp, `${this.#o.slots.dir}/handled.json`);
+  }
+
+  async #handle(nc: NatsConnection, order: DeploymentOrder, signal?: AbortSignal): Promise<void> {
+    // An outcome the supervisor recorded (e.g. a rollback) is reported before anything else, so
+    // the order that caused it is known as handled and not carried out again.
+    await this.reportOutcome();
+    const done = await this.#handled();
+    if (done?.deploymentId === order.deploymentId) return;
+    const state = await this.#o.slots.read();
+    if (state.trial?.deploymentId === order.deploymentId) return; // on trial: the supervisor decides
+    const step = (
+      component: string,
+      version: string,
+      phase: UpdateStep["phase"],
+      more: Partial<Pick<UpdateStep, "bytesDone" | "bytesTotal" | "bytesSaved" | "reason">> = {},
+    ) =>
+      this.#o.progress({
+        deploymentId: order.deploymentId,
+        component,
+        version,
+        phase,
+        bytesDone: more.bytesDone ?? 0,
+        bytesTotal: more.bytesTotal ?? 0,
+        bytesSaved: more.bytesSaved ?? 0,
+        reason: more.reason ?? null,
+      });
+    const first = order.targets[0]!;
+    try {
+      const manifests = await this.#check(nc, order);
+      const installed = await this.installed();
+      // Model and config versions first (in place), the agent last (it restarts).
+      const ordered = [...manifests].sort((a, b) =>
+        Number(a.manifest.recipe.kind === "agent") - Number(b.manifest.recipe.kind === "agent")
+      );
+      for (const { manifest, signed } of ordered) {
+        const r = manifest.recipe;
+        if (installed[r.component] === r.version) {
+          step(r.component, r.version, "healthy", { reason: "already installed" });
+          continue;
+        }
+        this.#o.beforePhase?.("download");
+        step(r.component, r.version, "downloading");
+        const staging = `${this.#o.slots.dir}/staging/${r.component}-${r.version}`;
+        let last = 0;
+        const got = await fetchArtifacts(nc, signed, {
+          trustedKeys: this.#o.trustedKeys,
+          chunkDir: `${this.#o.slots.dir}/chunks`,
+          outDir: staging,
+          ...(signal ? { signal } : {}),
+          onProgress: (p) => {
+            // About every 10% (and the end), not every chunk.
+            if (p.bytesDone === p.bytesTotal || p.bytesDone - last >= p.bytesTotal / 10) {
+              last = p.bytesDone;
+              step(r.component, r.version, "downloading", p);
+            }
+          },
+        });
+        this.#o.beforePhase?.("verify");
+        step(r.component, r.version, "verifying", got);
+        if (r.kind === "agent") {
+          await this.#installAgent(r, got.files, order.deploymentId, step, got);
+          return; // the restart carries on; the outcome is reported by the new (or old) agent
+        }
+        this.#o.beforePhase?.("install");
+        step(r.component, r.version, "installing", got);
+        const dir = `${this.#o.slots.dir}/components/${r.component}/${r.version}`;
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        await Deno.mkdir(`${this.#o.slots.dir}/components/${r.component}`, { recursive: true });
+        await Deno.rename(staging, dir);
+        const files = Object.fromEntries(
+          Object.keys(got.files).map((name) => [name, `${dir}/${name}`]),
+        );
+        await this.#o.applyHot?.(r, files);
+        await this.#setInstalled(r.component, r.version);
+        step(r.component, r.version, "healthy", got);
+      }
+      await this.#recordHandled(order.deploymentId, "healthy");
+    } catch (e) {
+      // Only a verdict is final; anything else (the connection) is retried by handle().
+      if (
+        !(e instanceof UpdateError || e instanceof SignatureError ||
+          e instanceof ArtifactVerifyError)
+      ) {
+        throw e;
+      }
+      const reason = (e as Error).message.slice(0, 500);
+      this.#o.log?.("error", "update failed", { deploymentId: order.deploymentId, reason });
+      step(first.component, first.version, "failed", { reason });
+      await this.#recordHandled(order.deploymentId, "failed");
+    }
+  }
+
+  /** Everything that can be checked before downloading: signatures, platform, dependencies. */
+  async #check(nc: NatsConnection, order: DeploymentOrder) {
+    const kv = await new Kvm(nc).open(buckets.components);
+    const out: Array<{ manifest: VersionManifest; signed: Uint8Array }> = [];
+    for (const t of order.targets) {
+      if (!semanticVersion.safeParse(t.version).success) {
+        throw new UpdateError(`${t.component} ${t.version} is not a semantic version`);
+      }
+      const e = await kv.get(componentKey(t.component, t.version));
+      if (!e || e.operation !== "PUT") {
+        throw new UpdateError(`${t.component} ${t.version} is not published`);
+      }
+      const manifest = await verifySignedManifest(e.value, this.#o.trustedKeys);
+      const r = manifest.recipe;
+      if (r.component !== t.component || r.version !== t.version) {
+        throw new UpdateError(
+          `${t.component} ${t.version}: the manifest is for ${r.component} ${r.version}`,
+        );
+      }
+      const arch = ARCH[Deno.build.arch] ?? Deno.build.arch;
+      if (!(r.platform.arch as string[]).includes(arch)) {
+        throw new UpdateError(`${r.component} ${r.version} is not built for ${arch}`);
+      }
+      const min = r.platform.minAgentVersion;
+      if (
+        min &&
+        dependencyProblems([{
+            component: "x",
+            version: "0.0.0",
+            dependencies: { agent: `>=${min}` },
+          }], { agent: this.#o.agentVersion }).length > 0
+      ) {
+        throw new UpdateError(
+          `${r.component} ${r.version} needs agent ${min} or newer, this is ${this.#o.agentVersion}`,
+        );
+      }
+      if (r.kind === "agent" && this.#o.supervised === false) {
+        throw new UpdateError(
+          "agent updates need the supervisor (vend-supervisor), which is not running",
+        );
+      }
+      out.push({ manifest, signed: e.value });
+    }
+    const problems = dependencyProblems(out.map((m) => m.manifest.recipe), await this.installed());
+    if (problems.length > 0) {
+      throw new UpdateError(
+        `Dependencies conflict: ${problems.map((p) => `${p.component} ${p.reason}`).join("; ")}`,
+      );
+    }
+    return out;
+  }
+
+  async #installAgent(
+    r: ComponentRecipe,
+    files: Readonly<Record<string, string>>,
+    deploymentId: string,
+    step: (c: string, v: string, p: UpdateStep["phase"], m?: Partial<UpdateStep>) => void,
+    got: { bytesDone: number; bytesTotal: number; bytesSaved: number },
+  ): Promise<void> {
+    const tar = files["firmware.tar"];
+    if (!tar) throw new UpdateError(`${r.component} ${r.version} has no firmware.tar artifact`);
+    this.#o.beforePhase?.("install");
+    step(r.component, r.version, "installing", got);
+    const { dir } = await this.#o.slots.prepareInactive();
+    const out = await new Deno.Command("tar", { args: ["-xf", tar, "-C", dir], stderr: "piped" })
+      .output();
+    if (!out.success) {
+      throw new UpdateError(
+        `Cannot unpack firmware.tar: ${new TextDecoder().decode(out.stderr).trim()}`,
+      );
+    }
+    try {
+      await Deno.stat(`${dir}/vend-edge`);
+    } catch {
+      throw new UpdateError(`${r.component} ${r.version}'s firmware.tar has no vend-edge program`);
+    }
+    this.#o.beforePhase?.("switch");
+    step(r.component, r.version, "switching", got);
+    await this.#o.slots.switchTo(
+      { version: r.version, command: "vend-edge", args: [...this.#o.agentArgs] },
+      { deploymentId, maxBoots: r.lifecycle.maxBoots, healthWindowMs: r.lifecycle.healthWindowMs },
+    );
+    step(r.component, r.version, "health_check", got);
+    this.#o.log?.("info", "switching to the new agent version", { version: r.version });
+    this.#o.restart?.();
+  }
+
+  async #setInstalled(component: string, version: string): Promise<void> {
+    const file = `${this.#o.slots.dir}/installed.json`;
+    let list: Record<string, string> = {};
+    try {
+      list = JSON.parse(await Deno.readTextFile(file));
+    } catch { /* none */ }
+    list[component] = version;
+    await Deno.writeTextFile(`${file}.tmp`, JSON.stringify(list));
+    await Deno.rename(`${file}.tmp`, file);
+  }
+}
