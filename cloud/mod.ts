@@ -42,3 +42,13 @@ export { onShutdown } from "./shutdown.ts";
 export { ensureStreams } from "./streams.ts";
 export { ComponentError, ComponentRegistry } from "./component_registry.ts";
 export { type ChunkSizes, type ChunkSpan, contentChunks } from "./content_chunker.ts";
+export {
+  type Deployment,
+  type DeploymentCounts,
+  type DeploymentSelector,
+  DeploymentService,
+  type DeploymentServiceOptions,
+  type DeviceDeploymentStatus,
+  type RolloutPolicy,
+  type SelectableDevice,
+} from "./deployments.ts";

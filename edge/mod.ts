@@ -114,5 +114,9 @@ export {
   type UpdaterOptions,
   type UpdateStep,
 } from "./updater.ts";
+export {
+  SimulatedUpdateDevice,
+  type SimulatedUpdateDeviceOptions,
+} from "./simulated_update_device.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";

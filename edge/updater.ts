@@ -79,6 +79,8 @@ export interface UpdaterOptions {
   readonly restart?: () => void;
   /** Whether a supervisor runs this agent (agent updates need one). Default true. */
   readonly supervised?: boolean;
+  /** The chunk store. Default `<slots>/chunks`. */
+  readonly chunkDir?: string;
   /** Called before each phase (tests kill the process here). */
   readonly beforePhase?: (phase: string) => void;
   readonly log?: (
@@ -232,7 +234,7 @@ export class Updater {
         let last = 0;
         const got = await fetchArtifacts(nc, signed, {
           trustedKeys: this.#o.trustedKeys,
-          chunkDir: `${this.#o.slots.dir}/chunks`,
+          chunkDir: this.#o.chunkDir ?? `${this.#o.slots.dir}/chunks`,
           outDir: staging,
           ...(signal ? { signal } : {}),
           onProgress: (p) => {
@@ -258,7 +260,16 @@ export class Updater {
         const files = Object.fromEntries(
           Object.keys(got.files).map((name) => [name, `${dir}/${name}`]),
         );
-        await this.#o.applyHot?.(r, files);
+        try {
+          await this.#o.applyHot?.(r, files);
+        } catch (e) {
+          throw new UpdateError(
+            `${r.component} ${r.version} was refused: ${(e as Error).message}`,
+            {
+              cause: e,
+            },
+          );
+        }
         await this.#setInstalled(r.component, r.version);
         step(r.component, r.version, "healthy", got);
       }

@@ -176,6 +176,10 @@ export const buckets = {
   components: "components",
   /** Object store of artifact chunks, each named by its SHA-256 (shared by all versions). */
   artifacts: "artifacts",
+  /** Deployments: key `<deploymentId>`. */
+  deployments: "deployments",
+  /** Each device's part in a deployment: key `<deploymentId>.<deviceId>`. */
+  deploymentDevices: "deployment_devices",
 } as const;
 
 /** Key of one side of a device's shadow in the `shadow` bucket. */

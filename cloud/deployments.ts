@@ -1,0 +1,591 @@
+/**
+ * Deployments: component versions rolled out to the devices a selector picks (groups, tags,
+ * regions, ids), through each device's desired shadow (so a device that is offline gets it when
+ * it comes back, one deployment per device at a time, and a newer one supersedes an older one).
+ * The rollout policy sends canary devices first, then a rate of devices per minute that grows
+ * by a factor while the success rate holds; past the failure threshold the deployment aborts
+ * and the devices it already updated are rolled back to the versions they had. Deployments can
+ * be paused, resumed and cancelled. Everything is in NATS KV (`deployments`,
+ * `deployment_devices`); progress comes from the devices' `update_progress` events.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@nats-io/transport-node";
+ * import { DeploymentService } from "./deployments.ts";
+ *
+ * const nc = await connect({ servers: "127.0.0.1:4222" });
+ * const service = await DeploymentService.open(nc, { region: "local", devices: () => ["m001-a"] });
+ * const d = await service.create({
+ *   targets: [{ component: "detector", version: "1.2.0" }], selector: { devices: ["m001-a"] },
+ * });
+ * await service.tick();
+ * console.log(d.id, (await service.get(d.id))?.counts);
+ * ```
+ *
+ * @module
+ */
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  buckets,
+  componentKey,
+  type DeploymentEvent,
+  filters,
+  newEnvelope,
+  newMessageId,
+  parseDeploymentEvent,
+  parseShadow,
+  shadow,
+  shadowKey,
+  type ShadowState,
+} from "../protocol/mod.ts";
+import { ComponentError } from "./component_registry.ts";
+
+/** What picks a deployment's devices; a device matching any listed item is in. */
+export interface DeploymentSelector {
+  readonly devices?: readonly string[];
+  readonly groups?: readonly string[];
+  readonly tags?: readonly string[];
+  readonly regions?: readonly string[];
+}
+
+/** How a deployment proceeds. */
+export interface RolloutPolicy {
+  /** Devices updated first, alone. Default 1. */
+  readonly canary: number;
+  /** Devices started per minute after the canaries. Default 10. */
+  readonly ratePerMinute: number;
+  /** Factor the rate grows by each minute while the success rate holds. Default 2. */
+  readonly growth: number;
+  /** Share of finished devices that may fail before the deployment aborts. Default 0.1. */
+  readonly failureThreshold: number;
+}
+
+/** A device as the selector sees it. */
+export interface SelectableDevice {
+  readonly id: string;
+  readonly region: string;
+  readonly tags: readonly string[];
+  readonly groups: readonly string[];
+}
+
+/** Status of one device in a deployment. */
+export type DeviceDeploymentStatus =
+  | "queued"
+  | "downloading"
+  | "installing"
+  | "healthy"
+  | "failed"
+  | "rolled_back"
+  | "superseded"
+  | "cancelled";
+
+/** A deployment as stored. */
+export interface Deployment {
+  readonly id: string;
+  readonly targets: readonly { readonly component: string; readonly version: string }[];
+  readonly selector: DeploymentSelector;
+  readonly policy: RolloutPolicy;
+  readonly state: "running" | "paused" | "completed" | "aborted" | "cancelled";
+  readonly devices: readonly string[];
+  /** Devices assigned so far (in `devices` order). */
+  readonly assigned: number;
+  readonly createdAt: number;
+  readonly startedAt: number;
+  /** When the canaries finished (the rate counts from here), or null. */
+  readonly canaryDoneAt: number | null;
+  readonly reason: string | null;
+  /** For a rollback deployment, the one it undoes. */
+  readonly rollbackOf: string | null;
+}
+
+/** Counts of a deployment's devices by status. */
+export type DeploymentCounts = Record<DeviceDeploymentStatus | "unassigned", number>;
+
+/** Options of {@link DeploymentService.open}. */
+export interface DeploymentServiceOptions {
+  readonly region: string;
+  /** The registered devices. */
+  readonly devices: () => Iterable<SelectableDevice>;
+  /** Clock, Unix ms. */
+  readonly now?: () => number;
+}
+
+interface DeviceEntry {
+  status: DeviceDeploymentStatus;
+  reason: string | null;
+  /** Versions the device had before (for a rollback), by component. */
+  previous: Record<string, string>;
+  bytesDone: number;
+  bytesTotal: number;
+  bytesSaved: number;
+  at: number;
+}
+
+const FINAL = new Set<DeviceDeploymentStatus>([
+  "healthy",
+  "failed",
+  "rolled_back",
+  "superseded",
+  "cancelled",
+]);
+
+/** Runs deployments. */
+export class DeploymentService {
+  readonly #deployments: KV;
+  readonly #devices: KV;
+  readonly #shadow: KV;
+  readonly #components: KV;
+  readonly #o: DeploymentServiceOptions;
+
+  private constructor(
+    deployments: KV,
+    devices: KV,
+    shadowKv: KV,
+    components: KV,
+    options: DeploymentServiceOptions,
+  ) {
+    this.#deployments = deployments;
+    this.#devices = devices;
+    this.#shadow = shadowKv;
+    this.#components = components;
+    this.#o = options;
+  }
+
+  /** Opens the service's buckets. */
+  static async open(
+    nc: NatsConnection,
+    options: DeploymentServiceOptions,
+  ): Promise<DeploymentService> {
+    const kvm = new Kvm(nc);
+    return new DeploymentService(
+      await kvm.create(buckets.deployments, { history: 1 }),
+      await kvm.create(buckets.deploymentDevices, { history: 1 }),
+      await kvm.create(buckets.shadow, { history: 5 }),
+      await kvm.create(buckets.components, { history: 1 }),
+      options,
+    );
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /**
+   * Creates a deployment. Refused with {@link ComponentError} naming the field when a target
+   * version is not published, the selector picks no device, or the policy is out of range;
+   * nothing is created then.
+   */
+  async create(spec: {
+    targets: readonly { component: string; version: string }[];
+    selector: DeploymentSelector;
+    policy?: Partial<RolloutPolicy>;
+    id?: string;
+    rollbackOf?: string;
+  }): Promise<Deployment> {
+    if (!Array.isArray(spec.targets) || spec.targets.length === 0 || spec.targets.length > 8) {
+      throw new ComponentError("targets", "A deployment needs 1-8 targets");
+    }
+    for (const [i, t] of spec.targets.entries()) {
+      let key: string;
+      try {
+        key = componentKey(t.component, t.version);
+      } catch (e) {
+        throw new ComponentError(`targets[${i}]`, (e as Error).message);
+      }
+      const e = await this.#components.get(key);
+      if (!e || e.operation !== "PUT") {
+        throw new ComponentError(
+          `targets[${i}].version`,
+          `${t.component} ${t.version} is not published`,
+        );
+      }
+    }
+    const policy: RolloutPolicy = {
+      canary: spec.policy?.canary ?? 1,
+      ratePerMinute: spec.policy?.ratePerMinute ?? 10,
+      growth: spec.policy?.growth ?? 2,
+      failureThreshold: spec.policy?.failureThreshold ?? 0.1,
+    };
+    const checks: Array<[keyof RolloutPolicy, number, number, boolean]> = [
+      ["canary", 0, 1000, true],
+      ["ratePerMinute", 1, 1_000_000, false],
+      ["growth", 1, 100, false],
+      ["failureThreshold", 0, 1, false],
+    ];
+    for (const [k, lo, hi, int] of checks) {
+      const v = policy[k];
+      if (typeof v !== "number" || !(v >= lo && v <= hi) || (int && !Number.isInteger(v))) {
+        throw new ComponentError(`policy.${k}`, `policy.${k} must be ${lo}-${hi}, got ${v}`);
+      }
+    }
+    const devices = this.#select(spec.selector);
+    if (devices.length === 0) {
+      throw new ComponentError("selector", "The selector picks no registered device");
+    }
+    const now = this.#now();
+    const d: Deployment = {
+      id: spec.id ?? `dep-${newMessageId(now)}`.slice(0, 64),
+      targets: spec.targets.map((t) => ({ component: t.component, version: t.version })),
+      selector: spec.selector,
+      policy,
+      state: "running",
+      devices,
+      assigned: 0,
+      createdAt: now,
+      startedAt: now,
+      canaryDoneAt: policy.canary === 0 ? now : null,
+      reason: null,
+      rollbackOf: spec.rollbackOf ?? null,
+    };
+    await this.#deployments.create(d.id, JSON.stringify(d));
+    return d;
+  }
+
+  /** A deployment. */
+  async get(id: string): Promise<(Deployment & { counts: DeploymentCounts }) | undefined> {
+    const e = await this.#deployments.get(id);
+    if (!e || e.operation !== "PUT") return undefined;
+    const d = e.json<Deployment>();
+    return { ...d, counts: await this.#counts(d) };
+  }
+
+  /** One device's part in a deployment. */
+  async device(id: string, deviceId: string): Promise<DeviceEntry | undefined> {
+    const e = await this.#devices.get(`${id}.${deviceId}`);
+    return e && e.operation === "PUT" ? e.json<DeviceEntry>() : undefined;
+  }
+
+  /** Pauses a running deployment: no more devices are started. */
+  pause(id: string): Promise<Deployment> {
+    return this.#transition(id, ["running"], "paused");
+  }
+
+  /** Resumes a paused deployment. */
+  resume(id: string): Promise<Deployment> {
+    return this.#transition(id, ["paused"], "running");
+  }
+
+  /** Cancels a deployment: devices not yet started never get it. */
+  async cancel(id: string): Promise<Deployment> {
+    const d = await this.#transition(id, ["running", "paused"], "cancelled");
+    for (const deviceId of d.devices.slice(0, d.assigned)) {
+      const entry = await this.device(id, deviceId);
+      if (entry?.status === "queued") {
+        await this.#clearDesired(deviceId, id);
+        await this.#setDevice(id, deviceId, { ...entry, status: "cancelled", at: this.#now() });
+      }
+    }
+    return d;
+  }
+
+  /**
+   * Runs the service until `signal` aborts: takes the devices' progress events from the
+   * region's UPDATES stream (a durable consumer shared by the cloud instances) and ticks.
+   */
+  async run(
+    nc: NatsConnection,
+    signal: AbortSignal,
+    options: { tickMs?: number } = {},
+  ): Promise<void> {
+    const jsm = await jetstreamManager(nc);
+    const stream = `UPDATES_${this.#o.region.toUpperCase()}`;
+    await jsm.consumers.add(stream, {
+      durable_name: "deployments",
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: filters.updateProgress({ region: this.#o.region }),
+    }).catch(() => {});
+    const consumer = await jetstream(nc).consumers.get(stream, "deployments");
+    const ticking = (async () => {
+      while (!signal.aborted) {
+        await this.tick().catch(() => {});
+        await new Promise((r) => setTimeout(r, options.tickMs ?? 2000));
+      }
+    })();
+    while (!signal.aborted) {
+      try {
+        const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
+        for await (const m of batch) {
+          const e = parseDeploymentEvent(m.data);
+          if (e.ok && e.value.type === "update_progress") await this.record(e.value);
+          m.ack();
+        }
+      } catch {
+        if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    await ticking;
+  }
+
+  /** Records a device's progress event. */
+  async record(event: Extract<DeploymentEvent, { type: "update_progress" }>): Promise<void> {
+    const key = `${event.deploymentId}.${event.deviceId}`;
+    const e = await this.#devices.get(key);
+    if (!e || e.operation !== "PUT") return;
+    const entry = e.json<DeviceEntry>();
+    if (FINAL.has(entry.status) && entry.status !== "healthy") return;
+    const status: DeviceDeploymentStatus | undefined = ({
+      queued: "queued",
+      downloading: "downloading",
+      verifying: "downloading",
+      installing: "installing",
+      switching: "installing",
+      health_check: "installing",
+      healthy: "healthy",
+      failed: "failed",
+      rolled_back: "rolled_back",
+    } as const)[event.phase];
+    if (!status) return;
+    await this.#setDevice(event.deploymentId, event.deviceId, {
+      ...entry,
+      status,
+      reason: event.reason,
+      bytesDone: event.bytesDone,
+      bytesTotal: event.bytesTotal,
+      bytesSaved: event.bytesSaved,
+      at: event.ts,
+    });
+  }
+
+  /**
+   * One step of every running deployment: starts the devices the policy allows by now, ends
+   * deployments whose devices have all finished, aborts (and rolls back) past the failure
+   * threshold. Call it every few seconds; several cloud instances may (revision checks keep
+   * them from starting a device twice).
+   */
+  async tick(): Promise<void> {
+    const keys = await this.#deployments.keys();
+    for await (const id of keys) {
+      const e = await this.#deployments.get(id);
+      if (!e || e.operation !== "PUT") continue;
+      const d = e.json<Deployment>();
+      if (d.state !== "running") continue;
+      await this.#step(d, e.revision).catch(() => {/* another instance moved it; next tick */});
+    }
+  }
+
+  async #step(d: Deployment, revision: number): Promise<void> {
+    const now = this.#now();
+    const counts = await this.#counts(d);
+    const finished = counts.healthy + counts.failed + counts.rolled_back;
+    const bad = counts.failed + counts.rolled_back;
+    if (finished > 0 && bad / finished > d.policy.failureThreshold && bad > 0) {
+      const reason =
+        `${bad} of ${finished} devices failed (threshold ${d.policy.failureThreshold})`;
+      await this.#deployments.update(
+        d.id,
+        JSON.stringify({ ...d, state: "aborted", reason }),
+        revision,
+      );
+      await this.#rollback(d, reason);
+      return;
+    }
+    let canaryDoneAt = d.canaryDoneAt;
+    const canaries = Math.min(d.policy.canary, d.devices.length);
+    if (canaryDoneAt === null) {
+      const done = await this.#allFinal(d, canaries);
+      if (d.assigned >= canaries && done) canaryDoneAt = now;
+    }
+    let allowed: number;
+    if (canaryDoneAt === null) allowed = canaries;
+    else {
+      // Devices allowed by now: the rate, growing by `growth` each whole minute since the canaries.
+      const minutes = (now - canaryDoneAt) / 60_000;
+      let total = 0;
+      let rate = d.policy.ratePerMinute;
+      for (let m = 0; m < Math.floor(minutes); m++, rate *= d.policy.growth) total += rate;
+      total += rate * (minutes - Math.floor(minutes));
+      allowed = canaries + Math.max(1, Math.floor(total));
+    }
+    allowed = Math.min(allowed, d.devices.length);
+    const next = d.devices.slice(d.assigned, allowed);
+    const assigned = d.assigned + next.length;
+    const allDone = assigned === d.devices.length && (await this.#allFinal(d, assigned));
+    const updated: Deployment = {
+      ...d,
+      assigned,
+      canaryDoneAt,
+      state: allDone ? "completed" : d.state,
+    };
+    // Claim the devices first (the revision check stops a second instance), then start them.
+    await this.#deployments.update(d.id, JSON.stringify(updated), revision);
+    for (const deviceId of next) await this.#assign(updated, deviceId);
+  }
+
+  async #allFinal(d: Deployment, n: number): Promise<boolean> {
+    for (const deviceId of d.devices.slice(0, n)) {
+      const entry = await this.device(d.id, deviceId);
+      if (!entry || !FINAL.has(entry.status)) return false;
+    }
+    return true;
+  }
+
+  async #counts(d: Deployment): Promise<DeploymentCounts> {
+    const counts: DeploymentCounts = {
+      unassigned: d.devices.length - d.assigned,
+      queued: 0,
+      downloading: 0,
+      installing: 0,
+      healthy: 0,
+      failed: 0,
+      rolled_back: 0,
+      superseded: 0,
+      cancelled: 0,
+    };
+    for (const deviceId of d.devices.slice(0, d.assigned)) {
+      const entry = await this.device(d.id, deviceId);
+      counts[entry?.status ?? "queued"]++;
+    }
+    return counts;
+  }
+
+  /** Starts a device: its desired shadow gets the deployment (superseding any older one). */
+  async #assign(d: Deployment, deviceId: string): Promise<void> {
+    const key = shadowKey(deviceId, "desired");
+    const reportedEntry = await this.#shadow.get(shadowKey(deviceId, "reported"));
+    const reported = reportedEntry?.operation === "PUT"
+      ? parseShadow(reportedEntry.value)
+      : undefined;
+    const previous: Record<string, string> = reported?.ok
+      ? { ...reported.value.state.components }
+      : {};
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const e = await this.#shadow.get(key);
+      const current = e?.operation === "PUT" ? parseShadow(e.value) : undefined;
+      const desired = current?.ok && current.value.kind === "desired" ? current.value : undefined;
+      const older = desired?.state.deployment?.deploymentId;
+      if (older && older !== d.id) {
+        const entry = await this.device(older, deviceId);
+        if (entry && !FINAL.has(entry.status)) {
+          await this.#setDevice(older, deviceId, {
+            ...entry,
+            status: "superseded",
+            at: this.#now(),
+          });
+        }
+      }
+      const state: ShadowState = {
+        ...desired?.state,
+        deployment: { deploymentId: d.id, targets: d.targets.map((t) => ({ ...t })) },
+      };
+      const next = shadow.encode({
+        ...newEnvelope(this.#now()),
+        deviceId,
+        kind: "desired",
+        version: (desired?.version ?? 0) + 1,
+        state,
+        updatedBy: `deployment ${d.id}`,
+      });
+      try {
+        if (e?.operation === "PUT") await this.#shadow.update(key, next, e.revision);
+        else await this.#shadow.create(key, next);
+        break;
+      } catch {
+        // Changed meanwhile (an operator's edit): read it again.
+      }
+    }
+    await this.#setDevice(d.id, deviceId, {
+      status: "queued",
+      reason: null,
+      previous,
+      bytesDone: 0,
+      bytesTotal: 0,
+      bytesSaved: 0,
+      at: this.#now(),
+    });
+  }
+
+  async #clearDesired(deviceId: string, deploymentId: string): Promise<void> {
+    const key = shadowKey(deviceId, "desired");
+    const e = await this.#shadow.get(key);
+    const current = e?.operation === "PUT" ? parseShadow(e.value) : undefined;
+    if (!current?.ok || current.value.kind !== "desired") return;
+    if (current.value.state.deployment?.deploymentId !== deploymentId) return;
+    const { deployment: _, ...rest } = current.value.state;
+    await this.#shadow.update(
+      key,
+      shadow.encode({
+        ...current.value,
+        ...newEnvelope(this.#now()),
+        version: current.value.version + 1,
+        state: rest,
+        updatedBy: `deployment ${deploymentId} cancelled`,
+      }),
+      e!.revision,
+    ).catch(() => {});
+  }
+
+  /** Sends the devices an aborted deployment updated back to the versions they had. */
+  async #rollback(d: Deployment, reason: string): Promise<void> {
+    const byTargets = new Map<string, string[]>();
+    for (const deviceId of d.devices.slice(0, d.assigned)) {
+      const entry = await this.device(d.id, deviceId);
+      if (!entry) continue;
+      if (entry.status === "queued") {
+        await this.#clearDesired(deviceId, d.id);
+        await this.#setDevice(d.id, deviceId, {
+          ...entry,
+          status: "cancelled",
+          reason,
+          at: this.#now(),
+        });
+        continue;
+      }
+      if (
+        entry.status !== "healthy" && entry.status !== "downloading" &&
+        entry.status !== "installing"
+      ) {
+        continue;
+      }
+      const targets = d.targets
+        .filter((t) => entry.previous[t.component] !== undefined)
+        .map((t) => ({ component: t.component, version: entry.previous[t.component]! }));
+      if (targets.length === 0) continue;
+      const k = JSON.stringify(targets);
+      byTargets.set(k, [...(byTargets.get(k) ?? []), deviceId]);
+    }
+    let n = 0;
+    for (const [k, devices] of byTargets) {
+      await this.create({
+        id: `${d.id.slice(0, 50)}-rb${n++}`,
+        targets: JSON.parse(k),
+        selector: { devices },
+        policy: { canary: 0, ratePerMinute: 1_000_000, growth: 1, failureThreshold: 1 },
+        rollbackOf: d.id,
+      });
+    }
+  }
+
+  async #transition(
+    id: string,
+    from: Deployment["state"][],
+    to: Deployment["state"],
+  ): Promise<Deployment> {
+    const e = await this.#deployments.get(id);
+    if (!e || e.operation !== "PUT") throw new ComponentError("id", `No deployment "${id}"`);
+    const d = e.json<Deployment>();
+    if (!from.includes(d.state)) {
+      throw new ComponentError("state", `Cannot make a ${d.state} deployment ${to}`);
+    }
+    const next = { ...d, state: to };
+    await this.#deployments.update(id, JSON.stringify(next), e.revision);
+    return next;
+  }
+
+  async #setDevice(id: string, deviceId: string, entry: DeviceEntry): Promise<void> {
+    await this.#devices.put(`${id}.${deviceId}`, JSON.stringify(entry));
+  }
+
+  #select(selector: DeploymentSelector): string[] {
+    const out: string[] = [];
+    for (const dev of this.#o.devices()) {
+      const pick = selector.devices?.includes(dev.id) ||
+        selector.groups?.some((g) => dev.groups.includes(g)) ||
+        selector.tags?.some((t) => dev.tags.includes(t)) ||
+        selector.regions?.includes(dev.region);
+      if (pick) out.push(dev.id);
+    }
+    return out.sort();
+  }
+}

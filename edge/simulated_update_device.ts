@@ -1,0 +1,132 @@
+/**
+ * A simulated device for rollouts (a simulation, named as such): no cameras and no door, just
+ * the real {@link Updater} watching the device's desired shadow and reporting its progress and
+ * installed components, as a full agent does. A thousand of them fit in one process, which is
+ * how the tests and `./vend bench ota` roll deployments out to a fleet.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@nats-io/transport-node";
+ * import { SimulatedUpdateDevice } from "./simulated_update_device.ts";
+ *
+ * const nc = await connect({ servers: "127.0.0.1:4222" });
+ * await using dev = await SimulatedUpdateDevice.start(nc, {
+ *   deviceId: "sim-1-a", dir: "/tmp/sim-1", trustedKeys: [],
+ * });
+ * ```
+ *
+ * @module
+ */
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  buckets,
+  type ComponentRecipe,
+  deploymentEvent,
+  newEnvelope,
+  parseShadow,
+  shadow,
+  shadowKey,
+  subjects,
+  type TrustedKey,
+} from "../protocol/mod.ts";
+import { OtaSlots } from "./ota_slots.ts";
+import { Updater } from "./updater.ts";
+
+/** Options of {@link SimulatedUpdateDevice.start}. */
+export interface SimulatedUpdateDeviceOptions {
+  readonly deviceId: string;
+  readonly region?: string;
+  /** The device's update folder. */
+  readonly dir: string;
+  readonly trustedKeys: readonly TrustedKey[];
+  /** Agent version it reports. Default `0.1.0`. */
+  readonly agentVersion?: string;
+  /** Refuses some versions at install (a model that does not load on this device). */
+  readonly refuse?: (recipe: ComponentRecipe) => string | undefined;
+  /** A chunk store shared with other simulated devices (saves disk in benchmarks). */
+  readonly chunkDir?: string;
+}
+
+/** A simulated device that carries out deployments with the real updater. */
+export class SimulatedUpdateDevice implements AsyncDisposable {
+  readonly deviceId: string;
+  readonly updater: Updater;
+  readonly #stop = new AbortController();
+  readonly #done: Promise<void>;
+
+  private constructor(deviceId: string, updater: Updater, done: (s: AbortSignal) => Promise<void>) {
+    this.deviceId = deviceId;
+    this.updater = updater;
+    this.#done = done(this.#stop.signal);
+  }
+
+  /** Starts watching the device's desired shadow. */
+  static async start(
+    nc: NatsConnection,
+    options: SimulatedUpdateDeviceOptions,
+  ): Promise<SimulatedUpdateDevice> {
+    const region = options.region ?? "local";
+    const address = { region, deviceId: options.deviceId };
+    const slots = await OtaSlots.open(options.dir);
+    const js = jetstream(nc);
+    const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+    const updater = new Updater({
+      slots,
+      deviceId: options.deviceId,
+      agentVersion: options.agentVersion ?? "0.1.0",
+      agentArgs: [],
+      trustedKeys: options.trustedKeys,
+      supervised: false,
+      ...(options.chunkDir ? { chunkDir: options.chunkDir } : {}),
+      progress: (step) => {
+        const env = newEnvelope();
+        js.publish(
+          subjects.updateProgress(address),
+          deploymentEvent.encode({
+            ...env,
+            deviceId: options.deviceId,
+            type: "update_progress",
+            ...step,
+          }),
+          { msgID: env.id },
+        ).catch(() => {});
+      },
+      applyHot: (recipe) => {
+        const why = options.refuse?.(recipe);
+        return why ? Promise.reject(new Error(why)) : Promise.resolve();
+      },
+    });
+    const report = async () => {
+      await kv.put(
+        shadowKey(options.deviceId, "reported"),
+        shadow.encode({
+          ...newEnvelope(),
+          deviceId: options.deviceId,
+          kind: "reported",
+          state: { components: await updater.installed() },
+          applied: { desiredVersion: 0, ok: true, errors: [] },
+        }),
+      );
+    };
+    await report();
+    return new SimulatedUpdateDevice(options.deviceId, updater, async (signal) => {
+      const watcher = await kv.watch({ key: shadowKey(options.deviceId, "desired") });
+      signal.addEventListener("abort", () => watcher.stop(), { once: true });
+      for await (const e of watcher) {
+        if (e.operation !== "PUT") continue;
+        const d = parseShadow(e.value);
+        if (!d.ok || d.value.kind !== "desired" || !d.value.state.deployment) continue;
+        await updater.handle(nc, d.value.state.deployment, signal);
+        await report();
+      }
+    });
+  }
+
+  /** Stops watching. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#stop.abort();
+    await this.#done.catch(() => {});
+  }
+}

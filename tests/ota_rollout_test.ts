@@ -1,0 +1,218 @@
+/** Deployments across a fleet of simulated devices running the real updater (real nats-server). */
+import assert from "node:assert/strict";
+import {
+  ComponentError,
+  ComponentRegistry,
+  DeploymentService,
+  ensureStreams,
+} from "../cloud/mod.ts";
+import { SimulatedUpdateDevice } from "../edge/mod.ts";
+import { eventually } from "./edge_harness.ts";
+import { startTestNats } from "./harness.ts";
+
+const model = (version: string) => ({
+  component: "detector",
+  version,
+  kind: "model",
+  platform: { arch: ["x86_64", "aarch64"] },
+});
+
+async function fleet(n: number, refuseFrom = Infinity, offline: string[] = []) {
+  const nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const registry = await ComponentRegistry.open(nc);
+  for (const v of ["1.0.0", "2.0.0"]) {
+    await registry.publish(model(v), [{
+      name: "model.onnx",
+      data: new Uint8Array(50_000).fill(v.charCodeAt(0)),
+    }]);
+  }
+  const ids = Array.from({ length: n }, (_, i) => `sim-${String(i + 1).padStart(2, "0")}-a`);
+  const root = await Deno.makeTempDir({ prefix: "vend-rollout-" });
+  const trustedKeys = await registry.trustedKeys();
+  const devices = await Promise.all(ids.map((deviceId, i) =>
+    SimulatedUpdateDevice.start(nc, {
+      deviceId,
+      dir: `${root}/${deviceId}`,
+      trustedKeys,
+      refuse: (r) =>
+        r.version === "2.0.0" && i + 1 >= refuseFrom
+          ? "input shape [1,3,96,96] expected"
+          : undefined,
+    })
+  ));
+  let now = Date.now();
+  const clock = { advance: (ms: number) => (now += ms) };
+  const service = await DeploymentService.open(nc, {
+    region: "local",
+    now: () => now,
+    devices: () => [
+      ...ids.map((id, i) => ({
+        id,
+        region: "local",
+        tags: i % 2 ? ["odd"] : [],
+        groups: ["shop-a"],
+      })),
+      // Registered, but never online (no simulator).
+      ...offline.map((id) => ({ id, region: "far", tags: [], groups: [] })),
+    ],
+  });
+  const stop = new AbortController();
+  const running = service.run(nc, stop.signal, { tickMs: 100 });
+  return {
+    nc,
+    ids,
+    service,
+    clock,
+    async [Symbol.asyncDispose]() {
+      stop.abort();
+      await running;
+      await Promise.all(devices.map((d) => d[Symbol.asyncDispose]()));
+      await nats[Symbol.asyncDispose]();
+    },
+  };
+}
+
+const until = <T>(what: string, fn: () => Promise<T | undefined>) => eventually(fn, 20_000, what);
+
+Deno.test("a deployment goes to the canary first, then at a growing rate, and completes", async () => {
+  await using f = await fleet(12);
+  const d = await f.service.create({
+    targets: [{ component: "detector", version: "1.0.0" }],
+    selector: { groups: ["shop-a"] },
+    policy: { canary: 2, ratePerMinute: 3, growth: 2, failureThreshold: 0.2 },
+  });
+  assert.equal(d.devices.length, 12);
+  const get = () => f.service.get(d.id);
+  // Only the canaries start; once they are healthy, one more at once (the rate's first share).
+  const canary = await until("canaries healthy", async () => {
+    const g = await get();
+    return g && g.counts.healthy >= 2 && g.canaryDoneAt !== null ? g : undefined;
+  });
+  assert.ok(canary.assigned <= 3, `assigned ${canary.assigned}`);
+  // A minute after the canaries: 3 more; the next minute 6 more (the rate doubled).
+  f.clock.advance(60_000);
+  const one = await until("first minute", async () => {
+    const g = await get();
+    return g && g.counts.healthy === 5 ? g : undefined;
+  });
+  assert.equal(one.assigned, 5, "2 canaries + 3");
+  f.clock.advance(60_000);
+  const two = await until("second minute", async () => {
+    const g = await get();
+    return g && g.counts.healthy === 11 ? g : undefined;
+  });
+  assert.equal(two.assigned, 11, "2 canaries + 3 + 6");
+  assert.equal(two.counts.unassigned, 1);
+  assert.equal(two.state, "running");
+  f.clock.advance(60_000);
+  const done = await until("completed", async () => {
+    const g = await get();
+    return g?.state === "completed" ? g : undefined;
+  });
+  assert.equal(done.counts.healthy, 12);
+});
+
+Deno.test("a deployment past its failure threshold aborts and rolls the updated devices back", async () => {
+  await using f = await fleet(8, 4); // devices 4-8 refuse 2.0.0
+  const first = await f.service.create({
+    targets: [{ component: "detector", version: "1.0.0" }],
+    selector: { regions: ["local"] },
+    policy: { canary: 0, ratePerMinute: 1000, failureThreshold: 0 },
+  });
+  f.clock.advance(60_000);
+  await until(
+    "1.0.0 everywhere",
+    async () => (await f.service.get(first.id))?.state === "completed" || undefined,
+  );
+  const d = await f.service.create({
+    targets: [{ component: "detector", version: "2.0.0" }],
+    selector: { regions: ["local"] },
+    policy: { canary: 3, ratePerMinute: 1000, failureThreshold: 0.2 },
+  });
+  await until(
+    "canaries",
+    async () => (await f.service.get(d.id))?.counts.healthy === 3 || undefined,
+  );
+  f.clock.advance(60_000);
+  const aborted = await until("aborted", async () => {
+    const g = await f.service.get(d.id);
+    return g?.state === "aborted" ? g : undefined;
+  });
+  assert.match(aborted.reason!, /devices failed \(threshold 0.2\)/);
+  const failed = await f.service.device(d.id, "sim-04-a");
+  assert.equal(failed?.status, "failed");
+  assert.match(failed?.reason ?? "", /input shape/);
+  // The canaries that took 2.0.0 get a rollback deployment back to 1.0.0.
+  f.clock.advance(60_000);
+  const rb = await until("rollback completed", async () => {
+    const g = await f.service.get(`${d.id}-rb0`);
+    return g?.state === "completed" ? g : undefined;
+  });
+  assert.deepEqual(rb.targets, [{ component: "detector", version: "1.0.0" }]);
+  assert.deepEqual(rb.devices, ["sim-01-a", "sim-02-a", "sim-03-a"]);
+  assert.equal(rb.counts.healthy, 3);
+});
+
+Deno.test("deployments refuse unknown versions and empty selectors, and pause, resume, cancel and supersede", async () => {
+  await using f = await fleet(4, Infinity, ["sim-99-a"]);
+  const refuse = (spec: Parameters<typeof f.service.create>[0], field: string) =>
+    assert.rejects(
+      () => f.service.create(spec),
+      (e) => e instanceof ComponentError && e.field === field,
+      field,
+    );
+  const one = [{ component: "detector", version: "1.0.0" }];
+  await refuse({
+    targets: [{ component: "detector", version: "9.9.9" }],
+    selector: { regions: ["local"] },
+  }, "targets[0].version");
+  await refuse({ targets: one, selector: { groups: ["nobody"] } }, "selector");
+  await refuse(
+    { targets: one, selector: { regions: ["local"] }, policy: { growth: 0 } },
+    "policy.growth",
+  );
+  await refuse({ targets: [], selector: { regions: ["local"] } }, "targets");
+  const d = await f.service.create({
+    targets: one,
+    selector: { tags: ["odd"] },
+    policy: { canary: 1, ratePerMinute: 1 },
+  });
+  assert.deepEqual(d.devices, ["sim-02-a", "sim-04-a"]);
+  await f.service.pause(d.id);
+  f.clock.advance(120_000);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.equal((await f.service.get(d.id))?.assigned, 0, "paused: nobody starts");
+  await assert.rejects(() => f.service.pause(d.id), /Cannot make a paused deployment paused/);
+  await f.service.resume(d.id);
+  f.clock.advance(60_000);
+  await until("completed", async () => {
+    f.clock.advance(60_000);
+    return (await f.service.get(d.id))?.state === "completed" || undefined;
+  });
+  // A newer deployment supersedes one still waiting on a device (offline: it never starts).
+  const older = await f.service.create({
+    targets: [{ component: "detector", version: "2.0.0" }],
+    selector: { devices: ["sim-99-a"] },
+    policy: { canary: 1, ratePerMinute: 1 },
+  });
+  await until(
+    "queued",
+    async () => (await f.service.device(older.id, "sim-99-a"))?.status === "queued" || undefined,
+  );
+  const newer = await f.service.create({
+    targets: one,
+    selector: { devices: ["sim-99-a"] },
+    policy: { canary: 1, ratePerMinute: 1 },
+  });
+  await until(
+    "newer queued",
+    async () => (await f.service.device(newer.id, "sim-99-a"))?.status === "queued" || undefined,
+  );
+  assert.equal((await f.service.device(older.id, "sim-99-a"))?.status, "superseded");
+  // Cancelling takes the deployment back from a device that has not started it.
+  const cancelled = await f.service.cancel(newer.id);
+  assert.equal(cancelled.state, "cancelled");
+  assert.equal((await f.service.device(newer.id, "sim-99-a"))?.status, "cancelled");
+});
