@@ -1,8 +1,16 @@
 /** Component versions: publishing, signing, and the device's verified, resumable, delta download. */
 import assert from "node:assert/strict";
 import { Objm } from "@nats-io/obj";
-import { ComponentError, ComponentRegistry } from "../cloud/mod.ts";
-import { ArtifactVerifyError, fetchArtifacts } from "../edge/mod.ts";
+import { connect } from "@nats-io/transport-node";
+import { ComponentError, ComponentRegistry, startLocalNats } from "../cloud/mod.ts";
+import {
+  ArtifactVerifyError,
+  fetchArtifacts,
+  OtaSlots,
+  Updater,
+  type UpdateStep,
+} from "../edge/mod.ts";
+import { eventually } from "./edge_harness.ts";
 import { generateSigningKey, SignatureError, signedManifest } from "../protocol/mod.ts";
 import { startTestNats } from "./harness.ts";
 
@@ -224,4 +232,64 @@ Deno.test("after a key rotation new versions are signed by the new key; devices 
   await registry.retireKey(old[0]!.keyId);
   assert.deepEqual((await registry.trustedKeys()).map((k) => k.keyId), [fresh.keyId]);
   await assert.rejects(() => registry.retireKey(fresh.keyId), /active signer/);
+});
+
+Deno.test("an update whose NATS server restarts mid-download resumes and completes", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "vend-ota-restart-" });
+  let server = await startLocalNats({ dataDir });
+  const port = server.port;
+  const nc = await connect({
+    servers: server.url,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 200,
+  });
+  try {
+    const registry = await ComponentRegistry.open(nc);
+    const data = noise(20_000_000, 21);
+    await registry.publish(recipe("1.0.0"), [{ name: "model.bin", data }]);
+    const root = await Deno.makeTempDir({ prefix: "vend-ota-restart-dev-" });
+    const steps: UpdateStep[] = [];
+    const updater = new Updater({
+      slots: await OtaSlots.open(root),
+      deviceId: "m001-a",
+      agentVersion: "0.1.0",
+      agentArgs: [],
+      trustedKeys: await registry.trustedKeys(),
+      supervised: false,
+      progress: (s) => steps.push(s),
+      log: () => {},
+    });
+    const handling = updater.handle(nc, {
+      deploymentId: "dep-restart-1",
+      targets: [{ component: "detector", version: "1.0.0" }],
+    });
+    // Restart the server once some chunks are in.
+    await eventually(
+      () => {
+        try {
+          return [...Deno.readDirSync(`${root}/chunks`)].length >= 20 || undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      20_000,
+      "20 chunks",
+    );
+    await server.stop();
+    const held = [...Deno.readDirSync(`${root}/chunks`)].length;
+    server = await startLocalNats({ dataDir, port });
+    await handling;
+    const last = steps.at(-1)!;
+    assert.equal(last.phase, "healthy", last.reason ?? "");
+    assert.ok(last.bytesSaved > 0, "chunks held before the restart were not downloaded again");
+    assert.ok(held < 300, `the restart came mid-download (${held} chunks held)`);
+    assert.deepEqual(
+      await Deno.readFile(`${root}/components/detector/1.0.0/model.bin`),
+      data,
+    );
+  } finally {
+    await nc.close();
+    await server.stop();
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
 });
