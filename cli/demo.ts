@@ -107,8 +107,13 @@ async function main(): Promise<void> {
   try {
     const cloud = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-      env: { NATS_URL: nats.url, VEND_API_PORT: Deno.env.get("VEND_API_PORT") ?? "8080" },
-      stdin: "null",
+      env: {
+        NATS_URL: nats.url,
+        VEND_API_PORT: Deno.env.get("VEND_API_PORT") ?? "8080",
+        VEND_EXIT_WITH_PARENT: "1",
+      },
+      // A pipe this process never writes: the child stops when it closes (this process died).
+      stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
@@ -188,7 +193,8 @@ async function main(): Promise<void> {
         }
         const agent = new Deno.Command(Deno.execPath(), {
           args,
-          stdin: "null",
+          env: { VEND_EXIT_WITH_PARENT: "1" },
+          stdin: "piped",
           stdout: "piped",
           stderr: Deno.env.get("VEND_DEMO_VERBOSE") ? "inherit" : "null",
         }).spawn();

@@ -21,6 +21,7 @@ import { AuthError, type TokenService } from "./auth.ts";
 import { getCookie } from "hono/cookie";
 import { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
 import { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
+import { updateRoutes } from "./update_api.ts";
 import type { Logger } from "./logger.ts";
 import { ApiError, problem } from "./problem.ts";
 import { Metrics } from "./prometheus.ts";
@@ -46,6 +47,8 @@ export interface AppDeps {
 }
 
 const MAX_BODY = 256 * 1024;
+/** Publishing a component version carries its artifacts. */
+const MAX_ARTIFACT_BODY = 128 << 20;
 
 function fieldOf(path: readonly PropertyKey[], target: string): string {
   return [target, ...path.map(String)].join(".");
@@ -83,8 +86,9 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
     c.set("actor", undefined);
     const start = performance.now();
     const length = Number(c.req.header("content-length") ?? "0");
-    if (length > MAX_BODY) {
-      c.res = problem(413, "Payload Too Large", `Request bodies are limited to ${MAX_BODY} bytes`, {
+    const max = c.req.path === "/components/versions" ? MAX_ARTIFACT_BODY : MAX_BODY;
+    if (length > max) {
+      c.res = problem(413, "Payload Too Large", `Request bodies are limited to ${max} bytes`, {
         requestId,
       });
     } else {
@@ -160,6 +164,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
   if (deps.fleet) {
     dashboardRoutes(app, deps.fleet);
     fleetRoutes(app, deps.fleet);
+    const { registry, deployments } = deps.fleet;
+    if (registry && deployments) updateRoutes(app, { ...deps.fleet, registry, deployments });
   }
   metrics.gauge("vend_live_clients", "Open dashboard live streams", () => liveClients.count);
 

@@ -14,6 +14,8 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createApp } from "./app.ts";
+import { ComponentRegistry } from "./component_registry.ts";
+import { DeploymentService } from "./deployments.ts";
 import { TokenService } from "./auth.ts";
 import type { IngestCounters } from "./fleet_ingest.ts";
 import { startIngestThread } from "./ingest_thread.ts";
@@ -128,11 +130,26 @@ export async function startCloudService(
     () => ingest.counters.queuedWrites,
   );
   metrics.gauge("vend_devices_known", "Devices with a status", () => state.statuses.size);
+  const registry = await ComponentRegistry.open(nc);
+  const deployments = await DeploymentService.open(nc, {
+    region,
+    devices: () =>
+      [...state.devices.entries()].map(([id, e]) => ({
+        id,
+        region: e.value.region,
+        tags: e.value.tags,
+        groups: e.value.groups,
+      })),
+  });
+  const stopDeployments = new AbortController();
+  const rollouts = deployments.run(nc, stopDeployments.signal).catch((e) =>
+    logger.log("error", "deployments stopped", { error: String(e) })
+  );
   const app = createApp({
     health: () => natsHealth(nc),
     logger,
     metrics,
-    fleet: { nc, state, tokens, region },
+    fleet: { nc, state, tokens, region, registry, deployments },
   });
   const stopServer = new AbortController();
   const server = listen(app.fetch, options.hostname ?? "127.0.0.1", port, stopServer.signal);
@@ -144,6 +161,8 @@ export async function startCloudService(
     stopping ??= (async () => {
       stopServer.abort();
       await server.finished;
+      stopDeployments.abort();
+      await rollouts;
       await ingest.stop();
       await state[Symbol.asyncDispose]();
       await nc.drain().catch(() => nc.close());

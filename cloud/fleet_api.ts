@@ -30,6 +30,8 @@ import {
 } from "../protocol/mod.ts";
 import { Kvm } from "@nats-io/kv";
 import { type Actor, allows, type Role, type TokenService } from "./auth.ts";
+import type { ComponentRegistry } from "./component_registry.ts";
+import type { DeploymentService } from "./deployments.ts";
 import {
   AlertRecordSchema,
   type CommandRecord,
@@ -55,6 +57,10 @@ export interface FleetDeps {
   readonly tokens: TokenService;
   /** Region this instance serves. */
   readonly region: string;
+  /** Component versions (remote updates); without it the update routes are not served. */
+  readonly registry?: ComponentRegistry;
+  /** Deployments (remote updates). */
+  readonly deployments?: DeploymentService;
 }
 
 /** Variables the middleware sets on each request. */
@@ -68,7 +74,7 @@ const Problem = z.object({
   field: z.string().optional(),
 })
   .openapi("Problem");
-const problemResponses = {
+export const problemResponses = {
   400: {
     content: { "application/problem+json": { schema: Problem } },
     description: "Invalid request; `field` names the culprit",
@@ -91,7 +97,7 @@ const security = [{ bearer: [] }];
 const IdParam = z.object({ id: DeviceIdSchema });
 
 /** Requires a role; refusals are audited. */
-async function need(
+export async function need(
   c: Context<FleetEnv>,
   deps: FleetDeps,
   role: Role,
@@ -115,7 +121,7 @@ async function need(
 }
 
 /** Appends an audit entry to the AUDIT stream. */
-async function audit(
+export async function audit(
   deps: FleetDeps,
   c: Context<FleetEnv>,
   entry: Pick<AuditEntry, "action" | "target" | "outcome" | "before" | "after" | "reason">,

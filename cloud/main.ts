@@ -33,4 +33,7 @@ if (import.meta.main) {
     console.error(`cloud: ${(e as Error).message}`);
     Deno.exit(1);
   }
+  // Everything is stopped (the `using`s above); a pending read of stdin (the parent watch)
+  // would otherwise keep the process alive.
+  Deno.exit(0);
 }

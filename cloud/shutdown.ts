@@ -14,5 +14,21 @@ export function onShutdown(): AbortSignal {
       controller.abort(new Error(`received ${sig}`));
     });
   }
+  watchParent(controller);
   return controller.signal;
+}
+
+/**
+ * With `VEND_EXIT_WITH_PARENT=1` (set by a parent that spawns this process with a stdin pipe it
+ * never writes, as `./vend demo` does) the process stops when its stdin closes: the parent died,
+ * even by SIGKILL, and its children must not linger.
+ */
+export function watchParent(controller: AbortController): void {
+  if (Deno.env.get("VEND_EXIT_WITH_PARENT") !== "1") return;
+  (async () => {
+    try {
+      for await (const _ of Deno.stdin.readable) { /* nothing is written */ }
+    } catch { /* closed */ }
+    controller.abort(new Error("the parent process is gone"));
+  })();
 }

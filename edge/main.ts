@@ -64,6 +64,16 @@ async function main(): Promise<number> {
   const config = await loadAgentConfig(values.config ?? Deno.env.get("VEND_AGENT_CONFIG"));
   const stop = new AbortController();
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.abort());
+  // Spawned by `./vend demo` with a stdin pipe it never writes: stop when that parent is gone
+  // (even SIGKILLed), so no agent lingers.
+  if (Deno.env.get("VEND_EXIT_WITH_PARENT") === "1") {
+    (async () => {
+      try {
+        for await (const _ of Deno.stdin.readable) { /* nothing is written */ }
+      } catch { /* closed */ }
+      stop.abort();
+    })();
+  }
   const options: { -readonly [K in keyof AgentOptions]: AgentOptions[K] } = {
     remoteCameras: (values["remote-camera"] ?? []).map(parseRemote),
   };

@@ -72,7 +72,24 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose shoppers 
     assert.ok(remoteFps > 0, "m002's primary receives cam-3 from its secondary");
     await nc.close();
 
-    for await (const _ of out) { /* drain until exit */ }
+    // The demo ends by itself at its duration; a demo that hangs fails here instead of the suite.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error("the demo did not exit after its duration")),
+        60_000,
+      );
+    });
+    try {
+      await Promise.race([
+        (async () => {
+          for await (const _ of out) { /* drain until exit */ }
+        })(),
+        hung,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
     const status = await child.status;
     assert.equal(status.code, 0);
   } finally {

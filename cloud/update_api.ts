@@ -1,0 +1,271 @@
+/**
+ * HTTP routes of remote updates: publishing component versions (admin), the signing keys
+ * devices pin, and deployments (operator): create, read, pause, resume, cancel. A bad recipe, a
+ * dependency that no published version satisfies, a dependency cycle, an unknown version or a
+ * selector that picks no device are refused with problem+json naming the field; nothing is
+ * created then.
+ *
+ * @module
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { ComponentError, type ComponentRegistry } from "./component_registry.ts";
+import type { DeploymentService } from "./deployments.ts";
+import { audit, type FleetDeps, type FleetEnv, need, problemResponses } from "./fleet_api.ts";
+import { ApiError } from "./problem.ts";
+
+/** What the update routes use. */
+export interface UpdateDeps extends FleetDeps {
+  readonly registry: ComponentRegistry;
+  readonly deployments: DeploymentService;
+}
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { "application/json": { schema } },
+  description,
+});
+const security = [{ bearer: [] }];
+const Name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/);
+const DeploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/);
+const Target = z.strictObject({ component: Name, version: z.string().min(1).max(64) });
+const Deployment = z.object({
+  id: z.string(),
+  state: z.string(),
+  targets: z.array(Target),
+  devices: z.array(z.string()),
+  assigned: z.int(),
+  counts: z.record(z.string(), z.int()),
+  reason: z.string().nullable(),
+}).passthrough().openapi("Deployment");
+
+/** A deployment as plain JSON (the stored one has readonly arrays). */
+const plain = (d: unknown) => JSON.parse(JSON.stringify(d)) as z.infer<typeof Deployment>;
+
+function refused(e: unknown, prefix: string): never {
+  if (e instanceof ComponentError) {
+    throw new ApiError(400, "Refused", e.message, { field: `${prefix}${e.field}`, cause: e });
+  }
+  throw e;
+}
+
+/** Adds the update routes to `app`. */
+export function updateRoutes(app: OpenAPIHono<FleetEnv>, deps: UpdateDeps): void {
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/components/versions",
+      tags: ["updates"],
+      summary: "Publish a component version: recipe and artifacts (admin)",
+      security,
+      request: {
+        body: {
+          content: {
+            "application/json": {
+              schema: z.strictObject({
+                recipe: z.unknown(),
+                artifacts: z.array(z.strictObject({
+                  name: z.string().min(1).max(128),
+                  /** The artifact's bytes, base64. */
+                  base64: z.string().max(96 << 20),
+                })).min(1).max(64),
+              }),
+            },
+          },
+        },
+      },
+      responses: {
+        201: json(
+          z.object({ component: z.string(), version: z.string(), keyId: z.string() }),
+          "Published",
+        ),
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      const recipe = body.recipe as { component?: string; version?: string };
+      const target = `component/${recipe?.component ?? "?"}@${recipe?.version ?? "?"}`;
+      await need(c, deps, "admin", "component.publish", target);
+      const artifacts = body.artifacts.map((a, i) => {
+        try {
+          return { name: a.name, data: Uint8Array.from(atob(a.base64), (ch) => ch.charCodeAt(0)) };
+        } catch {
+          throw new ApiError(400, "Refused", `Artifact ${i} is not base64`, {
+            field: `body.artifacts[${i}].base64`,
+          });
+        }
+      });
+      const signed = await deps.registry.publish(body.recipe, artifacts).catch((e) =>
+        refused(e, "body.recipe.")
+      );
+      await audit(deps, c, {
+        action: "component.publish",
+        target,
+        outcome: "ok",
+        before: null,
+        after: { keyId: signed.keyId },
+        reason: null,
+      });
+      return c.json(
+        { component: recipe.component!, version: recipe.version!, keyId: signed.keyId },
+        201,
+      );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/components/{component}/versions",
+      tags: ["updates"],
+      summary: "Published versions of a component",
+      security,
+      request: { params: z.object({ component: Name }) },
+      responses: {
+        200: json(z.object({ versions: z.array(z.string()) }), "Versions"),
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const { component } = c.req.valid("param");
+      await need(c, deps, "viewer", "component.read", `component/${component}`);
+      return c.json({ versions: await deps.registry.versions(component) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/update-keys",
+      tags: ["updates"],
+      summary: "The public keys devices pin to verify component versions",
+      security,
+      responses: {
+        200: json(
+          z.object({ keys: z.array(z.object({ keyId: z.string(), publicKey: z.string() })) }),
+          "Keys",
+        ),
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      await need(c, deps, "viewer", "keys.read", "update-keys");
+      return c.json({ keys: await deps.registry.trustedKeys() }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/deployments",
+      tags: ["updates"],
+      summary: "Create a deployment (operator)",
+      security,
+      request: {
+        body: {
+          content: {
+            "application/json": {
+              schema: z.strictObject({
+                targets: z.array(Target).min(1).max(8),
+                selector: z.strictObject({
+                  devices: z.array(z.string()).max(10_000).optional(),
+                  groups: z.array(z.string()).max(100).optional(),
+                  tags: z.array(z.string()).max(100).optional(),
+                  regions: z.array(z.string()).max(100).optional(),
+                }),
+                policy: z.strictObject({
+                  canary: z.int().optional(),
+                  ratePerMinute: z.number().optional(),
+                  growth: z.number().optional(),
+                  failureThreshold: z.number().optional(),
+                }).optional(),
+              }),
+            },
+          },
+        },
+      },
+      responses: { 201: json(Deployment, "The deployment"), ...problemResponses },
+    }),
+    async (c) => {
+      const body = c.req.valid("json");
+      await need(c, deps, "operator", "deployment.create", "deployments");
+      const d = await deps.deployments.create({
+        targets: body.targets,
+        selector: stripUndefined(body.selector),
+        ...(body.policy ? { policy: stripUndefined(body.policy) } : {}),
+      }).catch((e) => refused(e, "body."));
+      await audit(deps, c, {
+        action: "deployment.create",
+        target: `deployment/${d.id}`,
+        outcome: "ok",
+        before: null,
+        after: { targets: plain(d).targets, devices: d.devices.length },
+        reason: null,
+      });
+      return c.json(plain(await deps.deployments.get(d.id)), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/deployments/{id}",
+      tags: ["updates"],
+      summary: "A deployment, with its devices counted by status",
+      security,
+      request: { params: z.object({ id: DeploymentId }) },
+      responses: { 200: json(Deployment, "The deployment"), ...problemResponses },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      await need(c, deps, "viewer", "deployment.read", `deployment/${id}`);
+      const d = await deps.deployments.get(id);
+      if (!d) throw new ApiError(404, "Not found", `No deployment "${id}"`, { field: "path.id" });
+      return c.json(plain(d), 200);
+    },
+  );
+
+  for (const action of ["pause", "resume", "cancel"] as const) {
+    app.openapi(
+      createRoute({
+        method: "post",
+        path: `/deployments/{id}/${action}`,
+        tags: ["updates"],
+        summary: `${action[0]!.toUpperCase()}${action.slice(1)} a deployment (operator)`,
+        security,
+        request: { params: z.object({ id: DeploymentId }) },
+        responses: { 200: json(Deployment, "The deployment"), ...problemResponses },
+      }),
+      async (c) => {
+        const { id } = c.req.valid("param");
+        await need(c, deps, "operator", `deployment.${action}`, `deployment/${id}`);
+        const before = await deps.deployments.get(id);
+        if (!before) {
+          throw new ApiError(404, "Not found", `No deployment "${id}"`, { field: "path.id" });
+        }
+        await deps.deployments[action](id).catch((e) => {
+          if (e instanceof ComponentError) {
+            throw new ApiError(409, "Conflict", e.message, { field: "path.id", cause: e });
+          }
+          throw e;
+        });
+        await audit(deps, c, {
+          action: `deployment.${action}`,
+          target: `deployment/${id}`,
+          outcome: "ok",
+          before: { state: before.state },
+          after: {
+            state: action === "resume" ? "running" : action === "pause" ? "paused" : "cancelled",
+          },
+          reason: null,
+        });
+        return c.json(plain(await deps.deployments.get(id)), 200);
+      },
+    );
+  }
+}
+
+function stripUndefined<T extends Record<string, unknown>>(
+  o: T,
+): Partial<{ [K in keyof T]: Exclude<T[K], undefined> }> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as never;
+}
