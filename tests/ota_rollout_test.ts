@@ -1,5 +1,7 @@
 /** Deployments across a fleet of simulated devices running the real updater (real nats-server). */
 import assert from "node:assert/strict";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import {
   ComponentError,
   ComponentRegistry,
@@ -215,4 +217,60 @@ Deno.test("deployments refuse unknown versions and empty selectors, and pause, r
   const cancelled = await f.service.cancel(newer.id);
   assert.equal(cancelled.state, "cancelled");
   assert.equal((await f.service.device(newer.id, "sim-99-a"))?.status, "cancelled");
+});
+
+Deno.test("a device refuses a version with a corrupted chunk, a truncated artifact or a bad signature, and keeps its own", async () => {
+  await using f = await fleet(1);
+  const install = async (version: string) => {
+    const d = await f.service.create({
+      targets: [{ component: "detector", version }],
+      selector: { devices: ["sim-01-a"] },
+      policy: { canary: 1 },
+    });
+    return await until(`${version} decided`, async () => {
+      const e = await f.service.device(d.id, "sim-01-a");
+      return e && (e.status === "healthy" || e.status === "failed") ? e : undefined;
+    });
+  };
+  assert.equal((await install("1.0.0")).status, "healthy");
+  const registry = await ComponentRegistry.open(f.nc);
+  const chunks = (v: string) =>
+    registry.get("detector", v).then((s) =>
+      JSON.parse(s!.manifest).artifacts[0].chunks as Array<{ sha256: string }>
+    );
+  const store = await new Objm(f.nc).open("artifacts");
+  // A corrupted chunk: version 2.0.0's chunk holds other bytes.
+  await store.putBlob({ name: (await chunks("2.0.0"))[0]!.sha256 }, new Uint8Array(10).fill(9));
+  const corrupt = await install("2.0.0");
+  assert.equal(corrupt.status, "failed");
+  assert.match(corrupt.reason ?? "", /corrupt/);
+  // A truncated artifact: a chunk is gone.
+  await registry.publish(model("3.0.0"), [{
+    name: "model.onnx",
+    data: new Uint8Array(50_000).fill(7),
+  }]);
+  await store.delete((await chunks("3.0.0"))[0]!.sha256);
+  const truncated = await install("3.0.0");
+  assert.equal(truncated.status, "failed");
+  assert.match(truncated.reason ?? "", /missing/);
+  // A bad signature: the stored manifest was altered after signing.
+  await registry.publish(model("4.0.0"), [{
+    name: "model.onnx",
+    data: new Uint8Array(50_000).fill(8),
+  }]);
+  const kv = await new Kvm(f.nc).open("components");
+  const signed = JSON.parse(new TextDecoder().decode((await kv.get("detector.4.0.0"))!.value));
+  await kv.put(
+    "detector.4.0.0",
+    JSON.stringify({ ...signed, manifest: signed.manifest.replace('"hot"', '"restart"') }),
+  );
+  const forged = await install("4.0.0");
+  assert.equal(forged.status, "failed");
+  assert.match(forged.reason ?? "", /does not match/);
+  // Through all of it the device kept 1.0.0.
+  const reported = await until("reported", async () => {
+    const e = await (await new Kvm(f.nc).open("shadow")).get("sim-01-a.reported");
+    return e ? JSON.parse(new TextDecoder().decode(e.value)).state.components : undefined;
+  });
+  assert.equal(reported.detector, "1.0.0");
 });
