@@ -138,6 +138,15 @@ async function device(
   };
 }
 
+/** NATS with the region's streams, and the component registry. */
+async function world() {
+  const nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const registry = await ComponentRegistry.open(nc);
+  return { nats, nc, registry, [Symbol.asyncDispose]: () => nats[Symbol.asyncDispose]() };
+}
+
 async function outcome(nc: NatsConnection, deploymentId: string, phases: string[]) {
   return await eventually(
     async () =>
@@ -155,10 +164,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using nats = await startTestNats();
-    await using nc = await nats.connect();
-    await ensureStreams(nc, "local");
-    const registry = await ComponentRegistry.open(nc);
+    await using w = await world();
+    const { nats, nc, registry } = w;
     await registry.publish(agentRecipe("0.1.0"), [{
       name: "firmware.tar",
       data: await firmware("good"),
@@ -221,10 +228,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using nats = await startTestNats();
-    await using nc = await nats.connect();
-    await ensureStreams(nc, "local");
-    const registry = await ComponentRegistry.open(nc);
+    await using w = await world();
+    const { nats, nc, registry } = w;
     await registry.publish(agentRecipe("0.2.0"), [{
       name: "firmware.tar",
       data: await firmware("good"),
@@ -250,10 +255,8 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await using nats = await startTestNats();
-    await using nc = await nats.connect();
-    await ensureStreams(nc, "local");
-    const registry = await ComponentRegistry.open(nc);
+    await using w = await world();
+    const { nats, nc, registry } = w;
     await registry.publish(agentRecipe("0.1.0"), [{
       name: "firmware.tar",
       data: await firmware("good"),
