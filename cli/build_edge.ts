@@ -27,6 +27,8 @@ const TARGETS = {
 
 /** What a build produced. */
 export interface EdgeBuild {
+  /** The bundle as one tar, the artifact of the `agent` component (bundles only). */
+  readonly firmware?: string;
   /** `compile` (one executable) or `bundle` (runtime + bundled program). */
   readonly kind: "compile" | "bundle";
   /** The executable to start (in the folder of a bundle). */
@@ -138,25 +140,32 @@ export async function buildEdge(target: keyof typeof TARGETS, outDir: string): P
   );
   await Deno.copyFile(await runtimeFor(target), `${dir}/bin/deno`);
   await Deno.chmod(`${dir}/bin/deno`, 0o755);
-  const launcher = `#!/bin/sh
-# Vendstream device program ${version} (${target}): the Deno runtime and the bundled agent.
+  // The supervisor: installed once (the factory image), it runs vend-edge from the A/B slots.
+  await bundle(`${ROOT}edge/supervisor_main.ts`, `${dir}/app/supervisor.js`);
+  const launcher = (name: string, script: string) =>
+    `#!/bin/sh
+# Vendstream ${name} ${version} (${target}): the Deno runtime and the bundled program.
 here="$(cd "$(dirname "$0")" && pwd)"
 export DENO_DIR="\${DENO_DIR:-\${VEND_DATA_DIR:-/tmp}/.deno}"
-set -- run --no-config --no-lock --no-remote --no-npm --no-prompt -A "$here/app/agent.js" "$@"
+set -- run --no-config --no-lock --no-remote --no-npm --no-prompt -A "$here/app/${script}" "$@"
 if [ "$(uname -m)" = "${target}" ]; then exec "$here/bin/deno" "$@"; fi
 # Another architecture (a development machine): run under qemu user emulation when present.
 if command -v qemu-${target}-static >/dev/null 2>&1; then exec qemu-${target}-static -L / "$here/bin/deno" "$@"; fi
-echo "vend-edge: built for ${target}, this machine is $(uname -m) (install qemu-user-static to emulate)" >&2
+echo "${name}: built for ${target}, this machine is $(uname -m) (install qemu-user-static to emulate)" >&2
 exit 1
 `;
-  await Deno.writeTextFile(`${dir}/vend-edge`, launcher);
+  await Deno.writeTextFile(`${dir}/vend-edge`, launcher("vend-edge", "agent.js"));
   await Deno.chmod(`${dir}/vend-edge`, 0o755);
+  await Deno.writeTextFile(`${dir}/vend-supervisor`, launcher("vend-supervisor", "supervisor.js"));
+  await Deno.chmod(`${dir}/vend-supervisor`, 0o755);
   const files = [];
   for (
     const path of [
       "vend-edge",
+      "vend-supervisor",
       "bin/deno",
       "app/agent.js",
+      "app/supervisor.js",
       "app/ffmpeg_worker.js",
       "app/build/kernels.wasm",
       "app/build/ffmpeg-core.wasm",
@@ -179,7 +188,10 @@ exit 1
     files,
   };
   await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify(manifest, null, 2) + "\n");
-  return { kind: "bundle", executable: `${dir}/vend-edge`, dir };
+  // The same files as one uncompressed tar: the agent component's artifact for remote updates
+  // (uncompressed, so content-defined chunks line up between versions).
+  await run("tar", ["-cf", `${dir}.firmware.tar`, "-C", dir, "."], { cwd: ROOT });
+  return { kind: "bundle", executable: `${dir}/vend-edge`, dir, firmware: `${dir}.firmware.tar` };
 }
 
 /** Checks a firmware bundle's files against its manifest; returns the problems (none when intact). */

@@ -270,7 +270,12 @@ Deno.test("agent collects its recent logs, restarts its pipeline and reports dia
     assert.ok(r.ok && r.value.status === "ok", JSON.stringify(r));
     return r.value.result;
   };
-  const logs = await ask({ command: "collect_logs", args: { lines: 5, since: null } });
+  // Connected comes a moment before the command subscription: retry until it answers.
+  const logs = await eventually(
+    () => ask({ command: "collect_logs", args: { lines: 5, since: null } }).catch(() => undefined),
+    5000,
+    "commands answered",
+  );
   assert.ok(
     Array.isArray(logs.lines) && logs.lines.some((l) => String(l).includes("connected to NATS")),
   );

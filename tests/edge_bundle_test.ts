@@ -70,6 +70,17 @@ Deno.test("the x86_64 firmware bundle verifies against its manifest and runs fro
     const build = await buildEdge("x86_64", out);
     assert.equal(build.kind, "bundle"); // denort cannot be downloaded here
     assert.deepEqual(await verifyBundle(build.dir), []);
+    // The same files as the agent component's artifact, and the supervisor runs.
+    const listed = new TextDecoder().decode(
+      (await new Deno.Command("tar", { args: ["-tf", build.firmware!] }).output()).stdout,
+    ).split("\n");
+    for (const f of ["./vend-edge", "./vend-supervisor", "./app/agent.js", "./bin/deno"]) {
+      assert.ok(listed.includes(f), `${f} in firmware.tar`);
+    }
+    const sup = await new Deno.Command(`${build.dir}/vend-supervisor`, { stderr: "piped" })
+      .output();
+    assert.equal(sup.code, 2);
+    assert.match(new TextDecoder().decode(sup.stderr), /--ota-dir is required/);
     await using nats = await startTestNats();
     const ms = await firstHeartbeat(build.executable, nats.url, () => nats.connect(), 15_000);
     assert.ok(ms > 0);
