@@ -192,16 +192,28 @@ export class ComponentRegistry {
     if (await this.get(r.component, r.version)) {
       throw new ComponentError("version", `${r.component} ${r.version} is already published`);
     }
+    // Every version the new one would pull in, transitively (newest within each range): a cycle
+    // can close anywhere down the chain.
     const recipes = new Map<string, ComponentRecipe>();
-    for (const [dep, range] of Object.entries(r.dependencies)) {
-      const found = await this.resolve(dep, range);
+    const pending = Object.entries(r.dependencies).map(([dep, range]) => ({
+      dep,
+      range,
+      direct: true,
+    }));
+    for (let next = pending.shift(); next; next = pending.shift()) {
+      if (next.dep === r.component || recipes.has(next.dep)) continue;
+      const found = await this.resolve(next.dep, next.range);
       if (!found) {
+        if (!next.direct) continue; // an older version's own dependency gone: not this publish's fault
         throw new ComponentError(
-          `dependencies.${dep}`,
-          `No published version of "${dep}" satisfies ${range}`,
+          `dependencies.${next.dep}`,
+          `No published version of "${next.dep}" satisfies ${next.range}`,
         );
       }
-      recipes.set(dep, found);
+      recipes.set(next.dep, found);
+      for (const [dep, range] of Object.entries(found.dependencies)) {
+        pending.push({ dep, range, direct: false });
+      }
     }
     const cycle = dependencyCycle(r, (c) => recipes.get(c));
     if (cycle) {

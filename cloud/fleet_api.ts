@@ -89,11 +89,11 @@ export const problemResponses = {
   },
   404: { content: { "application/problem+json": { schema: Problem } }, description: "Not found" },
 } as const;
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
+export const json = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "application/json": { schema } },
   description,
 });
-const security = [{ bearer: [] }];
+export const security = [{ bearer: [] }];
 const IdParam = z.object({ id: DeviceIdSchema });
 
 /** Requires a role; refusals are audited. */

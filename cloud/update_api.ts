@@ -10,7 +10,15 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { ComponentError, type ComponentRegistry } from "./component_registry.ts";
 import type { DeploymentService } from "./deployments.ts";
-import { audit, type FleetDeps, type FleetEnv, need, problemResponses } from "./fleet_api.ts";
+import {
+  audit,
+  type FleetDeps,
+  type FleetEnv,
+  json,
+  need,
+  problemResponses,
+  security,
+} from "./fleet_api.ts";
 import { ApiError } from "./problem.ts";
 
 /** What the update routes use. */
@@ -19,11 +27,6 @@ export interface UpdateDeps extends FleetDeps {
   readonly deployments: DeploymentService;
 }
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { "application/json": { schema } },
-  description,
-});
-const security = [{ bearer: [] }];
 const Name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/);
 const DeploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/);
 const Target = z.strictObject({ component: Name, version: z.string().min(1).max(64) });

@@ -212,8 +212,8 @@ export class Agent implements AsyncDisposable {
   }
 
   async #setupUpdater(): Promise<void> {
-    const env = Deno.env.get("VEND_OTA_DIR");
-    const dir = this.config.ota.dir ?? env ?? `${this.config.dataDir}/ota`;
+    const supervisorDir = Deno.env.get("VEND_OTA_DIR");
+    const dir = this.config.ota.dir ?? supervisorDir ?? `${this.config.dataDir}/ota`;
     const slots = await OtaSlots.open(dir);
     const fault = this.#options.updateFault;
     this.#updater = new Updater({
@@ -222,7 +222,7 @@ export class Agent implements AsyncDisposable {
       agentVersion: this.config.appVersion,
       agentArgs: this.#options.args ?? [],
       trustedKeys: this.config.ota.trustedKeys,
-      supervised: this.#options.supervised ?? env !== undefined,
+      supervised: this.#options.supervised ?? supervisorDir !== undefined,
       progress: (step) => {
         const env = newEnvelope();
         this.outbox.append({

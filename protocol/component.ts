@@ -223,11 +223,6 @@ export function bestVersion(versions: readonly string[], range: string): string 
   return semver.maxSatisfying([...versions], range) ?? undefined;
 }
 
-/** Whether `version` is newer than `than`. */
-export function newerVersion(version: string, than: string): boolean {
-  return semver.gt(version, than);
-}
-
 /** Whether `version` is within `range`. */
 export function versionSatisfies(version: string, range: string): boolean {
   return semver.satisfies(version, range);

@@ -124,7 +124,6 @@ export {
   dependencyCycle,
   type DependencyProblem,
   dependencyProblems,
-  newerVersion,
   semanticVersion,
   type VersionManifest,
   versionManifest,

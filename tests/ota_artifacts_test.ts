@@ -206,6 +206,22 @@ Deno.test("the registry refuses bad recipes, unknown dependencies, cycles and re
     "dependencies",
     /cycle: labels -> detector -> labels/,
   );
+  // A cycle that closes two steps down the chain: labels -> tracker -> detector -> labels.
+  await registry.publish(
+    { ...recipe("1.0.0"), component: "tracker", dependencies: { detector: "^1.0.0" } },
+    art,
+  );
+  await refuse(
+    {
+      ...recipe("1.2.0"),
+      component: "labels",
+      kind: "config",
+      dependencies: { tracker: "^1.0.0" },
+    },
+    art,
+    "dependencies",
+    /cycle: labels -> tracker -> detector -> labels/,
+  );
   await refuse(recipe("1.0.0"), art, "version", /already published/);
   assert.deepEqual(await registry.versions("labels"), ["1.0.0"]);
 });
