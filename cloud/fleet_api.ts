@@ -89,11 +89,16 @@ export const problemResponses = {
   },
   404: { content: { "application/problem+json": { schema: Problem } }, description: "Not found" },
 } as const;
-export const json = <T extends z.ZodType>(schema: T, description: string) => ({
+/** An OpenAPI JSON response of `schema`. */
+export const json = <T extends z.ZodType>(
+  schema: T,
+  description: string,
+): { content: { "application/json": { schema: T } }; description: string } => ({
   content: { "application/json": { schema } },
   description,
 });
-export const security = [{ bearer: [] }];
+/** The OpenAPI security requirement of operator routes (bearer token). */
+export const security: { bearer: string[] }[] = [{ bearer: [] }];
 const IdParam = z.object({ id: DeviceIdSchema });
 
 /** Requires a role; refusals are audited. */

@@ -57,7 +57,7 @@ const parameter = z.strictObject({
   type: z.enum(["string", "number", "boolean"]),
   default: z.union([z.string().max(1000), z.number(), z.boolean()]),
   description: f.shortText.optional(),
-}).refine((p) => typeof p.default === p.type, {
+}).refine((p) => (typeof p.default as string) === p.type, {
   path: ["default"],
   message: "must be of the parameter's type",
 });

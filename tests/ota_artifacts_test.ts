@@ -292,7 +292,7 @@ Deno.test("an update whose NATS server restarts mid-download resumes and complet
       "20 chunks",
     );
     await server.stop();
-    const held = [...Deno.readDirSync(`${root}/chunks`)].length;
+    const held = (await Array.fromAsync(Deno.readDir(`${root}/chunks`))).length;
     server = await startLocalNats({ dataDir, port });
     await handling;
     const last = steps.at(-1)!;
