@@ -163,6 +163,7 @@ export async function startCloudService(
       await server.finished;
       stopDeployments.abort();
       await rollouts;
+      await deployments[Symbol.asyncDispose]();
       await ingest.stop();
       await state[Symbol.asyncDispose]();
       await nc.drain().catch(() => nc.close());

@@ -132,8 +132,16 @@ const FINAL = new Set<DeviceDeploymentStatus>([
 ]);
 
 /** Runs deployments. */
-export class DeploymentService {
+export class DeploymentService implements AsyncDisposable {
   readonly #deployments: KV;
+  /**
+   * Every deployment's device statuses, kept from a watch of `deployment_devices` (a view of
+   * what NATS holds, shared by every instance): ticks and counts read it instead of one KV
+   * entry per device.
+   */
+  readonly #view = new Map<string, Map<string, { status: DeviceDeploymentStatus; rev: number }>>();
+  #watcher: { stop(): void } | undefined;
+  #watching: Promise<void> = Promise.resolve();
   readonly #devices: KV;
   readonly #shadow: KV;
   readonly #components: KV;
@@ -159,13 +167,52 @@ export class DeploymentService {
     options: DeploymentServiceOptions,
   ): Promise<DeploymentService> {
     const kvm = new Kvm(nc);
-    return new DeploymentService(
+    const service = new DeploymentService(
       await kvm.create(buckets.deployments, { history: 1 }),
       await kvm.create(buckets.deploymentDevices, { history: 1 }),
       await kvm.create(buckets.shadow, { history: 5 }),
       await kvm.create(buckets.components, { history: 1 }),
       options,
     );
+    await service.#watch();
+    return service;
+  }
+
+  /** Loads the device statuses and follows their changes. */
+  async #watch(): Promise<void> {
+    const empty = (await this.#devices.status()).values === 0;
+    const watcher = await this.#devices.watch();
+    this.#watcher = watcher;
+    let ready!: () => void;
+    const loaded = new Promise<void>((r) => ready = r);
+    if (empty) ready();
+    this.#watching = (async () => {
+      for await (const e of watcher) {
+        const dot = e.key.indexOf(".");
+        const id = e.key.slice(0, dot);
+        const deviceId = e.key.slice(dot + 1);
+        if (e.operation === "PUT") {
+          try {
+            this.#see(id, deviceId, e.json<DeviceEntry>().status, e.revision);
+          } catch { /* not ours */ }
+        } else this.#view.get(id)?.delete(deviceId);
+        if (e.delta === 0) ready();
+      }
+    })().finally(ready);
+    await loaded;
+  }
+
+  /** Notes a status unless the view already holds a newer revision (another instance's). */
+  #see(id: string, deviceId: string, status: DeviceDeploymentStatus, rev: number): void {
+    let devices = this.#view.get(id);
+    if (!devices) this.#view.set(id, devices = new Map());
+    if ((devices.get(deviceId)?.rev ?? 0) < rev) devices.set(deviceId, { status, rev });
+  }
+
+  /** Stops following the device statuses. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#watcher?.stop();
+    await this.#watching;
   }
 
   #now(): number {
@@ -248,7 +295,7 @@ export class DeploymentService {
     const e = await this.#deployments.get(id);
     if (!e || e.operation !== "PUT") return undefined;
     const d = e.json<Deployment>();
-    return { ...d, counts: await this.#counts(d) };
+    return { ...d, counts: this.#counts(d) };
   }
 
   /** One device's part in a deployment. */
@@ -367,7 +414,7 @@ export class DeploymentService {
 
   async #step(d: Deployment, revision: number): Promise<void> {
     const now = this.#now();
-    const counts = await this.#counts(d);
+    const counts = this.#counts(d);
     const finished = counts.healthy + counts.failed + counts.rolled_back;
     const bad = counts.failed + counts.rolled_back;
     if (finished > 0 && bad / finished > d.policy.failureThreshold && bad > 0) {
@@ -384,7 +431,7 @@ export class DeploymentService {
     let canaryDoneAt = d.canaryDoneAt;
     const canaries = Math.min(d.policy.canary, d.devices.length);
     if (canaryDoneAt === null) {
-      const done = await this.#allFinal(d, canaries);
+      const done = this.#allFinal(d, canaries);
       if (d.assigned >= canaries && done) canaryDoneAt = now;
     }
     let allowed: number;
@@ -401,7 +448,7 @@ export class DeploymentService {
     allowed = Math.min(allowed, d.devices.length);
     const next = d.devices.slice(d.assigned, allowed);
     const assigned = d.assigned + next.length;
-    const allDone = assigned === d.devices.length && (await this.#allFinal(d, assigned));
+    const allDone = assigned === d.devices.length && this.#allFinal(d, assigned);
     const updated: Deployment = {
       ...d,
       assigned,
@@ -413,15 +460,16 @@ export class DeploymentService {
     for (const deviceId of next) await this.#assign(updated, deviceId);
   }
 
-  async #allFinal(d: Deployment, n: number): Promise<boolean> {
+  #allFinal(d: Deployment, n: number): boolean {
+    const view = this.#view.get(d.id);
     for (const deviceId of d.devices.slice(0, n)) {
-      const entry = await this.device(d.id, deviceId);
-      if (!entry || !FINAL.has(entry.status)) return false;
+      const status = view?.get(deviceId)?.status;
+      if (!status || !FINAL.has(status)) return false;
     }
     return true;
   }
 
-  async #counts(d: Deployment): Promise<DeploymentCounts> {
+  #counts(d: Deployment): DeploymentCounts {
     const counts: DeploymentCounts = {
       unassigned: d.devices.length - d.assigned,
       queued: 0,
@@ -433,9 +481,9 @@ export class DeploymentService {
       superseded: 0,
       cancelled: 0,
     };
+    const view = this.#view.get(d.id);
     for (const deviceId of d.devices.slice(0, d.assigned)) {
-      const entry = await this.device(d.id, deviceId);
-      counts[entry?.status ?? "queued"]++;
+      counts[view?.get(deviceId)?.status ?? "queued"]++;
     }
     return counts;
   }
@@ -574,7 +622,8 @@ export class DeploymentService {
   }
 
   async #setDevice(id: string, deviceId: string, entry: DeviceEntry): Promise<void> {
-    await this.#devices.put(`${id}.${deviceId}`, JSON.stringify(entry));
+    const rev = await this.#devices.put(`${id}.${deviceId}`, JSON.stringify(entry));
+    this.#see(id, deviceId, entry.status, rev);
   }
 
   #select(selector: DeploymentSelector): string[] {

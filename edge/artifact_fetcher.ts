@@ -11,11 +11,13 @@
  * ```ts
  * import { connect } from "@nats-io/transport-node";
  * import { fetchArtifacts } from "./artifact_fetcher.ts";
+ * import { FileChunkStore } from "./chunk_store.ts";
  *
  * const nc = await connect({ servers: "127.0.0.1:4222" });
  * const signed = new Uint8Array(); // from the components bucket
  * const got = await fetchArtifacts(nc, signed, {
- *   trustedKeys: [], chunkDir: "/var/lib/vendstream/ota/chunks", outDir: "/tmp/staging",
+ *   trustedKeys: [], outDir: "/tmp/staging",
+ *   chunks: new FileChunkStore("/var/lib/vendstream/ota/chunks"),
  * });
  * console.log(got.bytesDownloaded, got.bytesSaved);
  * ```
@@ -25,6 +27,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
 import { createHash } from "node:crypto";
+import type { ChunkStore } from "./chunk_store.ts";
 import {
   type ArtifactManifest,
   buckets,
@@ -47,8 +50,8 @@ export interface FetchProgress {
 export interface FetchArtifactsOptions {
   /** Public keys the device pins. */
   readonly trustedKeys: readonly TrustedKey[];
-  /** The device's chunk store (verified chunks by SHA-256). */
-  readonly chunkDir: string;
+  /** The device's store of verified chunks. */
+  readonly chunks: ChunkStore;
   /** Where the assembled artifacts go (one file each, by name). */
   readonly outDir: string;
   /** Told as chunks arrive. */
@@ -78,15 +81,6 @@ export class ArtifactVerifyError extends Error {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** Verifies a signed manifest and downloads what its artifacts need. */
 export async function fetchArtifacts(
   nc: NatsConnection,
@@ -94,7 +88,6 @@ export async function fetchArtifacts(
   options: FetchArtifactsOptions,
 ): Promise<FetchResult> {
   const manifest = await verifySignedManifest(signed, options.trustedKeys);
-  await Deno.mkdir(options.chunkDir, { recursive: true });
   await Deno.mkdir(options.outDir, { recursive: true });
   const store = await new Objm(nc).open(buckets.artifacts);
   const bytesTotal = manifest.artifacts.reduce((n, a) => n + a.bytes, 0);
@@ -105,8 +98,7 @@ export async function fetchArtifacts(
   for (const artifact of manifest.artifacts) {
     for (const chunk of artifact.chunks) {
       options.signal?.throwIfAborted();
-      const path = `${options.chunkDir}/${chunk.sha256}`;
-      if (await exists(path)) {
+      if (await options.chunks.has(chunk.sha256)) {
         bytesSaved += chunk.bytes;
       } else {
         options.beforeChunk?.(chunk.sha256);
@@ -118,9 +110,7 @@ export async function fetchArtifacts(
               `with SHA-256 ${got}`,
           );
         }
-        // Written aside and renamed: a chunk file that exists is always whole and verified.
-        await Deno.writeFile(`${path}.part`, data);
-        await Deno.rename(`${path}.part`, path);
+        await options.chunks.put(chunk.sha256, data);
         bytesDownloaded += data.length;
       }
       bytesDone += chunk.bytes;
@@ -160,7 +150,10 @@ async function assemble(artifact: ArtifactManifest, options: FetchArtifactsOptio
   const hash = createHash("sha256");
   try {
     for (const chunk of artifact.chunks) {
-      const data = await Deno.readFile(`${options.chunkDir}/${chunk.sha256}`);
+      const data = await options.chunks.get(chunk.sha256);
+      if (!data) {
+        throw new ArtifactVerifyError(`Chunk ${chunk.sha256} of "${artifact.name}" went missing`);
+      }
       hash.update(data);
       let at = 0;
       while (at < data.length) at += await file.write(data.subarray(at));
@@ -172,13 +165,12 @@ async function assemble(artifact: ArtifactManifest, options: FetchArtifactsOptio
   const got = hash.digest("hex");
   if (got !== artifact.sha256) {
     await Deno.remove(`${path}.part`).catch(() => {});
-    // A chunk file went bad on disk: drop the ones that no longer match, so the next attempt
+    // A chunk went bad on disk: drop the ones that no longer match, so the next attempt
     // downloads them again.
     for (const chunk of artifact.chunks) {
-      const p = `${options.chunkDir}/${chunk.sha256}`;
-      const data = await Deno.readFile(p).catch(() => undefined);
+      const data = await options.chunks.get(chunk.sha256).catch(() => undefined);
       if (data && createHash("sha256").update(data).digest("hex") !== chunk.sha256) {
-        await Deno.remove(p).catch(() => {});
+        await options.chunks.delete(chunk.sha256).catch(() => {});
       }
     }
     throw new ArtifactVerifyError(

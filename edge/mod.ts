@@ -85,6 +85,7 @@ export {
   type DeviceRecordingOptions,
   type RecordingStats,
 } from "./device_recording.ts";
+export { type ChunkStore, FileChunkStore, PooledChunkStore } from "./chunk_store.ts";
 export {
   ArtifactVerifyError,
   fetchArtifacts,

@@ -31,6 +31,7 @@ import {
   subjects,
   type TrustedKey,
 } from "../protocol/mod.ts";
+import type { ChunkStore } from "./chunk_store.ts";
 import { OtaSlots } from "./ota_slots.ts";
 import { Updater } from "./updater.ts";
 
@@ -45,8 +46,13 @@ export interface SimulatedUpdateDeviceOptions {
   readonly agentVersion?: string;
   /** Refuses some versions at install (a model that does not load on this device). */
   readonly refuse?: (recipe: ComponentRecipe) => string | undefined;
-  /** A chunk store shared with other simulated devices (saves disk in benchmarks). */
-  readonly chunkDir?: string;
+  /** The device's chunk store. Default files in `<dir>/chunks`. */
+  readonly chunks?: ChunkStore;
+  /**
+   * Deletes a hot component's files once applied (the simulation has no use for them; saves
+   * disk when a thousand devices install a large model). Default false.
+   */
+  readonly discardInstalled?: boolean;
 }
 
 /** A simulated device that carries out deployments with the real updater. */
@@ -79,7 +85,7 @@ export class SimulatedUpdateDevice implements AsyncDisposable {
       agentArgs: [],
       trustedKeys: options.trustedKeys,
       supervised: false,
-      ...(options.chunkDir ? { chunkDir: options.chunkDir } : {}),
+      ...(options.chunks ? { chunks: options.chunks } : {}),
       progress: (step) => {
         const env = newEnvelope();
         js.publish(
@@ -93,9 +99,12 @@ export class SimulatedUpdateDevice implements AsyncDisposable {
           { msgID: env.id },
         ).catch(() => {});
       },
-      applyHot: (recipe) => {
+      applyHot: async (recipe, files) => {
         const why = options.refuse?.(recipe);
-        return why ? Promise.reject(new Error(why)) : Promise.resolve();
+        if (why) throw new Error(why);
+        if (options.discardInstalled) {
+          for (const path of Object.values(files)) await Deno.truncate(path, 0);
+        }
       },
     });
     const report = async () => {

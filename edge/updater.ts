@@ -37,6 +37,7 @@ import {
   type VersionManifest,
 } from "../protocol/mod.ts";
 import { ArtifactVerifyError, fetchArtifacts } from "./artifact_fetcher.ts";
+import { type ChunkStore, FileChunkStore } from "./chunk_store.ts";
 import type { OtaSlots } from "./ota_slots.ts";
 
 /** A step of an update, as reported. */
@@ -79,8 +80,8 @@ export interface UpdaterOptions {
   readonly restart?: () => void;
   /** Whether a supervisor runs this agent (agent updates need one). Default true. */
   readonly supervised?: boolean;
-  /** The chunk store. Default `<slots>/chunks`. */
-  readonly chunkDir?: string;
+  /** The chunk store. Default files in `<slots>/chunks`. */
+  readonly chunks?: ChunkStore;
   /** Called before each phase (tests kill the process here). */
   readonly beforePhase?: (phase: string) => void;
   readonly log?: (
@@ -104,11 +105,13 @@ const ARCH: Record<string, string> = { x86_64: "x86_64", aarch64: "aarch64" };
 /** Carries out deployments on a device. */
 export class Updater {
   readonly #o: UpdaterOptions;
+  readonly #chunks: ChunkStore;
   #busy: Promise<void> | undefined;
 
   /** Creates the updater. */
   constructor(options: UpdaterOptions) {
     this.#o = options;
+    this.#chunks = options.chunks ?? new FileChunkStore(`${options.slots.dir}/chunks`);
   }
 
   /** Installed component versions (the agent's own included). */
@@ -234,7 +237,7 @@ export class Updater {
         let last = 0;
         const got = await fetchArtifacts(nc, signed, {
           trustedKeys: this.#o.trustedKeys,
-          chunkDir: this.#o.chunkDir ?? `${this.#o.slots.dir}/chunks`,
+          chunks: this.#chunks,
           outDir: staging,
           ...(signal ? { signal } : {}),
           onProgress: (p) => {

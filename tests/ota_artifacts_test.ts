@@ -6,6 +6,7 @@ import { ComponentError, ComponentRegistry, startLocalNats } from "../cloud/mod.
 import {
   ArtifactVerifyError,
   fetchArtifacts,
+  FileChunkStore,
   OtaSlots,
   Updater,
   type UpdateStep,
@@ -48,7 +49,8 @@ const recipe = (version: string, extra: Record<string, unknown> = {}) => ({
 
 async function dirs() {
   const root = await Deno.makeTempDir({ prefix: "vend-ota-" });
-  return { chunkDir: `${root}/chunks`, outDir: `${root}/out`, root };
+  const chunkDir = `${root}/chunks`;
+  return { chunks: new FileChunkStore(chunkDir), chunkDir, outDir: `${root}/out`, root };
 }
 
 async function files(dir: string): Promise<string[]> {

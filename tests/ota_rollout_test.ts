@@ -70,6 +70,7 @@ async function fleet(n: number, refuseFrom = Infinity, offline: string[] = []) {
     async [Symbol.asyncDispose]() {
       stop.abort();
       await running;
+      await service[Symbol.asyncDispose]();
       await Promise.all(devices.map((d) => d[Symbol.asyncDispose]()));
       await nats[Symbol.asyncDispose]();
     },
@@ -114,6 +115,9 @@ Deno.test("a deployment goes to the canary first, then at a growing rate, and co
     return g?.state === "completed" ? g : undefined;
   });
   assert.equal(done.counts.healthy, 12);
+  // Another cloud instance opened now reads the same counts from NATS (no state of its own).
+  await using other = await DeploymentService.open(f.nc, { region: "local", devices: () => [] });
+  assert.deepEqual((await other.get(d.id))?.counts, done.counts);
 });
 
 Deno.test("a deployment past its failure threshold aborts and rolls the updated devices back", async () => {
