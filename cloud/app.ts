@@ -21,7 +21,7 @@ import { AuthError, type TokenService } from "./auth.ts";
 import { getCookie } from "hono/cookie";
 import { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
 import { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
-import { updateRoutes } from "./update_api.ts";
+import { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
 import type { Logger } from "./logger.ts";
 import { ApiError, problem } from "./problem.ts";
 import { Metrics } from "./prometheus.ts";
@@ -49,6 +49,7 @@ export interface AppDeps {
 const MAX_BODY = 256 * 1024;
 /** Publishing a component version carries its artifacts. */
 const MAX_ARTIFACT_BODY = 128 << 20;
+const UPLOAD_PATH = /^\/components\/[^/]+\/versions\/[^/]+\/artifacts\/[^/]+$/;
 
 function fieldOf(path: readonly PropertyKey[], target: string): string {
   return [target, ...path.map(String)].join(".");
@@ -86,7 +87,13 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
     c.set("actor", undefined);
     const start = performance.now();
     const length = Number(c.req.header("content-length") ?? "0");
-    const max = c.req.path === "/components/versions" ? MAX_ARTIFACT_BODY : MAX_BODY;
+    // Uploads are counted as they stream (the route refuses past its limit); a declared length
+    // over it is refused here already.
+    const max = c.req.path === "/components/versions"
+      ? MAX_ARTIFACT_BODY
+      : c.req.method === "PUT" && UPLOAD_PATH.test(c.req.path)
+      ? MAX_UPLOAD_BYTES
+      : MAX_BODY;
     if (length > max) {
       c.res = problem(413, "Payload Too Large", `Request bodies are limited to ${max} bytes`, {
         requestId,

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type ObjectStore, Objm } from "@nats-io/obj";
@@ -44,6 +45,13 @@ import {
   versionManifest,
 } from "../protocol/mod.ts";
 import { contentChunks } from "./content_chunker.ts";
+
+const UPLOAD_TTL_MS = 24 * 3_600_000;
+const nanos = (ms: number) => ms * 1_000_000;
+
+function uploadKey(t: { component: string; version: string; name: string }): string {
+  return `${t.component}@${t.version}/${t.name}`;
+}
 
 /** A publish was refused; `field` names what is wrong (for a problem+json answer). */
 export class ComponentError extends Error {
@@ -83,10 +91,13 @@ export class ComponentRegistry {
   readonly #service: KV;
   readonly #artifacts: ObjectStore;
 
-  private constructor(components: KV, service: KV, artifacts: ObjectStore) {
+  readonly #uploads: ObjectStore;
+
+  private constructor(components: KV, service: KV, artifacts: ObjectStore, uploads: ObjectStore) {
     this.#components = components;
     this.#service = service;
     this.#artifacts = artifacts;
+    this.#uploads = uploads;
   }
 
   /** Opens (creating if needed) the registry's buckets. */
@@ -94,8 +105,54 @@ export class ComponentRegistry {
     const kvm = new Kvm(nc);
     const components = await kvm.create(buckets.components, { history: 1 });
     const service = await kvm.create(buckets.service, { history: 5 });
-    const artifacts = await new Objm(nc).create(buckets.artifacts);
-    return new ComponentRegistry(components, service, artifacts);
+    const objm = new Objm(nc);
+    const artifacts = await objm.create(buckets.artifacts);
+    // Abandoned uploads go after a day.
+    const uploads = await objm.create(buckets.uploads, { ttl: nanos(UPLOAD_TTL_MS) });
+    return new ComponentRegistry(components, service, artifacts, uploads);
+  }
+
+  /**
+   * Stages an artifact for a version about to be published, streamed into the `uploads` object
+   * store (a large firmware never sits whole in memory here). Refused with RangeError past
+   * `maxBytes` (nothing is kept then).
+   */
+  async upload(
+    target: { component: string; version: string; name: string },
+    data: ReadableStream<Uint8Array>,
+    options: { maxBytes: number },
+  ): Promise<{ bytes: number; sha256: string }> {
+    const key = uploadKey(target);
+    const hash = createHash("sha256");
+    let bytes = 0;
+    const counted = data.pipeThrough(
+      new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, c) {
+          bytes += chunk.length;
+          if (bytes > options.maxBytes) {
+            throw new RangeError(
+              `Artifact "${target.name}" is larger than ${options.maxBytes} bytes`,
+            );
+          }
+          hash.update(chunk);
+          c.enqueue(chunk);
+        },
+      }),
+    );
+    await this.#uploads.put({ name: key }, counted);
+    return { bytes, sha256: hash.digest("hex") };
+  }
+
+  /** An uploaded artifact's bytes, or undefined when there is no such upload. */
+  async uploaded(
+    target: { component: string; version: string; name: string },
+  ): Promise<Uint8Array | undefined> {
+    return (await this.#uploads.getBlob(uploadKey(target))) ?? undefined;
+  }
+
+  /** Removes an uploaded artifact. */
+  async dropUpload(target: { component: string; version: string; name: string }): Promise<void> {
+    await this.#uploads.delete(uploadKey(target)).catch(() => {});
   }
 
   /** The public keys devices should pin (every key not retired). */

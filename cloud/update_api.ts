@@ -28,6 +28,9 @@ export interface UpdateDeps extends FleetDeps {
 }
 
 const Name = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/);
+const ArtifactName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/);
+/** Largest artifact upload. */
+export const MAX_UPLOAD_BYTES = 1 << 30;
 const DeploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/);
 const Target = z.strictObject({ component: Name, version: z.string().min(1).max(64) });
 const Deployment = z.object({
@@ -65,11 +68,18 @@ export function updateRoutes(app: OpenAPIHono<FleetEnv>, deps: UpdateDeps): void
             "application/json": {
               schema: z.strictObject({
                 recipe: z.unknown(),
-                artifacts: z.array(z.strictObject({
-                  name: z.string().min(1).max(128),
-                  /** The artifact's bytes, base64. */
-                  base64: z.string().max(96 << 20),
-                })).min(1).max(64),
+                artifacts: z.array(z.union([
+                  z.strictObject({
+                    name: z.string().min(1).max(128),
+                    /** The artifact's bytes, base64 (small artifacts). */
+                    base64: z.string().max(96 << 20),
+                  }),
+                  z.strictObject({
+                    name: z.string().min(1).max(128),
+                    /** Uploaded before with `PUT .../artifacts/{name}` (any size). */
+                    uploaded: z.literal(true),
+                  }),
+                ])).min(1).max(64),
               }),
             },
           },
@@ -88,18 +98,47 @@ export function updateRoutes(app: OpenAPIHono<FleetEnv>, deps: UpdateDeps): void
       const recipe = body.recipe as { component?: string; version?: string };
       const target = `component/${recipe?.component ?? "?"}@${recipe?.version ?? "?"}`;
       await need(c, deps, "admin", "component.publish", target);
-      const artifacts = body.artifacts.map((a, i) => {
+      const artifacts: { name: string; data: Uint8Array }[] = [];
+      for (const [i, a] of body.artifacts.entries()) {
+        if ("uploaded" in a) {
+          const data = typeof recipe?.component === "string" && typeof recipe.version === "string"
+            ? await deps.registry.uploaded({
+              component: recipe.component,
+              version: recipe.version,
+              name: a.name,
+            })
+            : undefined;
+          if (!data) {
+            throw new ApiError(400, "Refused", `No upload of "${a.name}" for ${target}`, {
+              field: `body.artifacts[${i}].uploaded`,
+            });
+          }
+          artifacts.push({ name: a.name, data });
+          continue;
+        }
         try {
-          return { name: a.name, data: Uint8Array.from(atob(a.base64), (ch) => ch.charCodeAt(0)) };
+          artifacts.push({
+            name: a.name,
+            data: Uint8Array.from(atob(a.base64), (ch) => ch.charCodeAt(0)),
+          });
         } catch {
           throw new ApiError(400, "Refused", `Artifact ${i} is not base64`, {
             field: `body.artifacts[${i}].base64`,
           });
         }
-      });
+      }
       const signed = await deps.registry.publish(body.recipe, artifacts).catch((e) =>
         refused(e, "body.recipe.")
       );
+      for (const a of body.artifacts) {
+        if ("uploaded" in a) {
+          await deps.registry.dropUpload({
+            component: recipe.component!,
+            version: recipe.version!,
+            name: a.name,
+          });
+        }
+      }
       await audit(deps, c, {
         action: "component.publish",
         target,
@@ -112,6 +151,55 @@ export function updateRoutes(app: OpenAPIHono<FleetEnv>, deps: UpdateDeps): void
         { component: recipe.component!, version: recipe.version!, keyId: signed.keyId },
         201,
       );
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "put",
+      path: "/components/{component}/versions/{version}/artifacts/{name}",
+      tags: ["updates"],
+      summary: "Upload an artifact of a version about to be published, streamed (admin)",
+      description: "The raw bytes (up to 1 GiB); then publish the version with " +
+        '`{"name": NAME, "uploaded": true}` among its artifacts. Uploads are kept a day.',
+      security,
+      request: {
+        params: z.object({
+          component: Name,
+          version: z.string().min(1).max(64),
+          name: ArtifactName,
+        }),
+        body: {
+          content: {
+            "application/octet-stream": { schema: z.string().openapi({ format: "binary" }) },
+          },
+        },
+      },
+      responses: {
+        201: json(z.object({ name: z.string(), bytes: z.int(), sha256: z.string() }), "Uploaded"),
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const { component, version, name } = c.req.valid("param");
+      const target = `component/${component}@${version}`;
+      await need(c, deps, "admin", "component.upload", target);
+      const body = c.req.raw.body;
+      if (!body) {
+        throw new ApiError(400, "Refused", "The upload has no body", { field: "body" });
+      }
+      let got: { bytes: number; sha256: string };
+      try {
+        got = await deps.registry.upload({ component, version, name }, body, {
+          maxBytes: MAX_UPLOAD_BYTES,
+        });
+      } catch (e) {
+        if (e instanceof RangeError) {
+          throw new ApiError(413, "Payload Too Large", e.message, { field: "body", cause: e });
+        }
+        throw e;
+      }
+      return c.json({ name, ...got }, 201);
     },
   );
 

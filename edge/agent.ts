@@ -270,6 +270,14 @@ export class Agent implements AsyncDisposable {
     while (!signal.aborted) {
       const pipeline = this.config.cameras.length === 0 || this.#firstFrameAt !== undefined;
       if (this.#connected && pipeline && this.#firstHeartbeatAt !== undefined) {
+        if (this.#options.updateFault === "first_start" && (await this.#onTrial(dir))) {
+          // Fault test: killed during the new version's first start, before it is healthy.
+          const marker = `${dir}/fault-first_start.done`;
+          if (!(await Deno.stat(marker).catch(() => undefined))) {
+            await Deno.writeTextFile(marker, "");
+            Deno.kill(Deno.pid, "SIGKILL");
+          }
+        }
         const tmp = `${dir}/healthy.json.tmp`;
         await Deno.writeTextFile(
           tmp,
@@ -281,6 +289,11 @@ export class Agent implements AsyncDisposable {
       }
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+
+  async #onTrial(dir: string): Promise<boolean> {
+    const state = await (await OtaSlots.open(dir)).read();
+    return state.trial !== null;
   }
 
   /** Writes a structured log line (kept for `collect_logs`). */

@@ -24,6 +24,7 @@
  *
  * @module
  */
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
 import { createHash } from "node:crypto";
@@ -54,6 +55,8 @@ export interface FetchArtifactsOptions {
   readonly chunks: ChunkStore;
   /** Where the assembled artifacts go (one file each, by name). */
   readonly outDir: string;
+  /** Which artifacts to fetch, by name (e.g. only this device's architecture). Default all. */
+  readonly select?: (name: string) => boolean;
   /** Told as chunks arrive. */
   readonly onProgress?: (p: FetchProgress) => void;
   /** Called before each chunk is fetched (tests interrupt here). */
@@ -90,19 +93,21 @@ export async function fetchArtifacts(
   const manifest = await verifySignedManifest(signed, options.trustedKeys);
   await Deno.mkdir(options.outDir, { recursive: true });
   const store = await new Objm(nc).open(buckets.artifacts);
-  const bytesTotal = manifest.artifacts.reduce((n, a) => n + a.bytes, 0);
+  const jsm = await jetstreamManager(nc);
+  const wanted = manifest.artifacts.filter((a) => options.select?.(a.name) ?? true);
+  const bytesTotal = wanted.reduce((n, a) => n + a.bytes, 0);
   let bytesDone = 0;
   let bytesSaved = 0;
   let bytesDownloaded = 0;
   const report = () => options.onProgress?.({ bytesDone, bytesTotal, bytesSaved });
-  for (const artifact of manifest.artifacts) {
+  for (const artifact of wanted) {
     for (const chunk of artifact.chunks) {
       options.signal?.throwIfAborted();
       if (await options.chunks.has(chunk.sha256)) {
         bytesSaved += chunk.bytes;
       } else {
         options.beforeChunk?.(chunk.sha256);
-        const data = await readChunk(store, chunk.sha256, artifact.name);
+        const data = await readChunk(store, jsm, chunk.sha256, artifact.name);
         const got = createHash("sha256").update(data).digest("hex");
         if (data.length !== chunk.bytes || got !== chunk.sha256) {
           throw new ArtifactVerifyError(
@@ -118,29 +123,45 @@ export async function fetchArtifacts(
     }
   }
   const files: Record<string, string> = {};
-  for (const artifact of manifest.artifacts) {
+  for (const artifact of wanted) {
     files[artifact.name] = await assemble(artifact, options);
   }
   return { manifest, bytesDone, bytesTotal, bytesSaved, bytesDownloaded, files };
 }
 
+/**
+ * Reads one chunk object from the store: its metadata, then its messages by direct get (two or
+ * so requests that any replica can answer, where `ObjectStore.get` would create a consumer per
+ * chunk, the slow part when a thousand devices update at once).
+ */
 async function readChunk(
   store: Awaited<ReturnType<Objm["open"]>>,
+  jsm: JetStreamManager,
   sha256: string,
   artifact: string,
 ): Promise<Uint8Array> {
-  const r = await store.get(sha256);
-  if (!r) {
+  const info = await store.info(sha256);
+  if (!info || info.deleted) {
     throw new ArtifactVerifyError(`Chunk ${sha256} of "${artifact}" is missing from the store`);
   }
-  try {
-    return await new Response(r.data).bytes();
-  } catch (cause) {
-    throw new ArtifactVerifyError(
-      `Chunk ${sha256} of "${artifact}" is corrupt in the store: ${(cause as Error).message}`,
-      { cause },
-    );
+  const stream = `OBJ_${buckets.artifacts}`;
+  const subject = `$O.${buckets.artifacts}.C.${info.nuid}`;
+  const out = new Uint8Array(info.size);
+  let at = 0;
+  let seq = 0;
+  for (let i = 0; i < info.chunks; i++) {
+    const m = await jsm.direct.getMessage(stream, { seq, next_by_subj: subject });
+    if (!m || at + m.data.length > out.length) {
+      throw new ArtifactVerifyError(
+        `Chunk ${sha256} of "${artifact}" is corrupt in the store: ` +
+          (m ? "longer than its metadata says" : `message ${i + 1} of ${info.chunks} is missing`),
+      );
+    }
+    out.set(m.data, at);
+    at += m.data.length;
+    seq = m.seq + 1;
   }
+  return at === out.length ? out : out.subarray(0, at);
 }
 
 /** Joins an artifact's chunks into `outDir/<name>`, verifying the whole SHA-256. */

@@ -78,7 +78,7 @@ async function main(): Promise<number> {
     remoteCameras: (values["remote-camera"] ?? []).map(parseRemote),
   };
   const faultSpec = Deno.env.get("VEND_FAULT");
-  const update = /^update:(download|verify|install|switch)$/.exec(faultSpec ?? "");
+  const update = /^update:(download|verify|install|switch|first_start)$/.exec(faultSpec ?? "");
   if (update) options.updateFault = update[1]!;
   else {
     const fault = parseFault(faultSpec);

@@ -101,6 +101,17 @@ export class UpdateError extends Error {
 }
 
 const ARCH: Record<string, string> = { x86_64: "x86_64", aarch64: "aarch64" };
+const THIS_ARCH = ARCH[Deno.build.arch] ?? Deno.build.arch;
+const ARCH_SUFFIX = /-(x86_64|aarch64)(\.[^.]+)?$/;
+
+/**
+ * Artifacts named for an architecture (`firmware-aarch64.tar`) go only to devices of it; a
+ * version can so carry one agent build per architecture.
+ */
+function forThisArch(name: string): boolean {
+  const m = ARCH_SUFFIX.exec(name);
+  return !m || m[1] === THIS_ARCH;
+}
 
 /** Carries out deployments on a device. */
 export class Updater {
@@ -238,6 +249,7 @@ export class Updater {
         const got = await fetchArtifacts(nc, signed, {
           trustedKeys: this.#o.trustedKeys,
           chunks: this.#chunks,
+          select: forThisArch,
           outDir: staging,
           ...(signal ? { signal } : {}),
           onProgress: (p) => {
@@ -311,9 +323,8 @@ export class Updater {
           `${t.component} ${t.version}: the manifest is for ${r.component} ${r.version}`,
         );
       }
-      const arch = ARCH[Deno.build.arch] ?? Deno.build.arch;
-      if (!(r.platform.arch as string[]).includes(arch)) {
-        throw new UpdateError(`${r.component} ${r.version} is not built for ${arch}`);
+      if (!(r.platform.arch as string[]).includes(THIS_ARCH)) {
+        throw new UpdateError(`${r.component} ${r.version} is not built for ${THIS_ARCH}`);
       }
       const min = r.platform.minAgentVersion;
       if (
@@ -351,8 +362,12 @@ export class Updater {
     step: (c: string, v: string, p: UpdateStep["phase"], m?: Partial<UpdateStep>) => void,
     got: { bytesDone: number; bytesTotal: number; bytesSaved: number },
   ): Promise<void> {
-    const tar = files["firmware.tar"];
-    if (!tar) throw new UpdateError(`${r.component} ${r.version} has no firmware.tar artifact`);
+    const tar = files[`firmware-${THIS_ARCH}.tar`] ?? files["firmware.tar"];
+    if (!tar) {
+      throw new UpdateError(
+        `${r.component} ${r.version} has no firmware-${THIS_ARCH}.tar or firmware.tar artifact`,
+      );
+    }
     this.#o.beforePhase?.("install");
     step(r.component, r.version, "installing", got);
     const { dir } = await this.#o.slots.prepareInactive();

@@ -176,6 +176,11 @@ export const buckets = {
   components: "components",
   /** Object store of artifact chunks, each named by its SHA-256 (shared by all versions). */
   artifacts: "artifacts",
+  /**
+   * Object store of artifacts uploaded ahead of their version's publication:
+   * `<component>@<version>/<name>`, removed once published (and after a day regardless).
+   */
+  uploads: "uploads",
   /** Deployments: key `<deploymentId>`. */
   deployments: "deployments",
   /** Each device's part in a deployment: key `<deploymentId>.<deviceId>`. */

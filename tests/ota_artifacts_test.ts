@@ -1,5 +1,6 @@
 /** Component versions: publishing, signing, and the device's verified, resumable, delta download. */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import { ComponentError, ComponentRegistry, startLocalNats } from "../cloud/mod.ts";
@@ -226,6 +227,27 @@ Deno.test("the registry refuses bad recipes, unknown dependencies, cycles and re
   );
   await refuse(recipe("1.0.0"), art, "version", /already published/);
   assert.deepEqual(await registry.versions("labels"), ["1.0.0"]);
+});
+
+Deno.test("the registry streams uploads into NATS and refuses one past its size limit, keeping nothing", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  const registry = await ComponentRegistry.open(nc);
+  const target = { component: "agent", version: "0.2.0", name: "firmware-aarch64.tar" };
+  const data = new Uint8Array(300_000).map((_, i) => i % 251);
+  const got = await registry.upload(target, new Blob([data]).stream(), { maxBytes: 1 << 20 });
+  assert.equal(got.bytes, data.length);
+  assert.equal(got.sha256, createHash("sha256").update(data).digest("hex"));
+  assert.deepEqual(await registry.uploaded(target), data);
+  await registry.dropUpload(target);
+  assert.equal(await registry.uploaded(target), undefined);
+  const big = { ...target, name: "big.tar" };
+  await assert.rejects(
+    () => registry.upload(big, new Blob([data]).stream(), { maxBytes: 100_000 }),
+    (e) => e instanceof RangeError && /"big.tar" is larger than 100000 bytes/.test(e.message),
+  );
+  assert.equal(await registry.uploaded(big), undefined, "nothing kept");
+  await nc.close();
 });
 
 Deno.test("after a key rotation new versions are signed by the new key; devices pinned to both accept them", async () => {

@@ -170,10 +170,14 @@ Deno.test({
       name: "firmware.tar",
       data: await firmware("good"),
     }]);
-    await registry.publish(agentRecipe("0.2.0"), [{
-      name: "firmware.tar",
-      data: await firmware("good"),
-    }]);
+    // One build per architecture: the device takes its own (the other one would crash).
+    const good = await firmware("good");
+    const arch = Deno.build.arch === "aarch64" ? "aarch64" : "x86_64";
+    const other = arch === "aarch64" ? "x86_64" : "aarch64";
+    await registry.publish(agentRecipe("0.2.0"), [
+      { name: `firmware-${arch}.tar`, data: good },
+      { name: `firmware-${other}.tar`, data: await firmware("crash") },
+    ]);
     await registry.publish(agentRecipe("0.3.0"), [{
       name: "firmware.tar",
       data: await firmware("crash"),
@@ -201,6 +205,10 @@ Deno.test({
     for (const p of ["downloading", "verifying", "installing", "switching", "healthy"]) {
       assert.ok(phases.includes(p as never), `phase ${p} reported: ${phases}`);
     }
+    const verifying = (await updateEvents(nc)).find((e) =>
+      e.deploymentId === "dep-upgrade-1" && e.phase === "verifying"
+    );
+    assert.equal(verifying?.bytesTotal, good.length, "only this architecture's build is fetched");
 
     await dev.deploy("dep-crashes-1", [{ component: "agent", version: "0.3.0" }]);
     const crashed = await outcome(nc, "dep-crashes-1", ["healthy", "failed", "rolled_back"]);
@@ -224,7 +232,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "SIGKILL of the agent at each phase of an update (download, verify, install, switch) still ends on the new version",
+    "SIGKILL of the agent at each phase of an update (download, verify, install, switch, first start) still ends on the new version",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -234,7 +242,7 @@ Deno.test({
       name: "firmware.tar",
       data: await firmware("good"),
     }]);
-    for (const phase of ["download", "verify", "install", "switch"]) {
+    for (const phase of ["download", "verify", "install", "switch", "first_start"]) {
       await using dev = await device(nc, nats.url, registry, { VEND_FAULT: `update:${phase}` });
       const id = `dep-kill-${phase}`;
       await dev.deploy(id, [{ component: "agent", version: "0.2.0" }]);

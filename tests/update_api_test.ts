@@ -54,6 +54,33 @@ Deno.test("operators publish versions and roll them out through the API; bad req
   ]);
   const keys = (await call("GET", "/update-keys", operator)).body.keys;
   assert.equal(keys.length, 1);
+  // A large artifact is streamed up first, then named in the version.
+  const put = (token: string, path: string, bytes: Uint8Array<ArrayBuffer>) =>
+    fetch(`${svc.url}${path}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/octet-stream" },
+      body: bytes,
+    });
+  const blob = new Uint8Array(200_000).fill(9);
+  const uploadPath = "/components/labels/versions/1.0.0/artifacts/labels.json";
+  const denied = await put(operator, uploadPath, blob);
+  assert.equal(denied.status, 403);
+  await denied.body?.cancel();
+  const up = await put(admin, uploadPath, blob);
+  assert.equal(up.status, 201);
+  assert.equal((await up.json()).bytes, 200_000);
+  const labels = { ...recipe, component: "labels", kind: "config" };
+  const noUpload = await call("POST", "/components/versions", admin, {
+    recipe: { ...labels, version: "1.0.1" },
+    artifacts: [{ name: "labels.json", uploaded: true }],
+  });
+  assert.equal(noUpload.status, 400);
+  assert.equal(noUpload.body.field, "body.artifacts[0].uploaded");
+  const fromUpload = await call("POST", "/components/versions", admin, {
+    recipe: labels,
+    artifacts: [{ name: "labels.json", uploaded: true }],
+  });
+  assert.equal(fromUpload.status, 201, JSON.stringify(fromUpload.body));
 
   // Register two devices and run simulated devices for them.
   for (const id of ["sim-01-a", "sim-02-a"]) {
