@@ -2,25 +2,9 @@ import assert from "node:assert/strict";
 import { buildEdge, verifyBundle } from "../cli/build_edge.ts";
 import { ensureStreams } from "../cloud/mod.ts";
 import { filters, parseClipUploaded, parseHeartbeat } from "../protocol/mod.ts";
+import { writeAgentConfigFile } from "./edge_harness.ts";
 import { lines } from "./harness.ts";
 import { startTestNats } from "./harness.ts";
-
-/** Writes a primary device's configuration into `dir`; returns its path. */
-async function writeConfig(dir: string, url: string, extra: Record<string, unknown>) {
-  const config = `${dir}/agent.json`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      deviceId: "m001-a",
-      machineId: "m001",
-      role: "primary",
-      nats: { servers: [url] },
-      dataDir: `${dir}/data`,
-      ...extra,
-    }),
-  );
-  return config;
-}
 
 /** Starts a built device program and resolves with the ms from spawn to its first heartbeat. */
 async function firstHeartbeat(
@@ -30,7 +14,7 @@ async function firstHeartbeat(
   timeoutMs: number,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "vend-bundle-run-" });
-  const config = await writeConfig(dir, natsUrl, { heartbeatIntervalMs: 200 });
+  const config = await writeAgentConfigFile(dir, natsUrl, { heartbeatIntervalMs: 200 });
   const nc = await connect();
   const beats = nc.subscribe(filters.heartbeats(), { max: 1, timeout: timeoutMs });
   await nc.flush();
@@ -105,7 +89,7 @@ async function firstClip(
   timeoutMs: number,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "vend-bundle-rec-" });
-  const config = await writeConfig(dir, url, {
+  const config = await writeAgentConfigFile(dir, url, {
     cameras: [{
       cameraId: "cam-1",
       source: { kind: "synthetic" },

@@ -30,6 +30,30 @@ export async function testAgentConfig(
   });
 }
 
+/**
+ * Writes a primary device's config file (m001-a on `url`, data under `dir/data`) for tests that
+ * run the agent as a process; returns its path.
+ */
+export async function writeAgentConfigFile(
+  dir: string,
+  url: string,
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const path = `${dir}/agent.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      deviceId: "m001-a",
+      machineId: "m001",
+      role: "primary",
+      nats: { servers: [url] },
+      dataDir: `${dir}/data`,
+      ...extra,
+    }),
+  );
+  return path;
+}
+
 /** Every pipeline event of `deviceId` in its region's EVENTS stream, in stream order. */
 export async function streamEvents(nc: NatsConnection, deviceId: string): Promise<PipelineEvent[]> {
   const jsm = await jetstreamManager(nc);

@@ -8,7 +8,7 @@ import { buildEdge } from "../cli/build_edge.ts";
 import { startCloudService } from "../cloud/mod.ts";
 import { OtaSlots } from "../edge/mod.ts";
 import { filters, parseHeartbeat } from "../protocol/mod.ts";
-import { eventually } from "./edge_harness.ts";
+import { eventually, writeAgentConfigFile } from "./edge_harness.ts";
 import { ROOT, startTestNats } from "./harness.ts";
 
 const quiet = { log: () => {} };
@@ -53,7 +53,7 @@ Deno.test({
         platform: { arch: ["aarch64"] },
         lifecycle: { apply: "restart", healthWindowMs: 180_000, maxBoots: 3 },
       });
-      await Deno.writeTextFile(`${work}/agent.json`, JSON.stringify(recipe("0.2.0")));
+      await Deno.writeTextFile(`${work}/agent-0.2.0.json`, JSON.stringify(recipe("0.2.0")));
       await Deno.writeTextFile(`${work}/bad.json`, JSON.stringify(recipe("two")));
       const api = ["--api", svc.url, "--token", admin];
       // Bad input: a recipe the API refuses (named field), a missing file, no artifact.
@@ -64,14 +64,18 @@ Deno.test({
       ]);
       assert.equal(refused.code, 1, refused.stderr);
       assert.match(refused.stderr, /refused the version \(400\).*\[field body\.recipe\.version\]/);
-      const missing = await vendPublish([`${work}/agent.json`, "firmware.tar=/nope.tar", ...api]);
+      const missing = await vendPublish([
+        `${work}/agent-0.2.0.json`,
+        "firmware.tar=/nope.tar",
+        ...api,
+      ]);
       assert.equal(missing.code, 2);
       assert.match(missing.stderr, /Cannot read artifact "firmware.tar" from "\/nope.tar"/);
-      const none = await vendPublish([`${work}/agent.json`, ...api]);
+      const none = await vendPublish([`${work}/agent-0.2.0.json`, ...api]);
       assert.equal(none.code, 2);
       assert.match(none.stderr, /without an artifact/);
       const published = await vendPublish([
-        `${work}/agent.json`,
+        `${work}/agent-0.2.0.json`,
         `firmware-aarch64.tar=${build.firmware}`,
         ...api,
       ]);
@@ -86,20 +90,11 @@ Deno.test({
       });
       assert.ok(reg.status === 200 || reg.status === 201, JSON.stringify(reg.body));
       const keys = (await call("GET", "/update-keys")).body.keys;
-      const config = `${work}/device.json`;
-      await Deno.writeTextFile(
-        config,
-        JSON.stringify({
-          deviceId: "m001-a",
-          machineId: "m001",
-          role: "primary",
-          nats: { servers: [nats.url] },
-          dataDir: `${work}/data`,
-          heartbeatIntervalMs: 500,
-          recording: { enabled: false },
-          ota: { trustedKeys: keys },
-        }),
-      );
+      const config = await writeAgentConfigFile(work, nats.url, {
+        heartbeatIntervalMs: 500,
+        recording: { enabled: false },
+        ota: { trustedKeys: keys },
+      });
       const otaDir = `${work}/ota`;
       supervisor = new Deno.Command(`${build.dir}/vend-supervisor`, {
         args: [

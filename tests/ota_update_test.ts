@@ -19,7 +19,7 @@ import {
   shadow,
   shadowKey,
 } from "../protocol/mod.ts";
-import { eventually } from "./edge_harness.ts";
+import { eventually, writeAgentConfigFile } from "./edge_harness.ts";
 import { ROOT, startTestNats } from "./harness.ts";
 
 type Progress = Extract<DeploymentEvent, { type: "update_progress" }>;
@@ -81,20 +81,11 @@ async function device(
   env: Record<string, string> = {},
 ) {
   const root = await Deno.makeTempDir({ prefix: "vend-ota-dev-" });
-  const config = `${root}/agent.json`;
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      deviceId: "m001-a",
-      machineId: "m001",
-      role: "primary",
-      nats: { servers: [url] },
-      dataDir: `${root}/data`,
-      heartbeatIntervalMs: 300,
-      recording: { enabled: false },
-      ota: { trustedKeys: await registry.trustedKeys() },
-    }),
-  );
+  const config = await writeAgentConfigFile(root, url, {
+    heartbeatIntervalMs: 300,
+    recording: { enabled: false },
+    ota: { trustedKeys: await registry.trustedKeys() },
+  });
   const slots = await OtaSlots.open(`${root}/ota`);
   const tar = `${root}/fw.tar`;
   await Deno.writeFile(tar, await firmware("good"));
