@@ -1,13 +1,54 @@
 /**
- * Product catalogue, synthetic dataset, training, ONNX export, evaluation and model artifacts
- * (web standards only, no `Deno.*`). Built by the recognition issue; nothing is exported yet.
+ * Product recognition's offline side (web standards only, no `Deno.*`): the product catalogue,
+ * the synthetic dataset rendered by the pipeline's renderer, the slot model and its training with
+ * tfjs on the WASM backend, and the ONNX export devices run.
  *
  * @example
  * ```ts
- * import * as models from "./mod.ts";
- * console.log(Object.keys(models)); // [] until the catalogue lands
+ * import { referenceKernels } from "../wasm/mod.ts";
+ * import { exportOnnx, renderDataset, trainSlotModel } from "./mod.ts";
+ *
+ * const data = renderDataset([1, 2, 3], { kernels: referenceKernels });
+ * const { model } = await trainSlotModel(data, { seed: 1, epochs: 1 });
+ * const onnx = exportOnnx(model, { name: "slot_model" });
+ * console.log(onnx.length);
  * ```
  *
  * @module
  */
-export {};
+export {
+  type Catalogue,
+  CatalogueError,
+  type CatalogueItem,
+  CatalogueItemSchema,
+  catalogueProducts,
+  CatalogueSchema,
+  DEFAULT_CATALOGUE,
+  parseCatalogue,
+  skuLabels,
+} from "./catalogue.ts";
+export {
+  type Dataset,
+  datasetMoments,
+  DEFAULT_INPUT,
+  type InputSpec,
+  MAX_COUNT,
+  renderDataset,
+  type RenderDatasetOptions,
+} from "./dataset.ts";
+export { exportOnnx, type ExportOptions, OnnxExportError } from "./onnx_export.ts";
+export {
+  buildSlotModel,
+  conv2dFilterGradient,
+  registerConvGradient,
+  type SlotModelOptions,
+} from "./slot_model.ts";
+export { startTfjsWasm, TfjsStartError } from "./tfjs_backend.ts";
+export {
+  nhwc,
+  predictSlots,
+  type Trained,
+  type TrainOptions,
+  type TrainProgress,
+  trainSlotModel,
+} from "./trainer.ts";

@@ -110,3 +110,11 @@ export {
   type SessionRecorderOptions,
 } from "./session_recorder.ts";
 export { WasmClipEncoder, type WasmClipEncoderOptions } from "./wasm_clip_encoder.ts";
+export {
+  type Planogram,
+  type PlanogramSlot,
+  type Region,
+  scenePoint,
+  simulatedPlanogram,
+} from "./planogram.ts";
+export { type SlotCropOptions, slotCrops } from "./slot_crops.ts";

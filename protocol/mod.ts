@@ -145,3 +145,4 @@ export {
   type TrustedKey,
   verifySignedManifest,
 } from "./signed_manifest.ts";
+export { type ModelManifest, modelManifest, ModelManifestSchema } from "./model_manifest.ts";

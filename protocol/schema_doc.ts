@@ -14,6 +14,7 @@ import { commandReply, commandRequest } from "./command.ts";
 import { pipelineEvent } from "./pipeline_event.ts";
 import { clipUploaded } from "./clip.ts";
 import { componentRecipe, versionManifest } from "./component.ts";
+import { modelManifest } from "./model_manifest.ts";
 import { signedManifest } from "./signed_manifest.ts";
 import { deploymentEvent } from "./deployment.ts";
 import { paymentEvent } from "./payment_event.ts";
@@ -68,6 +69,11 @@ export const DOCUMENTED_FAMILIES: readonly DocumentedFamily[] = [
     family: versionManifest,
     file: "version_manifest",
     rules: ["each artifact's `chunks` add up to its `bytes`", "artifact names are distinct"],
+  },
+  {
+    family: modelManifest,
+    file: "model_manifest",
+    rules: ["`labels[0]` is `empty`", "labels do not repeat"],
   },
   {
     family: signedManifest,

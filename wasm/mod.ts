@@ -53,3 +53,10 @@ export {
 } from "./pixel_kernels.ts";
 export { referenceKernels } from "./reference_kernels.ts";
 export { KernelLoadError, KERNELS_URL, loadWasmKernels } from "./wasm_kernels.ts";
+export {
+  loadOrtWeb,
+  type LoadOrtWebOptions,
+  type OnnxRuntime,
+  type OrtSession,
+  type OrtTensor,
+} from "./onnx_runtime.ts";
