@@ -52,3 +52,11 @@ export {
   type TrainProgress,
   trainSlotModel,
 } from "./trainer.ts";
+export {
+  type ClassFigures,
+  confusionSvg,
+  evaluateSlots,
+  type ReliabilityBin,
+  type SlotEvaluation,
+} from "./evaluation.ts";
+export { type ModelArtifactInfo, modelManifestFor, sha256Hex } from "./model_artifact.ts";
