@@ -232,6 +232,8 @@ if (import.meta.main) {
       out: { type: "string", default: "models/build/default" },
       version: { type: "string" },
       quiet: { type: "boolean", default: false },
+      filters: { type: "string" },
+      hidden: { type: "string" },
     },
     strict: true,
   });
@@ -250,6 +252,10 @@ if (import.meta.main) {
         : DEFAULT_TRAINING.evalSeeds,
       epochs,
       seed: Number(values.seed ?? DEFAULT_TRAINING.seed),
+      filters: values.filters
+        ? values.filters.split(",").map(Number) as [number, number, number]
+        : DEFAULT_TRAINING.filters,
+      hidden: Number(values.hidden ?? DEFAULT_TRAINING.hidden),
       version: values.version ?? DEFAULT_TRAINING.version,
       out: values.out,
       progress: (line, final) => {

@@ -60,3 +60,9 @@ export {
   type SlotEvaluation,
 } from "./evaluation.ts";
 export { type ModelArtifactInfo, modelManifestFor, sha256Hex } from "./model_artifact.ts";
+export {
+  evaluateSessions,
+  type EvaluateSessionsOptions,
+  type SessionEvaluation,
+  type SessionOutcome,
+} from "./session_eval.ts";

@@ -118,3 +118,18 @@ export {
   simulatedPlanogram,
 } from "./planogram.ts";
 export { type SlotCropOptions, slotCrops } from "./slot_crops.ts";
+export {
+  type CartDecision,
+  type CartLine,
+  decideCart,
+  type DecideCartOptions,
+  poolViews,
+  type SlotEvidence,
+  type SlotView,
+} from "./cart_decision.ts";
+export { ModelLoadError, SlotClassifier, type SlotProbabilities } from "./slot_classifier.ts";
+export {
+  SessionRecognizer,
+  type SessionRecognizerOptions,
+  type SlotModel,
+} from "./session_recognizer.ts";

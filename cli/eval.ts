@@ -1,0 +1,87 @@
+/**
+ * `./vend eval [--seeds A..B] [--model DIR] [--threshold X]`: the accuracy gate. Runs a door
+ * session of each seed's scenario, clean and hard (occlusion, lighting changes, more noise),
+ * through the device's session recognizer with the model (ONNX in onnxruntime-web, as on a
+ * device) and prints one JSON object: `exact_match_clean`, `exact_match_hard`, `review_rate`,
+ * `sessions` and more. Seeds default to 2000001..2000100, which no training run uses.
+ *
+ * @example
+ * ```sh
+ * ./vend eval --seeds 2000001..2000050
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { evaluateSessions } from "../models/mod.ts";
+import { SlotClassifier } from "../pipeline/mod.ts";
+import { loadOrtWeb, loadWasmKernels } from "../wasm/mod.ts";
+import { seedRange } from "./train.ts";
+
+/** Loads a model artifact folder (model.json and its ONNX file) into a classifier. */
+export async function loadModelDir(dir: string, threads = 1): Promise<SlotClassifier> {
+  const manifest = await Deno.readTextFile(`${dir}/model.json`);
+  const file = JSON.parse(manifest).file;
+  const onnx = await Deno.readFile(`${dir}/${typeof file === "string" ? file : "slot_model.onnx"}`);
+  return await SlotClassifier.load(await loadOrtWeb({ threads }), { manifest, onnx });
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      seeds: { type: "string", default: "2000001..2000100" },
+      model: { type: "string", default: "models/build/default" },
+      threshold: { type: "string" },
+      "drop-camera": { type: "string" },
+    },
+    strict: true,
+  });
+  try {
+    const [a, b] = seedRange(values.seeds, "--seeds");
+    const seeds = Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    const threshold = values.threshold === undefined ? undefined : Number(values.threshold);
+    if (threshold !== undefined && !(threshold >= 0 && threshold <= 1)) {
+      throw new TypeError(`Invalid --threshold "${values.threshold}": expected 0..1`);
+    }
+    await using model = await loadModelDir(values.model);
+    const kernels = await loadWasmKernels();
+    const common = {
+      kernels,
+      ...(threshold !== undefined ? { threshold } : {}),
+      ...(values["drop-camera"] ? { dropCamera: values["drop-camera"] } : {}),
+      onProgress: (done: number, total: number) => {
+        if (done % 25 === 0 || done === total) console.error(`eval: ${done}/${total}`);
+      },
+    };
+    const started = performance.now();
+    const clean = await evaluateSessions(model, seeds, { ...common, hard: false });
+    const hard = await evaluateSessions(model, seeds, { ...common, hard: true });
+    const all = [...clean.outcomes, ...hard.outcomes];
+    for (const o of all.filter((o) => !o.exact)) {
+      console.error(
+        `eval: seed ${o.seed} ${o.review ? "review" : "WRONG"}: truth ${o.truth}, decided ` +
+          `${o.decided}, confidence ${o.confidence.toFixed(3)}${
+            o.reasons.length ? `: ${o.reasons.join("; ")}` : ""
+          }`,
+      );
+    }
+    const round = (x: number) => Math.round(x * 10000) / 10000;
+    console.log(JSON.stringify({
+      model: `${model.manifest.name} ${model.manifest.version}`,
+      seeds: values.seeds,
+      sessions: all.length,
+      exact_match_clean: round(clean.exactMatch),
+      exact_match_hard: round(hard.exactMatch),
+      review_rate: round(all.filter((o) => o.review).length / all.length),
+      review_rate_clean: round(clean.reviewRate),
+      review_rate_hard: round(hard.reviewRate),
+      wrong_charged: round(all.filter((o) => !o.exact && !o.review).length / all.length),
+      ...(values["drop-camera"] ? { dropped_camera: values["drop-camera"] } : {}),
+      seconds: round((performance.now() - started) / 1000),
+    }));
+  } catch (e) {
+    console.error(`vend eval: ${(e as Error).message}`);
+    Deno.exit(e instanceof TypeError ? 2 : 1);
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The accuracy gate's runner: door sessions of synthetic scenarios (seeds training never saw),
+ * filmed by the renderer, go through the device's own {@link SessionRecognizer} with a slot model,
+ * and each decided cart is compared with the scenario's ground truth. Counts exact matches, carts
+ * sent to review, and wrong carts that were not (the costly kind: a wrong charge).
+ *
+ * @example
+ * ```ts
+ * import { referenceKernels } from "../wasm/mod.ts";
+ * import type { SlotModel } from "../pipeline/mod.ts";
+ * import { evaluateSessions } from "./session_eval.ts";
+ *
+ * declare const model: SlotModel;
+ * const r = await evaluateSessions(model, [1000001, 1000002], { kernels: referenceKernels, hard: false });
+ * console.log(r.exactMatch, r.reviewRate);
+ * ```
+ *
+ * @module
+ */
+import {
+  type CartDecision,
+  createFrame,
+  createFrameSet,
+  type Frame,
+  randomScenario,
+  renderView,
+  scenarioTruth,
+  SessionRecognizer,
+  simulatedPlanogram,
+  type SlotModel,
+} from "../pipeline/mod.ts";
+import type { PixelKernels } from "../wasm/mod.ts";
+import { type Catalogue, catalogueProducts, DEFAULT_CATALOGUE } from "./catalogue.ts";
+
+/** Options of {@link evaluateSessions}. */
+export interface EvaluateSessionsOptions {
+  readonly kernels: PixelKernels;
+  /** Occlusion, lighting changes and more noise. */
+  readonly hard: boolean;
+  /** Door sessions per scenario. Default 1. */
+  readonly sessions?: number;
+  /** A camera whose frames never arrive (a dead camera). */
+  readonly dropCamera?: string;
+  /** Review threshold. Default the recognizer's. */
+  readonly threshold?: number;
+  /** Frame size. Default 640x480. */
+  readonly frame?: { readonly width: number; readonly height: number };
+  readonly catalogue?: Catalogue;
+  /** Told after each scenario. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** One session's outcome. */
+export interface SessionOutcome {
+  readonly seed: number;
+  readonly sessionId: string;
+  readonly truth: string;
+  readonly decided: string;
+  readonly exact: boolean;
+  readonly review: boolean;
+  readonly confidence: number;
+  readonly reasons: readonly string[];
+}
+
+/** The outcome of a scenario suite. */
+export interface SessionEvaluation {
+  readonly sessions: number;
+  /** Share of sessions whose decided cart equals the truth (reviewed ones count as not). */
+  readonly exactMatch: number;
+  /** Share sent to review. */
+  readonly reviewRate: number;
+  /** Share charged with a wrong cart (not exact and not sent to review). */
+  readonly wrongCharged: number;
+  readonly outcomes: readonly SessionOutcome[];
+}
+
+const cartText = (lines: Iterable<readonly [string, number]>) =>
+  [...lines].filter(([, q]) => q > 0).sort(([a], [b]) => a.localeCompare(b)).map(([s, q]) =>
+    `${q}x${s}`
+  ).join(" ") || "(nothing)";
+
+/** Runs the door sessions of `seeds`' scenarios through a recognizer with `model`. */
+export async function evaluateSessions(
+  model: SlotModel,
+  seeds: readonly number[],
+  options: EvaluateSessionsOptions,
+): Promise<SessionEvaluation> {
+  const { width, height } = options.frame ?? { width: 640, height: 480 };
+  const products = catalogueProducts(options.catalogue ?? DEFAULT_CATALOGUE);
+  const outcomes: SessionOutcome[] = [];
+  for (const [i, seed] of seeds.entries()) {
+    const scenario = randomScenario(seed, {
+      hard: options.hard,
+      products,
+      sessions: options.sessions ?? 1,
+    });
+    const truth = scenarioTruth(scenario);
+    const recognizer = new SessionRecognizer(model, simulatedPlanogram(scenario), {
+      kernels: options.kernels,
+      ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+    });
+    const film = (t: number) => {
+      const frames = new Map<string, Frame>();
+      const missing: string[] = [];
+      for (const cam of scenario.cameras) {
+        if (cam.cameraId === options.dropCamera) {
+          missing.push(cam.cameraId);
+          continue;
+        }
+        frames.set(
+          cam.cameraId,
+          createFrame({
+            cameraId: cam.cameraId,
+            deviceId: cam.deviceId,
+            seq: Math.round(t / 250),
+            ts: t,
+            width,
+            height,
+            format: "rgba",
+            data: renderView(scenario, cam.cameraId, t, { width, height }),
+          }),
+        );
+      }
+      using set = createFrameSet(t, frames, missing);
+      recognizer.observe(set);
+    };
+    for (const [n, s] of scenario.sessions.entries()) {
+      // The moments the decision uses: the second before the door opens, the second after it closes.
+      for (let t = s.openAt - 1000; t < s.openAt; t += 250) film(t);
+      const deciding = recognizer.decide({
+        sessionId: s.id,
+        openedAt: s.openAt,
+        closedAt: s.closeAt,
+      });
+      for (let t = s.closeAt; t <= s.closeAt + 1000; t += 250) film(t);
+      const d: CartDecision = await deciding;
+      const want = cartText(truth.carts[n]!.entries());
+      const got = cartText(d.cart.map((l) => [l.sku, l.qty] as const));
+      const review = d.reviewReasons.length > 0;
+      outcomes.push({
+        seed,
+        sessionId: s.id,
+        truth: want,
+        decided: got,
+        exact: !review && want === got,
+        review,
+        confidence: d.confidence,
+        reasons: d.reviewReasons,
+      });
+    }
+    options.onProgress?.(i + 1, seeds.length);
+  }
+  const n = outcomes.length;
+  return {
+    sessions: n,
+    exactMatch: outcomes.filter((o) => o.exact).length / n,
+    reviewRate: outcomes.filter((o) => o.review).length / n,
+    wrongCharged: outcomes.filter((o) => !o.exact && !o.review).length / n,
+    outcomes,
+  };
+}

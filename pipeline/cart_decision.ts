@@ -1,0 +1,172 @@
+/**
+ * Deciding the cart of a door session from what the slot model saw of every slot before the door
+ * opened and after it closed: per slot, the views of all cameras that see it are pooled (the
+ * product of their probabilities, so cameras that agree make it surer and a missing camera only
+ * makes it less sure), the unit counts before and after give what left each slot (with the
+ * probability of that change as the slot's confidence), and the planogram gives the SKU. A slot whose product is not the planogram's, more units of a SKU
+ * after than before, or a whole-cart confidence below the threshold send the session to review
+ * with the reason: the cart is never guessed.
+ *
+ * @example
+ * ```ts
+ * import { decideCart } from "./cart_decision.ts";
+ *
+ * const view = (count: number) => ({
+ *   cameraId: "cam-1",
+ *   sku: Float32Array.of(0, 1),
+ *   count: Float32Array.from([0, 1, 2], (c) => (c === count ? 0.98 : 0.01)),
+ * });
+ * const slot = { shelf: 0, slot: 0, sku: "COLA-330" };
+ * const d = decideCart(
+ *   [{ ...slot, views: [view(2)] }],
+ *   [{ ...slot, views: [view(1)] }],
+ *   { labels: ["empty", "COLA-330"] },
+ * );
+ * console.log(d.cart); // [{ sku: "COLA-330", qty: 1 }]
+ * ```
+ *
+ * @module
+ */
+
+/** What one camera's view of a slot gave: SKU and unit count probabilities. */
+export interface SlotView {
+  readonly cameraId: string;
+  readonly sku: Float32Array;
+  readonly count: Float32Array;
+}
+
+/** A slot at one moment, with the planogram's SKU and every camera view of it. */
+export interface SlotEvidence {
+  readonly shelf: number;
+  readonly slot: number;
+  /** The planogram's SKU for the slot, or null for a slot left empty. */
+  readonly sku: string | null;
+  readonly views: readonly SlotView[];
+}
+
+/** A cart line. */
+export interface CartLine {
+  readonly sku: string;
+  readonly qty: number;
+}
+
+/** What a door session's cart decision produces. */
+export interface CartDecision {
+  /** What was taken, net of returns. */
+  readonly cart: CartLine[];
+  /** Confidence in the whole cart, 0..1. */
+  readonly confidence: number;
+  /** Why the session needs a human, if it does (empty: charge the cart). */
+  readonly reviewReasons: string[];
+  /** Version of the model that decided. */
+  readonly modelVersion: string;
+}
+
+/** Options of {@link decideCart}. */
+export interface DecideCartOptions {
+  /** The model's SKU labels (index 0 is `empty`). */
+  readonly labels: readonly string[];
+  /** Below this whole-cart confidence the session goes to review. Default 0.8. */
+  readonly threshold?: number;
+  /** Written into the decision. Default "unknown". */
+  readonly modelVersion?: string;
+}
+
+/** Pools views by the normalised product of their probabilities; uniform with no view. */
+export function poolViews(views: readonly Float32Array[], classes: number): Float64Array {
+  const log = new Float64Array(classes);
+  for (const v of views) {
+    if (v.length !== classes) {
+      throw new RangeError(`Cannot pool a view of ${v.length} classes with ${classes}`);
+    }
+    for (let c = 0; c < classes; c++) log[c]! += Math.log(Math.max(v[c]!, 1e-6));
+  }
+  const max = Math.max(...log);
+  let sum = 0;
+  for (let c = 0; c < classes; c++) sum += log[c] = Math.exp(log[c]! - max);
+  for (let c = 0; c < classes; c++) log[c]! /= sum;
+  return log;
+}
+
+function best(p: Float64Array): [number, number] {
+  let b = 0;
+  for (let i = 1; i < p.length; i++) if (p[i]! > p[b]!) b = i;
+  return [b, p[b]!];
+}
+
+const key = (e: { shelf: number; slot: number }) => `${e.shelf}/${e.slot}`;
+
+/** Decides the cart from the slots before the door opened and after it closed. */
+export function decideCart(
+  before: readonly SlotEvidence[],
+  after: readonly SlotEvidence[],
+  options: DecideCartOptions,
+): CartDecision {
+  const threshold = options.threshold ?? 0.8;
+  const labels = options.labels;
+  const reasons: string[] = [];
+  const afterBySlot = new Map(after.map((e) => [key(e), e]));
+  const net = new Map<string, number>();
+  let confidence = 1;
+  for (const b of before) {
+    const a = afterBySlot.get(key(b));
+    const where = `slot ${key(b)}`;
+    if (!a) {
+      reasons.push(`${where} was not seen after the door closed`);
+      confidence = 0;
+      continue;
+    }
+    if (b.views.length === 0 || a.views.length === 0) {
+      reasons.push(`${where} was not seen by any camera ${b.views.length ? "after" : "before"}`);
+    }
+    const classes = b.views[0]?.count.length ?? a.views[0]?.count.length ?? 0;
+    if (classes === 0) {
+      confidence = 0;
+      continue;
+    }
+    const pb = poolViews(b.views.map((v) => v.count), classes);
+    const pa = poolViews(a.views.map((v) => v.count), classes);
+    const [cb] = best(pb);
+    const [ca] = best(pa);
+    // What is decided is the change: its probability over every pair of counts that gives it.
+    const change = cb - ca;
+    let pChange = 0;
+    for (let c = 0; c < classes; c++) {
+      const c2 = c - change;
+      if (c2 >= 0 && c2 < classes) pChange += pb[c]! * pa[c2]!;
+    }
+    confidence *= pChange;
+    // The product in the slot must be the planogram's whenever units are there.
+    for (const [moment, e, units] of [["before", b, cb], ["after", a, ca]] as const) {
+      if (units === 0 || e.views.length === 0) continue;
+      const [s, ps] = best(poolViews(e.views.map((v) => v.sku), labels.length));
+      const seen = labels[s];
+      if (seen !== b.sku && ps > 0.5) {
+        reasons.push(
+          `${where} holds ${seen} ${moment} the session; the planogram says ${b.sku ?? "empty"}`,
+        );
+      }
+    }
+    if (cb !== ca) {
+      if (!b.sku) {
+        reasons.push(`${where} is empty in the planogram but changed from ${cb} to ${ca} units`);
+        continue;
+      }
+      net.set(b.sku, (net.get(b.sku) ?? 0) + cb - ca);
+    }
+  }
+  const cart: CartLine[] = [];
+  for (const [sku, qty] of [...net].sort(([x], [y]) => x.localeCompare(y))) {
+    if (qty > 0) cart.push({ sku, qty });
+    else if (qty < 0) reasons.push(`${-qty} more ${sku} after the session than before`);
+  }
+  if (reasons.length === 0 && confidence < threshold) {
+    reasons.push(`confidence ${confidence.toFixed(2)} below ${threshold.toFixed(2)}`);
+  }
+  return {
+    cart,
+    confidence,
+    reviewReasons: reasons,
+    modelVersion: options.modelVersion ?? "unknown",
+  };
+}

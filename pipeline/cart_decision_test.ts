@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { decideCart, poolViews, type SlotEvidence } from "./cart_decision.ts";
+
+const labels = ["empty", "COLA-330", "WATER-500"];
+
+/** A camera view that is `p` sure of `count` units of label `sku`. */
+function view(cameraId: string, count: number, p = 0.99, sku = 1) {
+  return {
+    cameraId,
+    sku: Float32Array.from(labels, (_, i) => (i === sku ? 0.98 : 0.01)),
+    count: Float32Array.from({ length: 5 }, (_, c) => (c === count ? p : (1 - p) / 4)),
+  };
+}
+
+const slot = (s: number, sku: string | null, views: SlotEvidence["views"]): SlotEvidence => ({
+  shelf: 0,
+  slot: s,
+  sku,
+  views,
+});
+
+Deno.test("decideCart charges what left each slot, by the planogram's SKU", () => {
+  const d = decideCart(
+    [
+      slot(0, "COLA-330", [view("a", 3), view("b", 3)]),
+      slot(1, "WATER-500", [view("a", 2, 0.99, 2)]),
+    ],
+    [
+      slot(0, "COLA-330", [view("a", 1), view("b", 1)]),
+      slot(1, "WATER-500", [view("a", 2, 0.99, 2)]),
+    ],
+    { labels, modelVersion: "m 1" },
+  );
+  assert.deepEqual(d.cart, [{ sku: "COLA-330", qty: 2 }]);
+  assert.deepEqual(d.reviewReasons, []);
+  assert.ok(d.confidence > 0.95, `${d.confidence}`);
+  assert.equal(d.modelVersion, "m 1");
+});
+
+Deno.test("decideCart sends an unsure session to review instead of guessing", () => {
+  const d = decideCart(
+    [slot(0, "COLA-330", [view("a", 3, 0.5)])],
+    [slot(0, "COLA-330", [view("a", 2, 0.5)])],
+    { labels, threshold: 0.8 },
+  );
+  assert.deepEqual(
+    d.cart,
+    [{ sku: "COLA-330", qty: 1 }],
+    "the best guess is kept for the reviewer",
+  );
+  assert.match(d.reviewReasons[0]!, /^confidence 0\.\d\d below 0\.80$/);
+});
+
+Deno.test("decideCart is less sure with a camera missing, but still decides", () => {
+  const both = decideCart(
+    [slot(0, "COLA-330", [view("a", 3, 0.9), view("b", 3, 0.9)])],
+    [slot(0, "COLA-330", [view("a", 2, 0.9), view("b", 2, 0.9)])],
+    { labels },
+  );
+  const one = decideCart(
+    [slot(0, "COLA-330", [view("a", 3, 0.9)])],
+    [slot(0, "COLA-330", [view("a", 2, 0.9)])],
+    { labels },
+  );
+  assert.deepEqual(one.cart, both.cart);
+  assert.ok(one.confidence < both.confidence, `${one.confidence} < ${both.confidence}`);
+});
+
+Deno.test("decideCart flags a foreign product, more units after than before, and an unseen slot", () => {
+  const foreign = decideCart(
+    [slot(0, "COLA-330", [view("a", 2, 0.99, 2)])],
+    [slot(0, "COLA-330", [view("a", 2, 0.99, 2)])],
+    { labels },
+  );
+  assert.match(
+    foreign.reviewReasons[0]!,
+    /slot 0\/0 holds WATER-500 before the session; the planogram says COLA-330/,
+  );
+  const more = decideCart(
+    [slot(0, "COLA-330", [view("a", 1)])],
+    [slot(0, "COLA-330", [view("a", 2)])],
+    { labels },
+  );
+  assert.deepEqual(more.cart, []);
+  assert.match(more.reviewReasons.join(), /1 more COLA-330 after the session than before/);
+  const unseen = decideCart([slot(0, "COLA-330", [view("a", 1)])], [], { labels });
+  assert.match(unseen.reviewReasons[0]!, /slot 0\/0 was not seen after the door closed/);
+  assert.equal(unseen.confidence, 0);
+});
+
+Deno.test("poolViews multiplies views and normalises; no view is uniform", () => {
+  const p = poolViews([Float32Array.of(0.8, 0.2), Float32Array.of(0.8, 0.2)], 2);
+  assert.ok(Math.abs(p[0]! - 0.64 / 0.68) < 1e-9);
+  assert.deepEqual([...poolViews([], 4)], [0.25, 0.25, 0.25, 0.25]);
+  assert.throws(() => poolViews([Float32Array.of(1)], 2), RangeError);
+});

@@ -1,0 +1,125 @@
+/**
+ * Recognition on the device side with real onnxruntime-web: a model is refused at load when it is
+ * corrupt, of the wrong input shape or trained for another label set (and the previous one keeps
+ * serving); the default model decides a door session's cart through the session recognizer, and a
+ * missing camera lowers the confidence instead of failing.
+ */
+import assert from "node:assert/strict";
+import { loadModelDir } from "../cli/eval.ts";
+import {
+  buildSlotModel,
+  evaluateSessions,
+  exportOnnx,
+  modelManifestFor,
+  startTfjsWasm,
+} from "../models/mod.ts";
+import { ModelLoadError, SlotClassifier } from "../pipeline/mod.ts";
+import { loadOrtWeb, loadWasmKernels } from "../wasm/mod.ts";
+import { ROOT } from "./harness.ts";
+
+const DEFAULT_MODEL = `${ROOT}models/build/default`;
+
+async function tinyModel(labels: string[], size = 16) {
+  await startTfjsWasm();
+  const model = buildSlotModel({
+    size,
+    skuClasses: labels.length,
+    seed: 3,
+    filters: [2, 2, 2],
+    hidden: 4,
+  });
+  const onnx = new Uint8Array(exportOnnx(model, { name: "slot_model" }));
+  model.dispose();
+  const manifest = await modelManifestFor(onnx, {
+    name: "slot_model",
+    version: "0.0.1",
+    labels,
+    maxCount: 4,
+    input: { size, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+    catalogueVersion: "test",
+    training: { seed: 3, seeds: [1, 1], epochs: 1, crops: 1, ms: 0 },
+    metrics: { evalSeeds: [2, 2], crops: 1, skuAccuracy: 0, countAccuracy: 0, countEce: 0 },
+  });
+  return { onnx, manifest };
+}
+
+Deno.test("SlotClassifier refuses a corrupt, misshapen or foreign model, naming why", async () => {
+  const ort = await loadOrtWeb();
+  const labels = ["empty", "COLA-330", "WATER-500"];
+  const { onnx, manifest } = await tinyModel(labels);
+  const text = (m: unknown) => JSON.stringify(m);
+  await using ok = await SlotClassifier.load(ort, { manifest: text(manifest), onnx });
+  assert.equal(ok.size, 16);
+
+  const corrupt = onnx.slice();
+  corrupt[corrupt.length - 5]! ^= 0xff;
+  await assert.rejects(
+    () => SlotClassifier.load(ort, { manifest: text(manifest), onnx: corrupt }),
+    (e) => e instanceof ModelLoadError && /slot_model.onnx is corrupt/.test(e.message),
+  );
+  // The manifest claims 32x32 crops; the network takes 16x16.
+  await assert.rejects(
+    () =>
+      SlotClassifier.load(ort, {
+        manifest: text({ ...manifest, input: { ...manifest.input, size: 32 } }),
+        onnx,
+      }),
+    (e) => e instanceof ModelLoadError && /does not take a 32x32 NCHW crop/.test(e.message),
+  );
+  // Four labels in the manifest, three SKU outputs in the network.
+  await assert.rejects(
+    () =>
+      SlotClassifier.load(ort, {
+        manifest: text({ ...manifest, labels: [...labels, "MILK-250"] }),
+        onnx,
+      }),
+    (e) =>
+      e instanceof ModelLoadError &&
+      /gives 3 SKU and 5 count classes, its manifest 4 labels/.test(e.message),
+  );
+  await assert.rejects(
+    () => SlotClassifier.load(ort, { manifest: text(manifest), onnx }, { knownSkus: ["COLA-330"] }),
+    (e) =>
+      e instanceof ModelLoadError &&
+      /labels WATER-500 are not in this machine's catalogue/.test(e.message),
+  );
+  await assert.rejects(
+    () => SlotClassifier.load(ort, { manifest: text({ ...manifest, sha256: "x" }), onnx }),
+    (e) => e instanceof ModelLoadError && /manifest is invalid: .*sha256/.test(e.message),
+  );
+  await assert.rejects(
+    () => SlotClassifier.load(ort, { manifest: text(manifest), onnx: new Uint8Array(10) }),
+    (e) => e instanceof ModelLoadError && /is corrupt \(10 bytes/.test(e.message),
+  );
+  // The model that loaded still answers.
+  const p = await ok.classify(new Float32Array(2 * 3 * 16 * 16), 2);
+  assert.equal(p.sku.length, 2 * 3);
+  assert.equal(p.count.length, 2 * 5);
+});
+
+Deno.test("the default model decides door sessions' carts, and a missing camera only lowers confidence", async () => {
+  await Deno.stat(`${DEFAULT_MODEL}/model.json`).catch(() => {
+    throw new Error(`${DEFAULT_MODEL} is missing: ./vend test trains it (or run ./vend train)`);
+  });
+  await using model = await loadModelDir(DEFAULT_MODEL);
+  const kernels = await loadWasmKernels();
+  const seeds = [3_000_001, 3_000_002, 3_000_003, 3_000_004, 3_000_005, 3_000_006];
+  const all = await evaluateSessions(model, seeds, { kernels, hard: false });
+  assert.ok(all.exactMatch >= 4 / 6, JSON.stringify(all.outcomes, null, 1));
+  const dropped = await evaluateSessions(model, seeds, {
+    kernels,
+    hard: false,
+    dropCamera: "cam-3",
+  });
+  assert.equal(dropped.sessions, all.sessions);
+  let lower = 0;
+  all.outcomes.forEach((o, i) => {
+    const d = dropped.outcomes[i]!;
+    if (d.confidence <= o.confidence) lower++;
+  });
+  assert.ok(lower >= 5, `confidence fell in ${lower} of 6 sessions without cam-3`);
+  assert.ok(
+    dropped.exactMatch + dropped.reviewRate >= 4 / 6,
+    "decided or sent to review, not failed",
+  );
+});
