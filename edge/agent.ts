@@ -27,9 +27,11 @@ import {
   liveQueue,
   mergeStreams,
   MetricsRegistry,
+  type Planogram,
   remoteFrameSink,
   remoteSource,
   runClockSync,
+  simulatedPlanogram,
   validateFrames,
 } from "../pipeline/mod.ts";
 import {
@@ -52,7 +54,8 @@ import {
   telemetry,
 } from "../protocol/mod.ts";
 import { loadWasmKernels } from "../wasm/mod.ts";
-import type { AgentConfig } from "./agent_config.ts";
+import { type AgentConfig, ConfigError, PlanogramSchema } from "./agent_config.ts";
+import { DeviceRecognition } from "./device_recognition.ts";
 import { natsClockProbe, serveClock } from "./clock_service.ts";
 import { CommandFailure, type CommandHandler, CommandProcessor } from "./command_processor.ts";
 import { ffmpegCamera, v4l2Input } from "./ffmpeg_camera.ts";
@@ -134,6 +137,7 @@ export class Agent implements AsyncDisposable {
   #door: DoorState | "unknown" = "unknown";
   #pendingSession: string | undefined;
   #recording: DeviceRecording | undefined;
+  #recognition: DeviceRecognition | undefined;
   #updater: Updater | undefined;
   #deployment: DeploymentOrder | undefined;
   #desiredVersion = 0;
@@ -206,9 +210,46 @@ export class Agent implements AsyncDisposable {
         agent.log("error", "recording cannot start", { error: String(e) });
       }
     }
+    if (config.role === "primary" && config.recognition.model) {
+      await agent.#startRecognition(config.recognition.model).catch((e) =>
+        // Selling goes on: sessions go to review until a model loads (an update can bring one).
+        agent.log("error", "recognition cannot start", { error: String(e) })
+      );
+    }
     await agent.#setupUpdater();
     agent.#run();
     return agent;
+  }
+
+  /** Loads the model in `dir`, or (running) swaps to it; a refused model leaves the old one. */
+  async #startRecognition(dir: string): Promise<void> {
+    if (this.#recognition) {
+      await this.#recognition.useModelDir(dir);
+    } else {
+      const c = this.config.recognition;
+      this.#recognition = await DeviceRecognition.start(dir, {
+        planogram: await this.#planogram(),
+        backend: c.backend,
+        threads: c.threads,
+        threshold: c.threshold,
+      });
+    }
+    this.config.modelVersion = this.#recognition.modelVersion.split(" ")[1] ?? null;
+    this.log("info", "recognition model serving", { model: this.#recognition.modelVersion });
+  }
+
+  async #planogram(): Promise<Planogram | (() => Planogram)> {
+    const file = this.config.recognition.planogram;
+    if (!file) {
+      // A simulated cabinet: its scene's shelves, as an installer would calibrate them.
+      return () => simulatedPlanogram(this.#scene.current.scenario);
+    }
+    const parsed = PlanogramSchema.safeParse(JSON.parse(await Deno.readTextFile(file)));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new ConfigError(file, [`${file}: ${issue.path.join(".")}: ${issue.message}`]);
+    }
+    return parsed.data;
   }
 
   async #setupUpdater(): Promise<void> {
@@ -236,9 +277,15 @@ export class Agent implements AsyncDisposable {
           }),
         });
       },
-      applyHot: (recipe) => {
-        if (recipe.kind === "model") this.config.modelVersion = recipe.version;
-        return Promise.resolve();
+      applyHot: async (recipe, files) => {
+        if (recipe.kind !== "model") return;
+        const manifest = files["model.json"];
+        if (manifest && this.config.role === "primary") {
+          // Loaded and checked before it serves; a refused model fails the update, the old
+          // one keeps serving.
+          await this.#startRecognition(manifest.slice(0, manifest.lastIndexOf("/")));
+        }
+        this.config.modelVersion = recipe.version;
       },
       restart: () => {
         if (this.#options.onRestartRequested) this.#options.onRestartRequested();
@@ -622,7 +669,7 @@ export class Agent implements AsyncDisposable {
           now,
           session.sessionId,
         );
-        const decider = this.#options.cartDecider;
+        const decider = this.#options.cartDecider ?? this.#recognition;
         let decision;
         try {
           decision = decider ? await decider.decide(session) : undefined;
@@ -762,6 +809,7 @@ export class Agent implements AsyncDisposable {
       try {
         for await (const set of sync.readable) {
           this.#firstFrameAt ??= performance.now() - this.#started;
+          this.#recognition?.observe(set);
           this.#lastSet?.[Symbol.dispose]();
           this.#lastSet = set;
           for (const f of set.frames.values()) this.#latest.set(f.cameraId, f);

@@ -57,6 +57,37 @@ export const RecordingConfigSchema = z.strictObject({
   unpaidKeepMs: z.int().min(0).default(24 * 3_600_000),
 });
 
+const unit = z.number().min(0).max(1);
+
+/** A planogram file: each slot's SKU and where each camera sees it (0..1 picture units). */
+export const PlanogramSchema = z.strictObject({
+  slots: z.array(z.strictObject({
+    shelf: z.int().min(0).max(63),
+    slot: z.int().min(0).max(63),
+    sku: z.string().min(1).max(32).nullable(),
+    regions: z.record(
+      z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "must be a camera id"),
+      z.strictObject({ x0: unit, y0: unit, x1: unit, y1: unit }).refine(
+        (r) => r.x1 > r.x0 && r.y1 > r.y0,
+        "must have x1 > x0 and y1 > y0",
+      ),
+    ),
+  })).min(1).max(4096),
+});
+
+/** Recognition of what was taken (see `DeviceRecognition`). */
+export const RecognitionConfigSchema = z.strictObject({
+  /** Folder of the model artifact (model.json and its .onnx). A model update replaces it. */
+  model: z.string().min(1).optional(),
+  /** onnxruntime-web (WASM, default) or onnxruntime-node where the device has it. */
+  backend: z.enum(["wasm", "native"]).default("wasm"),
+  threads: z.int().min(1).max(8).default(1),
+  /** Below this cart confidence a session goes to review. */
+  threshold: unit.default(0.8),
+  /** The planogram file; a simulated cabinet derives its own. */
+  planogram: z.string().min(1).optional(),
+});
+
 /** Schema of the agent's configuration. */
 export const AgentConfigSchema = z.strictObject({
   deviceId: token,
@@ -88,6 +119,7 @@ export const AgentConfigSchema = z.strictObject({
   }).default({ maxBytes: 256 * 1024 * 1024, alertRatio: 0.8 }),
   unlockMs: z.int().min(1000).max(120_000).default(15_000),
   recording: RecordingConfigSchema.default(RecordingConfigSchema.parse({})),
+  recognition: RecognitionConfigSchema.default(RecognitionConfigSchema.parse({})),
   /** Remote updates: the public keys this device trusts (pinned), and its update folder. */
   ota: z.strictObject({
     trustedKeys: z.array(z.strictObject({

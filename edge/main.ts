@@ -7,8 +7,9 @@
  *           [--remote-camera DEVICE/CAMERA/FPS]...
  * ```
  *
- * `--simulate` adds a simulated shopper who opens the simulated door after each unlock and a
- * ground-truth cart decider (both simulations, for the demo and the tests); `--auto-sessions`
+ * `--simulate` adds a simulated shopper who opens the simulated door after each unlock (and,
+ * when no recognition model is configured, a ground-truth cart decider: both simulations, for
+ * the demo and the tests); `--auto-sessions`
  * also unlocks the door by itself every SECONDS. Prints `ready: DEVICE` on stdout once running.
  * `VEND_FAULT=after_outbox_write:N` or `after_publish:N` kills the process at that point (tests).
  *
@@ -101,7 +102,8 @@ async function main(): Promise<number> {
     hardware = new SimulatedHardware();
     options.hardware = hardware;
     options.scene = scene;
-    options.cartDecider = new GroundTruthCartDecider(scene);
+    // Without a model the simulated cabinet reports its ground truth (named as such).
+    if (!config.recognition.model) options.cartDecider = new GroundTruthCartDecider(scene);
     shopper = new SimulatedShopper(hardware, scene);
   }
   const agent = await Agent.start(config, options);

@@ -129,9 +129,11 @@ export class SimulatedShopper {
         continue;
       }
       this.#seen = this.#hardware.unlocks.length;
-      const scenario = this.#scene.startSession(300);
+      // The new scenario's shelves are in view a second before the door opens (the cameras
+      // see the cabinet at rest, as recognition needs).
+      const scenario = this.#scene.startSession(1000);
       const session = scenario.sessions[0]!;
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 1000));
       if (signal.aborted) return;
       this.#hardware.setDoor("open");
       await new Promise((r) => setTimeout(r, session.closeAt - session.openAt));

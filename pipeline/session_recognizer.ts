@@ -53,18 +53,24 @@ interface Sample {
   /** Which slot and camera each crop is. */
   readonly index: readonly { slot: number; cameraId: string }[];
   readonly crops: Float32Array;
+  /** The planogram the crops were cut by. */
+  readonly planogram: Planogram;
 }
 
 /** Decides door sessions' carts from the frame sets it observes. */
 export class SessionRecognizer {
   #model: SlotModel;
-  readonly #planogram: Planogram;
+  readonly #planogram: Planogram | (() => Planogram);
   readonly #o: SessionRecognizerOptions;
   readonly #samples: Sample[] = [];
   #waiting: { after: number; wake: () => void } | undefined;
 
   /** Creates the recognizer. */
-  constructor(model: SlotModel, planogram: Planogram, options: SessionRecognizerOptions) {
+  constructor(
+    model: SlotModel,
+    planogram: Planogram | (() => Planogram),
+    options: SessionRecognizerOptions,
+  ) {
     this.#model = model;
     this.#planogram = planogram;
     this.#o = options;
@@ -73,6 +79,10 @@ export class SessionRecognizer {
   /** The model in use. */
   get model(): SlotModel {
     return this.#model;
+  }
+
+  #currentPlanogram(): Planogram {
+    return typeof this.#planogram === "function" ? this.#planogram() : this.#planogram;
   }
 
   /** Uses another model from now on (a model update applied without a restart). */
@@ -89,13 +99,14 @@ export class SessionRecognizer {
     if (!due) return;
     const { kernels } = this.#o;
     const { input } = this.#model.manifest;
+    const planogram = this.#currentPlanogram();
     const index: Array<{ slot: number; cameraId: string }> = [];
     const parts: Float32Array[] = [];
     for (const [cameraId, frame] of set.frames) {
       const image: RgbaImage = frame.format === "rgba"
         ? { data: frame.data, width: frame.width, height: frame.height }
         : kernels.i420ToRgba({ data: frame.data, width: frame.width, height: frame.height });
-      const slots = this.#planogram.slots
+      const slots = planogram.slots
         .map((s, i) => ({ i, region: s.regions[cameraId] }))
         .filter((s) => s.region);
       if (slots.length === 0) continue;
@@ -113,7 +124,7 @@ export class SessionRecognizer {
       crops.set(p, at);
       at += p.length;
     }
-    this.#samples.push({ ts: set.ts, index, crops });
+    this.#samples.push({ ts: set.ts, index, crops, planogram });
     // Keep what a decision can still need: the last few seconds.
     const horizon = set.ts - (this.#o.maxAgeMs ?? 5000) - 60_000;
     while (this.#samples.length > 2 && this.#samples[0]!.ts < horizon) this.#samples.shift();
@@ -145,7 +156,7 @@ export class SessionRecognizer {
       s.ts < session.openedAt && s.ts >= session.openedAt - maxAge
     );
     const after = this.#samples.find((s) => s.ts >= settle);
-    const version = `${model.manifest.name} ${model.manifest.version}`;
+    const version = model.manifest.version;
     const missing = [
       ...(before ? [] : ["no picture of the shelves before the door opened"]),
       ...(after ? [] : ["no picture of the shelves after the door closed"]),
@@ -161,7 +172,7 @@ export class SessionRecognizer {
     const k = model.manifest.labels.length;
     const c = model.manifest.maxCount + 1;
     const evidence = (sample: Sample, offset: number): SlotEvidence[] =>
-      this.#planogram.slots.map((s, i) => ({
+      sample.planogram.slots.map((s, i) => ({
         shelf: s.shelf,
         slot: s.slot,
         sku: s.sku,

@@ -1,0 +1,151 @@
+/**
+ * Recognition on the device: loads the slot model from a model artifact folder (`model.json` and
+ * its ONNX file) into onnxruntime-web (WASM, default) or onnxruntime-node (native, where the
+ * device has it), feeds the machine's frame sets to a {@link SessionRecognizer} and decides each
+ * door session's cart. A model update is applied in place: the new model is loaded and checked
+ * first, and only then replaces the one serving; a model that fails to load is refused and the
+ * previous one keeps serving.
+ *
+ * @example
+ * ```ts
+ * import { DeviceRecognition } from "./device_recognition.ts";
+ *
+ * const recognition = await DeviceRecognition.start("/var/lib/vendstream/model", {
+ *   planogram: { slots: [] },
+ * });
+ * console.log(recognition.modelVersion);
+ * ```
+ *
+ * @module
+ */
+import {
+  type CartDecision,
+  type FrameSet,
+  ModelLoadError,
+  type Planogram,
+  SessionRecognizer,
+  SlotClassifier,
+} from "../pipeline/mod.ts";
+import { loadOrtWeb, loadWasmKernels, type OnnxRuntime, type PixelKernels } from "../wasm/mod.ts";
+
+/** Options of {@link DeviceRecognition.start}. */
+export interface DeviceRecognitionOptions {
+  /** The cabinet's planogram, or a function giving the current one (a simulated cabinet). */
+  readonly planogram: Planogram | (() => Planogram);
+  /** `wasm` (onnxruntime-web) or `native` (onnxruntime-node). Default wasm. */
+  readonly backend?: "wasm" | "native";
+  /** Inference threads. Default 1. */
+  readonly threads?: number;
+  /** Review threshold. Default 0.8. */
+  readonly threshold?: number;
+  /** SKUs this machine sells: a model with other labels is refused. */
+  readonly knownSkus?: readonly string[];
+  /** Pixel kernels. Default the WASM ones. */
+  readonly kernels?: PixelKernels;
+}
+
+async function runtime(backend: "wasm" | "native", threads: number): Promise<OnnxRuntime> {
+  if (backend === "wasm") return await loadOrtWeb({ threads });
+  // Not bundled: a device that has the native runtime has it installed beside the program.
+  const name = "onnxruntime-node";
+  const native = (await import(name)) as OnnxRuntime;
+  return {
+    Tensor: native.Tensor,
+    InferenceSession: {
+      create: (model, options) =>
+        native.InferenceSession.create(model, {
+          ...options,
+          intraOpNumThreads: threads,
+          interOpNumThreads: 1,
+        }),
+    },
+  };
+}
+
+/** Reads a model artifact folder. */
+async function readModelDir(dir: string): Promise<{ manifest: string; onnx: Uint8Array }> {
+  let manifest: string;
+  try {
+    manifest = await Deno.readTextFile(`${dir}/model.json`);
+  } catch (cause) {
+    throw new ModelLoadError(`Cannot load a model from ${dir}: no model.json`, { cause });
+  }
+  let file = "slot_model.onnx";
+  try {
+    const f = JSON.parse(manifest).file;
+    if (typeof f === "string" && /^[A-Za-z0-9._-]+$/.test(f)) file = f;
+  } catch { /* the classifier names the manifest's problem */ }
+  try {
+    return { manifest, onnx: await Deno.readFile(`${dir}/${file}`) };
+  } catch (cause) {
+    throw new ModelLoadError(`Cannot load a model from ${dir}: no ${file}`, { cause });
+  }
+}
+
+/** The device's recognition: a model, a session recognizer, hot model updates. */
+export class DeviceRecognition implements AsyncDisposable {
+  readonly #ort: OnnxRuntime;
+  readonly #options: DeviceRecognitionOptions;
+  readonly #recognizer: SessionRecognizer;
+  #model: SlotClassifier;
+
+  private constructor(
+    ort: OnnxRuntime,
+    model: SlotClassifier,
+    options: DeviceRecognitionOptions,
+    kernels: PixelKernels,
+  ) {
+    this.#ort = ort;
+    this.#model = model;
+    this.#options = options;
+    this.#recognizer = new SessionRecognizer(model, options.planogram, {
+      kernels,
+      ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+    });
+  }
+
+  /** Loads the model in `dir`; refused with {@link ModelLoadError}. */
+  static async start(dir: string, options: DeviceRecognitionOptions): Promise<DeviceRecognition> {
+    const ort = await runtime(options.backend ?? "wasm", options.threads ?? 1);
+    const model = await SlotClassifier.load(ort, await readModelDir(dir), {
+      ...(options.knownSkus ? { knownSkus: options.knownSkus } : {}),
+    });
+    return new DeviceRecognition(ort, model, options, options.kernels ?? (await loadWasmKernels()));
+  }
+
+  /** `name version` of the model serving. */
+  get modelVersion(): string {
+    return `${this.#model.manifest.name} ${this.#model.manifest.version}`;
+  }
+
+  /** Takes a frame set of the machine. */
+  observe(set: FrameSet): void {
+    this.#recognizer.observe(set);
+  }
+
+  /** Decides a door session's cart (device clock, the frame sets' clock). */
+  decide(
+    session: { sessionId: string; openedAt: number; closedAt: number },
+  ): Promise<CartDecision> {
+    return this.#recognizer.decide(session);
+  }
+
+  /**
+   * Serves the model in `dir` from now on, once it has loaded and passed its checks; otherwise
+   * throws {@link ModelLoadError} and the current model keeps serving.
+   */
+  async useModelDir(dir: string): Promise<void> {
+    const next = await SlotClassifier.load(this.#ort, await readModelDir(dir), {
+      ...(this.#options.knownSkus ? { knownSkus: this.#options.knownSkus } : {}),
+    });
+    const old = this.#model;
+    this.#model = next;
+    this.#recognizer.useModel(next);
+    await old[Symbol.asyncDispose]().catch(() => {});
+  }
+
+  /** Releases the model. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#model[Symbol.asyncDispose]();
+  }
+}

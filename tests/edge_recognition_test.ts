@@ -1,0 +1,142 @@
+/**
+ * Recognition in the running agent: a simulated cabinet filmed by synthetic cameras, the default
+ * model deciding each door session's cart; a model update applied without a restart; a corrupt
+ * model update refused while the previous model keeps serving.
+ */
+import assert from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
+import { Agent, SimulatedHardware, SimulatedScene, SimulatedShopper } from "../edge/mod.ts";
+import { buckets, newEnvelope, type PipelineEvent, shadow, shadowKey } from "../protocol/mod.ts";
+import { scenarioTruth } from "../pipeline/mod.ts";
+import { eventually, streamEvents, testAgentConfig } from "./edge_harness.ts";
+import { ROOT, startTestNats } from "./harness.ts";
+
+const MODEL = `${ROOT}models/build/default`;
+
+type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
+
+const cartText = (lines: Iterable<readonly [string, number]>) =>
+  [...lines].sort(([a], [b]) => a.localeCompare(b)).map(([s, q]) => `${q}x${s}`).join(" ");
+
+Deno.test({
+  name:
+    "the agent decides carts with the model; a model update serves without a restart, a corrupt one is refused",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using nats = await startTestNats();
+    const nc = await nats.connect();
+    await ensureStreams(nc, "local");
+    const registry = await ComponentRegistry.open(nc);
+    const hardware = new SimulatedHardware();
+    const scene = new SimulatedScene({ seed: 500 });
+    const config = await testAgentConfig(nats.url, {
+      cameras: ["cam-1", "cam-2"].map((cameraId) => ({
+        cameraId,
+        source: { kind: "synthetic" },
+        width: 640,
+        height: 480,
+        fps: 10,
+      })),
+      recognition: { model: MODEL },
+      ota: { trustedKeys: await registry.trustedKeys() },
+    });
+    await using _agent = await Agent.start(config, { hardware, scene, log: () => {} });
+    const stop = new AbortController();
+    const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
+    const completed = async () =>
+      (await streamEvents(nc, "m001-a")).filter((e): e is Completed =>
+        e.type === "session_completed"
+      );
+    const shop = async () => {
+      const before = (await completed()).length;
+      await eventually(
+        () => (hardware.door.state === "closed" ? true : undefined),
+        10_000,
+        "closed",
+      );
+      await hardware.lock.unlock(config.unlockMs);
+      const done = await eventually(
+        async () => (await completed())[before],
+        30_000,
+        "session completed",
+      );
+      return { done, truth: cartText(scenarioTruth(scene.current.scenario).carts[0]!.entries()) };
+    };
+
+    // Three sessions: each decided exactly, or sent to review; never a wrong charge.
+    let exact = 0;
+    for (let i = 0; i < 3; i++) {
+      const { done, truth } = await shop();
+      assert.equal(done.modelVersion, "1.0.0", done.review.reasons.join("; "));
+      const got = cartText(done.cart.map((l) => [l.sku, l.qty] as const));
+      assert.ok(done.review.required || got === truth, `charged ${got}, truth ${truth}`);
+      if (!done.review.required) exact++;
+    }
+    assert.ok(exact >= 2, `${exact} of 3 sessions decided`);
+
+    // A model update (same network, version 2.0.0) serves from the next session on.
+    const manifest = JSON.parse(await Deno.readTextFile(`${MODEL}/model.json`));
+    const onnx = await Deno.readFile(`${MODEL}/${manifest.file}`);
+    const recipe = (version: string) => ({
+      component: "slot-model",
+      version,
+      kind: "model",
+      platform: { arch: ["x86_64", "aarch64"] },
+    });
+    const artifacts = (m: unknown) => [
+      { name: "model.json", data: new TextEncoder().encode(JSON.stringify(m)) },
+      { name: manifest.file, data: onnx },
+    ];
+    await registry.publish(recipe("2.0.0"), artifacts({ ...manifest, version: "2.0.0" }));
+    // 3.0.0's manifest does not match its file: refused at load.
+    await registry.publish(
+      recipe("3.0.0"),
+      artifacts({ ...manifest, version: "3.0.0", sha256: "0".repeat(64) }),
+    );
+    const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+    let desired = 0;
+    const deploy = async (deploymentId: string, version: string) => {
+      await kv.put(
+        shadowKey("m001-a", "desired"),
+        shadow.encode({
+          ...newEnvelope(),
+          deviceId: "m001-a",
+          kind: "desired",
+          version: ++desired,
+          state: { deployment: { deploymentId, targets: [{ component: "slot-model", version }] } },
+          updatedBy: "test",
+        }),
+      );
+    };
+    const outcome = (id: string) => eventually(() => updates(id), 30_000, `${id} outcome`);
+    const updates = async (id: string) => {
+      const c = await jetstream(nc).consumers.get("UPDATES_LOCAL");
+      const seen: { phase: string; reason: string | null }[] = [];
+      for await (const m of await c.fetch({ max_messages: 500, expires: 1000 })) {
+        const e = JSON.parse(new TextDecoder().decode(m.data));
+        if (e.deploymentId === id) seen.push(e);
+        if (m.info.pending === 0) break;
+      }
+      return seen.find((e) => e.phase === "healthy" || e.phase === "failed");
+    };
+    await deploy("dep-model-2", "2.0.0");
+    const ok = await outcome("dep-model-2");
+    assert.equal(ok.phase, "healthy", ok.reason ?? "");
+    const second = await shop();
+    assert.equal(second.done.modelVersion, "2.0.0");
+
+    await deploy("dep-model-3", "3.0.0");
+    const refused = await outcome("dep-model-3");
+    assert.equal(refused.phase, "failed");
+    assert.match(refused.reason ?? "", /slot_model.onnx is corrupt/);
+    const third = await shop();
+    assert.equal(third.done.modelVersion, "2.0.0", "the previous model keeps serving");
+
+    stop.abort();
+    await shopping;
+    await nc.close();
+  },
+});
