@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import {
   confusionSvg,
   DEFAULT_CATALOGUE,
+  DEFAULT_INPUT,
   evaluateSlots,
   exportOnnx,
   MAX_COUNT,
@@ -40,6 +41,7 @@ export const DEFAULT_TRAINING = {
   seed: 1,
   filters: [12, 24, 48] as [number, number, number],
   hidden: 48,
+  size: 32,
   version: "1.0.0",
 };
 
@@ -77,6 +79,8 @@ export async function train(options: {
   hidden: number;
   version: string;
   out: string;
+  /** Side of the input crops. Default 32. */
+  size?: number;
   progress?: (line: string, final: boolean) => void;
 }): Promise<Record<string, number>> {
   const [a, b] = options.seeds;
@@ -87,8 +91,9 @@ export async function train(options: {
   const say = options.progress ?? (() => {});
   const kernels = await loadWasmKernels();
   say(`rendering ${b - a + 1} training scenarios`, true);
-  const data = renderDataset(range(options.seeds), { kernels });
-  const held = renderDataset(range(options.evalSeeds), { kernels });
+  const input = { ...DEFAULT_INPUT, size: options.size ?? DEFAULT_INPUT.size };
+  const data = renderDataset(range(options.seeds), { kernels, input });
+  const held = renderDataset(range(options.evalSeeds), { kernels, input });
   say(`training on ${data.n} crops (${held.n} held out)`, true);
   let last = 0;
   const trained = await trainSlotModel(data, {
@@ -233,6 +238,7 @@ if (import.meta.main) {
       version: { type: "string" },
       quiet: { type: "boolean", default: false },
       filters: { type: "string" },
+      size: { type: "string" },
       hidden: { type: "string" },
     },
     strict: true,
@@ -256,6 +262,7 @@ if (import.meta.main) {
         ? values.filters.split(",").map(Number) as [number, number, number]
         : DEFAULT_TRAINING.filters,
       hidden: Number(values.hidden ?? DEFAULT_TRAINING.hidden),
+      size: Number(values.size ?? DEFAULT_TRAINING.size),
       version: values.version ?? DEFAULT_TRAINING.version,
       out: values.out,
       progress: (line, final) => {

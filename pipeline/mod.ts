@@ -133,3 +133,12 @@ export {
   type SessionRecognizerOptions,
   type SlotModel,
 } from "./session_recognizer.ts";
+export {
+  type DecodeOptions,
+  decodeYolo,
+  type Detection,
+  iou,
+  nonMaxSuppression,
+  OnnxDetector,
+  type OnnxDetectorOptions,
+} from "./detector.ts";

@@ -36,8 +36,10 @@ export type SlotModel = Pick<SlotClassifier, "manifest" | "classify">;
 export interface SessionRecognizerOptions {
   /** Pixel kernels for the crops. */
   readonly kernels: PixelKernels;
-  /** Crops are taken at most this often, ms. Default 250. */
+  /** Crops are taken at most this often, ms. Default 150. */
   readonly sampleEveryMs?: number;
+  /** Samples used before the door opened and after it closed (averaged). Default 3. */
+  readonly samples?: number;
   /** After the door closes, wait for the light to settle, ms. Default 400. */
   readonly settleMs?: number;
   /** Longest wait for a frame set after the door closed, ms. Default 2000. */
@@ -93,7 +95,7 @@ export class SessionRecognizer {
   /** Takes a frame set (the caller keeps ownership; it is not kept). */
   observe(set: FrameSet): void {
     const last = this.#samples.at(-1);
-    const due = !last || set.ts - last.ts >= (this.#o.sampleEveryMs ?? 250) ||
+    const due = !last || set.ts - last.ts >= (this.#o.sampleEveryMs ?? 150) ||
       (this.#waiting !== undefined && set.ts >= this.#waiting.after &&
         last.ts < this.#waiting.after);
     if (!due) return;
@@ -138,7 +140,9 @@ export class SessionRecognizer {
   ): Promise<CartDecision> {
     const model = this.#model;
     const settle = session.closedAt + (this.#o.settleMs ?? 400);
-    if (!this.#samples.some((s) => s.ts >= settle)) {
+    const want = this.#o.samples ?? 3;
+    const afterCount = () => this.#samples.filter((s) => s.ts >= settle).length;
+    if (afterCount() < want) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
@@ -148,45 +152,66 @@ export class SessionRecognizer {
         };
         const timer = setTimeout(done, this.#o.waitMs ?? 2000);
         options.signal?.addEventListener("abort", done, { once: true });
-        this.#waiting = { after: settle, wake: done };
+        this.#waiting = { after: settle, wake: () => afterCount() >= want && done() };
       });
     }
     const maxAge = this.#o.maxAgeMs ?? 5000;
-    const before = this.#samples.findLast((s) =>
+    const before = this.#samples.filter((s) =>
       s.ts < session.openedAt && s.ts >= session.openedAt - maxAge
-    );
-    const after = this.#samples.find((s) => s.ts >= settle);
+    ).slice(-want);
+    const after = this.#samples.filter((s) => s.ts >= settle).slice(0, want);
     const version = model.manifest.version;
     const missing = [
-      ...(before ? [] : ["no picture of the shelves before the door opened"]),
-      ...(after ? [] : ["no picture of the shelves after the door closed"]),
+      ...(before.length ? [] : ["no picture of the shelves before the door opened"]),
+      ...(after.length ? [] : ["no picture of the shelves after the door closed"]),
     ];
-    if (!before || !after) {
+    if (missing.length > 0) {
       return { cart: [], confidence: 0, reviewReasons: missing, modelVersion: version };
     }
-    const batch = new Float32Array(before.crops.length + after.crops.length);
-    batch.set(before.crops);
-    batch.set(after.crops, before.crops.length);
-    const n = before.index.length + after.index.length;
+    const chosen = [...before, ...after];
+    const n = chosen.reduce((sum, x) => sum + x.index.length, 0);
+    const batch = new Float32Array(chosen.reduce((sum, x) => sum + x.crops.length, 0));
+    const offsets: number[] = [];
+    let at = 0;
+    let row = 0;
+    for (const x of chosen) {
+      batch.set(x.crops, at);
+      offsets.push(row);
+      at += x.crops.length;
+      row += x.index.length;
+    }
     const p = await model.classify(batch, n);
     const k = model.manifest.labels.length;
     const c = model.manifest.maxCount + 1;
-    const evidence = (sample: Sample, offset: number): SlotEvidence[] =>
-      sample.planogram.slots.map((s, i) => ({
-        shelf: s.shelf,
-        slot: s.slot,
-        sku: s.sku,
-        views: sample.index.flatMap((x, j) =>
-          x.slot === i
-            ? [{
-              cameraId: x.cameraId,
-              sku: p.sku.subarray((offset + j) * k, (offset + j + 1) * k),
-              count: p.count.subarray((offset + j) * c, (offset + j + 1) * c),
-            }]
-            : []
-        ),
-      }));
-    return decideCart(evidence(before, 0), evidence(after, before.index.length), {
+    // Per slot and camera: the mean over the moment's samples (noise averages out, the camera's
+    // own view stays one piece of evidence), then the cameras are pooled by the decision.
+    const evidence = (samples: readonly Sample[], first: number): SlotEvidence[] =>
+      samples[0]!.planogram.slots.map((s, i) => {
+        const byCamera = new Map<string, { sku: Float32Array; count: Float32Array; n: number }>();
+        samples.forEach((sample, si) => {
+          sample.index.forEach((x, j) => {
+            if (x.slot !== i) return;
+            const r = offsets[first + si]! + j;
+            const acc = byCamera.get(x.cameraId) ??
+              { sku: new Float32Array(k), count: new Float32Array(c), n: 0 };
+            for (let q = 0; q < k; q++) acc.sku[q]! += p.sku[r * k + q]!;
+            for (let q = 0; q < c; q++) acc.count[q]! += p.count[r * c + q]!;
+            acc.n++;
+            byCamera.set(x.cameraId, acc);
+          });
+        });
+        return {
+          shelf: s.shelf,
+          slot: s.slot,
+          sku: s.sku,
+          views: [...byCamera].map(([cameraId, v]) => ({
+            cameraId,
+            sku: v.sku.map((x) => x / v.n),
+            count: v.count.map((x) => x / v.n),
+          })),
+        };
+      });
+    return decideCart(evidence(before, 0), evidence(after, before.length), {
       labels: model.manifest.labels,
       threshold: this.#o.threshold ?? 0.8,
       modelVersion: version,
