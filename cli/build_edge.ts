@@ -95,6 +95,9 @@ async function runtimeFor(target: keyof typeof TARGETS): Promise<string> {
   return bin;
 }
 
+/** onnxruntime-web's WASM build (SIMD; threads when asked), loaded from beside the program. */
+const ORT_FILES = ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];
+
 /** Builds the device program for `target` into `outDir`. */
 export async function buildEdge(target: keyof typeof TARGETS, outDir: string): Promise<EdgeBuild> {
   const { triple } = TARGETS[target];
@@ -138,6 +141,34 @@ export async function buildEdge(target: keyof typeof TARGETS, outDir: string): P
     new URL(import.meta.resolve("@ffmpeg/core/wasm")),
     `${dir}/app/build/ffmpeg-core.wasm`,
   );
+  // onnxruntime-web loads its WASM build from beside the bundled program.
+  const ortDist = new URL(".", import.meta.resolve("onnxruntime-web")).pathname;
+  for (const f of ORT_FILES) {
+    if (!f.endsWith(".mjs")) {
+      await Deno.copyFile(`${ortDist}${f}`, `${dir}/app/${f}`);
+      continue;
+    }
+    // Its Node.js built-ins are bare (`import("module")`, `require("fs")`); the runtime
+    // without a package.json wants them as `node:` specifiers.
+    const code = (await Deno.readTextFile(`${ortDist}${f}`))
+      .replace(
+        /(import|require)\("(module|fs|os|path|url|util|worker_threads)"\)/g,
+        '$1("node:$2")',
+      );
+    await Deno.writeTextFile(`${dir}/app/${f}`, code);
+  }
+  // The default recognition model (trained here by ./vend), so a device decides carts out of
+  // the box; model updates replace it.
+  const model = `${ROOT}models/build/default`;
+  const modelFiles: string[] = [];
+  try {
+    const m = JSON.parse(await Deno.readTextFile(`${model}/model.json`));
+    await Deno.mkdir(`${dir}/app/model`, { recursive: true });
+    for (const f of ["model.json", m.file]) {
+      await Deno.copyFile(`${model}/${f}`, `${dir}/app/model/${f}`);
+      modelFiles.push(`app/model/${f}`);
+    }
+  } catch { /* no default model built: the device waits for a model update */ }
   await Deno.copyFile(await runtimeFor(target), `${dir}/bin/deno`);
   await Deno.chmod(`${dir}/bin/deno`, 0o755);
   // The supervisor: installed once (the factory image), it runs vend-edge from the A/B slots.
@@ -169,6 +200,8 @@ exit 1
       "app/ffmpeg_worker.js",
       "app/build/kernels.wasm",
       "app/build/ffmpeg-core.wasm",
+      ...ORT_FILES.map((f) => `app/${f}`),
+      ...modelFiles,
     ]
   ) {
     files.push({

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { buildEdge, verifyBundle } from "../cli/build_edge.ts";
 import { ensureStreams } from "../cloud/mod.ts";
-import { filters, parseClipUploaded, parseHeartbeat } from "../protocol/mod.ts";
+import { filters, parseClipUploaded, parseHeartbeat, parsePipelineEvent } from "../protocol/mod.ts";
 import { writeAgentConfigFile } from "./edge_harness.ts";
 import { lines } from "./harness.ts";
 import { startTestNats } from "./harness.ts";
@@ -98,10 +98,23 @@ async function firstClip(
       fps: 10,
     }],
     recording: { preRollMs: 200, postRollMs: 200, uploadIntervalMs: 200 },
+    // The model shipped in the bundle decides the carts.
+    recognition: { model: `${executable.slice(0, executable.lastIndexOf("/"))}/app/model` },
   });
   const nc = await connect();
   await ensureStreams(nc, "local");
   const clips = nc.subscribe(filters.clipsUploaded(), { max: 1, timeout: timeoutMs });
+  const completed = (async () => {
+    const sub = nc.subscribe(filters.pipelineEvents(), { timeout: timeoutMs });
+    for await (const m of sub) {
+      const e = parsePipelineEvent(m.data);
+      if (e.ok && e.value.type === "session_completed") {
+        sub.unsubscribe();
+        return e.value;
+      }
+    }
+    throw new Error("no session completed");
+  })();
   await nc.flush();
   const child = new Deno.Command(executable, {
     args: ["--config", config, "--simulate", "--auto-sessions", "2"],
@@ -113,13 +126,24 @@ async function firstClip(
     for await (const m of clips) {
       const clip = parseClipUploaded(m.data);
       assert.ok(clip.ok, "a valid clip-uploaded event");
+      const session = await completed;
+      // Decided by the bundled model (a failed decision would carry the fallback version).
+      assert.equal(session.modelVersion, "1.0.0", session.review.reasons.join("; "));
+      assert.ok(
+        !session.review.reasons.some((r) => /decision failed|no cart decider|restarted/.test(r)),
+        session.review.reasons.join("; "),
+      );
       return clip.value;
     }
     throw new Error("no clip");
   } finally {
     child.kill("SIGTERM");
-    await child.status;
+    // A program that does not stop on SIGTERM fails the test instead of hanging it.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const status = await child.status;
+    clearTimeout(timer);
     await Deno.remove(dir, { recursive: true });
+    assert.equal(status.signal, null, "stopped cleanly on SIGTERM");
   }
 }
 

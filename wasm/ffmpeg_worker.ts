@@ -25,6 +25,12 @@ import { createRingBuffer, RingWriter } from "./_byte_ring.ts";
 import type { FfmpegWorkerReply, FfmpegWorkerRequest } from "./_ffmpeg_messages.ts";
 
 /** The path ffmpeg reads the job's input from. */
+/**
+ * The web Worker, taken when this module loads: onnxruntime-web's Node.js build replaces
+ * `globalThis.Worker` with `worker_threads.Worker` when it starts, which runs no web worker.
+ */
+const WebWorker: typeof Worker = globalThis.Worker;
+
 export const FFMPEG_INPUT = "/dev/vs_in";
 /** The path ffmpeg writes the job's output to (not seekable: use a streamable format). */
 export const FFMPEG_OUTPUT = "/dev/vs_out";
@@ -101,7 +107,7 @@ export class FfmpegWorker implements Disposable {
   /** Starts a worker and loads ffmpeg.wasm in it (about 0.3 s). */
   static async start(options: FfmpegWorkerOptions = {}): Promise<FfmpegWorker> {
     const ring = createRingBuffer(options.ringBytes ?? 8 << 20);
-    const worker = new Worker(FFMPEG_WORKER_URL, { type: "module" });
+    const worker = new WebWorker(FFMPEG_WORKER_URL, { type: "module" });
     const self = new FfmpegWorker(worker, ring);
     await new Promise<void>((resolve, reject) => {
       const fail = (e: Error) => {
