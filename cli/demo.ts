@@ -139,6 +139,8 @@ async function main(): Promise<void> {
     const dataRoot = `${
       Deno.env.get("VEND_DATA_DIR") ?? `${Deno.env.get("HOME")}/.local/share/vendstream`
     }/agents`;
+    const model = await Deno.stat(`${ROOT}models/build/default/model.json`)
+      .then(() => `${ROOT}models/build/default`, () => undefined);
     const ids: string[] = [];
     for (let m = 1; m <= machines; m++) {
       const machineId = `m${String(m).padStart(3, "0")}`;
@@ -158,17 +160,19 @@ async function main(): Promise<void> {
             ? ["cam-1", "cam-2"].map((cameraId) => ({
               cameraId,
               source: { kind: "synthetic" },
-              width: 160,
-              height: 120,
+              width: 320,
+              height: 240,
               fps: 5,
             }))
             : [{
               cameraId: "cam-3",
               source: { kind: "synthetic" },
-              width: 160,
-              height: 120,
+              width: 320,
+              height: 240,
               fps: 5,
             }],
+          // The primary decides carts with the default model (./vend trains it).
+          ...(role === "primary" && model ? { recognition: { model } } : {}),
         };
         await Deno.mkdir(config.dataDir, { recursive: true });
         await Deno.writeTextFile(`${config.dataDir}/agent.json`, JSON.stringify(config, null, 2));

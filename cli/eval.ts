@@ -1,5 +1,6 @@
 /**
- * `./vend eval [--seeds A..B] [--model DIR] [--threshold X]`: the accuracy gate. Runs a door
+ * `./vend eval [--seeds A..B] [--model DIR] [--threshold X] [--drop-camera ID] [--frame WxH]`:
+ * the accuracy gate. Runs a door
  * session of each seed's scenario, clean and hard (occlusion, lighting changes, more noise),
  * through the device's session recognizer with the model (ONNX in onnxruntime-web, as on a
  * device) and prints one JSON object: `exact_match_clean`, `exact_match_hard`, `review_rate`,
@@ -34,6 +35,7 @@ if (import.meta.main) {
       model: { type: "string", default: "models/build/default" },
       threshold: { type: "string" },
       "drop-camera": { type: "string" },
+      frame: { type: "string", default: "640x480" },
     },
     strict: true,
   });
@@ -46,8 +48,11 @@ if (import.meta.main) {
     }
     await using model = await loadModelDir(values.model);
     const kernels = await loadWasmKernels();
+    const frameMatch = /^(\d{2,4})x(\d{2,4})$/.exec(values.frame);
+    if (!frameMatch) throw new TypeError(`Invalid --frame "${values.frame}": expected WxH`);
     const common = {
       kernels,
+      frame: { width: Number(frameMatch[1]), height: Number(frameMatch[2]) },
       ...(threshold !== undefined ? { threshold } : {}),
       ...(values["drop-camera"] ? { dropCamera: values["drop-camera"] } : {}),
       onProgress: (done: number, total: number) => {
@@ -78,6 +83,7 @@ if (import.meta.main) {
       review_rate_hard: round(hard.reviewRate),
       wrong_charged: round(all.filter((o) => !o.exact && !o.review).length / all.length),
       ...(values["drop-camera"] ? { dropped_camera: values["drop-camera"] } : {}),
+      frame: values.frame,
       seconds: round((performance.now() - started) / 1000),
     }));
   } catch (e) {

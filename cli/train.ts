@@ -35,13 +35,15 @@ import { loadOrtWeb, loadWasmKernels } from "../wasm/mod.ts";
 
 /** The default model: what `./vend` builds for tests and the demo when it is missing. */
 export const DEFAULT_TRAINING = {
-  seeds: [1, 40] as [number, number],
+  seeds: [1, 60] as [number, number],
   evalSeeds: [1_000_001, 1_000_012] as [number, number],
   epochs: 5,
   seed: 1,
-  filters: [12, 24, 48] as [number, number, number],
+  filters: [8, 16, 32] as [number, number, number],
   hidden: 48,
-  size: 32,
+  size: 48,
+  // Before and after each of a scenario's two sessions: the moments a cart is decided from.
+  moments: 4,
   version: "1.0.0",
 };
 
@@ -81,6 +83,8 @@ export async function train(options: {
   out: string;
   /** Side of the input crops. Default 32. */
   size?: number;
+  /** Moments rendered per training scenario. Default 6. */
+  moments?: number;
   progress?: (line: string, final: boolean) => void;
 }): Promise<Record<string, number>> {
   const [a, b] = options.seeds;
@@ -92,7 +96,11 @@ export async function train(options: {
   const kernels = await loadWasmKernels();
   say(`rendering ${b - a + 1} training scenarios`, true);
   const input = { ...DEFAULT_INPUT, size: options.size ?? DEFAULT_INPUT.size };
-  const data = renderDataset(range(options.seeds), { kernels, input });
+  const data = renderDataset(range(options.seeds), {
+    kernels,
+    input,
+    ...(options.moments ? { moments: options.moments } : {}),
+  });
   const held = renderDataset(range(options.evalSeeds), { kernels, input });
   say(`training on ${data.n} crops (${held.n} held out)`, true);
   let last = 0;
@@ -239,6 +247,7 @@ if (import.meta.main) {
       quiet: { type: "boolean", default: false },
       filters: { type: "string" },
       size: { type: "string" },
+      moments: { type: "string" },
       hidden: { type: "string" },
     },
     strict: true,
@@ -263,6 +272,7 @@ if (import.meta.main) {
         : DEFAULT_TRAINING.filters,
       hidden: Number(values.hidden ?? DEFAULT_TRAINING.hidden),
       size: Number(values.size ?? DEFAULT_TRAINING.size),
+      moments: Number(values.moments ?? DEFAULT_TRAINING.moments),
       version: values.version ?? DEFAULT_TRAINING.version,
       out: values.out,
       progress: (line, final) => {

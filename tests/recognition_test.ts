@@ -97,29 +97,35 @@ Deno.test("SlotClassifier refuses a corrupt, misshapen or foreign model, naming 
   assert.equal(p.count.length, 2 * 5);
 });
 
-Deno.test("the default model decides door sessions' carts, and a missing camera only lowers confidence", async () => {
+Deno.test("accuracy gate: the default model on unseen scenarios, clean and hard, within the targets", async () => {
   await Deno.stat(`${DEFAULT_MODEL}/model.json`).catch(() => {
     throw new Error(`${DEFAULT_MODEL} is missing: ./vend test trains it (or run ./vend train)`);
   });
   await using model = await loadModelDir(DEFAULT_MODEL);
   const kernels = await loadWasmKernels();
-  const seeds = [3_000_001, 3_000_002, 3_000_003, 3_000_004, 3_000_005, 3_000_006];
-  const all = await evaluateSessions(model, seeds, { kernels, hard: false });
-  assert.ok(all.exactMatch >= 4 / 6, JSON.stringify(all.outcomes, null, 1));
-  const dropped = await evaluateSessions(model, seeds, {
+  // Seeds no training run uses (training 1..60, held-out crops 1000001.., ./vend eval 2000001..).
+  const seeds = Array.from({ length: 25 }, (_, i) => 3_000_001 + i);
+  const clean = await evaluateSessions(model, seeds, { kernels, hard: false });
+  const hard = await evaluateSessions(model, seeds, { kernels, hard: true });
+  const all = [...clean.outcomes, ...hard.outcomes];
+  const show = (r: typeof clean) =>
+    r.outcomes.filter((o) => !o.exact).map((o) =>
+      `${o.seed}: ${o.truth} -> ${o.decided} ${o.reasons}`
+    );
+  assert.ok(clean.exactMatch >= 0.98, `clean ${clean.exactMatch}: ${show(clean)}`);
+  assert.ok(hard.exactMatch >= 0.9, `hard ${hard.exactMatch}: ${show(hard)}`);
+  const review = all.filter((o) => o.review).length / all.length;
+  assert.ok(review <= 0.05, `review rate ${review}`);
+  assert.equal(all.filter((o) => !o.exact && !o.review).length, 0, "no wrong charge");
+
+  // Without cam-3 (a dead camera) the same sessions are decided with less confidence.
+  const dropped = await evaluateSessions(model, seeds.slice(0, 8), {
     kernels,
     hard: false,
     dropCamera: "cam-3",
   });
-  assert.equal(dropped.sessions, all.sessions);
   let lower = 0;
-  all.outcomes.forEach((o, i) => {
-    const d = dropped.outcomes[i]!;
-    if (d.confidence <= o.confidence) lower++;
-  });
-  assert.ok(lower >= 5, `confidence fell in ${lower} of 6 sessions without cam-3`);
-  assert.ok(
-    dropped.exactMatch + dropped.reviewRate >= 4 / 6,
-    "decided or sent to review, not failed",
-  );
+  dropped.outcomes.forEach((o, i) => (o.confidence <= clean.outcomes[i]!.confidence && lower++));
+  assert.ok(lower >= 7, `confidence fell in ${lower} of 8 sessions without cam-3`);
+  assert.equal(dropped.outcomes.filter((o) => !o.exact && !o.review).length, 0);
 });
