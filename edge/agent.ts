@@ -679,17 +679,33 @@ export class Agent implements AsyncDisposable {
             error: String(e),
           });
         }
-        this.#complete(
-          session,
-          decision ?? {
-            cart: [],
-            confidence: 0,
-            reviewReasons: [
-              decider ? "the cart decision failed on the device" : "no cart decider on this device",
-            ],
-            modelVersion: this.config.modelVersion ?? "none",
-          },
-        );
+        const fallback = (why: string) => ({
+          cart: [],
+          confidence: 0,
+          reviewReasons: [why],
+          modelVersion: this.config.modelVersion ?? "none",
+        });
+        try {
+          this.#complete(
+            session,
+            decision ??
+              fallback(
+                decider
+                  ? "the cart decision failed on the device"
+                  : "no cart decider on this device",
+              ),
+          );
+        } catch (e) {
+          // A decision that is not a valid event (a bug) still completes the session, for review.
+          this.log("error", "cart decision not recordable", {
+            sessionId: session.sessionId,
+            error: String(e),
+          });
+          this.#complete(
+            session,
+            fallback(`the cart decision could not be recorded: ${e}`.slice(0, 200)),
+          );
+        }
         this.log("info", "door session completed", {
           sessionId: session.sessionId,
           items: decision?.cart.length ?? 0,

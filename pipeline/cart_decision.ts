@@ -160,13 +160,24 @@ export function decideCart(
     if (qty > 0) cart.push({ sku, qty });
     else if (qty < 0) reasons.push(`${-qty} more ${sku} after the session than before`);
   }
+  // Products of probabilities can round past 1; probabilities that are not numbers (a broken
+  // model) are no evidence at all.
+  if (Number.isNaN(confidence)) {
+    confidence = 0;
+    reasons.push("the model's outputs are not numbers");
+  }
+  confidence = Math.min(1, Math.max(0, confidence));
   if (reasons.length === 0 && confidence < threshold) {
     reasons.push(`confidence ${confidence.toFixed(2)} below ${threshold.toFixed(2)}`);
   }
+  // At most 20 reasons travel with the session event.
+  const shown = reasons.length > 20
+    ? [...reasons.slice(0, 19), `and ${reasons.length - 19} more reasons`]
+    : reasons;
   return {
     cart,
     confidence,
-    reviewReasons: reasons,
+    reviewReasons: shown,
     modelVersion: options.modelVersion ?? "unknown",
   };
 }

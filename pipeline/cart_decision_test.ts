@@ -94,3 +94,30 @@ Deno.test("poolViews multiplies views and normalises; no view is uniform", () =>
   assert.deepEqual([...poolViews([], 4)], [0.25, 0.25, 0.25, 0.25]);
   assert.throws(() => poolViews([Float32Array.of(1)], 2), RangeError);
 });
+
+Deno.test("decideCart keeps its confidence within 0..1 and treats NaN outputs as no evidence", () => {
+  const sure = (count: number) => ({
+    cameraId: "a",
+    sku: Float32Array.of(0, 1, 0),
+    count: Float32Array.from({ length: 5 }, (_, c) => (c === count ? 1 : 0)),
+  });
+  const one = decideCart([slot(0, "COLA-330", [sure(2)])], [slot(0, "COLA-330", [sure(2)])], {
+    labels,
+  });
+  assert.ok(one.confidence <= 1 && one.confidence > 0.99);
+  const nan = {
+    cameraId: "a",
+    sku: Float32Array.of(NaN, NaN, NaN),
+    count: Float32Array.from({ length: 5 }, () => NaN),
+  };
+  const broken = decideCart([slot(0, "COLA-330", [nan])], [slot(0, "COLA-330", [nan])], { labels });
+  assert.equal(broken.confidence, 0);
+  assert.match(broken.reviewReasons.join(), /not numbers/);
+});
+
+Deno.test("decideCart sends at most 20 reasons", () => {
+  const before = Array.from({ length: 30 }, (_, i) => slot(i, "COLA-330", [view("a", 1)]));
+  const d = decideCart(before, [], { labels });
+  assert.equal(d.reviewReasons.length, 20);
+  assert.equal(d.reviewReasons[19], "and 11 more reasons");
+});
