@@ -21,6 +21,8 @@ export {
   ConfigError,
   loadAgentConfig,
   parseAgentConfig,
+  PlanogramSchema,
+  RecognitionConfigSchema,
 } from "./agent_config.ts";
 export { natsClockProbe, serveClock } from "./clock_service.ts";
 export {
@@ -86,6 +88,7 @@ export {
   type RecordingStats,
 } from "./device_recording.ts";
 export { type ChunkStore, FileChunkStore, PooledChunkStore } from "./chunk_store.ts";
+export { DeviceRecognition, type DeviceRecognitionOptions } from "./device_recognition.ts";
 export {
   ArtifactVerifyError,
   fetchArtifacts,

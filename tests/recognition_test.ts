@@ -13,6 +13,7 @@ import {
   modelManifestFor,
   startTfjsWasm,
 } from "../models/mod.ts";
+import { DeviceRecognition } from "../edge/mod.ts";
 import { ModelLoadError, SlotClassifier } from "../pipeline/mod.ts";
 import { loadOrtWeb, loadWasmKernels } from "../wasm/mod.ts";
 import { ROOT } from "./harness.ts";
@@ -128,4 +129,28 @@ Deno.test("accuracy gate: the default model on unseen scenarios, clean and hard,
   dropped.outcomes.forEach((o, i) => (o.confidence <= clean.outcomes[i]!.confidence && lower++));
   assert.ok(lower >= 7, `confidence fell in ${lower} of 8 sessions without cam-3`);
   assert.equal(dropped.outcomes.filter((o) => !o.exact && !o.review).length, 0);
+});
+
+Deno.test("the native backend (onnxruntime-node) is selectable on the device and agrees with WASM", async () => {
+  await using native = await DeviceRecognition.start(DEFAULT_MODEL, {
+    backend: "native",
+    planogram: { slots: [] },
+  });
+  assert.equal(native.modelVersion, "slot_model 1.0.0");
+  // The same crops through both runtimes.
+  const manifest = await Deno.readTextFile(`${DEFAULT_MODEL}/model.json`);
+  const onnx = await Deno.readFile(`${DEFAULT_MODEL}/${JSON.parse(manifest).file}`);
+  const ortNode = (await import("onnxruntime-node")) as unknown as Parameters<
+    typeof SlotClassifier.load
+  >[0];
+  await using a = await SlotClassifier.load(ortNode, { manifest, onnx });
+  await using b = await SlotClassifier.load(await loadOrtWeb(), { manifest, onnx });
+  const s = a.size;
+  const x = Float32Array.from({ length: 4 * 3 * s * s }, (_, i) => Math.sin(i * 0.01));
+  const pa = await a.classify(x, 4);
+  const pb = await b.classify(x, 4);
+  let worst = 0;
+  pa.count.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - pb.count[i]!))));
+  pa.sku.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - pb.sku[i]!))));
+  assert.ok(worst < 1e-4, `native and WASM differ by ${worst}`);
 });
