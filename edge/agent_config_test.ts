@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadAgentConfig, parseAgentConfig } from "./agent_config.ts";
+import { ConfigError, loadAgentConfig, parseAgentConfig, PlanogramSchema } from "./agent_config.ts";
 
 Deno.test("agent config fills defaults from a minimal file", () => {
   const c = parseAgentConfig({
@@ -73,4 +73,37 @@ Deno.test("agent config takes the environment over the file and names an unreada
   await Deno.writeTextFile(file, "{ not json");
   await assert.rejects(loadAgentConfig(file, { env: {} }), /not valid JSON/);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("recognition settings default to WASM and a 0.8 threshold; a planogram's bad region is named", () => {
+  const c = parseAgentConfig({
+    deviceId: "m001-a",
+    machineId: "m001",
+    role: "primary",
+    nats: { servers: ["nats://a:1"] },
+    dataDir: "/tmp/x",
+    recognition: { model: "/opt/model" },
+  });
+  assert.deepEqual(c.recognition, {
+    model: "/opt/model",
+    backend: "wasm",
+    threads: 1,
+    threshold: 0.8,
+  });
+  assert.throws(
+    () => parseAgentConfig({ ...c, recognition: { backend: "gpu" } }),
+    (e) => e instanceof ConfigError && /recognition\.backend/.test(e.message),
+  );
+  const slot = {
+    shelf: 0,
+    slot: 0,
+    sku: "COLA-330",
+    regions: { "cam-1": { x0: 0.1, y0: 0.1, x1: 0.3, y1: 0.4 } },
+  };
+  assert.ok(PlanogramSchema.safeParse({ slots: [slot] }).success);
+  const bad = PlanogramSchema.safeParse({
+    slots: [{ ...slot, regions: { "cam-1": { x0: 0.5, y0: 0.1, x1: 0.3, y1: 0.4 } } }],
+  });
+  assert.ok(!bad.success);
+  assert.deepEqual(bad.error.issues[0]!.path, ["slots", 0, "regions", "cam-1"]);
 });
