@@ -5,9 +5,20 @@
  * @module
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type AgentConfig, parseAgentConfig } from "../edge/mod.ts";
-import { filters, parsePipelineEvent, type PipelineEvent } from "../protocol/mod.ts";
+import {
+  buckets,
+  type DeploymentEvent,
+  filters,
+  newEnvelope,
+  parseDeploymentEvent,
+  parsePipelineEvent,
+  type PipelineEvent,
+  shadow,
+  shadowKey,
+} from "../protocol/mod.ts";
 
 /** A primary device's config for tests, on `url`, storing under a new temporary folder. */
 export async function testAgentConfig(
@@ -121,4 +132,51 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ""}`);
+}
+
+/** A device's update progress event. */
+export type UpdateProgress = Extract<DeploymentEvent, { type: "update_progress" }>;
+
+/** Every update progress event in the local region's UPDATES stream, in stream order. */
+export async function updateEvents(nc: NatsConnection): Promise<UpdateProgress[]> {
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info("UPDATES_LOCAL");
+  if (info.state.messages === 0) return [];
+  const c = await jetstream(nc).consumers.get("UPDATES_LOCAL", {
+    filter_subjects: filters.updateProgress({ region: "local" }),
+  });
+  const out: UpdateProgress[] = [];
+  for await (const m of await c.fetch({ max_messages: 1000, expires: 1000 })) {
+    const e = parseDeploymentEvent(m.data);
+    if (e.ok && e.value.type === "update_progress") out.push(e.value);
+    if (m.info.pending === 0) break;
+  }
+  return out;
+}
+
+/**
+ * Puts a deployment into a device's desired shadow, as the cloud's deployment service does;
+ * `version` is the desired document's version (each call a higher one).
+ */
+export async function desireDeployment(
+  nc: NatsConnection,
+  deviceId: string,
+  order: {
+    version: number;
+    deploymentId: string;
+    targets: Array<{ component: string; version: string }>;
+  },
+): Promise<void> {
+  const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+  await kv.put(
+    shadowKey(deviceId, "desired"),
+    shadow.encode({
+      ...newEnvelope(),
+      deviceId,
+      kind: "desired",
+      version: order.version,
+      state: { deployment: { deploymentId: order.deploymentId, targets: order.targets } },
+      updatedBy: "test",
+    }),
+  );
 }

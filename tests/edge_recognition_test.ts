@@ -4,13 +4,17 @@
  * model update refused while the previous model keeps serving.
  */
 import assert from "node:assert/strict";
-import { jetstream } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
 import { Agent, SimulatedHardware, SimulatedScene, SimulatedShopper } from "../edge/mod.ts";
-import { buckets, newEnvelope, type PipelineEvent, shadow, shadowKey } from "../protocol/mod.ts";
+import type { PipelineEvent } from "../protocol/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
-import { eventually, streamEvents, testAgentConfig } from "./edge_harness.ts";
+import {
+  desireDeployment,
+  eventually,
+  streamEvents,
+  testAgentConfig,
+  updateEvents,
+} from "./edge_harness.ts";
 import { ROOT, startTestNats } from "./harness.ts";
 
 const MODEL = `${ROOT}models/build/default`;
@@ -96,32 +100,22 @@ Deno.test({
       recipe("3.0.0"),
       artifacts({ ...manifest, version: "3.0.0", sha256: "0".repeat(64) }),
     );
-    const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
     let desired = 0;
-    const deploy = async (deploymentId: string, version: string) => {
-      await kv.put(
-        shadowKey("m001-a", "desired"),
-        shadow.encode({
-          ...newEnvelope(),
-          deviceId: "m001-a",
-          kind: "desired",
-          version: ++desired,
-          state: { deployment: { deploymentId, targets: [{ component: "slot-model", version }] } },
-          updatedBy: "test",
-        }),
+    const deploy = (deploymentId: string, version: string) =>
+      desireDeployment(nc, "m001-a", {
+        version: ++desired,
+        deploymentId,
+        targets: [{ component: "slot-model", version }],
+      });
+    const outcome = (id: string) =>
+      eventually(
+        async () =>
+          (await updateEvents(nc)).find((e) =>
+            e.deploymentId === id && (e.phase === "healthy" || e.phase === "failed")
+          ),
+        30_000,
+        `${id} outcome`,
       );
-    };
-    const outcome = (id: string) => eventually(() => updates(id), 30_000, `${id} outcome`);
-    const updates = async (id: string) => {
-      const c = await jetstream(nc).consumers.get("UPDATES_LOCAL");
-      const seen: { phase: string; reason: string | null }[] = [];
-      for await (const m of await c.fetch({ max_messages: 500, expires: 1000 })) {
-        const e = JSON.parse(new TextDecoder().decode(m.data));
-        if (e.deploymentId === id) seen.push(e);
-        if (m.info.pending === 0) break;
-      }
-      return seen.find((e) => e.phase === "healthy" || e.phase === "failed");
-    };
     await deploy("dep-model-2", "2.0.0");
     const ok = await outcome("dep-model-2");
     assert.equal(ok.phase, "healthy", ok.reason ?? "");

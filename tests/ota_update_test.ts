@@ -4,25 +4,18 @@
  * version and the cloud told which.
  */
 import assert from "node:assert/strict";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
 import { OtaSlots, runSupervisor } from "../edge/mod.ts";
+import { buckets, filters, parseHeartbeat, shadow, shadowKey } from "../protocol/mod.ts";
 import {
-  buckets,
-  type DeploymentEvent,
-  filters,
-  newEnvelope,
-  parseDeploymentEvent,
-  parseHeartbeat,
-  shadow,
-  shadowKey,
-} from "../protocol/mod.ts";
-import { eventually, writeAgentConfigFile } from "./edge_harness.ts";
+  desireDeployment,
+  eventually,
+  updateEvents,
+  writeAgentConfigFile,
+} from "./edge_harness.ts";
 import { ROOT, startTestNats } from "./harness.ts";
-
-type Progress = Extract<DeploymentEvent, { type: "update_progress" }>;
 
 /** A firmware tar whose `vend-edge` runs the agent from this checkout, or misbehaves. */
 async function firmware(mode: "good" | "crash" | "hang"): Promise<Uint8Array> {
@@ -47,22 +40,6 @@ const agentRecipe = (version: string, healthWindowMs = 20_000) => ({
   platform: { arch: ["x86_64", "aarch64"] },
   lifecycle: { apply: "restart", healthWindowMs, maxBoots: 2 },
 });
-
-async function updateEvents(nc: NatsConnection): Promise<Progress[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info("UPDATES_LOCAL");
-  if (info.state.messages === 0) return [];
-  const c = await jetstream(nc).consumers.get("UPDATES_LOCAL", {
-    filter_subjects: filters.updateProgress({ region: "local" }),
-  });
-  const out: Progress[] = [];
-  for await (const m of await c.fetch({ max_messages: 1000, expires: 1000 })) {
-    const e = parseDeploymentEvent(m.data);
-    if (e.ok && e.value.type === "update_progress") out.push(e.value);
-    if (m.info.pending === 0) break;
-  }
-  return out;
-}
 
 async function lastHeartbeatVersion(nc: NatsConnection): Promise<string> {
   const sub = nc.subscribe(filters.heartbeats(), { max: 1, timeout: 10_000 });
@@ -109,18 +86,7 @@ async function device(
     slots,
     root,
     async deploy(deploymentId: string, targets: Array<{ component: string; version: string }>) {
-      const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
-      await kv.put(
-        shadowKey("m001-a", "desired"),
-        shadow.encode({
-          ...newEnvelope(),
-          deviceId: "m001-a",
-          kind: "desired",
-          version: ++desired,
-          state: { deployment: { deploymentId, targets } },
-          updatedBy: "test",
-        }),
-      );
+      await desireDeployment(nc, "m001-a", { version: ++desired, deploymentId, targets });
     },
     async [Symbol.asyncDispose]() {
       stop.abort();
