@@ -17,6 +17,12 @@ import { filters, parseTelemetry, subjects, type Telemetry } from "../protocol/m
 import { allows } from "./auth.ts";
 import type { FleetDeps, FleetEnv } from "./fleet_api.ts";
 import type { DeviceStatus } from "./fleet_model.ts";
+import type {
+  Deployment,
+  DeploymentCounts,
+  DeviceDeploymentStatus,
+  DeviceEntry,
+} from "./deployments.ts";
 import { redeemLoginCode } from "./login_links.ts";
 
 /** Name of the dashboard's session cookie (the operator's token, httpOnly). */
@@ -47,6 +53,7 @@ const Layout: FC<PropsWithChildren<{ title: string; user?: string | undefined }>
       <header>
         <strong>Vendstream</strong>
         <a href="/">Fleet</a>
+        <a href="/deployments">Deployments</a>
         <span style="margin-left:auto">{user ?? ""}</span>
       </header>
       <main>{children}</main>
@@ -279,6 +286,74 @@ function statusHtml(deps: FleetDeps, id: string): string {
   }</dd></dl>`;
 }
 
+const DEPLOYMENT_SCRIPT = `async function steer(id, action) {
+  const out = document.getElementById("deployment-result");
+  const r = await fetch("/deployments/" + id + "/" + action, { method: "POST", headers: { "x-vend-csrf": "1" } });
+  const body = await r.json();
+  out.textContent = action + ": " + (r.ok ? "done, the deployment is " + body.state : (body.detail || r.status));
+}`;
+
+const STATUS_ORDER: DeviceDeploymentStatus[] = [
+  "queued",
+  "downloading",
+  "installing",
+  "healthy",
+  "failed",
+  "rolled_back",
+  "superseded",
+  "cancelled",
+];
+
+const DeploymentSummary: FC<{ d: Deployment & { counts: DeploymentCounts } }> = ({ d }) => (
+  <div id="summary">
+    <p>
+      State: <strong data-state>{d.state}</strong>
+      {d.reason ? ` (${d.reason})` : ""} · targets {d.targets.map((t) =>
+        `${t.component} ${t.version}`
+      ).join(", ")} · policy: canary {d.policy.canary},{" "}
+      {d.policy.ratePerMinute}/min growing x{d.policy.growth}, failure threshold{" "}
+      {d.policy.failureThreshold}
+    </p>
+    <div class="counts">
+      <div class="card">
+        <b>{d.devices.length}</b>devices
+      </div>
+      <div class="card">
+        <b>{d.counts.unassigned}</b>not started
+      </div>
+      {STATUS_ORDER.map((s) => (
+        <div key={s} class="card" data-count={s}>
+          <b>{d.counts[s]}</b>
+          {s.replace("_", " ")}
+        </div>
+      ))}
+    </div>
+  </div>
+);
+
+const DeploymentDevices: FC<{ rows: Array<{ deviceId: string; entry: DeviceEntry | null }> }> = (
+  { rows },
+) => (
+  <tbody id="devices">
+    {rows.map(({ deviceId, entry }) => (
+      <tr key={deviceId} data-device={deviceId}>
+        <td>
+          <a href={`/devices/${deviceId}`}>{deviceId}</a>
+        </td>
+        <td data-status>{entry?.status ?? "not started"}</td>
+        <td>
+          {entry && entry.bytesTotal > 0
+            ? `${
+              Math.round((entry.bytesDone / entry.bytesTotal) * 100)
+            }% of ${entry.bytesTotal} B (${entry.bytesSaved} B held)`
+            : ""}
+        </td>
+        <td data-reason>{entry?.reason ?? ""}</td>
+      </tr>
+    ))}
+  </tbody>
+);
+
 function actorOf(c: Context<FleetEnv>) {
   return c.get("actor");
 }
@@ -406,6 +481,96 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
     );
   });
 
+  app.get("/deployments", async (c, next) => {
+    if (!c.req.header("accept")?.includes("text/html")) return next();
+    const refused = requireSession(c);
+    if (refused) return refused;
+    const service = deps.deployments;
+    const list = service ? await service.list() : [];
+    const withCounts = await Promise.all(list.map((d) => service!.get(d.id)));
+    return c.html(
+      <Layout title="Deployments" user={`${actorOf(c)!.subject} (${actorOf(c)!.role})`}>
+        <h1>Deployments</h1>
+        <table>
+          <thead>
+            <tr>
+              <th>Deployment</th>
+              <th>State</th>
+              <th>Targets</th>
+              <th>Healthy</th>
+              <th>Failed</th>
+              <th>Devices</th>
+              <th>Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {withCounts.flatMap((d) =>
+              d
+                ? [
+                  <tr key={d.id} data-deployment={d.id}>
+                    <td>
+                      <a href={`/deployments/${d.id}`}>{d.id}</a>
+                    </td>
+                    <td>{d.state}</td>
+                    <td>{d.targets.map((t) => `${t.component} ${t.version}`).join(", ")}</td>
+                    <td>{d.counts.healthy}</td>
+                    <td>{d.counts.failed + d.counts.rolled_back}</td>
+                    <td>{d.devices.length}</td>
+                    <td>{new Date(d.createdAt).toISOString()}</td>
+                  </tr>,
+                ]
+                : []
+            )}
+          </tbody>
+        </table>
+      </Layout>,
+    );
+  });
+
+  app.get("/deployments/:id{[A-Za-z0-9][A-Za-z0-9_-]{7,63}}", async (c, next) => {
+    if (!c.req.header("accept")?.includes("text/html")) return next(); // the JSON API answers
+    const refused = requireSession(c);
+    if (refused) return refused;
+    const id = c.req.param("id");
+    const d = await deps.deployments?.get(id);
+    if (!d) return c.html(<Layout title="Not found">No deployment {id}</Layout>, 404);
+    const page = Math.max(0, Number(c.req.query("page") ?? "0") || 0);
+    const rows = await deps.deployments!.devicesOf(d, {
+      offset: page * PAGE_SIZE,
+      limit: PAGE_SIZE,
+    });
+    const actor = actorOf(c)!;
+    const buttons = allows(actor, "operator")
+      ? `<p id="steer"><button onclick="steer('${id}','pause')">Pause</button><button onclick="steer('${id}','resume')">Resume</button><button onclick="steer('${id}','cancel')">Abort</button></p><p id="deployment-result"></p>`
+      : `<p id="steer" style="color:#888">Your role (${actor.role}) can watch but not steer deployments.</p>`;
+    return c.html(
+      <Layout title={id} user={`${actor.subject} (${actor.role})`}>
+        <h1>Deployment {id}</h1>
+        <DeploymentSummary d={d} />
+        <div dangerouslySetInnerHTML={{ __html: buttons }} />
+        <table>
+          <thead>
+            <tr>
+              <th>Device</th>
+              <th>Status</th>
+              <th>Download</th>
+              <th>Reason</th>
+            </tr>
+          </thead>
+          <DeploymentDevices rows={rows} />
+        </table>
+        <p>
+          {page > 0 ? <a href={`?page=${page - 1}`}>previous</a> : null} page {page + 1} of{" "}
+          {Math.max(1, Math.ceil(d.devices.length / PAGE_SIZE))}{" "}
+          {(page + 1) * PAGE_SIZE < d.devices.length
+            ? <a href={`?page=${page + 1}`}>next</a>
+            : null}
+        </p>
+        <script dangerouslySetInnerHTML={{ __html: DEPLOYMENT_SCRIPT + "\n" + LIVE_SCRIPT }} />
+      </Layout>,
+    );
+  });
+
   // Live streams: the page's fragments, re-rendered when what they show changes, at most every 500 ms.
   const live = (
     c: Context<FleetEnv>,
@@ -477,5 +642,30 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
         };
       },
     );
+  });
+
+  app.get("/live/deployments/:id{[A-Za-z0-9][A-Za-z0-9_-]{7,63}}", (c) => {
+    if (!actorOf(c)) return c.body(null, 401);
+    const service = deps.deployments;
+    if (!service) return c.body(null, 404);
+    const id = c.req.param("id");
+    const page = Math.max(0, Number(c.req.query("page") ?? "0") || 0);
+    return live(c, async () => {
+      const d = await service.get(id);
+      if (!d) return {};
+      const rows = await service.devicesOf(d, { offset: page * PAGE_SIZE, limit: PAGE_SIZE });
+      return {
+        summary: await (<DeploymentSummary d={d} />).toString(),
+        devices: await (<DeploymentDevices rows={rows} />).toString(),
+      };
+    }, (dirty) => {
+      // Device changes come from the service's view; pause/resume/cancel from its KV entry.
+      const off = service.onChange((changed) => changed === id && dirty());
+      const timer = setInterval(dirty, 2000);
+      return () => {
+        off();
+        clearInterval(timer);
+      };
+    });
   });
 }

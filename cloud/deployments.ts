@@ -112,7 +112,8 @@ export interface DeploymentServiceOptions {
   readonly now?: () => number;
 }
 
-interface DeviceEntry {
+/** One device's part in a deployment. */
+export interface DeviceEntry {
   status: DeviceDeploymentStatus;
   reason: string | null;
   /** Versions the device had before (for a rollback), by component. */
@@ -141,6 +142,7 @@ export class DeploymentService implements AsyncDisposable {
    */
   readonly #view = new Map<string, Map<string, { status: DeviceDeploymentStatus; rev: number }>>();
   #watcher: { stop(): void } | undefined;
+  readonly #listeners = new Set<(deploymentId: string) => void>();
   #watching: Promise<void> = Promise.resolve();
   readonly #devices: KV;
   readonly #shadow: KV;
@@ -206,7 +208,39 @@ export class DeploymentService implements AsyncDisposable {
   #see(id: string, deviceId: string, status: DeviceDeploymentStatus, rev: number): void {
     let devices = this.#view.get(id);
     if (!devices) this.#view.set(id, devices = new Map());
-    if ((devices.get(deviceId)?.rev ?? 0) < rev) devices.set(deviceId, { status, rev });
+    if ((devices.get(deviceId)?.rev ?? 0) < rev) {
+      devices.set(deviceId, { status, rev });
+      for (const listener of this.#listeners) listener(id);
+    }
+  }
+
+  /** Calls `listener` with a deployment's id whenever one of its devices changes status. */
+  onChange(listener: (deploymentId: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** The newest deployments (at most `limit`, default 50), newest first. */
+  async list(options: { limit?: number } = {}): Promise<Deployment[]> {
+    const out: Deployment[] = [];
+    for await (const key of await this.#deployments.keys()) {
+      const e = await this.#deployments.get(key);
+      if (e?.operation === "PUT") out.push(e.json<Deployment>());
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt).slice(0, options.limit ?? 50);
+  }
+
+  /** A page of a deployment's devices with their part in it (unassigned ones as null). */
+  async devicesOf(
+    d: Deployment,
+    options: { offset?: number; limit?: number } = {},
+  ): Promise<Array<{ deviceId: string; entry: DeviceEntry | null }>> {
+    const offset = options.offset ?? 0;
+    const page = d.devices.slice(offset, offset + (options.limit ?? 50));
+    return await Promise.all(page.map(async (deviceId) => ({
+      deviceId,
+      entry: (await this.device(d.id, deviceId)) ?? null,
+    })));
   }
 
   /** Stops following the device statuses. */

@@ -49,6 +49,7 @@ export {
   DeploymentService,
   type DeploymentServiceOptions,
   type DeviceDeploymentStatus,
+  type DeviceEntry,
   type RolloutPolicy,
   type SelectableDevice,
 } from "./deployments.ts";

@@ -10,6 +10,7 @@ import {
   SimulatedHardware,
   SimulatedScene,
   SimulatedShopper,
+  SimulatedUpdateDevice,
 } from "../edge/mod.ts";
 import { buckets } from "../protocol/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";
@@ -204,4 +205,94 @@ Deno.test("dashboard: live streams are cleaned up after 1,000 connects and disco
   const metrics = await (await fetch(`${svc.url}/metrics`)).text();
   const stillOpen = Number(/vend_live_clients (\d+)/.exec(metrics)?.[1]);
   assert.ok(stillOpen <= baseline, `${stillOpen} streams still open`);
+});
+
+Deno.test("dashboard: a deployment's page shows each device's state and failure reason live, and pauses it", async () => {
+  await Deno.mkdir(ARTIFACTS, { recursive: true });
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using nc = await nats.connect();
+  const admin = await svc.tokens.issue({ subject: "admin-1", role: "admin" });
+  const api = async (method: string, path: string, body?: unknown) => {
+    const r = await fetch(`${svc.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return { status: r.status, body: await r.json() };
+  };
+  const ids = ["sim-01-a", "sim-02-a", "sim-03-a"];
+  for (const id of ids) {
+    const r = await api("PUT", `/devices/${id}`, {
+      machineId: id.slice(0, 6),
+      role: "primary",
+      region: "local",
+    });
+    assert.ok(r.status < 300, JSON.stringify(r.body));
+  }
+  const recipe = {
+    component: "detector",
+    version: "2.0.0",
+    kind: "model",
+    platform: { arch: ["x86_64", "aarch64"] },
+  };
+  const pub = await api("POST", "/components/versions", {
+    recipe,
+    artifacts: [{ name: "model.onnx", base64: btoa("weights") }],
+  });
+  assert.equal(pub.status, 201, JSON.stringify(pub.body));
+  const keys = (await api("GET", "/update-keys")).body.keys;
+  const root = await Deno.makeTempDir({ prefix: "vend-dash-dep-" });
+  const devices = await Promise.all(ids.map((id) =>
+    SimulatedUpdateDevice.start(svc.nc, {
+      deviceId: id,
+      dir: `${root}/${id}`,
+      trustedKeys: keys,
+      // The second device cannot load this model.
+      refuse: () => (id === "sim-02-a" ? "input shape [1,3,96,96] expected" : undefined),
+    })
+  ));
+  await eventually(() => (svc.state.devices.size >= 3 ? true : undefined), 5000, "registered");
+  // One canary, then one a minute: the third waits, so the deployment is still running.
+  const dep = await api("POST", "/deployments", {
+    targets: [{ component: "detector", version: "2.0.0" }],
+    selector: { devices: ids },
+    policy: { canary: 1, ratePerMinute: 1, growth: 1, failureThreshold: 1 },
+  });
+  assert.equal(dep.status, 201, JSON.stringify(dep.body));
+  await using b = await browser();
+  const page = await b.newPage();
+  await page.goto(await loginLink(nc, svc, "operator"));
+  await page.goto(`${svc.url}/deployments/${dep.body.id}`);
+  // Live: the rows change without a reload.
+  await page.locator('tr[data-device="sim-01-a"] td[data-status]', { hasText: "healthy" })
+    .waitFor({ timeout: 20_000 });
+  await page.locator('tr[data-device="sim-02-a"] td[data-status]', { hasText: "failed" })
+    .waitFor({ timeout: 20_000 });
+  assert.match(
+    await page.locator('tr[data-device="sim-02-a"] td[data-reason]').textContent() ?? "",
+    /input shape \[1,3,96,96\] expected/,
+  );
+  assert.equal(
+    await page.locator('tr[data-device="sim-03-a"] td[data-status]').textContent(),
+    "not started",
+  );
+  assert.equal(await page.locator('[data-count="failed"] b').textContent(), "1");
+  await page.getByRole("button", { name: "Pause" }).click();
+  await page.locator("#deployment-result", { hasText: "pause: done, the deployment is paused" })
+    .waitFor({ timeout: 5000 });
+  await page.locator("[data-state]", { hasText: "paused" }).waitFor({ timeout: 5000 });
+  await page.screenshot({ path: `${ARTIFACTS}/deployment.png`, fullPage: true });
+  // The list links to it.
+  await page.goto(`${svc.url}/deployments`);
+  assert.equal(
+    await page.locator(`tr[data-deployment="${dep.body.id}"] td`).nth(1).textContent(),
+    "paused",
+  );
+  // A viewer sees no steering buttons.
+  const viewer = await b.newPage();
+  await viewer.goto(await loginLink(nc, svc, "viewer"));
+  await viewer.goto(`${svc.url}/deployments/${dep.body.id}`);
+  assert.match(await viewer.locator("#steer").textContent() ?? "", /can watch but not steer/);
+  await Promise.all(devices.map((d) => d[Symbol.asyncDispose]()));
 });
