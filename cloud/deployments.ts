@@ -532,6 +532,17 @@ export class DeploymentService implements AsyncDisposable {
     const previous: Record<string, string> = reported?.ok
       ? { ...reported.value.state.components }
       : {};
+    // The device's entry first: a device that answers at once finds it (its progress would
+    // otherwise be dropped and the deployment would wait for it forever).
+    await this.#setDevice(d.id, deviceId, {
+      status: "queued",
+      reason: null,
+      previous,
+      bytesDone: 0,
+      bytesTotal: 0,
+      bytesSaved: 0,
+      at: this.#now(),
+    });
     for (let attempt = 0; attempt < 5; attempt++) {
       const e = await this.#shadow.get(key);
       const current = e?.operation === "PUT" ? parseShadow(e.value) : undefined;
@@ -567,15 +578,6 @@ export class DeploymentService implements AsyncDisposable {
         // Changed meanwhile (an operator's edit): read it again.
       }
     }
-    await this.#setDevice(d.id, deviceId, {
-      status: "queued",
-      reason: null,
-      previous,
-      bytesDone: 0,
-      bytesTotal: 0,
-      bytesSaved: 0,
-      at: this.#now(),
-    });
   }
 
   async #clearDesired(deviceId: string, deploymentId: string): Promise<void> {
