@@ -9,6 +9,7 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { Objm } from "@nats-io/obj";
 import type { Context } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { streamSSE } from "hono/streaming";
@@ -222,7 +223,7 @@ const COMMAND_SCRIPT = `async function send(device, command, args) {
   if (!r.ok) { out.textContent = command + ": " + (sent.detail || r.status); return; }
   for (let i = 0; i < 60; i++) {
     const c = await (await fetch("/commands/" + sent.id)).json();
-    if (c.status !== "sent") { out.textContent = command + ": " + c.status + (c.error ? " (" + c.error.message + ")" : ""); return; }
+    if (c.status !== "sent") { out.textContent = command + ": " + c.status + (c.error ? " (" + c.error.message + ")" : ""); if (command === "snapshot" && c.status === "succeeded") for (const img of document.querySelectorAll("#snapshots img")) img.src = img.src.replace(/t=\\d+/, "t=" + Date.now()); return; }
     await new Promise((res) => setTimeout(res, 250));
   }
 }`;
@@ -354,6 +355,16 @@ const DeploymentDevices: FC<{ rows: Array<{ deviceId: string; entry: DeviceEntry
   </tbody>
 );
 
+/** The latest snapshot of each camera (taken with the Snapshot button), if any. */
+function snapshotsHtml(id: string, cameras: readonly string[]): string {
+  const list = cameras.length ? cameras : ["cam-1"];
+  return `<div id="snapshots" style="display:flex;gap:12px">${
+    list.map((cam) =>
+      `<figure><img data-camera="${cam}" alt="latest snapshot of ${cam}" width="320" src="/devices/${id}/snapshots/${cam}?t=0" onerror="this.style.visibility='hidden'" onload="this.style.visibility='visible'"><figcaption>${cam}: latest snapshot</figcaption></figure>`
+    ).join("")
+  }</div>`;
+}
+
 function actorOf(c: Context<FleetEnv>) {
   return c.get("actor");
 }
@@ -467,6 +478,7 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
     const region = deps.state.statuses.get(id)?.value.region ??
       deps.state.devices.get(id)?.value.region ?? deps.region;
     const history = await telemetryHistory(deps, region, id);
+    const cameras = [...new Set(history.flatMap((t) => t.cameras.map((m) => m.cameraId)))].sort();
     const buttons = allows(actor, "operator")
       ? `<p id="commands"><button onclick="send('${id}','unlock',{sessionId:null,durationMs:15000})">Unlock</button><button onclick="send('${id}','lock',{})">Lock</button><button onclick="send('${id}','snapshot',{cameraId:'cam-1'})">Snapshot cam-1</button><button onclick="send('${id}','restart_pipeline',{})">Restart pipeline</button></p><p id="command-result"></p>`
       : `<p id="commands" style="color:#888">Your role (${actor.role}) can watch but not control devices.</p>`;
@@ -474,12 +486,30 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
       <Layout title={id} user={`${actor.subject} (${actor.role})`}>
         <h1>{id}</h1>
         <div
-          dangerouslySetInnerHTML={{ __html: statusHtml(deps, id) + buttons + chartsHtml(history) }}
+          dangerouslySetInnerHTML={{
+            __html: statusHtml(deps, id) + buttons + snapshotsHtml(id, cameras) +
+              chartsHtml(history),
+          }}
         />
         <script dangerouslySetInnerHTML={{ __html: COMMAND_SCRIPT + "\n" + LIVE_SCRIPT }} />
       </Layout>,
     );
   });
+
+  app.get(
+    "/devices/:id{[a-z0-9][a-z0-9-]{0,62}}/snapshots/:camera{[a-z0-9][a-z0-9-]{0,31}}",
+    async (c) => {
+      if (!actorOf(c)) return c.body(null, 401);
+      const store = await new Objm(deps.nc).open("snapshots").catch(() => undefined);
+      const name = `${c.req.param("id")}/${c.req.param("camera")}/latest.jpg`;
+      const jpeg = await store?.getBlob(name).catch(() => null);
+      if (!jpeg) return c.body(null, 404);
+      return c.body(jpeg as Uint8Array<ArrayBuffer>, 200, {
+        "content-type": "image/jpeg",
+        "cache-control": "no-store",
+      });
+    },
+  );
 
   app.get("/deployments", async (c, next) => {
     if (!c.req.header("accept")?.includes("text/html")) return next();

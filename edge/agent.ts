@@ -1049,6 +1049,8 @@ export class Agent implements AsyncDisposable {
         const os = await new Objm(nc).create("snapshots");
         const name = `${this.config.deviceId}/${req.args.cameraId}/${Math.round(frame.ts)}.jpg`;
         const info = await os.putBlob({ name }, jpeg);
+        // The latest picture of each camera under a fixed name too (the dashboard shows it).
+        await os.putBlob({ name: `${this.config.deviceId}/${req.args.cameraId}/latest.jpg` }, jpeg);
         const digest = new Uint8Array(
           await crypto.subtle.digest("SHA-256", jpeg as Uint8Array<ArrayBuffer>),
         );

@@ -124,6 +124,18 @@ Deno.test("dashboard: pressing unlock on a device page opens the door shown ther
     /CPU %: \d+\.\d\d/,
     "telemetry charts",
   );
+  // The latest snapshot of the camera shows in the page once taken.
+  await page.getByRole("button", { name: "Snapshot cam-1" }).click();
+  await page.locator("#command-result", { hasText: "snapshot: succeeded" }).waitFor({
+    timeout: 10_000,
+  });
+  await page.waitForFunction(
+    // A string: it runs in the browser, where `document` is.
+    `(() => { const img = document.querySelector('img[data-camera="cam-1"]'); ` +
+      `return img !== null && img.complete && img.naturalWidth === 160; })()`,
+    undefined,
+    { timeout: 5000 },
+  );
   await page.screenshot({ path: `${ARTIFACTS}/device.png`, fullPage: true });
   stop.abort();
   await shopping;
