@@ -58,13 +58,15 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose shoppers 
     await eventually(
       async () => {
         const events = await streamEvents(nc, "m001-a");
-        return events.some((e) => e.type === "session_completed" && e.cart.length > 0)
+        // Decided by the model the demo trains (under a loaded machine a session may go to
+        // review instead, with its reason: either way it completes).
+        return events.some((e) => e.type === "session_completed" && e.modelVersion === "1.0.0")
           ? true
           : undefined;
       },
       // Generous: the rest of the suite shares the two cores with the demo's six processes.
       35_000,
-      "a completed session with a cart from m001",
+      "a session of m001 completed by the model",
     );
     await eventually(() => (remoteFps > 0 ? true : undefined), 15_000, "cam-3 fps on m002-a");
     tel.unsubscribe();
