@@ -29,7 +29,8 @@ import {
   SlotClassifier,
   slotCrops,
 } from "../pipeline/mod.ts";
-import { loadWasmKernels, type OnnxRuntime } from "../wasm/mod.ts";
+import { loadWasmKernels } from "../wasm/mod.ts";
+import { onnxRuntime, readModelDir } from "../edge/mod.ts";
 import { machine, percentile } from "./_machine.ts";
 
 const { values } = parseArgs({
@@ -78,30 +79,12 @@ async function crops(): Promise<{ batch: Float32Array; n: number; size: number }
 async function measure(kind: string): Promise<Record<string, number>> {
   const [backend, threadsText] = kind.split(":");
   const threads = Number(threadsText);
-  let ort: OnnxRuntime;
-  if (backend === "native") {
-    const native = await import("onnxruntime-node");
-    const base = native as unknown as OnnxRuntime;
-    ort = {
-      Tensor: base.Tensor,
-      InferenceSession: {
-        create: (m, o) =>
-          base.InferenceSession.create(m, {
-            ...o,
-            intraOpNumThreads: threads,
-            interOpNumThreads: 1,
-          }),
-      },
-    };
-  } else {
-    const { loadOrtWeb } = await import("../wasm/mod.ts");
-    ort = await loadOrtWeb({ threads });
-  }
-  const manifest = await Deno.readTextFile(`${MODEL}/model.json`);
-  const onnx = await Deno.readFile(`${MODEL}/${JSON.parse(manifest).file}`);
+  // The device's own runtime set-up and model reader.
+  const ort = await onnxRuntime(backend === "native" ? "native" : "wasm", threads);
+  const files = await readModelDir(MODEL!);
   const { batch, n } = await crops();
   const t0 = performance.now();
-  await using model = await SlotClassifier.load(ort, { manifest, onnx });
+  await using model = await SlotClassifier.load(ort, files);
   const loadMs = performance.now() - t0;
   for (let i = 0; i < 5; i++) await model.classify(batch, n); // warm up
   let done = 0;

@@ -16,15 +16,13 @@
 import { parseArgs } from "node:util";
 import { evaluateSessions } from "../models/mod.ts";
 import { SlotClassifier } from "../pipeline/mod.ts";
-import { loadOrtWeb, loadWasmKernels } from "../wasm/mod.ts";
+import { onnxRuntime, readModelDir } from "../edge/mod.ts";
+import { loadWasmKernels } from "../wasm/mod.ts";
 import { seedRange } from "./train.ts";
 
 /** Loads a model artifact folder (model.json and its ONNX file) into a classifier. */
 export async function loadModelDir(dir: string, threads = 1): Promise<SlotClassifier> {
-  const manifest = await Deno.readTextFile(`${dir}/model.json`);
-  const file = JSON.parse(manifest).file;
-  const onnx = await Deno.readFile(`${dir}/${typeof file === "string" ? file : "slot_model.onnx"}`);
-  return await SlotClassifier.load(await loadOrtWeb({ threads }), { manifest, onnx });
+  return await SlotClassifier.load(await onnxRuntime("wasm", threads), await readModelDir(dir));
 }
 
 if (import.meta.main) {

@@ -44,7 +44,11 @@ export interface DeviceRecognitionOptions {
   readonly kernels?: PixelKernels;
 }
 
-async function runtime(backend: "wasm" | "native", threads: number): Promise<OnnxRuntime> {
+/** The ONNX Runtime of `backend`: onnxruntime-web (WASM) or onnxruntime-node, with `threads`. */
+export async function onnxRuntime(
+  backend: "wasm" | "native",
+  threads: number,
+): Promise<OnnxRuntime> {
   if (backend === "wasm") return await loadOrtWeb({ threads });
   // Not bundled: a device that has the native runtime has it installed beside the program.
   const name = "onnxruntime-node";
@@ -62,8 +66,8 @@ async function runtime(backend: "wasm" | "native", threads: number): Promise<Onn
   };
 }
 
-/** Reads a model artifact folder. */
-async function readModelDir(dir: string): Promise<{ manifest: string; onnx: Uint8Array }> {
+/** Reads a model artifact folder (`model.json` and the ONNX file it names). */
+export async function readModelDir(dir: string): Promise<{ manifest: string; onnx: Uint8Array }> {
   let manifest: string;
   try {
     manifest = await Deno.readTextFile(`${dir}/model.json`);
@@ -106,7 +110,7 @@ export class DeviceRecognition implements AsyncDisposable {
 
   /** Loads the model in `dir`; refused with {@link ModelLoadError}. */
   static async start(dir: string, options: DeviceRecognitionOptions): Promise<DeviceRecognition> {
-    const ort = await runtime(options.backend ?? "wasm", options.threads ?? 1);
+    const ort = await onnxRuntime(options.backend ?? "wasm", options.threads ?? 1);
     const model = await SlotClassifier.load(ort, await readModelDir(dir), {
       ...(options.knownSkus ? { knownSkus: options.knownSkus } : {}),
     });

@@ -88,7 +88,12 @@ export {
   type RecordingStats,
 } from "./device_recording.ts";
 export { type ChunkStore, FileChunkStore, PooledChunkStore } from "./chunk_store.ts";
-export { DeviceRecognition, type DeviceRecognitionOptions } from "./device_recognition.ts";
+export {
+  DeviceRecognition,
+  type DeviceRecognitionOptions,
+  onnxRuntime,
+  readModelDir,
+} from "./device_recognition.ts";
 export {
   ArtifactVerifyError,
   fetchArtifacts,

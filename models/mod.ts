@@ -61,6 +61,7 @@ export {
 } from "./evaluation.ts";
 export { type ModelArtifactInfo, modelManifestFor, sha256Hex } from "./model_artifact.ts";
 export {
+  cartText,
   evaluateSessions,
   type EvaluateSessionsOptions,
   type SessionEvaluation,

@@ -74,7 +74,8 @@ export interface SessionEvaluation {
   readonly outcomes: readonly SessionOutcome[];
 }
 
-const cartText = (lines: Iterable<readonly [string, number]>) =>
+/** A cart as text for comparing and reporting: `1xCOLA-330 2xGUM-14`, or `(nothing)`. */
+export const cartText = (lines: Iterable<readonly [string, number]>): string =>
   [...lines].filter(([, q]) => q > 0).sort(([a], [b]) => a.localeCompare(b)).map(([s, q]) =>
     `${q}x${s}`
   ).join(" ") || "(nothing)";

@@ -8,6 +8,7 @@ import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
 import { Agent, SimulatedHardware, SimulatedScene, SimulatedShopper } from "../edge/mod.ts";
 import type { PipelineEvent } from "../protocol/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
+import { cartText } from "../models/mod.ts";
 import {
   desireDeployment,
   eventually,
@@ -20,9 +21,6 @@ import { ROOT, startTestNats } from "./harness.ts";
 const MODEL = `${ROOT}models/build/default`;
 
 type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
-
-const cartText = (lines: Iterable<readonly [string, number]>) =>
-  [...lines].sort(([a], [b]) => a.localeCompare(b)).map(([s, q]) => `${q}x${s}`).join(" ");
 
 Deno.test({
   name:
