@@ -56,6 +56,13 @@ export {
   UnknownSkuError,
 } from "./price_list.ts";
 export {
+  StripeProvider,
+  type StripeProviderOptions,
+  stripeSignature,
+  verifyStripeSignature,
+  WebhookSignatureError,
+} from "./stripe_provider.ts";
+export {
   MemorySandboxStore,
   type SandboxFault,
   type SandboxOperation,
