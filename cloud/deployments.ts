@@ -646,15 +646,22 @@ export class DeploymentService implements AsyncDisposable {
     from: Deployment["state"][],
     to: Deployment["state"],
   ): Promise<Deployment> {
-    const e = await this.#deployments.get(id);
-    if (!e || e.operation !== "PUT") throw new ComponentError("id", `No deployment "${id}"`);
-    const d = e.json<Deployment>();
-    if (!from.includes(d.state)) {
-      throw new ComponentError("state", `Cannot make a ${d.state} deployment ${to}`);
+    // The ticker changes deployments too (devices started): on a revision conflict, read again.
+    for (let attempt = 0;; attempt++) {
+      const e = await this.#deployments.get(id);
+      if (!e || e.operation !== "PUT") throw new ComponentError("id", `No deployment "${id}"`);
+      const d = e.json<Deployment>();
+      if (!from.includes(d.state)) {
+        throw new ComponentError("state", `Cannot make a ${d.state} deployment ${to}`);
+      }
+      const next = { ...d, state: to };
+      try {
+        await this.#deployments.update(id, JSON.stringify(next), e.revision);
+        return next;
+      } catch (err) {
+        if (attempt >= 20 || !/wrong last sequence/i.test(String(err))) throw err;
+      }
     }
-    const next = { ...d, state: to };
-    await this.#deployments.update(id, JSON.stringify(next), e.revision);
-    return next;
   }
 
   async #setDevice(id: string, deviceId: string, entry: DeviceEntry): Promise<void> {
