@@ -1,10 +1,12 @@
 /**
- * `./vend eval [--seeds A..B] [--model DIR] [--threshold X] [--drop-camera ID] [--frame WxH]`:
- * the accuracy gate. Runs a door
+ * `./vend eval [--seeds A..B] [--model DIR] [--threshold X] [--drop-camera ID] [--frame WxH]
+ * [--events]`: the accuracy gate. Runs a door
  * session of each seed's scenario, clean and hard (occlusion, lighting changes, more noise),
  * through the device's session recognizer with the model (ONNX in onnxruntime-web, as on a
  * device) and prints one JSON object: `exact_match_clean`, `exact_match_hard`, `review_rate`,
- * `sessions` and more. Seeds default to 2000001..2000100, which no training run uses.
+ * `sessions` and more. Seeds default to 2000001..2000100, which no training run uses. With
+ * `--events` the open door is filmed too and `event_match_clean` / `event_match_hard` give the
+ * share of sessions whose take/return events are all right (kind, SKU, slot, order and time).
  *
  * @example
  * ```sh
@@ -34,6 +36,7 @@ if (import.meta.main) {
       threshold: { type: "string" },
       "drop-camera": { type: "string" },
       frame: { type: "string", default: "640x480" },
+      events: { type: "boolean", default: false },
     },
     strict: true,
   });
@@ -53,6 +56,7 @@ if (import.meta.main) {
       frame: { width: Number(frameMatch[1]), height: Number(frameMatch[2]) },
       ...(threshold !== undefined ? { threshold } : {}),
       ...(values["drop-camera"] ? { dropCamera: values["drop-camera"] } : {}),
+      events: values.events,
       onProgress: (done: number, total: number) => {
         if (done % 25 === 0 || done === total) console.error(`eval: ${done}/${total}`);
       },
@@ -69,6 +73,11 @@ if (import.meta.main) {
           }`,
       );
     }
+    for (const o of all.filter((o) => o.eventsExact === false)) {
+      console.error(
+        `eval: seed ${o.seed} events: truth ${o.truthEvents}, decided ${o.decidedEvents}`,
+      );
+    }
     const round = (x: number) => Math.round(x * 10000) / 10000;
     console.log(JSON.stringify({
       model: `${model.manifest.name} ${model.manifest.version}`,
@@ -80,6 +89,12 @@ if (import.meta.main) {
       review_rate_clean: round(clean.reviewRate),
       review_rate_hard: round(hard.reviewRate),
       wrong_charged: round(all.filter((o) => !o.exact && !o.review).length / all.length),
+      ...(values.events
+        ? {
+          event_match_clean: round(clean.eventMatch ?? 0),
+          event_match_hard: round(hard.eventMatch ?? 0),
+        }
+        : {}),
       ...(values["drop-camera"] ? { dropped_camera: values["drop-camera"] } : {}),
       frame: values.frame,
       seconds: round((performance.now() - started) / 1000),

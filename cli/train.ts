@@ -5,7 +5,7 @@
  *
  * - `slot_model.onnx`, `model.json` (the manifest: SHA-256, input spec, labels, metrics)
  * - `report.json` (accuracy, per-class figures, confusion, calibration), `report.md`,
- *   `confusion_sku.svg`, `confusion_count.svg`
+ *   `confusion_sku.svg`, `confusion_count.svg`, `confusion_hand.svg`
  *
  * The folder is written aside and renamed into place, so it is never half-written. Progress
  * (epoch, loss, time left) is a bar on stderr.
@@ -42,8 +42,9 @@ export const DEFAULT_TRAINING = {
   filters: [8, 16, 32] as [number, number, number],
   hidden: 48,
   size: 48,
-  // Before and after each of a scenario's two sessions: the moments a cart is decided from.
-  moments: 4,
+  // Before and after each of a scenario's two sessions (the moments a cart is decided from),
+  // and four while a hand takes or returns a unit (only the slots around the hand are kept).
+  moments: 8,
   version: "1.0.0",
 };
 
@@ -83,7 +84,7 @@ export async function train(options: {
   out: string;
   /** Side of the input crops. Default 32. */
   size?: number;
-  /** Moments rendered per training scenario. Default 6. */
+  /** Moments rendered per training scenario. Default 8. */
   moments?: number;
   progress?: (line: string, final: boolean) => void;
 }): Promise<Record<string, number>> {
@@ -121,6 +122,7 @@ export async function train(options: {
   const report = evaluateSlots(predicted, {
     sku: held.sku,
     count: held.count,
+    hand: held.hand,
     labels: held.labels,
     maxCount: MAX_COUNT,
   });
@@ -131,7 +133,13 @@ export async function train(options: {
   const s = held.input.size;
   const out = await session.run({ input: new ort.Tensor("float32", held.x, [held.n, 3, s, s]) });
   let parity = 0;
-  for (const [name, want] of [["sku", predicted.sku], ["count", predicted.count]] as const) {
+  for (
+    const [name, want] of [
+      ["sku", predicted.sku],
+      ["count", predicted.count],
+      ["hand", predicted.hand],
+    ] as const
+  ) {
     const got = out[name]!.data as Float32Array;
     want.forEach((v, i) => (parity = Math.max(parity, Math.abs(v - got[i]!))));
   }
@@ -144,6 +152,7 @@ export async function train(options: {
     version: options.version,
     labels: data.labels,
     maxCount: MAX_COUNT,
+    hand: true,
     input: data.input,
     catalogueVersion: DEFAULT_CATALOGUE.version,
     training: {
@@ -159,6 +168,9 @@ export async function train(options: {
       skuAccuracy: report.skuAccuracy,
       countAccuracy: report.countAccuracy,
       countEce: report.countEce,
+      ...(report.hand
+        ? { handAccuracy: report.hand.accuracy, heldAccuracy: report.hand.heldAccuracy }
+        : {}),
     },
   });
   trained.model.dispose();
@@ -180,6 +192,14 @@ export async function train(options: {
       title: "Unit count (held-out crops)",
     }),
   );
+  if (report.hand) {
+    await Deno.writeTextFile(
+      `${tmp}/confusion_hand.svg`,
+      confusionSvg(report.hand.confusion, ["no hand", ...held.labels.map((l) => `hand+${l}`)], {
+        title: "Hand over the slot (held-out crops)",
+      }),
+    );
+  }
   await Deno.writeTextFile(`${tmp}/report.md`, markdown(manifest, report, parity));
   await Deno.remove(options.out, { recursive: true }).catch(() => {});
   await Deno.rename(tmp, options.out);
@@ -189,6 +209,13 @@ export async function train(options: {
     sku_accuracy: report.skuAccuracy,
     count_accuracy: report.countAccuracy,
     count_ece: report.countEce,
+    ...(report.hand
+      ? {
+        hand_accuracy: report.hand.accuracy,
+        hand_presence_accuracy: report.hand.presenceAccuracy,
+        held_accuracy: report.hand.heldAccuracy,
+      }
+      : {}),
     parity_max_abs: parity,
     train_ms: Math.round(trained.ms),
   };
@@ -214,6 +241,13 @@ function markdown(
     "",
     `- SKU accuracy ${pct(r.skuAccuracy)}, count accuracy ${pct(r.countAccuracy)}, ` +
     `count calibration error (ECE, 10 bins) ${r.countEce.toFixed(4)}`,
+    ...(r.hand
+      ? [
+        `- Hand head: class accuracy ${pct(r.hand.accuracy)}, hand seen or not ${
+          pct(r.hand.presenceAccuracy)
+        }, product in the hand named ${pct(r.hand.heldAccuracy)} of ${r.hand.held} crops`,
+      ]
+      : []),
     "",
     "| class | support | recall | precision |",
     "| ----- | ------- | ------ | --------- |",
@@ -229,7 +263,8 @@ function markdown(
       } |`
     ),
     "",
-    "![SKU confusion](confusion_sku.svg) ![Count confusion](confusion_count.svg)",
+    "![SKU confusion](confusion_sku.svg) ![Count confusion](confusion_count.svg)" +
+    (r.hand ? " ![Hand confusion](confusion_hand.svg)" : ""),
     "",
   ].join("\n");
 }

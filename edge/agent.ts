@@ -24,6 +24,7 @@ import {
   type Frame,
   type FrameSet,
   FrameSync,
+  type ItemEvent,
   liveQueue,
   mergeStreams,
   MetricsRegistry,
@@ -585,7 +586,7 @@ export class Agent implements AsyncDisposable {
   }
 
   /** The message id of a session's event: derived, so that a repeat is dropped. */
-  #eventId(sessionId: string, step: "open" | "shut" | "done"): string {
+  #eventId(sessionId: string, step: "open" | "shut" | "done" | `e${number}`): string {
     return `${sessionId.slice(0, 58)}-${step}`;
   }
 
@@ -617,11 +618,27 @@ export class Agent implements AsyncDisposable {
       confidence: number;
       reviewReasons: string[];
       modelVersion: string;
+      events?: readonly ItemEvent[];
     },
   ): void {
     const reasons = decision.confidence < 0.9 && decision.reviewReasons.length === 0
       ? [`confidence ${decision.confidence.toFixed(2)} below 0.90`]
       : decision.reviewReasons;
+    // What the hand did while the door was open, before the session's outcome (at most 99).
+    for (const [i, e] of (decision.events ?? []).slice(0, 99).entries()) {
+      this.#emit({
+        ...newEnvelope(e.at),
+        id: this.#eventId(session.sessionId, `e${i}`),
+        deviceId: this.config.deviceId,
+        machineId: this.config.machineId,
+        type: e.kind === "take" ? "item_taken" : "item_returned",
+        sessionId: session.sessionId,
+        sku: e.sku,
+        cameraId: e.cameraId,
+        confidence: Math.min(1, Math.max(0, e.confidence)),
+        at: e.at,
+      });
+    }
     this.#emit({
       ...newEnvelope(),
       id: this.#eventId(session.sessionId, "done"),
@@ -657,6 +674,7 @@ export class Agent implements AsyncDisposable {
         );
         this.#emitSession("door_opened", open.sessionId, now);
         this.#recording?.doorOpened(open.sessionId, now);
+        (this.#options.cartDecider ?? this.#recognition)?.open?.(open);
       } else if (state === "closed" && open) {
         const session = { ...open, closedAt: now };
         this.#recording?.doorClosed(session.sessionId, now);

@@ -127,7 +127,12 @@ export class DeviceRecognition implements AsyncDisposable {
     this.#recognizer.observe(set);
   }
 
-  /** Decides a door session's cart (device clock, the frame sets' clock). */
+  /** The door opened (device clock): the session's pictures are kept and classified as they come. */
+  open(session: { sessionId: string; openedAt: number }): void {
+    this.#recognizer.open(session);
+  }
+
+  /** Decides a door session's cart and its take/return events (device clock, the frame sets' clock). */
   decide(
     session: { sessionId: string; openedAt: number; closedAt: number },
   ): Promise<CartDecision> {

@@ -31,6 +31,8 @@ export interface CartDecision {
 
 /** Decides the cart of a door session. */
 export interface CartDecider {
+  /** The door opened (device clock, ms): a decider that watches the session starts here. */
+  open?(session: { sessionId: string; openedAt: number }): void;
   /** The cart of the session that ran from `openedAt` to `closedAt` (device clock, ms). */
   decide(session: { sessionId: string; openedAt: number; closedAt: number }): Promise<CartDecision>;
 }

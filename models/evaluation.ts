@@ -1,8 +1,9 @@
 /**
- * How well a slot model does on held-out crops: accuracy of both outputs, confusion matrices
+ * How well a slot model does on held-out crops: accuracy of its outputs, confusion matrices
  * (rows the truth, columns the prediction), per-class recall and precision, and how well the
  * count confidence is calibrated (expected calibration error over 10 bins, with the reliability
- * table). `confusionSvg` draws a confusion matrix for the training report.
+ * table). With a hand head, also how often it sees a hand over the slot when there is one and
+ * names what the hand holds. `confusionSvg` draws a confusion matrix for the training report.
  *
  * @example
  * ```ts
@@ -48,6 +49,22 @@ export interface SlotEvaluation {
   /** Expected calibration error of the count confidence. */
   readonly countEce: number;
   readonly countReliability: readonly ReliabilityBin[];
+  /** The hand head, when the model has one and the crops are labelled. */
+  readonly hand?: HandEvaluation;
+}
+
+/** How well the hand head does. */
+export interface HandEvaluation {
+  /** Share of crops whose hand class (none, empty hand, hand holding a SKU) is right. */
+  readonly accuracy: number;
+  /** Share of crops where "a hand is over the slot or not" is right. */
+  readonly presenceAccuracy: number;
+  /** Among crops of a hand holding a product: share whose product is named right. */
+  readonly heldAccuracy: number;
+  /** Crops of a hand holding a product. */
+  readonly held: number;
+  /** Rows the truth, columns the prediction; classes none, then a hand holding each label. */
+  readonly confusion: readonly (readonly number[])[];
 }
 
 function argmax(p: Float32Array, at: number, n: number): [number, number] {
@@ -72,10 +89,15 @@ function figures(confusion: number[][], labels: readonly string[]): ClassFigures
 
 /** Evaluates predicted probabilities against the labels. */
 export function evaluateSlots(
-  predicted: { readonly sku: Float32Array; readonly count: Float32Array },
+  predicted: {
+    readonly sku: Float32Array;
+    readonly count: Float32Array;
+    readonly hand?: Float32Array;
+  },
   truth: {
     readonly sku: Int32Array;
     readonly count: Int32Array;
+    readonly hand?: Int32Array;
     readonly labels: readonly string[];
     readonly maxCount: number;
   },
@@ -120,7 +142,11 @@ export function evaluateSlots(
     (e, b) => e + (b.n ? (b.n / n) * Math.abs(b.hit / b.n - b.conf / b.n) : 0),
     0,
   );
+  const hand = predicted.hand && truth.hand
+    ? evaluateHand(predicted.hand, truth.hand, k + 1)
+    : undefined;
   return {
+    ...(hand ? { hand } : {}),
     crops: n,
     skuAccuracy: n ? skuHits / n : NaN,
     countAccuracy: n ? countHits / n : NaN,
@@ -130,6 +156,35 @@ export function evaluateSlots(
     countClasses: figures(countConfusion, Array.from({ length: c }, (_, i) => `${i} units`)),
     countEce,
     countReliability,
+  };
+}
+
+function evaluateHand(predicted: Float32Array, truth: Int32Array, classes: number): HandEvaluation {
+  const n = truth.length;
+  if (predicted.length !== n * classes) {
+    throw new RangeError(
+      `Cannot evaluate: ${n} hand labels against ${predicted.length / classes} hand predictions`,
+    );
+  }
+  const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  let hits = 0, presence = 0, held = 0, heldHits = 0;
+  for (let i = 0; i < n; i++) {
+    const [m] = argmax(predicted, i * classes, classes);
+    const want = truth[i]!;
+    confusion[want]![m]!++;
+    if (m === want) hits++;
+    if ((m > 0) === (want > 0)) presence++;
+    if (want > 1) {
+      held++;
+      if (m === want) heldHits++;
+    }
+  }
+  return {
+    accuracy: n ? hits / n : NaN,
+    presenceAccuracy: n ? presence / n : NaN,
+    heldAccuracy: held ? heldHits / held : NaN,
+    held,
+    confusion,
   };
 }
 

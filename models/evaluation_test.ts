@@ -48,3 +48,41 @@ Deno.test("confusionSvg draws one cell per pair, escaping labels", () => {
   assert.equal((svg.match(/<rect x=/g) ?? []).length, 4);
   assert.match(svg, />SKU</);
 });
+
+Deno.test("evaluateSlots scores the hand head: class, presence and the product held", () => {
+  // Classes: 0 none, 1 empty hand, 2 hand holding "A". Truth: none, holding A, holding A, empty.
+  // Predicted: none (right), holding A (right), empty hand (wrong product, presence right), none.
+  const hand = Float32Array.of(
+    ...[0.9, 0.05, 0.05],
+    ...[0.1, 0.2, 0.7],
+    ...[0.1, 0.6, 0.3],
+    ...[0.8, 0.1, 0.1],
+  );
+  const r = evaluateSlots(
+    { sku: new Float32Array(8).fill(0.5), count: new Float32Array(8).fill(0.5), hand },
+    {
+      sku: Int32Array.of(0, 0, 0, 0),
+      count: Int32Array.of(0, 0, 0, 0),
+      hand: Int32Array.of(0, 2, 2, 1),
+      labels: ["empty", "A"],
+      maxCount: 1,
+    },
+  );
+  assert.ok(r.hand);
+  assert.equal(r.hand.accuracy, 2 / 4);
+  assert.equal(r.hand.presenceAccuracy, 3 / 4);
+  assert.equal(r.hand.held, 2);
+  assert.equal(r.hand.heldAccuracy, 1 / 2);
+  assert.deepEqual(r.hand.confusion, [[1, 0, 0], [1, 0, 0], [0, 1, 1]]);
+  assert.throws(
+    () =>
+      evaluateSlots({ sku: new Float32Array(2), count: new Float32Array(2), hand }, {
+        sku: Int32Array.of(0),
+        count: Int32Array.of(0),
+        hand: Int32Array.of(0),
+        labels: ["empty", "A"],
+        maxCount: 1,
+      }),
+    /1 hand labels against 4 hand predictions/,
+  );
+});

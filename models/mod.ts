@@ -64,6 +64,8 @@ export {
   cartText,
   evaluateSessions,
   type EvaluateSessionsOptions,
+  EVENT_TOLERANCE_MS,
+  eventsText,
   type SessionEvaluation,
   type SessionOutcome,
 } from "./session_eval.ts";

@@ -27,6 +27,8 @@ export interface ModelArtifactInfo {
   readonly version: string;
   readonly labels: readonly string[];
   readonly maxCount: number;
+  /** The ONNX graph has a `hand` output. Default false. */
+  readonly hand?: boolean;
   readonly input: {
     readonly size: number;
     readonly mean: readonly [number, number, number];
@@ -64,7 +66,7 @@ export async function modelManifestFor(
       mean: [...info.input.mean],
       std: [...info.input.std],
     },
-    outputs: { sku: "sku", count: "count" },
+    outputs: { sku: "sku", count: "count", ...(info.hand ? { hand: "hand" } : {}) },
     labels: [...info.labels],
     maxCount: info.maxCount,
     catalogueVersion: info.catalogueVersion,

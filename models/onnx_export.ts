@@ -1,7 +1,7 @@
 /**
  * Writes a trained slot model as an ONNX graph (opset 13) with onnx-proto: the input is NCHW
- * (`input`, `[n, 3, size, size]`, what `slotCrops` produces), the outputs the `sku` and `count`
- * probabilities. tfjs keeps NHWC, so convolution kernels are transposed from HWIO to OIHW and the
+ * (`input`, `[n, 3, size, size]`, what `slotCrops` produces), the outputs the `sku`, `count` and
+ * (when the model has that head) `hand` probabilities. tfjs keeps NHWC, so convolution kernels are transposed from HWIO to OIHW and the
  * features are transposed back to NHWC before they are flattened into the dense layers.
  *
  * @example
@@ -23,6 +23,9 @@ import onnxProto from "onnx-proto";
 const { onnx } = onnxProto;
 type Node = InstanceType<typeof onnx.NodeProto>;
 type Tensor = InstanceType<typeof onnx.TensorProto>;
+
+/** The softmax heads the exporter writes as outputs, in output order. */
+const HEADS: readonly string[] = ["sku", "count", "hand"];
 
 /** Options of {@link exportOnnx}. */
 export interface ExportOptions {
@@ -173,9 +176,10 @@ export function exportOnnx(model: tfl.LayersModel, options: ExportOptions): Uint
       init.push(floats(w, kernel.shape, kernel.dataSync() as Float32Array));
       init.push(floats(b, weights[1]!.shape, weights[1]!.dataSync() as Float32Array));
       // The heads read the shared trunk; the trunk's dense layer reads the flattened features.
-      const from = layer.name === "sku" || layer.name === "count" ? trunk : x;
+      const head = HEADS.includes(layer.name);
+      const from = head ? trunk : x;
       const y = node("Gemm", [from, w, b]);
-      if (layer.name === "sku" || layer.name === "count") {
+      if (head) {
         if (config.activation !== "softmax") {
           throw new OnnxExportError(`Cannot export ${layer.name}: its activation is not softmax`);
         }
@@ -191,14 +195,15 @@ export function exportOnnx(model: tfl.LayersModel, options: ExportOptions): Uint
   if (!heads.sku || !heads.count) {
     throw new OnnxExportError("Cannot export: the model has no sku and count outputs");
   }
-  const skuUnits = (model.getLayer("sku").getConfig() as { units: number }).units;
-  const countUnits = (model.getLayer("count").getConfig() as { units: number }).units;
+  const outputs = HEADS.filter((name) => heads[name]).map((name) =>
+    valueInfo(name, ["n", (model.getLayer(name).getConfig() as { units: number }).units])
+  );
   const graph = onnx.GraphProto.create({
     name: options.name,
     node: nodes,
     initializer: init,
     input: [valueInfo("input", ["n", 3, size, size])],
-    output: [valueInfo("sku", ["n", skuUnits]), valueInfo("count", ["n", countUnits])],
+    output: outputs,
   });
   const m = onnx.ModelProto.create({
     irVersion: 7,

@@ -20,7 +20,7 @@ Deno.test("the exported ONNX model gives tfjs's outputs within 1e-4 in onnxrunti
   const ort = await loadOrtWeb();
   const session = await ort.InferenceSession.create(bytes);
   assert.deepEqual([...session.inputNames], ["input"]);
-  assert.deepEqual([...session.outputNames].sort(), ["count", "sku"]);
+  assert.deepEqual([...session.outputNames], ["sku", "count", "hand"]);
   const want = await predictSlots(model, data);
   const s = data.input.size;
   const out = await session.run({ input: new ort.Tensor("float32", data.x, [data.n, 3, s, s]) });
@@ -32,7 +32,11 @@ Deno.test("the exported ONNX model gives tfjs's outputs within 1e-4 in onnxrunti
   };
   const dSku = diff(out.sku!.data as Float32Array, want.sku);
   const dCount = diff(out.count!.data as Float32Array, want.count);
-  assert.ok(dSku < 1e-4 && dCount < 1e-4, `worst differences: sku ${dSku}, count ${dCount}`);
+  const dHand = diff(out.hand!.data as Float32Array, want.hand);
+  assert.ok(
+    dSku < 1e-4 && dCount < 1e-4 && dHand < 1e-4,
+    `worst differences: sku ${dSku}, count ${dCount}, hand ${dHand}`,
+  );
   // The parity depends on the transposes: feeding NHWC-ordered data instead must not match.
   const wrong = await nhwc(data).data() as Float32Array;
   const bad = await session.run({ input: new ort.Tensor("float32", wrong, [data.n, 3, s, s]) });

@@ -2,7 +2,10 @@
  * The accuracy gate's runner: door sessions of synthetic scenarios (seeds training never saw),
  * filmed by the renderer, go through the device's own {@link SessionRecognizer} with a slot model,
  * and each decided cart is compared with the scenario's ground truth. Counts exact matches, carts
- * sent to review, and wrong carts that were not (the costly kind: a wrong charge).
+ * sent to review, and wrong carts that were not (the costly kind: a wrong charge). With `events`,
+ * the session is filmed while the door is open too, and the take/return events the recognizer
+ * reports are compared with the truth's (same kinds, SKUs and slots in the same order, each within
+ * {@link EVENT_TOLERANCE_MS} of when it happened).
  *
  * @example
  * ```ts
@@ -45,6 +48,8 @@ export interface EvaluateSessionsOptions {
   readonly threshold?: number;
   /** Frame size. Default 640x480. */
   readonly frame?: { readonly width: number; readonly height: number };
+  /** Film the open door every `sampleEveryMs` and check the take/return events. Default false. */
+  readonly events?: boolean;
   readonly catalogue?: Catalogue;
   /** Told after each scenario. */
   readonly onProgress?: (done: number, total: number) => void;
@@ -60,6 +65,11 @@ export interface SessionOutcome {
   readonly review: boolean;
   readonly confidence: number;
   readonly reasons: readonly string[];
+  /** The truth's and the decided take/return events as text (with `events`). */
+  readonly truthEvents?: string;
+  readonly decidedEvents?: string;
+  /** The decided events equal the truth's (with `events`). */
+  readonly eventsExact?: boolean;
 }
 
 /** The outcome of a scenario suite. */
@@ -71,8 +81,19 @@ export interface SessionEvaluation {
   readonly reviewRate: number;
   /** Share charged with a wrong cart (not exact and not sent to review). */
   readonly wrongCharged: number;
+  /** Share of sessions whose take/return events equal the truth's (with `events`). */
+  readonly eventMatch?: number;
   readonly outcomes: readonly SessionOutcome[];
 }
+
+/** How far a decided event's time may be from the truth's, ms. */
+export const EVENT_TOLERANCE_MS = 700;
+
+/** Events as text: `take COLA-330@0/1 return COLA-330@0/1`, or `(none)`. */
+export const eventsText = (
+  events: Iterable<{ kind: string; sku: string; shelf: number; slot: number }>,
+): string =>
+  [...events].map((e) => `${e.kind} ${e.sku}@${e.shelf}/${e.slot}`).join(" ") || "(none)";
 
 /** A cart as text for comparing and reporting: `1xCOLA-330 2xGUM-14`, or `(nothing)`. */
 export const cartText = (lines: Iterable<readonly [string, number]>): string =>
@@ -126,8 +147,11 @@ export async function evaluateSessions(
       recognizer.observe(set);
     };
     for (const [n, s] of scenario.sessions.entries()) {
-      // The moments the decision uses: the second before the door opens, the second after it closes.
+      // The moments the decision uses: the second before the door opens, the second after it
+      // closes (and, for the events, the open door).
       for (let t = s.openAt - 1000; t < s.openAt; t += 250) film(t);
+      recognizer.open({ sessionId: s.id, openedAt: s.openAt });
+      if (options.events) { for (let t = s.openAt; t <= s.closeAt; t += 150) film(t); }
       const deciding = recognizer.decide({
         sessionId: s.id,
         openedAt: s.openAt,
@@ -138,7 +162,23 @@ export async function evaluateSessions(
       const want = cartText(truth.carts[n]!.entries());
       const got = cartText(d.cart.map((l) => [l.sku, l.qty] as const));
       const review = d.reviewReasons.length > 0;
+      let events = {};
+      if (options.events) {
+        const truthEvents = truth.events.filter((e) =>
+          e.sessionId === s.id && (e.type === "item_taken" || e.type === "item_returned")
+        ).map((e) => ({ ...e, kind: e.type === "item_taken" ? "take" : "return" })) as Array<
+          { kind: string; sku: string; shelf: number; slot: number; at: number }
+        >;
+        const decided = d.events ?? [];
+        events = {
+          truthEvents: eventsText(truthEvents),
+          decidedEvents: eventsText(decided),
+          eventsExact: eventsText(truthEvents) === eventsText(decided) &&
+            decided.every((e, i) => Math.abs(e.at - truthEvents[i]!.at) <= EVENT_TOLERANCE_MS),
+        };
+      }
       outcomes.push({
+        ...events,
         seed,
         sessionId: s.id,
         truth: want,
@@ -157,6 +197,7 @@ export async function evaluateSessions(
     exactMatch: outcomes.filter((o) => o.exact).length / n,
     reviewRate: outcomes.filter((o) => o.review).length / n,
     wrongCharged: outcomes.filter((o) => !o.exact && !o.review).length / n,
+    ...(options.events ? { eventMatch: outcomes.filter((o) => o.eventsExact).length / n } : {}),
     outcomes,
   };
 }

@@ -1,8 +1,9 @@
 /**
  * The slot model: a small convolutional network shaped for WASM (3x3 convolutions with
  * stride 1 and 2x2 max-pooling, no depthwise layers, a 32x32 input) that looks at one slot crop
- * and says which SKU is there (or `empty`) and how many units (0..4). Two softmax outputs,
- * `sku` and `count`. Also registers the Conv2D filter gradient the tfjs WASM backend lacks, built
+ * and says which SKU is there (or `empty`), how many units (0..4) and whether a hand is over the
+ * slot and what it holds. Three softmax outputs, `sku`, `count` and `hand` (0 no hand, `1 + i` a
+ * hand holding SKU label `i`). Also registers the Conv2D filter gradient the tfjs WASM backend lacks, built
  * from pad, slice and matMul.
  *
  * @example
@@ -74,7 +75,13 @@ export function buildSlotModel(options: SlotModelOptions): tfl.LayersModel {
     kernelInitializer: init(),
     name: "count",
   }).apply(h) as tfl.SymbolicTensor;
-  return tfl.model({ inputs: input, outputs: [sku, count], name: "slot_model" });
+  const hand = tfl.layers.dense({
+    units: options.skuClasses + 1,
+    activation: "softmax",
+    kernelInitializer: init(),
+    name: "hand",
+  }).apply(h) as tfl.SymbolicTensor;
+  return tfl.model({ inputs: input, outputs: [sku, count, hand], name: "slot_model" });
 }
 
 let registered = false;

@@ -67,7 +67,8 @@ Deno.test("the slot model trains on the WASM backend (its loss falls)", async ()
     tf.tensor1d([...Array(n / 2).fill(2), ...Array(n / 2).fill(0)], "int32"),
     5,
   );
-  const h = await model.fit(x, [sku, count], {
+  const hand = tf.oneHot(tf.tensor1d(Array(n).fill(0), "int32"), 4);
+  const h = await model.fit(x, [sku, count, hand], {
     epochs: 15,
     batchSize: 16,
     shuffle: false,
@@ -75,6 +76,6 @@ Deno.test("the slot model trains on the WASM backend (its loss falls)", async ()
   });
   const loss = h.history.loss as number[];
   assert.ok(loss.at(-1)! < loss[0]! * 0.5, `loss ${loss[0]} -> ${loss.at(-1)}`);
-  tf.dispose([x, sku, count]);
+  tf.dispose([x, sku, count, hand]);
   model.dispose();
 });

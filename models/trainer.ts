@@ -29,7 +29,7 @@ export interface TrainProgress {
   readonly epochs: number;
   readonly batch: number;
   readonly batches: number;
-  /** Mean loss of the epoch so far (both outputs). */
+  /** Mean loss of the epoch so far (all outputs). */
   readonly loss: number;
   /** Estimated time left, ms. */
   readonly etaMs: number;
@@ -103,13 +103,16 @@ export async function trainSlotModel(data: Dataset, options: TrainOptions): Prom
   const count = tf.tidy(() =>
     tf.oneHot(tf.tensor1d(order.map((i) => data.count[i]!), "int32"), MAX_COUNT + 1)
   );
+  const hand = tf.tidy(() =>
+    tf.oneHot(tf.tensor1d(order.map((i) => data.hand[i]!), "int32"), data.labels.length + 1)
+  );
   const batches = Math.ceil(data.n / batchSize);
   const started = performance.now();
   let epoch = 0;
   let sum = 0;
   const losses: number[] = [];
   try {
-    await model.fit(x, [sku, count], {
+    await model.fit(x, [sku, count, hand], {
       epochs,
       batchSize,
       shuffle: false,
@@ -142,28 +145,33 @@ export async function trainSlotModel(data: Dataset, options: TrainOptions): Prom
       },
     });
   } finally {
-    tf.dispose([x, sku, count]);
+    tf.dispose([x, sku, count, hand]);
   }
   return { model, losses, ms: performance.now() - started };
 }
 
-/** Class probabilities of every crop of `data`: `sku` n x labels, `count` n x 5. */
+/**
+ * Class probabilities of every crop of `data`: `sku` n x labels, `count` n x 5, `hand`
+ * n x (labels + 1).
+ */
 export async function predictSlots(
   model: tfl.LayersModel,
   data: Dataset,
   options: { batchSize?: number } = {},
-): Promise<{ sku: Float32Array; count: Float32Array }> {
+): Promise<{ sku: Float32Array; count: Float32Array; hand: Float32Array }> {
   const batch = options.batchSize ?? 256;
   const k = data.labels.length;
   const sku = new Float32Array(data.n * k);
   const count = new Float32Array(data.n * (MAX_COUNT + 1));
+  const hand = new Float32Array(data.n * (k + 1));
   for (let at = 0; at < data.n; at += batch) {
     const rows = Array.from({ length: Math.min(batch, data.n - at) }, (_, i) => at + i);
     const x = nhwc(data, rows);
-    const [s, c] = model.predict(x) as tf.Tensor[];
+    const [s, c, h] = model.predict(x) as tf.Tensor[];
     sku.set(await s!.data() as Float32Array, at * k);
     count.set(await c!.data() as Float32Array, at * (MAX_COUNT + 1));
-    tf.dispose([x, s!, c!]);
+    hand.set(await h!.data() as Float32Array, at * (k + 1));
+    tf.dispose([x, s!, c!, h!]);
   }
-  return { sku, count };
+  return { sku, count, hand };
 }

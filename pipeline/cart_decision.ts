@@ -28,11 +28,13 @@
  * @module
  */
 
-/** What one camera's view of a slot gave: SKU and unit count probabilities. */
+/** What one camera's view of a slot gave: SKU, unit count and (optionally) hand probabilities. */
 export interface SlotView {
   readonly cameraId: string;
   readonly sku: Float32Array;
   readonly count: Float32Array;
+  /** The hand head's output: no hand, then a hand holding each label. */
+  readonly hand?: Float32Array;
 }
 
 /** A slot at one moment, with the planogram's SKU and every camera view of it. */
@@ -50,6 +52,21 @@ export interface CartLine {
   readonly qty: number;
 }
 
+/** A unit taken from or put back into a slot. */
+export interface ItemEvent {
+  readonly kind: "take" | "return";
+  /** The planogram's SKU of the slot. */
+  readonly sku: string;
+  readonly shelf: number;
+  readonly slot: number;
+  /** When, on the frame clock. */
+  readonly at: number;
+  /** How sure the counts on both sides of the step are, 0..1. */
+  readonly confidence: number;
+  /** The camera that saw the hand best at that moment. */
+  readonly cameraId: string;
+}
+
 /** What a door session's cart decision produces. */
 export interface CartDecision {
   /** What was taken, net of returns. */
@@ -60,6 +77,8 @@ export interface CartDecision {
   readonly reviewReasons: string[];
   /** Version of the model that decided. */
   readonly modelVersion: string;
+  /** The takes and returns while the door was open (models with a hand head). */
+  readonly events?: readonly ItemEvent[];
 }
 
 /** Options of {@link decideCart}. */
@@ -88,7 +107,8 @@ export function poolViews(views: readonly Float32Array[], classes: number): Floa
   return log;
 }
 
-function best(p: Float64Array): [number, number] {
+/** The most likely class of `p` and its probability. */
+export function mostLikely(p: ArrayLike<number>): [number, number] {
   let b = 0;
   for (let i = 1; i < p.length; i++) if (p[i]! > p[b]!) b = i;
   return [b, p[b]!];
@@ -126,8 +146,8 @@ export function decideCart(
     }
     const pb = poolViews(b.views.map((v) => v.count), classes);
     const pa = poolViews(a.views.map((v) => v.count), classes);
-    const [cb] = best(pb);
-    const [ca] = best(pa);
+    const [cb] = mostLikely(pb);
+    const [ca] = mostLikely(pa);
     // What is decided is the change: its probability over every pair of counts that gives it.
     const change = cb - ca;
     let pChange = 0;
@@ -139,7 +159,7 @@ export function decideCart(
     // The product in the slot must be the planogram's whenever units are there.
     for (const [moment, e, units] of [["before", b, cb], ["after", a, ca]] as const) {
       if (units === 0 || e.views.length === 0) continue;
-      const [s, ps] = best(poolViews(e.views.map((v) => v.sku), labels.length));
+      const [s, ps] = mostLikely(poolViews(e.views.map((v) => v.sku), labels.length));
       const seen = labels[s];
       if (seen !== b.sku && ps > 0.5) {
         reasons.push(

@@ -81,6 +81,8 @@ export { collectSignals, type PipelineSignal, signalChannel, type SignalSink } f
 export { MetricsRegistry, StageMetrics, type StageSnapshot } from "./stage_metrics.ts";
 export {
   doorOpenAt,
+  handOver,
+  type HandOverSlot,
   type RenderOptions,
   renderView,
   slotBox,
@@ -123,11 +125,14 @@ export {
   type CartLine,
   decideCart,
   type DecideCartOptions,
+  type ItemEvent,
+  mostLikely,
   poolViews,
   type SlotEvidence,
   type SlotView,
 } from "./cart_decision.ts";
 export { ModelLoadError, SlotClassifier, type SlotProbabilities } from "./slot_classifier.ts";
+export { detectEvents, type DetectEventsOptions, type SessionMoment } from "./session_events.ts";
 export {
   SessionRecognizer,
   type SessionRecognizerOptions,

@@ -1,32 +1,39 @@
 /**
- * Session understanding on the device: watches the machine's frame sets, keeps recent slot crops
- * of every camera (sampled, not every frame), and when a door session ends decides its cart from
- * the shelves just before the door opened and just after it closed (see `cart_decision.ts`). A
- * frame set with a camera missing gives fewer views of its slots (lower confidence), not a
- * failure; no picture before or after the session sends it to review.
+ * Session understanding on the device: watches the machine's frame sets and keeps slot crops of
+ * every camera (sampled, not every frame). When told that the door opened, it classifies the
+ * crops of the session in the background as they come (in batches, one model call at a time, the
+ * crops dropped once classified), so that when the door closes only the pictures after it are
+ * left to classify. It decides the cart from the shelves just before the door opened and just
+ * after it closed (see `cart_decision.ts`) and, with a model that sees hands, the take and return
+ * events in between (see `session_events.ts`). A frame set with a camera missing gives fewer views
+ * of its slots (lower confidence), not a failure; no picture before or after the session sends it
+ * to review.
  *
  * @example
  * ```ts
  * import { referenceKernels } from "../wasm/mod.ts";
  * import { SessionRecognizer } from "./session_recognizer.ts";
- * import type { SlotClassifier } from "./slot_classifier.ts";
+ * import type { SlotClassifier, SlotProbabilities } from "./slot_classifier.ts";
  * import type { Planogram } from "./planogram.ts";
  *
  * declare const model: SlotClassifier;
  * declare const planogram: Planogram;
  * const recognizer = new SessionRecognizer(model, planogram, { kernels: referenceKernels });
- * // recognizer.observe(frameSet) for every frame set, then at door close:
+ * // recognizer.observe(frameSet) for every frame set; when the door opens:
+ * recognizer.open({ sessionId: "s1", openedAt: 1000 });
+ * // ... and when it closes:
  * const d = await recognizer.decide({ sessionId: "s1", openedAt: 1000, closedAt: 9000 });
- * console.log(d.cart, d.reviewReasons);
+ * console.log(d.cart, d.events, d.reviewReasons);
  * ```
  *
  * @module
  */
 import type { PixelKernels, RgbaImage } from "../wasm/mod.ts";
 import { type CartDecision, decideCart, type SlotEvidence } from "./cart_decision.ts";
+import { detectEvents, type SessionMoment } from "./session_events.ts";
 import type { FrameSet } from "./frame_set.ts";
 import type { Planogram } from "./planogram.ts";
-import type { SlotClassifier } from "./slot_classifier.ts";
+import type { SlotClassifier, SlotProbabilities } from "./slot_classifier.ts";
 import { slotCrops } from "./slot_crops.ts";
 
 /** The part of a slot model the recognizer uses. */
@@ -48,13 +55,20 @@ export interface SessionRecognizerOptions {
   readonly maxAgeMs?: number;
   /** Review threshold on the whole-cart confidence. Default 0.8. */
   readonly threshold?: number;
+  /** Samples classified per model call while the door is open. Default 4. */
+  readonly batchSamples?: number;
+  /** Samples kept while the door is open (older ones of the session are dropped). Default 4000. */
+  readonly maxSessionSamples?: number;
 }
 
 interface Sample {
   readonly ts: number;
   /** Which slot and camera each crop is. */
   readonly index: readonly { slot: number; cameraId: string }[];
-  readonly crops: Float32Array;
+  /** The crops, until they are classified. */
+  crops: Float32Array | undefined;
+  /** The model's output, once classified, and the model that gave it. */
+  probs: { readonly model: SlotModel; readonly p: SlotProbabilities } | undefined;
   /** The planogram the crops were cut by. */
   readonly planogram: Planogram;
 }
@@ -64,8 +78,12 @@ export class SessionRecognizer {
   #model: SlotModel;
   readonly #planogram: Planogram | (() => Planogram);
   readonly #o: SessionRecognizerOptions;
-  readonly #samples: Sample[] = [];
+  #samples: Sample[] = [];
   #waiting: { after: number; wake: () => void } | undefined;
+  #open: { readonly sessionId: string; readonly openedAt: number; trimmed: boolean } | undefined;
+  /** Model calls, one at a time. */
+  #queue: Promise<unknown> = Promise.resolve();
+  #pending = false;
 
   /** Creates the recognizer. */
   constructor(
@@ -87,7 +105,10 @@ export class SessionRecognizer {
     return typeof this.#planogram === "function" ? this.#planogram() : this.#planogram;
   }
 
-  /** Uses another model from now on (a model update applied without a restart). */
+  /**
+   * Uses another model from now on (a model update applied without a restart). Pictures the old
+   * model already classified are not used by a decision of the new one.
+   */
   useModel(model: SlotModel): void {
     this.#model = model;
   }
@@ -126,17 +147,118 @@ export class SessionRecognizer {
       crops.set(p, at);
       at += p.length;
     }
-    this.#samples.push({ ts: set.ts, index, crops, planogram });
-    // Keep what a decision can still need: the last few seconds.
-    const horizon = set.ts - (this.#o.maxAgeMs ?? 5000) - 60_000;
-    while (this.#samples.length > 2 && this.#samples[0]!.ts < horizon) this.#samples.shift();
+    this.#samples.push({ ts: set.ts, index, crops, probs: undefined, planogram });
+    this.#prune();
+    const open = this.#open;
+    if (open && set.ts >= open.openedAt) {
+      const waiting = this.#samples.filter((s) => s.ts >= open.openedAt && !s.probs).length;
+      if (waiting >= (this.#o.batchSamples ?? 4)) this.#classifyInBackground();
+    }
     if (this.#waiting && set.ts >= this.#waiting.after) this.#waiting.wake();
+  }
+
+  /** Keeps what a decision can still need. */
+  #prune(): void {
+    const want = this.#o.samples ?? 3;
+    const open = this.#open;
+    if (!open) {
+      // The door is closed: only the last pictures (the "before" of the next session).
+      if (this.#samples.length > want + 4) this.#samples.splice(0, this.#samples.length - want - 4);
+      return;
+    }
+    const maxAge = this.#o.maxAgeMs ?? 5000;
+    const old = this.#samples.findIndex((s) => s.ts >= open.openedAt - maxAge);
+    if (old > 0) this.#samples.splice(0, old);
+    const during = this.#samples.filter((s) => s.ts >= open.openedAt);
+    const max = this.#o.maxSessionSamples ?? 4000;
+    if (during.length > max) {
+      // A door held open very long: the oldest pictures of the session go (the decision says so).
+      this.#samples.splice(this.#samples.indexOf(during[0]!), 1);
+      open.trimmed = true;
+    }
+  }
+
+  /**
+   * The door opened at `openedAt` (frame clock): keep the session's pictures and classify them in
+   * the background as they come.
+   */
+  open(session: { readonly sessionId: string; readonly openedAt: number }): void {
+    this.#open = { sessionId: session.sessionId, openedAt: session.openedAt, trimmed: false };
+    this.#classifyInBackground();
+  }
+
+  #classifyInBackground(): void {
+    if (this.#pending) return;
+    this.#pending = true;
+    this.#queue = this.#queue.then(async () => {
+      this.#pending = false;
+      const open = this.#open;
+      if (!open) return;
+      const want = this.#o.samples ?? 3;
+      const before = this.#samples.filter((s) => s.ts < open.openedAt).slice(-want);
+      const during = this.#samples.filter((s) => s.ts >= open.openedAt);
+      await this.#classify([...before, ...during]);
+    }).catch(() => {
+      // A failed background call leaves the pictures unclassified: the decision tries again.
+    });
+  }
+
+  /** Classifies the samples that have crops and no output of the current model. */
+  async #classify(samples: readonly Sample[]): Promise<void> {
+    const model = this.#model;
+    const todo = samples.filter((s) => s.crops && s.crops.length > 0 && s.probs?.model !== model);
+    const size = model.manifest.input.size;
+    const usable = todo.filter((s) => s.crops!.length === s.index.length * 3 * size * size);
+    if (usable.length === 0) return;
+    const n = usable.reduce((sum, x) => sum + x.index.length, 0);
+    const batch = new Float32Array(usable.reduce((sum, x) => sum + x.crops!.length, 0));
+    let at = 0;
+    for (const x of usable) {
+      batch.set(x.crops!, at);
+      at += x.crops!.length;
+    }
+    const p = await model.classify(batch, n);
+    const k = model.manifest.labels.length;
+    const c = model.manifest.maxCount + 1;
+    let row = 0;
+    for (const x of usable) {
+      const m = x.index.length;
+      x.probs = {
+        model,
+        p: {
+          n: m,
+          sku: p.sku.slice(row * k, (row + m) * k),
+          count: p.count.slice(row * c, (row + m) * c),
+          ...(p.hand ? { hand: p.hand.slice(row * (k + 1), (row + m) * (k + 1)) } : {}),
+        },
+      };
+      x.crops = undefined;
+      row += m;
+    }
   }
 
   /** Decides the cart of the session that ran from `openedAt` to `closedAt` (frame clock). */
   async decide(
     session: { readonly sessionId: string; readonly openedAt: number; readonly closedAt: number },
     options: { readonly signal?: AbortSignal } = {},
+  ): Promise<CartDecision> {
+    if (this.#open?.sessionId !== session.sessionId) {
+      // Not told when the door opened (or told of another session): what is kept is used.
+      this.#open = { sessionId: session.sessionId, openedAt: session.openedAt, trimmed: false };
+    }
+    const open = this.#open;
+    try {
+      return await this.#decide(session, open.trimmed, options.signal);
+    } finally {
+      if (this.#open === open) this.#open = undefined;
+      this.#prune();
+    }
+  }
+
+  async #decide(
+    session: { readonly sessionId: string; readonly openedAt: number; readonly closedAt: number },
+    trimmed: boolean,
+    signal: AbortSignal | undefined,
   ): Promise<CartDecision> {
     const model = this.#model;
     const settle = session.closedAt + (this.#o.settleMs ?? 400);
@@ -146,12 +268,12 @@ export class SessionRecognizer {
       await new Promise<void>((resolve) => {
         const done = () => {
           clearTimeout(timer);
-          options.signal?.removeEventListener("abort", done);
+          signal?.removeEventListener("abort", done);
           this.#waiting = undefined;
           resolve();
         };
         const timer = setTimeout(done, this.#o.waitMs ?? 2000);
-        options.signal?.addEventListener("abort", done, { once: true });
+        signal?.addEventListener("abort", done, { once: true });
         this.#waiting = { after: settle, wake: () => afterCount() >= want && done() };
       });
     }
@@ -160,61 +282,82 @@ export class SessionRecognizer {
       s.ts < session.openedAt && s.ts >= session.openedAt - maxAge
     ).slice(-want);
     const after = this.#samples.filter((s) => s.ts >= settle).slice(0, want);
+    const during = this.#samples.filter((s) =>
+      s.ts >= session.openedAt && s.ts <= session.closedAt
+    );
+    // Whatever the background has not done yet, in one call (it waits for a running one).
+    const last = this.#queue.then(() => this.#classify([...before, ...during, ...after]));
+    this.#queue = last.catch(() => {});
+    await last;
+    const mine = (xs: readonly Sample[]) => xs.filter((s) => s.probs?.model === model);
     const version = model.manifest.version;
     const missing = [
-      ...(before.length ? [] : ["no picture of the shelves before the door opened"]),
-      ...(after.length ? [] : ["no picture of the shelves after the door closed"]),
+      ...(mine(before).length ? [] : ["no picture of the shelves before the door opened"]),
+      ...(mine(after).length ? [] : ["no picture of the shelves after the door closed"]),
     ];
     if (missing.length > 0) {
       return { cart: [], confidence: 0, reviewReasons: missing, modelVersion: version };
     }
-    const chosen = [...before, ...after];
-    const n = chosen.reduce((sum, x) => sum + x.index.length, 0);
-    const batch = new Float32Array(chosen.reduce((sum, x) => sum + x.crops.length, 0));
-    const offsets: number[] = [];
-    let at = 0;
-    let row = 0;
-    for (const x of chosen) {
-      batch.set(x.crops, at);
-      offsets.push(row);
-      at += x.crops.length;
-      row += x.index.length;
-    }
-    const p = await model.classify(batch, n);
-    const k = model.manifest.labels.length;
-    const c = model.manifest.maxCount + 1;
-    // Per slot and camera: the mean over the moment's samples (noise averages out, the camera's
-    // own view stays one piece of evidence), then the cameras are pooled by the decision.
-    const evidence = (samples: readonly Sample[], first: number): SlotEvidence[] =>
-      samples[0]!.planogram.slots.map((s, i) => {
-        const byCamera = new Map<string, { sku: Float32Array; count: Float32Array; n: number }>();
-        samples.forEach((sample, si) => {
-          sample.index.forEach((x, j) => {
-            if (x.slot !== i) return;
-            const r = offsets[first + si]! + j;
-            const acc = byCamera.get(x.cameraId) ??
-              { sku: new Float32Array(k), count: new Float32Array(c), n: 0 };
-            for (let q = 0; q < k; q++) acc.sku[q]! += p.sku[r * k + q]!;
-            for (let q = 0; q < c; q++) acc.count[q]! += p.count[r * c + q]!;
-            acc.n++;
-            byCamera.set(x.cameraId, acc);
-          });
-        });
-        return {
-          shelf: s.shelf,
-          slot: s.slot,
-          sku: s.sku,
-          views: [...byCamera].map(([cameraId, v]) => ({
-            cameraId,
-            sku: v.sku.map((x) => x / v.n),
-            count: v.count.map((x) => x / v.n),
-          })),
-        };
-      });
-    return decideCart(evidence(before, 0), evidence(after, before.length), {
-      labels: model.manifest.labels,
+    const labels = model.manifest.labels;
+    const beforeEvidence = evidence(mine(before), labels.length);
+    const afterEvidence = evidence(mine(after), labels.length);
+    const decision = decideCart(beforeEvidence, afterEvidence, {
+      labels,
       threshold: this.#o.threshold ?? 0.8,
       modelVersion: version,
     });
+    if (!model.manifest.outputs.hand) return decision;
+    const moments: SessionMoment[] = mine(during).map((s) => ({
+      ts: s.ts,
+      slots: evidence([s], labels.length),
+    }));
+    const events = detectEvents(beforeEvidence, afterEvidence, { labels, during: moments });
+    const reasons = [...decision.reviewReasons];
+    if (trimmed) reasons.push("the door was open longer than the recognizer keeps pictures");
+    return { ...decision, events, reviewReasons: reasons.slice(0, 20) };
   }
+}
+
+/**
+ * Per slot and camera: the mean over the samples (noise averages out, the camera's own view stays
+ * one piece of evidence); the cameras are pooled by the decision.
+ */
+function evidence(samples: readonly Sample[], k: number): SlotEvidence[] {
+  return samples[0]!.planogram.slots.map((s, i) => {
+    const byCamera = new Map<
+      string,
+      { sku: Float32Array; count: Float32Array; hand: Float32Array | undefined; n: number }
+    >();
+    for (const sample of samples) {
+      const p = sample.probs!.p;
+      const c = p.count.length / p.n;
+      sample.index.forEach((x, r) => {
+        if (x.slot !== i) return;
+        const acc = byCamera.get(x.cameraId) ?? {
+          sku: new Float32Array(k),
+          count: new Float32Array(c),
+          hand: p.hand ? new Float32Array(k + 1) : undefined,
+          n: 0,
+        };
+        for (let q = 0; q < k; q++) acc.sku[q]! += p.sku[r * k + q]!;
+        for (let q = 0; q < c; q++) acc.count[q]! += p.count[r * c + q]!;
+        if (acc.hand && p.hand) {
+          for (let q = 0; q <= k; q++) acc.hand[q]! += p.hand[r * (k + 1) + q]!;
+        }
+        acc.n++;
+        byCamera.set(x.cameraId, acc);
+      });
+    }
+    return {
+      shelf: s.shelf,
+      slot: s.slot,
+      sku: s.sku,
+      views: [...byCamera].map(([cameraId, v]) => ({
+        cameraId,
+        sku: v.sku.map((x) => x / v.n),
+        count: v.count.map((x) => x / v.n),
+        ...(v.hand ? { hand: v.hand.map((x) => x / v.n) } : {}),
+      })),
+    };
+  });
 }

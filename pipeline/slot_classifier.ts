@@ -3,7 +3,8 @@
  * API (onnxruntime-web's WASM build by default, onnxruntime-node as the native backend). A model
  * is checked when it loads: its manifest must parse, the file must have the manifest's SHA-256,
  * the network must take the manifest's input and give one `sku` probability per label and one
- * `count` probability per unit count, and its labels must be SKUs the machine knows. Anything else
+ * `count` probability per unit count (and, with a hand head, one `hand` probability per label
+ * plus one), and its labels must be SKUs the machine knows. Anything else
  * is refused with {@link ModelLoadError}, so the caller keeps serving the model it had.
  *
  * @example
@@ -32,11 +33,15 @@ export class ModelLoadError extends Error {
   }
 }
 
-/** Probabilities for a batch: `sku` is n x labels, `count` n x (maxCount + 1). */
+/**
+ * Probabilities for a batch: `sku` is n x labels, `count` n x (maxCount + 1), `hand` (models with
+ * a hand head) n x (labels + 1): no hand over the slot, then a hand holding each label.
+ */
 export interface SlotProbabilities {
   readonly n: number;
   readonly sku: Float32Array;
   readonly count: Float32Array;
+  readonly hand?: Float32Array;
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
@@ -108,7 +113,7 @@ export class SlotClassifier implements AsyncDisposable {
           `Cannot load ${what}: it has inputs ${names(session.inputNames)}, not ${m.input.name}`,
         );
       }
-      for (const out of [m.outputs.sku, m.outputs.count]) {
+      for (const out of [m.outputs.sku, m.outputs.count, m.outputs.hand ?? m.outputs.sku]) {
         if (!session.outputNames.includes(out)) {
           throw new ModelLoadError(
             `Cannot load ${what}: it has outputs ${names(session.outputNames)}, not ${out}`,
@@ -128,6 +133,12 @@ export class SlotClassifier implements AsyncDisposable {
         throw new ModelLoadError(
           `Cannot load ${what}: it gives ${probe.sku.length} SKU and ${probe.count.length} count ` +
             `classes, its manifest ${m.labels.length} labels and counts 0..${m.maxCount}`,
+        );
+      }
+      if (probe.hand && probe.hand.length !== m.labels.length + 1) {
+        throw new ModelLoadError(
+          `Cannot load ${what}: it gives ${probe.hand.length} hand classes, its manifest ` +
+            `${m.labels.length} labels (${m.labels.length + 1} hand classes)`,
         );
       }
     } catch (e) {
@@ -154,14 +165,17 @@ export class SlotClassifier implements AsyncDisposable {
     const out = await this.#session.run({ [this.manifest.input.name]: input });
     const sku = out[this.manifest.outputs.sku]!;
     const count = out[this.manifest.outputs.count]!;
+    const hand = this.manifest.outputs.hand ? out[this.manifest.outputs.hand] : undefined;
     const result = {
       n,
       sku: Float32Array.from(sku.data as Float32Array),
       count: Float32Array.from(count.data as Float32Array),
+      ...(hand ? { hand: Float32Array.from(hand.data as Float32Array) } : {}),
     };
     input.dispose?.();
     sku.dispose?.();
     count.dispose?.();
+    hand?.dispose?.();
     return result;
   }
 

@@ -208,6 +208,60 @@ function handAt(scenario: Scenario, t: number): { at: Point; holding: string | n
   return null;
 }
 
+/** The occluding second hand of a hard scenario at `t` (centre and radii), or null. */
+function occluderAt(scenario: Scenario, t: number): { at: Point; rx: number; ry: number } | null {
+  if (!scenario.occluder || !doorOpenAt(scenario, t)) return null;
+  const phase = (t / 900) * Math.PI;
+  return {
+    at: { x: 0.5 + 0.3 * Math.sin(phase), y: 0.78 + 0.05 * Math.cos(phase * 1.3) },
+    rx: 0.09,
+    ry: 0.11,
+  };
+}
+
+/** What is over a slot at one moment: a hand (or arm) or not, and what a hand there holds. */
+export interface HandOverSlot {
+  /** A hand, an arm or the occluding hand covers part of the slot. */
+  readonly hand: boolean;
+  /** SKU of the product the hand holds when the hand itself is over the slot, else null. */
+  readonly holding: string | null;
+}
+
+/**
+ * The ground truth of the hand head: whether a hand, the arm behind it or the occluding hand
+ * covers slot `shelf`/`slot` at `t` (by at least `margin` scene units), and which product a
+ * hand whose centre is over the slot holds.
+ */
+export function handOver(
+  scenario: Scenario,
+  t: number,
+  place: { readonly shelf: number; readonly slot: number; readonly margin?: number },
+): HandOverSlot {
+  const box = slotBox(scenario, place.shelf, place.slot);
+  const margin = place.margin ?? 0.01;
+  const depth = (c: Point, r: number) => {
+    const dx = Math.max(box.x0 - c.x, 0, c.x - box.x1);
+    const dy = Math.max(box.y0 - c.y, 0, c.y - box.y1);
+    return r - Math.hypot(dx, dy);
+  };
+  const occ = occluderAt(scenario, t);
+  let covered = occ !== null && depth(occ.at, Math.min(occ.rx, occ.ry)) >= margin;
+  const hand = handAt(scenario, t);
+  if (!hand) return { hand: covered, holding: null };
+  for (let i = 0; i <= 10 && !covered; i++) {
+    const u = i / 10;
+    const c = {
+      x: hand.at.x + (ENTRY.x - hand.at.x) * u,
+      y: hand.at.y + 0.05 + (ENTRY.y - hand.at.y) * u,
+    };
+    covered = depth(c, 0.045) >= margin;
+  }
+  covered ||= depth(hand.at, 0.05) >= margin;
+  const inside = hand.at.x >= box.x0 && hand.at.x <= box.x1 && hand.at.y >= box.y0 &&
+    hand.at.y <= box.y1;
+  return { hand: covered || inside, holding: inside ? hand.holding : null };
+}
+
 function drawHand(
   cv: Canvas,
   scenario: Scenario,
@@ -324,15 +378,8 @@ export function renderView(
       cv.rect({ x: box.x0, y: box.y1 - 0.02 }, { x: box.x1, y: box.y1 }, BOARD);
     });
   });
-  if (scenario.occluder && doorOpenAt(scenario, t)) {
-    const phase = (t / 900) * Math.PI;
-    cv.ellipse(
-      { x: 0.5 + 0.3 * Math.sin(phase), y: 0.78 + 0.05 * Math.cos(phase * 1.3) },
-      0.09,
-      0.11,
-      SKIN,
-    );
-  }
+  const occluder = occluderAt(scenario, t);
+  if (occluder) cv.ellipse(occluder.at, occluder.rx, occluder.ry, SKIN);
   const exposure = options.exposureMs ?? 30;
   const samples = scenario.motionBlur ? 4 : 1;
   for (let i = 0; i < samples; i++) {

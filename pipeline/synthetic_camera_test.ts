@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Frame } from "./frame.ts";
 import { randomScenario, scenarioTruth, stockAt } from "./scenario.ts";
-import { renderView, syntheticCamera } from "./synthetic_camera.ts";
+import { handOver, renderView, syntheticCamera } from "./synthetic_camera.ts";
 
 Deno.test("synthetic camera renders the same bytes for the same seed, camera and time", () => {
   const a = renderView(randomScenario(5), "cam-2", 1234, { width: 64, height: 48 });
@@ -71,4 +71,21 @@ Deno.test("syntheticCamera streams frames at its rate, stamped on its device clo
     /Cannot open camera "cam-7"/,
   );
   assert.throws(() => renderView(s, "cam-1", 0, { width: 2, height: 24 }), RangeError);
+});
+
+Deno.test("handOver gives the hand head's truth: clear, a covering arm, a hand holding the unit", () => {
+  const scenario = randomScenario(11, { takes: [2, 2], returnProbability: 0 });
+  const take = scenario.actions[0]!;
+  const place = { shelf: take.shelf, slot: take.slot };
+  // Before the door opens nothing is over any slot.
+  assert.deepEqual(handOver(scenario, scenario.sessions[0]!.openAt - 100, place), {
+    hand: false,
+    holding: null,
+  });
+  // Reaching in (just before the take) the hand is over the slot, empty; just after, it holds it.
+  assert.deepEqual(handOver(scenario, take.at - 20, place), { hand: true, holding: null });
+  assert.deepEqual(handOver(scenario, take.at + 20, place), { hand: true, holding: take.sku });
+  // Halfway out, the hand has left the slot (unless the slot lies on the arm's way down).
+  const later = handOver(scenario, take.at + 550, place);
+  assert.equal(later.holding, null);
 });

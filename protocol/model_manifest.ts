@@ -1,8 +1,8 @@
 /**
  * The model manifest (`model.json`): what a device needs to load a recognition model and to
  * refuse a wrong one. It sits beside the ONNX file in a model component's artifacts and names the
- * file, its SHA-256, the input the network expects (NCHW crops, size, normalisation), its two
- * outputs, the SKU labels in output order, the catalogue they come from, and how the model was
+ * file, its SHA-256, the input the network expects (NCHW crops, size, normalisation), its
+ * outputs (`sku`, `count`, and `hand` when the model sees hands), the SKU labels in output order, the catalogue they come from, and how the model was
  * trained and how well it did on held-out seeds.
  *
  * @example
@@ -43,6 +43,11 @@ export const ModelManifestSchema = z.strictObject({
   outputs: z.strictObject({
     sku: z.string().min(1).max(64),
     count: z.string().min(1).max(64),
+    /**
+     * Optional hand head: `labels.length + 1` classes, 0 no hand over the slot, `1 + i` a hand
+     * holding label `i` (1: a hand holding nothing). Without it no take/return events.
+     */
+    hand: z.string().min(1).max(64).optional(),
   }),
   /** SKU labels in the `sku` output's order; the first is `empty`. */
   labels: z.array(z.string().min(1).max(32)).min(2).max(1001),
@@ -63,6 +68,10 @@ export const ModelManifestSchema = z.strictObject({
     countAccuracy: unit,
     /** Expected calibration error of the count confidence (10 bins). */
     countEce: unit,
+    /** Share of crops whose hand class is right (models with a hand head). */
+    handAccuracy: unit.optional(),
+    /** Among crops of a hand holding a product, share named right. */
+    heldAccuracy: unit.optional(),
   }),
   createdAt: f.timestamp,
 }).refine((m) => m.labels[0] === "empty", {

@@ -1,6 +1,6 @@
 /**
  * Recognition in the running agent: a simulated cabinet filmed by synthetic cameras, the default
- * model deciding each door session's cart; a model update applied without a restart; a corrupt
+ * model deciding each door session's cart and its take/return events; a model update applied without a restart; a corrupt
  * model update refused while the previous model keeps serving.
  */
 import assert from "node:assert/strict";
@@ -68,16 +68,29 @@ Deno.test({
       return { done, truth: cartText(scenarioTruth(scene.current.scenario).carts[0]!.entries()) };
     };
 
-    // Three sessions: each decided exactly, or sent to review; never a wrong charge.
+    // Three sessions: each decided exactly, or sent to review; never a wrong charge. The take and
+    // return events published before each outcome add up to its cart.
     let exact = 0;
+    let items = 0;
     for (let i = 0; i < 3; i++) {
       const { done, truth } = await shop();
       assert.equal(done.modelVersion, "1.0.0", done.review.reasons.join("; "));
       const got = cartText(done.cart.map((l) => [l.sku, l.qty] as const));
       assert.ok(done.review.required || got === truth, `charged ${got}, truth ${truth}`);
-      if (!done.review.required) exact++;
+      if (done.review.required) continue;
+      exact++;
+      const net = new Map<string, number>();
+      for (const e of await streamEvents(nc, "m001-a")) {
+        if (e.type !== "item_taken" && e.type !== "item_returned") continue;
+        if (e.sessionId !== done.sessionId) continue;
+        assert.ok(e.at >= done.openedAt && e.at <= done.closedAt, `event at ${e.at}`);
+        net.set(e.sku, (net.get(e.sku) ?? 0) + (e.type === "item_taken" ? 1 : -1));
+        items++;
+      }
+      assert.equal(cartText(net), got, "the session's take/return events add up to its cart");
     }
     assert.ok(exact >= 2, `${exact} of 3 sessions decided`);
+    assert.ok(items >= 1, "take/return events were published");
 
     // A model update (same network, version 2.0.0) serves from the next session on.
     const manifest = JSON.parse(await Deno.readTextFile(`${MODEL}/model.json`));

@@ -35,6 +35,12 @@ Deno.test("train writes a verified model artifact with its report, and refuses o
   assert.equal(report.skuConfusion.length, manifest.value.labels.length);
   assert.match(await Deno.readTextFile(`${out}/confusion_sku.svg`), /^<svg/);
   assert.match(await Deno.readTextFile(`${out}/report.md`), /SKU accuracy \d+\.\d\d%/);
+  // The hand head: an output in the manifest, figures in the report, its confusion picture.
+  assert.equal(manifest.value.outputs.hand, "hand");
+  assert.ok(typeof manifest.value.metrics.handAccuracy === "number");
+  assert.equal(report.hand.confusion.length, manifest.value.labels.length + 1);
+  assert.match(await Deno.readTextFile(`${out}/confusion_hand.svg`), /no hand/);
+  assert.match(await Deno.readTextFile(`${out}/report.md`), /Hand head: class accuracy/);
   // Nothing is left aside.
   assert.deepEqual((await Array.fromAsync(Deno.readDir(dir))).map((e) => e.name), ["model"]);
   await assert.rejects(

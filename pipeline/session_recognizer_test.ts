@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import type { ModelManifest } from "../protocol/mod.ts";
+import { referenceKernels } from "../wasm/mod.ts";
+import { createFrame } from "./frame.ts";
+import { createFrameSet } from "./frame_set.ts";
+import type { Planogram } from "./planogram.ts";
+import { SessionRecognizer, type SlotModel } from "./session_recognizer.ts";
+import type { SlotProbabilities } from "./slot_classifier.ts";
+
+const labels = ["empty", "COLA-330"];
+
+const manifest: ModelManifest = {
+  name: "fake",
+  version: "0.0.1",
+  format: "onnx",
+  file: "fake.onnx",
+  sha256: "0".repeat(64),
+  bytes: 1,
+  input: { name: "input", layout: "NCHW", size: 8, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] },
+  outputs: { sku: "sku", count: "count", hand: "hand" },
+  labels,
+  maxCount: 4,
+  catalogueVersion: "test",
+  training: { seed: 1, seeds: [1, 1], epochs: 1, crops: 1, ms: 0 },
+  metrics: { evalSeeds: [2, 2], crops: 1, skuAccuracy: 1, countAccuracy: 1, countEce: 0 },
+  createdAt: 0,
+};
+
+/**
+ * A model (simulated, no network) that reads the unit count from a crop's brightness (one unit
+ * per 50 levels of the red channel) and sees a hand where the green channel is bright; it records
+ * each call and how many ran at once.
+ */
+class BrightnessModel implements SlotModel {
+  readonly manifest = manifest;
+  readonly calls: number[] = [];
+  #active = 0;
+  maxActive = 0;
+
+  async classify(batch: Float32Array, n: number): Promise<SlotProbabilities> {
+    this.#active++;
+    this.maxActive = Math.max(this.maxActive, this.#active);
+    this.calls.push(n);
+    await new Promise((r) => setTimeout(r, 5));
+    const per = 3 * 8 * 8;
+    const sku = new Float32Array(n * 2);
+    const count = new Float32Array(n * 5);
+    const hand = new Float32Array(n * 3);
+    for (let i = 0; i < n; i++) {
+      const red = batch[i * per]! * 0.25 + 0.5; // undo the normalisation: 0..1
+      const green = batch[i * per + 64]! * 0.25 + 0.5;
+      const units = Math.min(4, Math.round((red * 255) / 50));
+      sku.set(units > 0 ? [0.02, 0.98] : [0.98, 0.02], i * 2);
+      for (let c = 0; c < 5; c++) count[i * 5 + c] = c === units ? 0.96 : 0.01;
+      hand.set(green > 0.5 ? [0.02, 0.02, 0.96] : [0.98, 0.01, 0.01], i * 3);
+    }
+    this.#active--;
+    return { n, sku, count, hand };
+  }
+}
+
+const planogram: Planogram = {
+  slots: [{
+    shelf: 0,
+    slot: 0,
+    sku: "COLA-330",
+    regions: { "cam-1": { x0: 0, y0: 0, x1: 1, y1: 1 } },
+  }],
+};
+
+/** A 16x16 frame set whose slot shows `units` units, with a hand over it or not. */
+function frameSet(ts: number, units: number, hand = false) {
+  const data = new Uint8Array(16 * 16 * 4);
+  for (let i = 0; i < data.length; i += 4) {
+    data[i] = units * 50;
+    data[i + 1] = hand ? 250 : 0;
+    data[i + 3] = 255;
+  }
+  const frame = createFrame({
+    cameraId: "cam-1",
+    deviceId: "m001-a",
+    seq: ts,
+    ts,
+    width: 16,
+    height: 16,
+    format: "rgba",
+    data,
+  });
+  return createFrameSet(ts, new Map([["cam-1", frame]]), []);
+}
+
+Deno.test("SessionRecognizer classifies the open door in the background and reports a take", async () => {
+  const model = new BrightnessModel();
+  const recognizer = new SessionRecognizer(model, planogram, {
+    kernels: referenceKernels,
+    settleMs: 0,
+  });
+  const film = (ts: number, units: number, hand = false) => {
+    using set = frameSet(ts, units, hand);
+    recognizer.observe(set);
+  };
+  for (let ts = 0; ts < 3000; ts += 150) film(ts, 3);
+  assert.deepEqual(model.calls, [], "nothing is classified while the door is closed");
+  recognizer.open({ sessionId: "s1", openedAt: 3000 });
+  // Open door: 3 units, the hand takes one (hand over the slot, holding it), 2 units left.
+  const script = [3, 3, 3, 3, 3, 3, -1, -1, 2, 2, 2, 2, 2, 2];
+  for (const [i, u] of script.entries()) {
+    film(3000 + i * 150, u < 0 ? 2 : u, u < 0);
+    await new Promise((r) => setTimeout(r, 10)); // frames arrive over time
+  }
+  const inBackground = model.calls.length;
+  assert.ok(inBackground >= 2, `${inBackground} calls before the door closed`);
+  const closedAt = 3000 + script.length * 150;
+  const deciding = recognizer.decide({ sessionId: "s1", openedAt: 3000, closedAt });
+  for (let ts = closedAt; ts < closedAt + 600; ts += 150) film(ts, 2);
+  const d = await deciding;
+  assert.deepEqual(d.cart, [{ sku: "COLA-330", qty: 1 }]);
+  assert.deepEqual(d.reviewReasons, []);
+  assert.deepEqual(d.events?.map((e) => [e.kind, e.sku, e.at]), [[
+    "take",
+    "COLA-330",
+    3000 + 6 * 150,
+  ]]);
+  assert.equal(model.maxActive, 1, "one model call at a time");
+  // Every picture was classified once at most: 3 before, the open door's, the 3 or 4 after.
+  const crops = model.calls.reduce((a, b) => a + b, 0);
+  assert.ok(crops >= 3 + script.length + 3 && crops <= 3 + script.length + 4, `${crops} crops`);
+});
+
+Deno.test("SessionRecognizer keeps only the last pictures while the door is closed", async () => {
+  const model = new BrightnessModel();
+  const recognizer = new SessionRecognizer(model, planogram, {
+    kernels: referenceKernels,
+    settleMs: 0,
+  });
+  for (let ts = 0; ts < 60_000; ts += 150) {
+    using set = frameSet(ts, 2);
+    recognizer.observe(set);
+  }
+  // Deciding a session that opened a minute ago, without having been told: no picture before.
+  const deciding = recognizer.decide({ sessionId: "s2", openedAt: 1000, closedAt: 59_000 });
+  for (let ts = 60_000; ts < 60_600; ts += 150) {
+    using set = frameSet(ts, 2);
+    recognizer.observe(set);
+  }
+  const d = await deciding;
+  assert.deepEqual(d.reviewReasons, ["no picture of the shelves before the door opened"]);
+  assert.ok(model.calls.reduce((a, b) => a + b, 0) <= 7 + 4, `${model.calls} crops classified`);
+});
