@@ -40,6 +40,16 @@ export { connectNats, type ConnectNatsOptions, NatsUnavailableError } from "./na
 export { natsHealth } from "./nats_health.ts";
 export { onShutdown } from "./shutdown.ts";
 export { ensureStreams } from "./streams.ts";
+export { KvSandboxStore } from "./kv_sandbox_store.ts";
+export {
+  type Customer,
+  type MachineUnlocker,
+  PaymentConflictError,
+  type PaymentMethod,
+  PaymentNotFoundError,
+  PaymentService,
+  type PaymentServiceOptions,
+} from "./payment_service.ts";
 export { ComponentError, ComponentRegistry } from "./component_registry.ts";
 export { type ChunkSizes, type ChunkSpan, contentChunks } from "./content_chunker.ts";
 export {

@@ -7,7 +7,7 @@
  *   or released (zero once the session is settled)
  * - `merchant:<machineId>`: what the machine's operator earned
  *
- * A transaction's id is derived from its session and step (`<sessionId>:hold`, `:capture`, ...),
+ * A transaction's id is derived from its session and step (`<sessionId>.hold`, `.capture`, ...),
  * so a movement recorded twice is visible as such. {@link checkLedger} verifies the books: every
  * transaction balances, no step is recorded twice, and every session's hold account is what its
  * state says (zero when settled, the hold while it waits for its cart or a review).
@@ -32,7 +32,7 @@ export interface Posting {
 
 /** A balanced movement of money. */
 export interface LedgerTransaction {
-  /** `<sessionId>:<step>`: one per movement. */
+  /** `<sessionId>.<step>`: one per movement (a valid NATS KV key). */
   readonly id: string;
   readonly sessionId: string;
   readonly kind: "hold" | "capture" | "release" | "refund";
@@ -57,7 +57,7 @@ const tx = (
   kind: LedgerTransaction["kind"],
   postings: Posting[],
 ): LedgerTransaction => ({
-  id: `${p.sessionId}:${step}`,
+  id: `${p.sessionId}.${step}`,
   sessionId: p.sessionId,
   kind,
   currency: p.currency,

@@ -67,8 +67,8 @@ Deno.test("checkLedger names a double capture, an unbalanced entry, an unsettled
     { sessionId: "s1", state: "settled", hold: 1000, captured: 1000 },
     { sessionId: "s3", state: "awaiting", hold: 500 },
   ]);
-  assert.ok(problems.includes("transaction s1:capture is recorded twice"), problems.join("\n"));
-  assert.ok(problems.includes("transaction s3:hold does not balance: its postings sum to -100"));
+  assert.ok(problems.includes("transaction s1.capture is recorded twice"), problems.join("\n"));
+  assert.ok(problems.includes("transaction s3.hold does not balance: its postings sum to -100"));
   assert.ok(problems.some((p) => /session s1 \(settled\) holds -1000/.test(p)));
   assert.ok(problems.includes("session s1 captured 1000, the ledger says 2000"));
   assert.ok(problems.includes("session s4 has movements but no session record"));

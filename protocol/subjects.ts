@@ -140,8 +140,9 @@ export const filters = {
   telemetry: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.tel`,
   /** Command requests to the selected devices (a device subscribes to its own, in any region). */
   commands: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.cmd.*`,
-  /** Pipeline events of the selected devices. */
-  pipelineEvents: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.evt.*`,
+  /** Pipeline events of the selected devices (of one type, or all). */
+  pipelineEvents: (filter: DeviceFilter = {}, type?: PipelineEventType): string =>
+    `${deviceFilter(filter)}.evt.${type ? check("pipeline event type", type, NAME) : "*"}`,
   /** Clip-uploaded events of the selected devices. */
   clipsUploaded: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.clip`,
   /** Update progress of the selected devices. */
@@ -185,6 +186,14 @@ export const buckets = {
   deployments: "deployments",
   /** Each device's part in a deployment: key `<deploymentId>.<deviceId>`. */
   deploymentDevices: "deployment_devices",
+  /** Payment sessions (state and last event): key `<sessionId>`. */
+  paymentSessions: "payment_sessions",
+  /** Customers and their payment methods (provider tokens only): key `<customerId>`. */
+  customers: "customers",
+  /** The ledger: one balanced transaction per money movement, key `<sessionId>.<step>`. */
+  ledger: "ledger",
+  /** The sandbox payment provider's holds and idempotency records. */
+  paymentSandbox: "payment_sandbox",
 } as const;
 
 /** Key of one side of a device's shadow in the `shadow` bucket. */

@@ -1,0 +1,725 @@
+/**
+ * The payment service: customers and their payment methods (provider tokens only), and every
+ * payment session from the customer's start at a machine to its receipt. A session lives in the
+ * `payment_sessions` KV bucket and changes only by {@link applyPaymentEvent} under
+ * compare-and-swap on the entry's revision; every change is also published to the region's
+ * PAYMENTS stream (message id derived from the session and step, so a repeat is dropped). Each
+ * provider call carries an idempotency key derived from the session and the step
+ * (`<sessionId>:hold`, `:capture`, `:cancel`, `:refund-<n>`), and every step first looks at the
+ * session's state, so whatever arrives twice (a cart event redelivered, a retried request, two
+ * cloud instances) moves money once. Money movements are written to the `ledger` bucket as
+ * balanced transactions, created once by id. {@link PaymentService.reconcile} finishes sessions a
+ * crash interrupted.
+ *
+ * @example
+ * ```ts
+ * import { connect } from "@nats-io/transport-node";
+ * import { DEFAULT_CATALOGUE } from "../models/mod.ts";
+ * import { priceList, SandboxProvider } from "../payments/mod.ts";
+ * import { KvSandboxStore } from "./kv_sandbox_store.ts";
+ * import { PaymentService } from "./payment_service.ts";
+ *
+ * const nc = await connect({ servers: "127.0.0.1:4222" });
+ * const payments = await PaymentService.open(nc, {
+ *   region: "local",
+ *   provider: new SandboxProvider(await KvSandboxStore.open(nc)),
+ *   prices: priceList(DEFAULT_CATALOGUE),
+ *   unlocker: { unlock: () => Promise.resolve({ deviceId: "m001-a", commandId: "cmd-00000001" }) },
+ * });
+ * const customer = await payments.registerCustomer({ email: "ada@example.com" });
+ * await payments.addPaymentMethod(customer.customerId, { token: "pm_sandbox_visa" });
+ * const session = await payments.start({ customerId: customer.customerId, machineId: "m001" });
+ * console.log(session.state); // "unlocked"
+ * ```
+ *
+ * @module
+ */
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  applyPaymentEvent,
+  checkLedger,
+  holdTransaction,
+  isFinal,
+  type LedgerParties,
+  type LedgerTransaction,
+  PaymentDeclinedError,
+  type PaymentProvider,
+  type PaymentSession,
+  priceCart,
+  type PriceList,
+  ProviderUnavailableError,
+  refundTransaction,
+  type SessionBooks,
+  settleTransactions,
+  UnknownSkuError,
+} from "../payments/mod.ts";
+import {
+  buckets,
+  filters,
+  newMessageId,
+  parsePipelineEvent,
+  type PaymentEvent,
+  paymentEvent,
+  type PipelineEvent,
+  subjects,
+} from "../protocol/mod.ts";
+
+/** Opens a machine's door for a payment session: the cloud's command to its primary device. */
+export interface MachineUnlocker {
+  /** Sends the unlock; resolves once the device accepted it, rejects when it did not. */
+  unlock(machineId: string, sessionId: string): Promise<{ deviceId: string; commandId: string }>;
+}
+
+/** A registered customer. */
+export interface Customer {
+  readonly customerId: string;
+  readonly email: string;
+  readonly createdAt: number;
+  /** Payment methods: provider tokens, never card numbers. */
+  readonly paymentMethods: readonly PaymentMethod[];
+}
+
+/** A payment method: the provider's token for it. */
+export interface PaymentMethod {
+  readonly paymentMethodId: string;
+  readonly token: string;
+  readonly provider: string;
+  readonly addedAt: number;
+}
+
+/** Options of {@link PaymentService.open}. */
+export interface PaymentServiceOptions {
+  readonly region: string;
+  readonly provider: PaymentProvider;
+  /** What the machines sell, at what price. */
+  readonly prices: PriceList;
+  readonly unlocker: MachineUnlocker;
+  /** The authorization hold: the most a session can cost, minor units. Default 5,000. */
+  readonly holdAmount?: number;
+  /** Provider calls that found it unavailable are tried this many times. Default 3. */
+  readonly attempts?: number;
+  /** Wait between those tries, ms (doubling). Default 100. */
+  readonly retryDelayMs?: number;
+  /** Clock, Unix ms. Default `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** No such session, customer or payment method; `what` names it. */
+export class PaymentNotFoundError extends Error {
+  /** What was not found, e.g. `session pay-123`. */
+  readonly what: string;
+  /** Creates the error. */
+  constructor(what: string) {
+    super(`No ${what}`);
+    this.name = "PaymentNotFoundError";
+    this.what = what;
+  }
+}
+
+/** The request cannot be honoured in the session's state (a refund of an unsettled session...). */
+export class PaymentConflictError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PaymentConflictError";
+  }
+}
+
+interface Stored {
+  readonly session: PaymentSession;
+  readonly paymentMethod: string;
+  readonly lastEvent: PaymentEvent;
+}
+
+type EventBody = PaymentEvent extends infer E
+  ? E extends PaymentEvent ? Omit<E, "v" | "id" | "ts" | "sessionId" | "machineId" | "currency">
+  : never
+  : never;
+
+const encoder = new TextEncoder();
+const conflict = (e: unknown) => /wrong last sequence|key exists|10071/i.test(String(e));
+const TOKEN = /^(pm|tok|card|src)_[A-Za-z0-9_]{3,96}$/;
+
+/** The payment service (state in NATS; any number of instances). */
+export class PaymentService {
+  readonly #nc: NatsConnection;
+  readonly #o: PaymentServiceOptions;
+  readonly #sessions: KV;
+  readonly #customers: KV;
+  readonly #ledger: KV;
+
+  private constructor(nc: NatsConnection, o: PaymentServiceOptions, kvs: KV[]) {
+    this.#nc = nc;
+    this.#o = o;
+    [this.#sessions, this.#customers, this.#ledger] = kvs as [KV, KV, KV];
+  }
+
+  /** Opens the service (creating its buckets when missing). */
+  static async open(nc: NatsConnection, options: PaymentServiceOptions): Promise<PaymentService> {
+    const kvm = new Kvm(nc);
+    return new PaymentService(nc, options, [
+      await kvm.create(buckets.paymentSessions, { history: 1 }),
+      await kvm.create(buckets.customers, { history: 1 }),
+      await kvm.create(buckets.ledger, { history: 1 }),
+    ]);
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  /** The hold every session starts with. */
+  get holdAmount(): number {
+    return this.#o.holdAmount ?? 5000;
+  }
+
+  // ---- customers
+
+  /** Registers a customer. */
+  async registerCustomer(input: { readonly email: string }): Promise<Customer> {
+    if (!/^[^\s@]{1,64}@[^\s@]{1,190}$/.test(input.email)) {
+      throw new TypeError(`Invalid email ${JSON.stringify(input.email.slice(0, 80))}`);
+    }
+    const customer: Customer = {
+      customerId: `cus-${newMessageId(this.#now())}`,
+      email: input.email,
+      createdAt: this.#now(),
+      paymentMethods: [],
+    };
+    await this.#customers.create(customer.customerId, encoder.encode(JSON.stringify(customer)));
+    return customer;
+  }
+
+  /** A customer, or throws {@link PaymentNotFoundError}. */
+  async customer(customerId: string): Promise<Customer> {
+    const e = await this.#customers.get(customerId).catch(() => null);
+    if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`customer ${customerId}`);
+    return e.json<Customer>();
+  }
+
+  /**
+   * Adds a payment method by its provider token; anything that is not a token (a card number
+   * above all) is refused with a TypeError that does not repeat it.
+   */
+  async addPaymentMethod(
+    customerId: string,
+    input: { readonly token: string },
+  ): Promise<PaymentMethod> {
+    if (!TOKEN.test(input.token)) {
+      throw new TypeError(
+        "Invalid payment method: expected a provider token such as pm_... (never a card number)",
+      );
+    }
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const e = await this.#customers.get(customerId);
+      if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`customer ${customerId}`);
+      const c = e.json<Customer>();
+      const existing = c.paymentMethods.find((m) => m.token === input.token);
+      if (existing) return existing;
+      const method: PaymentMethod = {
+        paymentMethodId: `pmt-${newMessageId(this.#now())}`,
+        token: input.token,
+        provider: this.#o.provider.name,
+        addedAt: this.#now(),
+      };
+      const next = { ...c, paymentMethods: [...c.paymentMethods, method] };
+      try {
+        await this.#customers.update(customerId, encoder.encode(JSON.stringify(next)), e.revision);
+        return method;
+      } catch (err) {
+        if (!conflict(err)) throw err;
+      }
+    }
+    throw new PaymentConflictError(`Customer ${customerId} is changing too often; try again`);
+  }
+
+  // ---- sessions
+
+  /** A session, or throws {@link PaymentNotFoundError}. */
+  async get(sessionId: string): Promise<PaymentSession> {
+    return (await this.#stored(sessionId)).session;
+  }
+
+  async #stored(sessionId: string): Promise<Stored> {
+    const e = await this.#sessions.get(sessionId).catch(() => null);
+    if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`session ${sessionId}`);
+    return e.json<Stored>();
+  }
+
+  /**
+   * Starts a session at a machine: holds the machine's maximum amount on the customer's payment
+   * method and unlocks the machine. Resolves with the session: `unlocked`, or `declined`, or
+   * `failed` (the machine did not unlock; the hold was released).
+   */
+  async start(input: {
+    readonly customerId: string;
+    readonly machineId: string;
+    readonly paymentMethodId?: string;
+  }): Promise<PaymentSession> {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.machineId)) {
+      throw new TypeError(`Invalid machine id ${JSON.stringify(input.machineId.slice(0, 80))}`);
+    }
+    const customer = await this.customer(input.customerId);
+    const method = input.paymentMethodId
+      ? customer.paymentMethods.find((m) => m.paymentMethodId === input.paymentMethodId)
+      : customer.paymentMethods.at(-1);
+    if (!method) {
+      throw new PaymentNotFoundError(
+        input.paymentMethodId
+          ? `payment method ${input.paymentMethodId} of customer ${input.customerId}`
+          : `payment method of customer ${input.customerId}`,
+      );
+    }
+    const sessionId = `pay-${newMessageId(this.#now())}`;
+    const event = this.#event(
+      { sessionId, machineId: input.machineId, currency: this.#o.prices.currency },
+      1,
+      { type: "session_started", customerId: customer.customerId },
+    );
+    const session = applyPaymentEvent(undefined, event);
+    const stored: Stored = { session, paymentMethod: method.token, lastEvent: event };
+    await this.#sessions.create(sessionId, encoder.encode(JSON.stringify(stored)));
+    await this.#publish(event);
+    return await this.#drive(sessionId);
+  }
+
+  /** Takes every step the session can take now; returns it as it is after them. */
+  async #drive(sessionId: string): Promise<PaymentSession> {
+    let { session: s, paymentMethod } = await this.#stored(sessionId);
+    if (s.state === "started") {
+      try {
+        const hold = await this.#call(() =>
+          this.#o.provider.authorize({
+            paymentMethod,
+            customer: s.customerId,
+            amount: this.holdAmount,
+            currency: s.currency,
+            idempotencyKey: `${sessionId}:hold`,
+          })
+        );
+        s = await this.#advance(
+          sessionId,
+          (x) =>
+            x.state === "started"
+              ? { type: "hold_authorized", amount: hold.amount, holdId: hold.holdId }
+              : null,
+        );
+        await this.#book(holdTransaction(this.#parties(s), hold.amount));
+      } catch (e) {
+        if (!(e instanceof PaymentDeclinedError)) throw e;
+        return await this.#advance(
+          sessionId,
+          (x) =>
+            x.state === "started"
+              ? { type: "hold_declined", reason: `${e.code}: ${e.message}`.slice(0, 200) }
+              : null,
+        );
+      }
+    }
+    if (s.state === "held") {
+      try {
+        const sent = await this.#o.unlocker.unlock(s.machineId, sessionId);
+        s = await this.#advance(
+          sessionId,
+          (x) =>
+            x.state === "held"
+              ? { type: "unlock_sent", deviceId: sent.deviceId, commandId: sent.commandId }
+              : null,
+        );
+      } catch (e) {
+        s = await this.#release(sessionId, `the machine did not unlock: ${(e as Error).message}`);
+      }
+    }
+    if (s.state === "capturing") s = await this.#settle(sessionId);
+    return s;
+  }
+
+  /** Releases the whole hold of a session that cannot go on, and fails it with `reason`. */
+  async #release(sessionId: string, reason: string): Promise<PaymentSession> {
+    let s = await this.get(sessionId);
+    if (s.hold && s.released === 0 && s.captured === 0) {
+      await this.#call(() =>
+        this.#o.provider.cancel({ holdId: s.hold!.holdId, idempotencyKey: `${sessionId}:cancel` })
+      );
+      s = await this.#advance(
+        sessionId,
+        (x) =>
+          x.released === 0 && x.captured === 0
+            ? { type: "hold_released", amount: x.hold!.amount }
+            : null,
+      );
+      for (const t of settleTransactions(this.#parties(s), { hold: s.hold!.amount, captured: 0 })) {
+        await this.#book(t);
+      }
+    }
+    return await this.#advance(
+      sessionId,
+      (x) => isFinal(x.state) ? null : { type: "failed", reason: reason.slice(0, 200) },
+    );
+  }
+
+  /**
+   * Takes a door session's outcome from the machine (`session_completed`): the cart is captured,
+   * or the session goes to review with the reasons. A cart for a session that is not a payment
+   * session is ignored; one that arrives again changes nothing.
+   */
+  async cartArrived(
+    event: Extract<PipelineEvent, { type: "session_completed" }>,
+  ): Promise<PaymentSession | undefined> {
+    const stored = await this.#stored(event.sessionId).catch((e) => {
+      if (e instanceof PaymentNotFoundError) return undefined;
+      throw e;
+    });
+    if (!stored) return undefined;
+    if (stored.session.machineId !== event.machineId) {
+      throw new PaymentConflictError(
+        `Session ${event.sessionId} is at machine ${stored.session.machineId}, ` +
+          `the cart came from ${event.machineId}`,
+      );
+    }
+    let s = await this.#advance(
+      event.sessionId,
+      (x) =>
+        x.state === "unlocked"
+          ? { type: "cart_received", cart: event.cart, confidence: event.confidence }
+          : null,
+    );
+    if (s.state !== "capturing" || s.captured > 0 || s.released > 0) {
+      return s.state === "capturing" ? await this.#settle(event.sessionId) : s;
+    }
+    const reasons = [
+      ...(event.review.required
+        ? (event.review.reasons.length ? event.review.reasons : ["the machine asked for a review"])
+        : []),
+      ...this.#problems(s.cart ?? [], s.hold!.amount),
+    ];
+    if (reasons.length > 0) {
+      s = await this.#advance(
+        event.sessionId,
+        (x) =>
+          x.state === "capturing" && x.captured === 0 && x.released === 0
+            ? { type: "review_required", reasons: reasons.slice(0, 20) }
+            : null,
+      );
+      return s;
+    }
+    return await this.#settle(event.sessionId);
+  }
+
+  /** Why a cart cannot be charged as it is (unknown SKUs, above the hold). */
+  #problems(cart: readonly { sku: string; qty: number }[], hold: number): string[] {
+    try {
+      const { total } = priceCart(cart, this.#o.prices);
+      return total > hold ? [`the cart's total ${total} is above the hold of ${hold}`] : [];
+    } catch (e) {
+      if (e instanceof UnknownSkuError || e instanceof RangeError) return [e.message];
+      throw e;
+    }
+  }
+
+  /** Captures the session's cart (or cancels the hold for an empty one) and issues the receipt. */
+  async #settle(sessionId: string): Promise<PaymentSession> {
+    let s = await this.get(sessionId);
+    if (s.state !== "capturing") return s;
+    const { lines, total } = priceCart(s.cart ?? [], this.#o.prices);
+    const hold = s.hold!;
+    if (total > 0 && s.captured === 0) {
+      const c = await this.#call(() =>
+        this.#o.provider.capture({
+          holdId: hold.holdId,
+          amount: total,
+          idempotencyKey: `${sessionId}:capture`,
+        })
+      );
+      s = await this.#advance(
+        sessionId,
+        (x) =>
+          x.captured === 0 ? { type: "captured", amount: c.amount, holdAmount: hold.amount } : null,
+      );
+    }
+    if (total === 0 && s.released === 0) {
+      await this.#call(() =>
+        this.#o.provider.cancel({ holdId: hold.holdId, idempotencyKey: `${sessionId}:cancel` })
+      );
+    }
+    if (s.released === 0 && hold.amount - s.captured > 0) {
+      s = await this.#advance(
+        sessionId,
+        (x) =>
+          x.released === 0 ? { type: "hold_released", amount: hold.amount - x.captured } : null,
+      );
+    }
+    for (
+      const t of settleTransactions(this.#parties(s), { hold: hold.amount, captured: s.captured })
+    ) {
+      await this.#book(t);
+    }
+    return await this.#advance(sessionId, (x) =>
+      x.state === "capturing"
+        ? {
+          type: "receipt_issued",
+          lines: lines.map((l) => ({ ...l })),
+          total: x.captured,
+        }
+        : null);
+  }
+
+  /** A reviewer's cart for a session in review (approving is sending the device's cart). */
+  async review(
+    sessionId: string,
+    input: { readonly reviewer: string; readonly cart: readonly { sku: string; qty: number }[] },
+  ): Promise<PaymentSession> {
+    const s = await this.get(sessionId);
+    if (s.state !== "review") {
+      throw new PaymentConflictError(`Session ${sessionId} is ${s.state}, not in review`);
+    }
+    const problems = this.#problems(input.cart, s.hold!.amount);
+    if (problems.length > 0) {
+      throw new RangeError(`Cannot charge the reviewed cart: ${problems[0]}`);
+    }
+    await this.#advance(sessionId, (x) =>
+      x.state === "review"
+        ? {
+          type: "review_completed",
+          reviewer: input.reviewer.slice(0, 200),
+          cart: input.cart.map((l) => ({ sku: l.sku, qty: l.qty })),
+        }
+        : null);
+    return await this.#settle(sessionId);
+  }
+
+  /** Refunds `amount` of a settled session (one refund per call). */
+  async refund(
+    sessionId: string,
+    input: { readonly amount: number; readonly sku?: string | null; readonly requestId: string },
+  ): Promise<PaymentSession> {
+    if (!Number.isInteger(input.amount) || input.amount < 1) {
+      throw new RangeError(`Invalid refund amount ${input.amount}: expected a positive integer`);
+    }
+    const s = await this.get(sessionId);
+    if (s.state !== "settled") {
+      throw new PaymentConflictError(
+        `Session ${sessionId} is ${s.state}; only a settled one is refunded`,
+      );
+    }
+    if (s.refunded + input.amount > s.captured) {
+      throw new RangeError(
+        `Cannot refund ${input.amount}: ${s.captured - s.refunded} of ${s.captured} is left`,
+      );
+    }
+    // The request id makes a retried refund request one refund.
+    const key = `${sessionId}:refund-${input.requestId}`;
+    const r = await this.#call(() =>
+      this.#o.provider.refund({ holdId: s.hold!.holdId, amount: input.amount, idempotencyKey: key })
+    );
+    await this.#book(refundTransaction(this.#parties(s), input.requestId, r.amount));
+    return await this.#advance(
+      sessionId,
+      (x) =>
+        x.refundKeys.includes(input.requestId)
+          ? null
+          : { type: "refunded", amount: r.amount, sku: input.sku ?? null },
+      input.requestId,
+    );
+  }
+
+  // ---- plumbing
+
+  #parties(s: PaymentSession): LedgerParties {
+    return {
+      sessionId: s.sessionId,
+      customerId: s.customerId,
+      machineId: s.machineId,
+      currency: s.currency,
+      at: this.#now(),
+    };
+  }
+
+  /** Writes a ledger transaction once (a repeat finds it there). */
+  async #book(t: LedgerTransaction): Promise<void> {
+    try {
+      await this.#ledger.create(t.id, encoder.encode(JSON.stringify(t)));
+    } catch (e) {
+      if (!conflict(e)) throw e;
+    }
+  }
+
+  /** Every ledger transaction (for the ledger check). */
+  async ledger(): Promise<LedgerTransaction[]> {
+    const out: LedgerTransaction[] = [];
+    for await (const key of await this.#ledger.keys()) {
+      const e = await this.#ledger.get(key);
+      if (e?.operation === "PUT") out.push(e.json<LedgerTransaction>());
+    }
+    return out;
+  }
+
+  /** Every session (for the ledger check and the reconciler). */
+  async sessions(): Promise<PaymentSession[]> {
+    const out: PaymentSession[] = [];
+    for await (const key of await this.#sessions.keys()) {
+      const e = await this.#sessions.get(key);
+      if (e?.operation === "PUT") out.push(e.json<Stored>().session);
+    }
+    return out;
+  }
+
+  /**
+   * Checks the books: every ledger transaction balances and is recorded once, and every session's
+   * money is where its state says (see `checkLedger`). Returns the discrepancies (none: all
+   * right).
+   */
+  async checkLedger(): Promise<string[]> {
+    const books: SessionBooks[] = (await this.sessions()).map((s) => ({
+      sessionId: s.sessionId,
+      state: s.state === "settled" || s.state === "failed"
+        ? "settled"
+        : s.state === "declined" || s.state === "started"
+        ? "declined"
+        : s.state === "review"
+        ? "review"
+        : "awaiting",
+      hold: s.hold?.amount ?? 0,
+      captured: s.captured,
+      refunded: s.refunded,
+    }));
+    return checkLedger(await this.ledger(), books);
+  }
+
+  /** A provider call, tried again (same idempotency key) while the provider is unavailable. */
+  async #call<T>(work: () => Promise<T>): Promise<T> {
+    const attempts = this.#o.attempts ?? 3;
+    let delay = this.#o.retryDelayMs ?? 100;
+    for (let i = 1;; i++) {
+      try {
+        return await work();
+      } catch (e) {
+        if (!(e instanceof ProviderUnavailableError) || i >= attempts) throw e;
+        await new Promise((r) => setTimeout(r, delay));
+        delay *= 2;
+      }
+    }
+  }
+
+  #event(
+    s: { sessionId: string; machineId: string; currency: string },
+    step: number,
+    body: EventBody,
+  ): PaymentEvent {
+    const event = {
+      v: 1,
+      id: `${s.sessionId.slice(0, 56)}-s${step}`,
+      ts: this.#now(),
+      sessionId: s.sessionId,
+      machineId: s.machineId,
+      currency: s.currency,
+      ...body,
+    } as PaymentEvent;
+    paymentEvent.encode(event); // throws TypeError naming a bad field
+    return event;
+  }
+
+  /**
+   * Applies the event `build` makes of the current session, under compare-and-swap; `build`
+   * returns null when the step is already done (by this call's earlier try or someone else).
+   */
+  async #advance(
+    sessionId: string,
+    build: (s: PaymentSession & { refundKeys: string[] }) => EventBody | null,
+    refundKey?: string,
+  ): Promise<PaymentSession> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const e = await this.#sessions.get(sessionId);
+      if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`session ${sessionId}`);
+      const stored = e.json<Stored & { refundKeys?: string[] }>();
+      const refundKeys = stored.refundKeys ?? [];
+      const body = build({ ...stored.session, refundKeys });
+      if (!body) return stored.session;
+      const event = this.#event(stored.session, stored.session.steps + 1, body);
+      const session = applyPaymentEvent(stored.session, event);
+      const next = {
+        ...stored,
+        session,
+        lastEvent: event,
+        refundKeys: refundKey ? [...refundKeys, refundKey] : refundKeys,
+      };
+      try {
+        await this.#sessions.update(sessionId, encoder.encode(JSON.stringify(next)), e.revision);
+      } catch (err) {
+        if (conflict(err)) continue;
+        throw err;
+      }
+      await this.#publish(event);
+      return session;
+    }
+    throw new PaymentConflictError(`Session ${sessionId} is changing too often; try again`);
+  }
+
+  async #publish(event: PaymentEvent): Promise<void> {
+    await jetstream(this.#nc).publish(
+      subjects.payment({ region: this.#o.region, sessionId: event.sessionId }, event.type),
+      paymentEvent.encode(event),
+      { msgID: event.id },
+    );
+  }
+
+  /**
+   * Finishes what a crash or an unavailable provider left undone: a session started but not
+   * held, held but not unlocked, or with its cart known but not captured. Returns how many
+   * sessions it moved.
+   */
+  async reconcile(options: { readonly olderThanMs?: number } = {}): Promise<number> {
+    const cutoff = this.#now() - (options.olderThanMs ?? 30_000);
+    let moved = 0;
+    for (const s of await this.sessions()) {
+      if (s.updatedAt > cutoff) continue;
+      if (s.state === "started" || s.state === "held" || s.state === "capturing") {
+        const before = s.steps;
+        const after = await this.#drive(s.sessionId).catch(() => s);
+        if (after.steps !== before) moved++;
+      }
+    }
+    return moved;
+  }
+
+  /**
+   * Consumes the region's door-session outcomes (a durable consumer shared by the cloud
+   * instances) until `signal` aborts; a message is acknowledged once its step is stored, so a
+   * crash before that redelivers it.
+   */
+  async run(signal: AbortSignal): Promise<void> {
+    const jsm = await jetstreamManager(this.#nc);
+    const stream = `EVENTS_${this.#o.region.toUpperCase()}`;
+    await jsm.consumers.add(stream, {
+      durable_name: "payments",
+      ack_policy: AckPolicy.Explicit,
+      filter_subject: filters.pipelineEvents({ region: this.#o.region }, "session_completed"),
+    }).catch(() => {});
+    const consumer = await jetstream(this.#nc).consumers.get(stream, "payments");
+    while (!signal.aborted) {
+      try {
+        const batch = await consumer.fetch({ max_messages: 64, expires: 1000 });
+        for await (const m of batch) {
+          const e = parsePipelineEvent(m.data);
+          if (e.ok && e.value.type === "session_completed") {
+            try {
+              await this.cartArrived(e.value);
+            } catch (err) {
+              if (err instanceof ProviderUnavailableError) {
+                m.nak(5000); // the provider is down: again later
+                continue;
+              }
+              // Anything else is not going to change on a redelivery; the reconciler and the
+              // review queue take it from here.
+            }
+          }
+          m.ack();
+        }
+      } catch {
+        if (!signal.aborted) await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * The payment service on a real nats-server with the sandbox provider (simulated): a session from
+ * the start to the receipt, and the faults of issue 9 (a cart delivered twice, two cloud
+ * instances on one session, a provider timeout after its success, a decline, a crash between the
+ * provider's capture and the state write); in every case one capture of the right amount and a
+ * ledger that balances.
+ */
+import assert from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { ensureStreams, KvSandboxStore, PaymentService } from "../cloud/mod.ts";
+import { DEFAULT_CATALOGUE } from "../models/mod.ts";
+import { priceList, SandboxProvider } from "../payments/mod.ts";
+import { parsePaymentEvent, type PipelineEvent } from "../protocol/mod.ts";
+import { startTestNats } from "./harness.ts";
+
+type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
+
+const prices = priceList(DEFAULT_CATALOGUE);
+const price = (sku: string) => prices.items.get(sku)!.unitPrice;
+
+/** A machine (simulated) that accepts every unlock and records it. */
+function machines() {
+  const unlocked: string[] = [];
+  return {
+    unlocked,
+    unlocker: {
+      unlock(machineId: string, sessionId: string) {
+        unlocked.push(`${machineId}/${sessionId}`);
+        return Promise.resolve({
+          deviceId: `${machineId}-a`,
+          commandId: `cmd-${sessionId.slice(4, 20)}`,
+        });
+      },
+    },
+  };
+}
+
+async function service(
+  nc: NatsConnection,
+  provider: SandboxProvider,
+  unlocker = machines().unlocker,
+) {
+  return await PaymentService.open(nc, {
+    region: "local",
+    provider,
+    prices,
+    unlocker,
+    retryDelayMs: 10,
+  });
+}
+
+/** The door session's outcome as the machine publishes it. */
+function completed(
+  sessionId: string,
+  cart: Array<{ sku: string; qty: number }>,
+  review: string[] = [],
+  confidence = 0.97,
+): Completed {
+  return {
+    v: 1,
+    id: `${sessionId.slice(0, 58)}-done`,
+    ts: Date.now(),
+    deviceId: "m001-a",
+    machineId: "m001",
+    type: "session_completed",
+    sessionId,
+    openedAt: Date.now() - 5000,
+    closedAt: Date.now(),
+    cart,
+    confidence,
+    review: { required: review.length > 0, reasons: review },
+    modelVersion: "1.0.0",
+  };
+}
+
+async function customer(p: PaymentService, token = "pm_sandbox_visa") {
+  const c = await p.registerCustomer({ email: "ada@example.com" });
+  await p.addPaymentMethod(c.customerId, { token });
+  return c.customerId;
+}
+
+Deno.test("a payment session holds, unlocks, captures exactly the cart, releases the rest and issues a receipt", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
+  const m = machines();
+  const p = await service(nc, provider, m.unlocker);
+  const started = await p.start({ customerId: await customer(p), machineId: "m001" });
+  assert.equal(started.state, "unlocked");
+  assert.deepEqual(m.unlocked, [`m001/${started.sessionId}`]);
+  assert.equal(started.hold!.amount, p.holdAmount);
+  const cart = [{ sku: "COLA-330", qty: 2 }, { sku: "GUM-14", qty: 1 }];
+  const total = 2 * price("COLA-330") + price("GUM-14");
+  const done = await p.cartArrived(completed(started.sessionId, cart));
+  assert.equal(done!.state, "settled");
+  assert.deepEqual([done!.captured, done!.released, done!.receiptTotal], [
+    total,
+    p.holdAmount - total,
+    total,
+  ]);
+  const hold = await provider.inspect(started.hold!.holdId);
+  assert.deepEqual([hold.status, hold.captured], ["captured", total]);
+  assert.deepEqual(await p.checkLedger(), []);
+  // Every transition is on the PAYMENTS stream, in order.
+  const js = jetstream(nc);
+  const c = await js.consumers.get("PAYMENTS_LOCAL");
+  const types: string[] = [];
+  const msgs = await c.fetch({ max_messages: 20, expires: 1000 });
+  for await (const msg of msgs) {
+    const e = parsePaymentEvent(msg.data);
+    assert.ok(e.ok);
+    types.push(e.value.type);
+    msg.ack();
+    if (e.value.type === "receipt_issued") break;
+  }
+  assert.deepEqual(types, [
+    "session_started",
+    "hold_authorized",
+    "unlock_sent",
+    "cart_received",
+    "captured",
+    "hold_released",
+    "receipt_issued",
+  ]);
+  // An empty cart releases the whole hold.
+  const empty = await p.start({ customerId: started.customerId, machineId: "m001" });
+  const none = await p.cartArrived(completed(empty.sessionId, []));
+  assert.deepEqual([none!.state, none!.captured, none!.released], ["settled", 0, p.holdAmount]);
+  assert.equal((await provider.inspect(empty.hold!.holdId)).status, "canceled");
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
+
+Deno.test("a cart delivered twice, to two cloud instances at once, is captured once", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  const nc2 = await nats.connect();
+  await ensureStreams(nc, "local");
+  const store = await KvSandboxStore.open(nc);
+  const a = await service(nc, new SandboxProvider(store));
+  const b = await service(nc2, new SandboxProvider(await KvSandboxStore.open(nc2)));
+  const s = await a.start({ customerId: await customer(a), machineId: "m001" });
+  const event = completed(s.sessionId, [{ sku: "WATER-500", qty: 3 }]);
+  const results = await Promise.all([
+    a.cartArrived(event),
+    b.cartArrived(event),
+    a.cartArrived(event),
+    b.cartArrived(event),
+  ]);
+  const final = await a.get(s.sessionId);
+  assert.equal(final.state, "settled");
+  assert.equal(final.captured, 3 * price("WATER-500"));
+  assert.ok(results.every((r) => r!.captured === 0 || r!.captured === final.captured));
+  const hold = await new SandboxProvider(store).inspect(s.hold!.holdId);
+  assert.equal(hold.captured, 3 * price("WATER-500"));
+  // And once more, later: nothing changes.
+  const again = await b.cartArrived(event);
+  assert.equal(again!.steps, final.steps);
+  assert.deepEqual(await a.checkLedger(), []);
+  await nc.close();
+  await nc2.close();
+});
+
+Deno.test("a provider timeout after the capture, then success: one capture; a decline at the hold: nothing held", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
+  const p = await service(nc, provider);
+  const s = await p.start({ customerId: await customer(p), machineId: "m001" });
+  provider.inject("capture", { kind: "timeout_after_success" });
+  const done = await p.cartArrived(completed(s.sessionId, [{ sku: "CHIPS-50", qty: 1 }]));
+  assert.equal(done!.state, "settled");
+  assert.equal((await provider.inspect(s.hold!.holdId)).captured, price("CHIPS-50"));
+
+  const declined = await p.start({
+    customerId: await customer(p, "pm_sandbox_insufficient"),
+    machineId: "m001",
+  });
+  assert.equal(declined.state, "declined");
+  assert.match(declined.failure ?? "", /insufficient_funds/);
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
+
+Deno.test("the cloud killed between the provider's capture and the state write: the retry captures nothing more", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
+  // The instance that "dies": its capture reaches the provider, then the process is gone before
+  // the session records it (the provider's answer is lost: a timeout after success, no retries).
+  const dying = await PaymentService.open(nc, {
+    region: "local",
+    provider,
+    prices,
+    unlocker: machines().unlocker,
+    attempts: 1,
+  });
+  const s = await dying.start({ customerId: await customer(dying), machineId: "m001" });
+  provider.inject("capture", { kind: "timeout_after_success" });
+  await assert.rejects(dying.cartArrived(completed(s.sessionId, [{ sku: "NUTS-75", qty: 2 }])));
+  const interrupted = await dying.get(s.sessionId);
+  assert.deepEqual([interrupted.state, interrupted.captured], ["capturing", 0]);
+  assert.equal((await provider.inspect(s.hold!.holdId)).captured, 2 * price("NUTS-75"));
+  // Another instance's reconciler finishes it with the same idempotency key.
+  const survivor = await service(nc, provider);
+  assert.equal(await survivor.reconcile({ olderThanMs: 0 }), 1);
+  const done = await survivor.get(s.sessionId);
+  assert.deepEqual([done.state, done.captured], ["settled", 2 * price("NUTS-75")]);
+  assert.equal((await provider.inspect(s.hold!.holdId)).captured, 2 * price("NUTS-75"));
+  assert.deepEqual(await survivor.checkLedger(), []);
+  await nc.close();
+});
+
+Deno.test("an unsure cart, an unknown SKU or a cart above the hold goes to review; the reviewed cart is charged", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
+  const p = await service(nc, provider);
+  const cust = await customer(p);
+  const unsure = await p.start({ customerId: cust, machineId: "m001" });
+  const r1 = await p.cartArrived(
+    completed(
+      unsure.sessionId,
+      [{ sku: "COLA-330", qty: 1 }],
+      ["confidence 0.42 below 0.80"],
+      0.42,
+    ),
+  );
+  assert.equal(r1!.state, "review");
+  assert.deepEqual(r1!.reviewReasons, ["confidence 0.42 below 0.80"]);
+  assert.equal((await provider.inspect(unsure.hold!.holdId)).status, "authorized");
+  const reviewed = await p.review(unsure.sessionId, {
+    reviewer: "op@example.com",
+    cart: [{ sku: "GUM-14", qty: 2 }],
+  });
+  assert.deepEqual([reviewed.state, reviewed.captured], ["settled", 2 * price("GUM-14")]);
+
+  const unknown = await p.start({ customerId: cust, machineId: "m001" });
+  const r2 = await p.cartArrived(completed(unknown.sessionId, [{ sku: "CAVIAR-1", qty: 1 }]));
+  assert.equal(r2!.state, "review");
+  assert.match(r2!.reviewReasons[0]!, /Unknown SKU "CAVIAR-1"/);
+  await assert.rejects(
+    p.review(unknown.sessionId, { reviewer: "op", cart: [{ sku: "CAVIAR-1", qty: 1 }] }),
+    /Unknown SKU "CAVIAR-1"/,
+  );
+  const above = await p.start({ customerId: cust, machineId: "m001" });
+  const r3 = await p.cartArrived(completed(above.sessionId, [{ sku: "COLA-330", qty: 1000 }]));
+  assert.equal(r3!.state, "review");
+  assert.match(r3!.reviewReasons[0]!, /above the hold of 5000/);
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
+
+Deno.test("refunds: per item or whole, never above the capture; bad input changes nothing", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
+  const p = await service(nc, provider);
+  const s = await p.start({ customerId: await customer(p), machineId: "m001" });
+  await p.cartArrived(completed(s.sessionId, [{ sku: "COLA-330", qty: 2 }]));
+  const one = await p.refund(s.sessionId, {
+    amount: price("COLA-330"),
+    sku: "COLA-330",
+    requestId: "r1",
+  });
+  const again = await p.refund(s.sessionId, {
+    amount: price("COLA-330"),
+    sku: "COLA-330",
+    requestId: "r1",
+  });
+  assert.equal(one.refunded, price("COLA-330"));
+  assert.equal(again.refunded, price("COLA-330"), "a retried refund request is one refund");
+  await assert.rejects(
+    p.refund(s.sessionId, { amount: price("COLA-330") + 1, requestId: "r2" }),
+    /Cannot refund \d+: \d+ of \d+ is left/,
+  );
+  await assert.rejects(p.refund(s.sessionId, { amount: -5, requestId: "r3" }), RangeError);
+  await assert.rejects(
+    p.refund("pay-nonexistent-1", { amount: 1, requestId: "r4" }),
+    /No session pay-nonexistent-1/,
+  );
+  await assert.rejects(
+    p.addPaymentMethod(s.customerId, { token: "4242 4242 4242 4242" }),
+    (e) => e instanceof TypeError && !e.message.includes("4242"),
+  );
+  assert.equal((await provider.inspect(s.hold!.holdId)).refunded, price("COLA-330"));
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
