@@ -119,7 +119,7 @@ export class ClipSpool implements ClipSink, Disposable {
     }
     Deno.mkdirSync(options.dir, { recursive: true });
     const db = new DatabaseSync(`${options.dir}/spool.db`);
-    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
     db.exec(SCHEMA);
     const spool = new ClipSpool(db, options);
     spool.#recover();

@@ -89,6 +89,7 @@ export class Outbox implements Disposable {
     this.#db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
+      PRAGMA busy_timeout = 5000;
       CREATE TABLE IF NOT EXISTS outbox (
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         id TEXT NOT NULL UNIQUE,
@@ -172,20 +173,26 @@ export class Outbox implements Disposable {
     if (ids.length === 0) return;
     const size = this.#db.prepare("SELECT LENGTH(data) AS b FROM outbox WHERE id = ?");
     const del = this.#db.prepare("DELETE FROM outbox WHERE id = ?");
+    // The counters change only once the deletes are committed: a rolled-back batch (a busy
+    // database) leaves them as the table is.
+    let rows = 0;
+    let bytes = 0;
     this.#db.exec("BEGIN");
     try {
       for (const id of ids) {
         const row = size.get(id) as { b: number } | undefined;
         if (!row) continue;
-        del.run(id);
-        this.#depth--;
-        this.#bytes -= Number(row.b);
+        if (Number(del.run(id).changes) === 0) continue;
+        rows++;
+        bytes += Number(row.b);
       }
       this.#db.exec("COMMIT");
     } catch (e) {
       this.#db.exec("ROLLBACK");
       throw e;
     }
+    this.#depth -= rows;
+    this.#bytes -= bytes;
     this.#checkAlert();
   }
 

@@ -60,3 +60,23 @@ Deno.test("Outbox delivers in order and retries a failed publish before anything
   assert.equal(box.stats().depth, 0);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("Outbox keeps its counters right when a batch of removals is rolled back", () => {
+  const dir = Deno.makeTempDirSync();
+  using box = new Outbox(`${dir}/o.db`);
+  for (const id of ["a", "b", "c"]) {
+    box.append({ id, subject: "s", data: new Uint8Array(10) });
+  }
+  // The second delete of the batch fails (as a busy database does): the batch rolls back.
+  box.database.exec(`CREATE TRIGGER fail_b BEFORE DELETE ON outbox WHEN old.id = 'b'
+    BEGIN SELECT RAISE(ABORT, 'database is locked'); END`);
+  assert.throws(() => box.remove(["a", "b"]), /database is locked/);
+  assert.deepEqual([box.stats().depth, box.stats().bytes], [3, 30]);
+  box.database.exec("DROP TRIGGER fail_b");
+  box.remove(["a", "b", "zzz"]);
+  assert.deepEqual([box.stats().depth, box.stats().bytes], [1, 10]);
+  // A fresh count agrees.
+  box[Symbol.dispose]();
+  using again = new Outbox(`${dir}/o.db`);
+  assert.deepEqual([again.stats().depth, again.stats().bytes], [1, 10]);
+});
