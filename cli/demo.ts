@@ -1,9 +1,12 @@
 /**
  * `./vend demo`: starts the local NATS (or uses `NATS_URL`), a cloud service process, and
  * simulated vending machines (each a primary and a secondary agent process on synthetic
- * cameras, with a simulated shopper who opens the door, takes products and closes it). Prints
- * `name: value` lines (`nats: URL`, `api: URL`, `dashboard: URL` (a one-time admin login link),
- * `machines: m001,m002`) and runs until Ctrl-C or `--duration`.
+ * cameras, with a simulated shopper who opens the door, takes products and closes it). A demo
+ * customer (a sandbox payment method, simulated) starts a payment session at each machine every
+ * `--session-every` seconds through the API: the hold, the unlock, the door session, the cart
+ * charged. Prints `name: value` lines (`nats: URL`, `api: URL`, `dashboard: URL` (a one-time
+ * admin login link), `machines: m001,m002`, then `receipt: SESSION TOTAL` as receipts are issued
+ * and `review: SESSION REASONS` as sessions go to review) and runs until Ctrl-C or `--duration`.
  *
  * @example
  * ```sh
@@ -21,7 +24,7 @@ import {
   onShutdown,
   TokenService,
 } from "../cloud/mod.ts";
-import { buckets } from "../protocol/mod.ts";
+import { buckets, parsePaymentEvent } from "../protocol/mod.ts";
 
 const USAGE = "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS]";
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -125,15 +128,17 @@ async function main(): Promise<void> {
     console.log(`api: ${api}`);
     // A one-time login link for an admin operator, signed with the fleet's shared key.
     const nc = await connectNats(nats.url, { name: "vend-demo" });
+    let token: string;
     try {
       const service = await new Kvm(nc).create(buckets.service, { history: 1 });
-      const token = await (await TokenService.open(service)).issue({
+      token = await (await TokenService.open(service)).issue({
         subject: "demo-admin",
         role: "admin",
       });
       console.log(`dashboard: ${api}/login?code=${await createLoginCode(service, token)}`);
-    } finally {
+    } catch (e) {
       await nc.close();
+      throw e;
     }
 
     const dataRoot = `${
@@ -187,17 +192,12 @@ async function main(): Promise<void> {
           "--seed",
           String(m * 1000),
         ];
-        if (role === "primary") {
-          args.push(
-            "--auto-sessions",
-            String(sessionEvery),
-            "--remote-camera",
-            `${machineId}-b/cam-3/5`,
-          );
-        }
+        if (role === "primary") args.push("--remote-camera", `${machineId}-b/cam-3/5`);
         const agent = new Deno.Command(Deno.execPath(), {
           args,
-          env: { VEND_EXIT_WITH_PARENT: "1" },
+          // VEND_DATA_DIR (the demo's own) would override the agent's folder: four devices
+          // would share one outbox.
+          env: { VEND_EXIT_WITH_PARENT: "1", VEND_DATA_DIR: config.dataDir },
           stdin: "piped",
           stdout: "piped",
           stderr: Deno.env.get("VEND_DEMO_VERBOSE") ? "inherit" : "null",
@@ -210,11 +210,71 @@ async function main(): Promise<void> {
     }
     console.log(`machines: ${ids.join(",")}`);
 
+    // The demo customer pays with a sandbox token (simulated provider) at every machine in turn.
+    const call = async (path: string, body: unknown) => {
+      const res = await fetch(`${api}${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const json = await res.json();
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${json.detail ?? ""}`);
+      return json;
+    };
+    const customer = await call("/customers", { email: "demo@example.com" });
+    await call(`/customers/${customer.customerId}/payment-methods`, { token: "pm_sandbox_visa" });
+    const receipts = nc.subscribe("vs.*.pay.*.*");
+    (async () => {
+      for await (const m of receipts) {
+        const e = parsePaymentEvent(m.data);
+        if (e.ok && e.value.type === "receipt_issued") {
+          console.log(`receipt: ${e.value.sessionId} ${e.value.total}`);
+        } else if (e.ok && e.value.type === "review_required") {
+          console.log(`review: ${e.value.sessionId} ${e.value.reasons.length}`);
+        }
+      }
+    })().catch(() => {});
+    // A machine is unlocked once the cloud has heard from its primary, and one customer at a
+    // time: the next session starts when the previous one is over.
+    const get = async (path: string) => {
+      const res = await fetch(`${api}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      return res.ok ? await res.json() : undefined;
+    };
+    const last = new Map<string, string>();
+    const shop = async () => {
+      for (const machineId of ids) {
+        const status = (await get(`/devices/${machineId}-a`))?.status;
+        const online = status?.status === "online" && status?.door === "closed";
+        const previous = last.get(machineId);
+        const busy = previous &&
+          ["started", "held", "unlocked", "capturing"].includes(
+            (await get(`/payments/sessions/${previous}`))?.state,
+          );
+        if (!online || busy) continue;
+        const started = await call("/payments/sessions", {
+          customerId: customer.customerId,
+          machineId,
+        });
+        last.set(machineId, started.sessionId);
+        if (started.state !== "unlocked") {
+          console.error(`demo: a session at ${machineId} is ${started.state}: ${started.failure}`);
+        }
+      }
+    };
+    const shopping = setInterval(
+      () => void shop().catch((e) => console.error(`demo: ${(e as Error).message}`)),
+      sessionEvery * 1000,
+    );
+    await shop().catch((e) => console.error(`demo: ${(e as Error).message}`));
+
     const why = await new Promise<string>((resolve) => {
       shutdown.addEventListener("abort", () => resolve("interrupted"), { once: true });
       if (durationMs !== undefined) setTimeout(() => resolve("duration reached"), durationMs);
       cloud.status.then((s) => resolve(`cloud process exited with code ${s.code}`));
     });
+    clearInterval(shopping);
+    receipts.unsubscribe();
+    await nc.close();
     if (why.startsWith("cloud process exited")) throw new Error(why);
     console.error(`demo: stopping (${why})`);
   } finally {

@@ -22,6 +22,7 @@ import { getCookie } from "hono/cookie";
 import { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
 import { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
 import { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
+import { paymentRoutes } from "./payment_api.ts";
 import type { Logger } from "./logger.ts";
 import { ApiError, problem } from "./problem.ts";
 import { Metrics } from "./prometheus.ts";
@@ -173,6 +174,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
     fleetRoutes(app, deps.fleet);
     const { registry, deployments } = deps.fleet;
     if (registry && deployments) updateRoutes(app, { ...deps.fleet, registry, deployments });
+    const payments = deps.fleet.payments;
+    if (payments) paymentRoutes(app, { ...deps.fleet, payments });
   }
   metrics.gauge("vend_live_clients", "Open dashboard live streams", () => liveClients.count);
 

@@ -25,6 +25,16 @@ import { jsonLogger, type Logger } from "./logger.ts";
 import { connectNats } from "./nats_connect.ts";
 import { natsHealth } from "./nats_health.ts";
 import { ensureStreams } from "./streams.ts";
+import { DEFAULT_CATALOGUE } from "../models/mod.ts";
+import {
+  type PaymentProvider,
+  priceList,
+  SandboxProvider,
+  StripeProvider,
+} from "../payments/mod.ts";
+import { KvSandboxStore } from "./kv_sandbox_store.ts";
+import { natsMachineUnlocker } from "./machine_unlocker.ts";
+import { PaymentService } from "./payment_service.ts";
 
 /** Options of {@link startCloudService}. */
 export interface CloudServiceOptions {
@@ -40,6 +50,11 @@ export interface CloudServiceOptions {
   logger?: Logger;
   /** Stops the service when aborted. */
   signal?: AbortSignal;
+  /**
+   * Payments: the provider (default: Stripe when `VEND_STRIPE_KEY` is set, else the sandbox
+   * provider, simulated, its state in NATS) and the hold in minor units (default 5,000).
+   */
+  payments?: { provider?: PaymentProvider; holdAmount?: number; reconcileEveryMs?: number };
 }
 
 /** A running cloud service instance. */
@@ -52,6 +67,8 @@ export interface CloudService extends AsyncDisposable {
   readonly state: FleetState;
   /** Issues and checks operator tokens. */
   readonly tokens: TokenService;
+  /** The payment service. */
+  readonly payments: PaymentService;
   /** The heartbeat and telemetry ingest (on its own thread); its counters. */
   readonly ingest: { readonly counters: IngestCounters };
   /** Stops serving and closes the NATS connection. */
@@ -145,11 +162,44 @@ export async function startCloudService(
   const rollouts = deployments.run(nc, stopDeployments.signal).catch((e) =>
     logger.log("error", "deployments stopped", { error: String(e) })
   );
+  const stripeKey = Deno.env.get("VEND_STRIPE_KEY");
+  const provider = options.payments?.provider ??
+    (stripeKey
+      ? new StripeProvider({
+        apiKey: stripeKey,
+        ...(Deno.env.get("VEND_STRIPE_URL") ? { baseUrl: Deno.env.get("VEND_STRIPE_URL")! } : {}),
+      })
+      : new SandboxProvider(await KvSandboxStore.open(nc)));
+  const payments = await PaymentService.open(nc, {
+    region,
+    provider,
+    prices: priceList(DEFAULT_CATALOGUE),
+    unlocker: natsMachineUnlocker(nc, state, { region }),
+    ...(options.payments?.holdAmount ? { holdAmount: options.payments.holdAmount } : {}),
+  });
+  const stopPayments = new AbortController();
+  const paying = payments.run(stopPayments.signal).catch((e) =>
+    logger.log("error", "payments stopped", { error: String(e) })
+  );
+  const reconciling = (async () => {
+    const every = options.payments?.reconcileEveryMs ?? 10_000;
+    while (!stopPayments.signal.aborted) {
+      await new Promise((r) => {
+        const t = setTimeout(r, every);
+        stopPayments.signal.addEventListener("abort", () => (clearTimeout(t), r(null)), {
+          once: true,
+        });
+      });
+      if (stopPayments.signal.aborted) break;
+      const moved = await payments.reconcile().catch(() => 0);
+      if (moved > 0) logger.log("info", "payment sessions reconciled", { moved });
+    }
+  })();
   const app = createApp({
     health: () => natsHealth(nc),
     logger,
     metrics,
-    fleet: { nc, state, tokens, region, registry, deployments },
+    fleet: { nc, state, tokens, region, registry, deployments, payments },
   });
   const stopServer = new AbortController();
   const server = listen(app.fetch, options.hostname ?? "127.0.0.1", port, stopServer.signal);
@@ -163,11 +213,19 @@ export async function startCloudService(
       await server.finished;
       stopDeployments.abort();
       await rollouts;
+      stopPayments.abort();
+      // A consumer waiting on a server that is gone does not hold the stop up.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([paying, reconciling]),
+        new Promise((r) => (timer = setTimeout(r, 2000))),
+      ]);
+      clearTimeout(timer);
       await deployments[Symbol.asyncDispose]();
       await ingest.stop();
       await state[Symbol.asyncDispose]();
       await nc.drain().catch(() => nc.close());
     })();
   options.signal?.addEventListener("abort", () => void stop(), { once: true });
-  return { url, nc, state, tokens, ingest, stop, [Symbol.asyncDispose]: stop };
+  return { url, nc, state, tokens, ingest, payments, stop, [Symbol.asyncDispose]: stop };
 }

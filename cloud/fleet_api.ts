@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { PaymentService } from "./payment_service.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -61,6 +62,8 @@ export interface FleetDeps {
   readonly registry?: ComponentRegistry;
   /** Deployments (remote updates). */
   readonly deployments?: DeploymentService;
+  /** Payments; without it the payment routes are not served. */
+  readonly payments?: PaymentService;
 }
 
 /** Variables the middleware sets on each request. */

@@ -41,7 +41,15 @@ export { natsHealth } from "./nats_health.ts";
 export { onShutdown } from "./shutdown.ts";
 export { ensureStreams } from "./streams.ts";
 export { KvSandboxStore } from "./kv_sandbox_store.ts";
+export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./machine_unlocker.ts";
 export {
+  cardNumberGuard,
+  containsCardNumber,
+  type PaymentDeps,
+  paymentRoutes,
+} from "./payment_api.ts";
+export {
+  checkPaymentBooks,
   type Customer,
   type MachineUnlocker,
   PaymentConflictError,

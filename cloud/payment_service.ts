@@ -34,7 +34,7 @@
  *
  * @module
  */
-import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -104,6 +104,8 @@ export interface PaymentServiceOptions {
   readonly retryDelayMs?: number;
   /** Clock, Unix ms. Default `Date.now`. */
   readonly now?: () => number;
+  /** Door-session outcomes handled at once by {@link PaymentService.run}. Default 32. */
+  readonly concurrency?: number;
 }
 
 /** No such session, customer or payment method; `what` names it. */
@@ -131,6 +133,10 @@ interface Stored {
   readonly session: PaymentSession;
   readonly paymentMethod: string;
   readonly lastEvent: PaymentEvent;
+  /** When the provider lets the hold lapse (Unix ms). */
+  readonly holdExpiresAt?: number;
+  /** Refund request ids already refunded. */
+  readonly refundKeys?: readonly string[];
 }
 
 type EventBody = PaymentEvent extends infer E
@@ -168,6 +174,11 @@ export class PaymentService {
 
   #now(): number {
     return (this.#o.now ?? Date.now)();
+  }
+
+  /** What the machines sell, at what price. */
+  get prices(): PriceList {
+    return this.#o.prices;
   }
 
   /** The hold every session starts with. */
@@ -305,6 +316,7 @@ export class PaymentService {
             x.state === "started"
               ? { type: "hold_authorized", amount: hold.amount, holdId: hold.holdId }
               : null,
+          () => ({ holdExpiresAt: hold.expiresAt }),
         );
         await this.#book(holdTransaction(this.#parties(s), hold.amount));
       } catch (e) {
@@ -342,7 +354,10 @@ export class PaymentService {
     if (s.hold && s.released === 0 && s.captured === 0) {
       await this.#call(() =>
         this.#o.provider.cancel({ holdId: s.hold!.holdId, idempotencyKey: `${sessionId}:cancel` })
-      );
+      ).catch((e) => {
+        // A hold the provider no longer has (lapsed, cancelled) is released all the same.
+        if (!(e instanceof PaymentDeclinedError)) throw e;
+      });
       s = await this.#advance(
         sessionId,
         (x) =>
@@ -426,13 +441,21 @@ export class PaymentService {
     const { lines, total } = priceCart(s.cart ?? [], this.#o.prices);
     const hold = s.hold!;
     if (total > 0 && s.captured === 0) {
-      const c = await this.#call(() =>
-        this.#o.provider.capture({
-          holdId: hold.holdId,
-          amount: total,
-          idempotencyKey: `${sessionId}:capture`,
-        })
-      );
+      let c;
+      try {
+        c = await this.#call(() =>
+          this.#o.provider.capture({
+            holdId: hold.holdId,
+            amount: total,
+            idempotencyKey: `${sessionId}:capture`,
+          })
+        );
+      } catch (e) {
+        if (!(e instanceof PaymentDeclinedError)) throw e;
+        // The hold lapsed (a cart that came too late) or the provider refused: nothing can be
+        // charged on it; the session ends failed with the reason, for the operator.
+        return await this.#release(sessionId, `the capture was refused: ${e.code}: ${e.message}`);
+      }
       s = await this.#advance(
         sessionId,
         (x) =>
@@ -517,11 +540,11 @@ export class PaymentService {
     await this.#book(refundTransaction(this.#parties(s), input.requestId, r.amount));
     return await this.#advance(
       sessionId,
-      (x) =>
-        x.refundKeys.includes(input.requestId)
+      (_, stored) =>
+        stored.refundKeys?.includes(input.requestId)
           ? null
           : { type: "refunded", amount: r.amount, sku: input.sku ?? null },
-      input.requestId,
+      (stored) => ({ refundKeys: [...(stored.refundKeys ?? []), input.requestId] }),
     );
   }
 
@@ -572,20 +595,7 @@ export class PaymentService {
    * right).
    */
   async checkLedger(): Promise<string[]> {
-    const books: SessionBooks[] = (await this.sessions()).map((s) => ({
-      sessionId: s.sessionId,
-      state: s.state === "settled" || s.state === "failed"
-        ? "settled"
-        : s.state === "declined" || s.state === "started"
-        ? "declined"
-        : s.state === "review"
-        ? "review"
-        : "awaiting",
-      hold: s.hold?.amount ?? 0,
-      captured: s.captured,
-      refunded: s.refunded,
-    }));
-    return checkLedger(await this.ledger(), books);
+    return (await checkPaymentBooks(this.#nc)).discrepancies;
   }
 
   /** A provider call, tried again (same idempotency key) while the provider is unavailable. */
@@ -627,24 +637,18 @@ export class PaymentService {
    */
   async #advance(
     sessionId: string,
-    build: (s: PaymentSession & { refundKeys: string[] }) => EventBody | null,
-    refundKey?: string,
+    build: (s: PaymentSession, stored: Stored) => EventBody | null,
+    extra?: (stored: Stored) => Partial<Stored>,
   ): Promise<PaymentSession> {
     for (let attempt = 0; attempt < 50; attempt++) {
       const e = await this.#sessions.get(sessionId);
       if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`session ${sessionId}`);
-      const stored = e.json<Stored & { refundKeys?: string[] }>();
-      const refundKeys = stored.refundKeys ?? [];
-      const body = build({ ...stored.session, refundKeys });
+      const stored = e.json<Stored>();
+      const body = build(stored.session, stored);
       if (!body) return stored.session;
       const event = this.#event(stored.session, stored.session.steps + 1, body);
       const session = applyPaymentEvent(stored.session, event);
-      const next = {
-        ...stored,
-        session,
-        lastEvent: event,
-        refundKeys: refundKey ? [...refundKeys, refundKey] : refundKeys,
-      };
+      const next: Stored = { ...stored, ...extra?.(stored), session, lastEvent: event };
       try {
         await this.#sessions.update(sessionId, encoder.encode(JSON.stringify(next)), e.revision);
       } catch (err) {
@@ -667,19 +671,39 @@ export class PaymentService {
 
   /**
    * Finishes what a crash or an unavailable provider left undone: a session started but not
-   * held, held but not unlocked, or with its cart known but not captured. Returns how many
-   * sessions it moved.
+   * held, held but not unlocked, or with its cart known but not captured. A session still waiting
+   * for its cart when its hold is about to lapse (the machine has been offline for days) goes to
+   * review with the reason. Returns how many sessions it moved.
    */
-  async reconcile(options: { readonly olderThanMs?: number } = {}): Promise<number> {
-    const cutoff = this.#now() - (options.olderThanMs ?? 30_000);
+  async reconcile(
+    options: { readonly olderThanMs?: number; readonly expiryMarginMs?: number } = {},
+  ): Promise<number> {
+    const now = this.#now();
+    const cutoff = now - (options.olderThanMs ?? 30_000);
+    const margin = options.expiryMarginMs ?? 86_400_000;
     let moved = 0;
-    for (const s of await this.sessions()) {
+    for await (const key of await this.#sessions.keys()) {
+      const e = await this.#sessions.get(key);
+      if (e?.operation !== "PUT") continue;
+      const { session: s, holdExpiresAt } = e.json<Stored>();
       if (s.updatedAt > cutoff) continue;
+      let after = s;
       if (s.state === "started" || s.state === "held" || s.state === "capturing") {
-        const before = s.steps;
-        const after = await this.#drive(s.sessionId).catch(() => s);
-        if (after.steps !== before) moved++;
+        after = await this.#drive(s.sessionId).catch(() => s);
+      } else if (s.state === "unlocked" && holdExpiresAt && holdExpiresAt - now < margin) {
+        after = await this.#advance(s.sessionId, (x) =>
+          x.state === "unlocked"
+            ? {
+              type: "review_required",
+              reasons: [
+                `no cart from the machine; the hold lapses at ${
+                  new Date(holdExpiresAt).toISOString()
+                }`,
+              ],
+            }
+            : null).catch(() => s);
       }
+      if (after.steps !== s.steps) moved++;
     }
     return moved;
   }
@@ -698,28 +722,84 @@ export class PaymentService {
       filter_subject: filters.pipelineEvents({ region: this.#o.region }, "session_completed"),
     }).catch(() => {});
     const consumer = await jetstream(this.#nc).consumers.get(stream, "payments");
+    let current: { stop(): void } | undefined;
+    signal.addEventListener("abort", () => current?.stop(), { once: true });
+    const handle = async (m: JsMsg) => {
+      const e = parsePipelineEvent(m.data);
+      if (e.ok && e.value.type === "session_completed") {
+        try {
+          await this.cartArrived(e.value);
+        } catch (err) {
+          if (err instanceof ProviderUnavailableError) {
+            m.nak(5000); // the provider is down: again later
+            return;
+          }
+          // Anything else will not change on a redelivery; the reconciler and the review queue
+          // take it from here.
+        }
+      }
+      m.ack();
+    };
+    const limit = this.#o.concurrency ?? 32;
     while (!signal.aborted) {
       try {
-        const batch = await consumer.fetch({ max_messages: 64, expires: 1000 });
+        const batch = await consumer.fetch({ max_messages: 128, expires: 1000 });
+        current = batch;
+        // Sessions are independent: several at once (a repeat of one is safe: compare-and-swap).
+        const inflight = new Set<Promise<void>>();
         for await (const m of batch) {
-          const e = parsePipelineEvent(m.data);
-          if (e.ok && e.value.type === "session_completed") {
-            try {
-              await this.cartArrived(e.value);
-            } catch (err) {
-              if (err instanceof ProviderUnavailableError) {
-                m.nak(5000); // the provider is down: again later
-                continue;
-              }
-              // Anything else is not going to change on a redelivery; the reconciler and the
-              // review queue take it from here.
-            }
-          }
-          m.ack();
+          const job: Promise<void> = handle(m).catch(() => {}).finally(() => inflight.delete(job));
+          inflight.add(job);
+          if (inflight.size >= limit) await Promise.race(inflight);
         }
+        await Promise.all(inflight);
       } catch {
         if (!signal.aborted) await new Promise((r) => setTimeout(r, 500));
       }
     }
   }
+}
+
+/** How a session's state maps to where its money must be in the ledger. */
+function booksOf(s: PaymentSession): SessionBooks {
+  return {
+    sessionId: s.sessionId,
+    state: s.state === "settled" || s.state === "failed"
+      ? "settled"
+      : s.state === "declined" || s.state === "started"
+      ? "declined"
+      : s.state === "review"
+      ? "review"
+      : "awaiting",
+    hold: s.hold?.amount ?? 0,
+    captured: s.captured,
+    refunded: s.refunded,
+  };
+}
+
+/**
+ * Reads every payment session and ledger transaction from NATS and checks the books (what
+ * `./vend ledger check` prints): every transaction balances and is recorded once, every
+ * settled session holds nothing, every session in review or waiting for its cart holds its hold.
+ */
+export async function checkPaymentBooks(
+  nc: NatsConnection,
+): Promise<{ sessions: number; transactions: number; discrepancies: string[] }> {
+  const kvm = new Kvm(nc);
+  const read = async <T>(bucket: string): Promise<T[]> => {
+    const kv = await kvm.create(bucket, { history: 1 });
+    const out: T[] = [];
+    for await (const key of await kv.keys()) {
+      const e = await kv.get(key);
+      if (e?.operation === "PUT") out.push(e.json<T>());
+    }
+    return out;
+  };
+  const sessions = (await read<Stored>(buckets.paymentSessions)).map((x) => x.session);
+  const transactions = await read<LedgerTransaction>(buckets.ledger);
+  return {
+    sessions: sessions.length,
+    transactions: transactions.length,
+    discrepancies: checkLedger(transactions, sessions.map(booksOf)),
+  };
 }

@@ -7,12 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureStreams, KvSandboxStore, PaymentService } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { parsePaymentEvent, type PipelineEvent } from "../protocol/mod.ts";
-import { startTestNats } from "./harness.ts";
+import { ROOT, startTestNats } from "./harness.ts";
 
 type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
 
@@ -291,5 +292,94 @@ Deno.test("refunds: per item or whole, never above the capture; bad input change
   );
   assert.equal((await provider.inspect(s.hold!.holdId)).refunded, price("COLA-330"));
   assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
+
+Deno.test("a cart that arrives hours later (the device was offline) is charged; after the hold lapsed, nothing is", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  let now = Date.now();
+  const clock = () => now;
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc), {
+    holdTtlMs: 7 * 86_400_000,
+    now: clock,
+  });
+  const p = await PaymentService.open(nc, {
+    region: "local",
+    provider,
+    prices,
+    unlocker: machines().unlocker,
+    now: clock,
+  });
+  const cust = await customer(p);
+  const late = await p.start({ customerId: cust, machineId: "m001" });
+  const lapsed = await p.start({ customerId: cust, machineId: "m001" });
+  const waiting = await p.start({ customerId: cust, machineId: "m001" });
+  // Three hours offline: the outbox delivers the cart, which is charged as usual.
+  now += 3 * 3_600_000;
+  const s1 = await p.cartArrived(completed(late.sessionId, [{ sku: "TEA-500", qty: 1 }]));
+  assert.deepEqual([s1!.state, s1!.captured], ["settled", price("TEA-500")]);
+  // Six and a half days without a cart: the reconciler sends the session to review before the
+  // hold lapses (the cart of `waiting` never comes).
+  now += 6.5 * 86_400_000 - 3 * 3_600_000;
+  assert.equal(await p.reconcile(), 2);
+  assert.equal((await p.get(waiting.sessionId)).state, "review");
+  assert.match(
+    (await p.get(waiting.sessionId)).reviewReasons[0]!,
+    /no cart from the machine; the hold lapses at/,
+  );
+  // Eight days: a cart for a lapsed hold cannot be charged; the session fails with the reason.
+  now += 1.5 * 86_400_000;
+  const lapsedNow = await p.get(lapsed.sessionId);
+  assert.equal(lapsedNow.state, "review", "it went to review with the others");
+  const reviewed = await p.review(lapsed.sessionId, {
+    reviewer: "op",
+    cart: [{ sku: "TEA-500", qty: 1 }],
+  });
+  assert.equal(reviewed.state, "failed");
+  assert.match(reviewed.failure ?? "", /hold_expired/);
+  assert.equal(reviewed.captured, 0);
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
+
+Deno.test("./vend ledger check passes right books and names what is wrong in others", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const p = await service(nc, new SandboxProvider(await KvSandboxStore.open(nc)));
+  const s = await p.start({ customerId: await customer(p), machineId: "m001" });
+  await p.cartArrived(completed(s.sessionId, [{ sku: "COLA-330", qty: 1 }]));
+  const check = async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--frozen", `${ROOT}cli/ledger.ts`, "check"],
+      env: { NATS_URL: nats.url },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!;
+    return { code: out.code, json: JSON.parse(text), stderr: new TextDecoder().decode(out.stderr) };
+  };
+  const good = await check();
+  assert.equal(good.code, 0, good.stderr);
+  assert.deepEqual([good.json.ok, good.json.sessions, good.json.transactions], [true, 1, 3]);
+  // A capture that went to the merchant twice (written by hand: what a double charge would be).
+  const kv = await new Kvm(nc).open("ledger");
+  const capture = (await kv.get(`${s.sessionId}.capture`))!.json<{ postings: unknown[] }>();
+  await kv.put(
+    `${s.sessionId}.capture-again`,
+    JSON.stringify({ ...capture, id: `${s.sessionId}.capture-again` }),
+  );
+  const bad = await check();
+  assert.equal(bad.code, 1);
+  assert.equal(bad.json.ok, false);
+  assert.match(
+    bad.stderr,
+    new RegExp(
+      `ledger: session ${s.sessionId} \\(settled\\) holds -\\d+ in the ledger, expected 0`,
+    ),
+  );
+  assert.match(bad.stderr, /captured \d+, the ledger says \d+/);
   await nc.close();
 });

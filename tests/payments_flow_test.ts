@@ -1,0 +1,128 @@
+/**
+ * Payments end to end: the cloud service over HTTP, a real agent in a simulated cabinet (its
+ * shopper opens the door when unlocked and takes what its scenario says), the sandbox provider
+ * (simulated). The customer registers a token, starts at the machine, the machine unlocks with
+ * the payment session's id, the cart of the door session is charged, the receipt issued; a card
+ * number is refused; bad refunds change nothing. (A cart that arrives late from a device's outbox
+ * is in payments_test.ts, with a clock.)
+ */
+import assert from "node:assert/strict";
+import { startCloudService } from "../cloud/mod.ts";
+import type { Logger } from "../cloud/mod.ts";
+import {
+  Agent,
+  GroundTruthCartDecider,
+  SimulatedHardware,
+  SimulatedScene,
+  SimulatedShopper,
+} from "../edge/mod.ts";
+import { scenarioTruth } from "../pipeline/mod.ts";
+import { eventually, testAgentConfig } from "./edge_harness.ts";
+import { startTestNats } from "./harness.ts";
+
+const quiet: Logger = { log: () => {} };
+
+Deno.test({
+  name: "a customer starts at a machine over HTTP, takes products, and is charged exactly the cart",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using nats = await startTestNats();
+    await using svc = await startCloudService(nats.url, {
+      logger: quiet,
+      payments: { reconcileEveryMs: 500 },
+    });
+    const token = await svc.tokens.issue({ subject: "app-backend", role: "operator" });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${svc.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const hardware = new SimulatedHardware();
+    const scene = new SimulatedScene({ seed: 31 });
+    const config = await testAgentConfig(nats.url, {
+      cameras: [{
+        cameraId: "cam-1",
+        source: { kind: "synthetic" },
+        width: 160,
+        height: 120,
+        fps: 5,
+      }],
+    });
+    const stop = new AbortController();
+    await using _agent = await Agent.start(config, {
+      hardware,
+      scene,
+      cartDecider: new GroundTruthCartDecider(scene),
+      log: () => {},
+    });
+    const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
+    await eventually(() => (svc.state.statuses.get("m001-a") ? true : undefined), 5000, "online");
+
+    // A card number is refused wherever it is sent, and not repeated.
+    const card = await api("POST", "/customers", { email: "4111 1111 1111 1111" });
+    assert.equal(card.status, 400);
+    assert.ok(!JSON.stringify(card.body).includes("4111"));
+    const c = await api("POST", "/customers", { email: "ada@example.com" });
+    assert.equal(c.status, 201);
+    const pan = await api("POST", `/customers/${c.body.customerId}/payment-methods`, {
+      token: "4242424242424242",
+    });
+    assert.equal(pan.status, 400);
+    assert.equal(pan.body.title, "Card numbers are not accepted");
+    const pm = await api("POST", `/customers/${c.body.customerId}/payment-methods`, {
+      token: "pm_sandbox_visa",
+    });
+    assert.equal(pm.status, 201);
+
+    // The customer scans the machine's code: hold, unlock, door session, cart, capture, receipt.
+    const prices = await api("GET", "/machines/m001/prices");
+    const started = await api("POST", "/payments/sessions", {
+      customerId: c.body.customerId,
+      machineId: "m001",
+    });
+    assert.equal(started.status, 201, JSON.stringify(started.body));
+    assert.equal(started.body.state, "unlocked");
+    const id = started.body.sessionId as string;
+    const settled = await eventually(
+      async () => {
+        const s = await api("GET", `/payments/sessions/${id}`);
+        return s.body.state === "settled" ? s.body : undefined;
+      },
+      30_000,
+      "settled",
+    );
+    const truth = scenarioTruth(scene.current.scenario).carts[0]!;
+    const unit = new Map(
+      (prices.body.items as Array<{ sku: string; unitPrice: number }>).map((
+        i,
+      ) => [i.sku, i.unitPrice]),
+    );
+    const want = [...truth].reduce((sum, [sku, qty]) => sum + unit.get(sku)! * qty, 0);
+    assert.equal(settled.captured, want);
+    assert.equal(settled.receiptTotal, want);
+    assert.equal(settled.released, prices.body.hold - want);
+    assert.deepEqual(await svc.payments.checkLedger(), []);
+
+    // Bad input: a refund above the capture, an unknown session, a fractional amount.
+    const above = await api("POST", `/payments/sessions/${id}/refunds`, {
+      amount: want + 1,
+      requestId: "r1",
+    });
+    assert.equal(above.status, 400);
+    assert.match(above.body.detail, /Cannot refund/);
+    assert.equal((await api("GET", "/payments/sessions/pay-00000000-nope")).status, 404);
+    const frac = await api("POST", `/payments/sessions/${id}/refunds`, {
+      amount: 1.5,
+      requestId: "r2",
+    });
+    assert.equal(frac.status, 400);
+    assert.equal(frac.body.field, "body.amount");
+    assert.equal((await svc.payments.get(id)).refunded, 0, "nothing changed");
+    stop.abort();
+    await shopping;
+  },
+});
