@@ -23,17 +23,22 @@ const opened = () => [
   ev({ type: "unlock_sent", deviceId: "m001-a", commandId: "cmd-000001" }),
 ];
 
+/** A session that held 2,000, had 2 colas of 250 taken, was charged 500 and got its receipt. */
+const settledEvents = () => [
+  ...opened(),
+  ev({ type: "cart_received", cart: [{ sku: "COLA-330", qty: 2 }], confidence: 0.97 }),
+  ev({ type: "captured", amount: 500, holdAmount: 2000 }),
+  ev({ type: "hold_released", amount: 1500 }),
+  ev({
+    type: "receipt_issued",
+    lines: [{ sku: "COLA-330", name: "Cola", qty: 2, unitPrice: 250, total: 500 }],
+    total: 500,
+  }),
+];
+
 Deno.test("a payment session goes from start to receipt, capturing the cart and releasing the rest", () => {
   const s = run([
-    ...opened(),
-    ev({ type: "cart_received", cart: [{ sku: "COLA-330", qty: 2 }], confidence: 0.97 }),
-    ev({ type: "captured", amount: 500, holdAmount: 2000 }),
-    ev({ type: "hold_released", amount: 1500 }),
-    ev({
-      type: "receipt_issued",
-      lines: [{ sku: "COLA-330", name: "Cola", qty: 2, unitPrice: 250, total: 500 }],
-      total: 500,
-    }),
+    ...settledEvents(),
   ]);
   assert.equal(s.state, "settled");
   assert.deepEqual([s.captured, s.released, s.receiptTotal, s.steps], [500, 1500, 500, 7]);
@@ -76,15 +81,7 @@ Deno.test("a review replaces the device's cart with the reviewer's before anythi
 
 Deno.test("refunds stay within the capture; events out of order, of another session or currency are refused", () => {
   const settled = run([
-    ...opened(),
-    ev({ type: "cart_received", cart: [{ sku: "COLA-330", qty: 2 }], confidence: 0.97 }),
-    ev({ type: "captured", amount: 500, holdAmount: 2000 }),
-    ev({ type: "hold_released", amount: 1500 }),
-    ev({
-      type: "receipt_issued",
-      lines: [{ sku: "COLA-330", name: "Cola", qty: 2, unitPrice: 250, total: 500 }],
-      total: 500,
-    }),
+    ...settledEvents(),
   ]);
   const once = applyPaymentEvent(settled, ev({ type: "refunded", amount: 250, sku: "COLA-330" }));
   assert.deepEqual([once.refunded, once.refunds], [250, 1]);

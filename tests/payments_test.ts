@@ -51,6 +51,26 @@ async function service(
   });
 }
 
+/** A nats-server with the region's streams, the sandbox provider on it, and a payment service. */
+async function fixture() {
+  const nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
+  const m = machines();
+  const p = await service(nc, provider, m.unlocker);
+  return {
+    nc,
+    provider,
+    p,
+    m,
+    async [Symbol.asyncDispose]() {
+      await nc.close();
+      await nats[Symbol.asyncDispose]();
+    },
+  };
+}
+
 /** The door session's outcome as the machine publishes it. */
 function completed(
   sessionId: string,
@@ -82,12 +102,8 @@ async function customer(p: PaymentService, token = "pm_sandbox_visa") {
 }
 
 Deno.test("a payment session holds, unlocks, captures exactly the cart, releases the rest and issues a receipt", async () => {
-  await using nats = await startTestNats();
-  const nc = await nats.connect();
-  await ensureStreams(nc, "local");
-  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
-  const m = machines();
-  const p = await service(nc, provider, m.unlocker);
+  await using f = await fixture();
+  const { nc, provider, p, m } = f;
   const started = await p.start({ customerId: await customer(p), machineId: "m001" });
   assert.equal(started.state, "unlocked");
   assert.deepEqual(m.unlocked, [`m001/${started.sessionId}`]);
@@ -131,7 +147,6 @@ Deno.test("a payment session holds, unlocks, captures exactly the cart, releases
   assert.deepEqual([none!.state, none!.captured, none!.released], ["settled", 0, p.holdAmount]);
   assert.equal((await provider.inspect(empty.hold!.holdId)).status, "canceled");
   assert.deepEqual(await p.checkLedger(), []);
-  await nc.close();
 });
 
 Deno.test("a cart delivered twice, to two cloud instances at once, is captured once", async () => {
@@ -165,11 +180,8 @@ Deno.test("a cart delivered twice, to two cloud instances at once, is captured o
 });
 
 Deno.test("a provider timeout after the capture, then success: one capture; a decline at the hold: nothing held", async () => {
-  await using nats = await startTestNats();
-  const nc = await nats.connect();
-  await ensureStreams(nc, "local");
-  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
-  const p = await service(nc, provider);
+  await using f = await fixture();
+  const { provider, p } = f;
   const s = await p.start({ customerId: await customer(p), machineId: "m001" });
   provider.inject("capture", { kind: "timeout_after_success" });
   const done = await p.cartArrived(completed(s.sessionId, [{ sku: "CHIPS-50", qty: 1 }]));
@@ -183,7 +195,6 @@ Deno.test("a provider timeout after the capture, then success: one capture; a de
   assert.equal(declined.state, "declined");
   assert.match(declined.failure ?? "", /insufficient_funds/);
   assert.deepEqual(await p.checkLedger(), []);
-  await nc.close();
 });
 
 Deno.test("the cloud killed between the provider's capture and the state write: the retry captures nothing more", async () => {
@@ -217,11 +228,8 @@ Deno.test("the cloud killed between the provider's capture and the state write: 
 });
 
 Deno.test("an unsure cart, an unknown SKU or a cart above the hold goes to review; the reviewed cart is charged", async () => {
-  await using nats = await startTestNats();
-  const nc = await nats.connect();
-  await ensureStreams(nc, "local");
-  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
-  const p = await service(nc, provider);
+  await using f = await fixture();
+  const { provider, p } = f;
   const cust = await customer(p);
   const unsure = await p.start({ customerId: cust, machineId: "m001" });
   const r1 = await p.cartArrived(
@@ -254,15 +262,11 @@ Deno.test("an unsure cart, an unknown SKU or a cart above the hold goes to revie
   assert.equal(r3!.state, "review");
   assert.match(r3!.reviewReasons[0]!, /above the hold of 5000/);
   assert.deepEqual(await p.checkLedger(), []);
-  await nc.close();
 });
 
 Deno.test("refunds: per item or whole, never above the capture; bad input changes nothing", async () => {
-  await using nats = await startTestNats();
-  const nc = await nats.connect();
-  await ensureStreams(nc, "local");
-  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
-  const p = await service(nc, provider);
+  await using f = await fixture();
+  const { provider, p } = f;
   const s = await p.start({ customerId: await customer(p), machineId: "m001" });
   await p.cartArrived(completed(s.sessionId, [{ sku: "COLA-330", qty: 2 }]));
   const one = await p.refund(s.sessionId, {
@@ -292,7 +296,6 @@ Deno.test("refunds: per item or whole, never above the capture; bad input change
   );
   assert.equal((await provider.inspect(s.hold!.holdId)).refunded, price("COLA-330"));
   assert.deepEqual(await p.checkLedger(), []);
-  await nc.close();
 });
 
 Deno.test("a cart that arrives hours later (the device was offline) is charged; after the hold lapsed, nothing is", async () => {
