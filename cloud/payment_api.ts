@@ -380,4 +380,40 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
       return c.json(plain(s), 200);
     },
   );
+
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/payments/sessions/{id}/disputes",
+      tags: ["payments"],
+      summary: "Open a dispute on a settled session; its clips are attached",
+      security,
+      request: {
+        params: z.object({ id: Id }),
+        body: {
+          content: {
+            "application/json": {
+              schema: z.strictObject({ reason: z.string().min(1).max(200) }),
+            },
+          },
+        },
+      },
+      responses: { 200: json(Session, "Disputed"), ...problemResponses },
+    }),
+    async (c) => {
+      const { id } = c.req.valid("param");
+      const { reason } = c.req.valid("json");
+      await need(c, deps, "operator", "payment.dispute", `payment/${id}`);
+      const s = await p.dispute(id, { reason }).catch((e) => translate(e));
+      await audit(deps, c, {
+        action: "payment.dispute",
+        target: `payment/${id}`,
+        outcome: "ok",
+        before: null,
+        after: null,
+        reason,
+      });
+      return c.json(plain(s), 200);
+    },
+  );
 }

@@ -36,6 +36,7 @@
  */
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   applyPaymentEvent,
@@ -546,6 +547,34 @@ export class PaymentService {
           : { type: "refunded", amount: r.amount, sku: input.sku ?? null },
       (stored) => ({ refundKeys: [...(stored.refundKeys ?? []), input.requestId] }),
     );
+  }
+
+  /**
+   * Opens a dispute on a settled session, attaching its door session's clips (the SHA-256 of each
+   * clip the machine uploaded for the session, at most 12) for whoever reviews it.
+   */
+  async dispute(sessionId: string, input: { readonly reason: string }): Promise<PaymentSession> {
+    const s = await this.get(sessionId);
+    if (s.state !== "settled") {
+      throw new PaymentConflictError(
+        `Session ${sessionId} is ${s.state}; only a settled one is disputed`,
+      );
+    }
+    const clips: string[] = [];
+    const store = await new Objm(this.#nc).create(buckets.clips);
+    for await (const info of await store.list()) {
+      // Clips are named <deviceId>/<sessionId>/<cameraId>-<part>.mp4.
+      if (info.name.split("/")[1] !== sessionId || info.deleted) continue;
+      const b64 = info.digest.replace(/^SHA-256=/, "").replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      clips.push([...bytes].map((b) => b.toString(16).padStart(2, "0")).join(""));
+    }
+    return await this.#advance(sessionId, (x) =>
+      x.disputed ? null : {
+        type: "disputed",
+        reason: input.reason.slice(0, 200),
+        clips: clips.sort().slice(0, 12),
+      });
   }
 
   // ---- plumbing

@@ -76,6 +76,8 @@ export interface PaymentSession {
   readonly refunds: number;
   readonly receiptTotal: number | null;
   readonly disputed: boolean;
+  /** The dispute: why, and the SHA-256 of the door session's clips attached to it. */
+  readonly dispute: { readonly reason: string; readonly clips: readonly string[] } | null;
   readonly failure: string | null;
   readonly startedAt: number;
   readonly updatedAt: number;
@@ -132,6 +134,7 @@ export function applyPaymentEvent(
       refunds: 0,
       receiptTotal: null,
       disputed: false,
+      dispute: null,
       failure: null,
       startedAt: e.ts,
       updatedAt: e.ts,
@@ -218,7 +221,8 @@ export function applyPaymentEvent(
       return next({ refunded: session.refunded + event.amount, refunds: session.refunds + 1 });
     case "disputed":
       need("settled");
-      return next({ disputed: true });
+      if (session.disputed) refuse("it is already disputed");
+      return next({ disputed: true, dispute: { reason: event.reason, clips: event.clips } });
     case "failed":
       if (isFinal(session.state)) refuse("the session is over");
       if (session.hold && session.captured + session.released !== session.hold.amount) {

@@ -83,6 +83,15 @@ Deno.test("refunds stay within the capture; events out of order, of another sess
   const settled = run([
     ...settledEvents(),
   ]);
+  const disputed = applyPaymentEvent(
+    settled,
+    ev({ type: "disputed", reason: "one, not two", clips: ["a".repeat(64)] }),
+  );
+  assert.deepEqual(disputed.dispute, { reason: "one, not two", clips: ["a".repeat(64)] });
+  assert.throws(
+    () => applyPaymentEvent(disputed, ev({ type: "disputed", reason: "again", clips: [] })),
+    /already disputed/,
+  );
   const once = applyPaymentEvent(settled, ev({ type: "refunded", amount: 250, sku: "COLA-330" }));
   assert.deepEqual([once.refunded, once.refunds], [250, 1]);
   assert.throws(

@@ -7,6 +7,7 @@
  * is in payments_test.ts, with a clock.)
  */
 import assert from "node:assert/strict";
+import { Objm } from "@nats-io/obj";
 import { startCloudService } from "../cloud/mod.ts";
 import type { Logger } from "../cloud/mod.ts";
 import {
@@ -51,6 +52,7 @@ Deno.test({
         height: 120,
         fps: 5,
       }],
+      recording: { enabled: true, preRollMs: 500, postRollMs: 300, uploadIntervalMs: 200 },
     });
     const stop = new AbortController();
     await using _agent = await Agent.start(config, {
@@ -122,6 +124,30 @@ Deno.test({
     assert.equal(frac.status, 400);
     assert.equal(frac.body.field, "body.amount");
     assert.equal((await svc.payments.get(id)).refunded, 0, "nothing changed");
+    // A dispute attaches the door session's clips (the machine recorded and uploaded them).
+    const clips = await eventually(
+      async () => {
+        const keys: string[] = [];
+        const store = await new Objm(svc.nc).open("clips");
+        for await (const info of await store.list()) {
+          if (info.name.includes(id)) keys.push(info.name);
+        }
+        return keys.length ? keys : undefined;
+      },
+      20_000,
+      "the session's clips uploaded",
+    );
+    const disputed = await api("POST", `/payments/sessions/${id}/disputes`, {
+      reason: "I took one, not two",
+    });
+    assert.equal(disputed.status, 200, JSON.stringify(disputed.body));
+    assert.equal(disputed.body.dispute.reason, "I took one, not two");
+    assert.equal(disputed.body.dispute.clips.length, clips.length);
+    assert.match(disputed.body.dispute.clips[0], /^[0-9a-f]{64}$/);
+    // A repeated dispute changes nothing (a retried request is one dispute).
+    const again = await api("POST", `/payments/sessions/${id}/disputes`, { reason: "again" });
+    assert.equal(again.status, 200);
+    assert.equal(again.body.dispute.reason, "I took one, not two");
     stop.abort();
     await shopping;
   },
