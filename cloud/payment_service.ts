@@ -107,6 +107,16 @@ export interface PaymentServiceOptions {
   readonly now?: () => number;
   /** Door-session outcomes handled at once by {@link PaymentService.run}. Default 32. */
   readonly concurrency?: number;
+  /**
+   * A review not done in this long is settled by policy: `charge_sure_items` captures the
+   * device's cart lines it was at least `sureAbove` sure of and releases the rest; `release`
+   * charges nothing. Default 24 h, `charge_sure_items`, 0.95.
+   */
+  readonly reviewTimeout?: {
+    readonly afterMs?: number;
+    readonly policy?: "charge_sure_items" | "release";
+    readonly sureAbove?: number;
+  };
 }
 
 /** No such session, customer or payment method; `what` names it. */
@@ -138,6 +148,8 @@ interface Stored {
   readonly holdExpiresAt?: number;
   /** Refund request ids already refunded. */
   readonly refundKeys?: readonly string[];
+  /** The device's confidence per cart line (SKU). */
+  readonly lineConfidence?: Readonly<Record<string, number>>;
 }
 
 type EventBody = PaymentEvent extends infer E
@@ -401,6 +413,7 @@ export class PaymentService {
         x.state === "unlocked"
           ? { type: "cart_received", cart: event.cart, confidence: event.confidence }
           : null,
+      () => ({ ...(event.lineConfidence ? { lineConfidence: event.lineConfidence } : {}) }),
     );
     if (s.state !== "capturing" || s.captured > 0 || s.released > 0) {
       return s.state === "capturing" ? await this.#settle(event.sessionId) : s;
@@ -488,6 +501,31 @@ export class PaymentService {
           total: x.captured,
         }
         : null);
+  }
+
+  #reviewAfterMs(): number {
+    return this.#o.reviewTimeout?.afterMs ?? 86_400_000;
+  }
+
+  /** Settles a review nobody did in time, by the configured policy. */
+  async #reviewTimedOut(
+    sessionId: string,
+    lineConfidence: Readonly<Record<string, number>> | undefined,
+  ): Promise<PaymentSession> {
+    const s = await this.get(sessionId);
+    const policy = this.#o.reviewTimeout?.policy ?? "charge_sure_items";
+    const sureAbove = this.#o.reviewTimeout?.sureAbove ?? 0.95;
+    const sure = policy === "release"
+      ? []
+      : (s.deviceCart ?? []).filter((l) =>
+        (lineConfidence?.[l.sku] ?? 0) >= sureAbove && this.#o.prices.items.has(l.sku)
+      );
+    // The sure items alone may still be above the hold: then nothing is charged.
+    const cart = this.#problems(sure, s.hold!.amount).length ? [] : sure;
+    return await this.review(sessionId, {
+      reviewer: `policy:${policy}`,
+      cart: cart.map((l) => ({ sku: l.sku, qty: l.qty })),
+    });
   }
 
   /** A reviewer's cart for a session in review (approving is sending the device's cart). */
@@ -714,11 +752,13 @@ export class PaymentService {
     for await (const key of await this.#sessions.keys()) {
       const e = await this.#sessions.get(key);
       if (e?.operation !== "PUT") continue;
-      const { session: s, holdExpiresAt } = e.json<Stored>();
+      const { session: s, holdExpiresAt, lineConfidence } = e.json<Stored>();
       if (s.updatedAt > cutoff) continue;
       let after = s;
       if (s.state === "started" || s.state === "held" || s.state === "capturing") {
         after = await this.#drive(s.sessionId).catch(() => s);
+      } else if (s.state === "review" && s.updatedAt < now - this.#reviewAfterMs()) {
+        after = await this.#reviewTimedOut(s.sessionId, lineConfidence).catch(() => s);
       } else if (s.state === "unlocked" && holdExpiresAt && holdExpiresAt - now < margin) {
         after = await this.#advance(s.sessionId, (x) =>
           x.state === "unlocked"

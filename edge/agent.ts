@@ -619,6 +619,7 @@ export class Agent implements AsyncDisposable {
       reviewReasons: string[];
       modelVersion: string;
       events?: readonly ItemEvent[];
+      lineConfidence?: Readonly<Record<string, number>>;
     },
   ): void {
     const reasons = decision.confidence < 0.9 && decision.reviewReasons.length === 0
@@ -650,6 +651,9 @@ export class Agent implements AsyncDisposable {
       closedAt: session.closedAt,
       cart: decision.cart,
       confidence: decision.confidence,
+      ...(decision.lineConfidence && decision.cart.length
+        ? { lineConfidence: { ...decision.lineConfidence } }
+        : {}),
       review: { required: reasons.length > 0, reasons },
       modelVersion: decision.modelVersion,
     });

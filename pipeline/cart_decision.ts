@@ -73,6 +73,8 @@ export interface CartDecision {
   readonly cart: CartLine[];
   /** Confidence in the whole cart, 0..1. */
   readonly confidence: number;
+  /** Per cart line (SKU): how sure the change of its slots is, 0..1. */
+  readonly lineConfidence?: Readonly<Record<string, number>>;
   /** Why the session needs a human, if it does (empty: charge the cart). */
   readonly reviewReasons: string[];
   /** Version of the model that decided. */
@@ -127,6 +129,8 @@ export function decideCart(
   const reasons: string[] = [];
   const afterBySlot = new Map(after.map((e) => [key(e), e]));
   const net = new Map<string, number>();
+  /** Per SKU that changed: the least sure of its slots' changes. */
+  const sure = new Map<string, number>();
   let confidence = 1;
   for (const b of before) {
     const a = afterBySlot.get(key(b));
@@ -173,6 +177,7 @@ export function decideCart(
         continue;
       }
       net.set(b.sku, (net.get(b.sku) ?? 0) + cb - ca);
+      sure.set(b.sku, Math.min(sure.get(b.sku) ?? 1, pChange));
     }
   }
   const cart: CartLine[] = [];
@@ -197,6 +202,9 @@ export function decideCart(
   return {
     cart,
     confidence,
+    lineConfidence: Object.fromEntries(
+      cart.map((l) => [l.sku, Math.min(1, Math.max(0, sure.get(l.sku) ?? 0))]),
+    ),
     reviewReasons: shown,
     modelVersion: options.modelVersion ?? "unknown",
   };

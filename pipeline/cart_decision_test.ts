@@ -33,6 +33,9 @@ Deno.test("decideCart charges what left each slot, by the planogram's SKU", () =
   );
   assert.deepEqual(d.cart, [{ sku: "COLA-330", qty: 2 }]);
   assert.deepEqual(d.reviewReasons, []);
+  // Each line says how sure its slots' change is.
+  assert.ok(d.lineConfidence!["COLA-330"]! > 0.95, JSON.stringify(d.lineConfidence));
+  assert.deepEqual(Object.keys(d.lineConfidence!), ["COLA-330"]);
   assert.ok(d.confidence > 0.95, `${d.confidence}`);
   assert.equal(d.modelVersion, "m 1");
 });

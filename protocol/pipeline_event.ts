@@ -35,6 +35,10 @@ export const PipelineEventSchema = z.discriminatedUnion("type", [
     cart: f.cart.describe("What was taken, net of returns"),
     /** Confidence in the whole cart, 0..1. */
     confidence: f.ratio.describe("Confidence in the whole cart, 0..1"),
+    /** Per cart line, how sure the device is of it, 0..1 (policies charge only the sure ones). */
+    lineConfidence: z.record(f.sku, f.ratio).optional().describe(
+      "Per cart line (SKU), how sure the device is of it, 0..1",
+    ),
     review: z.strictObject({ required: z.boolean(), reasons: z.array(f.shortText).max(20) }),
     modelVersion: f.version,
   }).refine((e) => e.closedAt >= e.openedAt, {

@@ -79,6 +79,11 @@ Deno.test({
       assert.ok(done.review.required || got === truth, `charged ${got}, truth ${truth}`);
       if (done.review.required) continue;
       exact++;
+      // Each charged line says how sure the device is of it (review policies use it).
+      assert.deepEqual(
+        Object.keys(done.lineConfidence ?? {}).sort(),
+        done.cart.map((l) => l.sku).sort(),
+      );
       const net = new Map<string, number>();
       for (const e of await streamEvents(nc, "m001-a")) {
         if (e.type !== "item_taken" && e.type !== "item_returned") continue;

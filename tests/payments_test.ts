@@ -386,3 +386,44 @@ Deno.test("./vend ledger check passes right books and names what is wrong in oth
   assert.match(bad.stderr, /captured \d+, the ledger says \d+/);
   await nc.close();
 });
+
+Deno.test("a review not done in time captures the lines the machine was sure of and releases the rest", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  let now = Date.now();
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc), { now: () => now });
+  const p = await PaymentService.open(nc, {
+    region: "local",
+    provider,
+    prices,
+    unlocker: machines().unlocker,
+    now: () => now,
+    reviewTimeout: { afterMs: 3_600_000, sureAbove: 0.95 },
+  });
+  const s = await p.start({ customerId: await customer(p), machineId: "m001" });
+  const event = {
+    ...completed(
+      s.sessionId,
+      [{ sku: "COLA-330", qty: 1 }, { sku: "GUM-14", qty: 2 }],
+      ["confidence 0.55 below 0.80"],
+      0.55,
+    ),
+    lineConfidence: { "COLA-330": 0.99, "GUM-14": 0.56 },
+  };
+  assert.equal((await p.cartArrived(event))!.state, "review");
+  now += 30 * 60_000;
+  assert.equal(await p.reconcile(), 0, "not yet: the reviewers have an hour");
+  now += 31 * 60_000;
+  assert.equal(await p.reconcile(), 1);
+  const done = await p.get(s.sessionId);
+  assert.deepEqual([done.state, done.captured, done.reviewer], [
+    "settled",
+    price("COLA-330"),
+    "policy:charge_sure_items",
+  ]);
+  assert.deepEqual(done.cart, [{ sku: "COLA-330", qty: 1 }]);
+  assert.equal(done.released, p.holdAmount - price("COLA-330"));
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
