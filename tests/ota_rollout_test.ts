@@ -150,9 +150,11 @@ Deno.test("a deployment past its failure threshold aborts and rolls the updated 
   const failed = await f.service.device(d.id, "sim-04-a");
   assert.equal(failed?.status, "failed");
   assert.match(failed?.reason ?? "", /input shape/);
-  // The canaries that took 2.0.0 get a rollback deployment back to 1.0.0.
-  f.clock.advance(60_000);
+  // The canaries that took 2.0.0 get a rollback deployment back to 1.0.0. The clock moves on at
+  // every look: on a loaded machine the rollback may be created after a single step (its devices
+  // then wait for time to pass, and it never would).
   const rb = await until("rollback completed", async () => {
+    f.clock.advance(60_000);
     const g = await f.service.get(`${d.id}-rb0`);
     return g?.state === "completed" ? g : undefined;
   });
