@@ -31,7 +31,7 @@ import {
 } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceCart, priceList, SandboxProvider } from "../payments/mod.ts";
-import { parsePaymentEvent, pipelineEvent, subjects } from "../protocol/mod.ts";
+import { filters, parsePaymentEvent, pipelineEvent, subjects } from "../protocol/mod.ts";
 import { machine, percentile } from "./_machine.ts";
 
 const { values } = parseArgs({
@@ -99,11 +99,11 @@ for (let i = 0; i < N; i += 64) {
 const closedAt = new Map<string, number>();
 const latencies: number[] = [];
 let lastReceipt = 0;
-const receipts = nc.subscribe("vs.local.pay.*.receipt_issued");
+const receipts = nc.subscribe(filters.payments("local"));
 const allIn = (async () => {
   for await (const m of receipts) {
     const e = parsePaymentEvent(m.data);
-    if (!e.ok) continue;
+    if (!e.ok || e.value.type !== "receipt_issued") continue;
     const closed = closedAt.get(e.value.sessionId);
     if (closed === undefined) continue;
     latencies.push(Date.now() - closed);

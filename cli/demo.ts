@@ -24,7 +24,7 @@ import {
   onShutdown,
   TokenService,
 } from "../cloud/mod.ts";
-import { buckets, parsePaymentEvent } from "../protocol/mod.ts";
+import { buckets, filters, parsePaymentEvent } from "../protocol/mod.ts";
 
 const USAGE = "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS]";
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     };
     const customer = await call("/customers", { email: "demo@example.com" });
     await call(`/customers/${customer.customerId}/payment-methods`, { token: "pm_sandbox_visa" });
-    const receipts = nc.subscribe("vs.*.pay.*.*");
+    const receipts = nc.subscribe(filters.payments());
     (async () => {
       for await (const m of receipts) {
         const e = parsePaymentEvent(m.data);

@@ -41,6 +41,7 @@ import {
   type ShadowState,
 } from "../protocol/mod.ts";
 import { ComponentError } from "./component_registry.ts";
+import { isRevisionConflict } from "./fleet_state.ts";
 
 /** What picks a deployment's devices; a device matching any listed item is in. */
 export interface DeploymentSelector {
@@ -659,7 +660,7 @@ export class DeploymentService implements AsyncDisposable {
         await this.#deployments.update(id, JSON.stringify(next), e.revision);
         return next;
       } catch (err) {
-        if (attempt >= 20 || !/wrong last sequence/i.test(String(err))) throw err;
+        if (attempt >= 20 || !isRevisionConflict(err)) throw err;
       }
     }
   }

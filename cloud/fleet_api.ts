@@ -45,7 +45,12 @@ import {
   GroupInputSchema,
   GroupRecordSchema,
 } from "./fleet_model.ts";
-import { type FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
+import {
+  type FleetState,
+  isRevisionConflict,
+  putJson,
+  RevisionConflictError,
+} from "./fleet_state.ts";
 import { ApiError } from "./problem.ts";
 
 /** What the fleet routes need. */
@@ -688,7 +693,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
           ? await kv.create(shadowKey(id, "desired"), data)
           : await kv.update(shadowKey(id, "desired"), data, base);
       } catch (cause) {
-        if (!/wrong last sequence|key exists|10071/i.test(String((cause as Error).message))) {
+        if (!isRevisionConflict(cause)) {
           throw cause;
         }
         await audit(deps, c, {

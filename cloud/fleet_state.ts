@@ -35,6 +35,11 @@ export class RevisionConflictError extends Error {
 
 const encoder = new TextEncoder();
 
+/** Whether a KV write failed because the key changed (or exists) since the revision given. */
+export function isRevisionConflict(e: unknown): boolean {
+  return /wrong last sequence|key exists|10071/i.test(String((e as Error)?.message ?? e));
+}
+
 /** Writes `value` at `key`: create when `revision` is 0, compare-and-swap when positive, plain put when undefined. */
 export async function putJson(
   kv: KV,
@@ -48,8 +53,7 @@ export async function putJson(
     if (revision === 0) return await kv.create(key, data);
     return await kv.update(key, data, revision);
   } catch (cause) {
-    const text = String((cause as Error).message);
-    if (/wrong last sequence|key exists|10071/i.test(text)) {
+    if (isRevisionConflict(cause)) {
       throw new RevisionConflictError(
         key,
         revision === 0 ? `${key} exists already` : `${key} changed since revision ${revision}`,

@@ -19,10 +19,10 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { SandboxStore } from "../payments/mod.ts";
 import { buckets } from "../protocol/mod.ts";
+import { isRevisionConflict } from "./fleet_state.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const conflict = (e: unknown) => /wrong last sequence|key exists|10071/i.test(String(e));
 
 /** A {@link SandboxStore} over NATS KV. */
 export class KvSandboxStore implements SandboxStore {
@@ -50,7 +50,7 @@ export class KvSandboxStore implements SandboxStore {
       await this.#kv.create(key, encoder.encode(value));
       return true;
     } catch (e) {
-      if (conflict(e)) return false;
+      if (isRevisionConflict(e)) return false;
       throw e;
     }
   }
@@ -61,7 +61,7 @@ export class KvSandboxStore implements SandboxStore {
       await this.#kv.update(key, encoder.encode(value), revision);
       return true;
     } catch (e) {
-      if (conflict(e)) return false;
+      if (isRevisionConflict(e)) return false;
       throw e;
     }
   }

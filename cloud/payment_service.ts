@@ -66,6 +66,7 @@ import {
   type PipelineEvent,
   subjects,
 } from "../protocol/mod.ts";
+import { isRevisionConflict } from "./fleet_state.ts";
 
 /** Opens a machine's door for a payment session: the cloud's command to its primary device. */
 export interface MachineUnlocker {
@@ -158,7 +159,6 @@ type EventBody = PaymentEvent extends infer E
   : never;
 
 const encoder = new TextEncoder();
-const conflict = (e: unknown) => /wrong last sequence|key exists|10071/i.test(String(e));
 const TOKEN = /^(pm|tok|card|src)_[A-Za-z0-9_]{3,96}$/;
 
 /** The payment service (state in NATS; any number of instances). */
@@ -253,7 +253,7 @@ export class PaymentService {
         await this.#customers.update(customerId, encoder.encode(JSON.stringify(next)), e.revision);
         return method;
       } catch (err) {
-        if (!conflict(err)) throw err;
+        if (!isRevisionConflict(err)) throw err;
       }
     }
     throw new PaymentConflictError(`Customer ${customerId} is changing too often; try again`);
@@ -632,28 +632,13 @@ export class PaymentService {
     try {
       await this.#ledger.create(t.id, encoder.encode(JSON.stringify(t)));
     } catch (e) {
-      if (!conflict(e)) throw e;
+      if (!isRevisionConflict(e)) throw e;
     }
   }
 
-  /** Every ledger transaction (for the ledger check). */
-  async ledger(): Promise<LedgerTransaction[]> {
-    const out: LedgerTransaction[] = [];
-    for await (const key of await this.#ledger.keys()) {
-      const e = await this.#ledger.get(key);
-      if (e?.operation === "PUT") out.push(e.json<LedgerTransaction>());
-    }
-    return out;
-  }
-
-  /** Every session (for the ledger check and the reconciler). */
+  /** Every session (the review queue). */
   async sessions(): Promise<PaymentSession[]> {
-    const out: PaymentSession[] = [];
-    for await (const key of await this.#sessions.keys()) {
-      const e = await this.#sessions.get(key);
-      if (e?.operation === "PUT") out.push(e.json<Stored>().session);
-    }
-    return out;
+    return (await readAll<Stored>(this.#sessions)).map((x) => x.session);
   }
 
   /**
@@ -719,7 +704,7 @@ export class PaymentService {
       try {
         await this.#sessions.update(sessionId, encoder.encode(JSON.stringify(next)), e.revision);
       } catch (err) {
-        if (conflict(err)) continue;
+        if (isRevisionConflict(err)) continue;
         throw err;
       }
       await this.#publish(event);
@@ -855,20 +840,24 @@ export async function checkPaymentBooks(
   nc: NatsConnection,
 ): Promise<{ sessions: number; transactions: number; discrepancies: string[] }> {
   const kvm = new Kvm(nc);
-  const read = async <T>(bucket: string): Promise<T[]> => {
-    const kv = await kvm.create(bucket, { history: 1 });
-    const out: T[] = [];
-    for await (const key of await kv.keys()) {
-      const e = await kv.get(key);
-      if (e?.operation === "PUT") out.push(e.json<T>());
-    }
-    return out;
-  };
-  const sessions = (await read<Stored>(buckets.paymentSessions)).map((x) => x.session);
-  const transactions = await read<LedgerTransaction>(buckets.ledger);
+  const open = (bucket: string) => kvm.create(bucket, { history: 1 });
+  const sessions = (await readAll<Stored>(await open(buckets.paymentSessions))).map((x) =>
+    x.session
+  );
+  const transactions = await readAll<LedgerTransaction>(await open(buckets.ledger));
   return {
     sessions: sessions.length,
     transactions: transactions.length,
     discrepancies: checkLedger(transactions, sessions.map(booksOf)),
   };
+}
+
+/** Every value of a bucket. */
+async function readAll<T>(kv: KV): Promise<T[]> {
+  const out: T[] = [];
+  for await (const key of await kv.keys()) {
+    const e = await kv.get(key);
+    if (e?.operation === "PUT") out.push(e.json<T>());
+  }
+  return out;
 }
