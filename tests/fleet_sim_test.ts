@@ -11,7 +11,9 @@ Deno.test("the fleet simulator's devices show up online in the API, answer comma
   await using svc = await startCloudService(nats.url, { logger: quiet, offlineAfterMs: 1500 });
   const token = await svc.tokens.issue({ subject: "op", role: "operator" });
   const stop = new AbortController();
+  let beats = 0;
   const running = runSimulator(nats.url, {
+    onBeat: () => void beats++,
     devices: 200,
     intervalMs: 500,
     offline: 20,
@@ -40,6 +42,8 @@ Deno.test("the fleet simulator's devices show up online in the API, answer comma
   );
   assert.equal(done.status, "succeeded");
   assert.deepEqual(done.result, { simulated: true });
+  // More than one round of heartbeats before stopping (a loaded machine may take a while).
+  await eventually(() => (beats > 180 ? true : undefined), 10_000, "a second round of heartbeats");
   stop.abort();
   const counts = await running;
   assert.ok(
