@@ -34,6 +34,7 @@ import {
 } from "../payments/mod.ts";
 import { KvSandboxStore } from "./kv_sandbox_store.ts";
 import { natsMachineUnlocker } from "./machine_unlocker.ts";
+import { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
 import { PaymentService } from "./payment_service.ts";
 
 /** Options of {@link startCloudService}. */
@@ -52,9 +53,17 @@ export interface CloudServiceOptions {
   signal?: AbortSignal;
   /**
    * Payments: the provider (default: Stripe when `VEND_STRIPE_KEY` is set, else the sandbox
-   * provider, simulated, its state in NATS) and the hold in minor units (default 5,000).
+   * provider, simulated, its state in NATS), the hold in minor units (default 5,000), Stripe's
+   * webhook signing secret (default `VEND_STRIPE_WEBHOOK_SECRET`; the webhook route is served
+   * only with one), and, for crash tests, a provider call after which the process is killed.
    */
-  payments?: { provider?: PaymentProvider; holdAmount?: number; reconcileEveryMs?: number };
+  payments?: {
+    provider?: PaymentProvider;
+    holdAmount?: number;
+    reconcileEveryMs?: number;
+    stripeWebhookSecret?: string;
+    crashAfter?: CrashPoint;
+  };
 }
 
 /** A running cloud service instance. */
@@ -163,13 +172,25 @@ export async function startCloudService(
     logger.log("error", "deployments stopped", { error: String(e) })
   );
   const stripeKey = Deno.env.get("VEND_STRIPE_KEY");
-  const provider = options.payments?.provider ??
+  const chosen = options.payments?.provider ??
     (stripeKey
       ? new StripeProvider({
         apiKey: stripeKey,
         ...(Deno.env.get("VEND_STRIPE_URL") ? { baseUrl: Deno.env.get("VEND_STRIPE_URL")! } : {}),
       })
       : new SandboxProvider(await KvSandboxStore.open(nc)));
+  const crashAfter = options.payments?.crashAfter;
+  const provider = crashAfter
+    ? new CrashingProvider(chosen, {
+      after: crashAfter,
+      crash: () => {
+        logger.log("warn", "fault: killed after a provider call", { call: crashAfter });
+        Deno.kill(Deno.pid, "SIGKILL");
+      },
+    })
+    : chosen;
+  const stripeWebhookSecret = options.payments?.stripeWebhookSecret ??
+    Deno.env.get("VEND_STRIPE_WEBHOOK_SECRET");
   const payments = await PaymentService.open(nc, {
     region,
     provider,
@@ -199,7 +220,16 @@ export async function startCloudService(
     health: () => natsHealth(nc),
     logger,
     metrics,
-    fleet: { nc, state, tokens, region, registry, deployments, payments },
+    fleet: {
+      nc,
+      state,
+      tokens,
+      region,
+      registry,
+      deployments,
+      payments,
+      ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),
+    },
   });
   const stopServer = new AbortController();
   const server = listen(app.fetch, options.hostname ?? "127.0.0.1", port, stopServer.signal);

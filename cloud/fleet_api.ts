@@ -16,12 +16,8 @@ import {
   auditEntry,
   buckets,
   COMMAND_NAMES,
-  type CommandRequest,
-  commandRequest,
-  CommandRequestSchema,
   newEnvelope,
   parseAuditEntry,
-  parseCommandReply,
   parseShadow,
   shadow,
   shadowKey,
@@ -52,6 +48,7 @@ import {
   RevisionConflictError,
 } from "./fleet_state.ts";
 import { ApiError } from "./problem.ts";
+import { CommandSender, InvalidCommandError } from "./command_sender.ts";
 
 /** What the fleet routes need. */
 export interface FleetDeps {
@@ -69,6 +66,8 @@ export interface FleetDeps {
   readonly deployments?: DeploymentService;
   /** Payments; without it the payment routes are not served. */
   readonly payments?: PaymentService;
+  /** Stripe's webhook signing secret; without it the webhook route is not served. */
+  readonly stripeWebhookSecret?: string;
 }
 
 /** Variables the middleware sets on each request. */
@@ -211,6 +210,7 @@ function afterCursor(cursor: string | undefined): string {
 /** Adds the fleet routes to `app`. */
 export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
   const { state } = deps;
+  const commands = new CommandSender(deps.nc, state.commands);
   // Sorted device ids, overall and per status, rebuilt only after membership changes.
   let sorted: string[] | undefined;
   const members = new Map<string, Set<string>>([["online", new Set()], ["offline", new Set()]]);
@@ -752,36 +752,21 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       const actor = await need(c, deps, "operator", `command.${body.command}`, `device/${id}`);
       const v = view(deps, id);
       if (!v) throw new ApiError(404, "Not Found", `No device "${id}"`, { field: "path.id" });
-      const now = Date.now();
-      const request = {
-        ...newEnvelope(now),
-        deviceId: id,
-        issuer: actor.subject,
-        expiresAt: now + body.ttlMs,
-        command: body.command,
-        args: body.args,
-      };
-      const checked = CommandRequestSchema.safeParse(request);
-      if (!checked.success) {
-        const issue = checked.error.issues[0]!;
-        throw new ApiError(400, "Invalid command", `${issue.path.join(".")}: ${issue.message}`, {
-          field: `body.${issue.path.join(".")}`,
-        });
+      const region = v.status?.region ?? v.record?.region ?? deps.region;
+      let record: CommandRecord;
+      try {
+        ({ record } = await commands.send({
+          deviceId: id,
+          region,
+          command: body.command,
+          args: body.args,
+          issuer: actor.subject,
+          ttlMs: body.ttlMs,
+        }));
+      } catch (e) {
+        if (!(e instanceof InvalidCommandError)) throw e;
+        throw new ApiError(400, "Invalid command", e.message, { field: `body.${e.field}` });
       }
-      const record: CommandRecord = {
-        id: request.id,
-        deviceId: id,
-        command: body.command,
-        args: body.args,
-        issuer: actor.subject,
-        createdAt: now,
-        expiresAt: request.expiresAt,
-        status: "sent",
-        result: null,
-        error: null,
-        updatedAt: now,
-      };
-      await putJson(state.commands, record.id, record, 0);
       await audit(deps, c, {
         action: `command.${body.command}`,
         target: `device/${id}`,
@@ -790,46 +775,6 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
         after: plain({ commandId: record.id, args: body.args }),
         reason: null,
       });
-      const region = v.status?.region ?? v.record?.region ?? deps.region;
-      void (async () => {
-        let done: CommandRecord;
-        try {
-          const msg = await deps.nc.request(
-            subjects.command({ region, deviceId: id }, body.command),
-            commandRequest.encode(checked.data as CommandRequest),
-            { timeout: body.ttlMs },
-          );
-          const reply = parseCommandReply(msg.data);
-          if (!reply.ok) {
-            done = {
-              ...record,
-              status: "failed",
-              error: { code: "invalid_reply", message: reply.error.message },
-              updatedAt: Date.now(),
-            };
-          } else if (reply.value.status === "ok") {
-            done = {
-              ...record,
-              status: "succeeded",
-              result: reply.value.result,
-              updatedAt: Date.now(),
-            };
-          } else {done = {
-              ...record,
-              status: reply.value.error.code === "expired" ? "expired" : "failed",
-              error: reply.value.error,
-              updatedAt: Date.now(),
-            };}
-        } catch (e) {
-          done = {
-            ...record,
-            status: "no_reply",
-            error: { code: "no_reply", message: `No reply from ${id}: ${(e as Error).message}` },
-            updatedAt: Date.now(),
-          };
-        }
-        await putJson(state.commands, record.id, done).catch(() => {});
-      })();
       c.header("Location", `/commands/${record.id}`);
       return c.json(record, 202);
     },

@@ -1,9 +1,10 @@
 /**
  * Unlocks a machine for a payment session: the `unlock` command, carrying the session id (which
- * becomes the door session's id on the device), sent over NATS to the machine's primary device
- * and recorded in the commands bucket like an operator's. The primary is the registered device of
- * the machine with the `primary` role; a machine that is not registered is tried through the
- * devices the cloud has heard from (a secondary refuses: the command is the primary's).
+ * becomes the door session's id on the device), sent to the machine's primary device through the
+ * same {@link CommandSender} as an operator's commands, so it is recorded in the commands bucket
+ * the same way. The primary is the registered device of the machine with the `primary` role; a
+ * machine that is not registered is tried through the devices the cloud has heard from (a
+ * secondary refuses: the command is the primary's).
  *
  * @example
  * ```ts
@@ -19,14 +20,7 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import {
-  type CommandRequest,
-  commandRequest,
-  newEnvelope,
-  parseCommandReply,
-  subjects,
-} from "../protocol/mod.ts";
-import type { CommandRecord } from "./fleet_model.ts";
+import { CommandSender } from "./command_sender.ts";
 import type { FleetState } from "./fleet_state.ts";
 import type { MachineUnlocker } from "./payment_service.ts";
 
@@ -46,6 +40,7 @@ export function natsMachineUnlocker(
   state: FleetState,
   options: NatsMachineUnlockerOptions,
 ): MachineUnlocker {
+  const sender = new CommandSender(nc, state.commands);
   return {
     async unlock(machineId, sessionId) {
       const registered = [...state.devices.entries()]
@@ -60,69 +55,21 @@ export function natsMachineUnlocker(
       }
       const errors: string[] = [];
       for (const device of candidates) {
-        const now = Date.now();
-        const request: CommandRequest = {
-          ...newEnvelope(now),
+        const { reply } = await sender.send({
           deviceId: device.id,
-          issuer: "cloud/payments",
-          expiresAt: now + (options.timeoutMs ?? 15_000),
+          region: device.region ?? options.region,
           command: "unlock",
           args: { sessionId, durationMs: options.unlockMs ?? 30_000 },
-        };
-        const record: CommandRecord = {
-          id: request.id,
-          deviceId: device.id,
-          command: "unlock",
-          args: request.args,
-          issuer: request.issuer,
-          createdAt: now,
-          expiresAt: request.expiresAt,
-          status: "sent",
-          result: null,
-          error: null,
-          updatedAt: now,
-        };
-        const save = (r: CommandRecord) =>
-          state.commands.put(r.id, JSON.stringify(r)).catch(() => 0);
-        await save(record);
-        try {
-          const msg = await nc.request(
-            subjects.command(
-              { region: device.region ?? options.region, deviceId: device.id },
-              "unlock",
-            ),
-            commandRequest.encode(request),
-            { timeout: options.timeoutMs ?? 15_000 },
-          );
-          const reply = parseCommandReply(msg.data);
-          if (reply.ok && reply.value.status === "ok") {
-            await save({
-              ...record,
-              status: "succeeded",
-              result: reply.value.result,
-              updatedAt: Date.now(),
-            });
-            return { deviceId: device.id, commandId: request.id };
-          }
-          const why = reply.ok && reply.value.status === "error"
-            ? `${reply.value.error.code}: ${reply.value.error.message}`
-            : "invalid reply";
-          await save({
-            ...record,
-            status: "failed",
-            error: { code: "refused", message: why.slice(0, 200) },
-            updatedAt: Date.now(),
-          });
-          errors.push(`${device.id} refused (${why})`);
-        } catch (e) {
-          await save({
-            ...record,
-            status: "no_reply",
-            error: { code: "no_reply", message: String((e as Error).message).slice(0, 200) },
-            updatedAt: Date.now(),
-          });
-          errors.push(`${device.id} did not answer`);
-        }
+          issuer: "cloud/payments",
+          ttlMs: options.timeoutMs ?? 15_000,
+        });
+        const done = await reply;
+        if (done.status === "succeeded") return { deviceId: device.id, commandId: done.id };
+        errors.push(
+          done.status === "no_reply"
+            ? `${device.id} did not answer`
+            : `${device.id} refused (${done.error?.code}: ${done.error?.message})`,
+        );
       }
       throw new Error(`Machine "${machineId}" did not unlock: ${errors.join("; ")}`);
     },

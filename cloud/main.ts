@@ -4,6 +4,8 @@
  * Environment: `NATS_URL` (when unset, a local nats-server is started), `VEND_REGION`
  * (default `local`), `VEND_API_PORT` (preferred port, default any free port), `VEND_DATA_DIR`.
  * Prints `nats: URL` and `api: URL` on stdout once serving; logs go to stderr as JSON lines.
+ * `VEND_FAULT=payments:after_capture` (tests) kills the process right after a provider capture
+ * succeeded, before the session records it.
  *
  * @example
  * ```sh
@@ -15,16 +17,26 @@
 import { startCloudService } from "./cloud_service.ts";
 import { ensureNats } from "./local_nats.ts";
 import { onShutdown } from "./shutdown.ts";
+import type { CrashPoint } from "./crashing_provider.ts";
 
 if (import.meta.main) {
   const shutdown = onShutdown();
   const port = Number(Deno.env.get("VEND_API_PORT") ?? "0");
+  const fault = Deno.env.get("VEND_FAULT");
+  const crash = /^payments:after_(authorize|capture|cancel|refund)$/.exec(fault ?? "");
+  if (fault && !crash) {
+    console.error(
+      `cloud: VEND_FAULT: expected payments:after_authorize, _capture, _cancel or _refund, got "${fault}"`,
+    );
+    Deno.exit(2);
+  }
   try {
     await using nats = await ensureNats({ signal: shutdown });
     await using svc = await startCloudService(nats.url, {
       region: Deno.env.get("VEND_REGION") ?? "local",
       port,
       signal: shutdown,
+      ...(crash ? { payments: { crashAfter: crash[1] as CrashPoint } } : {}),
     });
     console.log(`nats: ${nats.url}`);
     console.log(`api: ${svc.url}`);

@@ -41,6 +41,13 @@ export { natsHealth } from "./nats_health.ts";
 export { onShutdown } from "./shutdown.ts";
 export { ensureStreams } from "./streams.ts";
 export { KvSandboxStore } from "./kv_sandbox_store.ts";
+export {
+  CommandSender,
+  type CommandSpec,
+  InvalidCommandError,
+  type SentCommand,
+} from "./command_sender.ts";
+export { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
 export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./machine_unlocker.ts";
 export {
   cardNumberGuard,

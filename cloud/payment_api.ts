@@ -6,6 +6,9 @@
  * refund above the capture; nothing changes then. A request that carries what looks like a card
  * number is refused before it reaches a route (see {@link cardNumberGuard}) and never logged.
  *
+ * Stripe's webhook (`POST /payments/webhooks/stripe`, served when a signing secret is configured)
+ * is verified by its signature instead of a token.
+ *
  * Customer-facing calls need an operator token for now (the customer app's backend calls them on
  * the customer's behalf); reviews, refunds and disputes are operator actions, audited.
  *
@@ -16,7 +19,9 @@ import type { Context, Next } from "hono";
 import {
   PaymentDeclinedError,
   ProviderUnavailableError,
+  readStripeWebhook,
   UnknownSkuError,
+  WebhookSignatureError,
 } from "../payments/mod.ts";
 import {
   audit,
@@ -414,6 +419,60 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
         reason,
       });
       return c.json(plain(s), 200);
+    },
+  );
+
+  const secret = deps.stripeWebhookSecret;
+  if (!secret) return;
+  app.openapi(
+    createRoute({
+      method: "post",
+      path: "/payments/webhooks/stripe",
+      tags: ["payments"],
+      summary: "Stripe's webhook (signed with the endpoint's secret; no bearer token): disputes, " +
+        "holds cancelled at Stripe",
+      request: {
+        // The body (a Stripe event) is not declared: a validator would parse it, and the
+        // signature covers the raw bytes.
+        headers: z.object({ "stripe-signature": z.string().max(2000).optional() }),
+      },
+      responses: {
+        200: json(
+          z.object({
+            received: z.boolean(),
+            handled: z.boolean(),
+            sessionId: z.string().nullable(),
+          }),
+          "Received (`handled`: whether it changed a session)",
+        ),
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      const payload = await c.req.text();
+      let event;
+      try {
+        event = await readStripeWebhook(payload, {
+          header: c.req.header("stripe-signature") ?? null,
+          secret,
+        });
+      } catch (e) {
+        if (e instanceof WebhookSignatureError) {
+          throw new ApiError(400, "Invalid webhook signature", e.message, {
+            field: "header.stripe-signature",
+            cause: e,
+          });
+        }
+        if (e instanceof TypeError) {
+          throw new ApiError(400, "Invalid webhook event", e.message, { field: "body", cause: e });
+        }
+        throw e;
+      }
+      const s = event ? await p.providerEvent(event).catch((e) => translate(e)) : undefined;
+      return c.json(
+        { received: true, handled: s !== undefined, sessionId: s?.sessionId ?? null },
+        200,
+      );
     },
   );
 }

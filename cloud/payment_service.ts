@@ -35,9 +35,9 @@
  * @module
  */
 import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import { type KV, Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import type { NatsConnection } from "@nats-io/nats-core";
 import {
   applyPaymentEvent,
   checkLedger,
@@ -50,6 +50,7 @@ import {
   type PaymentSession,
   priceCart,
   type PriceList,
+  type ProviderEvent,
   ProviderUnavailableError,
   refundTransaction,
   type SessionBooks,
@@ -168,11 +169,12 @@ export class PaymentService {
   readonly #sessions: KV;
   readonly #customers: KV;
   readonly #ledger: KV;
+  readonly #holds: KV;
 
   private constructor(nc: NatsConnection, o: PaymentServiceOptions, kvs: KV[]) {
     this.#nc = nc;
     this.#o = o;
-    [this.#sessions, this.#customers, this.#ledger] = kvs as [KV, KV, KV];
+    [this.#sessions, this.#customers, this.#ledger, this.#holds] = kvs as [KV, KV, KV, KV];
   }
 
   /** Opens the service (creating its buckets when missing). */
@@ -182,6 +184,7 @@ export class PaymentService {
       await kvm.create(buckets.paymentSessions, { history: 1 }),
       await kvm.create(buckets.customers, { history: 1 }),
       await kvm.create(buckets.ledger, { history: 1 }),
+      await kvm.create(buckets.paymentHolds, { history: 1 }),
     ]);
   }
 
@@ -323,6 +326,8 @@ export class PaymentService {
             idempotencyKey: `${sessionId}:hold`,
           })
         );
+        // The provider's webhooks name the hold; this finds its session.
+        await this.#holds.put(holdKey(hold.holdId), encoder.encode(sessionId));
         s = await this.#advance(
           sessionId,
           (x) =>
@@ -615,6 +620,33 @@ export class PaymentService {
       });
   }
 
+  /**
+   * Acts on what the provider's webhook says happened there: a dispute opens the dispute on the
+   * settled session (with its clips); a hold that ended at the provider fails a session not yet
+   * unlocked and sends one waiting for its cart to review (nothing can be charged on it any
+   * more). An event about a hold this system did not place, or one that changes nothing (a
+   * repeat, a cancel of our own), returns `undefined`.
+   */
+  async providerEvent(event: ProviderEvent): Promise<PaymentSession | undefined> {
+    const entry = await this.#holds.get(holdKey(event.holdId));
+    if (entry?.operation !== "PUT") return undefined;
+    const sessionId = entry.string();
+    const s = await this.get(sessionId);
+    if (event.type === "dispute_opened") {
+      if (s.state !== "settled" || s.disputed) return undefined;
+      return await this.dispute(sessionId, { reason: event.reason });
+    }
+    if (s.state === "held") return await this.#release(sessionId, `the hold was ${event.reason}`);
+    if (s.state !== "unlocked") return undefined;
+    return await this.#advance(
+      sessionId,
+      (x) =>
+        x.state === "unlocked"
+          ? { type: "review_required", reasons: [`the hold was ${event.reason}`.slice(0, 200)] }
+          : null,
+    );
+  }
+
   // ---- plumbing
 
   #parties(s: PaymentSession): LedgerParties {
@@ -773,6 +805,8 @@ export class PaymentService {
     await jsm.consumers.add(stream, {
       durable_name: "payments",
       ack_policy: AckPolicy.Explicit,
+      // A handler still at work says so (below); one that died is redelivered after this.
+      ack_wait: nanos(15_000),
       filter_subject: filters.pipelineEvents({ region: this.#o.region }, "session_completed"),
     }).catch(() => {});
     const consumer = await jetstream(this.#nc).consumers.get(stream, "payments");
@@ -781,6 +815,7 @@ export class PaymentService {
     const handle = async (m: JsMsg) => {
       const e = parsePipelineEvent(m.data);
       if (e.ok && e.value.type === "session_completed") {
+        const working = setInterval(() => m.working(), 5000);
         try {
           await this.cartArrived(e.value);
         } catch (err) {
@@ -790,6 +825,8 @@ export class PaymentService {
           }
           // Anything else will not change on a redelivery; the reconciler and the review queue
           // take it from here.
+        } finally {
+          clearInterval(working);
         }
       }
       m.ack();
@@ -812,6 +849,13 @@ export class PaymentService {
       }
     }
   }
+}
+
+/** A provider's hold id as a KV key (ids with other characters are hex-encoded). */
+function holdKey(holdId: string): string {
+  return /^[A-Za-z0-9_-]{1,200}$/.test(holdId)
+    ? holdId
+    : `x${[...encoder.encode(holdId)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
 /** How a session's state maps to where its money must be in the ledger. */

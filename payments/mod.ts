@@ -37,6 +37,7 @@ export {
   type Hold,
   PaymentDeclinedError,
   type PaymentProvider,
+  type ProviderEvent,
   ProviderUnavailableError,
   type Refund,
 } from "./payment_provider.ts";
@@ -55,13 +56,14 @@ export {
   priceList,
   UnknownSkuError,
 } from "./price_list.ts";
+export { StripeProvider, type StripeProviderOptions } from "./stripe_provider.ts";
 export {
-  StripeProvider,
-  type StripeProviderOptions,
+  readStripeWebhook,
   stripeSignature,
+  type StripeWebhookOptions,
   verifyStripeSignature,
   WebhookSignatureError,
-} from "./stripe_provider.ts";
+} from "./stripe_webhook.ts";
 export {
   MemorySandboxStore,
   type SandboxFault,

@@ -72,6 +72,25 @@ export interface PaymentProvider {
   }): Promise<Refund>;
 }
 
+/**
+ * Something that happened at the provider outside our calls, told by its webhook: a customer
+ * disputed a charge, or a hold ended there (lapsed, or cancelled in the provider's dashboard).
+ * `eventId` is the provider's id of the event (webhooks are delivered at least once).
+ */
+export type ProviderEvent =
+  | {
+    readonly type: "dispute_opened";
+    readonly eventId: string;
+    readonly holdId: string;
+    readonly reason: string;
+  }
+  | {
+    readonly type: "hold_canceled";
+    readonly eventId: string;
+    readonly holdId: string;
+    readonly reason: string;
+  };
+
 /** What kind of refusal a {@link PaymentDeclinedError} is. */
 export type DeclineCode =
   | "card_declined"

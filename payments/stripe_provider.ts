@@ -5,8 +5,8 @@
  * idempotency key as Stripe's `Idempotency-Key` header, so a retried call is one call at Stripe.
  * Card errors (HTTP 402) and invalid requests (400) become {@link PaymentDeclinedError}; network
  * errors, timeouts, 429 and 5xx become {@link ProviderUnavailableError} (retry with the same key).
- * {@link verifyStripeSignature} checks a webhook's `Stripe-Signature` header (HMAC-SHA256 of
- * `timestamp.body` with the endpoint's secret, within a tolerance) before its event is trusted.
+ * Webhooks (Stripe's own events: disputes, holds cancelled at Stripe) are read by
+ * `stripe_webhook.ts`.
  *
  * @example
  * ```ts
@@ -171,75 +171,5 @@ export class StripeProvider implements PaymentProvider {
       amount: String(request.amount),
     }, request.idempotencyKey);
     return { refundId: refund.id, holdId: request.holdId, amount: refund.amount };
-  }
-}
-
-/** A webhook whose signature does not verify; its event must not be used. */
-export class WebhookSignatureError extends Error {
-  /** Creates the error. */
-  constructor(message: string) {
-    super(message);
-    this.name = "WebhookSignatureError";
-  }
-}
-
-const hex = (bytes: ArrayBuffer) =>
-  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
-/** The `v1` signature of `payload` at `timestamp` (seconds) with `secret`. */
-export async function stripeSignature(
-  payload: string,
-  options: { readonly secret: string; readonly timestamp: number },
-): Promise<string> {
-  const key = await crypto.subtle.importKey(
-    "raw",
-    new TextEncoder().encode(options.secret),
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  const mac = await crypto.subtle.sign(
-    "HMAC",
-    key,
-    new TextEncoder().encode(`${options.timestamp}.${payload}`),
-  );
-  return hex(mac);
-}
-
-/**
- * Verifies a `Stripe-Signature` header for the raw `payload`; throws
- * {@link WebhookSignatureError} naming what is wrong (no timestamp, no v1 signature, a
- * signature that does not match, a timestamp outside the tolerance).
- */
-export async function verifyStripeSignature(
-  payload: string,
-  options: {
-    readonly header: string | null;
-    readonly secret: string;
-    /** Seconds. Default 300. */
-    readonly toleranceS?: number;
-    /** Unix ms. Default now. */
-    readonly now?: number;
-  },
-): Promise<void> {
-  if (!options.header) throw new WebhookSignatureError("No Stripe-Signature header");
-  const parts = options.header.split(",").map((p) => p.trim().split("=", 2) as [string, string?]);
-  const t = Number(parts.find(([k]) => k === "t")?.[1]);
-  const v1 = parts.filter(([k]) => k === "v1").map(([, v]) => v ?? "");
-  if (!Number.isInteger(t)) throw new WebhookSignatureError("Stripe-Signature has no timestamp");
-  if (v1.length === 0) throw new WebhookSignatureError("Stripe-Signature has no v1 signature");
-  const want = await stripeSignature(payload, { secret: options.secret, timestamp: t });
-  const same = (a: string, b: string) => {
-    if (a.length !== b.length) return false;
-    let diff = 0;
-    for (let i = 0; i < a.length; i++) diff |= a.charCodeAt(i) ^ b.charCodeAt(i);
-    return diff === 0;
-  };
-  if (!v1.some((s) => same(s, want))) {
-    throw new WebhookSignatureError("Stripe-Signature does not match the payload");
-  }
-  const age = Math.abs((options.now ?? Date.now()) / 1000 - t);
-  if (age > (options.toleranceS ?? 300)) {
-    throw new WebhookSignatureError(`Stripe-Signature timestamp is ${Math.round(age)} s old`);
   }
 }

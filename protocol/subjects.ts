@@ -188,6 +188,8 @@ export const buckets = {
   deploymentDevices: "deployment_devices",
   /** Payment sessions (state and last event): key `<sessionId>`. */
   paymentSessions: "payment_sessions",
+  /** Which payment session a provider hold belongs to (for the provider's webhooks): key `<holdId>`. */
+  paymentHolds: "payment_holds",
   /** Customers and their payment methods (provider tokens only): key `<customerId>`. */
   customers: "customers",
   /** The ledger: one balanced transaction per money movement, key `<sessionId>.<step>`. */

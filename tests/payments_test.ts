@@ -12,10 +12,9 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureStreams, KvSandboxStore, PaymentService } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
-import { parsePaymentEvent, type PipelineEvent } from "../protocol/mod.ts";
+import { parsePaymentEvent } from "../protocol/mod.ts";
 import { ROOT, startTestNats } from "./harness.ts";
-
-type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
+import { sessionCompleted } from "./payments_harness.ts";
 
 const prices = priceList(DEFAULT_CATALOGUE);
 const price = (sku: string) => prices.items.get(sku)!.unitPrice;
@@ -71,30 +70,6 @@ async function fixture() {
   };
 }
 
-/** The door session's outcome as the machine publishes it. */
-function completed(
-  sessionId: string,
-  cart: Array<{ sku: string; qty: number }>,
-  review: string[] = [],
-  confidence = 0.97,
-): Completed {
-  return {
-    v: 1,
-    id: `${sessionId.slice(0, 58)}-done`,
-    ts: Date.now(),
-    deviceId: "m001-a",
-    machineId: "m001",
-    type: "session_completed",
-    sessionId,
-    openedAt: Date.now() - 5000,
-    closedAt: Date.now(),
-    cart,
-    confidence,
-    review: { required: review.length > 0, reasons: review },
-    modelVersion: "1.0.0",
-  };
-}
-
 async function customer(p: PaymentService, token = "pm_sandbox_visa") {
   const c = await p.registerCustomer({ email: "ada@example.com" });
   await p.addPaymentMethod(c.customerId, { token });
@@ -110,7 +85,7 @@ Deno.test("a payment session holds, unlocks, captures exactly the cart, releases
   assert.equal(started.hold!.amount, p.holdAmount);
   const cart = [{ sku: "COLA-330", qty: 2 }, { sku: "GUM-14", qty: 1 }];
   const total = 2 * price("COLA-330") + price("GUM-14");
-  const done = await p.cartArrived(completed(started.sessionId, cart));
+  const done = await p.cartArrived(sessionCompleted(started.sessionId, cart));
   assert.equal(done!.state, "settled");
   assert.deepEqual([done!.captured, done!.released, done!.receiptTotal], [
     total,
@@ -143,7 +118,7 @@ Deno.test("a payment session holds, unlocks, captures exactly the cart, releases
   ]);
   // An empty cart releases the whole hold.
   const empty = await p.start({ customerId: started.customerId, machineId: "m001" });
-  const none = await p.cartArrived(completed(empty.sessionId, []));
+  const none = await p.cartArrived(sessionCompleted(empty.sessionId, []));
   assert.deepEqual([none!.state, none!.captured, none!.released], ["settled", 0, p.holdAmount]);
   assert.equal((await provider.inspect(empty.hold!.holdId)).status, "canceled");
   assert.deepEqual(await p.checkLedger(), []);
@@ -158,7 +133,7 @@ Deno.test("a cart delivered twice, to two cloud instances at once, is captured o
   const a = await service(nc, new SandboxProvider(store));
   const b = await service(nc2, new SandboxProvider(await KvSandboxStore.open(nc2)));
   const s = await a.start({ customerId: await customer(a), machineId: "m001" });
-  const event = completed(s.sessionId, [{ sku: "WATER-500", qty: 3 }]);
+  const event = sessionCompleted(s.sessionId, [{ sku: "WATER-500", qty: 3 }]);
   const results = await Promise.all([
     a.cartArrived(event),
     b.cartArrived(event),
@@ -184,7 +159,7 @@ Deno.test("a provider timeout after the capture, then success: one capture; a de
   const { provider, p } = f;
   const s = await p.start({ customerId: await customer(p), machineId: "m001" });
   provider.inject("capture", { kind: "timeout_after_success" });
-  const done = await p.cartArrived(completed(s.sessionId, [{ sku: "CHIPS-50", qty: 1 }]));
+  const done = await p.cartArrived(sessionCompleted(s.sessionId, [{ sku: "CHIPS-50", qty: 1 }]));
   assert.equal(done!.state, "settled");
   assert.equal((await provider.inspect(s.hold!.holdId)).captured, price("CHIPS-50"));
 
@@ -197,7 +172,7 @@ Deno.test("a provider timeout after the capture, then success: one capture; a de
   assert.deepEqual(await p.checkLedger(), []);
 });
 
-Deno.test("the cloud killed between the provider's capture and the state write: the retry captures nothing more", async () => {
+Deno.test("a capture whose answer is lost (the provider timed out after capturing, no retries): the reconciler captures nothing more", async () => {
   await using nats = await startTestNats();
   const nc = await nats.connect();
   await ensureStreams(nc, "local");
@@ -213,7 +188,9 @@ Deno.test("the cloud killed between the provider's capture and the state write: 
   });
   const s = await dying.start({ customerId: await customer(dying), machineId: "m001" });
   provider.inject("capture", { kind: "timeout_after_success" });
-  await assert.rejects(dying.cartArrived(completed(s.sessionId, [{ sku: "NUTS-75", qty: 2 }])));
+  await assert.rejects(
+    dying.cartArrived(sessionCompleted(s.sessionId, [{ sku: "NUTS-75", qty: 2 }])),
+  );
   const interrupted = await dying.get(s.sessionId);
   assert.deepEqual([interrupted.state, interrupted.captured], ["capturing", 0]);
   assert.equal((await provider.inspect(s.hold!.holdId)).captured, 2 * price("NUTS-75"));
@@ -233,11 +210,10 @@ Deno.test("an unsure cart, an unknown SKU or a cart above the hold goes to revie
   const cust = await customer(p);
   const unsure = await p.start({ customerId: cust, machineId: "m001" });
   const r1 = await p.cartArrived(
-    completed(
+    sessionCompleted(
       unsure.sessionId,
       [{ sku: "COLA-330", qty: 1 }],
-      ["confidence 0.42 below 0.80"],
-      0.42,
+      { review: ["confidence 0.42 below 0.80"], confidence: 0.42 },
     ),
   );
   assert.equal(r1!.state, "review");
@@ -250,7 +226,9 @@ Deno.test("an unsure cart, an unknown SKU or a cart above the hold goes to revie
   assert.deepEqual([reviewed.state, reviewed.captured], ["settled", 2 * price("GUM-14")]);
 
   const unknown = await p.start({ customerId: cust, machineId: "m001" });
-  const r2 = await p.cartArrived(completed(unknown.sessionId, [{ sku: "CAVIAR-1", qty: 1 }]));
+  const r2 = await p.cartArrived(
+    sessionCompleted(unknown.sessionId, [{ sku: "CAVIAR-1", qty: 1 }]),
+  );
   assert.equal(r2!.state, "review");
   assert.match(r2!.reviewReasons[0]!, /Unknown SKU "CAVIAR-1"/);
   await assert.rejects(
@@ -258,7 +236,9 @@ Deno.test("an unsure cart, an unknown SKU or a cart above the hold goes to revie
     /Unknown SKU "CAVIAR-1"/,
   );
   const above = await p.start({ customerId: cust, machineId: "m001" });
-  const r3 = await p.cartArrived(completed(above.sessionId, [{ sku: "COLA-330", qty: 1000 }]));
+  const r3 = await p.cartArrived(
+    sessionCompleted(above.sessionId, [{ sku: "COLA-330", qty: 1000 }]),
+  );
   assert.equal(r3!.state, "review");
   assert.match(r3!.reviewReasons[0]!, /above the hold of 5000/);
   assert.deepEqual(await p.checkLedger(), []);
@@ -268,7 +248,7 @@ Deno.test("refunds: per item or whole, never above the capture; bad input change
   await using f = await fixture();
   const { provider, p } = f;
   const s = await p.start({ customerId: await customer(p), machineId: "m001" });
-  await p.cartArrived(completed(s.sessionId, [{ sku: "COLA-330", qty: 2 }]));
+  await p.cartArrived(sessionCompleted(s.sessionId, [{ sku: "COLA-330", qty: 2 }]));
   const one = await p.refund(s.sessionId, {
     amount: price("COLA-330"),
     sku: "COLA-330",
@@ -321,7 +301,7 @@ Deno.test("a cart that arrives hours later (the device was offline) is charged; 
   const waiting = await p.start({ customerId: cust, machineId: "m001" });
   // Three hours offline: the outbox delivers the cart, which is charged as usual.
   now += 3 * 3_600_000;
-  const s1 = await p.cartArrived(completed(late.sessionId, [{ sku: "TEA-500", qty: 1 }]));
+  const s1 = await p.cartArrived(sessionCompleted(late.sessionId, [{ sku: "TEA-500", qty: 1 }]));
   assert.deepEqual([s1!.state, s1!.captured], ["settled", price("TEA-500")]);
   // Six and a half days without a cart: the reconciler sends the session to review before the
   // hold lapses (the cart of `waiting` never comes).
@@ -353,7 +333,7 @@ Deno.test("./vend ledger check passes right books and names what is wrong in oth
   await ensureStreams(nc, "local");
   const p = await service(nc, new SandboxProvider(await KvSandboxStore.open(nc)));
   const s = await p.start({ customerId: await customer(p), machineId: "m001" });
-  await p.cartArrived(completed(s.sessionId, [{ sku: "COLA-330", qty: 1 }]));
+  await p.cartArrived(sessionCompleted(s.sessionId, [{ sku: "COLA-330", qty: 1 }]));
   const check = async () => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--frozen", `${ROOT}cli/ledger.ts`, "check"],
@@ -403,11 +383,10 @@ Deno.test("a review not done in time captures the lines the machine was sure of 
   });
   const s = await p.start({ customerId: await customer(p), machineId: "m001" });
   const event = {
-    ...completed(
+    ...sessionCompleted(
       s.sessionId,
       [{ sku: "COLA-330", qty: 1 }, { sku: "GUM-14", qty: 2 }],
-      ["confidence 0.55 below 0.80"],
-      0.55,
+      { review: ["confidence 0.55 below 0.80"], confidence: 0.55 },
     ),
     lineConfidence: { "COLA-330": 0.99, "GUM-14": 0.56 },
   };

@@ -2,17 +2,22 @@
  * The Stripe adapter against a local HTTP server that replays Stripe's documented request and
  * response shapes (a simulated Stripe: PaymentIntents with manual capture, captures with
  * `amount_to_capture`, cancels, refunds, card errors as HTTP 402, idempotent replays by
- * `Idempotency-Key`), and webhook signature verification.
+ * `Idempotency-Key`), and Stripe's webhook into the cloud service (signed events: a dispute, a
+ * hold cancelled at Stripe).
  */
 import assert from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
+import { startCloudService } from "../cloud/mod.ts";
 import {
   PaymentDeclinedError,
   ProviderUnavailableError,
   StripeProvider,
   stripeSignature,
-  verifyStripeSignature,
-  WebhookSignatureError,
 } from "../payments/mod.ts";
+import { pipelineEvent } from "../protocol/mod.ts";
+import { eventually } from "./edge_harness.ts";
+import { startTestNats } from "./harness.ts";
+import { paymentEvents, sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 interface Intent {
   id: string;
@@ -214,20 +219,150 @@ Deno.test("StripeProvider maps card errors to declines and refuses a second capt
   assert.throws(() => new StripeProvider({ apiKey: "pk_live_nope" }), /expected a secret key/);
 });
 
-Deno.test("verifyStripeSignature accepts Stripe's signature and refuses a forged, stale or missing one", async () => {
-  const secret = "whsec_test_secret";
-  const payload = JSON.stringify({ id: "evt_1", type: "payment_intent.succeeded" });
-  const now = 1_700_000_100_000;
-  const t = 1_700_000_000;
-  const v1 = await stripeSignature(payload, { secret, timestamp: t });
-  assert.match(v1, /^[0-9a-f]{64}$/);
-  await verifyStripeSignature(payload, { header: `t=${t},v1=${v1},v0=ignored`, secret, now });
-  const refused = (header: string | null, body = payload, at = now) =>
-    assert.rejects(verifyStripeSignature(body, { header, secret, now: at }), WebhookSignatureError);
-  await refused(`t=${t},v1=${v1}`, payload + " ");
-  await refused(`t=${t},v1=${"0".repeat(64)}`);
-  await refused(`t=${t}`);
-  await refused(`v1=${v1}`);
-  await refused(null);
-  await refused(`t=${t},v1=${v1}`, payload, now + 301_000);
+Deno.test({
+  name: "Stripe's webhook opens a dispute on a settled session and sends one whose hold was " +
+    "cancelled at Stripe to review; a forged or stale one changes nothing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using stripe = simulatedStripe();
+    await using nats = await startTestNats();
+    const secret = "whsec_vend_test";
+    await using svc = await startCloudService(nats.url, {
+      logger: { log: () => {} },
+      payments: {
+        provider: new StripeProvider({ apiKey: "sk_test_vend", baseUrl: stripe.url }),
+        stripeWebhookSecret: secret,
+      },
+    });
+    const nc = await nats.connect();
+    await using machine = await simulatedMachine(nc, { machineId: "m001" });
+    const token = await svc.tokens.issue({ subject: "ops", role: "admin" });
+    const api = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${svc.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    const webhook = async (event: unknown, options: { at?: number; secret?: string } = {}) => {
+      const payload = JSON.stringify(event);
+      const t = Math.floor((options.at ?? Date.now()) / 1000);
+      const v1 = await stripeSignature(payload, { secret: options.secret ?? secret, timestamp: t });
+      // Stripe's own request: no bearer token, the signature instead.
+      const res = await fetch(`${svc.url}/payments/webhooks/stripe`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "stripe-signature": `t=${t},v1=${v1}` },
+        body: payload,
+      });
+      return { status: res.status, body: await res.json() };
+    };
+    assert.equal(
+      (await api("PUT", "/devices/m001-a", { machineId: "m001", role: "primary", region: "local" }))
+        .status,
+      201,
+    );
+    const c = await api("POST", "/customers", { email: "ada@example.com" });
+    await api("POST", `/customers/${c.body.customerId}/payment-methods`, { token: "pm_card_visa" });
+    const start = () =>
+      api("POST", "/payments/sessions", { customerId: c.body.customerId, machineId: "m001" });
+
+    // A settled session, charged through Stripe.
+    const s1 = await start();
+    assert.equal(s1.body.state, "unlocked", JSON.stringify(s1.body));
+    assert.deepEqual(machine.unlocked, [s1.body.sessionId]);
+    await jetstream(nc).publish(
+      machine.subject,
+      pipelineEvent.encode(sessionCompleted(s1.body.sessionId, [{ sku: "COLA-330", qty: 1 }])),
+    );
+    await eventually(
+      async () => {
+        const s = await api("GET", `/payments/sessions/${s1.body.sessionId}`);
+        return s.body.state === "settled" ? true : undefined;
+      },
+      10_000,
+      "settled",
+    );
+    const intent = s1.body.hold.holdId as string;
+    assert.equal(stripe.intents.get(intent)!.status, "succeeded");
+
+    const dispute = {
+      id: "evt_dispute_1",
+      object: "event",
+      type: "charge.dispute.created",
+      data: {
+        object: {
+          id: "dp_1",
+          object: "dispute",
+          amount: 150,
+          charge: "ch_1",
+          payment_intent: intent,
+          reason: "product_not_received",
+          status: "needs_response",
+        },
+      },
+    };
+    // Forged (another secret), stale (10 minutes old) and unsigned: refused, nothing changes.
+    const forged = await webhook(dispute, { secret: "whsec_other" });
+    assert.equal(forged.status, 400, JSON.stringify(forged.body));
+    assert.equal(forged.body.title, "Invalid webhook signature");
+    assert.equal((await webhook(dispute, { at: Date.now() - 600_000 })).status, 400);
+    const unsigned = await fetch(`${svc.url}/payments/webhooks/stripe`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(dispute),
+    });
+    assert.equal(unsigned.status, 400);
+    await unsigned.body?.cancel();
+    assert.equal(
+      (await api("GET", `/payments/sessions/${s1.body.sessionId}`)).body.disputed,
+      false,
+    );
+    // Signed: the dispute opens; Stripe delivering it again changes nothing.
+    const opened = await webhook(dispute);
+    assert.deepEqual(opened, {
+      status: 200,
+      body: { received: true, handled: true, sessionId: s1.body.sessionId },
+    });
+    assert.equal((await webhook(dispute)).body.handled, false);
+    const disputed = await api("GET", `/payments/sessions/${s1.body.sessionId}`);
+    assert.equal(disputed.body.disputed, true);
+    assert.equal(disputed.body.dispute.reason, "stripe dispute dp_1: product_not_received");
+
+    // A session waiting for its cart whose hold was cancelled at Stripe goes to review.
+    const s2 = await start();
+    const cancelled = await webhook({
+      id: "evt_cancel_1",
+      object: "event",
+      type: "payment_intent.canceled",
+      data: {
+        object: {
+          id: s2.body.hold.holdId,
+          object: "payment_intent",
+          cancellation_reason: "automatic",
+        },
+      },
+    });
+    assert.equal(cancelled.body.handled, true);
+    const review = await api("GET", `/payments/sessions/${s2.body.sessionId}`);
+    assert.equal(review.body.state, "review");
+    assert.deepEqual(review.body.reviewReasons, ["the hold was cancelled at Stripe (automatic)"]);
+    // Events about what this system did not do, or does not act on, are received and ignored.
+    assert.deepEqual(
+      (await webhook({
+        id: "evt_other",
+        type: "charge.dispute.created",
+        data: { object: { id: "dp_9", payment_intent: "pi_unknown", reason: "fraudulent" } },
+      })).body,
+      { received: true, handled: false, sessionId: null },
+    );
+    assert.equal(
+      (await webhook({ id: "evt_x", type: "customer.created", data: { object: {} } })).body.handled,
+      false,
+    );
+    // The PAYMENTS stream has one dispute for the session.
+    const events = await paymentEvents(nc, s1.body.sessionId);
+    assert.equal(events.filter((e) => e.type === "disputed").length, 1);
+  },
 });
