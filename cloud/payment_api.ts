@@ -53,7 +53,20 @@ const Session = z.object({ sessionId: z.string(), state: z.string() }).passthrou
 const Customer = z.object({ customerId: z.string(), email: z.string() }).passthrough().openapi(
   "Customer",
 );
+const Currency = z.string().regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as EUR");
 const plain = <T>(v: T) => JSON.parse(JSON.stringify(v));
+
+/** Refuses a request in another currency than the one it is about (400, `body.currency`). */
+function sameCurrency(asked: string | undefined, actual: string, what: string): void {
+  if (asked !== undefined && asked !== actual) {
+    throw new ApiError(
+      400,
+      "Currency mismatch",
+      `The request is in ${asked}; ${what} is in ${actual}`,
+      { field: "body.currency" },
+    );
+  }
+}
 
 /** Looks for a card number (13-19 digits, spaces or dashes between, Luhn-valid) in `text`. */
 export function containsCardNumber(text: string): boolean {
@@ -248,6 +261,9 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
                 customerId: Id,
                 machineId: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
                 paymentMethodId: Id.optional(),
+                currency: Currency.optional().describe(
+                  "The currency the customer was shown; refused when the machine sells in another",
+                ),
               }),
             },
           },
@@ -261,6 +277,7 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
     async (c) => {
       const body = c.req.valid("json");
       await need(c, deps, "operator", "payment.start", `machine/${body.machineId}`);
+      sameCurrency(body.currency, p.prices.currency, `machine ${body.machineId}`);
       const s = await p.start({
         customerId: body.customerId,
         machineId: body.machineId,
@@ -358,6 +375,7 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
                 sku: Sku.nullable().optional(),
                 requestId: z.string().regex(/^[A-Za-z0-9_-]{1,40}$/),
                 reason: z.string().max(200).optional(),
+                currency: Currency.optional(),
               }),
             },
           },
@@ -369,6 +387,10 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
       const { id } = c.req.valid("param");
       const body = c.req.valid("json");
       await need(c, deps, "operator", "payment.refund", `payment/${id}`);
+      if (body.currency) {
+        const session = await p.get(id).catch((e) => translate(e));
+        sameCurrency(body.currency, session.currency, `session ${id}`);
+      }
       const s = await p.refund(id, {
         amount: body.amount,
         sku: body.sku ?? null,

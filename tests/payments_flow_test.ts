@@ -82,6 +82,22 @@ Deno.test({
 
     // The customer scans the machine's code: hold, unlock, door session, cart, capture, receipt.
     const prices = await api("GET", "/machines/m001/prices");
+    // Shown in another currency than the machine's: refused, nothing started.
+    const dollars = await api("POST", "/payments/sessions", {
+      customerId: c.body.customerId,
+      machineId: "m001",
+      currency: "USD",
+    });
+    assert.equal(dollars.status, 400);
+    assert.deepEqual([dollars.body.title, dollars.body.field], [
+      "Currency mismatch",
+      "body.currency",
+    ]);
+    assert.match(
+      dollars.body.detail,
+      new RegExp(`USD; machine m001 is in ${prices.body.currency}`),
+    );
+    assert.deepEqual(await svc.payments.sessions(), []);
     const started = await api("POST", "/payments/sessions", {
       customerId: c.body.customerId,
       machineId: "m001",
@@ -123,6 +139,17 @@ Deno.test({
     });
     assert.equal(frac.status, 400);
     assert.equal(frac.body.field, "body.amount");
+    const negative = await api("POST", `/payments/sessions/${id}/refunds`, {
+      amount: -100,
+      requestId: "r3",
+    });
+    assert.deepEqual([negative.status, negative.body.field], [400, "body.amount"]);
+    const currency = await api("POST", `/payments/sessions/${id}/refunds`, {
+      amount: 1,
+      requestId: "r4",
+      currency: "USD",
+    });
+    assert.deepEqual([currency.status, currency.body.field], [400, "body.currency"]);
     assert.equal((await svc.payments.get(id)).refunded, 0, "nothing changed");
     // A dispute attaches the door session's clips (the machine recorded and uploaded them).
     const clips = await eventually(
