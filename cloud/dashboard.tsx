@@ -3,6 +3,8 @@
  * Events fed by the fleet's replicas and NATS subjects, with a little client script. Fleet page:
  * counts by status, region and version, a sortable, filterable, paginated device table, and
  * alerts. Device page: status, door, telemetry charts over the last hour, command buttons.
+ * Deployments: progress per device, pause, resume, abort. Sessions and the review queue are in
+ * `sessions_dashboard.tsx`.
  * Updates to a page are coalesced to at most 2 per second and carry only what is on screen.
  *
  * @module
@@ -11,9 +13,8 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import type { Context } from "hono";
-import { getCookie, setCookie } from "hono/cookie";
-import { streamSSE } from "hono/streaming";
-import type { FC, PropsWithChildren } from "hono/jsx";
+import { setCookie } from "hono/cookie";
+import type { FC } from "hono/jsx";
 import { filters, parseTelemetry, subjects, type Telemetry } from "../protocol/mod.ts";
 import { allows } from "./auth.ts";
 import type { FleetDeps, FleetEnv } from "./fleet_api.ts";
@@ -25,55 +26,19 @@ import type {
   DeviceEntry,
 } from "./deployments.ts";
 import { redeemLoginCode } from "./login_links.ts";
+import {
+  actorOf,
+  Layout,
+  live,
+  LIVE_SCRIPT,
+  LoginPage,
+  PAGE_SIZE,
+  requireSession,
+  SESSION_COOKIE,
+} from "./_dashboard_kit.tsx";
+import { sessionsDashboardRoutes } from "./sessions_dashboard.tsx";
 
-/** Name of the dashboard's session cookie (the operator's token, httpOnly). */
-export const SESSION_COOKIE = "vs_session";
-const PAGE_SIZE = 50;
-const COALESCE_MS = 500;
-
-/** Open SSE streams, for /metrics and the leak test. */
-export const liveClients = { count: 0 };
-
-const STYLE =
-  `body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#1d3557;color:#fff;padding:10px 16px;display:flex;gap:16px;align-items:center}
-header a{color:#fff}main{padding:16px}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}
-.counts{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:12px}.card{background:#f1f4f8;border-radius:6px;padding:8px 12px}.card b{font-size:20px;display:block}
-.online{color:#2a9d8f}.offline{color:#e63946}.unknown{color:#888}.alerts li{color:#b5651d}button{margin-right:6px}svg{background:#fafafa;border:1px solid #eee}`;
-
-const Layout: FC<PropsWithChildren<{ title: string; user?: string | undefined }>> = (
-  { title, user, children },
-) => (
-  <html>
-    <head>
-      <meta charset="utf-8" />
-      <meta name="viewport" content="width=device-width,initial-scale=1" />
-      <title>{title} · Vendstream</title>
-      <style>{STYLE}</style>
-    </head>
-    <body>
-      <header>
-        <strong>Vendstream</strong>
-        <a href="/">Fleet</a>
-        <a href="/deployments">Deployments</a>
-        <span style="margin-left:auto">{user ?? ""}</span>
-      </header>
-      <main>{children}</main>
-    </body>
-  </html>
-);
-
-const LoginPage: FC<{ message?: string | undefined }> = ({ message }) => (
-  <Layout title="Sign in">
-    <h1>Sign in</h1>
-    {message ? <p class="offline" id="login-error">{message}</p> : null}
-    <form method="post" action="/login">
-      <label>
-        Operator token <input name="token" type="password" size={60} />
-      </label>
-      <button type="submit">Sign in</button>
-    </form>
-  </Layout>
-);
+export { liveClients, SESSION_COOKIE } from "./_dashboard_kit.tsx";
 
 interface FleetQuery {
   status: string;
@@ -209,11 +174,6 @@ const Alerts: FC<{ v: FleetView }> = ({ v }) => (
       ))}
   </ul>
 );
-
-/** Client script: swaps the fragments the server pushes into the page. */
-const LIVE_SCRIPT =
-  `const es = new EventSource(location.pathname.replace(/^\\/?/, "/live/") + location.search);
-es.onmessage = (e) => { const parts = JSON.parse(e.data); for (const [id, html] of Object.entries(parts)) { const el = document.getElementById(id); if (el) el.outerHTML = html; } };`;
 
 const COMMAND_SCRIPT = `async function send(device, command, args) {
   const out = document.getElementById("command-result");
@@ -365,24 +325,9 @@ function snapshotsHtml(id: string, cameras: readonly string[]): string {
   }</div>`;
 }
 
-function actorOf(c: Context<FleetEnv>) {
-  return c.get("actor");
-}
-
 /** Adds the dashboard's pages and live streams to `app`. */
 export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
-  const requireSession = (c: Context<FleetEnv>) => {
-    const actor = actorOf(c);
-    if (actor) return undefined;
-    return c.html(
-      <LoginPage
-        message={getCookie(c, SESSION_COOKIE)
-          ? "Your session is not valid any more: sign in again"
-          : undefined}
-      />,
-      401,
-    );
-  };
+  if (deps.payments) sessionsDashboardRoutes(app, { ...deps, payments: deps.payments });
 
   app.get("/login", async (c) => {
     const code = c.req.query("code");
@@ -600,36 +545,6 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
       </Layout>,
     );
   });
-
-  // Live streams: the page's fragments, re-rendered when what they show changes, at most every 500 ms.
-  const live = (
-    c: Context<FleetEnv>,
-    render: () => Promise<Record<string, string>> | Record<string, string>,
-    subscribe: (dirty: () => void) => () => void,
-  ) =>
-    streamSSE(c, async (stream) => {
-      liveClients.count++;
-      let dirty = false;
-      let closed = false;
-      const unsubscribe = subscribe(() => (dirty = true));
-      stream.onAbort(() => {
-        closed = true;
-      });
-      try {
-        while (!closed && !stream.aborted && !stream.closed) {
-          if (dirty) {
-            dirty = false;
-            await stream.writeSSE({ data: JSON.stringify(await render()) });
-          } else {
-            await stream.write(": idle\n\n"); // a departed client shows up as a failed write
-          }
-          await stream.sleep(COALESCE_MS);
-        }
-      } finally {
-        unsubscribe();
-        liveClients.count--;
-      }
-    });
 
   app.get("/live/", (c) => {
     if (!actorOf(c)) return c.body(null, 401);

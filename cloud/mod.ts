@@ -64,6 +64,7 @@ export {
   PaymentNotFoundError,
   PaymentService,
   type PaymentServiceOptions,
+  type PaymentSessionDetail,
 } from "./payment_service.ts";
 export { ComponentError, ComponentRegistry } from "./component_registry.ts";
 export { type ChunkSizes, type ChunkSpan, contentChunks } from "./content_chunker.ts";

@@ -50,6 +50,12 @@ const Cart = z.array(z.strictObject({ sku: Sku, qty: z.int().min(1).max(1000) })
 const Session = z.object({ sessionId: z.string(), state: z.string() }).passthrough().openapi(
   "PaymentSession",
 );
+const Detail = z.object({
+  session: Session,
+  lineConfidence: z.record(z.string(), z.number()).nullable(),
+  closedAt: z.int().nullable(),
+  receiptAt: z.int().nullable(),
+}).openapi("PaymentSessionDetail");
 const Customer = z.object({ customerId: z.string(), email: z.string() }).passthrough().openapi(
   "Customer",
 );
@@ -313,15 +319,35 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
       summary: "The review queue: sessions whose cart a person must decide, oldest first",
       security,
       responses: {
-        200: json(z.object({ items: z.array(Session) }), "In review"),
+        200: json(z.object({ items: z.array(Detail) }), "In review"),
         ...problemResponses,
       },
     }),
     async (c) => {
       await need(c, deps, "viewer", "payment.review.read", "payments");
-      const items = (await p.sessions()).filter((s) => s.state === "review")
-        .sort((a, b) => a.updatedAt - b.updatedAt);
-      return c.json({ items: plain(items) }, 200);
+      return c.json({ items: plain(await p.reviewQueue()) }, 200);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/payments/sessions",
+      tags: ["payments"],
+      summary: "The sessions that changed most recently, newest first",
+      security,
+      request: {
+        query: z.object({ limit: z.coerce.number().int().min(1).max(200).default(50) }),
+      },
+      responses: {
+        200: json(z.object({ items: z.array(Detail) }), "Recent sessions"),
+        ...problemResponses,
+      },
+    }),
+    async (c) => {
+      await need(c, deps, "viewer", "payment.read", "payments");
+      const { limit } = c.req.valid("query");
+      return c.json({ items: plain(await p.recent({ limit })) }, 200);
     },
   );
 

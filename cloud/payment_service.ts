@@ -34,7 +34,13 @@
  *
  * @module
  */
-import { AckPolicy, jetstream, jetstreamManager, type JsMsg } from "@nats-io/jetstream";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  type JsMsg,
+} from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import { type KV, Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
@@ -152,6 +158,21 @@ interface Stored {
   readonly refundKeys?: readonly string[];
   /** The device's confidence per cart line (SKU). */
   readonly lineConfidence?: Readonly<Record<string, number>>;
+  /** When the door closed (the device's clock, Unix ms). */
+  readonly closedAt?: number;
+  /** When the receipt was issued (Unix ms). */
+  readonly receiptAt?: number;
+}
+
+/** A session with what the operators' pages show besides its state. */
+export interface PaymentSessionDetail {
+  readonly session: PaymentSession;
+  /** The device's confidence per cart line (SKU), when it sent them. */
+  readonly lineConfidence: Readonly<Record<string, number>> | null;
+  /** When the door closed (Unix ms), once the cart arrived. */
+  readonly closedAt: number | null;
+  /** When the receipt was issued (Unix ms). */
+  readonly receiptAt: number | null;
 }
 
 type EventBody = PaymentEvent extends infer E
@@ -170,11 +191,18 @@ export class PaymentService {
   readonly #customers: KV;
   readonly #ledger: KV;
   readonly #holds: KV;
+  readonly #review: KV;
 
   private constructor(nc: NatsConnection, o: PaymentServiceOptions, kvs: KV[]) {
     this.#nc = nc;
     this.#o = o;
-    [this.#sessions, this.#customers, this.#ledger, this.#holds] = kvs as [KV, KV, KV, KV];
+    [this.#sessions, this.#customers, this.#ledger, this.#holds, this.#review] = kvs as [
+      KV,
+      KV,
+      KV,
+      KV,
+      KV,
+    ];
   }
 
   /** Opens the service (creating its buckets when missing). */
@@ -185,6 +213,7 @@ export class PaymentService {
       await kvm.create(buckets.customers, { history: 1 }),
       await kvm.create(buckets.ledger, { history: 1 }),
       await kvm.create(buckets.paymentHolds, { history: 1 }),
+      await kvm.create(buckets.paymentReview, { history: 1 }),
     ]);
   }
 
@@ -418,7 +447,10 @@ export class PaymentService {
         x.state === "unlocked"
           ? { type: "cart_received", cart: event.cart, confidence: event.confidence }
           : null,
-      () => ({ ...(event.lineConfidence ? { lineConfidence: event.lineConfidence } : {}) }),
+      () => ({
+        closedAt: event.closedAt,
+        ...(event.lineConfidence ? { lineConfidence: event.lineConfidence } : {}),
+      }),
     );
     if (s.state !== "capturing" || s.captured > 0 || s.released > 0) {
       return s.state === "capturing" ? await this.#settle(event.sessionId) : s;
@@ -498,14 +530,18 @@ export class PaymentService {
     ) {
       await this.#book(t);
     }
-    return await this.#advance(sessionId, (x) =>
-      x.state === "capturing"
-        ? {
-          type: "receipt_issued",
-          lines: lines.map((l) => ({ ...l })),
-          total: x.captured,
-        }
-        : null);
+    return await this.#advance(
+      sessionId,
+      (x) =>
+        x.state === "capturing"
+          ? {
+            type: "receipt_issued",
+            lines: lines.map((l) => ({ ...l })),
+            total: x.captured,
+          }
+          : null,
+      () => ({ receiptAt: this.#now() }),
+    );
   }
 
   #reviewAfterMs(): number {
@@ -668,9 +704,78 @@ export class PaymentService {
     }
   }
 
-  /** Every session (the review queue). */
+  /** Every session (tests and tools: it reads the whole bucket). */
   async sessions(): Promise<PaymentSession[]> {
     return (await readAll<Stored>(this.#sessions)).map((x) => x.session);
+  }
+
+  /** A session with the device's per-line confidence, door close and receipt times. */
+  async detail(sessionId: string): Promise<PaymentSessionDetail> {
+    const s = await this.#stored(sessionId);
+    return {
+      session: s.session,
+      lineConfidence: s.lineConfidence ?? null,
+      closedAt: s.closedAt ?? null,
+      receiptAt: s.receiptAt ?? null,
+    };
+  }
+
+  /**
+   * The review queue, oldest first: from the `payment_review` index (one key per session in
+   * review), so it costs what the queue holds, not every session there is. An index entry whose
+   * session has left review (a crash between the two writes) is removed here.
+   */
+  async reviewQueue(options: { readonly limit?: number } = {}): Promise<PaymentSessionDetail[]> {
+    const keys: string[] = [];
+    for await (const key of await this.#review.keys()) keys.push(key);
+    const out: PaymentSessionDetail[] = [];
+    for (const key of keys) {
+      const d = await this.detail(key).catch(() => undefined);
+      if (d?.session.state === "review") out.push(d);
+      else await this.#review.delete(key).catch(() => {});
+    }
+    out.sort((a, b) => a.session.updatedAt - b.session.updatedAt);
+    return out.slice(0, options.limit ?? 500);
+  }
+
+  /**
+   * The sessions that changed most recently, newest first: read from the last `window` events of
+   * the PAYMENTS stream (default 2,000), so it costs the same with a million sessions.
+   */
+  async recent(
+    options: { readonly limit?: number; readonly window?: number } = {},
+  ): Promise<PaymentSessionDetail[]> {
+    const limit = options.limit ?? 50;
+    const stream = `PAYMENTS_${this.#o.region.toUpperCase()}`;
+    const info = await (await jetstreamManager(this.#nc)).streams.info(stream);
+    const last = info.state.last_seq;
+    if (info.state.messages === 0) return [];
+    const start = Math.max(info.state.first_seq, last - (options.window ?? 2000) + 1);
+    const consumer = await jetstream(this.#nc).consumers.get(stream, {
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: start,
+    });
+    const order = new Map<string, number>();
+    let seen = 0;
+    while (seen < last - start + 1) {
+      const batch = await consumer.fetch({ max_messages: 500, expires: 1000 });
+      let n = 0;
+      for await (const m of batch) {
+        n++;
+        seen = m.seq - start + 1;
+        const id = m.subject.split(".").at(-2);
+        if (id) order.set(id, m.seq);
+        if (m.seq >= last) break;
+      }
+      if (n === 0) break;
+    }
+    const ids = [...order.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([id]) => id);
+    const out: PaymentSessionDetail[] = [];
+    for (const id of ids) {
+      const d = await this.detail(id).catch(() => undefined);
+      if (d) out.push(d);
+    }
+    return out;
   }
 
   /**
@@ -739,6 +844,11 @@ export class PaymentService {
         if (isRevisionConflict(err)) continue;
         throw err;
       }
+      if (session.state === "review" && stored.session.state !== "review") {
+        await this.#review.put(sessionId, encoder.encode(String(session.updatedAt)));
+      } else if (session.state !== "review" && stored.session.state === "review") {
+        await this.#review.delete(sessionId);
+      }
       await this.#publish(event);
       return session;
     }
@@ -774,7 +884,11 @@ export class PaymentService {
       let after = s;
       if (s.state === "started" || s.state === "held" || s.state === "capturing") {
         after = await this.#drive(s.sessionId).catch(() => s);
-      } else if (s.state === "review" && s.updatedAt < now - this.#reviewAfterMs()) {
+      } else if (s.state === "review" && !(await this.#review.get(s.sessionId))) {
+        // The index write was lost (a crash after the state write): the queue shows it again.
+        await this.#review.put(s.sessionId, encoder.encode(String(s.updatedAt)));
+      }
+      if (s.state === "review" && s.updatedAt < now - this.#reviewAfterMs()) {
         after = await this.#reviewTimedOut(s.sessionId, lineConfidence).catch(() => s);
       } else if (s.state === "unlocked" && holdExpiresAt && holdExpiresAt - now < margin) {
         after = await this.#advance(s.sessionId, (x) =>

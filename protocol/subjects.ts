@@ -190,6 +190,8 @@ export const buckets = {
   paymentSessions: "payment_sessions",
   /** Which payment session a provider hold belongs to (for the provider's webhooks): key `<holdId>`. */
   paymentHolds: "payment_holds",
+  /** The review queue's index: key `<sessionId>` of every payment session in review. */
+  paymentReview: "payment_review",
   /** Customers and their payment methods (provider tokens only): key `<customerId>`. */
   customers: "customers",
   /** The ledger: one balanced transaction per money movement, key `<sessionId>.<step>`. */

@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Browser, chromium } from "playwright-core";
-import { createLoginCode, liveClients, type Logger, startCloudService } from "../cloud/mod.ts";
+import {
+  createLoginCode,
+  KvSandboxStore,
+  liveClients,
+  type Logger,
+  startCloudService,
+} from "../cloud/mod.ts";
 import { runSimulator } from "../cli/sim.ts";
 import {
   Agent,
@@ -12,9 +20,11 @@ import {
   SimulatedShopper,
   SimulatedUpdateDevice,
 } from "../edge/mod.ts";
-import { buckets } from "../protocol/mod.ts";
+import { SandboxProvider } from "../payments/mod.ts";
+import { buckets, pipelineEvent } from "../protocol/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";
 import { ROOT, startTestNats } from "./harness.ts";
+import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 const quiet: Logger = { log: () => {} };
 const ARTIFACTS = `${ROOT}tests/artifacts`;
@@ -307,4 +317,163 @@ Deno.test("dashboard: a deployment's page shows each device's state and failure 
   await viewer.goto(`${svc.url}/deployments/${dep.body.id}`);
   assert.match(await viewer.locator("#steer").textContent() ?? "", /can watch but not steer/);
   await Promise.all(devices.map((d) => d[Symbol.asyncDispose]()));
+});
+
+Deno.test("dashboard: a flagged session is corrected and approved in the review queue, its clip plays, and the capture follows", async () => {
+  await Deno.mkdir(ARTIFACTS, { recursive: true });
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using nc = await nats.connect();
+  await using machine = await simulatedMachine(nc, { machineId: "m001" });
+  const token = await svc.tokens.issue({ subject: "app-backend", role: "admin" });
+  const api = async (method: string, path: string, body?: unknown, bearer = token) => {
+    const res = await fetch(`${svc.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+  await api("PUT", "/devices/m001-a", { machineId: "m001", role: "primary", region: "local" });
+  const customer = await api("POST", "/customers", { email: "ada@example.com" });
+  await api("POST", `/customers/${customer.body.customerId}/payment-methods`, {
+    token: "pm_sandbox_visa",
+  });
+  const start = async () => {
+    const s = await api("POST", "/payments/sessions", {
+      customerId: customer.body.customerId,
+      machineId: "m001",
+    });
+    assert.equal(s.body.state, "unlocked", JSON.stringify(s.body));
+    return s.body.sessionId as string;
+  };
+  const prices = await api("GET", "/machines/m001/prices");
+  const price = (sku: string) =>
+    (prices.body.items as Array<{ sku: string; unitPrice: number }>).find((i) => i.sku === sku)!
+      .unitPrice;
+  const id = await start();
+  assert.deepEqual(machine.unlocked, [id]);
+
+  await using b = await browser();
+  const page = await b.newPage();
+  await page.goto(await loginLink(nc, svc, "operator"));
+  await page.goto(`${svc.url}/sessions`);
+  assert.match(await page.locator("#queue").textContent() ?? "", /Nothing to review/);
+
+  // The door closes: the machine uploads the session's clip and sends an unsure cart.
+  const dir = await Deno.makeTempDir();
+  const mp4 = `${dir}/cam-1-0.mp4`;
+  const ff = await new Deno.Command("ffmpeg", {
+    args: [
+      ...["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "2"],
+      ...["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart", mp4],
+    ],
+  }).output();
+  assert.equal(ff.code, 0, new TextDecoder().decode(ff.stderr));
+  const clips = await new Objm(nc).create(buckets.clips);
+  await clips.putBlob({ name: `m001-a/${id}/cam-1-0.mp4` }, await Deno.readFile(mp4));
+  await Deno.remove(dir, { recursive: true });
+  await jetstream(nc).publish(
+    machine.subject,
+    pipelineEvent.encode({
+      ...sessionCompleted(id, [{ sku: "COLA-330", qty: 1 }, { sku: "GUM-14", qty: 2 }], {
+        review: ["confidence 0.55 below 0.80"],
+        confidence: 0.55,
+      }),
+      lineConfidence: { "COLA-330": 0.99, "GUM-14": 0.56 },
+    }),
+  );
+  // It appears in the open page's queue without a reload.
+  const row = page.locator(`#queue tr[data-session="${id}"]`);
+  await row.waitFor({ timeout: 5000 });
+  assert.match(await row.textContent() ?? "", /confidence 0\.55 below 0\.80/);
+  const queued = await api("GET", "/payments/review");
+  assert.deepEqual(
+    queued.body.items.map((d: { session: { sessionId: string } }) => d.session.sessionId),
+    [id],
+  );
+  await page.screenshot({ path: `${ARTIFACTS}/sessions.png`, fullPage: true });
+
+  // The session's page: the clip plays, the cart shows the device's confidence per line.
+  await row.getByRole("link").click();
+  await page.waitForURL(`${svc.url}/sessions/${id}`);
+  await page.waitForFunction(
+    `(() => { const v = document.querySelector("video[data-clip]"); ` +
+      `return v !== null && v.readyState >= 2 && v.videoWidth === 320 && v.duration > 1.5; })()`,
+    undefined,
+    { timeout: 10_000 },
+  );
+  assert.equal(
+    await page.locator('tr[data-line="GUM-14"] [data-confidence]').textContent(),
+    "0.56",
+  );
+  await page.screenshot({ path: `${ARTIFACTS}/review.png`, fullPage: true });
+
+  // The operator corrects it: one pack of gum, not two, and a water the machine missed.
+  await page.getByLabel("quantity of GUM-14").fill("1");
+  await page.getByLabel("product to add").selectOption("WATER-500");
+  await page.getByRole("button", { name: "Add product" }).click();
+  await page.getByRole("button", { name: "Approve and charge" }).click();
+  await page.locator("#review-result", { hasText: "approved: settled" }).waitFor({ timeout: 5000 });
+  await page.locator("#session [data-state]", { hasText: "settled" }).waitFor({ timeout: 5000 });
+  const want = price("COLA-330") + price("GUM-14") + price("WATER-500");
+  const settled = await api("GET", `/payments/sessions/${id}`);
+  assert.deepEqual([settled.body.state, settled.body.captured, settled.body.reviewer], [
+    "settled",
+    want,
+    "operator-web",
+  ]);
+  assert.deepEqual(settled.body.cart, [
+    { sku: "COLA-330", qty: 1 },
+    { sku: "GUM-14", qty: 1 },
+    { sku: "WATER-500", qty: 1 },
+  ]);
+  const hold = await new SandboxProvider(await KvSandboxStore.open(nc)).inspect(
+    settled.body.hold.holdId,
+  );
+  assert.deepEqual([hold.status, hold.captured], ["captured", want]);
+  assert.deepEqual(await svc.payments.checkLedger(), []);
+  assert.equal((await api("GET", "/payments/review")).body.items.length, 0);
+  // The sessions page lists it settled, with its amount and door-close-to-receipt latency.
+  await page.goto(`${svc.url}/sessions`);
+  const recent = page.locator(`#recent tr[data-session="${id}"]`);
+  assert.equal(await recent.locator("[data-state]").textContent(), "settled");
+  assert.match(await recent.locator("[data-amount]").textContent() ?? "", /^\d+\.\d\d [A-Z]{3}$/);
+  assert.match(await recent.locator("[data-latency]").textContent() ?? "", /^\d+ ms$/);
+  assert.match(await page.locator("#queue").textContent() ?? "", /Nothing to review/);
+
+  // A viewer sees a flagged session but no review form, and the API refuses a viewer's review.
+  const other = await start();
+  await jetstream(nc).publish(
+    machine.subject,
+    pipelineEvent.encode(
+      sessionCompleted(other, [{ sku: "COLA-330", qty: 1 }], {
+        review: ["unsure"],
+        confidence: 0.5,
+      }),
+    ),
+  );
+  await eventually(
+    async () => {
+      const s = await api("GET", `/payments/sessions/${other}`);
+      return s.body.state === "review" ? true : undefined;
+    },
+    5000,
+    "second session in review",
+  );
+  const viewer = await b.newContext();
+  const viewerPage = await viewer.newPage();
+  await viewerPage.goto(await loginLink(nc, svc, "viewer"));
+  await viewerPage.goto(`${svc.url}/sessions/${other}`);
+  assert.equal(await viewerPage.getByRole("button", { name: "Approve and charge" }).count(), 0);
+  assert.match(await viewerPage.content(), /can watch but not review/);
+  const viewerToken = await svc.tokens.issue({ subject: "watcher", role: "viewer" });
+  const refused = await api(
+    "POST",
+    `/payments/sessions/${other}/review`,
+    { cart: [] },
+    viewerToken,
+  );
+  assert.equal(refused.status, 403);
+  assert.equal((await api("GET", `/payments/sessions/${other}`)).body.state, "review");
 });
