@@ -4,8 +4,9 @@
  * nats-server into one cloud instance (a separate process); 1,000 of them fall silent and go
  * offline. Measured: heartbeats/s the instance ingests, p99 lag from a new device's first
  * heartbeat to its online status being visible through the API, and p50/p99 latency of
- * `GET /devices?status=offline&limit=100` under that load; then the same with two instances
- * sharing the work through a queue group.
+ * `GET /devices?status=offline&limit=100` under that load; the dashboard's fleet page with the
+ * whole fleet (p50/p99, size) and its live stream (updates/s, largest update); then the same with
+ * two instances sharing the work through a queue group.
  *
  * Progress goes to stderr; the last line of stdout is one JSON object.
  *
@@ -70,6 +71,57 @@ function spawnCloud(port: number): { child: Deno.ChildProcess; url: Promise<stri
 async function ingested(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   return Number(/vend_ingest_heartbeats_total (\d+)/.exec(text)?.[1] ?? "0");
+}
+
+/**
+ * The dashboard with the whole fleet: the fleet page (aggregated and paged on the server) 20
+ * times, then its live stream for 10 s while every device heartbeats: updates per second (at
+ * most 2 by design) and the size of the largest (only the rows on screen).
+ */
+async function dashboard(url: string, token: string) {
+  const headers = { cookie: `vs_session=${token}`, accept: "text/html" };
+  const pageMs: number[] = [];
+  let pageBytes = 0;
+  for (let i = 0; i < 20; i++) {
+    const s = performance.now();
+    const r = await fetch(`${url}/?sort=lastSeen&page=${i * 7}`, { headers });
+    const body = await r.text();
+    if (!r.ok) throw new Error(`GET / answered ${r.status}`);
+    pageMs.push(performance.now() - s);
+    pageBytes = Math.max(pageBytes, body.length);
+  }
+  const abort = new AbortController();
+  const res = await fetch(`${url}/live/?sort=lastSeen`, { headers, signal: abort.signal });
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const t0 = performance.now();
+  let updates = 0;
+  let updateBytesMax = 0;
+  let buffer = "";
+  const stop = setTimeout(() => abort.abort(), 10_000);
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      let end;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        if (event.startsWith("data:")) {
+          updates++;
+          updateBytesMax = Math.max(updateBytesMax, event.length);
+        }
+      }
+    }
+  } catch { /* aborted after 10 s */ }
+  clearTimeout(stop);
+  return {
+    pageP50: percentile(pageMs, 50),
+    pageP99: percentile(pageMs, 99),
+    pageBytes,
+    updatesPerS: updates / ((performance.now() - t0) / 1000),
+    updateBytesMax,
+  };
 }
 
 async function phase(instances: string[], token: string, label: string) {
@@ -155,7 +207,7 @@ const sim = new Deno.Command(Deno.execPath(), {
     "--devices",
     String(DEVICES),
     "--interval-ms",
-    "2000",
+    String(INTERVAL_MS),
     "--telemetry-every",
     "0",
     "--offline",
@@ -179,6 +231,15 @@ log(
   `1 instance: ${Math.round(single.ingest)} heartbeats/s, lag p99 ${single.lagP99} ms, API p50 ${
     single.apiP50.toFixed(1)
   } / p99 ${single.apiP99.toFixed(1)} ms, offline ${single.offline}`,
+);
+
+const board = await dashboard(url1, token);
+log(
+  `dashboard: fleet page p50 ${board.pageP50.toFixed(1)} / p99 ${
+    board.pageP99.toFixed(1)
+  } ms, ${board.pageBytes} B; live: ${
+    board.updatesPerS.toFixed(2)
+  } updates/s, at most ${board.updateBytesMax} B`,
 );
 
 const two = spawnCloud(0);
@@ -223,6 +284,11 @@ console.log(JSON.stringify({
   api_p50_ms_2_instances: Number(double.apiP50.toFixed(2)),
   api_p99_ms_2_instances: Number(double.apiP99.toFixed(2)),
   offline_listed: single.offline,
+  dashboard_page_p50_ms: Number(board.pageP50.toFixed(2)),
+  dashboard_page_p99_ms: Number(board.pageP99.toFixed(2)),
+  dashboard_page_bytes: board.pageBytes,
+  dashboard_live_updates_s: Number(board.updatesPerS.toFixed(2)),
+  dashboard_live_update_bytes_max: board.updateBytesMax,
   lag_probes: single.probes,
   machine: machine(),
 }));

@@ -157,7 +157,8 @@ export async function runSimulator(
   const seqs = new Uint32Array(n);
   let cursor = 0;
   let carry = 0;
-  const start = options.offline ?? 0;
+  const silent = options.offline ?? 0;
+  const silentFrom = options.silenceAfterMs === undefined ? 0 : Date.now() + options.silenceAfterMs;
   const timer = setInterval(() => {
     carry += perTick;
     const now = Date.now();
@@ -165,7 +166,7 @@ export async function runSimulator(
       carry--;
       const k = cursor;
       cursor = (cursor + 1) % n;
-      if (k < start) continue;
+      if (k < silent && now >= silentFrom) continue;
       const seq = seqs[k]!++;
       const nc = conns[k % conns.length]!;
       const dev = { region, deviceId: simDeviceId(k, prefix) };

@@ -23,7 +23,7 @@ import {
 import { SandboxProvider } from "../payments/mod.ts";
 import { buckets, pipelineEvent } from "../protocol/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";
-import { ROOT, startTestNats } from "./harness.ts";
+import { apiClient, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 const quiet: Logger = { log: () => {} };
@@ -235,14 +235,7 @@ Deno.test("dashboard: a deployment's page shows each device's state and failure 
   await using svc = await startCloudService(nats.url, { logger: quiet });
   await using nc = await nats.connect();
   const admin = await svc.tokens.issue({ subject: "admin-1", role: "admin" });
-  const api = async (method: string, path: string, body?: unknown) => {
-    const r = await fetch(`${svc.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${admin}`, "content-type": "application/json" },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: r.status, body: await r.json() };
-  };
+  const api = apiClient(svc.url, admin);
   const ids = ["sim-01-a", "sim-02-a", "sim-03-a"];
   for (const id of ids) {
     const r = await api("PUT", `/devices/${id}`, {
@@ -326,14 +319,7 @@ Deno.test("dashboard: a flagged session is corrected and approved in the review 
   await using nc = await nats.connect();
   await using machine = await simulatedMachine(nc, { machineId: "m001" });
   const token = await svc.tokens.issue({ subject: "app-backend", role: "admin" });
-  const api = async (method: string, path: string, body?: unknown, bearer = token) => {
-    const res = await fetch(`${svc.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: await res.json() };
-  };
+  const api = apiClient(svc.url, token);
   await api("PUT", "/devices/m001-a", { machineId: "m001", role: "primary", region: "local" });
   const customer = await api("POST", "/customers", { email: "ada@example.com" });
   await api("POST", `/customers/${customer.body.customerId}/payment-methods`, {
@@ -472,7 +458,7 @@ Deno.test("dashboard: a flagged session is corrected and approved in the review 
     "POST",
     `/payments/sessions/${other}/review`,
     { cart: [] },
-    viewerToken,
+    { token: viewerToken },
   );
   assert.equal(refused.status, 403);
   assert.equal((await api("GET", `/payments/sessions/${other}`)).body.state, "review");

@@ -59,7 +59,7 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
       const e = await clipEvents(nc);
       return e.length >= 2 ? e : undefined;
     },
-    20_000,
+    60_000,
     "2 clip-uploaded events",
   );
   const session = (await streamEvents(nc, "m001-a")).find((e) => e.type === "door_opened");

@@ -56,3 +56,37 @@ Deno.test("the fleet simulator's devices show up online in the API, answer comma
     "all offline",
   );
 });
+
+Deno.test("the fleet simulator's silent devices beat until silenceAfterMs, then go offline while the rest stay online", async () => {
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats.url, { logger: quiet, offlineAfterMs: 1500 });
+  const token = await svc.tokens.issue({ subject: "op", role: "viewer" });
+  const stop = new AbortController();
+  const running = runSimulator(nats.url, {
+    devices: 10,
+    intervalMs: 250,
+    offline: 4,
+    silenceAfterMs: 2000,
+    signal: stop.signal,
+    connections: 1,
+  });
+  const total = async (status: string) =>
+    (await (await fetch(`${svc.url}/devices?status=${status}&limit=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    })).json()).total;
+  // All ten are heard first (the four silent ones too)...
+  await eventually(
+    async () => ((await total("online")) === 10 ? true : undefined),
+    5000,
+    "10 online",
+  );
+  // ...then the four fall silent and go offline; the six others stay online.
+  await eventually(
+    async () => ((await total("offline")) === 4 ? true : undefined),
+    10_000,
+    "4 offline",
+  );
+  assert.equal(await total("online"), 6);
+  stop.abort();
+  await running;
+});

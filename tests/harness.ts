@@ -71,3 +71,33 @@ export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator
 
 /** The repository's root folder. */
 export const ROOT = new URL("../", import.meta.url).pathname;
+
+/** An HTTP API answer: status and the parsed JSON body. */
+// deno-lint-ignore no-explicit-any
+export type ApiAnswer = { status: number; body: any };
+
+/**
+ * A client of the cloud's JSON API at `baseUrl` with a bearer `token`:
+ * `api("POST", "/customers", { email })` -> `{ status, body }`; `options.token` for another one.
+ */
+export function apiClient(
+  baseUrl: string,
+  token: string,
+): (
+  method: string,
+  path: string,
+  body?: unknown,
+  options?: { token?: string },
+) => Promise<ApiAnswer> {
+  return async (method, path, body, options = {}) => {
+    const res = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${options.token ?? token}`,
+        "content-type": "application/json",
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: await res.json() };
+  };
+}

@@ -13,7 +13,7 @@ import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { buckets, pipelineEvent } from "../protocol/mod.ts";
 import { eventually } from "./edge_harness.ts";
-import { lines, ROOT, startTestNats } from "./harness.ts";
+import { apiClient, lines, ROOT, startTestNats } from "./harness.ts";
 import { paymentEvents, sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 /** Starts the cloud service program as its own process; resolves with its API URL. */
@@ -43,14 +43,8 @@ Deno.test({
     await using machine = await simulatedMachine(nc, { machineId: "m001" });
     const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service));
     const token = await tokens.issue({ subject: "ops", role: "admin" });
-    const call = async (url: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: res.status, body: await res.json() };
-    };
+    const call = (url: string, method: string, path: string, body?: unknown) =>
+      apiClient(url, token)(method, path, body);
 
     // A bad fault is refused, naming it.
     const bad = await new Deno.Command(Deno.execPath(), {

@@ -19,7 +19,7 @@ import {
 } from "../edge/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";
-import { startTestNats } from "./harness.ts";
+import { apiClient, startTestNats } from "./harness.ts";
 
 const quiet: Logger = { log: () => {} };
 
@@ -34,14 +34,7 @@ Deno.test({
       payments: { reconcileEveryMs: 500 },
     });
     const token = await svc.tokens.issue({ subject: "app-backend", role: "operator" });
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${svc.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: res.status, body: await res.json() };
-    };
+    const api = apiClient(svc.url, token);
     const hardware = new SimulatedHardware();
     const scene = new SimulatedScene({ seed: 31 });
     const config = await testAgentConfig(nats.url, {

@@ -16,7 +16,7 @@ import {
 } from "../payments/mod.ts";
 import { pipelineEvent } from "../protocol/mod.ts";
 import { eventually } from "./edge_harness.ts";
-import { startTestNats } from "./harness.ts";
+import { apiClient, startTestNats } from "./harness.ts";
 import { paymentEvents, sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 interface Intent {
@@ -238,14 +238,7 @@ Deno.test({
     const nc = await nats.connect();
     await using machine = await simulatedMachine(nc, { machineId: "m001" });
     const token = await svc.tokens.issue({ subject: "ops", role: "admin" });
-    const api = async (method: string, path: string, body?: unknown) => {
-      const res = await fetch(`${svc.url}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      return { status: res.status, body: await res.json() };
-    };
+    const api = apiClient(svc.url, token);
     const webhook = async (event: unknown, options: { at?: number; secret?: string } = {}) => {
       const payload = JSON.stringify(event);
       const t = Math.floor((options.at ?? Date.now()) / 1000);
