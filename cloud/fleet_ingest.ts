@@ -70,6 +70,8 @@ export function newIngestCounters(): IngestCounters {
 }
 
 const MAX_INFLIGHT = 256;
+/** Devices marked offline at once by a sweep. */
+const OFFLINE_CONCURRENCY = 32;
 
 /** A running ingest. */
 export class FleetIngest {
@@ -83,6 +85,7 @@ export class FleetIngest {
   readonly #refused = new Map<string, { refused: number; ts: number }>();
   #subs: Subscription[] = [];
   #sweep: ReturnType<typeof setInterval> | undefined;
+  #sweeping = false;
   #inflight = 0;
 
   /** Starts consuming. */
@@ -325,6 +328,17 @@ export class FleetIngest {
   }
 
   async #sweepOffline(): Promise<void> {
+    // One sweep at a time: a slow one (a region's mass outage) is not overlapped by the next.
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      await this.#sweepOnce();
+    } finally {
+      this.#sweeping = false;
+    }
+  }
+
+  async #sweepOnce(): Promise<void> {
     const now = this.#o.now();
     // An offline alert whose device is online again (raised and cleared in a race) is cleared here.
     for (const [, entry] of this.#state.raised.entries()) {
@@ -333,34 +347,53 @@ export class FleetIngest {
         await this.#clear("offline", a.deviceId).catch(() => {});
       }
     }
+    const silent: Array<[string, { value: DeviceStatus; revision: number }]> = [];
     for (const [id, entry] of this.#state.statuses.entries()) {
       const s = entry.value;
       if (s.status !== "online" || now - s.lastSeen < this.#o.offlineAfterMs) continue;
       const local = this.#written.get(id);
       if (local && now - local.at < this.#o.offlineAfterMs) continue; // a fresh beat is being written
-      try {
-        await putJson(
-          this.#state.status,
-          id,
-          { ...s, status: "offline", since: now },
-          entry.revision,
-        );
-      } catch (e) {
-        if (e instanceof RevisionConflictError) continue; // it changed meanwhile: not silent after all
-        this.#o.logger?.log("warn", "offline write failed", { device: id, error: String(e) });
-        continue;
-      }
-      this.counters.offlineMarked++;
-      this.#written.delete(id);
-      await this.#raise(
-        id,
-        "offline",
-        "warning",
-        `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s`,
-        now - s.lastSeen,
-      )
-        .catch(() => {});
+      silent.push([id, entry]);
     }
+    // Marked OFFLINE_CONCURRENCY at a time: thousands going silent at once (a region's network)
+    // show as offline in seconds, not one round trip after another.
+    let next = 0;
+    const worker = async () => {
+      while (next < silent.length) {
+        const [id, entry] = silent[next++]!;
+        await this.#markOffline(id, entry, now);
+      }
+    };
+    await Promise.all(Array.from({ length: OFFLINE_CONCURRENCY }, worker));
+  }
+
+  async #markOffline(
+    id: string,
+    entry: { value: DeviceStatus; revision: number },
+    now: number,
+  ): Promise<void> {
+    const s = entry.value;
+    try {
+      await putJson(
+        this.#state.status,
+        id,
+        { ...s, status: "offline", since: now },
+        entry.revision,
+      );
+    } catch (e) {
+      if (e instanceof RevisionConflictError) return; // it changed meanwhile: not silent after all
+      this.#o.logger?.log("warn", "offline write failed", { device: id, error: String(e) });
+      return;
+    }
+    this.counters.offlineMarked++;
+    this.#written.delete(id);
+    await this.#raise(
+      id,
+      "offline",
+      "warning",
+      `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s`,
+      now - s.lastSeen,
+    ).catch(() => {});
   }
 
   /** Stops consuming. */
