@@ -230,7 +230,7 @@ async function main(): Promise<void> {
         if (e.ok && e.value.type === "receipt_issued") {
           console.log(`receipt: ${e.value.sessionId} ${e.value.total}`);
         } else if (e.ok && e.value.type === "review_required") {
-          console.log(`review: ${e.value.sessionId} ${e.value.reasons.length}`);
+          console.log(`review: ${e.value.sessionId} ${e.value.reasons.join("; ")}`);
         }
       }
     })().catch(() => {});

@@ -26,6 +26,7 @@ import { ConfigError, loadAgentConfig } from "./agent_config.ts";
 import { SimulatedHardware } from "./hardware.ts";
 import { SWITCH_EXIT_CODE } from "./supervisor.ts";
 import { GroundTruthCartDecider, SimulatedScene, SimulatedShopper } from "./simulated_machine.ts";
+import { linkScene } from "./scene_link.ts";
 
 function parseFault(value: string | undefined): AgentOptions["fault"] {
   if (!value) return undefined;
@@ -94,6 +95,7 @@ async function main(): Promise<number> {
   };
   let shopper: SimulatedShopper | undefined;
   let hardware: SimulatedHardware | undefined;
+  let sceneLink: AsyncDisposable | undefined;
   if (values.simulate) {
     const scene = new SimulatedScene({
       machineId: config.machineId,
@@ -105,6 +107,15 @@ async function main(): Promise<number> {
     // Without a model the simulated cabinet reports its ground truth (named as such).
     if (!config.recognition.model) options.cartDecider = new GroundTruthCartDecider(scene);
     shopper = new SimulatedShopper(hardware, scene);
+    // The cabinet's two devices film one scene: the primary announces, the secondary follows.
+    sceneLink = await linkScene(scene, {
+      servers: config.nats.servers,
+      ...(config.nats.credentialsFile ? { credentialsFile: config.nats.credentialsFile } : {}),
+      region: config.region,
+      role: config.role,
+      deviceId: config.deviceId,
+      ...(config.primaryDeviceId ? { primaryDeviceId: config.primaryDeviceId } : {}),
+    });
   }
   const agent = await Agent.start(config, options);
   const running: Promise<unknown>[] = [];
@@ -120,6 +131,7 @@ async function main(): Promise<number> {
   await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
   await agent.stop();
   await Promise.allSettled(running);
+  await sceneLink?.[Symbol.asyncDispose]();
   return switching ? SWITCH_EXIT_CODE : 0;
 }
 

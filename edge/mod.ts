@@ -65,9 +65,11 @@ export {
   type CartDecider,
   type CartDecision,
   GroundTruthCartDecider,
+  type SceneState,
   SimulatedScene,
   SimulatedShopper,
 } from "./simulated_machine.ts";
+export { linkScene, type SceneLinkOptions } from "./scene_link.ts";
 export {
   ClipSpool,
   type ClipSpoolOptions,

@@ -37,12 +37,19 @@ export interface CartDecider {
   decide(session: { sessionId: string; openedAt: number; closedAt: number }): Promise<CartDecision>;
 }
 
+/** Which scenario a scene films and since when (device clock, ms). */
+export interface SceneState {
+  readonly seed: number;
+  readonly startedAt: number;
+}
+
 /** The scene in the simulated cabinet: one scenario per shopping session. */
 export class SimulatedScene {
   #scenario: Scenario;
   #startedAt: number;
   #seed: number;
   readonly #now: () => number;
+  readonly #listeners = new Set<(s: SceneState) => void>();
 
   /** Creates the scene; `seed` seeds the first scenario, later ones follow. */
   constructor(options: { seed?: number; machineId?: string; now?: () => number } = {}) {
@@ -68,7 +75,32 @@ export class SimulatedScene {
     this.#seed++;
     this.#scenario = randomScenario(this.#seed, { cameras: standardCameras(this.machineId) });
     this.#startedAt = this.#now() + openInMs - this.#scenario.sessions[0]!.openAt;
+    for (const listener of this.#listeners) {
+      listener({ seed: this.#seed, startedAt: this.#startedAt });
+    }
     return this.#scenario;
+  }
+
+  /**
+   * Calls `listener` with each new scenario's seed and start (device clock), for another scene
+   * to {@link follow}; returns the function that stops it.
+   */
+  onSession(listener: (s: SceneState) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Films the scenario another scene started (the secondary device of a simulated cabinet
+   * follows its primary's scene, so all the cabinet's cameras see the same shelves).
+   */
+  follow(state: SceneState): void {
+    if (!Number.isInteger(state.seed) || !Number.isFinite(state.startedAt)) {
+      throw new TypeError(`Invalid scene state ${JSON.stringify(state)}`);
+    }
+    this.#seed = state.seed;
+    this.#scenario = randomScenario(state.seed, { cameras: standardCameras(this.machineId) });
+    this.#startedAt = state.startedAt;
   }
 
   /** A synthetic camera filming the scene live, at `fps`, until the signal aborts. */

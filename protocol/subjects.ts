@@ -14,6 +14,7 @@
  * vs.<region>.dev.<deviceId>.ota                update progress
  * vs.<region>.dev.<deviceId>.clock              clock sync request to a primary device (request/reply)
  * vs.<region>.dev.<deviceId>.frames.<cameraId>  video frames of a secondary device's camera
+ * vs.<region>.dev.<deviceId>.sim.scene          a simulated primary's new scenario (simulation only)
  * vs.<region>.deploy.<deploymentId>             deployment state
  * vs.<region>.pay.<sessionId>.<type>            payment session event
  * vs.<region>.alert.<kind>                      alert raised or cleared
@@ -98,6 +99,11 @@ export const subjects = {
   /** Video frames of one camera of a secondary device (core NATS, binary). */
   frames: (dev: DeviceAddress, cameraId: string): string =>
     `${device(dev)}.frames.${check("camera id", cameraId, CAMERA)}`,
+  /**
+   * A simulated cabinet's new scenario, announced by its primary so that its secondary's cameras
+   * film the same scene (simulation only: demos and tests; core NATS, JSON `{seed, startedAt}`).
+   */
+  simulatedScene: (dev: DeviceAddress): string => `${device(dev)}.sim.scene`,
   /** State change of one deployment (UPDATES stream). */
   deployment: (region: string, deploymentId: string): string =>
     `${SUBJECT_ROOT}.${check("region", region, TOKEN)}.deploy.${

@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { linkScene, SimulatedScene } from "../edge/mod.ts";
+import { eventually } from "./edge_harness.ts";
+import { startTestNats } from "./harness.ts";
+
+Deno.test("linkScene: a simulated secondary films the scenario its primary's shopper started", async () => {
+  await using nats = await startTestNats();
+  const primary = new SimulatedScene({ machineId: "m001", seed: 1000 });
+  const secondary = new SimulatedScene({ machineId: "m001", seed: 1000 });
+  const link = { servers: [nats.url], region: "local", deviceId: "m001-a" };
+  await using _a = await linkScene(primary, { ...link, role: "primary" });
+  await using _b = await linkScene(secondary, {
+    ...link,
+    role: "secondary",
+    deviceId: "m001-b",
+    primaryDeviceId: "m001-a",
+  });
+  for (let i = 0; i < 2; i++) {
+    const scenario = primary.startSession(1000);
+    await eventually(
+      () => (secondary.current.startedAt === primary.current.startedAt ? true : undefined),
+      5000,
+      "the secondary follows",
+    );
+    assert.deepEqual(secondary.current.scenario, scenario);
+  }
+  // Without the link the two would differ: an unlinked scene keeps its own scenario.
+  const alone = new SimulatedScene({ machineId: "m001", seed: 1000 });
+  assert.notDeepEqual(alone.current.scenario, primary.current.scenario);
+  await assert.rejects(
+    linkScene(alone, { ...link, role: "secondary", deviceId: "m001-b" }),
+    /needs primaryDeviceId/,
+  );
+});
