@@ -27,6 +27,7 @@ import { natsHealth } from "./nats_health.ts";
 import { ensureStreams } from "./streams.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import {
+  parseSandboxFaults,
   type PaymentProvider,
   priceList,
   SandboxProvider,
@@ -63,6 +64,11 @@ export interface CloudServiceOptions {
     reconcileEveryMs?: number;
     stripeWebhookSecret?: string;
     crashAfter?: CrashPoint;
+    /**
+     * Faults of the default sandbox provider, `OPERATION:KIND[*TIMES],...` (default
+     * `VEND_SANDBOX_FAULTS`), e.g. `authorize:decline` or `capture:timeout_after_success`.
+     */
+    sandboxFaults?: string;
   };
 }
 
@@ -178,7 +184,11 @@ export async function startCloudService(
         apiKey: stripeKey,
         ...(Deno.env.get("VEND_STRIPE_URL") ? { baseUrl: Deno.env.get("VEND_STRIPE_URL")! } : {}),
       })
-      : new SandboxProvider(await KvSandboxStore.open(nc)));
+      : new SandboxProvider(await KvSandboxStore.open(nc), {
+        faults: parseSandboxFaults(
+          options.payments?.sandboxFaults ?? Deno.env.get("VEND_SANDBOX_FAULTS") ?? "",
+        ),
+      }));
   const crashAfter = options.payments?.crashAfter;
   const provider = crashAfter
     ? new CrashingProvider(chosen, {

@@ -66,6 +66,7 @@ export {
 } from "./stripe_webhook.ts";
 export {
   MemorySandboxStore,
+  parseSandboxFaults,
   type SandboxFault,
   type SandboxOperation,
   SandboxProvider,

@@ -82,6 +82,37 @@ export interface SandboxFault {
   readonly times?: number;
 }
 
+const OPERATIONS: readonly SandboxOperation[] = ["authorize", "capture", "cancel", "refund"];
+const FAULT_KINDS: readonly SandboxFault["kind"][] = [
+  "network",
+  "timeout",
+  "timeout_after_success",
+  "decline",
+];
+
+/**
+ * Reads faults from configuration text (the cloud's `VEND_SANDBOX_FAULTS`):
+ * `OPERATION:KIND[*TIMES]`, comma-separated, e.g. `capture:timeout_after_success,authorize:decline*3`.
+ * Throws RangeError naming the part that is wrong.
+ */
+export function parseSandboxFaults(spec: string): Partial<Record<SandboxOperation, SandboxFault>> {
+  const out: Partial<Record<SandboxOperation, SandboxFault>> = {};
+  for (const part of spec.split(",").map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([a-z]+):([a-z_]+)(?:\*(\d{1,6}))?$/.exec(part);
+    const op = m?.[1] as SandboxOperation | undefined;
+    const kind = m?.[2] as SandboxFault["kind"] | undefined;
+    if (!m || !OPERATIONS.includes(op!) || !FAULT_KINDS.includes(kind!) || m[3] === "0") {
+      throw new RangeError(
+        `Invalid sandbox fault "${part}": expected OPERATION:KIND[*TIMES] with OPERATION one of ${
+          OPERATIONS.join(", ")
+        } and KIND one of ${FAULT_KINDS.join(", ")}`,
+      );
+    }
+    out[op!] = { kind: kind!, ...(m[3] ? { times: Number(m[3]) } : {}) };
+  }
+  return out;
+}
+
 /** Options of {@link SandboxProvider}. */
 export interface SandboxProviderOptions {
   /** How long a hold lasts, ms. Default 7 days. */

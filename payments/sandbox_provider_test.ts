@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { PaymentDeclinedError, ProviderUnavailableError } from "./payment_provider.ts";
-import { MemorySandboxStore, SandboxProvider } from "./sandbox_provider.ts";
+import { MemorySandboxStore, parseSandboxFaults, SandboxProvider } from "./sandbox_provider.ts";
 
 const visa = "pm_sandbox_visa";
 
@@ -168,4 +168,19 @@ Deno.test("SandboxProvider keeps holds across a restart, lets them expire, and r
     restarted.capture({ holdId: old.holdId, amount: 100, idempotencyKey: "late" }),
     (e) => e instanceof PaymentDeclinedError && e.code === "hold_expired",
   );
+});
+
+Deno.test("parseSandboxFaults reads faults from configuration and names a wrong part", () => {
+  assert.deepEqual(parseSandboxFaults("capture:timeout_after_success, authorize:decline*3"), {
+    capture: { kind: "timeout_after_success" },
+    authorize: { kind: "decline", times: 3 },
+  });
+  assert.deepEqual(parseSandboxFaults(""), {});
+  for (const bad of ["capture", "charge:decline", "capture:explode", "refund:network*0"]) {
+    assert.throws(
+      () => parseSandboxFaults(`authorize:decline,${bad}`),
+      (e) => e instanceof RangeError && e.message.includes(`"${bad}"`),
+      bad,
+    );
+  }
 });

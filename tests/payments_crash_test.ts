@@ -4,6 +4,7 @@
  * the redelivered cart and the reconciler, with the same idempotency key, so the customer is
  * charged once, the right amount, and `./vend ledger check` passes. The machine is simulated
  * (its device answers the unlock over NATS); the provider is the sandbox, its state in NATS.
+ * Also: the sandbox's faults set by configuration (`VEND_SANDBOX_FAULTS`) in the cloud process.
  */
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
@@ -17,10 +18,10 @@ import { apiClient, lines, ROOT, startTestNats } from "./harness.ts";
 import { paymentEvents, sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 /** Starts the cloud service program as its own process; resolves with its API URL. */
-async function spawnCloud(natsUrl: string, fault?: string) {
+async function spawnCloud(natsUrl: string, fault?: string, env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-    env: { NATS_URL: natsUrl, ...(fault ? { VEND_FAULT: fault } : {}) },
+    env: { NATS_URL: natsUrl, ...(fault ? { VEND_FAULT: fault } : {}), ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -127,6 +128,53 @@ Deno.test({
       survivor.child.kill("SIGTERM");
       await survivor.child.status;
       await survivor.stderr;
+    }
+  },
+});
+
+Deno.test({
+  name: "the cloud process takes the sandbox provider's faults from VEND_SANDBOX_FAULTS and " +
+    "refuses a wrong one, naming it",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using nats = await startTestNats();
+    const nc = await nats.connect();
+    await ensureStreams(nc, "local");
+    await using machine = await simulatedMachine(nc, { machineId: "m001" });
+    const bad = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+      env: { NATS_URL: nats.url, VEND_SANDBOX_FAULTS: "authorize:explode" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    assert.equal(bad.code, 1);
+    assert.match(new TextDecoder().decode(bad.stderr), /Invalid sandbox fault "authorize:explode"/);
+
+    const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service));
+    const cloud = await spawnCloud(nats.url, undefined, {
+      VEND_SANDBOX_FAULTS: "authorize:decline",
+    });
+    try {
+      const api = apiClient(cloud.url, await tokens.issue({ subject: "ops", role: "admin" }));
+      await api("PUT", "/devices/m001-a", { machineId: "m001", role: "primary", region: "local" });
+      const c = await api("POST", "/customers", { email: "ada@example.com" });
+      await api("POST", `/customers/${c.body.customerId}/payment-methods`, {
+        token: "pm_sandbox_visa",
+      });
+      const start = () =>
+        api("POST", "/payments/sessions", { customerId: c.body.customerId, machineId: "m001" });
+      // The injected decline refuses the first hold; nothing is unlocked. The next one is held.
+      const declined = await start();
+      assert.equal(declined.body.state, "declined", JSON.stringify(declined.body));
+      assert.deepEqual(machine.unlocked, []);
+      const held = await start();
+      assert.equal(held.body.state, "unlocked");
+      assert.deepEqual(machine.unlocked, [held.body.sessionId]);
+    } finally {
+      cloud.child.kill("SIGTERM");
+      await cloud.child.status;
+      await cloud.stderr;
     }
   },
 });
