@@ -43,6 +43,7 @@ export { liveClients, SESSION_COOKIE } from "./_dashboard_kit.tsx";
 interface FleetQuery {
   status: string;
   region: string;
+  version: string;
   sort: "id" | "status" | "lastSeen";
   page: number;
 }
@@ -50,11 +51,13 @@ interface FleetQuery {
 function fleetQuery(c: Context): FleetQuery {
   const status = c.req.query("status") ?? "";
   const region = c.req.query("region") ?? "";
+  const version = c.req.query("version") ?? "";
   const sort = c.req.query("sort");
   const page = Number(c.req.query("page") ?? "0");
   return {
     status: ["online", "offline", "unknown"].includes(status) ? status : "",
     region: /^[a-z0-9][a-z0-9-]{0,62}$/.test(region) ? region : "",
+    version: /^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$/.test(version) ? version : "",
     sort: sort === "status" || sort === "lastSeen" ? sort : "id",
     page: Number.isInteger(page) && page >= 0 && page < 100_000 ? page : 0,
   };
@@ -96,7 +99,10 @@ function fleetView(deps: FleetDeps, q: FleetQuery): FleetView {
     counts.status[status] = (counts.status[status] ?? 0) + 1;
     counts.region[region] = (counts.region[region] ?? 0) + 1;
     if (s) counts.version[s.appVersion] = (counts.version[s.appVersion] ?? 0) + 1;
-    if ((q.status && status !== q.status) || (q.region && region !== q.region)) return;
+    if (
+      (q.status && status !== q.status) || (q.region && region !== q.region) ||
+      (q.version && (s?.appVersion ?? "") !== q.version)
+    ) return;
     all.push({
       id,
       status,
@@ -136,14 +142,14 @@ const Counts: FC<{ v: FleetView }> = ({ v }) => (
       </div>
     ))}
     {Object.entries(v.counts.region).map(([k, n]) => (
-      <div class="card">
+      <a class="card" href={`/?region=${encodeURIComponent(k)}`} data-region={k}>
         <b>{n}</b>region {k}
-      </div>
+      </a>
     ))}
     {Object.entries(v.counts.version).map(([k, n]) => (
-      <div class="card">
+      <a class="card" href={`/?version=${encodeURIComponent(k)}`} data-version={k}>
         <b>{n}</b>version {k}
-      </div>
+      </a>
     ))}
   </div>
 );
@@ -366,6 +372,7 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
       const p = new URLSearchParams();
       if (next.status) p.set("status", next.status);
       if (next.region) p.set("region", next.region);
+      if (next.version) p.set("version", next.version);
       if (next.sort !== "id") p.set("sort", next.sort);
       if (next.page) p.set("page", String(next.page));
       return `/?${p}`;
@@ -375,6 +382,16 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
         <h1>Fleet</h1>
         <Counts v={v} />
         <p>
+          {q.region || q.version
+            ? (
+              <>
+                Showing {q.region ? `region ${q.region}` : ""}{" "}
+                {q.version ? `version ${q.version}` : ""}{" "}
+                (<a href={link({ region: "", version: "", page: 0 })}>every region and version</a>)
+                ·{" "}
+              </>
+            )
+            : null}
           Filter: <a href={link({ status: "", page: 0 })}>all</a> ·{" "}
           <a href={link({ status: "online", page: 0 })}>online</a> ·{" "}
           <a href={link({ status: "offline", page: 0 })}>offline</a> ·{" "}

@@ -80,6 +80,15 @@ Deno.test("dashboard: the fleet page shows a simulated device going offline with
   await page.locator('tr[data-device="sim-1-a"] td.online').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('[data-count="online"]').textContent(), "3");
   await page.screenshot({ path: `${ARTIFACTS}/fleet.png`, fullPage: true });
+  // The region and version cards filter the table (on the server).
+  await page.locator('[data-version="0.1.0"]').click();
+  await page.waitForURL(/version=0\.1\.0/);
+  assert.equal(await page.locator("#rows tr").count(), 3);
+  await page.goto(`${svc.url}/?version=9.9.9`);
+  assert.equal(await page.locator("#rows tr").count(), 0);
+  await page.locator('[data-region="local"]').click();
+  await page.waitForURL(/region=local/);
+  assert.equal(await page.locator("#rows tr").count(), 3);
   stop.abort();
   await sim;
   const stoppedAt = Date.now();
