@@ -208,6 +208,8 @@ async function main(): Promise<void> {
         }
       }
     }
+    // The customer app at the first machine (what its QR code, /machines/m001/qr.svg, opens).
+    console.log(`app: ${api}/app/m/${ids[0]}`);
     console.log(`machines: ${ids.join(",")}`);
 
     // The demo customer pays with a sandbox token (simulated provider) at every machine in turn.

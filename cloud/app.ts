@@ -23,6 +23,7 @@ import { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
 import { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
 import { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
 import { paymentRoutes } from "./payment_api.ts";
+import { customerAppRoutes } from "./customer_app.tsx";
 import type { Logger } from "./logger.ts";
 import { ApiError, problem } from "./problem.ts";
 import { Metrics } from "./prometheus.ts";
@@ -176,6 +177,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
     if (registry && deployments) updateRoutes(app, { ...deps.fleet, registry, deployments });
     const payments = deps.fleet.payments;
     if (payments) paymentRoutes(app, { ...deps.fleet, payments });
+    const customerAuth = deps.fleet.customerAuth;
+    if (payments && customerAuth) customerAppRoutes(app, { ...deps.fleet, payments, customerAuth });
   }
   metrics.gauge("vend_live_clients", "Open dashboard live streams", () => liveClients.count);
 

@@ -37,6 +37,8 @@ import { KvSandboxStore } from "./kv_sandbox_store.ts";
 import { natsMachineUnlocker } from "./machine_unlocker.ts";
 import { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
 import { PaymentService } from "./payment_service.ts";
+import { CustomerAuth } from "./customer_auth.ts";
+import { type CodeSender, LogCodeSender } from "./code_sender.ts";
 
 /** Options of {@link startCloudService}. */
 export interface CloudServiceOptions {
@@ -69,6 +71,8 @@ export interface CloudServiceOptions {
      * `VEND_SANDBOX_FAULTS`), e.g. `authorize:decline` or `capture:timeout_after_success`.
      */
     sandboxFaults?: string;
+    /** Delivers customers' one-time codes. Default: written to the log (`login code`). */
+    codeSender?: CodeSender;
   };
 }
 
@@ -208,6 +212,10 @@ export async function startCloudService(
     unlocker: natsMachineUnlocker(nc, state, { region }),
     ...(options.payments?.holdAmount ? { holdAmount: options.payments.holdAmount } : {}),
   });
+  const customerAuth = await CustomerAuth.open(nc, {
+    payments,
+    sender: options.payments?.codeSender ?? new LogCodeSender(logger),
+  });
   const stopPayments = new AbortController();
   const paying = payments.run(stopPayments.signal).catch((e) =>
     logger.log("error", "payments stopped", { error: String(e) })
@@ -238,7 +246,9 @@ export async function startCloudService(
       registry,
       deployments,
       payments,
+      customerAuth,
       ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),
+      ...(Deno.env.get("VEND_PUBLIC_URL") ? { publicUrl: Deno.env.get("VEND_PUBLIC_URL")! } : {}),
     },
   });
   const stopServer = new AbortController();

@@ -6,6 +6,7 @@
  * @module
  */
 import type { PaymentService } from "./payment_service.ts";
+import type { CustomerAuth } from "./customer_auth.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -68,6 +69,10 @@ export interface FleetDeps {
   readonly payments?: PaymentService;
   /** Stripe's webhook signing secret; without it the webhook route is not served. */
   readonly stripeWebhookSecret?: string;
+  /** Customers' sign-in; without it the customer app (/app) is not served. */
+  readonly customerAuth?: CustomerAuth;
+  /** The service's public base URL (what QR codes point at). Default: each request's origin. */
+  readonly publicUrl?: string;
 }
 
 /** Variables the middleware sets on each request. */

@@ -79,3 +79,13 @@ export {
   type RolloutPolicy,
   type SelectableDevice,
 } from "./deployments.ts";
+export { type CodeMessage, type CodeSender, LogCodeSender } from "./code_sender.ts";
+export {
+  CodeThrottledError,
+  CustomerAuth,
+  CustomerAuthError,
+  type CustomerAuthOptions,
+  InvalidCodeError,
+  normalizeContact,
+} from "./customer_auth.ts";
+export { CUSTOMER_COOKIE, type CustomerAppDeps, customerAppRoutes } from "./customer_app.tsx";

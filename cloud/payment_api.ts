@@ -15,6 +15,7 @@
  * @module
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import qrcode from "qrcode-generator";
 import type { Context, Next } from "hono";
 import {
   PaymentDeclinedError,
@@ -56,9 +57,10 @@ const Detail = z.object({
   closedAt: z.int().nullable(),
   receiptAt: z.int().nullable(),
 }).openapi("PaymentSessionDetail");
-const Customer = z.object({ customerId: z.string(), email: z.string() }).passthrough().openapi(
-  "Customer",
-);
+const Customer = z.object({ customerId: z.string(), email: z.string().nullable() }).passthrough()
+  .openapi(
+    "Customer",
+  );
 const Currency = z.string().regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as EUR");
 const plain = <T>(v: T) => JSON.parse(JSON.stringify(v));
 
@@ -154,7 +156,12 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
       request: {
         body: {
           content: {
-            "application/json": { schema: z.strictObject({ email: z.string().min(3).max(254) }) },
+            "application/json": {
+              schema: z.strictObject({
+                email: z.string().min(3).max(254).optional(),
+                phone: z.string().min(8).max(16).optional(),
+              }),
+            },
           },
         },
       },
@@ -162,9 +169,11 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
     }),
     async (c) => {
       await need(c, deps, "operator", "customer.register", "customers");
-      const customer = await p.registerCustomer(c.req.valid("json")).catch((e) =>
-        translate(e, "body.email")
-      );
+      const { email, phone } = c.req.valid("json");
+      const customer = await p.registerCustomer({
+        ...(email === undefined ? {} : { email }),
+        ...(phone === undefined ? {} : { phone }),
+      }).catch((e) => translate(e, phone === undefined ? "body.email" : "body.phone"));
       return c.json(plain(customer), 201);
     },
   );
@@ -213,6 +222,32 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
         translate(e, e instanceof TypeError ? "body.token" : "path.id")
       );
       return c.json(plain(method), 201);
+    },
+  );
+
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/machines/{id}/qr.svg",
+      tags: ["payments"],
+      summary: "The QR code a cabinet shows: it opens the customer app at this machine (public)",
+      request: { params: z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/) }) },
+      responses: {
+        200: { content: { "image/svg+xml": { schema: z.string() } }, description: "SVG" },
+        ...problemResponses,
+      },
+    }),
+    (c) => {
+      const { id } = c.req.valid("param");
+      // The app's address as this request reached the service (a proxy sets the public one).
+      const base = deps.publicUrl ?? new URL(c.req.url).origin;
+      const qr = qrcode(0, "M");
+      qr.addData(`${base}/app/m/${id}`);
+      qr.make();
+      return c.body(qr.createSvgTag({ cellSize: 8, margin: 4, scalable: true }), 200, {
+        "content-type": "image/svg+xml",
+        "cache-control": "public, max-age=3600",
+      });
     },
   );
 

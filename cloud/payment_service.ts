@@ -84,10 +84,15 @@ export interface MachineUnlocker {
 /** A registered customer. */
 export interface Customer {
   readonly customerId: string;
-  readonly email: string;
+  /** The customer's email, or null for one who signed up with a phone number. */
+  readonly email: string | null;
+  /** The customer's phone number (E.164), or null. */
+  readonly phone?: string | null;
   readonly createdAt: number;
   /** Payment methods: provider tokens, never card numbers. */
   readonly paymentMethods: readonly PaymentMethod[];
+  /** The method sessions use unless told otherwise (default: the last added). */
+  readonly defaultPaymentMethodId?: string | null;
 }
 
 /** A payment method: the provider's token for it. */
@@ -182,6 +187,10 @@ type EventBody = PaymentEvent extends infer E
 
 const encoder = new TextEncoder();
 const TOKEN = /^(pm|tok|card|src)_[A-Za-z0-9_]{3,96}$/;
+/** An email address, loosely (the one-time code proves it). */
+export const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,190}$/;
+/** A phone number in E.164. */
+export const PHONE = /^\+[1-9][0-9]{6,14}$/;
 
 /** The payment service (state in NATS; any number of instances). */
 export class PaymentService {
@@ -192,17 +201,13 @@ export class PaymentService {
   readonly #ledger: KV;
   readonly #holds: KV;
   readonly #review: KV;
+  readonly #byCustomer: KV;
 
   private constructor(nc: NatsConnection, o: PaymentServiceOptions, kvs: KV[]) {
     this.#nc = nc;
     this.#o = o;
-    [this.#sessions, this.#customers, this.#ledger, this.#holds, this.#review] = kvs as [
-      KV,
-      KV,
-      KV,
-      KV,
-      KV,
-    ];
+    [this.#sessions, this.#customers, this.#ledger, this.#holds, this.#review, this.#byCustomer] =
+      kvs as [KV, KV, KV, KV, KV, KV];
   }
 
   /** Opens the service (creating its buckets when missing). */
@@ -214,6 +219,7 @@ export class PaymentService {
       await kvm.create(buckets.ledger, { history: 1 }),
       await kvm.create(buckets.paymentHolds, { history: 1 }),
       await kvm.create(buckets.paymentReview, { history: 1 }),
+      await kvm.create(buckets.customerSessions, { history: 1 }),
     ]);
   }
 
@@ -233,14 +239,23 @@ export class PaymentService {
 
   // ---- customers
 
-  /** Registers a customer. */
-  async registerCustomer(input: { readonly email: string }): Promise<Customer> {
-    if (!/^[^\s@]{1,64}@[^\s@]{1,190}$/.test(input.email)) {
+  /** Registers a customer by email or phone number (E.164, `+34600111222`). */
+  async registerCustomer(
+    input: { readonly email?: string; readonly phone?: string },
+  ): Promise<Customer> {
+    if ((input.email === undefined) === (input.phone === undefined)) {
+      throw new TypeError("Invalid customer: expected an email or a phone number");
+    }
+    if (input.email !== undefined && !EMAIL.test(input.email)) {
       throw new TypeError(`Invalid email ${JSON.stringify(input.email.slice(0, 80))}`);
+    }
+    if (input.phone !== undefined && !PHONE.test(input.phone)) {
+      throw new TypeError(`Invalid phone number ${JSON.stringify(input.phone.slice(0, 40))}`);
     }
     const customer: Customer = {
       customerId: `cus-${newMessageId(this.#now())}`,
-      email: input.email,
+      email: input.email ?? null,
+      phone: input.phone ?? null,
       createdAt: this.#now(),
       paymentMethods: [],
     };
@@ -268,27 +283,88 @@ export class PaymentService {
         "Invalid payment method: expected a provider token such as pm_... (never a card number)",
       );
     }
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const e = await this.#customers.get(customerId);
-      if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`customer ${customerId}`);
-      const c = e.json<Customer>();
-      const existing = c.paymentMethods.find((m) => m.token === input.token);
-      if (existing) return existing;
-      const method: PaymentMethod = {
+    let added: PaymentMethod | undefined;
+    await this.#changeCustomer(customerId, (c) => {
+      added = c.paymentMethods.find((m) => m.token === input.token);
+      if (added) return c;
+      added = {
         paymentMethodId: `pmt-${newMessageId(this.#now())}`,
         token: input.token,
         provider: this.#o.provider.name,
         addedAt: this.#now(),
       };
-      const next = { ...c, paymentMethods: [...c.paymentMethods, method] };
+      // The first method is the default until the customer chooses another.
+      return {
+        ...c,
+        paymentMethods: [...c.paymentMethods, added],
+        defaultPaymentMethodId: c.defaultPaymentMethodId ?? added.paymentMethodId,
+      };
+    });
+    return added!;
+  }
+
+  /** Changes a customer's record by compare-and-swap (`change` returns the new record). */
+  async #changeCustomer(customerId: string, change: (c: Customer) => Customer): Promise<Customer> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const e = await this.#customers.get(customerId);
+      if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`customer ${customerId}`);
+      const next = change(e.json<Customer>());
       try {
         await this.#customers.update(customerId, encoder.encode(JSON.stringify(next)), e.revision);
-        return method;
+        return next;
       } catch (err) {
         if (!isRevisionConflict(err)) throw err;
       }
     }
     throw new PaymentConflictError(`Customer ${customerId} is changing too often; try again`);
+  }
+
+  /** Removes a payment method (sessions already held on it go on). */
+  async removePaymentMethod(customerId: string, paymentMethodId: string): Promise<Customer> {
+    return await this.#changeCustomer(customerId, (c) => {
+      if (!c.paymentMethods.some((m) => m.paymentMethodId === paymentMethodId)) {
+        throw new PaymentNotFoundError(
+          `payment method ${paymentMethodId} of customer ${customerId}`,
+        );
+      }
+      return {
+        ...c,
+        paymentMethods: c.paymentMethods.filter((m) => m.paymentMethodId !== paymentMethodId),
+        defaultPaymentMethodId: c.defaultPaymentMethodId === paymentMethodId
+          ? null
+          : c.defaultPaymentMethodId ?? null,
+      };
+    });
+  }
+
+  /** Makes a payment method the one sessions use. */
+  async setDefaultPaymentMethod(customerId: string, paymentMethodId: string): Promise<Customer> {
+    return await this.#changeCustomer(customerId, (c) => {
+      if (!c.paymentMethods.some((m) => m.paymentMethodId === paymentMethodId)) {
+        throw new PaymentNotFoundError(
+          `payment method ${paymentMethodId} of customer ${customerId}`,
+        );
+      }
+      return { ...c, defaultPaymentMethodId: paymentMethodId };
+    });
+  }
+
+  /** A customer's sessions, newest first (from the `customer_sessions` index). */
+  async sessionsOf(
+    customerId: string,
+    options: { readonly limit?: number } = {},
+  ): Promise<PaymentSession[]> {
+    const ids: string[] = [];
+    for await (const key of await this.#byCustomer.keys(`${customerId}.>`)) {
+      ids.push(key.slice(customerId.length + 1));
+    }
+    ids.sort().reverse(); // ids are time-ordered
+    const out: PaymentSession[] = [];
+    for (const id of ids.slice(0, options.limit ?? 50)) {
+      const s = await this.get(id).catch(() => undefined);
+      if (s) out.push(s);
+    }
+    return out;
   }
 
   // ---- sessions
@@ -318,8 +394,9 @@ export class PaymentService {
       throw new TypeError(`Invalid machine id ${JSON.stringify(input.machineId.slice(0, 80))}`);
     }
     const customer = await this.customer(input.customerId);
-    const method = input.paymentMethodId
-      ? customer.paymentMethods.find((m) => m.paymentMethodId === input.paymentMethodId)
+    const chosen = input.paymentMethodId ?? customer.defaultPaymentMethodId;
+    const method = chosen
+      ? customer.paymentMethods.find((m) => m.paymentMethodId === chosen)
       : customer.paymentMethods.at(-1);
     if (!method) {
       throw new PaymentNotFoundError(
@@ -337,6 +414,7 @@ export class PaymentService {
     const session = applyPaymentEvent(undefined, event);
     const stored: Stored = { session, paymentMethod: method.token, lastEvent: event };
     await this.#sessions.create(sessionId, encoder.encode(JSON.stringify(stored)));
+    await this.#byCustomer.put(`${customer.customerId}.${sessionId}`, encoder.encode(""));
     await this.#publish(event);
     return await this.#drive(sessionId);
   }

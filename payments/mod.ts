@@ -48,6 +48,7 @@ export {
   type PaymentCartLine,
   type PaymentSession,
   type PaymentState,
+  type ReceiptLine,
 } from "./payment_session.ts";
 export {
   priceCart,

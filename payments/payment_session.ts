@@ -45,6 +45,15 @@ export type PaymentState =
   | "declined"
   | "failed";
 
+/** A line of a receipt. */
+export interface ReceiptLine {
+  readonly sku: string;
+  readonly name: string;
+  readonly qty: number;
+  readonly unitPrice: number;
+  readonly total: number;
+}
+
 /** A cart line. */
 export interface PaymentCartLine {
   readonly sku: string;
@@ -75,6 +84,8 @@ export interface PaymentSession {
   /** Refunds so far (each has its own ledger step). */
   readonly refunds: number;
   readonly receiptTotal: number | null;
+  /** The receipt's lines (SKU, name, quantity, unit price, line total), once issued. */
+  readonly receiptLines?: readonly ReceiptLine[];
   readonly disputed: boolean;
   /** The dispute: why, and the SHA-256 of the door session's clips attached to it. */
   readonly dispute: { readonly reason: string; readonly clips: readonly string[] } | null;
@@ -208,7 +219,11 @@ export function applyPaymentEvent(
       if (event.total !== session.captured) {
         refuse(`the receipt says ${event.total}, ${session.captured} was captured`);
       }
-      return next({ state: "settled", receiptTotal: event.total });
+      return next({
+        state: "settled",
+        receiptTotal: event.total,
+        receiptLines: event.lines.map((l) => ({ ...l })),
+      });
     case "refunded":
       need("settled");
       if (session.refunded + event.amount > session.captured) {

@@ -198,6 +198,12 @@ export const buckets = {
   paymentHolds: "payment_holds",
   /** The review queue's index: key `<sessionId>` of every payment session in review. */
   paymentReview: "payment_review",
+  /** Each customer's payment sessions (an index): key `<customerId>.<sessionId>`, empty value. */
+  customerSessions: "customer_sessions",
+  /** Customers' one-time sign-in codes (hashed), key: SHA-256 of the contact. */
+  customerCodes: "customer_codes",
+  /** Contacts to customers (`c.<sha256>`) and each customer's sign-in generation (`g.<id>`). */
+  customerLogins: "customer_logins",
   /** Customers and their payment methods (provider tokens only): key `<customerId>`. */
   customers: "customers",
   /** The ledger: one balanced transaction per money movement, key `<sessionId>.<step>`. */

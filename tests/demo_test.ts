@@ -34,6 +34,11 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose customers
     const account = await (await jetstreamManager(nc)).getAccountInfo();
     assert.ok(account.streams >= 4, `only ${account.streams} streams`);
     assert.equal(urls.get("machines"), "m001,m002");
+    // The customer app at a machine: its sign-in page first.
+    assert.equal(urls.get("app"), `${urls.get("api")}/app/m/m001`);
+    const app = await fetch(urls.get("app")!);
+    assert.equal(app.status, 200);
+    assert.match(await app.text(), /Sign in/);
     // Watched from the start: on a loaded machine the demo may be near its end later on.
     let remoteFps = 0;
     const tel = nc.subscribe(filters.telemetry({ deviceId: "m002-a" }));

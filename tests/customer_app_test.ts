@@ -1,0 +1,249 @@
+/**
+ * The customer app in real headless Chromium on a phone-sized screen, against the cloud service
+ * and a real agent in a simulated cabinet (its shopper takes what its scenario says; the cart is
+ * the simulation's ground truth): sign up with the code from the log, add a sandbox card (the
+ * number never leaves the page), open the machine, follow the session live to the receipt.
+ */
+import assert from "node:assert/strict";
+import { type Browser, chromium } from "playwright-core";
+import { startCloudService } from "../cloud/mod.ts";
+import {
+  Agent,
+  GroundTruthCartDecider,
+  SimulatedHardware,
+  SimulatedScene,
+  SimulatedShopper,
+} from "../edge/mod.ts";
+import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
+import { eventually, testAgentConfig } from "./edge_harness.ts";
+import { ROOT, startTestNats } from "./harness.ts";
+
+const ARTIFACTS = `${ROOT}tests/artifacts`;
+
+async function browser(): Promise<Browser & AsyncDisposable> {
+  const b = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+  });
+  return Object.assign(b, { [Symbol.asyncDispose]: () => b.close() });
+}
+
+/** A seed whose scene's first shopping session takes exactly two products (two SKUs). */
+function seedTakingTwo(): { seed: number; cart: ReadonlyMap<string, number> } {
+  for (let seed = 1; seed < 500; seed++) {
+    // The scene's first session films the scenario of seed + 1 (see SimulatedScene).
+    const truth = scenarioTruth(randomScenario(seed + 1, { cameras: standardCameras("m001") }));
+    const cart = truth.carts[0];
+    if (cart && cart.size === 2 && [...cart.values()].every((q) => q === 1)) return { seed, cart };
+  }
+  throw new Error("no scenario takes exactly two products");
+}
+
+Deno.test({
+  name: "customer app: a new customer signs up with the code from the log, adds a sandbox card, " +
+    "opens a machine, and the receipt shows the two products taken within 5 s of the door closing",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await Deno.mkdir(ARTIFACTS, { recursive: true });
+    const codes: Array<{ to: string; code: string }> = [];
+    await using nats = await startTestNats();
+    await using svc = await startCloudService(nats.url, {
+      logger: {
+        log: (_level, msg, fields) => {
+          if (msg === "login code") codes.push(fields as { to: string; code: string });
+        },
+      },
+    });
+    const { seed, cart } = seedTakingTwo();
+    const hardware = new SimulatedHardware();
+    const scene = new SimulatedScene({ seed });
+    const config = await testAgentConfig(nats.url, {
+      cameras: [{
+        cameraId: "cam-1",
+        source: { kind: "synthetic" },
+        width: 160,
+        height: 120,
+        fps: 5,
+      }],
+    });
+    const stop = new AbortController();
+    await using _agent = await Agent.start(config, {
+      hardware,
+      scene,
+      cartDecider: new GroundTruthCartDecider(scene),
+      log: () => {},
+    });
+    const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
+    await eventually(() => (svc.state.statuses.get("m001-a") ? true : undefined), 5000, "online");
+
+    await using b = await browser();
+    const context = await b.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      locale: "en-GB",
+    });
+    const page = await context.newPage();
+    const sent: string[] = [];
+    page.on("request", (r) => sent.push(`${r.url()} ${r.postData() ?? ""}`));
+
+    // The QR code on the cabinet opens the machine's page; a new customer signs in first.
+    const qr = await fetch(`${svc.url}/machines/m001/qr.svg`);
+    assert.equal(qr.headers.get("content-type"), "image/svg+xml");
+    assert.match(await qr.text(), /^<svg[^>]*viewBox/);
+    await page.goto(`${svc.url}/app/m/m001`);
+    await page.getByLabel("Email or phone (+34...)").fill("not an email");
+    await page.getByRole("button", { name: "Send me a code" }).click();
+    assert.match(await page.locator("[data-message]").textContent() ?? "", /not an email/);
+    await page.getByLabel("Email or phone (+34...)").fill("Ada@Example.com");
+    await page.getByRole("button", { name: "Send me a code" }).click();
+    await eventually(() => (codes.length ? true : undefined), 5000, "a code in the log");
+    assert.equal(codes[0]!.to, "ada@example.com");
+    // A wrong code: a clear message with the tries left; then the right one.
+    const wrong = codes[0]!.code === "000000" ? "111111" : "000000";
+    await page.getByLabel("Code").fill(wrong);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    assert.match(await page.locator("[data-message]").textContent() ?? "", /4 tries left/);
+    await page.getByLabel("Code").fill(codes[0]!.code);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(`${svc.url}/app/m/m001`);
+
+    // No card yet: add the sandbox's test card; only its token reaches the service.
+    await page.getByRole("link", { name: "Add a card" }).click();
+    await page.getByLabel("Card number").fill("4242 4242 4242 4243");
+    await page.getByRole("button", { name: "Save card" }).click();
+    assert.match(await page.locator("#card-error").textContent() ?? "", /not valid/);
+    await page.getByLabel("Card number").fill("4242 4242 4242 4242");
+    await page.getByRole("button", { name: "Save card" }).click();
+    await page.waitForURL(`${svc.url}/app`);
+    assert.match(await page.locator("#cards").textContent() ?? "", /visa · default/);
+    assert.ok(
+      !sent.some((r) => /4242\D?4242\D?4242\D?424[23]/.test(r)),
+      "a card number left the page",
+    );
+
+    // At the machine: prices, Open; the session page follows it to the receipt.
+    await page.goto(`${svc.url}/app/m/m001`);
+    await page.screenshot({ path: `${ARTIFACTS}/app-machine.png`, fullPage: true });
+    await page.getByRole("button", { name: "Open the door" }).click();
+    await page.waitForURL(/\/app\/s\/pay-/);
+    const sessionId = new URL(page.url()).pathname.split("/").at(-1)!;
+    await page.locator(".step.done", { hasText: "Door open" }).waitFor({ timeout: 10_000 });
+    await page.locator(".step.done", { hasText: "Door closed" }).waitFor({ timeout: 30_000 });
+    const closedAt = Date.now();
+    await page.locator("#receipt [data-total]").waitFor({ timeout: 5000 });
+    const receiptAfterMs = Date.now() - closedAt;
+    assert.ok(receiptAfterMs <= 5000, `receipt ${receiptAfterMs} ms after the door closed`);
+    const prices = svc.payments.prices;
+    const want = [...cart].reduce(
+      (sum, [sku, qty]) => sum + prices.items.get(sku)!.unitPrice * qty,
+      0,
+    );
+    const rows = await page.locator("#receipt tr[data-sku]").evaluateAll((trs) =>
+      trs.map((tr) => tr.getAttribute("data-sku"))
+    );
+    assert.deepEqual(rows.sort(), [...cart.keys()].sort());
+    const settled = await svc.payments.get(sessionId);
+    assert.deepEqual([settled.state, settled.receiptTotal], ["settled", want]);
+    assert.match(
+      await page.locator("[data-total]").textContent() ?? "",
+      new RegExp((want / 100).toFixed(2).replace(".", "\\.")),
+    );
+    await page.screenshot({ path: `${ARTIFACTS}/app-receipt.png`, fullPage: true });
+
+    // Receipts list it; disputing an item opens the dispute for the operator.
+    await page.goto(`${svc.url}/app/receipts`);
+    await page.locator(`tr[data-session="${sessionId}"]`).getByRole("link").click();
+    await page.getByRole("button", { name: "Dispute this item" }).click();
+    await page.locator("[data-disputed]").waitFor({ timeout: 5000 });
+    assert.equal((await svc.payments.get(sessionId)).disputed, true);
+
+    // Open pressed twice quickly: one session.
+    await eventually(
+      () => (svc.state.statuses.get("m001-a")?.value.door === "closed" ? true : undefined),
+      10_000,
+      "door closed in the status",
+    );
+    await page.goto(`${svc.url}/app/m/m001`);
+    // Two presses of the same page's button: the same form, sent twice at once (a string:
+    // it runs in the browser, where `document` is).
+    await page.evaluate(
+      `(() => { const form = document.getElementById("open-form"); const body = new URLSearchParams(new FormData(form)); ` +
+        `for (let i = 0; i < 2; i++) fetch(form.action, { method: "POST", body }); })()`,
+    );
+    await eventually(
+      async () => ((await svc.payments.sessionsOf(settled.customerId)).length >= 2
+        ? true
+        : undefined),
+      10_000,
+      "the second session",
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal((await svc.payments.sessionsOf(settled.customerId)).length, 2);
+
+    // A machine that is offline: a clear message, nothing started.
+    await page.goto(`${svc.url}/app/m/m999`);
+    await page.getByRole("button", { name: "Open the door" }).click();
+    assert.match(await page.locator("[data-message]").textContent() ?? "", /offline/);
+    assert.equal((await svc.payments.sessionsOf(settled.customerId)).length, 2);
+
+    // Someone has the door open: a clear message, nothing started.
+    hardware.setDoor("open");
+    await eventually(
+      () => (svc.state.statuses.get("m001-a")?.value.door === "open" ? true : undefined),
+      10_000,
+      "door open in the status",
+    );
+    await page.goto(`${svc.url}/app/m/m001`);
+    await page.getByRole("button", { name: "Open the door" }).click();
+    assert.match(await page.locator("[data-message]").textContent() ?? "", /Someone is using/);
+    hardware.setDoor("closed");
+    assert.equal((await svc.payments.sessionsOf(settled.customerId)).length, 2);
+
+    // A declined card: the session says so, nothing is held or unlocked.
+    await page.goto(`${svc.url}/app/cards/new`);
+    await page.getByLabel("Card number").fill("4000 0000 0000 0002");
+    await page.getByRole("button", { name: "Save card" }).click();
+    await page.waitForURL(`${svc.url}/app`);
+    await page.locator("[data-card]", { hasText: "declined" }).getByRole("button", {
+      name: "Use by default",
+    }).click();
+    await eventually(
+      () => (svc.state.statuses.get("m001-a")?.value.door === "closed" ? true : undefined),
+      10_000,
+      "door closed again",
+    );
+    const unlocksBefore = hardware.unlocks.length;
+    await page.goto(`${svc.url}/app/m/m001`);
+    await page.getByRole("button", { name: "Open the door" }).click();
+    await page.waitForURL(/\/app\/s\/pay-/);
+    assert.match(await page.locator("[data-message]").textContent() ?? "", /declined/);
+    assert.equal(hardware.unlocks.length, unlocksBefore);
+
+    // Spanish when the browser asks for it.
+    const es = await b.newContext({
+      locale: "es-ES",
+      extraHTTPHeaders: { "accept-language": "es-ES" },
+    });
+    const esPage = await es.newPage();
+    await esPage.goto(`${svc.url}/app`);
+    assert.match(await esPage.locator("h1").textContent() ?? "", /Entrar/);
+    // An installable app: manifest and service worker.
+    const manifest = await (await fetch(`${svc.url}/app/manifest.webmanifest`)).json();
+    assert.deepEqual([manifest.start_url, manifest.display], ["/app", "standalone"]);
+    await page.goto(`${svc.url}/app`);
+    await page.waitForFunction(
+      `navigator.serviceWorker.getRegistration("/app").then((r) => Boolean(r))`,
+      undefined,
+      { timeout: 5000 },
+    );
+
+    // Sign out everywhere: the old cookie no longer works.
+    await page.getByRole("button", { name: "Sign out everywhere" }).click();
+    await page.goto(`${svc.url}/app`);
+    assert.match(await page.locator("h1").textContent() ?? "", /Sign in/);
+    stop.abort();
+    await shopping;
+  },
+});
