@@ -218,7 +218,12 @@ Deno.test("deployments refuse unknown versions and empty selectors, and pause, r
     "newer queued",
     async () => (await f.service.device(newer.id, "sim-99-a"))?.status === "queued" || undefined,
   );
-  assert.equal((await f.service.device(older.id, "sim-99-a"))?.status, "superseded");
+  // The older one is marked superseded just after the newer one is queued on the device.
+  await until(
+    "older superseded",
+    async () =>
+      (await f.service.device(older.id, "sim-99-a"))?.status === "superseded" || undefined,
+  );
   // Cancelling takes the deployment back from a device that has not started it.
   const cancelled = await f.service.cancel(newer.id);
   assert.equal(cancelled.state, "cancelled");
