@@ -38,7 +38,7 @@ import { natsMachineUnlocker } from "./machine_unlocker.ts";
 import { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
 import { PaymentService } from "./payment_service.ts";
 import { CustomerAuth } from "./customer_auth.ts";
-import { type CodeSender, LogCodeSender } from "./code_sender.ts";
+import { type CodeSender, LogCodeSender, SmtpCodeSender } from "./code_sender.ts";
 
 /** Options of {@link startCloudService}. */
 export interface CloudServiceOptions {
@@ -214,7 +214,10 @@ export async function startCloudService(
   });
   const customerAuth = await CustomerAuth.open(nc, {
     payments,
-    sender: options.payments?.codeSender ?? new LogCodeSender(logger),
+    sender: options.payments?.codeSender ??
+      (Deno.env.get("VEND_SMTP_URL")
+        ? new SmtpCodeSender(Deno.env.get("VEND_SMTP_URL")!)
+        : new LogCodeSender(logger)),
   });
   const stopPayments = new AbortController();
   const paying = payments.run(stopPayments.signal).catch((e) =>

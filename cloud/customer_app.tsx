@@ -18,6 +18,7 @@ import { streamSSE } from "hono/streaming";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { filters, parsePipelineEvent } from "../protocol/mod.ts";
 import {
+  CodeDeliveryError,
   CodeThrottledError,
   type CustomerAuth,
   CustomerAuthError,
@@ -380,6 +381,7 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
       await auth.requestCode(contact, { language: langOf(c) });
     } catch (e) {
       if (e instanceof TypeError) return signInForm(c, t.badContact, next);
+      if (e instanceof CodeDeliveryError) return signInForm(c, t.cannotSend, next);
       if (e instanceof CodeThrottledError) {
         return codeForm(c, contact.trim(), next, `${t.wait} ${Math.ceil(e.retryAfterMs / 1000)} s`);
       }

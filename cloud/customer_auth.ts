@@ -74,6 +74,15 @@ export class CodeThrottledError extends Error {
   }
 }
 
+/** The code could not be delivered (the mail server refused it, no SMS sender...). */
+export class CodeDeliveryError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CodeDeliveryError";
+  }
+}
+
 /** A customer token that is forged, expired or signed out. */
 export class CustomerAuthError extends Error {
   /** Creates the error. */
@@ -193,7 +202,16 @@ export class CustomerAuth {
       if (!isRevisionConflict(cause)) throw cause;
       throw new CodeThrottledError("A code was sent moments ago: use it", resend);
     }
-    await this.#o.sender.send(to, { code, language: options.language ?? "en" });
+    try {
+      await this.#o.sender.send(to, { code, language: options.language ?? "en" });
+    } catch (cause) {
+      // Not delivered: no code stands, so the customer may ask again at once.
+      await this.#codes.delete(key).catch(() => {});
+      throw new CodeDeliveryError(
+        `Cannot send a code to ${to.includes("@") ? "this email address" : "this phone number"}`,
+        { cause },
+      );
+    }
   }
 
   /**

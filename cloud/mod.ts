@@ -79,8 +79,9 @@ export {
   type RolloutPolicy,
   type SelectableDevice,
 } from "./deployments.ts";
-export { type CodeMessage, type CodeSender, LogCodeSender } from "./code_sender.ts";
+export { type CodeMessage, type CodeSender, LogCodeSender, SmtpCodeSender } from "./code_sender.ts";
 export {
+  CodeDeliveryError,
   CodeThrottledError,
   CustomerAuth,
   CustomerAuthError,

@@ -1,6 +1,7 @@
 /** Customers' one-time codes and sessions on a real nats-server, with a clock. */
 import assert from "node:assert/strict";
 import {
+  CodeDeliveryError,
   CodeThrottledError,
   CustomerAuth,
   CustomerAuthError,
@@ -14,7 +15,7 @@ import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { startTestNats } from "./harness.ts";
 
-async function fixture() {
+async function fixture(failSends = 0) {
   const nats = await startTestNats();
   const nc = await nats.connect();
   await ensureStreams(nc, "local");
@@ -28,7 +29,13 @@ async function fixture() {
   let now = 1_800_000_000_000;
   const auth = await CustomerAuth.open(nc, {
     payments,
-    sender: { send: (to, m) => (sent.push({ to, code: m.code }), Promise.resolve()) },
+    sender: {
+      send: (to, m) => {
+        if (failSends-- > 0) return Promise.reject(new Error("550 mailbox unavailable"));
+        sent.push({ to, code: m.code });
+        return Promise.resolve();
+      },
+    },
     now: () => now,
   });
   return {
@@ -103,4 +110,16 @@ Deno.test("CustomerAuth: wrong codes count down to a lock, codes expire, and cod
     (e) => e instanceof InvalidCodeError && /expired/.test(e.message),
   );
   assert.equal((await f.payments.sessions()).length, 0);
+});
+
+Deno.test("CustomerAuth: a code that could not be delivered does not stand, and may be asked again at once", async () => {
+  await using f = await fixture(1);
+  await assert.rejects(
+    f.auth.requestCode("carol@example.com"),
+    (e) => e instanceof CodeDeliveryError && e.cause instanceof Error,
+  );
+  await assert.rejects(f.auth.verifyCode("carol@example.com", "123456"), /No code was sent/);
+  await f.auth.requestCode("carol@example.com");
+  assert.equal(f.sent.length, 1);
+  assert.equal((await f.auth.verifyCode("carol@example.com", f.sent[0]!.code)).created, true);
 });
