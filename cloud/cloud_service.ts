@@ -71,6 +71,8 @@ export interface CloudServiceOptions {
      * `VEND_SANDBOX_FAULTS`), e.g. `authorize:decline` or `capture:timeout_after_success`.
      */
     sandboxFaults?: string;
+    /** Stripe's publishable key (`pk_...`) for Stripe Elements in the customer app. */
+    stripePublishableKey?: string;
     /** Delivers customers' one-time codes. Default: written to the log (`login code`). */
     codeSender?: CodeSender;
   };
@@ -88,6 +90,8 @@ export interface CloudService extends AsyncDisposable {
   readonly tokens: TokenService;
   /** The payment service. */
   readonly payments: PaymentService;
+  /** Customers' sign-in (the customer app). */
+  readonly customerAuth: CustomerAuth;
   /** The heartbeat and telemetry ingest (on its own thread); its counters. */
   readonly ingest: { readonly counters: IngestCounters };
   /** Stops serving and closes the NATS connection. */
@@ -203,6 +207,8 @@ export async function startCloudService(
       },
     })
     : chosen;
+  const stripePublishableKey = options.payments?.stripePublishableKey ??
+    Deno.env.get("VEND_STRIPE_PUBLISHABLE_KEY");
   const stripeWebhookSecret = options.payments?.stripeWebhookSecret ??
     Deno.env.get("VEND_STRIPE_WEBHOOK_SECRET");
   const payments = await PaymentService.open(nc, {
@@ -251,6 +257,7 @@ export async function startCloudService(
       payments,
       customerAuth,
       ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),
+      ...(stripePublishableKey ? { stripePublishableKey } : {}),
       ...(Deno.env.get("VEND_PUBLIC_URL") ? { publicUrl: Deno.env.get("VEND_PUBLIC_URL")! } : {}),
     },
   });
@@ -280,5 +287,15 @@ export async function startCloudService(
       await nc.drain().catch(() => nc.close());
     })();
   options.signal?.addEventListener("abort", () => void stop(), { once: true });
-  return { url, nc, state, tokens, ingest, payments, stop, [Symbol.asyncDispose]: stop };
+  return {
+    url,
+    nc,
+    state,
+    tokens,
+    ingest,
+    payments,
+    customerAuth,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }

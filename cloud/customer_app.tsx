@@ -75,6 +75,29 @@ document.getElementById("card-form").addEventListener("submit", (e) => {
   document.getElementById("token-form").submit();
 });`;
 
+/**
+ * Stripe's card Element and Payment Request button (Apple Pay, Google Pay): Stripe.js turns the
+ * card or the wallet into a PaymentMethod in the browser; only its id is posted here.
+ */
+function stripeCardScript(key: string, hold: number, currency: string): string {
+  return `const stripe = Stripe(${JSON.stringify(key)});
+const elements = stripe.elements();
+const card = elements.create("card");
+card.mount("#card-element");
+const out = document.getElementById("card-error");
+const save = (id) => { document.getElementById("card-token").value = id; document.getElementById("token-form").submit(); };
+document.getElementById("card-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const r = await stripe.createPaymentMethod({ type: "card", card });
+  if (r.error) out.textContent = r.error.message; else save(r.paymentMethod.id);
+});
+const pr = stripe.paymentRequest({ country: "ES", currency: ${
+    JSON.stringify(currency.toLowerCase())
+  }, total: { label: "Vendstream", amount: ${hold}, pending: true } });
+pr.canMakePayment().then((ok) => { if (ok) elements.create("paymentRequestButton", { paymentRequest: pr }).mount("#wallet-button"); });
+pr.on("paymentmethod", (ev) => { ev.complete("success"); save(ev.paymentMethod.id); });`;
+}
+
 const LIVE_SCRIPT = `const es = new EventSource("/app/live" + location.pathname.slice(4));
 es.onmessage = (e) => { const parts = JSON.parse(e.data); for (const [id, html] of Object.entries(parts)) { const el = document.getElementById(id); if (el) el.outerHTML = html; } };`;
 
@@ -429,6 +452,33 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const customer = await signedIn(c);
     if (!customer) return signInForm(c, undefined, "/app/cards/new");
     const t = TEXT[langOf(c)];
+    const key = deps.stripePublishableKey;
+    if (p.providerName === "stripe" && key) {
+      return page(
+        c,
+        t.addCard,
+        <div class="card">
+          <h1>{t.addCard}</h1>
+          <div id="wallet-button"></div>
+          <form id="card-form">
+            <div id="card-element" class="card"></div>
+            <p id="card-error" class="error"></p>
+            <button type="submit">{t.saveCard}</button>
+          </form>
+          <form id="token-form" method="post" action="/app/cards">
+            <input type="hidden" id="card-token" name="token" />
+          </form>
+          <script src="https://js.stripe.com/v3/" />
+          <script
+            dangerouslySetInnerHTML={{
+              __html: stripeCardScript(key, p.holdAmount, p.prices.currency),
+            }}
+          />
+        </div>,
+        200,
+        true,
+      );
+    }
     return page(
       c,
       t.addCard,

@@ -69,6 +69,8 @@ export interface FleetDeps {
   readonly payments?: PaymentService;
   /** Stripe's webhook signing secret; without it the webhook route is not served. */
   readonly stripeWebhookSecret?: string;
+  /** Stripe's publishable key: the customer app adds cards with Stripe Elements. */
+  readonly stripePublishableKey?: string;
   /** Customers' sign-in; without it the customer app (/app) is not served. */
   readonly customerAuth?: CustomerAuth;
   /** The service's public base URL (what QR codes point at). Default: each request's origin. */

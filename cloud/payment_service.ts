@@ -232,6 +232,11 @@ export class PaymentService {
     return this.#o.prices;
   }
 
+  /** The payment provider's name (`sandbox`, `stripe`). */
+  get providerName(): string {
+    return this.#o.provider.name;
+  }
+
   /** The hold every session starts with. */
   get holdAmount(): number {
     return this.#o.holdAmount ?? 5000;

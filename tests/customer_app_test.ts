@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
 import { startCloudService } from "../cloud/mod.ts";
+import { StripeProvider } from "../payments/mod.ts";
 import {
   Agent,
   GroundTruthCartDecider,
@@ -245,5 +246,60 @@ Deno.test({
     assert.match(await page.locator("h1").textContent() ?? "", /Sign in/);
     stop.abort();
     await shopping;
+  },
+});
+
+Deno.test({
+  name: "customer app: with Stripe the card page uses Stripe Elements and the Payment Request " +
+    "button, and only the PaymentMethod id is posted",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const codes: string[] = [];
+    await using nats = await startTestNats();
+    await using svc = await startCloudService(nats.url, {
+      logger: { log: () => {} },
+      payments: {
+        provider: new StripeProvider({ apiKey: "sk_test_vend", baseUrl: "http://127.0.0.1:9" }),
+        stripePublishableKey: "pk_test_vend",
+        codeSender: { send: (_to, m) => (codes.push(m.code), Promise.resolve()) },
+      },
+    });
+    await svc.customerAuth.requestCode("ada@example.com");
+    const { token, customer } = await svc.customerAuth.verifyCode("ada@example.com", codes[0]!);
+    const cookie = `vs_customer=${token}`;
+    const html = await (await fetch(`${svc.url}/app/cards/new`, { headers: { cookie } })).text();
+    assert.match(html, /<script src="https:\/\/js\.stripe\.com\/v3\/"/);
+    assert.match(html, /Stripe\("pk_test_vend"\)/);
+    assert.match(html, /createPaymentMethod\(\{ type: "card", card \}\)/);
+    assert.match(html, /paymentRequestButton/);
+    assert.doesNotMatch(html, /TEST_CARDS/);
+    // What Stripe.js posts: the PaymentMethod's id, from the app's own page.
+    const saved = await fetch(`${svc.url}/app/cards`, {
+      method: "POST",
+      headers: { cookie, origin: svc.url, "content-type": "application/x-www-form-urlencoded" },
+      body: "token=pm_1PqStripeElementsCard",
+      redirect: "manual",
+    });
+    assert.equal(saved.status, 303);
+    await saved.body?.cancel();
+    const after = await svc.payments.customer(customer.customerId);
+    assert.deepEqual(after.paymentMethods.map((m) => [m.token, m.provider]), [[
+      "pm_1PqStripeElementsCard",
+      "stripe",
+    ]]);
+    // A form posted from another site is refused.
+    const forged = await fetch(`${svc.url}/app/cards`, {
+      method: "POST",
+      headers: {
+        cookie,
+        origin: "https://evil.example",
+        "content-type": "application/x-www-form-urlencoded",
+      },
+      body: "token=pm_evil",
+    });
+    assert.equal(forged.status, 403);
+    await forged.body?.cancel();
+    assert.equal((await svc.payments.customer(customer.customerId)).paymentMethods.length, 1);
   },
 });
