@@ -221,6 +221,15 @@ Deno.test({
     await page.waitForURL(/\/app\/s\/pay-/);
     assert.match(await page.locator("[data-message]").textContent() ?? "", /declined/);
     assert.equal(hardware.unlocks.length, unlocksBefore);
+    // The declined card is removed; the visa card is the default again.
+    await page.goto(`${svc.url}/app`);
+    await page.locator("[data-card]", { hasText: "declined" }).getByRole("button", {
+      name: "Remove",
+    }).click();
+    await page.waitForURL(`${svc.url}/app`);
+    assert.equal(await page.locator("[data-card]").count(), 1);
+    const left = await svc.payments.customer(settled.customerId);
+    assert.deepEqual(left.paymentMethods.map((m) => m.token), ["pm_sandbox_visa"]);
 
     // Spanish when the browser asks for it.
     const es = await b.newContext({
