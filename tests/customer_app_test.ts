@@ -8,15 +8,8 @@ import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
 import { startCloudService } from "../cloud/mod.ts";
 import { StripeProvider } from "../payments/mod.ts";
-import {
-  Agent,
-  GroundTruthCartDecider,
-  SimulatedHardware,
-  SimulatedScene,
-  SimulatedShopper,
-} from "../edge/mod.ts";
 import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
-import { eventually, testAgentConfig } from "./edge_harness.ts";
+import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { ROOT, startTestNats } from "./harness.ts";
 
 const ARTIFACTS = `${ROOT}tests/artifacts`;
@@ -57,26 +50,11 @@ Deno.test({
       },
     });
     const { seed, cart } = seedTakingTwo();
-    const hardware = new SimulatedHardware();
-    const scene = new SimulatedScene({ seed });
-    const config = await testAgentConfig(nats.url, {
-      cameras: [{
-        cameraId: "cam-1",
-        source: { kind: "synthetic" },
-        width: 160,
-        height: 120,
-        fps: 5,
-      }],
+    await using cabinet = await simulatedCabinet(nats.url, {
+      seed,
+      isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
     });
-    const stop = new AbortController();
-    await using _agent = await Agent.start(config, {
-      hardware,
-      scene,
-      cartDecider: new GroundTruthCartDecider(scene),
-      log: () => {},
-    });
-    const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
-    await eventually(() => (svc.state.statuses.get("m001-a") ? true : undefined), 5000, "online");
+    const { hardware } = cabinet;
 
     await using b = await browser();
     const context = await b.newContext({
@@ -253,8 +231,6 @@ Deno.test({
     await page.getByRole("button", { name: "Sign out everywhere" }).click();
     await page.goto(`${svc.url}/app`);
     assert.match(await page.locator("h1").textContent() ?? "", /Sign in/);
-    stop.abort();
-    await shopping;
   },
 });
 

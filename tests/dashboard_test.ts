@@ -12,17 +12,10 @@ import {
   startCloudService,
 } from "../cloud/mod.ts";
 import { runSimulator } from "../cli/sim.ts";
-import {
-  Agent,
-  GroundTruthCartDecider,
-  SimulatedHardware,
-  SimulatedScene,
-  SimulatedShopper,
-  SimulatedUpdateDevice,
-} from "../edge/mod.ts";
+import { SimulatedUpdateDevice } from "../edge/mod.ts";
 import { SandboxProvider } from "../payments/mod.ts";
 import { buckets, pipelineEvent } from "../protocol/mod.ts";
-import { eventually, testAgentConfig } from "./edge_harness.ts";
+import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
@@ -102,26 +95,9 @@ Deno.test("dashboard: pressing unlock on a device page opens the door shown ther
   await using nats = await startTestNats();
   await using svc = await startCloudService(nats.url, { logger: quiet });
   await using nc = await nats.connect();
-  const hardware = new SimulatedHardware();
-  const scene = new SimulatedScene();
-  const stop = new AbortController();
-  const config = await testAgentConfig(nats.url, {
-    cameras: [{
-      cameraId: "cam-1",
-      source: { kind: "synthetic" },
-      width: 160,
-      height: 120,
-      fps: 5,
-    }],
-    telemetryIntervalMs: 500,
+  await using cabinet = await simulatedCabinet(nats.url, {
+    config: { telemetryIntervalMs: 500 },
   });
-  await using _agent = await Agent.start(config, {
-    hardware,
-    scene,
-    cartDecider: new GroundTruthCartDecider(scene),
-    log: () => {},
-  });
-  const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
   await eventually(
     () => (svc.state.statuses.get("m001-a") ? true : undefined),
     5000,
@@ -156,8 +132,7 @@ Deno.test("dashboard: pressing unlock on a device page opens the door shown ther
     { timeout: 5000 },
   );
   await page.screenshot({ path: `${ARTIFACTS}/device.png`, fullPage: true });
-  stop.abort();
-  await shopping;
+  await cabinet[Symbol.asyncDispose]();
 
   const viewerPage = await b.newPage();
   await viewerPage.goto(await loginLink(nc, svc, "viewer"));

@@ -7,7 +7,15 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type AgentConfig, parseAgentConfig } from "../edge/mod.ts";
+import {
+  Agent,
+  type AgentConfig,
+  GroundTruthCartDecider,
+  parseAgentConfig,
+  SimulatedHardware,
+  SimulatedScene,
+  SimulatedShopper,
+} from "../edge/mod.ts";
 import {
   buckets,
   type DeploymentEvent,
@@ -179,4 +187,64 @@ export async function desireDeployment(
       updatedBy: "test",
     }),
   );
+}
+
+/** A simulated cabinet run by a real agent (m001-a) with a simulated shopper. */
+export interface SimulatedCabinet extends AsyncDisposable {
+  readonly hardware: SimulatedHardware;
+  readonly scene: SimulatedScene;
+  readonly agent: Agent;
+}
+
+/**
+ * Starts a real agent for machine m001 on `url` filming a synthetic cabinet with one 160x120
+ * camera at 5 fps, its cart decided by the simulation's ground truth, and a shopper who opens
+ * the door whenever it is unlocked; resolves once the cloud `isOnline` says the device is.
+ * Disposal (once, however often it is called) stops the shopper, then the agent.
+ */
+export async function simulatedCabinet(
+  url: string,
+  options: {
+    readonly seed?: number;
+    readonly config?: Record<string, unknown>;
+    readonly isOnline?: () => boolean;
+  } = {},
+): Promise<SimulatedCabinet> {
+  const hardware = new SimulatedHardware();
+  const scene = new SimulatedScene(options.seed === undefined ? {} : { seed: options.seed });
+  const config = await testAgentConfig(url, {
+    cameras: [{
+      cameraId: "cam-1",
+      source: { kind: "synthetic" },
+      width: 160,
+      height: 120,
+      fps: 5,
+    }],
+    ...options.config,
+  });
+  const agent = await Agent.start(config, {
+    hardware,
+    scene,
+    cartDecider: new GroundTruthCartDecider(scene),
+    log: () => {},
+  });
+  const stop = new AbortController();
+  const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
+  let disposing: Promise<void> | undefined;
+  const dispose = () =>
+    disposing ??= (async () => {
+      stop.abort();
+      await shopping;
+      await agent[Symbol.asyncDispose]();
+    })();
+  if (options.isOnline) {
+    const isOnline = options.isOnline;
+    await eventually(() => (isOnline() ? true : undefined), 5000, "the agent online").catch(
+      async (e) => {
+        await dispose();
+        throw e;
+      },
+    );
+  }
+  return { hardware, scene, agent, [Symbol.asyncDispose]: dispose };
 }

@@ -10,15 +10,8 @@ import assert from "node:assert/strict";
 import { Objm } from "@nats-io/obj";
 import { startCloudService } from "../cloud/mod.ts";
 import type { Logger } from "../cloud/mod.ts";
-import {
-  Agent,
-  GroundTruthCartDecider,
-  SimulatedHardware,
-  SimulatedScene,
-  SimulatedShopper,
-} from "../edge/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
-import { eventually, testAgentConfig } from "./edge_harness.ts";
+import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, startTestNats } from "./harness.ts";
 
 const quiet: Logger = { log: () => {} };
@@ -35,27 +28,14 @@ Deno.test({
     });
     const token = await svc.tokens.issue({ subject: "app-backend", role: "operator" });
     const api = apiClient(svc.url, token);
-    const hardware = new SimulatedHardware();
-    const scene = new SimulatedScene({ seed: 31 });
-    const config = await testAgentConfig(nats.url, {
-      cameras: [{
-        cameraId: "cam-1",
-        source: { kind: "synthetic" },
-        width: 160,
-        height: 120,
-        fps: 5,
-      }],
-      recording: { enabled: true, preRollMs: 500, postRollMs: 300, uploadIntervalMs: 200 },
+    await using cabinet = await simulatedCabinet(nats.url, {
+      seed: 31,
+      config: {
+        recording: { enabled: true, preRollMs: 500, postRollMs: 300, uploadIntervalMs: 200 },
+      },
+      isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
     });
-    const stop = new AbortController();
-    await using _agent = await Agent.start(config, {
-      hardware,
-      scene,
-      cartDecider: new GroundTruthCartDecider(scene),
-      log: () => {},
-    });
-    const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
-    await eventually(() => (svc.state.statuses.get("m001-a") ? true : undefined), 5000, "online");
+    const { scene } = cabinet;
 
     // A card number is refused wherever it is sent, and not repeated.
     const card = await api("POST", "/customers", { email: "4111 1111 1111 1111" });
@@ -168,7 +148,5 @@ Deno.test({
     const again = await api("POST", `/payments/sessions/${id}/disputes`, { reason: "again" });
     assert.equal(again.status, 200);
     assert.equal(again.body.dispute.reason, "I took one, not two");
-    stop.abort();
-    await shopping;
   },
 });
