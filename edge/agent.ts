@@ -622,8 +622,10 @@ export class Agent implements AsyncDisposable {
       lineConfidence?: Readonly<Record<string, number>>;
     },
   ): void {
-    const reasons = decision.confidence < 0.9 && decision.reviewReasons.length === 0
-      ? [`confidence ${decision.confidence.toFixed(2)} below 0.90`]
+    // One threshold for every cart decider: the recognizer applies it too (the configured one).
+    const threshold = this.config.recognition.threshold;
+    const reasons = decision.confidence < threshold && decision.reviewReasons.length === 0
+      ? [`confidence ${decision.confidence.toFixed(2)} below ${threshold.toFixed(2)}`]
       : decision.reviewReasons;
     // What the hand did while the door was open, before the session's outcome (at most 99).
     for (const [i, e] of (decision.events ?? []).slice(0, 99).entries()) {

@@ -331,3 +331,45 @@ Deno.test("a secondary follows its primary's door sessions", async () => {
   assert.equal(door, "open", "the secondary reports the primary's open door");
   hw.setDoor("closed");
 });
+
+Deno.test("agent sends a cart under the configured threshold to review, and charges one above it", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const hardware = new SimulatedHardware();
+  const config = await testAgentConfig(nats.url, { recognition: { threshold: 0.8 } });
+  const confidences = [0.85, 0.6];
+  await using agent = await Agent.start(config, {
+    ...quiet,
+    hardware,
+    cartDecider: {
+      decide: () =>
+        Promise.resolve({
+          cart: [{ sku: "COLA-330", qty: 1 }],
+          confidence: confidences.shift() ?? 0,
+          reviewReasons: [],
+          modelVersion: "test",
+        }),
+    },
+  });
+  await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  for (let i = 0; i < 2; i++) {
+    hardware.setDoor("open");
+    await new Promise((r) => setTimeout(r, 100));
+    hardware.setDoor("closed");
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const done = await eventually(
+    async () => {
+      const e = (await streamEvents(nc, "m001-a")).filter((x) => x.type === "session_completed");
+      return e.length >= 2 ? e : undefined;
+    },
+    5000,
+    "2 sessions completed",
+  );
+  const reviews = done.map((e) => e.type === "session_completed" ? e.review : undefined);
+  assert.deepEqual(reviews, [
+    { required: false, reasons: [] },
+    { required: true, reasons: ["confidence 0.60 below 0.80"] },
+  ]);
+});
