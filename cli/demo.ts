@@ -26,7 +26,8 @@ import {
 } from "../cloud/mod.ts";
 import { buckets, filters, parsePaymentEvent } from "../protocol/mod.ts";
 
-const USAGE = "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS]";
+const USAGE =
+  "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS] [--no-customer]";
 const ROOT = new URL("../", import.meta.url).pathname;
 
 function fail(message: string, code = 2): never {
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
         duration: { type: "string" },
         machines: { type: "string" },
         "session-every": { type: "string" },
+        "no-customer": { type: "boolean" },
       },
       strict: true,
     }));
@@ -93,6 +95,9 @@ async function main(): Promise<void> {
     : positive("duration", values.duration, 0) * 1000;
   const machines = positive("machines", values.machines, 2, true);
   const sessionEvery = positive("session-every", values["session-every"], 20);
+  if (values["no-customer"] && values["session-every"] !== undefined) {
+    fail("--session-every is the demo customer's: it makes no sense with --no-customer");
+  }
   if (machines > 50) fail(`--machines ${machines} is more than this demo runs (50)`);
 
   const shutdown = onShutdown();
@@ -263,11 +268,12 @@ async function main(): Promise<void> {
         }
       }
     };
-    const shopping = setInterval(
+    // With --no-customer the machines wait for people (the customer app at `app:`).
+    const shopping = values["no-customer"] ? undefined : setInterval(
       () => void shop().catch((e) => console.error(`demo: ${(e as Error).message}`)),
       sessionEvery * 1000,
     );
-    await shop().catch((e) => console.error(`demo: ${(e as Error).message}`));
+    if (shopping) await shop().catch((e) => console.error(`demo: ${(e as Error).message}`));
 
     const why = await new Promise<string>((resolve) => {
       shutdown.addEventListener("abort", () => resolve("interrupted"), { once: true });

@@ -10,7 +10,7 @@ import { startCloudService } from "../cloud/mod.ts";
 import { StripeProvider } from "../payments/mod.ts";
 import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
-import { ROOT, startTestNats } from "./harness.ts";
+import { lines, ROOT, startTestNats } from "./harness.ts";
 
 const ARTIFACTS = `${ROOT}tests/artifacts`;
 
@@ -286,5 +286,88 @@ Deno.test({
     assert.equal(forged.status, 403);
     await forged.body?.cancel();
     assert.equal((await svc.payments.customer(customer.customerId)).paymentMethods.length, 1);
+  },
+});
+
+Deno.test({
+  name: "customer app on the running demo: a new customer signs up with the code from the demo's " +
+    "log, adds a card, opens m001, and the receipt shows the two products its shopper took",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dataDir = await Deno.makeTempDir({ prefix: "vend-demo-app-" });
+    const child = new Deno.Command(`${ROOT}vend`, {
+      args: ["demo", "--duration", "120", "--machines", "1", "--no-customer"],
+      env: { VEND_DATA_DIR: dataDir, VEND_API_PORT: "0" },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // The cloud's log (JSON lines on the demo's stderr) carries the one-time codes.
+    const codes: string[] = [];
+    const logging = (async () => {
+      for await (const line of lines(child.stderr)) {
+        if (line.includes('"login code"')) codes.push(JSON.parse(line).code);
+      }
+    })();
+    try {
+      const urls = new Map<string, string>();
+      const out = lines(child.stdout);
+      while (!urls.has("machines")) {
+        const { value, done } = await out.next();
+        if (done) throw new Error("the demo ended before it was ready");
+        const m = /^(\w+): (\S+)$/.exec(value);
+        if (m) urls.set(m[1]!, m[2]!);
+      }
+      const app = urls.get("app")!;
+      const api = urls.get("api")!;
+      // m001's shopper acts out the scenario of seed 1001 first (the demo seeds m001 with 1000).
+      const cart = scenarioTruth(randomScenario(1001, { cameras: standardCameras("m001") }))
+        .carts[0]!;
+      assert.equal(cart.size, 2);
+
+      await using b = await browser();
+      const page = await (await b.newContext({
+        viewport: { width: 390, height: 844 },
+        isMobile: true,
+        locale: "en-GB",
+      })).newPage();
+      await page.goto(app);
+      await page.getByLabel("Email or phone (+34...)").fill("grace@example.com");
+      await page.getByRole("button", { name: "Send me a code" }).click();
+      await eventually(() => (codes.length ? true : undefined), 10_000, "a code in the log");
+      await page.getByLabel("Code").fill(codes[0]!);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(app);
+      await page.getByRole("link", { name: "Add a card" }).click();
+      await page.getByLabel("Card number").fill("4242424242424242");
+      await page.getByRole("button", { name: "Save card" }).click();
+      await page.waitForURL(`${api}/app`);
+      // The machine's agents start with the demo: Open once it is online.
+      await eventually(
+        async () => {
+          await page.goto(app);
+          await page.getByRole("button", { name: "Open the door" }).click();
+          await page.waitForURL(/\/app\/(s\/pay-|m\/)/);
+          return page.url().includes("/app/s/") ? true : undefined;
+        },
+        60_000,
+        "m001 opened",
+      );
+      await page.locator(".step.done", { hasText: "Door closed" }).waitFor({ timeout: 40_000 });
+      const closedAt = Date.now();
+      await page.locator("#receipt [data-total]").waitFor({ timeout: 5000 });
+      const afterMs = Date.now() - closedAt;
+      assert.ok(afterMs <= 5000, `receipt ${afterMs} ms after the door closed`);
+      const skus = await page.locator("#receipt tr[data-sku]").evaluateAll((trs) =>
+        trs.map((tr) => tr.getAttribute("data-sku"))
+      );
+      assert.deepEqual(skus.sort(), [...cart.keys()].sort());
+      await page.screenshot({ path: `${ARTIFACTS}/app-demo-receipt.png`, fullPage: true });
+    } finally {
+      child.kill("SIGINT");
+      await child.status;
+      await logging.catch(() => {});
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    }
   },
 });

@@ -48,9 +48,23 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
     cameras,
     recording: { enabled: true, preRollMs: 500, postRollMs: 300, uploadIntervalMs: 200 },
   });
-  await using agent = await Agent.start(config, { ...quiet, hardware });
+  // The agent's log, shown if the clips do not come (a failure here was seen only under load).
+  const logs: string[] = [];
+  await using agent = await Agent.start(config, {
+    hardware,
+    log: (line) => void logs.push(JSON.stringify(line)),
+  });
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
-  await new Promise((r) => setTimeout(r, 800));
+  // Both cameras' frames reach the recorder before the door opens (on a loaded machine the
+  // cameras may start later than the connection; a session without frames has no clip).
+  await eventually(
+    () => {
+      const recorder = agent.metrics.snapshot().find((m) => m.name === "recorder");
+      return (recorder?.inCount ?? 0) >= 20 ? true : undefined;
+    },
+    30_000,
+    "frames reaching the recorder",
+  );
   hardware.setDoor("open");
   await new Promise((r) => setTimeout(r, 1500));
   hardware.setDoor("closed");
@@ -61,9 +75,14 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
     },
     60_000,
     "2 clip-uploaded events",
-  );
-  const session = (await streamEvents(nc, "m001-a")).find((e) => e.type === "door_opened");
-  assert.ok(session?.type === "door_opened");
+  ).catch((e) => {
+    throw new Error(`${e.message}; the agent logged:\n${logs.join("\n")}`);
+  });
+  const events = await streamEvents(nc, "m001-a");
+  const session = events.find((e) => e.type === "door_opened");
+  const closed = events.find((e) => e.type === "door_closed");
+  assert.ok(session?.type === "door_opened" && closed?.type === "door_closed");
+  const openMs: number = closed.openMs;
   assert.deepEqual(clips.map((c) => c.cameraId).sort(), ["cam-1", "cam-2"]);
   const os = await new Objm(nc).open("clips");
   for (const c of clips) {
@@ -79,8 +98,15 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
     const probe = await probeClip(bytes);
     assert.equal(probe.codec, "h264");
     assert.equal(probe.frames, c.frames);
-    // Pre-roll 500 ms + 1.5 s open + post-roll 300 ms, at 10 fps: about 23 frames.
-    assert.ok(c.frames >= 18 && c.frames <= 28, `frames ${c.frames}`);
+    // The clip spans pre-roll 500 ms + the time the door was open + post-roll 300 ms, and plays
+    // as long as it spans (frames on a constant-rate timeline at the camera's measured rate).
+    const spanMs = c.endTs - c.startTs;
+    assert.ok(Math.abs(spanMs - (500 + openMs + 300)) <= 300, `span ${spanMs} ms, open ${openMs}`);
+    assert.ok(
+      Math.abs(probe.durationS * 1000 - spanMs) <= 250,
+      `${probe.durationS} s of video for ${spanMs} ms`,
+    );
+    assert.ok(c.frames >= 15, `frames ${c.frames}`);
   }
 });
 
