@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
 import { startCloudService } from "../cloud/mod.ts";
-import { StripeProvider } from "../payments/mod.ts";
+import { DEFAULT_CATALOGUE } from "../models/mod.ts";
+import { priceList, StripeProvider } from "../payments/mod.ts";
 import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { lines, ROOT, startTestNats } from "./harness.ts";
@@ -362,6 +363,15 @@ Deno.test({
         trs.map((tr) => tr.getAttribute("data-sku"))
       );
       assert.deepEqual(skus.sort(), [...cart.keys()].sort());
+      const prices = priceList(DEFAULT_CATALOGUE);
+      const want = [...cart].reduce(
+        (n, [sku, qty]) => n + prices.items.get(sku)!.unitPrice * qty,
+        0,
+      );
+      assert.match(
+        await page.locator("#receipt [data-total]").textContent() ?? "",
+        new RegExp((want / 100).toFixed(2).replace(".", "\\.")),
+      );
       await page.screenshot({ path: `${ARTIFACTS}/app-demo-receipt.png`, fullPage: true });
     } finally {
       child.kill("SIGINT");
