@@ -195,9 +195,23 @@ Deno.test({
       "door closed again",
     );
     const unlocksBefore = hardware.unlocks.length;
-    await page.goto(`${svc.url}/app/m/m001`);
-    await page.getByRole("button", { name: "Open the door" }).click();
-    await page.waitForURL(/\/app\/s\/pay-/);
+    // The forced opening above may keep the machine busy a moment: press Open until it starts
+    // (the page says why when it does not).
+    const messages: string[] = [];
+    await eventually(
+      async () => {
+        await page.goto(`${svc.url}/app/m/m001`);
+        await page.getByRole("button", { name: "Open the door" }).click();
+        await page.waitForURL(/\/app\/(s\/pay-|m\/)/);
+        if (page.url().includes("/app/s/")) return true;
+        messages.push(await page.locator("[data-message]").textContent() ?? "");
+        return undefined;
+      },
+      30_000,
+      "a session with the declined card",
+    ).catch((e) => {
+      throw new Error(`${e.message}; the machine page said: ${messages.join(" | ")}`);
+    });
     assert.match(await page.locator("[data-message]").textContent() ?? "", /declined/);
     assert.equal(hardware.unlocks.length, unlocksBefore);
     // The declined card is removed; the visa card is the default again.
