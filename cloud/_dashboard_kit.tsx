@@ -102,16 +102,18 @@ export function requireSession(c: Context<FleetEnv>): Response | Promise<Respons
 /**
  * A live stream of a page's fragments (element id -> HTML), rendered again when `subscribe`
  * says what they show changed, at most every {@link COALESCE_MS}; a client that went away is
- * noticed at the next write and its subscription removed.
+ * noticed at the next write and its subscription removed. `renderAtOnce` also sends the
+ * fragments as soon as the client connects (what changed between the page and its stream).
  */
 export function live(
   c: Context<FleetEnv>,
   render: () => Promise<Record<string, string>> | Record<string, string>,
   subscribe: (dirty: () => void) => () => void,
+  options: { readonly renderAtOnce?: boolean } = {},
 ): Response {
   return streamSSE(c, async (stream) => {
     liveClients.count++;
-    let dirty = false;
+    let dirty = options.renderAtOnce ?? false;
     let closed = false;
     const unsubscribe = subscribe(() => (dirty = true));
     stream.onAbort(() => {

@@ -14,7 +14,6 @@ import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Child, FC, PropsWithChildren } from "hono/jsx";
-import { streamSSE } from "hono/streaming";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { filters, parsePipelineEvent } from "../protocol/mod.ts";
 import {
@@ -29,7 +28,7 @@ import type { PaymentDeps } from "./payment_api.ts";
 import { cardNumberGuard } from "./payment_api.ts";
 import type { Customer, PaymentService } from "./payment_service.ts";
 import type { PaymentSession } from "../payments/mod.ts";
-import { liveClients } from "./_dashboard_kit.tsx";
+import { live } from "./_dashboard_kit.tsx";
 import { type Lang, TEXT, type Texts } from "./_customer_text.ts";
 
 /** Name of the customer's session cookie. */
@@ -689,50 +688,35 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const lang = langOf(c);
     const t = TEXT[lang];
     const id = s0.sessionId;
-    return streamSSE(c, async (stream) => {
-      liveClients.count++;
-      let dirty = true;
-      let door = await doorOf(s0.machineId, id);
-      const wake = () => {
-        dirty = true;
-      };
-      const pay = deps.nc.subscribe(filters.payments(deps.region, { sessionId: id }), {
-        callback: wake,
-      });
-      // The door's events of this session, from whichever of the machine's devices sends them.
-      const events = deps.nc.subscribe(filters.pipelineEvents({ region: deps.region }), {
-        callback: (_e, m) => {
-          const e = parsePipelineEvent(m.data);
-          if (!e.ok || !("sessionId" in e.value) || e.value.sessionId !== id) return;
-          if (e.value.type === "door_opened" && door !== "closed") door = "open";
-          if (e.value.type === "door_closed") door = "closed";
-          dirty = true;
-        },
-      });
-      let closed = false;
-      stream.onAbort(() => {
-        closed = true;
-      });
-      try {
-        while (!closed && !stream.aborted) {
-          if (dirty) {
-            dirty = false;
-            const s = await p.get(id);
-            const html = await (
-              <Steps s={s} t={t} lang={lang} door={door} names={names} />
-            ).toString();
-            await stream.writeSSE({ data: JSON.stringify({ status: html }) });
-          } else {
-            await stream.write(": idle\n\n");
-          }
-          await stream.sleep(250);
-        }
-      } finally {
-        pay.unsubscribe();
-        events.unsubscribe();
-        liveClients.count--;
-      }
-    });
+    let door = await doorOf(s0.machineId, id);
+    return live(
+      c,
+      async () => ({
+        status: await (
+          <Steps s={await p.get(id)} t={t} lang={lang} door={door} names={names} />
+        ).toString(),
+      }),
+      (dirty) => {
+        const pay = deps.nc.subscribe(filters.payments(deps.region, { sessionId: id }), {
+          callback: () => dirty(),
+        });
+        // The door's events of this session, from whichever of the machine's devices sends them.
+        const events = deps.nc.subscribe(filters.pipelineEvents({ region: deps.region }), {
+          callback: (_e, m) => {
+            const e = parsePipelineEvent(m.data);
+            if (!e.ok || !("sessionId" in e.value) || e.value.sessionId !== id) return;
+            if (e.value.type === "door_opened" && door !== "closed") door = "open";
+            if (e.value.type === "door_closed") door = "closed";
+            dirty();
+          },
+        });
+        return () => {
+          pay.unsubscribe();
+          events.unsubscribe();
+        };
+      },
+      { renderAtOnce: true },
+    );
   });
 
   app.post("/app/s/:session{pay-[A-Za-z0-9-]{8,60}}/dispute", async (c) => {

@@ -722,21 +722,32 @@ export class PaymentService {
         `Session ${sessionId} is ${s.state}; only a settled one is disputed`,
       );
     }
-    const clips: string[] = [];
-    const store = await new Objm(this.#nc).create(buckets.clips);
-    for await (const info of await store.list()) {
-      // Clips are named <deviceId>/<sessionId>/<cameraId>-<part>.mp4.
-      if (info.name.split("/")[1] !== sessionId || info.deleted) continue;
-      const b64 = info.digest.replace(/^SHA-256=/, "").replace(/-/g, "+").replace(/_/g, "/");
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      clips.push([...bytes].map((b) => b.toString(16).padStart(2, "0")).join(""));
-    }
+    const clips = (await this.clips(sessionId)).map((c) => c.sha256);
     return await this.#advance(sessionId, (x) =>
       x.disputed ? null : {
         type: "disputed",
         reason: input.reason.slice(0, 200),
         clips: clips.sort().slice(0, 12),
       });
+  }
+
+  /**
+   * The clips the machine uploaded for a door session (objects
+   * `<deviceId>/<sessionId>/<cameraId>-<part>.mp4` in the clips store), by name, with SHA-256.
+   */
+  async clips(sessionId: string): Promise<Array<{ name: string; sha256: string }>> {
+    const out: Array<{ name: string; sha256: string }> = [];
+    const store = await new Objm(this.#nc).create(buckets.clips);
+    for await (const info of await store.list()) {
+      if (info.name.split("/")[1] !== sessionId || info.deleted) continue;
+      const b64 = info.digest.replace(/^SHA-256=/, "").replace(/-/g, "+").replace(/_/g, "/");
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      out.push({
+        name: info.name,
+        sha256: [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(""),
+      });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /**

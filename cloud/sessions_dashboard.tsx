@@ -138,17 +138,6 @@ async function approve(id) {
   out.textContent = r.ok ? "approved: " + body.state + ", captured " + (body.captured / 100).toFixed(2) + " " + body.currency : "refused: " + (body.detail || r.status);
 }`;
 
-/** The clips of a door session in the clips object store: `<deviceId>/<sessionId>/<cam>-<part>.mp4`. */
-async function clipsOf(deps: PaymentDeps, sessionId: string): Promise<string[]> {
-  const store = await new Objm(deps.nc).open("clips").catch(() => undefined);
-  if (!store) return [];
-  const names: string[] = [];
-  for await (const info of await store.list()) {
-    if (!info.deleted && info.name.split("/")[1] === sessionId) names.push(info.name);
-  }
-  return names.sort();
-}
-
 /** Adds the sessions pages, their live streams and the clip player's source to `app`. */
 export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): void {
   const p = deps.payments;
@@ -208,7 +197,7 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     const actor = actorOf(c)!;
     const canReview = s.state === "review" && allows(actor, "operator");
     const lines = s.deviceCart ?? [];
-    const clips = await clipsOf(deps, id);
+    const clips = (await p.clips(id)).map((c) => c.name);
     return c.html(
       <Layout title={id} user={userLabel(c)}>
         <h1>Session {id}</h1>

@@ -32,6 +32,17 @@ async function spawnCloud(natsUrl: string, fault?: string, env: Record<string, s
   throw new Error(`The cloud service did not start: ${await stderr}`);
 }
 
+/** Runs the cloud service program with a configuration it must refuse; its exit code and stderr. */
+async function refusedCloud(natsUrl: string, env: Record<string, string>) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+    env: { NATS_URL: natsUrl, ...env },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  return { code: out.code, stderr: new TextDecoder().decode(out.stderr) };
+}
+
 Deno.test({
   name: "the cloud process killed between the provider's capture and the state write: a new " +
     "process settles the session, one capture of the right amount, the books balance",
@@ -48,14 +59,9 @@ Deno.test({
       apiClient(url, token)(method, path, body);
 
     // A bad fault is refused, naming it.
-    const bad = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-      env: { NATS_URL: nats.url, VEND_FAULT: "payments:after_lunch" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    const bad = await refusedCloud(nats.url, { VEND_FAULT: "payments:after_lunch" });
     assert.equal(bad.code, 2);
-    assert.match(new TextDecoder().decode(bad.stderr), /VEND_FAULT: .*got "payments:after_lunch"/);
+    assert.match(bad.stderr, /VEND_FAULT: .*got "payments:after_lunch"/);
 
     const dying = await spawnCloud(nats.url, "payments:after_capture");
     const api = (method: string, path: string, body?: unknown) =>
@@ -142,14 +148,9 @@ Deno.test({
     const nc = await nats.connect();
     await ensureStreams(nc, "local");
     await using machine = await simulatedMachine(nc, { machineId: "m001" });
-    const bad = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-      env: { NATS_URL: nats.url, VEND_SANDBOX_FAULTS: "authorize:explode" },
-      stdout: "null",
-      stderr: "piped",
-    }).output();
+    const bad = await refusedCloud(nats.url, { VEND_SANDBOX_FAULTS: "authorize:explode" });
     assert.equal(bad.code, 1);
-    assert.match(new TextDecoder().decode(bad.stderr), /Invalid sandbox fault "authorize:explode"/);
+    assert.match(bad.stderr, /Invalid sandbox fault "authorize:explode"/);
 
     const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service));
     const cloud = await spawnCloud(nats.url, undefined, {
