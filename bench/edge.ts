@@ -20,14 +20,22 @@
  */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { buildEdge } from "../cli/build_edge.ts";
-import { connectNats, ensureStreams, startLocalNats } from "../cloud/mod.ts";
+import { Kvm } from "@nats-io/kv";
+import {
+  connectNats,
+  ensureStreams,
+  loadCommandKey,
+  startLocalNats,
+  writePrivateFile,
+} from "../cloud/mod.ts";
 import { Outbox } from "../edge/mod.ts";
 import {
-  commandRequest,
+  buckets,
   filters,
   newEnvelope,
   parseCommandReply,
   pipelineEvent,
+  signCommand,
   subjects,
 } from "../protocol/mod.ts";
 import { machine, peakRssMb } from "./_machine.ts";
@@ -36,8 +44,10 @@ const log = (s: string) => console.error(s);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const work = await Deno.makeTempDir({ prefix: "vend-bench-edge-" });
 const nats = await startLocalNats({ dataDir: `${work}/nats` });
-const nc = await connectNats(nats.url, { name: "bench" });
+const nc = await connectNats(nats, { name: "bench" });
 await ensureStreams(nc, "local");
+// Devices pin the cloud's command key and connect with their own credentials, as in the field.
+const commandKey = await loadCommandKey(await new Kvm(nc).create(buckets.service, { history: 1 }));
 const build = await buildEdge("x86_64", `${work}/dist`);
 log(`built ${build.kind} ${build.executable}`);
 
@@ -54,6 +64,13 @@ async function spawnDevice(
 ): Promise<Run> {
   const dataDir = `${work}/${deviceId}`;
   await Deno.mkdir(dataDir, { recursive: true });
+  const credentialsFile = `${dataDir}/device.creds`;
+  const issued = await nats.accounts!.deviceCredentials({
+    region: "local",
+    deviceId,
+    peers: [deviceId === "m001-a" ? "m001-b" : "m001-a"],
+  });
+  await writePrivateFile(credentialsFile, issued.creds!);
   await Deno.writeTextFile(
     `${dataDir}/agent.json`,
     JSON.stringify({
@@ -61,8 +78,9 @@ async function spawnDevice(
       machineId: "m001",
       role,
       ...(role === "secondary" ? { primaryDeviceId: "m001-a" } : {}),
-      nats: { servers: [nats.url] },
+      nats: { servers: [nats.url], credentialsFile, caFile: nats.caFile },
       dataDir,
+      commands: { trustedKeys: [commandKey.trusted] },
       heartbeatIntervalMs: 1000,
       cameras: cameras.map((cameraId) => ({
         cameraId,
@@ -83,14 +101,14 @@ async function spawnDevice(
 }
 
 async function diagnostics(deviceId: string): Promise<Record<string, unknown>> {
-  const req = commandRequest.encode({
+  const req = await signCommand({
     ...newEnvelope(),
     deviceId,
     issuer: "bench",
     expiresAt: Date.now() + 5000,
     command: "diagnostics",
     args: {},
-  });
+  }, commandKey);
   const reply = parseCommandReply(
     (await nc.request(subjects.command({ region: "local", deviceId }, "diagnostics"), req, {
       timeout: 5000,

@@ -19,7 +19,14 @@
  */
 import { parseArgs } from "node:util";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, startLocalNats, TokenService } from "../cloud/mod.ts";
+import {
+  connectNats,
+  loadCommandKey,
+  simulatorPermissions,
+  startLocalNats,
+  TokenService,
+  writePrivateFile,
+} from "../cloud/mod.ts";
 import { buckets, heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, percentile } from "./_machine.ts";
 
@@ -40,12 +47,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const work = await Deno.makeTempDir({ prefix: "vend-bench-fleet-" });
 const nats = await startLocalNats({ dataDir: work });
-const nc = await connectNats(nats.url, { name: "bench-fleet" });
+const nc = await connectNats(nats, { name: "bench-fleet" });
 
 function spawnCloud(port: number): { child: Deno.ChildProcess; url: Promise<string> } {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-    env: { NATS_URL: nats.url, VEND_API_PORT: String(port), VEND_OFFLINE_AFTER_MS: "10000" },
+    env: {
+      NATS_URL: nats.url,
+      NATS_CREDS: nats.credentialsFile!,
+      NATS_CA: nats.caFile!,
+      VEND_API_PORT: String(port),
+      VEND_OFFLINE_AFTER_MS: "10000",
+    },
     stdout: "piped",
     stderr: "null",
   }).spawn();
@@ -196,12 +209,25 @@ log(`cloud 1 at ${url1}`);
 const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service, { history: 1 }));
 const token = await tokens.issue({ subject: "bench", role: "viewer" });
 
+// The simulator plays every device on a few connections: its own credentials allow any device's
+// heartbeats and telemetry (never issued to a real device).
+const simCreds = `${work}/simulator.creds`;
+await writePrivateFile(
+  simCreds,
+  (await nats.accounts!.userCredentials("devices", "fleet-simulator", {
+    permissions: simulatorPermissions(),
+  })).creds!,
+);
+const commandKey = (await loadCommandKey(await new Kvm(nc).create(buckets.service))).trusted;
 const sim = new Deno.Command(Deno.execPath(), {
+  env: { NATS_CREDS: simCreds, NATS_CA: nats.caFile! },
   args: [
     "run",
     "-A",
     "--frozen",
     `${ROOT}cli/sim.ts`,
+    "--command-key",
+    `${commandKey.keyId}:${commandKey.publicKey}`,
     "--url",
     nats.url,
     "--devices",

@@ -36,8 +36,8 @@ function beat(seq: number): Uint8Array {
 
 const dataDir = await Deno.makeTempDir({ prefix: "vend-bench-nats-" });
 await using nats = await startLocalNats({ dataDir });
-const pub = await connectNats(nats.url, { name: "bench-pub" });
-const sub = await connectNats(nats.url, { name: "bench-sub" });
+const pub = await connectNats(nats, { name: "bench-pub" });
+const sub = await connectNats(nats, { name: "bench-sub" });
 
 // Core publish -> subscribe, two connections, heartbeat-sized payloads.
 const N = 400_000;

@@ -48,7 +48,7 @@ const MB = 1e6;
 
 const work = await Deno.makeTempDir({ prefix: "vend-bench-ota-" });
 const nats = await startLocalNats({ dataDir: `${work}/nats` });
-const nc = await connectNats(nats.url, { name: "bench-ota-cloud" });
+const nc = await connectNats(nats, { name: "bench-ota-cloud" });
 await ensureStreams(nc, "local");
 const registry = await ComponentRegistry.open(nc);
 
@@ -99,6 +99,9 @@ await registry.publish(recipe("1.1.0"), [{ name: "model-pack.tar", data: v2 }]);
 
 log(`starting ${DEVICES} simulated devices`);
 const devicesProc = new Deno.Command(Deno.execPath(), {
+  // The simulated update devices share one process and the cloud's credentials (the rollout is
+  // measured here; a device's own permissions are tested in tests/security_test.ts).
+  env: { NATS_CREDS: nats.credentialsFile!, NATS_CA: nats.caFile! },
   args: [
     "run",
     "-A",

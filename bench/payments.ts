@@ -51,7 +51,7 @@ const log = (s: string) => console.error(s);
 
 const work = await Deno.makeTempDir({ prefix: "vend-bench-payments-" });
 const nats = await startLocalNats({ dataDir: work });
-const nc = await connectNats(nats.url, { name: "bench-payments" });
+const nc = await connectNats(nats, { name: "bench-payments" });
 await ensureStreams(nc, "local");
 const prices = priceList(DEFAULT_CATALOGUE);
 const skus = [...prices.items.keys()];
@@ -64,7 +64,7 @@ const services = await Promise.all(
   Array.from(
     { length: INSTANCES },
     async () =>
-      PaymentService.open(await connectNats(nats.url, { name: "bench-cloud" }), {
+      PaymentService.open(await connectNats(nats, { name: "bench-cloud" }), {
         region: "local",
         provider,
         prices,

@@ -243,7 +243,7 @@ log(`synthetic camera render: ${renderMsPerFrame.toFixed(1)} ms per 640x480 fram
 // Live run
 const dataDir = await Deno.makeTempDir({ prefix: "vend-bench-pipeline-" });
 const nats = await startLocalNats({ dataDir });
-const nc = await connectNats(nats.url, { name: "bench-primary" });
+const nc = await connectNats(nats, { name: "bench-primary" });
 const stop = new AbortController();
 await serveClock(nc, { region: "local", deviceId: "m001-a" }, {
   signal: stop.signal,
@@ -260,6 +260,7 @@ const PHASE: Record<string, number> = { "cam-1": 0, "cam-2": 3, "cam-3": 7 };
 const OFFSET = 50;
 const start = Date.now() + 4000; // time for the secondary to render and sync
 const secondary = new Deno.Command(Deno.execPath(), {
+  env: { NATS_CREDS: nats.credentialsFile!, NATS_CA: nats.caFile! },
   args: [
     "run",
     "-A",

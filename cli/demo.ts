@@ -4,7 +4,10 @@
  * cameras, with a simulated shopper who opens the door, takes products and closes it). A demo
  * customer (a sandbox payment method, simulated) starts a payment session at each machine every
  * `--session-every` seconds through the API: the hold, the unlock, the door session, the cart
- * charged. Prints `name: value` lines (`nats: URL`, `api: URL`, `dashboard: URL` (a one-time
+ * charged. NATS runs with decentralized authentication: each device connects with its own
+ * credentials and pins the cloud's command key. Prints `name: value` lines (`nats: URL`,
+ * `creds: PATH` (the cloud's credentials), `ca: PATH` (the private CA of NATS's and the API's
+ * TLS certificates), `api: URL`, `dashboard: URL` (a one-time
  * admin login link), `machines: m001,m002`, then `receipt: SESSION TOTAL` as receipts are issued
  * and `review: SESSION REASONS` as sessions go to review) and runs until Ctrl-C or `--duration`.
  *
@@ -21,10 +24,14 @@ import {
   connectNats,
   createLoginCode,
   ensureNats,
+  ensurePrivateCa,
+  issueServerCertificate,
+  loadCommandKey,
   onShutdown,
   TokenService,
+  writePrivateFile,
 } from "../cloud/mod.ts";
-import { buckets, filters, parsePaymentEvent } from "../protocol/mod.ts";
+import { buckets, filters, parsePaymentEvent, type TrustedKey } from "../protocol/mod.ts";
 
 const USAGE =
   "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS] [--no-customer]";
@@ -103,6 +110,21 @@ async function main(): Promise<void> {
   const shutdown = onShutdown();
   await using nats = await ensureNats({ signal: shutdown, port: 4222 });
   console.log(`nats: ${nats.url}`);
+  // The cloud's credentials (the server refuses clients without any): for tools and tests.
+  if (nats.credentialsFile) console.log(`creds: ${nats.credentialsFile}`);
+  // TLS everywhere: the private CA (made with the server) signed NATS's and the API's
+  // certificates; clients trust its ca.pem.
+  const apiTls = nats.accounts && nats.caFile
+    ? await issueServerCertificate(
+      await ensurePrivateCa(nats.accounts.dir),
+      `${nats.accounts.dir}/tls`,
+      { name: "api" },
+    )
+    : undefined;
+  if (nats.caFile) console.log(`ca: ${nats.caFile}`);
+  const client = nats.caFile
+    ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(nats.caFile)] })
+    : undefined;
   const children: Deno.ChildProcess[] = [];
   const stopAll = async () => {
     for (const c of children) {
@@ -117,6 +139,9 @@ async function main(): Promise<void> {
       args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
       env: {
         NATS_URL: nats.url,
+        ...(nats.credentialsFile ? { NATS_CREDS: nats.credentialsFile } : {}),
+        ...(nats.caFile ? { NATS_CA: nats.caFile } : {}),
+        ...(apiTls ? { VEND_TLS_CERT: apiTls.certFile, VEND_TLS_KEY: apiTls.keyFile } : {}),
         VEND_API_PORT: Deno.env.get("VEND_API_PORT") ?? "8080",
         VEND_EXIT_WITH_PARENT: "1",
       },
@@ -132,10 +157,13 @@ async function main(): Promise<void> {
     }
     console.log(`api: ${api}`);
     // A one-time login link for an admin operator, signed with the fleet's shared key.
-    const nc = await connectNats(nats.url, { name: "vend-demo" });
+    const nc = await connectNats(nats, { name: "vend-demo" });
     let token: string;
+    let commandKey: TrustedKey;
     try {
       const service = await new Kvm(nc).create(buckets.service, { history: 1 });
+      // What every device pins: the key that signs the cloud's commands.
+      commandKey = (await loadCommandKey(service)).trusted;
       token = await (await TokenService.open(service)).issue({
         subject: "demo-admin",
         role: "admin",
@@ -157,13 +185,30 @@ async function main(): Promise<void> {
       ids.push(machineId);
       for (const role of ["primary", "secondary"] as const) {
         const deviceId = `${machineId}-${role === "primary" ? "a" : "b"}`;
+        const dataDir = `${dataRoot}/${deviceId}`;
+        await Deno.mkdir(dataDir, { recursive: true });
+        // Each device connects with its own credentials: its own subjects only.
+        const credentialsFile = `${dataDir}/device.creds`;
+        if (nats.accounts) {
+          const issued = await nats.accounts.deviceCredentials({
+            region: "local",
+            deviceId,
+            peers: [`${machineId}-${role === "primary" ? "b" : "a"}`],
+          });
+          await writePrivateFile(credentialsFile, issued.creds!);
+        }
         const config = {
           deviceId,
           machineId,
           role,
           ...(role === "secondary" ? { primaryDeviceId: `${machineId}-a` } : {}),
-          nats: { servers: [nats.url] },
-          dataDir: `${dataRoot}/${deviceId}`,
+          nats: {
+            servers: [nats.url],
+            ...(nats.accounts ? { credentialsFile } : {}),
+            ...(nats.caFile ? { caFile: nats.caFile } : {}),
+          },
+          dataDir,
+          commands: { trustedKeys: [commandKey] },
           heartbeatIntervalMs: 2000,
           telemetryIntervalMs: 5000,
           cameras: role === "primary"
@@ -184,7 +229,6 @@ async function main(): Promise<void> {
           // The primary decides carts with the default model (./vend trains it).
           ...(role === "primary" && model ? { recognition: { model } } : {}),
         };
-        await Deno.mkdir(config.dataDir, { recursive: true });
         await Deno.writeTextFile(`${config.dataDir}/agent.json`, JSON.stringify(config, null, 2));
         const args = [
           "run",
@@ -220,6 +264,7 @@ async function main(): Promise<void> {
     // The demo customer pays with a sandbox token (simulated provider) at every machine in turn.
     const call = async (path: string, body: unknown) => {
       const res = await fetch(`${api}${path}`, {
+        ...(client ? { client } : {}),
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
         body: JSON.stringify(body),
@@ -244,7 +289,10 @@ async function main(): Promise<void> {
     // A machine is unlocked once the cloud has heard from its primary, and one customer at a
     // time: the next session starts when the previous one is over.
     const get = async (path: string) => {
-      const res = await fetch(`${api}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      const res = await fetch(`${api}${path}`, {
+        ...(client ? { client } : {}),
+        headers: { authorization: `Bearer ${token}` },
+      });
       return res.ok ? await res.json() : undefined;
     };
     const last = new Map<string, string>();

@@ -13,7 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { checkPaymentBooks, connectNats } from "../cloud/mod.ts";
+import { checkPaymentBooks, connectNats, localNatsTarget } from "../cloud/mod.ts";
 
 if (import.meta.main) {
   const { positionals } = parseArgs({ args: Deno.args, allowPositionals: true, strict: true });
@@ -21,11 +21,12 @@ if (import.meta.main) {
     console.error("Usage: ./vend ledger check");
     Deno.exit(2);
   }
-  const url = Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
-  const nc = await connectNats(url, { name: "vend-ledger", timeoutMs: 10_000 }).catch((e) => {
-    console.error(`vend ledger: ${(e as Error).message}`);
-    Deno.exit(1);
-  });
+  const nc = await connectNats(localNatsTarget(), { name: "vend-ledger", timeoutMs: 10_000 }).catch(
+    (e) => {
+      console.error(`vend ledger: ${(e as Error).message}`);
+      Deno.exit(1);
+    },
+  );
   try {
     const r = await checkPaymentBooks(nc);
     for (const d of r.discrepancies) console.error(`ledger: ${d}`);

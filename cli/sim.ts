@@ -6,9 +6,13 @@
  * ```
  * ./vend sim --devices 100000 [--interval-ms 2000] [--telemetry-every 10] [--region local]
  *            [--duration S] [--url nats://...] [--connections 4] [--offline K]
+ *            [--command-key KEYID:PUBLICKEY]...
  * ```
  *
- * Prints `sim: N devices, R heartbeats/s` on stdout when running, then one JSON line of counts
+ * Like real devices, the simulated ones take only commands signed by a `--command-key` (the
+ * public part of the cloud's command key, `loadCommandKey` of the `service` bucket), and
+ * connect with `NATS_CREDS` (the simulator's own credentials: any device's heartbeats and
+ * telemetry, never issued to a real device). Prints `sim: N devices, R heartbeats/s` on stdout when running, then one JSON line of counts
  * when it stops.
  *
  * @example
@@ -21,9 +25,16 @@
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectNats } from "../cloud/mod.ts";
+import { connectNats, type NatsTarget } from "../cloud/mod.ts";
 import { CommandProcessor } from "../edge/mod.ts";
-import { filters, heartbeat, newMessageId, parseHeartbeat, subjects } from "../protocol/mod.ts";
+import {
+  filters,
+  heartbeat,
+  newMessageId,
+  parseHeartbeat,
+  subjects,
+  type TrustedKey,
+} from "../protocol/mod.ts";
 
 /** Options of {@link runSimulator}. */
 export interface SimulatorOptions {
@@ -43,6 +54,11 @@ export interface SimulatorOptions {
   readonly offline?: number;
   /** With `offline`, those devices beat normally until this many ms, then fall silent. */
   readonly silenceAfterMs?: number;
+  /**
+   * The cloud's command keys the simulated devices pin (as real ones do); without any they refuse
+   * every command, as a real device would.
+   */
+  readonly commandKeys?: readonly TrustedKey[];
   /** Called with each heartbeat's device id and publish time (benchmarks measure lag with it). */
   readonly onBeat?: (deviceId: string, at: number) => void;
   /** Stops the simulator. */
@@ -63,7 +79,7 @@ export function simDeviceId(k: number, prefix = "sim"): string {
 
 /** Runs simulated devices until the signal aborts; resolves with what they sent. */
 export async function runSimulator(
-  url: string,
+  url: string | NatsTarget,
   options: SimulatorOptions,
 ): Promise<SimulatorCounts> {
   const n = options.devices;
@@ -135,7 +151,7 @@ export async function runSimulator(
         lock: () => Promise.resolve({ locked: true, simulated: true }),
         diagnostics: () => Promise.resolve({ simulated: true }),
         restart_pipeline: () => Promise.resolve({ restarted: true, simulated: true }),
-      });
+      }, { trustedKeys: options.commandKeys ?? [] });
       processors.set(deviceId, p);
     }
     return await p.handle(data);
@@ -200,10 +216,20 @@ if (import.meta.main) {
       connections: { type: "string", default: "4" },
       offline: { type: "string", default: "0" },
       "silence-after-ms": { type: "string" },
+      "command-key": { type: "string", multiple: true },
     },
     strict: true,
   });
   const url = values.url ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
+  const commandKeys: TrustedKey[] = [];
+  for (const spec of values["command-key"] ?? []) {
+    const m = /^([A-Za-z0-9_-]{8,64}):([A-Za-z0-9_-]{43})$/.exec(spec);
+    if (!m) {
+      console.error(`sim: --command-key must be KEYID:PUBLICKEY, got ${JSON.stringify(spec)}`);
+      Deno.exit(2);
+    }
+    commandKeys.push({ keyId: m[1]!, publicKey: m[2]! });
+  }
   const devices = Number(values.devices ?? "");
   if (!Number.isInteger(devices) || devices < 1) {
     console.error(
@@ -225,6 +251,7 @@ if (import.meta.main) {
       connections: Number(values.connections),
       offline: Number(values.offline),
       ...(values["silence-after-ms"] ? { silenceAfterMs: Number(values["silence-after-ms"]) } : {}),
+      commandKeys,
       signal: stop.signal,
     });
     console.log(JSON.stringify(counts));

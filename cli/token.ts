@@ -12,7 +12,7 @@
  */
 import { Kvm } from "@nats-io/kv";
 import { parseArgs } from "node:util";
-import { connectNats, ROLES, TokenService } from "../cloud/mod.ts";
+import { connectNats, localNatsTarget, ROLES, TokenService } from "../cloud/mod.ts";
 import { buckets } from "../protocol/mod.ts";
 
 if (import.meta.main) {
@@ -30,7 +30,7 @@ if (import.meta.main) {
     console.error(`Usage: ./vend token --role ${ROLES.join("|")} --subject NAME [--ttl SECONDS]`);
     Deno.exit(2);
   }
-  const nc = await connectNats(Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222", {
+  const nc = await connectNats(localNatsTarget(), {
     name: "vend-token",
     timeoutMs: 10_000,
   });

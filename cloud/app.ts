@@ -20,7 +20,8 @@ import { HTTPException } from "hono/http-exception";
 import { AuthError, type TokenService } from "./auth.ts";
 import { getCookie } from "hono/cookie";
 import { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
-import { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
+import { audit, type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
+import { provisioningRoutes } from "./provisioning_api.ts";
 import { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
 import { paymentRoutes } from "./payment_api.ts";
 import { customerAppRoutes } from "./customer_app.tsx";
@@ -138,6 +139,18 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
       try {
         c.set("actor", await tokens.verify(m[1]!));
       } catch (e) {
+        // A forged, expired or foreign token: refused, and audited.
+        const fleet = deps.fleet;
+        if (fleet) {
+          await audit(fleet, c, {
+            action: "auth.token_refused",
+            target: `${c.req.method} ${c.req.path}`.slice(0, 200),
+            outcome: "refused",
+            before: null,
+            after: null,
+            reason: (e as Error).message.slice(0, 200),
+          }).catch(() => {});
+        }
         return problem(401, "Unauthorized", (e as Error).message, {
           requestId: c.get("requestId"),
         });
@@ -177,6 +190,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
     if (registry && deployments) updateRoutes(app, { ...deps.fleet, registry, deployments });
     const payments = deps.fleet.payments;
     if (payments) paymentRoutes(app, { ...deps.fleet, payments });
+    const provisioning = deps.fleet.provisioning;
+    if (provisioning) provisioningRoutes(app, { ...deps.fleet, provisioning });
     const customerAuth = deps.fleet.customerAuth;
     if (payments && customerAuth) customerAppRoutes(app, { ...deps.fleet, payments, customerAuth });
   }

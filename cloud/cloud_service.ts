@@ -22,7 +22,11 @@ import { startIngestThread } from "./ingest_thread.ts";
 import { FleetState } from "./fleet_state.ts";
 import { Metrics } from "./prometheus.ts";
 import { jsonLogger, type Logger } from "./logger.ts";
-import { connectNats } from "./nats_connect.ts";
+import { connectNats, type NatsTarget } from "./nats_connect.ts";
+import { serveObjectCommits } from "./object_intake.ts";
+import { DeviceProvisioning } from "./device_provisioning.ts";
+import type { NatsAccounts } from "./nats_accounts.ts";
+import { writePrivateFile } from "../edge/mod.ts";
 import { natsHealth } from "./nats_health.ts";
 import { ensureStreams } from "./streams.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
@@ -48,6 +52,11 @@ export interface CloudServiceOptions {
   port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
   hostname?: string;
+  /**
+   * Serve HTTPS with this certificate (PEM; a full chain) and key. Default: `VEND_TLS_CERT` and
+   * `VEND_TLS_KEY`; plain HTTP without them.
+   */
+  tls?: { certFile: string; keyFile: string };
   /** A device silent this long is offline, ms. Default `VEND_OFFLINE_AFTER_MS` or 60,000. */
   offlineAfterMs?: number;
   /** Logger. Default: JSON lines on stderr. */
@@ -76,6 +85,14 @@ export interface CloudServiceOptions {
     /** Delivers customers' one-time codes. Default: written to the log (`login code`). */
     codeSender?: CodeSender;
   };
+  /**
+   * The operator's and accounts' keys (the process that runs the server has them, or
+   * `VEND_NATS_AUTH_DIR` names their folder): with them the service provisions devices by claim,
+   * renews their credentials and revokes them. Without, those routes are not served.
+   */
+  accounts?: NatsAccounts;
+  /** Lifetime of devices' credentials, seconds. Default 30 days. */
+  deviceCredentialsTtlS?: number;
 }
 
 /** A running cloud service instance. */
@@ -103,9 +120,10 @@ function listen(
   hostname: string,
   port: number,
   signal: AbortSignal,
+  tls: { cert: string; key: string } | undefined,
 ): Deno.HttpServer<Deno.NetAddr> {
   const serve = (p: number) =>
-    Deno.serve({ hostname, port: p, signal, handler, onListen: () => {} });
+    Deno.serve({ hostname, port: p, signal, handler, onListen: () => {}, ...(tls ?? {}) });
   if (port === 0) return serve(0);
   try {
     return serve(port);
@@ -115,9 +133,12 @@ function listen(
   }
 }
 
-/** Connects to NATS at `natsUrl`, ensures the region's streams and serves the API. */
+/**
+ * Connects to NATS at `nats` (a URL, or a URL with the cloud's credentials file), ensures the
+ * region's streams and serves the API.
+ */
 export async function startCloudService(
-  natsUrl: string,
+  nats: string | NatsTarget,
   options: CloudServiceOptions = {},
 ): Promise<CloudService> {
   const region = options.region ?? "local";
@@ -126,7 +147,29 @@ export async function startCloudService(
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Cannot serve the API on port ${port}: expected 0-65535`);
   }
-  const nc = await connectNats(natsUrl, {
+  const tlsFiles = options.tls ??
+    (Deno.env.get("VEND_TLS_CERT") && Deno.env.get("VEND_TLS_KEY")
+      ? { certFile: Deno.env.get("VEND_TLS_CERT")!, keyFile: Deno.env.get("VEND_TLS_KEY")! }
+      : undefined);
+  let tls: { cert: string; key: string } | undefined;
+  if (tlsFiles) {
+    try {
+      tls = {
+        cert: await Deno.readTextFile(tlsFiles.certFile),
+        key: await Deno.readTextFile(tlsFiles.keyFile),
+      };
+    } catch (cause) {
+      throw new TypeError(
+        `Cannot serve HTTPS: cannot read "${tlsFiles.certFile}" or "${tlsFiles.keyFile}": ${
+          (cause as Error).message
+        }`,
+        { cause },
+      );
+    }
+  }
+  const target: NatsTarget = typeof nats === "string" ? { url: nats } : nats;
+  const natsUrl = target.url;
+  const nc = await connectNats(target, {
     name: `vendstream-cloud-${region}`,
     ...(options.signal ? { signal: options.signal } : {}),
   });
@@ -146,7 +189,7 @@ export async function startCloudService(
       `Invalid offline timeout ${offlineAfterMs} ms: expected an integer of at least 500`,
     );
   }
-  const ingest = await startIngestThread(natsUrl, { region, offlineAfterMs });
+  const ingest = await startIngestThread(target, { region, offlineAfterMs });
   const metrics = new Metrics();
   for (
     const [name, help] of Object.entries({
@@ -182,6 +225,7 @@ export async function startCloudService(
       })),
   });
   const stopDeployments = new AbortController();
+  await serveObjectCommits(nc, { region, logger, signal: stopDeployments.signal });
   const rollouts = deployments.run(nc, stopDeployments.signal).catch((e) =>
     logger.log("error", "deployments stopped", { error: String(e) })
   );
@@ -243,6 +287,24 @@ export async function startCloudService(
       if (moved > 0) logger.log("info", "payment sessions reconciled", { moved });
     }
   })();
+  let provisioning: DeviceProvisioning | undefined;
+  let system: NatsConnection | undefined;
+  if (options.accounts) {
+    // Revocations are pushed to the servers through the system account.
+    const systemCreds = `${options.accounts.dir}/system.creds`;
+    const sys = await options.accounts.userCredentials("system", `cloud-${region}`);
+    await writePrivateFile(systemCreds, sys.creds!);
+    system = await connectNats({ ...target, credentialsFile: systemCreds }, {
+      name: `vendstream-provisioning-${region}`,
+    });
+    provisioning = await DeviceProvisioning.open(nc, options.accounts, {
+      region,
+      system,
+      logger,
+      ...(options.deviceCredentialsTtlS ? { credentialsTtlS: options.deviceCredentialsTtlS } : {}),
+    });
+    await provisioning.serve({ signal: stopDeployments.signal });
+  }
   const app = createApp({
     health: () => natsHealth(nc),
     logger,
@@ -256,14 +318,21 @@ export async function startCloudService(
       deployments,
       payments,
       customerAuth,
+      ...(provisioning ? { provisioning } : {}),
       ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),
       ...(stripePublishableKey ? { stripePublishableKey } : {}),
       ...(Deno.env.get("VEND_PUBLIC_URL") ? { publicUrl: Deno.env.get("VEND_PUBLIC_URL")! } : {}),
     },
   });
   const stopServer = new AbortController();
-  const server = listen(app.fetch, options.hostname ?? "127.0.0.1", port, stopServer.signal);
-  const url = `http://${server.addr.hostname}:${server.addr.port}`;
+  const server = listen(
+    app.fetch,
+    options.hostname ?? "127.0.0.1",
+    port,
+    stopServer.signal,
+    tls,
+  );
+  const url = `${tls ? "https" : "http"}://${server.addr.hostname}:${server.addr.port}`;
   logger.log("info", "api listening", { url, nats: natsUrl, region });
 
   let stopping: Promise<void> | undefined;
@@ -284,6 +353,7 @@ export async function startCloudService(
       await deployments[Symbol.asyncDispose]();
       await ingest.stop();
       await state[Symbol.asyncDispose]();
+      await system?.close().catch(() => {});
       await nc.drain().catch(() => nc.close());
     })();
   options.signal?.addEventListener("abort", () => void stop(), { once: true });

@@ -10,7 +10,7 @@
  * import { CommandSender } from "./command_sender.ts";
  *
  * const nc = await connect({ servers: "127.0.0.1:4222" });
- * const sender = new CommandSender(nc, (await FleetState.open(nc)).commands);
+ * const sender = new CommandSender(nc, await FleetState.open(nc));
  * const { record, reply } = await sender.send({
  *   deviceId: "m001-a",
  *   region: "local",
@@ -28,12 +28,14 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type CommandName,
   type CommandRequest,
-  commandRequest,
   CommandRequestSchema,
   newEnvelope,
   parseCommandReply,
+  signCommand,
+  type SigningKey,
   subjects,
 } from "../protocol/mod.ts";
+import { loadCommandKey } from "./command_key.ts";
 import type { CommandRecord } from "./fleet_model.ts";
 import { putJson } from "./fleet_state.ts";
 
@@ -77,11 +79,25 @@ export class InvalidCommandError extends Error {
 export class CommandSender {
   readonly #nc: NatsConnection;
   readonly #commands: KV;
+  readonly #service: KV;
+  #key: Promise<SigningKey> | undefined;
 
-  /** A sender over a connection and the commands bucket. */
-  constructor(nc: NatsConnection, commands: KV) {
+  /**
+   * A sender over a connection, the commands bucket and the service bucket (which holds the
+   * key that signs every command).
+   */
+  constructor(nc: NatsConnection, buckets: { commands: KV; service: KV }) {
     this.#nc = nc;
-    this.#commands = commands;
+    this.#commands = buckets.commands;
+    this.#service = buckets.service;
+  }
+
+  #signingKey(): Promise<SigningKey> {
+    this.#key ??= loadCommandKey(this.#service).catch((e) => {
+      this.#key = undefined;
+      throw e;
+    });
+    return this.#key;
   }
 
   /**
@@ -110,6 +126,7 @@ export class CommandSender {
       );
     }
     const request = checked.data as CommandRequest;
+    const signed = await signCommand(request, await this.#signingKey());
     const record: CommandRecord = {
       id: request.id,
       deviceId: spec.deviceId,
@@ -124,13 +141,13 @@ export class CommandSender {
       updatedAt: now,
     };
     await putJson(this.#commands, record.id, record, 0);
-    const reply = this.#await(spec, request, record, ttlMs);
+    const reply = this.#await(spec, signed, record, ttlMs);
     return { record, reply };
   }
 
   async #await(
     spec: CommandSpec,
-    request: CommandRequest,
+    signed: Uint8Array,
     record: CommandRecord,
     ttlMs: number,
   ): Promise<CommandRecord> {
@@ -138,7 +155,7 @@ export class CommandSender {
     try {
       const msg = await this.#nc.request(
         subjects.command({ region: spec.region, deviceId: spec.deviceId }, spec.command),
-        commandRequest.encode(request),
+        signed,
         { timeout: ttlMs },
       );
       const reply = parseCommandReply(msg.data);

@@ -15,7 +15,7 @@ import { Objm } from "@nats-io/obj";
 import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { FC } from "hono/jsx";
-import { filters, parseTelemetry, subjects, type Telemetry } from "../protocol/mod.ts";
+import { buckets, filters, parseTelemetry, subjects, type Telemetry } from "../protocol/mod.ts";
 import { allows } from "./auth.ts";
 import type { FleetDeps, FleetEnv } from "./fleet_api.ts";
 import type { DeviceStatus } from "./fleet_model.ts";
@@ -462,7 +462,7 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
     "/devices/:id{[a-z0-9][a-z0-9-]{0,62}}/snapshots/:camera{[a-z0-9][a-z0-9-]{0,31}}",
     async (c) => {
       if (!actorOf(c)) return c.body(null, 401);
-      const store = await new Objm(deps.nc).open("snapshots").catch(() => undefined);
+      const store = await new Objm(deps.nc).open(buckets.snapshots).catch(() => undefined);
       const name = `${c.req.param("id")}/${c.req.param("camera")}/latest.jpg`;
       const jpeg = await store?.getBlob(name).catch(() => null);
       if (!jpeg) return c.body(null, 404);

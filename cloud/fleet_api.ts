@@ -30,6 +30,7 @@ import { Kvm } from "@nats-io/kv";
 import { type Actor, allows, type Role, type TokenService } from "./auth.ts";
 import type { ComponentRegistry } from "./component_registry.ts";
 import type { DeploymentService } from "./deployments.ts";
+import type { DeviceProvisioning } from "./device_provisioning.ts";
 import {
   AlertRecordSchema,
   type CommandRecord,
@@ -75,6 +76,8 @@ export interface FleetDeps {
   readonly customerAuth?: CustomerAuth;
   /** The service's public base URL (what QR codes point at). Default: each request's origin. */
   readonly publicUrl?: string;
+  /** Devices' provisioning and revocation; without it those routes are not served. */
+  readonly provisioning?: DeviceProvisioning;
 }
 
 /** Variables the middleware sets on each request. */
@@ -217,7 +220,7 @@ function afterCursor(cursor: string | undefined): string {
 /** Adds the fleet routes to `app`. */
 export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
   const { state } = deps;
-  const commands = new CommandSender(deps.nc, state.commands);
+  const commands = new CommandSender(deps.nc, state);
   // Sorted device ids, overall and per status, rebuilt only after membership changes.
   let sorted: string[] | undefined;
   const members = new Map<string, Set<string>>([["online", new Set()], ["offline", new Set()]]);

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { NatsTarget } from "./nats_connect.ts";
 import { type IngestCounters, newIngestCounters } from "./fleet_ingest.ts";
 import type { IngestWorkerReply, IngestWorkerRequest } from "./ingest_worker.ts";
 
@@ -16,7 +17,7 @@ export interface IngestThread {
 
 /** Starts the ingest on a worker thread; resolves once it consumes. */
 export function startIngestThread(
-  natsUrl: string,
+  nats: NatsTarget,
   options: { region: string; offlineAfterMs: number; temperatureLimitC?: number },
 ): Promise<IngestThread> {
   const worker = new Worker(new URL("./ingest_worker.ts", import.meta.url), { type: "module" });
@@ -52,6 +53,14 @@ export function startIngestThread(
         });
       }
     };
-    worker.postMessage({ type: "start", natsUrl, ...options } satisfies IngestWorkerRequest);
+    worker.postMessage(
+      {
+        type: "start",
+        natsUrl: nats.url,
+        ...(nats.credentialsFile ? { credentialsFile: nats.credentialsFile } : {}),
+        ...(nats.caFile ? { caFile: nats.caFile } : {}),
+        ...options,
+      } satisfies IngestWorkerRequest,
+    );
   });
 }

@@ -15,6 +15,8 @@ export type IngestWorkerRequest =
   | {
     type: "start";
     natsUrl: string;
+    credentialsFile?: string;
+    caFile?: string;
     region: string;
     offlineAfterMs: number;
     temperatureLimitC?: number;
@@ -41,7 +43,11 @@ scope.onmessage = async (e) => {
   const msg = e.data;
   if (msg.type === "start") {
     try {
-      const nc = await connectNats(msg.natsUrl, { name: `vendstream-ingest-${msg.region}` });
+      const nc = await connectNats({
+        url: msg.natsUrl,
+        ...(msg.credentialsFile ? { credentialsFile: msg.credentialsFile } : {}),
+        ...(msg.caFile ? { caFile: msg.caFile } : {}),
+      }, { name: `vendstream-ingest-${msg.region}` });
       const state = await FleetState.open(nc);
       const ingest = new FleetIngest(nc, state, {
         region: msg.region,

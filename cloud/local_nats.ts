@@ -14,7 +14,10 @@
  *
  * @module
  */
-import { connectNats } from "./nats_connect.ts";
+import { connectNats, type NatsTarget } from "./nats_connect.ts";
+import { NatsAccounts } from "./nats_accounts.ts";
+import { writePrivateFile } from "../edge/mod.ts";
+import { ensurePrivateCa, issueServerCertificate } from "./private_ca.ts";
 
 /** Options of {@link startLocalNats}. */
 export interface LocalNatsOptions {
@@ -28,6 +31,20 @@ export interface LocalNatsOptions {
   serverPath?: string;
   /** How long to wait for the server to become ready, in ms. Default 10,000. */
   readyTimeoutMs?: number;
+  /**
+   * Decentralized authentication (the default): the operator and accounts of
+   * `<dataDir>/auth` (created on first use), a resolver, and no access without credentials.
+   * `false` runs an open server (only for tools that need one).
+   */
+  auth?: boolean;
+  /** The folder of the operator's and accounts' keys (and the private CA). Default `<dataDir>/auth`. */
+  authDir?: string;
+  /**
+   * TLS (the default): a certificate for `localhost` and `127.0.0.1` from the private CA in the
+   * auth folder (made on first use); clients trust `caFile` and connect to `tls://`. `false`
+   * serves plain NATS (only for tools that need it).
+   */
+  tls?: boolean;
   /** Stops the server when aborted. */
   signal?: AbortSignal;
 }
@@ -38,6 +55,10 @@ export interface EnsureNatsOptions extends LocalNatsOptions {
   url?: string;
   /** How long to try reaching `url`, in ms. Default 10,000. */
   connectTimeoutMs?: number;
+  /** Credentials for `url`. Default: the `NATS_CREDS` environment variable. */
+  credentialsFile?: string;
+  /** The CA that signed `url`'s certificate. Default: the `NATS_CA` environment variable. */
+  caFile?: string;
 }
 
 /** A NATS server to use: either one this process started, or an external one. */
@@ -46,6 +67,12 @@ export interface NatsEndpoint extends AsyncDisposable {
   readonly url: string;
   /** True when this process started the server (and will stop it). */
   readonly local: boolean;
+  /** The cloud's credentials file for this server; absent for an open server. */
+  readonly credentialsFile?: string;
+  /** The operator and accounts, when this process started the server with them. */
+  readonly accounts?: NatsAccounts;
+  /** The CA that signed the server's certificate, when it serves TLS. */
+  readonly caFile?: string;
   /** Stops the server if this process started it; otherwise does nothing. */
   stop(): Promise<void>;
 }
@@ -146,11 +173,13 @@ function delay(ms: number): Promise<void> {
 /** Keeps the last lines a child wrote, so a failure can say why. */
 class TailLines {
   #lines: string[] = [];
+  readonly listeners = new Set<(line: string) => void>();
   #waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
 
   push(line: string): void {
     this.#lines.push(line);
-    if (this.#lines.length > 40) this.#lines.shift();
+    if (this.#lines.length > 200) this.#lines.shift();
+    for (const l of this.listeners) l(line);
     this.#waiters = this.#waiters.filter((w) => {
       if (!w.pattern.test(line)) return true;
       w.resolve(line);
@@ -193,9 +222,16 @@ export class LocalNats implements NatsEndpoint {
   readonly dataDir: string;
   /** Client port. */
   readonly port: number;
+  /** The cloud's credentials (`<dataDir>/auth/cloud.creds`); absent for an open server. */
+  readonly credentialsFile?: string;
+  /** The operator and accounts; absent for an open server. */
+  readonly accounts?: NatsAccounts;
+  /** The CA clients trust (TLS); absent for a plain server. */
+  readonly caFile?: string;
   /** Resolves with the exit status when the server process ends. */
   readonly exited: Promise<Deno.CommandStatus>;
   #child: Deno.ChildProcess;
+  #tail: TailLines;
   #ownerFile: string;
   #onUnload: () => void;
   #stopping: Promise<void> | undefined;
@@ -209,9 +245,17 @@ export class LocalNats implements NatsEndpoint {
       child: Deno.ChildProcess;
       ownerFile: string;
       exited: Promise<Deno.CommandStatus>;
+      accounts?: NatsAccounts;
+      credentialsFile?: string;
+      caFile?: string;
+      tail: TailLines;
     },
   ) {
+    if (init.caFile) this.caFile = init.caFile;
+    this.#tail = init.tail;
     this.url = init.url;
+    if (init.accounts) this.accounts = init.accounts;
+    if (init.credentialsFile) this.credentialsFile = init.credentialsFile;
     this.port = init.port;
     this.dataDir = init.dataDir;
     this.#child = init.child;
@@ -223,6 +267,17 @@ export class LocalNats implements NatsEndpoint {
       } catch { /* already gone */ }
     };
     globalThis.addEventListener("unload", this.#onUnload);
+  }
+
+  /** The server's last 200 log lines (errors such as refused permissions show here). */
+  log(): string {
+    return this.#tail.text();
+  }
+
+  /** Calls `listener` with every log line the server writes from now on; returns an unsubscribe. */
+  onLog(listener: (line: string) => void): () => void {
+    this.#tail.listeners.add(listener);
+    return () => this.#tail.listeners.delete(listener);
   }
 
   /** The server's process id. */
@@ -276,12 +331,35 @@ export async function startLocalNats(options: LocalNatsOptions = {}): Promise<Lo
   options.signal?.throwIfAborted();
   await Deno.mkdir(natsDir, { recursive: true });
   const ownerFile = await claimDataDir(natsDir);
+  const authDir = options.authDir ?? `${dataDir}/auth`;
+  const auth = options.auth === false ? undefined : await prepareAuth(authDir, natsDir);
+  const tls = options.tls === false ? undefined : await issueServerCertificate(
+    await ensurePrivateCa(authDir),
+    `${natsDir}/tls`,
+    { name: "nats" },
+  );
+  const configFile = `${natsDir}/server.conf`;
+  await writePrivateFile(
+    configFile,
+    [
+      ...(auth ? [auth.config] : []),
+      ...(tls
+        ? [
+          `tls { cert_file: ${JSON.stringify(tls.certFile)}, key_file: ${
+            JSON.stringify(tls.keyFile)
+          }, timeout: 5 }`,
+        ]
+        : []),
+    ].join("\n") + "\n",
+  );
 
   let lastError: NatsStartError | undefined;
   for (let attempt = 0; attempt < 5; attempt++) {
     const wanted = attempt === 0 ? options.port ?? 0 : 0;
     const port = wanted !== 0 && portIsFree(host, wanted) ? wanted : freePort(host);
     const args = [
+      "-c",
+      configFile,
       "-a",
       host,
       "-p",
@@ -330,12 +408,15 @@ export async function startLocalNats(options: LocalNatsOptions = {}): Promise<Lo
     clearTimeout(timer);
     if (outcome === "ready") {
       const nats = new LocalNats({
-        url: `nats://${host}:${port}`,
+        url: `${tls ? "tls" : "nats"}://${host}:${port}`,
         port,
         dataDir,
         child,
         ownerFile,
         exited,
+        tail,
+        ...(auth ? { accounts: auth.accounts, credentialsFile: auth.credentialsFile } : {}),
+        ...(tls ? { caFile: tls.caFile } : {}),
       });
       options.signal?.addEventListener("abort", () => nats.stop(), { once: true });
       return nats;
@@ -355,18 +436,66 @@ export async function startLocalNats(options: LocalNatsOptions = {}): Promise<Lo
 }
 
 /**
+ * Where the tools (`./vend token`, `./vend ledger`) find NATS: `NATS_URL`, `NATS_CREDS` and
+ * `NATS_CA`, else the local installation's server (`tls://127.0.0.1:4222`) with the cloud's
+ * credentials and the private CA of its data folder.
+ */
+export function localNatsTarget(): NatsTarget {
+  const auth = `${defaultDataDir()}/auth`;
+  const fileOr = (env: string, file: string) => {
+    const fromEnv = Deno.env.get(env);
+    if (fromEnv) return fromEnv;
+    try {
+      Deno.statSync(file);
+      return file;
+    } catch {
+      return undefined;
+    }
+  };
+  const url = Deno.env.get("NATS_URL");
+  const credentialsFile = fileOr("NATS_CREDS", `${auth}/cloud.creds`);
+  const caFile = fileOr("NATS_CA", `${auth}/ca.pem`);
+  return {
+    url: url ?? `${caFile ? "tls" : "nats"}://127.0.0.1:4222`,
+    ...(credentialsFile ? { credentialsFile } : {}),
+    ...(caFile ? { caFile } : {}),
+  };
+}
+
+/** Writes the server's authentication configuration and the cloud's credentials file. */
+async function prepareAuth(authDir: string, natsDir: string) {
+  const accounts = await NatsAccounts.open(authDir);
+  const config = await accounts.serverConfig({ resolverDir: `${natsDir}/jwt` });
+  const credentialsFile = `${authDir}/cloud.creds`;
+  const cloud = await accounts.cloudCredentials();
+  await writePrivateFile(credentialsFile, new TextDecoder().decode(cloud.creds));
+  return { accounts, config, credentialsFile };
+}
+
+/**
  * The NATS server to use: the one at `options.url` (default `NATS_URL`) after checking that it
  * answers within `connectTimeoutMs`, or else a local server started by {@link startLocalNats}.
  */
 export async function ensureNats(options: EnsureNatsOptions = {}): Promise<NatsEndpoint> {
   const url = options.url ?? Deno.env.get("NATS_URL");
   if (!url) return await startLocalNats(options);
+  const credentialsFile = options.credentialsFile ?? Deno.env.get("NATS_CREDS");
+  const caFile = options.caFile ?? Deno.env.get("NATS_CA");
   const nc = await connectNats(url, {
+    ...(credentialsFile ? { credentialsFile } : {}),
+    ...(caFile ? { caFile } : {}),
     timeoutMs: options.connectTimeoutMs ?? 10_000,
     name: "vendstream-probe",
     ...(options.signal ? { signal: options.signal } : {}),
   });
   await nc.close();
   const stop = () => Promise.resolve();
-  return { url, local: false, stop, [Symbol.asyncDispose]: stop };
+  return {
+    url,
+    local: false,
+    ...(credentialsFile ? { credentialsFile } : {}),
+    ...(caFile ? { caFile } : {}),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }

@@ -40,7 +40,7 @@ export function natsMachineUnlocker(
   state: FleetState,
   options: NatsMachineUnlockerOptions,
 ): MachineUnlocker {
-  const sender = new CommandSender(nc, state.commands);
+  const sender = new CommandSender(nc, state);
   return {
     async unlock(machineId, sessionId) {
       const registered = [...state.devices.entries()]

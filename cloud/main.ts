@@ -1,7 +1,10 @@
 /**
  * Entry point of the cloud service process.
  *
- * Environment: `NATS_URL` (when unset, a local nats-server is started), `VEND_REGION`
+ * Environment: `NATS_URL` (when unset, a local nats-server is started with decentralized
+ * authentication), `NATS_CREDS` (the cloud's credentials for `NATS_URL`), `VEND_NATS_AUTH_DIR`
+ * (the accounts' keys, for provisioning devices on a server it does not run), `NATS_CA` (the CA
+ * of `NATS_URL`'s certificate), `VEND_TLS_CERT` and `VEND_TLS_KEY` (serve HTTPS), `VEND_REGION`
  * (default `local`), `VEND_API_PORT` (preferred port, default any free port), `VEND_DATA_DIR`.
  * Prints `nats: URL` and `api: URL` on stdout once serving; logs go to stderr as JSON lines.
  * `VEND_FAULT=payments:after_capture` (tests) kills the process right after a provider capture
@@ -15,7 +18,11 @@
  * @module
  */
 import { startCloudService } from "./cloud_service.ts";
-import { ensureNats } from "./local_nats.ts";
+import { ensureNats, LocalNats } from "./local_nats.ts";
+import { connectNats } from "./nats_connect.ts";
+import { auditNatsRefusals } from "./nats_refusal_audit.ts";
+import { NatsAccounts } from "./nats_accounts.ts";
+import { ensurePrivateCa, issueServerCertificate } from "./private_ca.ts";
 import { onShutdown } from "./shutdown.ts";
 import type { CrashPoint } from "./crashing_provider.ts";
 
@@ -32,12 +39,33 @@ if (import.meta.main) {
   }
   try {
     await using nats = await ensureNats({ signal: shutdown });
-    await using svc = await startCloudService(nats.url, {
-      region: Deno.env.get("VEND_REGION") ?? "local",
+    const region = Deno.env.get("VEND_REGION") ?? "local";
+    // The devices account's keys: of the server this process runs, or VEND_NATS_AUTH_DIR.
+    const authDir = Deno.env.get("VEND_NATS_AUTH_DIR");
+    const accounts = nats.accounts ?? (authDir ? await NatsAccounts.open(authDir) : undefined);
+    // HTTPS: VEND_TLS_CERT/VEND_TLS_KEY, or a certificate of the private CA of the server this
+    // process runs (the clients trust its ca.pem).
+    const tls = !Deno.env.get("VEND_TLS_CERT") && nats.accounts && nats.caFile
+      ? await issueServerCertificate(
+        await ensurePrivateCa(nats.accounts.dir),
+        `${nats.accounts.dir}/tls`,
+        { name: "api" },
+      )
+      : undefined;
+    await using svc = await startCloudService(nats, {
+      region,
+      ...(accounts ? { accounts } : {}),
+      ...(tls ? { tls } : {}),
       port,
       signal: shutdown,
       ...(crash ? { payments: { crashAfter: crash[1] as CrashPoint } } : {}),
     });
+    // What the server this process runs refuses (credentials, permissions) is audited.
+    if (nats instanceof LocalNats) {
+      const audit = await connectNats(nats, { name: "vendstream-nats-audit" });
+      const stop = auditNatsRefusals(nats, audit, { region });
+      shutdown.addEventListener("abort", () => (stop(), void audit.close()), { once: true });
+    }
     console.log(`nats: ${nats.url}`);
     console.log(`api: ${svc.url}`);
     await new Promise((resolve) => shutdown.addEventListener("abort", resolve, { once: true }));

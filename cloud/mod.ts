@@ -31,15 +31,63 @@ export {
   type EnsureNatsOptions,
   LocalNats,
   type LocalNatsOptions,
+  localNatsTarget,
   type NatsEndpoint,
   NatsStartError,
   startLocalNats,
 } from "./local_nats.ts";
 export { jsonLogger, type Logger, type LogLevel } from "./logger.ts";
-export { connectNats, type ConnectNatsOptions, NatsUnavailableError } from "./nats_connect.ts";
+export {
+  connectNats,
+  type ConnectNatsOptions,
+  type NatsTarget,
+  NatsUnavailableError,
+  readCreds,
+} from "./nats_connect.ts";
+export {
+  type AccountName,
+  type CredentialOptions,
+  type IssuedCredentials,
+  NatsAccounts,
+  NatsAccountsError,
+} from "./nats_accounts.ts";
+export {
+  claimPermissions,
+  CLOUD_TO_DEVICES,
+  type DeviceGrant,
+  devicePermissions,
+  DEVICES_TO_CLOUD,
+  type SharedSubject,
+  simulatorPermissions,
+  type UserPermissions,
+} from "./device_permissions.ts";
 export { natsHealth } from "./nats_health.ts";
 export { onShutdown } from "./shutdown.ts";
-export { ensureStreams } from "./streams.ts";
+export { ensureDeviceBuckets, ensureStreams } from "./streams.ts";
+export { loadCommandKey } from "./command_key.ts";
+export {
+  CertificateError,
+  ensurePrivateCa,
+  issueServerCertificate,
+  type PrivateCa,
+  spkiHash,
+  type TlsFiles,
+} from "./private_ca.ts";
+export { writePrivateFile } from "../edge/mod.ts";
+export {
+  type DeviceCredentialRecord,
+  DeviceProvisioning,
+  type DeviceProvisioningOptions,
+  ProvisioningError,
+} from "./device_provisioning.ts";
+export {
+  auditNatsRefusals,
+  type NatsLogSource,
+  type NatsRefusal,
+  type NatsRefusalAuditOptions,
+  parseNatsRefusal,
+} from "./nats_refusal_audit.ts";
+export { type ObjectIntakeOptions, serveObjectCommits } from "./object_intake.ts";
 export { KvSandboxStore } from "./kv_sandbox_store.ts";
 export {
   CommandSender,

@@ -12,7 +12,7 @@
  * @module
  */
 import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 
 /** A NATS server could not be reached. */
 export class NatsUnavailableError extends Error {
@@ -34,8 +34,30 @@ export interface ConnectNatsOptions {
   timeoutMs?: number;
   /** Reconnect after a lost connection, forever. Default true. */
   reconnect?: boolean;
+  /**
+   * A `.creds` file (user JWT and seed), read again at every reconnect so rotated credentials
+   * take effect. Default: the endpoint's, else the `NATS_CREDS` environment variable.
+   */
+  credentialsFile?: string;
+  /**
+   * The CA that signed the server's certificate (TLS). Default: the endpoint's, else the
+   * `NATS_CA` environment variable.
+   */
+  caFile?: string;
+  /** Prefix of reply inboxes (a device's must be its own). */
+  inboxPrefix?: string;
   /** Cancels the attempt. */
   signal?: AbortSignal;
+}
+
+/** A server to connect to: its URL, and the credentials it wants. */
+export interface NatsTarget {
+  /** Client URL(s), comma-separated. */
+  readonly url: string;
+  /** Credentials file, when the server requires one. */
+  readonly credentialsFile?: string;
+  /** The CA of the server's certificate, when it serves TLS. */
+  readonly caFile?: string;
 }
 
 const URL_PATTERN = /^(nats|tls|ws|wss):\/\/[^\s/]+\/?$/;
@@ -45,9 +67,15 @@ const URL_PATTERN = /^(nats|tls|ws|wss):\/\/[^\s/]+\/?$/;
  * naming the URL when none answers within the deadline.
  */
 export async function connectNats(
-  url: string,
+  target: string | NatsTarget,
   options: ConnectNatsOptions = {},
 ): Promise<NatsConnection> {
+  const url = typeof target === "string" ? target : target.url;
+  const credentialsFile = options.credentialsFile ??
+    (typeof target === "string" ? undefined : target.credentialsFile) ??
+    Deno.env.get("NATS_CREDS");
+  const caFile = options.caFile ?? (typeof target === "string" ? undefined : target.caFile) ??
+    Deno.env.get("NATS_CA");
   const servers = url.split(",").map((s) => s.trim());
   const bad = servers.find((s) => !URL_PATTERN.test(s));
   if (bad !== undefined) {
@@ -65,6 +93,9 @@ export async function connectNats(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
     ...(options.name ? { name: options.name } : {}),
+    ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
+    ...(caFile ? { tls: { caFile } } : {}),
+    ...(credentialsFile ? { authenticator: credsAuthenticator(readCreds(credentialsFile)) } : {}),
   });
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<never>((_, reject) => {
@@ -82,4 +113,19 @@ export async function connectNats(
   } finally {
     signal.removeEventListener("abort", onAbort!);
   }
+}
+
+/** A reader of a `.creds` file for nats.js, called at each (re)connect; names the file when unreadable. */
+export function readCreds(path: string): () => Uint8Array {
+  return () => {
+    try {
+      return Deno.readFileSync(path);
+    } catch (cause) {
+      throw new NatsUnavailableError(
+        `(credentials ${path})`,
+        `cannot read the credentials file: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+  };
 }

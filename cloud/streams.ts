@@ -1,11 +1,14 @@
 /**
- * Creates or updates a region's JetStream streams from the specifications in protocol/.
+ * Creates or updates a region's JetStream streams from the specifications in protocol/, and the
+ * buckets devices use (they may not create any: their credentials only reach their own keys).
  *
  * @module
  */
 import { jetstreamManager, StorageType, type StreamConfig } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
-import { regionStreams, type StreamSpec } from "../protocol/mod.ts";
+import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
+import { buckets, regionStreams, type StreamSpec } from "../protocol/mod.ts";
 
 function toConfig(spec: StreamSpec): Partial<StreamConfig> & { name: string } {
   return {
@@ -15,6 +18,8 @@ function toConfig(spec: StreamSpec): Partial<StreamConfig> & { name: string } {
     storage: StorageType.File,
     max_age: nanos(spec.maxAgeMs),
     duplicate_window: nanos(spec.duplicateWindowMs),
+    // Devices read single messages by subject (a permission can name the subject).
+    allow_direct: true,
   };
 }
 
@@ -37,5 +42,20 @@ export async function ensureStreams(nc: NatsConnection, region: string): Promise
     }
     names.push(spec.name);
   }
+  await ensureDeviceBuckets(nc);
   return names;
+}
+
+/**
+ * Makes sure the buckets devices read and write exist: shadows, component manifests, artifact
+ * chunks, clips and snapshots.
+ */
+export async function ensureDeviceBuckets(nc: NatsConnection): Promise<void> {
+  const kvm = new Kvm(nc);
+  const objm = new Objm(nc);
+  await kvm.create(buckets.shadow, { history: 5 });
+  await kvm.create(buckets.components, { history: 1 });
+  await objm.create(buckets.artifacts);
+  await objm.create(buckets.clips);
+  await objm.create(buckets.snapshots);
 }

@@ -18,7 +18,6 @@
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
-import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import {
   type Frame,
@@ -36,10 +35,13 @@ import {
   validateFrames,
 } from "../pipeline/mod.ts";
 import {
+  type AuditEntry,
+  auditEntry,
   buckets,
   type CommandRequest,
   deploymentEvent,
   type DeviceAddress,
+  deviceInboxPrefix,
   filters,
   heartbeat,
   newEnvelope,
@@ -58,6 +60,8 @@ import { loadWasmKernels } from "../wasm/mod.ts";
 import { type AgentConfig, ConfigError, PlanogramSchema } from "./agent_config.ts";
 import { DeviceRecognition } from "./device_recognition.ts";
 import { natsClockProbe, serveClock } from "./clock_service.ts";
+import { uploadBlob } from "./clip_uploader.ts";
+import { readIdentity, renewCredentials } from "./provisioning.ts";
 import { CommandFailure, type CommandHandler, CommandProcessor } from "./command_processor.ts";
 import { ffmpegCamera, v4l2Input } from "./ffmpeg_camera.ts";
 import { DeviceRecording } from "./device_recording.ts";
@@ -391,9 +395,9 @@ export class Agent implements AsyncDisposable {
   }
 
   async #connect(): Promise<NatsConnection> {
-    const creds = this.config.nats.credentialsFile
-      ? await Deno.readFile(this.config.nats.credentialsFile)
-      : undefined;
+    const credsFile = this.config.nats.credentialsFile;
+    // Read at every (re)connect: rotated credentials take effect on the next connection.
+    const creds = credsFile ? () => Deno.readFileSync(credsFile) : undefined;
     const nc = await connect({
       servers: this.config.nats.servers,
       name: this.config.deviceId,
@@ -402,7 +406,10 @@ export class Agent implements AsyncDisposable {
       reconnectJitter: 1000,
       waitOnFirstConnect: true,
       pingInterval: 10_000,
+      // Replies and deliveries come to the device's own inboxes (its credentials allow no other).
+      inboxPrefix: deviceInboxPrefix(this.config.deviceId),
       ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
+      ...(this.config.nats.caFile ? { tls: { caFile: this.config.nats.caFile } } : {}),
     });
     this.#nc = nc;
     this.#connected = true;
@@ -437,13 +444,16 @@ export class Agent implements AsyncDisposable {
           ),
         ]);
         void this.hardware.led.set("green");
-        const js = jetstream(nc);
+        const js = jetstream(nc, { checkAPI: false });
         this.#tasks.push(this.outbox.deliver({
           publish: async (subject, data, id) => {
             await js.publish(subject, data, { msgID: id, timeout: 5000 });
           },
         }, { signal }));
         this.#task("commands", () => this.#commands(nc, signal));
+        if (this.config.provisioning) {
+          this.#task("credentials", () => this.#keepCredentials(nc, signal));
+        }
         this.#task("shadow", () => this.#shadow(nc, signal));
         const recording = this.#recording;
         if (recording) this.#task("clip upload", () => recording.run(nc, signal));
@@ -662,6 +672,35 @@ export class Agent implements AsyncDisposable {
     this.outbox.database.prepare("UPDATE door_sessions SET completed = 1 WHERE id = ?").run(
       session.sessionId,
     );
+  }
+
+  /**
+   * Renews the device's credentials `renewBeforeS` before they expire, then moves the
+   * connection to them (a reconnect) once no door session is in progress: a customer's session
+   * is never cut by a rotation.
+   */
+  async #keepCredentials(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const { renewBeforeS } = this.config.provisioning!;
+    const sleep = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, ms);
+        signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
+      });
+    while (!signal.aborted) {
+      const identity = await readIdentity(this.config.dataDir);
+      if (!identity) return;
+      const dueAt = (identity.expiresAt - renewBeforeS) * 1000;
+      if (Date.now() < dueAt) {
+        await sleep(Math.min(dueAt - Date.now(), 60_000));
+        continue;
+      }
+      const renewed = await renewCredentials(nc, this.config.dataDir);
+      this.log("info", "credentials renewed", { expiresAt: renewed.expiresAt });
+      while (this.#door === "open" && !signal.aborted) await sleep(250);
+      if (signal.aborted) return;
+      await nc.reconnect();
+      this.log("info", "reconnected with the renewed credentials");
+    }
   }
 
   async #doorSessions(signal: AbortSignal): Promise<void> {
@@ -937,7 +976,11 @@ export class Agent implements AsyncDisposable {
   }
 
   async #shadow(nc: NatsConnection, signal: AbortSignal): Promise<void> {
-    const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+    // The cloud made the bucket; the device may only read and write its own keys.
+    const kv = await new Kvm(jetstream(nc, { checkAPI: false })).open(buckets.shadow, {
+      bindOnly: true,
+      allow_direct: true,
+    });
     const report = async () => {
       await kv.put(
         shadowKey(this.config.deviceId, "reported"),
@@ -1070,18 +1113,22 @@ export class Agent implements AsyncDisposable {
         }
         const jpeg = await encodeJpeg(frame);
         const nc = await this.#connecting;
-        const os = await new Objm(nc).create("snapshots");
         const name = `${this.config.deviceId}/${req.args.cameraId}/${Math.round(frame.ts)}.jpg`;
-        const info = await os.putBlob({ name }, jpeg);
+        const upload = { region: this.config.region, deviceId: this.config.deviceId };
+        await uploadBlob(nc, jpeg, { ...upload, bucket: "snapshots", object: name });
         // The latest picture of each camera under a fixed name too (the dashboard shows it).
-        await os.putBlob({ name: `${this.config.deviceId}/${req.args.cameraId}/latest.jpg` }, jpeg);
+        await uploadBlob(nc, jpeg, {
+          ...upload,
+          bucket: "snapshots",
+          object: `${this.config.deviceId}/${req.args.cameraId}/latest.jpg`,
+        });
         const digest = new Uint8Array(
           await crypto.subtle.digest("SHA-256", jpeg as Uint8Array<ArrayBuffer>),
         );
         return {
           bucket: "snapshots",
           name,
-          bytes: info.size,
+          bytes: jpeg.length,
           sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
           ts: frame.ts,
         };
@@ -1142,13 +1189,43 @@ export class Agent implements AsyncDisposable {
   }
 
   async #commands(nc: NatsConnection, signal: AbortSignal): Promise<void> {
+    const { trustedKeys, allowUnsigned } = this.config.commands;
     const processor = new CommandProcessor(
       this.outbox.database,
       this.config.deviceId,
       this.#handlers(),
+      {
+        // No pinned key and unsigned commands not allowed: every command is refused.
+        ...(allowUnsigned && trustedKeys.length === 0 ? {} : { trustedKeys }),
+        onRefused: (r) => {
+          this.log(r.code === "replayed" ? "info" : "warn", "command refused", { ...r });
+          // Audited in the cloud (through the outbox: a refusal while offline is not lost).
+          const entry: AuditEntry = {
+            ...newEnvelope(),
+            actor: { subject: `device:${this.config.deviceId}`, role: "device" },
+            action: r.code === "replayed" ? "command.replayed" : "command.refused",
+            target: `device/${this.config.deviceId}`,
+            outcome: "refused",
+            requestId: r.commandId,
+            before: null,
+            after: null,
+            reason: `${r.command || "command"} ${r.commandId}: ${r.message}`.slice(0, 500),
+          };
+          this.outbox.append({
+            id: entry.id,
+            subject: subjects.deviceAudit(this.#address),
+            data: auditEntry.encode(entry),
+          });
+        },
+      },
     );
     const sub = nc.subscribe(filters.commands({ deviceId: this.config.deviceId }), {
-      callback: (_err, msg) => {
+      callback: (err, msg) => {
+        if (err) {
+          // The server refused the subscription (credentials without this device's commands).
+          this.log("error", "command subscription refused", { error: err.message });
+          return;
+        }
         processor.handle(msg.data).then((reply) => msg.respond(reply)).catch((e) =>
           this.log("error", "command reply failed", { error: String(e) })
         );

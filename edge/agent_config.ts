@@ -15,6 +15,7 @@
  * @module
  */
 import { z } from "zod";
+import { identityConfig, readIdentity } from "./provisioning.ts";
 
 const token = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 of a-z, 0-9 and '-'");
 const natsUrl = z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "must be a URL like nats://host:4222");
@@ -99,6 +100,8 @@ export const AgentConfigSchema = z.strictObject({
   nats: z.strictObject({
     servers: z.array(natsUrl).min(1),
     credentialsFile: z.string().min(1).optional(),
+    /** The CA that signed the servers' certificates (TLS); the system's CAs when absent. */
+    caFile: z.string().min(1).optional(),
   }),
   dataDir: z.string().min(1),
   heartbeatIntervalMs: z.int().min(100).max(600_000).default(5000),
@@ -129,6 +132,30 @@ export const AgentConfigSchema = z.strictObject({
     /** Default `<dataDir>/ota`, or VEND_OTA_DIR when the supervisor runs the agent. */
     dir: z.string().min(1).optional(),
   }).default({ trustedKeys: [] }),
+  /**
+   * Remote commands: the cloud's command keys this device pinned (provisioning writes them).
+   * Commands not signed by one of them are refused, unless `allowUnsigned` (a development
+   * device on an open server only).
+   */
+  commands: z.strictObject({
+    trustedKeys: z.array(z.strictObject({
+      keyId: z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, "must be a key id"),
+      publicKey: z.string().regex(/^[A-Za-z0-9_-]{43}$/, "must be a base64url Ed25519 public key"),
+    })).max(8).default([]),
+    allowUnsigned: z.boolean().default(false),
+  }).default({ trustedKeys: [], allowUnsigned: false }),
+  /**
+   * Provisioning by claim: on first boot the device claims its identity with its batch's claim
+   * credential (see provisioning.ts); its identity then sets deviceId, machineId, role, region,
+   * the command keys and the credentials file. It renews its credentials `renewBeforeS` before
+   * they expire.
+   */
+  provisioning: z.strictObject({
+    batchId: token,
+    serial: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{3,63}$/, "must be a serial number"),
+    claimCredentialsFile: z.string().min(1),
+    renewBeforeS: z.int().min(1).max(365 * 86_400).default(7 * 86_400),
+  }).optional(),
   appVersion: z.string().min(1).default("0.1.0"),
   modelVersion: z.string().min(1).nullable().default(null),
 }).superRefine((c, ctx) => {
@@ -219,6 +246,20 @@ export async function loadAgentConfig(
       ...(raw.nats as object ?? {}),
       servers: env.NATS_URL.split(",").map((s) => s.trim()),
     };
+  }
+  if (env.NATS_CA) raw.nats = { ...(raw.nats as object ?? {}), caFile: env.NATS_CA };
+  // A provisioned device's identity is what the cloud issued: it wins over the file.
+  if (raw.provisioning && typeof raw.dataDir === "string") {
+    const identity = await readIdentity(raw.dataDir).catch((cause) => {
+      throw new ConfigError(file ?? "environment", [`identity: ${(cause as Error).message}`], {
+        cause,
+      });
+    });
+    if (identity) {
+      const { credentialsFile, ...fields } = identityConfig(identity, raw.dataDir);
+      Object.assign(raw, fields);
+      raw.nats = { ...(raw.nats as object ?? {}), credentialsFile };
+    }
   }
   return parseAgentConfig(raw, file ?? "environment");
 }

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
 import { createHash } from "node:crypto";
@@ -92,8 +92,9 @@ export async function fetchArtifacts(
 ): Promise<FetchResult> {
   const manifest = await verifySignedManifest(signed, options.trustedKeys);
   await Deno.mkdir(options.outDir, { recursive: true });
-  const store = await new Objm(nc).open(buckets.artifacts);
-  const jsm = await jetstreamManager(nc);
+  // Devices may not call the account-wide API check: skip it.
+  const store = await new Objm(jetstream(nc, { checkAPI: false })).open(buckets.artifacts);
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
   const wanted = manifest.artifacts.filter((a) => options.select?.(a.name) ?? true);
   const bytesTotal = wanted.reduce((n, a) => n + a.bytes, 0);
   let bytesDone = 0;

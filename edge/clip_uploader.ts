@@ -1,14 +1,13 @@
 /**
  * Uploads spooled clips to the JetStream object store, resumably. A clip goes up in chunks
- * (the object store's own layout: chunk messages on `$O.<bucket>.C.<nuid>`, then the object's
- * metadata with its SHA-256 on `$O.<bucket>.M.<name>`), so any nats.js client reads it with
- * `ObjectStore.get`. nats.js's own `put` starts over (and purges) after a failure; over 5G a
- * clip must instead resume from the last chunk the server stored, which the server itself
- * reports. The chunk subject is remembered in the spool, so a resume also survives a restart.
- *
- * After the metadata is written the object is read back and its SHA-256 compared with the
- * local file's: a truncated or corrupt object is deleted and uploaded again. Only then
- * does the caller publish the clip-uploaded event and mark the clip uploaded.
+ * (the object store's own layout) on `$O.<bucket>.C.<deviceId>.<nuid>`, the only chunk subjects
+ * the device's credentials allow; then the device asks the cloud to commit the object
+ * (`vs.<region>.dev.<deviceId>.obj.commit`): the cloud checks every chunk and the SHA-256 and
+ * writes the object's metadata, so any nats.js client reads it with `ObjectStore.get`.
+ * nats.js's own `put` starts over (and purges) after a failure; over 5G a clip must instead
+ * resume from the last chunk the server stored, which the server itself reports (the last
+ * chunk's message id). The chunk subject is remembered in the spool, so a resume also survives
+ * a restart. A commit that finds the object corrupt makes the device send it whole again.
  *
  * @example
  * ```ts
@@ -19,7 +18,7 @@
  * const nc = await connect({ servers: "127.0.0.1:4222" });
  * using spool = ClipSpool.open({ dir: "/tmp/clips", quotaBytes: 1 << 30 });
  * for (const clip of spool.pending()) {
- *   const uploaded = await uploadClip(nc, clip, { spool });
+ *   const uploaded = await uploadClip(nc, clip, { spool, region: "eu-west" });
  *   spool.markUploaded(clip.id);
  *   console.log(uploaded.object, uploaded.digest);
  * }
@@ -28,18 +27,25 @@
  * @module
  */
 import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { headers, type NatsConnection, nuid } from "@nats-io/nats-core";
-import { Base64UrlPaddedCodec, Objm } from "@nats-io/obj";
+import { type NatsConnection, nuid } from "@nats-io/nats-core";
+import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
-import { buckets } from "../protocol/mod.ts";
+import {
+  newEnvelope,
+  type ObjectCommit,
+  ObjectCommitReplySchema,
+  subjects,
+} from "../protocol/mod.ts";
 import type { ClipSpool, SpooledClip } from "./clip_spool.ts";
 
 /** Options of {@link uploadClip}. */
 export interface UploadClipOptions {
   /** The spool: where the upload's progress is kept. */
   readonly spool: ClipSpool;
+  /** The device's region (the commit subject). Default `local`. */
+  readonly region?: string;
   /** Object store bucket. Default `clips`. */
-  readonly bucket?: string;
+  readonly bucket?: "clips" | "snapshots";
   /** Chunk size of a new upload, bytes. Default 128 KiB (a resumed one keeps its own). */
   readonly chunkBytes?: number;
   /** Called before each chunk is published (tests interrupt uploads here). */
@@ -58,15 +64,15 @@ export interface UploadedClip {
   readonly sha256: string;
   /** The object store's digest string, `SHA-256=<base64url>`. */
   readonly digest: string;
-  /** Chunks sent by this call (0 when the object was already there). */
+  /** Chunks sent by this call (0 when the server already had them all). */
   readonly chunksSent: number;
   /** Chunks the server already had when this call started (a resumed upload). */
   readonly chunksResumed: number;
-  /** Times the object was found corrupt or truncated and uploaded again. */
+  /** Times the cloud found the object corrupt and it was uploaded again. */
   readonly reuploads: number;
 }
 
-/** The object in the store does not match the clip. */
+/** The cloud found the object corrupt, or refused it. */
 export class ClipVerifyError extends Error {
   /** Creates the error. */
   constructor(message: string, options?: ErrorOptions) {
@@ -87,10 +93,21 @@ function digestOf(hex: string): string {
   return `SHA-256=${Base64UrlPaddedCodec.encode(bytes)}`;
 }
 
+/** Where an object's bytes come from: a file or memory. */
+type Source =
+  | { readonly path: string; readonly bytes: number }
+  | { readonly data: Uint8Array; readonly bytes: number };
+
+interface UploadState {
+  nuid: string;
+  chunkBytes: number;
+}
+
 /**
- * Uploads one spooled clip, resuming an interrupted upload, and verifies the object. The caller
- * announces the clip and then marks it uploaded in the spool (in that order: a crash between
- * the two uploads nothing again and announces it again under the same event id).
+ * Uploads one spooled clip, resuming an interrupted upload, and has the cloud commit it. The
+ * caller announces the clip and then marks it uploaded in the spool (in that order: a crash
+ * between the two sends nothing again, commits again and announces it again under the same
+ * event id).
  */
 export async function uploadClip(
   nc: NatsConnection,
@@ -100,37 +117,135 @@ export async function uploadClip(
   if (clip.status === "recording" || !/^[0-9a-f]{64}$/.test(clip.sha256)) {
     throw new TypeError(`Cannot upload clip "${clip.id}": it is still being recorded`);
   }
-  const bucket = options.bucket ?? buckets.clips;
-  const os = await new Objm(nc).create(bucket);
-  const jsm = await jetstreamManager(nc);
+  const bucket = options.bucket ?? "clips";
   const object = clipObjectName(clip);
-  const digest = digestOf(clip.sha256);
+  const { spool } = options;
+  const result = await uploadObject(nc, { path: clip.path, bytes: clip.bytes }, {
+    ...options,
+    bucket,
+    object,
+    deviceId: clip.deviceId,
+    sha256: clip.sha256,
+    description: `session ${clip.sessionId} camera ${clip.cameraId} part ${clip.part}`,
+    metadata: { sessionId: clip.sessionId, cameraId: clip.cameraId, deviceId: clip.deviceId },
+    state: {
+      get: () => spool.uploadState(clip.id),
+      set: (s) => spool.setUploadState(clip.id, s),
+    },
+  });
+  return result;
+}
+
+/** Options of {@link uploadBlob}. */
+export interface UploadBlobOptions {
+  /** The device's region. Default `local`. */
+  readonly region?: string;
+  /** The uploading device (the object's name must start with `<deviceId>/`). */
+  readonly deviceId: string;
+  /** Bucket. */
+  readonly bucket: "clips" | "snapshots";
+  /** Object name. */
+  readonly object: string;
+  /** Cancels the upload. */
+  readonly signal?: AbortSignal;
+}
+
+/** Uploads a small object held in memory (a snapshot) and has the cloud commit it. */
+export async function uploadBlob(
+  nc: NatsConnection,
+  data: Uint8Array,
+  options: UploadBlobOptions,
+): Promise<UploadedClip> {
+  const sha256 = createHash("sha256").update(data).digest("hex");
+  let state: UploadState | undefined;
+  return await uploadObject(nc, { data, bytes: data.length }, {
+    ...options,
+    sha256,
+    state: { get: () => state, set: (s) => (state = s) },
+  });
+}
+
+async function uploadObject(
+  nc: NatsConnection,
+  source: Source,
+  o: {
+    region?: string;
+    bucket: "clips" | "snapshots";
+    object: string;
+    deviceId: string;
+    sha256: string;
+    description?: string;
+    metadata?: Record<string, string>;
+    chunkBytes?: number;
+    beforeChunk?: (index: number) => void;
+    signal?: AbortSignal;
+    state: { get(): UploadState | undefined; set(s: UploadState | undefined): void };
+  },
+): Promise<UploadedClip> {
+  const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const digest = digestOf(o.sha256);
+  const commitSubject = subjects.objectCommit({
+    region: o.region ?? "local",
+    deviceId: o.deviceId,
+  });
   let reuploads = 0;
   let chunksSent = 0;
   let chunksResumed = 0;
   for (let attempt = 0;; attempt++) {
-    options.signal?.throwIfAborted();
-    const info = await os.info(object);
-    if (!info || info.digest !== digest || info.size !== clip.bytes) {
-      const sent = await sendChunks(nc, jsm, clip, { ...options, bucket, object, digest });
-      chunksSent += sent.sent;
-      chunksResumed += attempt === 0 ? sent.resumed : 0;
-      if (info && info.nuid !== sent.nuid) {
-        // The rollup replaced the old metadata; its chunks are garbage now.
-        await jsm.streams.purge(`OBJ_${bucket}`, { filter: `$O.${bucket}.C.${info.nuid}` })
-          .catch(() => {});
-      }
+    o.signal?.throwIfAborted();
+    let state = o.state.get();
+    if (!state || !state.nuid.startsWith(`${o.deviceId}.`)) {
+      const max = nc.info?.max_payload ?? 1 << 20;
+      state = {
+        nuid: `${o.deviceId}.${nuid.next()}`,
+        chunkBytes: Math.min(o.chunkBytes ?? 128 * 1024, max),
+      };
+      o.state.set(state);
     }
-    try {
-      await verify(nc, bucket, object, clip.sha256);
-      options.spool.setUploadState(clip.id, undefined);
-      return { bucket, object, sha256: clip.sha256, digest, chunksSent, chunksResumed, reuploads };
-    } catch (e) {
-      if (!(e instanceof ClipVerifyError) || attempt >= 2) throw e;
-      // Corrupt or truncated in the store: delete it and send it whole again.
+    const sent = await sendChunks(nc, jsm, source, state, o);
+    chunksSent += sent.sent;
+    if (attempt === 0) chunksResumed = sent.resumed;
+    const commit: ObjectCommit = {
+      ...newEnvelope(),
+      deviceId: o.deviceId,
+      bucket: o.bucket,
+      name: o.object,
+      nuid: state.nuid,
+      size: source.bytes,
+      chunks: Math.ceil(source.bytes / state.chunkBytes),
+      chunkBytes: state.chunkBytes,
+      sha256: o.sha256,
+      ...(o.description ? { description: o.description } : {}),
+      ...(o.metadata ? { metadata: o.metadata } : {}),
+    };
+    const msg = await nc.request(commitSubject, JSON.stringify(commit), { timeout: 30_000 });
+    const reply = ObjectCommitReplySchema.safeParse(msg.json());
+    if (!reply.success) {
+      throw new ClipVerifyError(`Commit of "${o.object}" got an unreadable reply`, {
+        cause: reply.error,
+      });
+    }
+    const r = reply.data;
+    if (r.ok) {
+      return {
+        bucket: o.bucket,
+        object: o.object,
+        sha256: o.sha256,
+        digest,
+        chunksSent,
+        chunksResumed,
+        reuploads,
+      };
+    }
+    if (r.reason === "refused" || attempt >= 3) {
+      throw new ClipVerifyError(`Cannot commit "${o.object}": ${r.message}`);
+    }
+    if (r.reason === "corrupt" || r.reason === "incomplete") {
+      // Every chunk was sent, so a missing one was lost in the store (a chunk sent again under
+      // its old id would be dropped as a duplicate): send it whole again under a new chunk
+      // subject; the cloud dropped the bad chunks.
       reuploads++;
-      await os.delete(object).catch(() => {});
-      options.spool.setUploadState(clip.id, undefined);
+      o.state.set(undefined);
     }
   }
 }
@@ -138,114 +253,61 @@ export async function uploadClip(
 async function sendChunks(
   nc: NatsConnection,
   jsm: JetStreamManager,
-  clip: SpooledClip,
-  options: UploadClipOptions & { bucket: string; object: string; digest: string },
-): Promise<{ nuid: string; sent: number; resumed: number }> {
-  const js = jetstream(nc);
-  const { bucket, spool } = options;
-  let state = spool.uploadState(clip.id);
-  if (!state) {
-    const max = nc.info?.max_payload ?? 1 << 20;
-    state = { nuid: nuid.next(), chunkBytes: Math.min(options.chunkBytes ?? 128 * 1024, max) };
-    spool.setUploadState(clip.id, state);
-  }
-  const subject = `$O.${bucket}.C.${state.nuid}`;
-  const stream = `OBJ_${bucket}`;
-  // The server says how many chunks it holds: resume after the last one.
-  const si = await jsm.streams.info(stream, { subjects_filter: subject });
-  const resumed = si.state.subjects?.[subject] ?? 0;
-  const chunks = Math.ceil(clip.bytes / state.chunkBytes);
-  if (resumed > chunks) {
+  source: Source,
+  state: UploadState,
+  o: {
+    bucket: string;
+    object: string;
+    beforeChunk?: (index: number) => void;
+    signal?: AbortSignal;
+  },
+): Promise<{ sent: number; resumed: number }> {
+  const js = jetstream(nc, { checkAPI: false });
+  const subject = `$O.${o.bucket}.C.${state.nuid}`;
+  const stream = `OBJ_${o.bucket}`;
+  // The server says which chunk it stored last (its message id): resume after it.
+  const last = await jsm.direct.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+  const lastId = last?.header.get("Nats-Msg-Id") ?? "";
+  const resumed = lastId.startsWith(`${state.nuid}.`)
+    ? Number(lastId.slice(state.nuid.length + 1)) + 1
+    : 0;
+  const chunks = Math.ceil(source.bytes / state.chunkBytes);
+  if (!Number.isInteger(resumed) || resumed > chunks) {
     throw new ClipVerifyError(
-      `Upload of "${clip.id}" has ${resumed} chunks stored, expected ${chunks}`,
+      `Upload of "${o.object}" has ${resumed} chunks stored, expected ${chunks}`,
     );
   }
-  const file = await Deno.open(clip.path, { read: true });
+  const file = "path" in source ? await Deno.open(source.path, { read: true }) : undefined;
   let sent = 0;
   try {
     const buf = new Uint8Array(state.chunkBytes);
     for (let i = resumed; i < chunks; i++) {
-      options.signal?.throwIfAborted();
-      options.beforeChunk?.(i);
+      o.signal?.throwIfAborted();
+      o.beforeChunk?.(i);
       const at = i * state.chunkBytes;
-      await file.seek(at, Deno.SeekMode.Start);
-      const want = Math.min(state.chunkBytes, clip.bytes - at);
-      let got = 0;
-      while (got < want) {
-        const n = await file.read(buf.subarray(got, want));
-        if (n === null) throw new Error(`Clip file "${clip.path}" is shorter than ${clip.bytes} B`);
-        got += n;
+      const want = Math.min(state.chunkBytes, source.bytes - at);
+      let data: Uint8Array;
+      if (file) {
+        await file.seek(at, Deno.SeekMode.Start);
+        let got = 0;
+        while (got < want) {
+          const n = await file.read(buf.subarray(got, want));
+          if (n === null) {
+            throw new Error(`File of "${o.object}" is shorter than ${source.bytes} B`);
+          }
+          got += n;
+        }
+        data = buf.slice(0, want);
+      } else {
+        data = (source as { data: Uint8Array }).data.slice(at, at + want);
       }
       // The message id makes a chunk sent twice (an ack lost on the way back) count once.
-      await js.publish(subject, buf.slice(0, want), { msgID: `${state.nuid}.${i}` });
+      await js.publish(subject, data, { msgID: `${state.nuid}.${i}` });
       sent++;
     }
   } finally {
-    file.close();
+    file?.close();
   }
-  options.beforeChunk?.(chunks);
-  const meta = {
-    name: options.object,
-    description: `session ${clip.sessionId} camera ${clip.cameraId} part ${clip.part}`,
-    options: { max_chunk_size: state.chunkBytes },
-    metadata: { sessionId: clip.sessionId, cameraId: clip.cameraId, deviceId: clip.deviceId },
-    bucket,
-    nuid: state.nuid,
-    size: clip.bytes,
-    chunks,
-    mtime: new Date().toISOString(),
-    digest: options.digest,
-    deleted: false,
-  };
-  const h = headers();
-  h.set("Nats-Rollup", "sub");
-  await js.publish(
-    `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(options.object)}`,
-    JSON.stringify(meta),
-    {
-      headers: h,
-    },
-  );
-  return { nuid: state.nuid, sent, resumed };
-}
-
-/** Reads the object back; throws {@link ClipVerifyError} unless it is whole and its SHA-256 matches. */
-async function verify(nc: NatsConnection, bucket: string, object: string, sha256: string) {
-  const os = await new Objm(nc).open(bucket);
-  const hash = createHash("sha256");
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const r = await os.get(object);
-    if (!r) throw new ClipVerifyError(`Object "${object}" is not in bucket "${bucket}"`);
-    // An object whose chunks are all gone never ends: give up after a while.
-    const reader = r.data.getReader();
-    timer = setTimeout(
-      () => reader.cancel().catch(() => {}),
-      Math.max(20_000, r.info.size / 50),
-    );
-    let got = 0;
-    for (let next = await reader.read(); !next.done; next = await reader.read()) {
-      hash.update(next.value);
-      got += next.value.length;
-    }
-    if (got !== r.info.size) {
-      throw new ClipVerifyError(`Object "${object}" has ${got} of its ${r.info.size} bytes`);
-    }
-    // nats.js rejects a corrupt object (digest mismatch) through `error`.
-    const err = await r.error;
-    if (err) {
-      throw new ClipVerifyError(`Object "${object}" is corrupt: ${err.message}`, { cause: err });
-    }
-  } catch (e) {
-    if (e instanceof ClipVerifyError) throw e;
-    throw new ClipVerifyError(`Cannot read back object "${object}": ${(e as Error).message}`, {
-      cause: e,
-    });
-  } finally {
-    clearTimeout(timer);
-  }
-  const got = hash.digest("hex");
-  if (got !== sha256) {
-    throw new ClipVerifyError(`Object "${object}" has SHA-256 ${got}, the clip ${sha256}`);
-  }
+  o.beforeChunk?.(chunks);
+  return { sent, resumed };
 }

@@ -1,5 +1,6 @@
 /**
- * Remote commands on the device: parse, check the target and expiry, run each command id once
+ * Remote commands on the device: check the cloud's signature (pinned keys), parse, check the
+ * target and expiry, run each command id once
  * (a replayed id gets the first result, even after a restart: results are journaled in the
  * device database), and refuse unknown commands with a clear reply. Never throws: every
  * request gets a reply.
@@ -15,6 +16,9 @@ import {
   type CommandRequest,
   newEnvelope,
   parseCommandRequest,
+  type TrustedKey,
+  unverifiedCommandId,
+  verifySignedCommand,
 } from "../protocol/mod.ts";
 
 /** JSON a command handler returns. */
@@ -42,8 +46,30 @@ export class CommandFailure extends Error {
 export interface CommandProcessorOptions {
   /** Device clock, Unix ms. Default `Date.now`. */
   readonly now?: () => number;
-  /** How long replies stay in the journal, ms. Default 24 h. */
+  /**
+   * How long replies stay in the journal, ms. Default 24 h. A command may not live longer
+   * (its `expiresAt` at most this far ahead), so a replayed id is always recognized.
+   */
   readonly keepMs?: number;
+  /**
+   * The cloud's command keys this device pinned: a command must be signed by one of them.
+   * Without keys the device takes unsigned commands (only on an open development server).
+   */
+  readonly trustedKeys?: readonly TrustedKey[];
+  /** Told of each refused or replayed command (the device's security audit). */
+  readonly onRefused?: (refusal: CommandRefusal) => void;
+}
+
+/** A command the device refused or recognized as replayed. */
+export interface CommandRefusal {
+  /** The command's id, when it could be read. */
+  readonly commandId: string;
+  /** The command's name, when it could be read. */
+  readonly command: string;
+  /** `replayed`: its id was handled before (it did not act again). */
+  readonly code: CommandErrorCode | "replayed";
+  /** Why. */
+  readonly message: string;
 }
 
 /** Handles command requests for one device. */
@@ -54,6 +80,8 @@ export class CommandProcessor {
   readonly #now: () => number;
   readonly #keepMs: number;
   readonly #inFlight = new Map<string, Promise<Uint8Array>>();
+  readonly #trusted: readonly TrustedKey[] | undefined;
+  readonly #onRefused: (refusal: CommandRefusal) => void;
 
   /** Creates the processor; its journal lives in `db`. */
   constructor(
@@ -67,6 +95,8 @@ export class CommandProcessor {
     this.#handlers = handlers;
     this.#now = options.now ?? (() => Date.now());
     this.#keepMs = options.keepMs ?? 24 * 3_600_000;
+    this.#trusted = options.trustedKeys;
+    this.#onRefused = options.onRefused ?? (() => {});
     db.exec(
       `CREATE TABLE IF NOT EXISTS command_journal (id TEXT PRIMARY KEY, reply BLOB NOT NULL, created INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS command_started (id TEXT PRIMARY KEY, created INTEGER NOT NULL);`,
@@ -86,7 +116,22 @@ export class CommandProcessor {
   }
 
   /** Handles one request (bytes as received) and returns the reply's bytes. */
-  handle(data: Uint8Array): Promise<Uint8Array> {
+  async handle(input: Uint8Array): Promise<Uint8Array> {
+    let data = input;
+    if (this.#trusted) {
+      try {
+        data = await verifySignedCommand(input, this.#trusted);
+      } catch (e) {
+        const { id, command } = unverifiedCommandId(input);
+        const commandId = id && /^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/.test(id) ? id : "00000000";
+        const message = (e as Error).message.slice(0, 500);
+        this.#onRefused({ commandId, command: command ?? "", code: "unauthorized", message });
+        return this.#reply(commandId, {
+          status: "error",
+          error: { code: "unauthorized", message },
+        });
+      }
+    }
     const parsed = parseCommandRequest(data);
     if (!parsed.ok) {
       let commandId = "00000000";
@@ -99,7 +144,7 @@ export class CommandProcessor {
         if (typeof raw?.command === "string") commandName = raw.command.slice(0, 64);
       } catch { /* not JSON: keep the placeholder id */ }
       const unknown = parsed.error.field === "command";
-      return Promise.resolve(this.#reply(commandId, {
+      return this.#reply(commandId, {
         status: "error",
         error: unknown
           ? {
@@ -107,7 +152,7 @@ export class CommandProcessor {
             message: `Unknown command ${JSON.stringify(commandName)} for device ${this.#deviceId}`,
           }
           : { code: "invalid", message: parsed.error.message.slice(0, 500) },
-      }));
+      });
     }
     const request = parsed.value;
     const pending = this.#inFlight.get(request.id);
@@ -123,7 +168,16 @@ export class CommandProcessor {
     ) as
       | { reply: Uint8Array }
       | undefined;
-    if (journaled) return new Uint8Array(journaled.reply);
+    if (journaled) {
+      // A replay (or the cloud's retry after a lost reply): the first answer, no second effect.
+      this.#onRefused({
+        commandId: request.id,
+        command: request.command,
+        code: "replayed",
+        message: `Command ${request.id} was handled before; it does not act again`,
+      });
+      return new Uint8Array(journaled.reply);
+    }
     let reply: Uint8Array;
     if (request.deviceId !== this.#deviceId) {
       return this.#reply(request.id, {
@@ -131,6 +185,16 @@ export class CommandProcessor {
         error: {
           code: "invalid",
           message: `Command ${request.id} is for device ${request.deviceId}, not ${this.#deviceId}`,
+        },
+      });
+    } else if (request.expiresAt - this.#now() > this.#keepMs) {
+      reply = this.#reply(request.id, {
+        status: "error",
+        error: {
+          code: "invalid",
+          message: `Command ${request.id} expires ${
+            Math.round((request.expiresAt - this.#now()) / 1000)
+          } s from now, more than the ${this.#keepMs / 1000} s a device remembers commands`,
         },
       });
     } else if (this.#now() > request.expiresAt) {

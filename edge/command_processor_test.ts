@@ -3,10 +3,12 @@ import { DatabaseSync } from "node:sqlite";
 import {
   type CommandRequest,
   commandRequest,
+  generateSigningKey,
   newEnvelope,
   parseCommandReply,
+  signCommand,
 } from "../protocol/mod.ts";
-import { CommandFailure, CommandProcessor } from "./command_processor.ts";
+import { CommandFailure, CommandProcessor, type CommandRefusal } from "./command_processor.ts";
 
 function request(overrides: Partial<CommandRequest> = {}): Uint8Array {
   return commandRequest.encode({
@@ -85,4 +87,54 @@ Deno.test("CommandProcessor does not run again a command a crash interrupted", a
     r.ok && r.value.status === "error" && /interrupted by a restart/.test(r.value.error.message),
   );
   assert.equal(runs, 0);
+});
+
+Deno.test("CommandProcessor with pinned keys runs only commands the cloud signed, and reports refusals and replays", async () => {
+  const key = await generateSigningKey();
+  const other = await generateSigningKey();
+  let unlocks = 0;
+  const refusals: CommandRefusal[] = [];
+  const p = new CommandProcessor(new DatabaseSync(":memory:"), "m001-a", {
+    unlock: () => Promise.resolve({ unlocked: ++unlocks }),
+  }, { trustedKeys: [key.trusted], onRefused: (r) => void refusals.push(r) });
+  const body = (): CommandRequest => ({
+    ...newEnvelope(),
+    deviceId: "m001-a",
+    issuer: "cloud/payments",
+    expiresAt: Date.now() + 5000,
+    command: "unlock",
+    args: { sessionId: null, durationMs: 5000 },
+  });
+  const reply = async (data: Uint8Array) => {
+    const r = parseCommandReply(await p.handle(data));
+    assert.ok(r.ok);
+    return r.value;
+  };
+  const signed = await signCommand(body(), key);
+  assert.equal((await reply(signed)).status, "ok");
+  assert.deepEqual(await reply(signed), await reply(signed), "a replay gets the first answer");
+  assert.equal(unlocks, 1);
+  const unsigned = await reply(commandRequest.encode(body()));
+  assert.ok(unsigned.status === "error" && unsigned.error.code === "unauthorized");
+  const foreignKey = await reply(await signCommand(body(), other));
+  assert.ok(foreignKey.status === "error" && /unknown key/.test(foreignKey.error.message));
+  // A signature over other bytes: the command was changed after signing.
+  const wrapper = JSON.parse(new TextDecoder().decode(signed));
+  const changed = JSON.parse(wrapper.command);
+  changed.args.durationMs = 60_000;
+  const tampered = await reply(
+    new TextEncoder().encode(JSON.stringify({ ...wrapper, command: JSON.stringify(changed) })),
+  );
+  assert.ok(tampered.status === "error" && /does not match/.test(tampered.error.message));
+  // Signed, but valid longer than the device remembers ids: a replay could not be recognized.
+  const tooLong = await reply(
+    await signCommand({ ...body(), expiresAt: Date.now() + 2 * 86_400_000 }, key),
+  );
+  assert.ok(tooLong.status === "error" && /more than the 86400 s/.test(tooLong.error.message));
+  assert.equal(unlocks, 1, "nothing but the first signed unlock acted");
+  assert.deepEqual(
+    refusals.map((r) => r.code),
+    ["replayed", "replayed", "unauthorized", "unauthorized", "unauthorized"],
+  );
+  assert.ok(refusals.every((r) => r.command === "unlock"));
 });

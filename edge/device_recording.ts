@@ -248,7 +248,11 @@ export class DeviceRecording implements AsyncDisposable {
         endTs: Math.round(clip.endTs),
       });
     event(clipObjectName(clip), "clips");
-    const up = await uploadClip(nc, clip, { spool: this.spool, signal });
+    const up = await uploadClip(nc, clip, {
+      spool: this.spool,
+      region: this.#config.region,
+      signal,
+    });
     this.#o.outbox.append({
       id,
       subject: subjects.clipUploaded(address),
@@ -271,7 +275,7 @@ export class DeviceRecording implements AsyncDisposable {
     this.#settledAt = Date.now();
     const unsettled = this.spool.unsettledSessions();
     if (unsettled.length === 0) return;
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
     const stream = regionStreams(this.#config.region).find((s) => s.name.startsWith("PAYMENTS_"))!;
     const keep = this.#config.recording.unpaidKeepMs;
     for (const sessionId of unsettled.slice(0, 50)) {
@@ -279,7 +283,8 @@ export class DeviceRecording implements AsyncDisposable {
       // the clips).
       let last: { type: PaymentEventType; seq: number } | undefined;
       for (const type of [...SETTLED, "disputed", "session_started"] as PaymentEventType[]) {
-        const m = await jsm.streams.getMessage(stream.name, {
+        // A direct get names the subject, which the device's permissions check.
+        const m = await jsm.direct.getMessage(stream.name, {
           last_by_subj: subjects.payment({ region: this.#config.region, sessionId }, type),
         }).catch(() => null);
         if (m && parsePaymentEvent(m.data).ok && (!last || m.seq > last.seq)) {

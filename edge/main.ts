@@ -27,6 +27,7 @@ import { SimulatedHardware } from "./hardware.ts";
 import { SWITCH_EXIT_CODE } from "./supervisor.ts";
 import { GroundTruthCartDecider, SimulatedScene, SimulatedShopper } from "./simulated_machine.ts";
 import { linkScene } from "./scene_link.ts";
+import { provisionDevice, readIdentity } from "./provisioning.ts";
 
 function parseFault(value: string | undefined): AgentOptions["fault"] {
   if (!value) return undefined;
@@ -51,6 +52,38 @@ function parseRemote(spec: string): RemoteCamera {
   return { deviceId: m[1]!, cameraId: m[2]!, fps: Number(m[3]) };
 }
 
+/**
+ * First boot of a device with `provisioning` in its configuration: claims its identity before
+ * the agent starts (the configuration is validated afterwards, with the identity in it).
+ */
+async function provisionIfNeeded(file: string | undefined): Promise<void> {
+  if (!file) return;
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(file));
+  } catch {
+    return; // loadAgentConfig reports it
+  }
+  const p = raw?.provisioning as
+    | { batchId?: string; serial?: string; claimCredentialsFile?: string }
+    | undefined;
+  const dataDir = Deno.env.get("VEND_DATA_DIR") ?? raw?.dataDir;
+  if (!p || typeof dataDir !== "string" || await readIdentity(dataDir)) return;
+  const servers = Deno.env.get("NATS_URL")?.split(",").map((s) => s.trim()) ??
+    (raw.nats as { servers?: string[] } | undefined)?.servers ?? [];
+  if (!p.batchId || !p.serial || !p.claimCredentialsFile || servers.length === 0) return;
+  const caFile = Deno.env.get("NATS_CA") ?? (raw.nats as { caFile?: string } | undefined)?.caFile;
+  const identity = await provisionDevice({
+    servers,
+    ...(caFile ? { caFile } : {}),
+    claimCredentialsFile: p.claimCredentialsFile,
+    batchId: p.batchId,
+    serial: p.serial,
+    dir: dataDir,
+  });
+  console.error(`vend-edge: provisioned as ${identity.deviceId} (${identity.machineId})`);
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({
     args: Deno.args,
@@ -63,7 +96,9 @@ async function main(): Promise<number> {
     },
     strict: true,
   });
-  const config = await loadAgentConfig(values.config ?? Deno.env.get("VEND_AGENT_CONFIG"));
+  const configFile = values.config ?? Deno.env.get("VEND_AGENT_CONFIG");
+  await provisionIfNeeded(configFile);
+  const config = await loadAgentConfig(configFile);
   const stop = new AbortController();
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.abort());
   // Spawned by `./vend demo` with a stdin pipe it never writes: stop when that parent is gone
@@ -111,6 +146,7 @@ async function main(): Promise<number> {
     sceneLink = await linkScene(scene, {
       servers: config.nats.servers,
       ...(config.nats.credentialsFile ? { credentialsFile: config.nats.credentialsFile } : {}),
+      ...(config.nats.caFile ? { caFile: config.nats.caFile } : {}),
       region: config.region,
       role: config.role,
       deviceId: config.deviceId,

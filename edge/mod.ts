@@ -29,6 +29,8 @@ export {
   CommandFailure,
   type CommandHandler,
   CommandProcessor,
+  type CommandProcessorOptions,
+  type CommandRefusal,
   type CommandResult,
 } from "./command_processor.ts";
 export {
@@ -70,6 +72,16 @@ export {
   SimulatedShopper,
 } from "./simulated_machine.ts";
 export { linkScene, type SceneLinkOptions } from "./scene_link.ts";
+export {
+  ClaimError,
+  identityConfig,
+  identityFiles,
+  provisionDevice,
+  type ProvisionOptions,
+  readIdentity,
+  renewCredentials,
+} from "./provisioning.ts";
+export { writePrivateFile } from "./private_file.ts";
 export {
   ClipSpool,
   type ClipSpoolOptions,

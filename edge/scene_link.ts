@@ -22,7 +22,7 @@
  */
 import { credsAuthenticator } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { subjects } from "../protocol/mod.ts";
+import { deviceInboxPrefix, subjects } from "../protocol/mod.ts";
 import type { SceneState, SimulatedScene } from "./simulated_machine.ts";
 
 /** Where a device is and whom it follows. */
@@ -31,6 +31,8 @@ export interface SceneLinkOptions {
   readonly servers: readonly string[];
   /** A NATS credentials file, when the server wants one. */
   readonly credentialsFile?: string;
+  /** The CA of the servers' certificates (TLS). */
+  readonly caFile?: string;
   /** The device's region. */
   readonly region: string;
   /** Primary announces, secondary follows. */
@@ -48,12 +50,15 @@ export async function linkScene(
 ): Promise<AsyncDisposable> {
   const primary = options.role === "primary" ? options.deviceId : options.primaryDeviceId;
   if (!primary) throw new TypeError("A secondary device's scene link needs primaryDeviceId");
-  const creds = options.credentialsFile ? await Deno.readFile(options.credentialsFile) : undefined;
+  const credsFile = options.credentialsFile;
+  const creds = credsFile ? () => Deno.readFileSync(credsFile) : undefined;
   const nc = await connect({
     servers: [...options.servers],
     name: `${options.deviceId}-scene`,
     maxReconnectAttempts: -1,
     waitOnFirstConnect: true,
+    inboxPrefix: deviceInboxPrefix(options.deviceId),
+    ...(options.caFile ? { tls: { caFile: options.caFile } } : {}),
     ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
   });
   const subject = subjects.simulatedScene({ region: options.region, deviceId: primary });

@@ -22,6 +22,7 @@
  *
  * @module
  */
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -306,7 +307,10 @@ export class Updater {
 
   /** Everything that can be checked before downloading: signatures, platform, dependencies. */
   async #check(nc: NatsConnection, order: DeploymentOrder) {
-    const kv = await new Kvm(nc).open(buckets.components);
+    // Direct gets name the key in the subject (what the device's permissions allow).
+    const kv = await new Kvm(jetstream(nc, { checkAPI: false })).open(buckets.components, {
+      allow_direct: true,
+    });
     const out: Array<{ manifest: VersionManifest; signed: Uint8Array }> = [];
     for (const t of order.targets) {
       if (!semanticVersion.safeParse(t.version).success) {

@@ -13,7 +13,7 @@ export const AuditEntrySchema = z.strictObject({
   ...f.envelope,
   actor: z.strictObject({
     subject: f.shortText.describe("Operator (token subject) or service"),
-    role: z.enum(["viewer", "operator", "admin", "service", "anonymous"]),
+    role: z.enum(["viewer", "operator", "admin", "service", "device", "anonymous"]),
   }),
   action: z.string().regex(
     /^[a-z][a-z0-9_.]{0,63}$/,

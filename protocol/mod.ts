@@ -24,8 +24,11 @@ export { defineFamily, type MessageFamily } from "./message_family.ts";
 export { newEnvelope, newMessageId } from "./message_id.ts";
 export {
   buckets,
+  claimInboxPrefix,
+  DEVICE_INBOX_ROOT,
   type DeviceAddress,
   type DeviceFilter,
+  deviceInboxPrefix,
   filters,
   type SessionAddress,
   shadowKey,
@@ -77,6 +80,15 @@ export {
   type PipelineEventType,
 } from "./pipeline_event.ts";
 export { type ClipUploaded, clipUploaded, ClipUploadedSchema, parseClipUploaded } from "./clip.ts";
+export {
+  DEVICE_UPLOAD_BUCKETS,
+  type ObjectCommit,
+  objectCommit,
+  type ObjectCommitReply,
+  ObjectCommitReplySchema,
+  ObjectCommitSchema,
+  parseObjectCommit,
+} from "./object_commit.ts";
 export {
   DEPLOYMENT_STATES,
   type DeploymentEvent,
@@ -145,4 +157,25 @@ export {
   type TrustedKey,
   verifySignedManifest,
 } from "./signed_manifest.ts";
+export {
+  signCommand,
+  type SignedCommand,
+  signedCommand,
+  SignedCommandSchema,
+  unverifiedCommandId,
+  verifySignedCommand,
+} from "./signed_command.ts";
+export {
+  type Batch,
+  type BatchDevice,
+  BatchSchema,
+  type ClaimRequest,
+  claimRequest,
+  ClaimRequestSchema,
+  type DeviceIdentity,
+  DeviceIdentitySchema,
+  parseClaimRequest,
+  type ProvisioningReply,
+  ProvisioningReplySchema,
+} from "./provisioning.ts";
 export { type ModelManifest, modelManifest, ModelManifestSchema } from "./model_manifest.ts";

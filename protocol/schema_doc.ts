@@ -16,6 +16,8 @@ import { clipUploaded } from "./clip.ts";
 import { componentRecipe, versionManifest } from "./component.ts";
 import { modelManifest } from "./model_manifest.ts";
 import { signedManifest } from "./signed_manifest.ts";
+import { signedCommand } from "./signed_command.ts";
+import { objectCommit } from "./object_commit.ts";
 import { deploymentEvent } from "./deployment.ts";
 import { paymentEvent } from "./payment_event.ts";
 import { clockSync } from "./clock_sync.ts";
@@ -79,6 +81,18 @@ export const DOCUMENTED_FAMILIES: readonly DocumentedFamily[] = [
     family: signedManifest,
     file: "signed_manifest",
     rules: ["`signature` is Ed25519 over the UTF-8 bytes of `manifest`, by the key `keyId`"],
+  },
+  {
+    family: signedCommand,
+    file: "signed_command",
+    rules: [
+      "`signature` is Ed25519 over the UTF-8 bytes of `command` (a command request), by the key `keyId`",
+    ],
+  },
+  {
+    family: objectCommit,
+    file: "object_commit",
+    rules: ["`name` starts with `<deviceId>/`", "`nuid` starts with `<deviceId>.`"],
   },
   { family: auditEntry, file: "audit_entry", rules: [] },
   { family: clockSync, file: "clock_sync", discriminator: "kind", rules: ["reply: `t2` >= `t1`"] },

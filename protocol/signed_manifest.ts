@@ -111,6 +111,41 @@ export async function importSigningKey(jwk: JsonWebKey): Promise<SigningKey> {
   return { keyId, privateKey, trusted: { keyId, publicKey: toBase64Url(raw) } };
 }
 
+/**
+ * Checks an Ed25519 `signature` (base64url) of `bytes` by the pinned key `keyId`; throws
+ * {@link SignatureError} naming the `what` refused: an unknown key or a signature that does not
+ * match. Shared by the signed families (manifests, commands).
+ */
+export async function checkSignature(
+  bytes: Uint8Array,
+  signed: { keyId: string; signature: string },
+  trusted: readonly TrustedKey[],
+  options: { what: string },
+): Promise<void> {
+  const key = trusted.find((k) => k.keyId === signed.keyId);
+  if (!key) {
+    throw new SignatureError(`Refused a ${options.what} signed by unknown key "${signed.keyId}"`);
+  }
+  const publicKey = await crypto.subtle.importKey(
+    "raw",
+    fromBase64Url(key.publicKey) as BufferSource,
+    { name: "Ed25519" },
+    false,
+    ["verify"],
+  );
+  const ok = await crypto.subtle.verify(
+    { name: "Ed25519" },
+    publicKey,
+    fromBase64Url(signed.signature) as BufferSource,
+    bytes as BufferSource,
+  );
+  if (!ok) {
+    throw new SignatureError(
+      `Refused a ${options.what} whose signature by "${signed.keyId}" does not match`,
+    );
+  }
+}
+
 /** Signs a version manifest (checked against its schema first). */
 export async function signManifest(
   manifest: VersionManifest,
@@ -140,26 +175,9 @@ export async function verifySignedManifest(
     });
   }
   const { manifest, keyId, signature } = signed.value;
-  const key = trusted.find((k) => k.keyId === keyId);
-  if (!key) {
-    throw new SignatureError(`Refused a manifest signed by unknown key "${keyId}"`);
-  }
-  const publicKey = await crypto.subtle.importKey(
-    "raw",
-    fromBase64Url(key.publicKey) as BufferSource,
-    { name: "Ed25519" },
-    false,
-    ["verify"],
-  );
-  const ok = await crypto.subtle.verify(
-    { name: "Ed25519" },
-    publicKey,
-    fromBase64Url(signature) as BufferSource,
-    new TextEncoder().encode(manifest) as BufferSource,
-  );
-  if (!ok) {
-    throw new SignatureError(`Refused a manifest whose signature by "${keyId}" does not match`);
-  }
+  await checkSignature(new TextEncoder().encode(manifest), { keyId, signature }, trusted, {
+    what: "manifest",
+  });
   const parsed = versionManifest.parse(manifest);
   if (!parsed.ok) {
     throw new SignatureError(

@@ -65,7 +65,7 @@ export function regionStreams(region: string): StreamSpec[] {
     {
       name: `AUDIT_${suffix}`,
       description: "Every mutating operator call and every call refused for its role or a conflict",
-      subjects: [`${r}.audit.*`],
+      subjects: [`${r}.audit.*`, `${r}.dev.*.audit`],
       maxAgeMs: 0,
       duplicateWindowMs: 2 * 60_000,
     },

@@ -12,6 +12,10 @@
  * vs.<region>.dev.<deviceId>.evt.<type>         pipeline event
  * vs.<region>.dev.<deviceId>.clip               clip uploaded
  * vs.<region>.dev.<deviceId>.ota                update progress
+ * vs.<region>.dev.<deviceId>.obj.commit         a device's uploaded object, to adopt (request/reply)
+ * vs.<region>.dev.<deviceId>.audit              what a device refused (a bad or replayed command)
+ * vs.<region>.dev.<deviceId>.creds.renew        a device renews its credentials (request/reply)
+ * vs.provision.<batchId>.nonce|claim            a new device claims its identity (request/reply)
  * vs.<region>.dev.<deviceId>.clock              clock sync request to a primary device (request/reply)
  * vs.<region>.dev.<deviceId>.frames.<cameraId>  video frames of a secondary device's camera
  * vs.<region>.dev.<deviceId>.sim.scene          a simulated primary's new scenario (simulation only)
@@ -94,6 +98,21 @@ export const subjects = {
   clipUploaded: (dev: DeviceAddress): string => `${device(dev)}.clip`,
   /** Update progress of one device (UPDATES stream). */
   updateProgress: (dev: DeviceAddress): string => `${device(dev)}.ota`,
+  /**
+   * A device asks the cloud to adopt an object whose chunks it uploaded (request/reply): the
+   * cloud writes the object's metadata, since a device may only write its own chunks.
+   */
+  objectCommit: (dev: DeviceAddress): string => `${device(dev)}.obj.commit`,
+  /** A device asks for fresh credentials before its own expire (request/reply). */
+  credentialsRenew: (dev: DeviceAddress): string => `${device(dev)}.creds.renew`,
+  /** A new device of a batch asks for a nonce to sign (request/reply; claim credential). */
+  provisionNonce: (batchId: string): string =>
+    `${SUBJECT_ROOT}.provision.${check("batch id", batchId, TOKEN)}.nonce`,
+  /** A new device of a batch claims its identity (request/reply; claim credential). */
+  provisionClaim: (batchId: string): string =>
+    `${SUBJECT_ROOT}.provision.${check("batch id", batchId, TOKEN)}.claim`,
+  /** Audit entry of one device: a command it refused or recognized as replayed (AUDIT stream). */
+  deviceAudit: (dev: DeviceAddress): string => `${device(dev)}.audit`,
   /** Clock sync requests to a primary device (request/reply). */
   clock: (dev: DeviceAddress): string => `${device(dev)}.clock`,
   /** Video frames of one camera of a secondary device (core NATS, binary). */
@@ -163,6 +182,22 @@ export const filters = {
     }.*`,
 } as const;
 
+/** Root of the devices' reply inboxes: `_INBOX_dev.<deviceId>.<nuid>`. */
+export const DEVICE_INBOX_ROOT = "_INBOX_dev";
+
+/**
+ * The reply-inbox prefix of a device's connection (nats.js `inboxPrefix`): a device may only
+ * receive replies and deliveries under its own.
+ */
+export function deviceInboxPrefix(deviceId: string): string {
+  return `${DEVICE_INBOX_ROOT}.${check("device id", deviceId, TOKEN)}`;
+}
+
+/** The reply-inbox prefix of a device claiming with its batch's claim credential. */
+export function claimInboxPrefix(batchId: string): string {
+  return `_INBOX_claim.${check("batch id", batchId, TOKEN)}`;
+}
+
 /** KV bucket names. */
 export const buckets = {
   /** Device shadows: keys `<deviceId>.desired` and `<deviceId>.reported`. */
@@ -179,6 +214,16 @@ export const buckets = {
   service: "service",
   /** Object store of session clips: objects `<deviceId>/<sessionId>/<cameraId>-<part>.mp4`. */
   clips: "clips",
+  /** Provisioning batches and their allowlists: key `<batchId>`. */
+  batches: "batches",
+  /** Each device's issued credentials (public key, expiry, revocation): key `<deviceId>`. */
+  deviceCredentials: "device_credentials",
+  /** Serials claimed, key `<batchId>.<serial>` (created once: a serial claims once). */
+  claims: "claims",
+  /** Provisioning nonces handed out, key: the nonce (used once, valid 5 minutes). */
+  provisionNonces: "provision_nonces",
+  /** Object store of camera snapshots: `<deviceId>/<cameraId>/<ts>.jpg` and `.../latest.jpg`. */
+  snapshots: "snapshots",
   /** Signed version manifests of components: key `<component>.<version>`. */
   components: "components",
   /** Object store of artifact chunks, each named by its SHA-256 (shared by all versions). */

@@ -46,9 +46,11 @@ async function readObject(nc: Parameters<typeof uploadClip>[0], name: string): P
 Deno.test("uploadClip stores a clip any nats.js client reads back whole", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
+  // The device uploads with its own credentials (its own chunks only); the cloud commits.
+  await using device = await nats.connectDevice({ deviceId: "m001-a" });
   const { spool, clip, data } = await spoolWith(["s-1"]);
   using _ = spool;
-  const up = await uploadClip(nc, clip("s-1"), { spool, chunkBytes: CHUNK });
+  const up = await uploadClip(device, clip("s-1"), { spool, chunkBytes: CHUNK });
   assert.equal(up.object, "m001-a/s-1/cam-1-0.mp4");
   assert.equal(up.chunksSent, 10);
   assert.equal(up.sha256, clip("s-1").sha256);
@@ -59,12 +61,13 @@ Deno.test("uploadClip stores a clip any nats.js client reads back whole", async 
   // Marking it uploaded is the caller's (after it announced the clip).
   assert.equal(spool.pending().length, 1);
   // Uploading again sends nothing: the object is there and verified.
-  assert.equal((await uploadClip(nc, clip("s-1"), { spool })).chunksSent, 0);
+  assert.equal((await uploadClip(device, clip("s-1"), { spool })).chunksSent, 0);
 });
 
 Deno.test("uploadClip resumes an upload interrupted at any chunk from the last stored one", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
+  await using device = await nats.connectDevice({ deviceId: "m001-a" });
   const stops = [0, 1, 5, 9, 10]; // 10 = after the last chunk, before the metadata
   const { spool, clip, data } = await spoolWith(stops.map((k) => `s-${k}`));
   using _ = spool;
@@ -73,7 +76,7 @@ Deno.test("uploadClip resumes an upload interrupted at any chunk from the last s
     const id = `s-${k}`;
     await assert.rejects(
       () =>
-        uploadClip(nc, clip(id), {
+        uploadClip(device, clip(id), {
           spool,
           chunkBytes: CHUNK,
           beforeChunk: (i) => {
@@ -82,7 +85,7 @@ Deno.test("uploadClip resumes an upload interrupted at any chunk from the last s
         }),
       /link dropped/,
     );
-    const up = await uploadClip(nc, clip(id), { spool, chunkBytes: CHUNK });
+    const up = await uploadClip(device, clip(id), { spool, chunkBytes: CHUNK });
     assert.equal(up.chunksResumed, k, `resumed after ${k}`);
     assert.equal(up.chunksSent, 10 - k);
     assert.deepEqual(await readObject(nc, up.object), data.get(id));
@@ -96,7 +99,8 @@ Deno.test("uploadClip resumes an upload interrupted at any chunk from the last s
 
 Deno.test("uploadClip resumes after the connection drops mid-upload", async () => {
   await using nats = await startTestNats();
-  const first = await nats.connect("first");
+  await using nc = await nats.connect();
+  const first = await nats.connectDevice({ deviceId: "m001-a" });
   const { spool, clip, data } = await spoolWith(["s-1"]);
   using _ = spool;
   await assert.rejects(() =>
@@ -108,32 +112,51 @@ Deno.test("uploadClip resumes after the connection drops mid-upload", async () =
       },
     })
   );
-  await using second = await nats.connect("second");
+  await using second = await nats.connectDevice({ deviceId: "m001-a" });
   const up = await uploadClip(second, clip("s-1"), { spool, chunkBytes: CHUNK });
   assert.equal(up.chunksResumed, 4);
-  assert.deepEqual(await readObject(second, up.object), data.get("s-1"));
+  assert.deepEqual(await readObject(nc, up.object), data.get("s-1"));
 });
 
 Deno.test("uploadClip uploads again an object that is truncated or corrupt in the store", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
+  await using device = await nats.connectDevice({ deviceId: "m001-a" });
   const { spool, clip, data } = await spoolWith(["s-1", "s-2"]);
   using _ = spool;
   const jsm = await jetstreamManager(nc);
   // Truncated: a chunk of the stored object is lost.
-  const a = await uploadClip(nc, clip("s-1"), { spool, chunkBytes: CHUNK });
+  const a = await uploadClip(device, clip("s-1"), { spool, chunkBytes: CHUNK });
   const os = await new Objm(nc).open("clips");
   const nuid = (await os.info(a.object))!.nuid;
   const chunk = await jsm.streams.getMessage("OBJ_clips", { last_by_subj: `$O.clips.C.${nuid}` });
   assert.ok(chunk);
   await jsm.streams.deleteMessage("OBJ_clips", chunk.seq);
-  const again = await uploadClip(nc, clip("s-1"), { spool, chunkBytes: CHUNK });
+  const again = await uploadClip(device, clip("s-1"), { spool, chunkBytes: CHUNK });
   assert.equal(again.reuploads, 1);
   assert.deepEqual(await readObject(nc, a.object), data.get("s-1"));
   // Corrupt: an object of that name with other bytes.
   const b = clip("s-2");
   await os.putBlob({ name: "m001-a/s-2/cam-1-0.mp4" }, new Uint8Array(5000).fill(7));
-  const up = await uploadClip(nc, b, { spool, chunkBytes: CHUNK });
+  const up = await uploadClip(device, b, { spool, chunkBytes: CHUNK });
   assert.equal(up.chunksSent, 10);
   assert.deepEqual(await readObject(nc, up.object), data.get("s-2"));
+});
+
+Deno.test("uploadClip: the cloud refuses a device's commit of another device's object or chunks", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  // m001-b's credentials, with a spool of m001-a's clip: its name is not under "m001-b/".
+  await using thief = await nats.connectDevice({ deviceId: "m001-b" });
+  const { spool, clip } = await spoolWith(["s-1"]);
+  using _ = spool;
+  await assert.rejects(
+    () => uploadClip(thief, clip("s-1"), { spool, chunkBytes: CHUNK }),
+    (e: Error) => {
+      // Its chunks go to m001-a's chunk subjects, which its credentials refuse.
+      assert.match(e.message, /Permissions Violation|not under "m001-b\/"|timeout/i);
+      return true;
+    },
+  );
+  assert.equal(await (await new Objm(nc).open("clips")).info("m001-a/s-1/cam-1-0.mp4"), null);
 });

@@ -8,7 +8,7 @@ const quiet: Logger = { log: () => {} };
 
 Deno.test("cloud service serves /healthz over HTTP and creates the region streams", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { region: "eu-west", logger: quiet });
+  await using svc = await startCloudService(nats, { region: "eu-west", logger: quiet });
   const res = await fetch(`${svc.url}/healthz`);
   assert.equal(res.status, 200);
   const body = await res.json();
@@ -20,7 +20,7 @@ Deno.test("cloud service serves /healthz over HTTP and creates the region stream
 
 Deno.test("cloud service reports 503 on /healthz once NATS is gone", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   await nats.server.stop();
   const res = await fetch(`${svc.url}/healthz`);
   assert.equal(res.status, 503);
@@ -31,7 +31,7 @@ Deno.test("cloud service uses another port when the preferred one is taken", asy
   await using nats = await startTestNats();
   using taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const busy = (taken.addr as Deno.NetAddr).port;
-  await using svc = await startCloudService(nats.url, { port: busy, logger: quiet });
+  await using svc = await startCloudService(nats, { port: busy, logger: quiet });
   assert.notEqual(new URL(svc.url).port, String(busy));
   assert.equal((await fetch(`${svc.url}/healthz`)).status, 200);
 });

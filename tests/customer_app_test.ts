@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
-import { startCloudService } from "../cloud/mod.ts";
+import { spkiHash, startCloudService } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, StripeProvider } from "../payments/mod.ts";
 import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
@@ -15,10 +15,17 @@ import { lines, ROOT, startTestNats } from "./harness.ts";
 
 const ARTIFACTS = `${ROOT}tests/artifacts`;
 
-async function browser(): Promise<Browser & AsyncDisposable> {
+/** Chromium; `trustCa` makes it trust exactly that private CA (pinned by its key). */
+async function browser(trustCa?: string): Promise<Browser & AsyncDisposable> {
   const b = await chromium.launch({
     executablePath: "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--no-first-run",
+      "--disable-background-networking",
+      ...(trustCa ? [`--ignore-certificate-errors-spki-list=${await spkiHash(trustCa)}`] : []),
+    ],
   });
   return Object.assign(b, { [Symbol.asyncDispose]: () => b.close() });
 }
@@ -43,7 +50,7 @@ Deno.test({
     await Deno.mkdir(ARTIFACTS, { recursive: true });
     const codes: Array<{ to: string; code: string }> = [];
     await using nats = await startTestNats();
-    await using svc = await startCloudService(nats.url, {
+    await using svc = await startCloudService(nats, {
       logger: {
         log: (_level, msg, fields) => {
           if (msg === "login code") codes.push(fields as { to: string; code: string });
@@ -51,7 +58,7 @@ Deno.test({
       },
     });
     const { seed, cart } = seedTakingTwo();
-    await using cabinet = await simulatedCabinet(nats.url, {
+    await using cabinet = await simulatedCabinet(nats, {
       seed,
       isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
     });
@@ -257,7 +264,7 @@ Deno.test({
   async fn() {
     const codes: string[] = [];
     await using nats = await startTestNats();
-    await using svc = await startCloudService(nats.url, {
+    await using svc = await startCloudService(nats, {
       logger: { log: () => {} },
       payments: {
         provider: new StripeProvider({ apiKey: "sk_test_vend", baseUrl: "http://127.0.0.1:9" }),
@@ -340,7 +347,9 @@ Deno.test({
         .carts[0]!;
       assert.equal(cart.size, 2);
 
-      await using b = await browser();
+      // The demo serves HTTPS with its private CA's certificate.
+      assert.match(api, /^https:/);
+      await using b = await browser(urls.get("ca")!);
       const page = await (await b.newContext({
         viewport: { width: 390, height: 844 },
         isMobile: true,

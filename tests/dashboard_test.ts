@@ -58,10 +58,15 @@ async function loginLink(
 Deno.test("dashboard: the fleet page shows a simulated device going offline within 3 s of it stopping", async () => {
   await Deno.mkdir(ARTIFACTS, { recursive: true });
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet, offlineAfterMs: 1000 });
+  await using svc = await startCloudService(nats, { logger: quiet, offlineAfterMs: 1000 });
   await using nc = await nats.connect();
   const stop = new AbortController();
-  const sim = runSimulator(nats.url, {
+  const sim = runSimulator({
+    url: nats.url,
+    credentialsFile: await nats.simulatorCredentials(),
+    caFile: nats.caFile,
+  }, {
+    commandKeys: [(await nats.commandKey()).trusted],
     devices: 3,
     intervalMs: 250,
     connections: 1,
@@ -93,9 +98,9 @@ Deno.test("dashboard: the fleet page shows a simulated device going offline with
 
 Deno.test("dashboard: pressing unlock on a device page opens the door shown there; a viewer sees no buttons", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   await using nc = await nats.connect();
-  await using cabinet = await simulatedCabinet(nats.url, {
+  await using cabinet = await simulatedCabinet(nats, {
     config: { telemetryIntervalMs: 500 },
   });
   await eventually(
@@ -155,7 +160,7 @@ Deno.test("dashboard: pressing unlock on a device page opens the door shown ther
 
 Deno.test("dashboard: a used login link, a forged or stale session get the login page", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   await using nc = await nats.connect();
   const link = await loginLink(nc, svc, "admin");
   await using b = await browser();
@@ -179,7 +184,7 @@ Deno.test("dashboard: a used login link, a forged or stale session get the login
 
 Deno.test("dashboard: live streams are cleaned up after 1,000 connects and disconnects", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   const token = await svc.tokens.issue({ subject: "sse", role: "viewer" });
   // Streams of the earlier tests' pages may still be closing: they only count down.
   const baseline = liveClients.count;
@@ -216,7 +221,7 @@ Deno.test("dashboard: live streams are cleaned up after 1,000 connects and disco
 Deno.test("dashboard: a deployment's page shows each device's state and failure reason live, and pauses it", async () => {
   await Deno.mkdir(ARTIFACTS, { recursive: true });
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   await using nc = await nats.connect();
   const admin = await svc.tokens.issue({ subject: "admin-1", role: "admin" });
   const api = apiClient(svc.url, admin);
@@ -299,7 +304,7 @@ Deno.test("dashboard: a deployment's page shows each device's state and failure 
 Deno.test("dashboard: a flagged session is corrected and approved in the review queue, its clip plays, and the capture follows", async () => {
   await Deno.mkdir(ARTIFACTS, { recursive: true });
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   await using nc = await nats.connect();
   await using machine = await simulatedMachine(nc, { machineId: "m001" });
   const token = await svc.tokens.issue({ subject: "app-backend", role: "admin" });

@@ -24,19 +24,31 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose customers
       assert.ok(m, `unexpected line on stdout: ${line}`);
       urls.set(m[1]!, m[2]!);
     }
-    assert.match(urls.get("nats") ?? "", /^nats:\/\/127\.0\.0\.1:\d+$/);
-    assert.match(urls.get("api") ?? "", /^http:\/\/127\.0\.0\.1:\d+$/);
+    // TLS for NATS and HTTPS for the API, from the demo's private CA.
+    assert.match(urls.get("nats") ?? "", /^tls:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(urls.get("api") ?? "", /^https:\/\/127\.0\.0\.1:\d+$/);
+    const caFile = urls.get("ca")!;
+    const client = Deno.createHttpClient({ caCerts: [await Deno.readTextFile(caFile)] });
+    await assert.rejects(() => fetch(`${urls.get("api")}/healthz`), "untrusted without the CA");
+    await assert.rejects(
+      () => connectNats(urls.get("nats")!, { timeoutMs: 3000, reconnect: false }),
+      "no NATS without credentials",
+    );
 
-    const health = await fetch(`${urls.get("api")}/healthz`);
+    const health = await fetch(`${urls.get("api")}/healthz`, { client });
     assert.equal(health.status, 200);
     assert.equal((await health.json()).status, "ok");
-    const nc = await connectNats(urls.get("nats")!);
+    const nc = await connectNats({
+      url: urls.get("nats")!,
+      credentialsFile: urls.get("creds")!,
+      caFile,
+    });
     const account = await (await jetstreamManager(nc)).getAccountInfo();
     assert.ok(account.streams >= 4, `only ${account.streams} streams`);
     assert.equal(urls.get("machines"), "m001,m002");
     // The customer app at a machine: its sign-in page first.
     assert.equal(urls.get("app"), `${urls.get("api")}/app/m/m001`);
-    const app = await fetch(urls.get("app")!);
+    const app = await fetch(urls.get("app")!, { client });
     assert.equal(app.status, 200);
     assert.match(await app.text(), /Sign in/);
     // Watched from the start: on a loaded machine the demo may be near its end later on.

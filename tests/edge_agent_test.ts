@@ -6,7 +6,6 @@ import { Agent, SimulatedHardware } from "../edge/mod.ts";
 import {
   buckets,
   type CommandRequest,
-  commandRequest,
   filters,
   newEnvelope,
   parseCommandReply,
@@ -15,7 +14,11 @@ import {
   parseTelemetry,
   shadow,
   shadowKey,
+  signCommand,
+  signedCommand,
+  type SigningKey,
   subjects,
+  toBase64Url,
 } from "../protocol/mod.ts";
 import {
   assertSessionsInOrder,
@@ -28,18 +31,34 @@ import { startTestNats } from "./harness.ts";
 const dev = { region: "local", deviceId: "m001-a" };
 const quiet = { log: () => {} };
 
+/** A command request signed with the cloud's command key (as the cloud sends them). */
 function command(
+  key: SigningKey,
   body: Pick<CommandRequest, "command" | "args">,
   overrides: Partial<CommandRequest> = {},
-): Uint8Array {
-  return commandRequest.encode({
+): Promise<Uint8Array> {
+  return signCommand({
     ...newEnvelope(),
     deviceId: "m001-a",
     issuer: "op-test",
     expiresAt: Date.now() + 10_000,
     ...body,
     ...overrides,
-  } as CommandRequest);
+  } as CommandRequest, key);
+}
+
+/** Signs any JSON text as a command (to send what the schema would refuse to sign). */
+async function signRaw(key: SigningKey, text: string): Promise<Uint8Array> {
+  const sig = await crypto.subtle.sign(
+    { name: "Ed25519" },
+    key.privateKey,
+    new TextEncoder().encode(text),
+  );
+  return signedCommand.encode({
+    command: text,
+    keyId: key.keyId,
+    signature: toBase64Url(new Uint8Array(sig)),
+  });
 }
 
 Deno.test("agent heartbeats, reports telemetry and its shadow", async () => {
@@ -48,7 +67,7 @@ Deno.test("agent heartbeats, reports telemetry and its shadow", async () => {
   await ensureStreams(nc, "local");
   const beats = nc.subscribe(filters.heartbeats(), { max: 2 });
   const tel = nc.subscribe(filters.telemetry(), { max: 1 });
-  await using agent = await Agent.start(await testAgentConfig(nats.url), quiet);
+  await using agent = await Agent.start(await testAgentConfig(nats), quiet);
   for await (const m of beats) {
     const hb = parseHeartbeat(m.data);
     assert.ok(hb.ok, hb.ok ? "" : hb.error.message);
@@ -71,7 +90,7 @@ Deno.test("agent heartbeats, reports telemetry and its shadow", async () => {
 Deno.test("agent applies a desired state and reports what it could not apply", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
-  await using agent = await Agent.start(await testAgentConfig(nats.url), quiet);
+  await using agent = await Agent.start(await testAgentConfig(nats), quiet);
   const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
   await eventually(
     () => kv.get(shadowKey("m001-a", "reported")).then((e) => e?.value),
@@ -111,18 +130,24 @@ Deno.test("agent applies a desired state and reports what it could not apply", a
 Deno.test("agent unlocks once per command id, refuses expired and unknown commands", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
+  const key = await nats.commandKey();
   const hardware = new SimulatedHardware();
-  await using _agent = await Agent.start(await testAgentConfig(nats.url), { ...quiet, hardware });
+  await using _agent = await Agent.start(await testAgentConfig(nats), { ...quiet, hardware });
   const subject = subjects.command(dev, "unlock");
   await eventually(
-    () =>
-      nc.request(subject, command({ command: "diagnostics", args: {} }), { timeout: 500 }).then(
+    async () =>
+      nc.request(subject, await command(key, { command: "diagnostics", args: {} }), {
+        timeout: 500,
+      }).then(
         () => true,
       ),
     5000,
     "agent online",
   );
-  const unlock = command({ command: "unlock", args: { sessionId: null, durationMs: 5000 } });
+  const unlock = await command(key, {
+    command: "unlock",
+    args: { sessionId: null, durationMs: 5000 },
+  });
   const first = parseCommandReply((await nc.request(subject, unlock, { timeout: 2000 })).data);
   const again = parseCommandReply((await nc.request(subject, unlock, { timeout: 2000 })).data);
   assert.ok(first.ok && first.value.status === "ok");
@@ -131,7 +156,7 @@ Deno.test("agent unlocks once per command id, refuses expired and unknown comman
   const expired = parseCommandReply(
     (await nc.request(
       subject,
-      command({ command: "unlock", args: { sessionId: null, durationMs: 5000 } }, {
+      await command(key, { command: "unlock", args: { sessionId: null, durationMs: 5000 } }, {
         expiresAt: Date.now() - 1,
       }),
       { timeout: 2000 },
@@ -140,9 +165,10 @@ Deno.test("agent unlocks once per command id, refuses expired and unknown comman
   assert.ok(
     expired.ok && expired.value.status === "error" && expired.value.error.code === "expired",
   );
-  const raw = new TextEncoder().encode(
+  const raw = await signRaw(
+    key,
     JSON.stringify({
-      ...JSON.parse(new TextDecoder().decode(unlock)),
+      ...JSON.parse(JSON.parse(new TextDecoder().decode(unlock)).command),
       id: "0193a1b2-c3d4-7e5f-8a9b-999999999999",
       command: "self_destruct",
     }),
@@ -164,9 +190,10 @@ Deno.test("agent unlocks once per command id, refuses expired and unknown comman
 Deno.test("agent turns a door session into events, exactly once and in order, and snapshots a camera", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
+  const key = await nats.commandKey();
   await ensureStreams(nc, "local");
   const hardware = new SimulatedHardware();
-  const config = await testAgentConfig(nats.url, {
+  const config = await testAgentConfig(nats, {
     cameras: [{ cameraId: "cam-1", source: { kind: "synthetic" }, width: 64, height: 48, fps: 10 }],
   });
   await using agent = await Agent.start(config, {
@@ -204,7 +231,7 @@ Deno.test("agent turns a door session into events, exactly once and in order, an
       const r = parseCommandReply(
         (await nc.request(
           subjects.command(dev, "snapshot"),
-          command({ command: "snapshot", args: { cameraId: "cam-1" } }),
+          await command(key, { command: "snapshot", args: { cameraId: "cam-1" } }),
           { timeout: 3000 },
         )).data,
       );
@@ -220,9 +247,9 @@ Deno.test("agent turns a door session into events, exactly once and in order, an
 
 Deno.test("agent fails over to the other server in its list when its server dies", async () => {
   await using a = await startTestNats();
-  await using b = await startTestNats();
+  await using b = await startTestNats({ sameAccountsAs: a });
   await using agent = await Agent.start(
-    await testAgentConfig(a.url, { nats: { servers: [a.url, b.url] } }),
+    await testAgentConfig(a, { nats: { servers: [a.url, b.url] } }),
     quiet,
   );
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
@@ -260,11 +287,14 @@ Deno.test("agent fails over to the other server in its list when its server dies
 Deno.test("agent collects its recent logs, restarts its pipeline and reports diagnostics on command", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
-  await using agent = await Agent.start(await testAgentConfig(nats.url), quiet);
+  const key = await nats.commandKey();
+  await using agent = await Agent.start(await testAgentConfig(nats), quiet);
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
   const ask = async (body: Pick<CommandRequest, "command" | "args">) => {
     const r = parseCommandReply(
-      (await nc.request(subjects.command(dev, body.command), command(body), { timeout: 3000 }))
+      (await nc.request(subjects.command(dev, body.command), await command(key, body), {
+        timeout: 3000,
+      }))
         .data,
     );
     assert.ok(r.ok && r.value.status === "ok", JSON.stringify(r));
@@ -286,7 +316,7 @@ Deno.test("agent collects its recent logs, restarts its pipeline and reports dia
   const bad = parseCommandReply(
     (await nc.request(
       subjects.command(dev, "set_config"),
-      command({ command: "set_config", args: { config: { heartbeatIntervalMs: 5 } } }),
+      await command(key, { command: "set_config", args: { config: { heartbeatIntervalMs: 5 } } }),
       { timeout: 3000 },
     )).data,
   );
@@ -301,12 +331,12 @@ Deno.test("a secondary follows its primary's door sessions", async () => {
   await using nc = await nats.connect();
   await ensureStreams(nc, "local");
   const hw = new SimulatedHardware();
-  await using primary = await Agent.start(await testAgentConfig(nats.url), {
+  await using primary = await Agent.start(await testAgentConfig(nats), {
     ...quiet,
     hardware: hw,
   });
   await using secondary = await Agent.start(
-    await testAgentConfig(nats.url, {
+    await testAgentConfig(nats, {
       deviceId: "m001-b",
       role: "secondary",
       primaryDeviceId: "m001-a",
@@ -337,7 +367,7 @@ Deno.test("agent sends a cart under the configured threshold to review, and char
   await using nc = await nats.connect();
   await ensureStreams(nc, "local");
   const hardware = new SimulatedHardware();
-  const config = await testAgentConfig(nats.url, { recognition: { threshold: 0.8 } });
+  const config = await testAgentConfig(nats, { recognition: { threshold: 0.8 } });
   const confidences = [0.85, 0.6];
   await using agent = await Agent.start(config, {
     ...quiet,

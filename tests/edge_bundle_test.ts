@@ -2,19 +2,19 @@ import assert from "node:assert/strict";
 import { buildEdge, verifyBundle } from "../cli/build_edge.ts";
 import { ensureStreams } from "../cloud/mod.ts";
 import { filters, parseClipUploaded, parseHeartbeat, parsePipelineEvent } from "../protocol/mod.ts";
-import { writeAgentConfigFile } from "./edge_harness.ts";
+import { type AgentNats, writeAgentConfigFile } from "./edge_harness.ts";
 import { lines } from "./harness.ts";
 import { startTestNats } from "./harness.ts";
 
 /** Starts a built device program and resolves with the ms from spawn to its first heartbeat. */
 async function firstHeartbeat(
   executable: string,
-  natsUrl: string,
+  nats: AgentNats,
   connect: () => Promise<import("@nats-io/nats-core").NatsConnection>,
   timeoutMs: number,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "vend-bundle-run-" });
-  const config = await writeAgentConfigFile(dir, natsUrl, { heartbeatIntervalMs: 200 });
+  const config = await writeAgentConfigFile(dir, nats, { heartbeatIntervalMs: 200 });
   const nc = await connect();
   const beats = nc.subscribe(filters.heartbeats(), { max: 1, timeout: timeoutMs });
   await nc.flush();
@@ -66,7 +66,7 @@ Deno.test("the x86_64 firmware bundle verifies against its manifest and runs fro
     assert.equal(sup.code, 2);
     assert.match(new TextDecoder().decode(sup.stderr), /--ota-dir is required/);
     await using nats = await startTestNats();
-    const ms = await firstHeartbeat(build.executable, nats.url, () => nats.connect(), 15_000);
+    const ms = await firstHeartbeat(build.executable, nats, () => nats.connect(), 15_000);
     assert.ok(ms > 0);
     // A changed byte is caught by the manifest.
     const js = `${build.dir}/app/agent.js`;
@@ -84,12 +84,12 @@ Deno.test("the x86_64 firmware bundle verifies against its manifest and runs fro
 /** Runs a built device program with a camera and automatic sessions; resolves with a clip event. */
 async function firstClip(
   executable: string,
-  url: string,
+  nats: AgentNats,
   connect: () => Promise<import("@nats-io/nats-core").NatsConnection>,
   timeoutMs: number,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "vend-bundle-rec-" });
-  const config = await writeAgentConfigFile(dir, url, {
+  const config = await writeAgentConfigFile(dir, nats, {
     cameras: [{
       cameraId: "cam-1",
       source: { kind: "synthetic" },
@@ -152,7 +152,7 @@ Deno.test("the x86_64 firmware bundle records a door session with ffmpeg.wasm an
   try {
     const build = await buildEdge("x86_64", out);
     await using nats = await startTestNats();
-    const clip = await firstClip(build.executable, nats.url, () => nats.connect(), 30_000);
+    const clip = await firstClip(build.executable, nats, () => nats.connect(), 30_000);
     assert.equal(clip.cameraId, "cam-1");
     assert.equal(clip.codec, "h264");
     assert.ok(clip.frames > 0 && clip.bytes > 0);
@@ -170,10 +170,10 @@ Deno.test({
       const build = await buildEdge("aarch64", out);
       assert.deepEqual(await verifyBundle(build.dir), []);
       await using nats = await startTestNats();
-      const ms = await firstHeartbeat(build.executable, nats.url, () => nats.connect(), 120_000);
+      const ms = await firstHeartbeat(build.executable, nats, () => nats.connect(), 120_000);
       assert.ok(ms > 0);
       // ffmpeg.wasm records on the ARM build too.
-      const clip = await firstClip(build.executable, nats.url, () => nats.connect(), 240_000);
+      const clip = await firstClip(build.executable, nats, () => nats.connect(), 240_000);
       assert.equal(clip.codec, "h264");
       assert.ok(clip.frames > 0);
     } finally {

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { ensureStreams, type LocalNats, startLocalNats } from "../cloud/mod.ts";
 import { Agent, SimulatedHardware } from "../edge/mod.ts";
 import {
   assertSessionsInOrder,
@@ -7,8 +6,8 @@ import {
   streamEvents,
   testAgentConfig,
 } from "./edge_harness.ts";
-import { lines, ROOT } from "./harness.ts";
-import { connectNats } from "../cloud/mod.ts";
+import { lines, ROOT, startTestNats } from "./harness.ts";
+import { connectNats, type NatsTarget } from "../cloud/mod.ts";
 
 const quiet = { log: () => {} };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -22,25 +21,6 @@ const decider = {
     }),
 };
 
-/** A nats-server that can be stopped and started again on the same port and data. */
-async function restartableNats() {
-  const dataDir = await Deno.makeTempDir({ prefix: "vend-fault-nats-" });
-  let server: LocalNats = await startLocalNats({ dataDir });
-  const port = server.port;
-  return {
-    url: server.url,
-    stop: () => server.stop(),
-    async start() {
-      server = await startLocalNats({ dataDir, port });
-      assert.equal(server.port, port, "restarted on the same port");
-    },
-    async [Symbol.asyncDispose]() {
-      await server.stop();
-      await Deno.remove(dataDir, { recursive: true });
-    },
-  };
-}
-
 async function session(hw: SimulatedHardware) {
   hw.setDoor("open");
   await sleep(50);
@@ -48,8 +28,8 @@ async function session(hw: SimulatedHardware) {
   await sleep(50);
 }
 
-async function checkStream(url: string, sessions: number): Promise<string[]> {
-  const nc = await connectNats(url);
+async function checkStream(nats: NatsTarget, sessions: number): Promise<string[]> {
+  const nc = await connectNats(nats);
   try {
     const events = await eventually(
       async () => {
@@ -68,12 +48,9 @@ async function checkStream(url: string, sessions: number): Promise<string[]> {
 
 /** A restartable server with the region's streams, and a connected in-process agent on simulated hardware. */
 async function agentWithNats() {
-  const nats = await restartableNats();
-  const setup = await connectNats(nats.url);
-  await ensureStreams(setup, "local");
-  await setup.close();
+  const nats = await startTestNats();
   const hw = new SimulatedHardware();
-  const agent = await Agent.start(await testAgentConfig(nats.url), {
+  const agent = await Agent.start(await testAgentConfig(nats), {
     ...quiet,
     hardware: hw,
     cartDecider: decider,
@@ -94,7 +71,7 @@ Deno.test("agent loses nothing when NATS is killed and restarted in the middle o
   await using env = await agentWithNats();
   const { nats, hw, agent } = env;
   hw.setDoor("open");
-  const probe = await connectNats(nats.url);
+  const probe = await connectNats(nats);
   await eventually(
     async () => ((await streamEvents(probe, "m001-a")).length === 1 ? true : undefined),
     5000,
@@ -111,7 +88,7 @@ Deno.test("agent loses nothing when NATS is killed and restarted in the middle o
     15_000,
     "outbox drained",
   );
-  const sessions = await checkStream(nats.url, 2);
+  const sessions = await checkStream(nats, 2);
   assert.equal(new Set(sessions).size, 2);
 });
 
@@ -137,7 +114,7 @@ Deno.test("agent delivers a minute's backlog in order once the server comes back
     Date.now() - back < 15_000,
     `backlog took ${Date.now() - back} ms after the server returned`,
   );
-  await checkStream(nats.url, 6);
+  await checkStream(nats, 6);
 });
 
 /** Runs the agent program as its own process, with the simulated shopper unlocking by itself. */
@@ -161,11 +138,8 @@ function spawnAgent(configFile: string, fault?: string) {
 }
 
 Deno.test("agent killed with SIGKILL after writing the outbox, during recovery, and after publishing, still delivers every event exactly once in order", async () => {
-  await using nats = await restartableNats();
-  const setup = await connectNats(nats.url);
-  await ensureStreams(setup, "local");
-  await setup.close();
-  const config = await testAgentConfig(nats.url);
+  await using nats = await startTestNats();
+  const config = await testAgentConfig(nats);
   const configFile = `${config.dataDir}/agent.json`;
   await Deno.writeTextFile(configFile, JSON.stringify(config));
 
@@ -185,7 +159,7 @@ Deno.test("agent killed with SIGKILL after writing the outbox, during recovery, 
   // 3. Runs normally until two more sessions are complete.
   child = spawnAgent(configFile);
   for await (const line of lines(child.stdout)) if (line.startsWith("ready:")) break;
-  const nc = await connectNats(nats.url);
+  const nc = await connectNats(nats);
   await eventually(
     async () => {
       const e = await streamEvents(nc, "m001-a");

@@ -27,26 +27,58 @@ import {
   shadow,
   shadowKey,
 } from "../protocol/mod.ts";
+import type { TestNats } from "./harness.ts";
 
-/** A primary device's config for tests, on `url`, storing under a new temporary folder. */
+/**
+ * Where a test's agent connects: a test server (the agent gets its own device credentials
+ * from it) or a bare URL (an open server).
+ */
+export type AgentNats = TestNats | string;
+
+async function withCredentials(
+  nats: AgentNats,
+  raw: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  if (typeof nats === "string") return raw;
+  const natsConfig = (raw.nats ?? {}) as Record<string, unknown>;
+  if (natsConfig.credentialsFile) return raw; // the test chose the device's credentials
+  const credentialsFile = await nats.deviceCredentials({
+    deviceId: raw.deviceId as string,
+    ...(typeof raw.region === "string" ? { region: raw.region } : {}),
+  });
+  const key = await nats.commandKey();
+  return {
+    // The device pins the cloud's command key, as provisioning does.
+    commands: { trustedKeys: [key.trusted] },
+    ...raw,
+    nats: { servers: [nats.url], caFile: nats.caFile, ...natsConfig, credentialsFile },
+  };
+}
+
+/**
+ * A primary device's config for tests, on `nats`, storing under a new temporary folder; on a
+ * test server the device connects with its own credentials.
+ */
 export async function testAgentConfig(
-  url: string,
+  nats: AgentNats,
   overrides: Record<string, unknown> = {},
 ): Promise<AgentConfig> {
   const dataDir = await Deno.makeTempDir({ prefix: "vend-agent-" });
-  return parseAgentConfig({
-    deviceId: "m001-a",
-    machineId: "m001",
-    role: "primary",
-    nats: { servers: [url] },
-    dataDir,
-    heartbeatIntervalMs: 200,
-    telemetryIntervalMs: 500,
-    cameras: [],
-    // Recording has its own tests; the others need no encoder.
-    recording: { enabled: false },
-    ...overrides,
-  });
+  return parseAgentConfig(
+    await withCredentials(nats, {
+      deviceId: "m001-a",
+      machineId: "m001",
+      role: "primary",
+      nats: { servers: [typeof nats === "string" ? nats : nats.url] },
+      dataDir,
+      heartbeatIntervalMs: 200,
+      telemetryIntervalMs: 500,
+      cameras: [],
+      // Recording has its own tests; the others need no encoder.
+      recording: { enabled: false },
+      ...overrides,
+    }),
+  );
 }
 
 /**
@@ -55,20 +87,22 @@ export async function testAgentConfig(
  */
 export async function writeAgentConfigFile(
   dir: string,
-  url: string,
+  nats: AgentNats,
   extra: Record<string, unknown> = {},
 ): Promise<string> {
   const path = `${dir}/agent.json`;
   await Deno.writeTextFile(
     path,
-    JSON.stringify({
-      deviceId: "m001-a",
-      machineId: "m001",
-      role: "primary",
-      nats: { servers: [url] },
-      dataDir: `${dir}/data`,
-      ...extra,
-    }),
+    JSON.stringify(
+      await withCredentials(nats, {
+        deviceId: "m001-a",
+        machineId: "m001",
+        role: "primary",
+        nats: { servers: [typeof nats === "string" ? nats : nats.url] },
+        dataDir: `${dir}/data`,
+        ...extra,
+      }),
+    ),
   );
   return path;
 }
@@ -203,7 +237,7 @@ export interface SimulatedCabinet extends AsyncDisposable {
  * Disposal (once, however often it is called) stops the shopper, then the agent.
  */
 export async function simulatedCabinet(
-  url: string,
+  url: AgentNats,
   options: {
     readonly seed?: number;
     readonly config?: Record<string, unknown>;

@@ -34,7 +34,7 @@ Deno.test({
     const registry = await ComponentRegistry.open(nc);
     const hardware = new SimulatedHardware();
     const scene = new SimulatedScene({ seed: 500 });
-    const config = await testAgentConfig(nats.url, {
+    const config = await testAgentConfig(nats, {
       cameras: ["cam-1", "cam-2"].map((cameraId) => ({
         cameraId,
         source: { kind: "synthetic" },

@@ -44,7 +44,7 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
   await using nc = await nats.connect();
   await ensureStreams(nc, "local");
   const hardware = new SimulatedHardware();
-  const config = await testAgentConfig(nats.url, {
+  const config = await testAgentConfig(nats, {
     cameras,
     recording: { enabled: true, preRollMs: 500, postRollMs: 300, uploadIntervalMs: 200 },
   });
@@ -149,7 +149,7 @@ Deno.test({
     // The spool sits on a real 256 KiB file system: the first clip fills it.
     await using disk = (await tmpfs(256 * 1024))!;
     const hardware = new SimulatedHardware();
-    const config = await testAgentConfig(nats.url, {
+    const config = await testAgentConfig(nats, {
       cameras: [{ ...cameras[0], width: 320, height: 240 }],
       recording: {
         enabled: true,

@@ -30,7 +30,7 @@ async function snapshot(nc: NatsConnection): Promise<string> {
 
 Deno.test("fleet API answers 600 random and malformed requests with 4xx only, and changes nothing", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   await using nc = await nats.connect();
   const admin = await svc.tokens.issue({ subject: "fuzz-admin", role: "admin" });
   const viewer = await svc.tokens.issue({ subject: "fuzz-viewer", role: "viewer" });

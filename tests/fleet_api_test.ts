@@ -8,7 +8,7 @@ import { startTestNats, type TestNats } from "./harness.ts";
 const quiet: Logger = { log: () => {} };
 
 async function cloud(nats: TestNats, offlineAfterMs = 60_000) {
-  const svc = await startCloudService(nats.url, { logger: quiet, offlineAfterMs });
+  const svc = await startCloudService(nats, { logger: quiet, offlineAfterMs });
   const token = (role: "viewer" | "operator" | "admin", subject = `${role}-1`) =>
     svc.tokens.issue({ subject, role });
   const call = async (
@@ -249,7 +249,7 @@ Deno.test("a viewer cannot unlock; an operator's unlock and desired state reach 
   const { svc, token, call } = await cloud(nats);
   await using _ = svc as CloudService;
   const hardware = new SimulatedHardware();
-  await using agent = await Agent.start(await testAgentConfig(nats.url), {
+  await using agent = await Agent.start(await testAgentConfig(nats), {
     hardware,
     log: () => {},
   });

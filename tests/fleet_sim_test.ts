@@ -8,11 +8,16 @@ const quiet: Logger = { log: () => {} };
 
 Deno.test("the fleet simulator's devices show up online in the API, answer commands, and go offline when silent", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet, offlineAfterMs: 1500 });
+  await using svc = await startCloudService(nats, { logger: quiet, offlineAfterMs: 1500 });
   const token = await svc.tokens.issue({ subject: "op", role: "operator" });
   const stop = new AbortController();
   let beats = 0;
-  const running = runSimulator(nats.url, {
+  const running = runSimulator({
+    url: nats.url,
+    credentialsFile: await nats.simulatorCredentials(),
+    caFile: nats.caFile,
+  }, {
+    commandKeys: [(await nats.commandKey()).trusted],
     onBeat: () => void beats++,
     devices: 200,
     intervalMs: 500,
@@ -40,7 +45,7 @@ Deno.test("the fleet simulator's devices show up online in the API, answer comma
     5000,
     "command answered",
   );
-  assert.equal(done.status, "succeeded");
+  assert.equal(done.status, "succeeded", JSON.stringify(done.error));
   assert.deepEqual(done.result, { simulated: true });
   // More than one round of heartbeats before stopping (a loaded machine may take a while).
   await eventually(() => (beats > 180 ? true : undefined), 10_000, "a second round of heartbeats");
@@ -59,10 +64,15 @@ Deno.test("the fleet simulator's devices show up online in the API, answer comma
 
 Deno.test("the fleet simulator's silent devices beat until silenceAfterMs, then go offline while the rest stay online", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet, offlineAfterMs: 1500 });
+  await using svc = await startCloudService(nats, { logger: quiet, offlineAfterMs: 1500 });
   const token = await svc.tokens.issue({ subject: "op", role: "viewer" });
   const stop = new AbortController();
-  const running = runSimulator(nats.url, {
+  const running = runSimulator({
+    url: nats.url,
+    credentialsFile: await nats.simulatorCredentials(),
+    caFile: nats.caFile,
+  }, {
+    commandKeys: [(await nats.commandKey()).trusted],
     devices: 10,
     intervalMs: 250,
     offline: 4,

@@ -16,42 +16,166 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectNats, type LocalNats, startLocalNats } from "../cloud/mod.ts";
+import {
+  auditNatsRefusals,
+  connectNats,
+  type DeviceGrant,
+  ensureStreams,
+  loadCommandKey,
+  type LocalNats,
+  serveObjectCommits,
+  simulatorPermissions,
+  startLocalNats,
+} from "../cloud/mod.ts";
+import { Kvm } from "@nats-io/kv";
+import { buckets, deviceInboxPrefix, type SigningKey } from "../protocol/mod.ts";
 
 /** A test's nats-server: its URL, a way to connect, and disposal that removes everything. */
 export interface TestNats extends AsyncDisposable {
   /** Client URL. */
   readonly url: string;
-  /** The server process. */
+  /** The server process (a new one after {@link TestNats.start}). */
   readonly server: LocalNats;
-  /** Connects a client that is closed when the returned object is disposed. */
+  /** Stops the server (a fault: clients see the connection drop). */
+  stop(): Promise<void>;
+  /** Starts the server again on the same port, data and accounts. */
+  start(): Promise<void>;
+  /** The cloud's credentials file (a user of the cloud account, where JetStream lives). */
+  readonly credentialsFile: string;
+  /** The private CA that signed the server's certificate (the server serves TLS only). */
+  readonly caFile: string;
+  /** Connects a cloud-account client that is closed when the returned object is disposed. */
   connect(name?: string): Promise<NatsConnection & AsyncDisposable>;
+  /**
+   * Writes credentials of one device (its own subjects only) and returns the file's path;
+   * `peers` defaults to the other device of its cabinet by the tests' naming (`m001-a` and
+   * `m001-b`).
+   */
+  deviceCredentials(
+    device: { deviceId: string; region?: string; peers?: string[] },
+    options?: { expiresInS?: number },
+  ): Promise<string>;
+  /** Connects as one device (its credentials and inbox prefix); no reconnect unless asked. */
+  connectDevice(
+    device: { deviceId: string; region?: string; peers?: string[] },
+    options?: { reconnect?: boolean },
+  ): Promise<NatsConnection & AsyncDisposable>;
+  /** Writes the fleet simulator's credentials (any device's subjects) and returns the path. */
+  simulatorCredentials(): Promise<string>;
+  /** The cloud's command signing key (devices pin its `trusted` part). */
+  commandKey(): Promise<SigningKey>;
 }
 
-/** Starts a fresh nats-server with JetStream in a temporary folder. */
-export async function startTestNats(): Promise<TestNats> {
+/** The other device of a test cabinet: `m001-a` <-> `m001-b`. */
+export function cabinetPeer(deviceId: string): string[] {
+  const m = /^(.*)-([ab])$/.exec(deviceId);
+  return m ? [`${m[1]}-${m[2] === "a" ? "b" : "a"}`] : [];
+}
+
+/**
+ * Starts a fresh nats-server with JetStream in a temporary folder; `sameAccountsAs` another
+ * test server makes one system with it (the same operator and accounts, so one device's
+ * credentials work on both).
+ */
+export async function startTestNats(
+  options: { sameAccountsAs?: TestNats } = {},
+): Promise<TestNats> {
   const dataDir = await Deno.makeTempDir({ prefix: "vend-test-nats-" });
+  const authDir = options.sameAccountsAs?.server.accounts?.dir ?? `${dataDir}/auth`;
   let server: LocalNats;
   try {
-    server = await startLocalNats({ dataDir });
+    server = await startLocalNats({ dataDir, authDir });
   } catch (e) {
     await Deno.remove(dataDir, { recursive: true });
     throw e;
   }
   const clients: NatsConnection[] = [];
+  // What the cloud provides devices even when a test runs no cloud service: the region's
+  // streams and buckets (devices may not create any) and the commit of their uploads.
+  const core = await connectNats(server, { name: "test-cloud-core", timeoutMs: 5000 });
+  clients.push(core);
+  await ensureStreams(core, "local");
+  await serveObjectCommits(core);
+  // What the server refuses is audited (as cloud/main.ts does for the server it runs).
+  let stopAudit = auditNatsRefusals(server, core, { region: "local" });
+  const accounts = server.accounts!;
+  const credentialsFile = server.credentialsFile!;
+  const caFile = server.caFile!;
+  const deviceCredentials = async (
+    device: { deviceId: string; region?: string; peers?: string[] },
+    options: { expiresInS?: number } = {},
+  ) => {
+    const grant: DeviceGrant = {
+      region: device.region ?? "local",
+      deviceId: device.deviceId,
+      peers: device.peers ?? cabinetPeer(device.deviceId),
+    };
+    const issued = await accounts.deviceCredentials(grant, options);
+    const path = `${dataDir}/${device.deviceId}-${crypto.randomUUID().slice(0, 8)}.creds`;
+    await Deno.writeFile(path, issued.creds!, { mode: 0o600 });
+    return path;
+  };
+  const port = server.port;
   return {
     url: server.url,
-    server,
+    get server() {
+      return server;
+    },
+    stop: () => server.stop(),
+    async start() {
+      server = await startLocalNats({ dataDir, port, authDir });
+      if (server.port !== port) throw new Error(`Restarted NATS on ${server.port}, not ${port}`);
+      stopAudit();
+      stopAudit = auditNatsRefusals(server, core, { region: "local" });
+    },
+    credentialsFile,
+    caFile,
     async connect(name = "test") {
-      const nc = await connectNats(server.url, { name, timeoutMs: 5000 });
+      const nc = await connectNats(server, { name, timeoutMs: 5000 });
       clients.push(nc);
       return Object.assign(nc, { [Symbol.asyncDispose]: () => nc.close() });
+    },
+    deviceCredentials,
+    async connectDevice(device, options = {}) {
+      const nc = await connectNats(server.url, {
+        name: device.deviceId,
+        timeoutMs: 5000,
+        credentialsFile: await deviceCredentials(device),
+        caFile,
+        inboxPrefix: deviceInboxPrefix(device.deviceId),
+        reconnect: options.reconnect ?? false,
+      });
+      clients.push(nc);
+      return Object.assign(nc, { [Symbol.asyncDispose]: () => nc.close() });
+    },
+    async commandKey() {
+      const service = await new Kvm(core).create(buckets.service, { history: 1 });
+      return await loadCommandKey(service);
+    },
+    async simulatorCredentials() {
+      const issued = await accounts.userCredentials("devices", "fleet-simulator", {
+        permissions: simulatorPermissions(),
+      });
+      const path = `${dataDir}/simulator.creds`;
+      await Deno.writeFile(path, issued.creds!, { mode: 0o600 });
+      return path;
     },
     async [Symbol.asyncDispose]() {
       await Promise.all(clients.map((nc) => nc.close().catch(() => {})));
       await server.stop();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
+  };
+}
+
+/** The environment that points a child process (cloud, CLI tools) at a test server as the cloud. */
+export function natsEnv(
+  nats: { url: string; credentialsFile?: string; caFile?: string },
+): Record<string, string> {
+  return {
+    NATS_URL: nats.url,
+    ...(nats.credentialsFile ? { NATS_CREDS: nats.credentialsFile } : {}),
+    ...(nats.caFile ? { NATS_CA: nats.caFile } : {}),
   };
 }
 

@@ -53,7 +53,7 @@ Deno.test("ensureStreams is idempotent and creates every region stream", async (
   const jsm = await jetstreamManager(nc);
   const names = [];
   for await (const s of jsm.streams.list()) names.push(s.config.name);
-  assert.deepEqual(names.sort(), [
+  assert.deepEqual(names.filter((n) => n.endsWith("_EU-WEST")).sort(), [
     "ALERTS_EU-WEST",
     "AUDIT_EU-WEST",
     "EVENTS_EU-WEST",
@@ -61,6 +61,10 @@ Deno.test("ensureStreams is idempotent and creates every region stream", async (
     "TELEMETRY_EU-WEST",
     "UPDATES_EU-WEST",
   ]);
+  // And the buckets devices use (their credentials cannot create any).
+  for (const b of ["KV_shadow", "KV_components", "OBJ_artifacts", "OBJ_clips", "OBJ_snapshots"]) {
+    assert.ok(names.includes(b), `${b} exists`);
+  }
 });
 
 Deno.test("startLocalNats picks another port when the preferred one is taken", async () => {
@@ -70,7 +74,11 @@ Deno.test("startLocalNats picks another port when the preferred one is taken", a
   try {
     await using nats = await startLocalNats({ dataDir, port: busy });
     assert.notEqual(nats.port, busy);
-    await using probe = await ensureNats({ url: nats.url });
+    await using probe = await ensureNats({
+      url: nats.url,
+      credentialsFile: nats.credentialsFile!,
+      caFile: nats.caFile!,
+    });
     assert.equal(probe.local, false);
   } finally {
     await Deno.remove(dataDir, { recursive: true });
@@ -194,7 +202,11 @@ Deno.test("startLocalNats stops the server orphaned by a SIGKILLed owner", async
     assert.ok(alive(owner.serverPid), "the orphan should outlive its owner");
     await using nats = await startLocalNats({ dataDir });
     assert.ok(!alive(owner.serverPid), `orphan ${owner.serverPid} still running`);
-    await using probe = await ensureNats({ url: nats.url });
+    await using probe = await ensureNats({
+      url: nats.url,
+      credentialsFile: nats.credentialsFile!,
+      caFile: nats.caFile!,
+    });
     assert.equal(probe.url, nats.url);
   } finally {
     await Deno.remove(dataDir, { recursive: true });

@@ -2,8 +2,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { Objm } from "@nats-io/obj";
-import { connect } from "@nats-io/transport-node";
-import { ComponentError, ComponentRegistry, startLocalNats } from "../cloud/mod.ts";
+import { ComponentError, ComponentRegistry } from "../cloud/mod.ts";
 import {
   ArtifactVerifyError,
   fetchArtifacts,
@@ -275,16 +274,12 @@ Deno.test("after a key rotation new versions are signed by the new key; devices 
 });
 
 Deno.test("an update whose NATS server restarts mid-download resumes and completes", async () => {
-  const dataDir = await Deno.makeTempDir({ prefix: "vend-ota-restart-" });
-  let server = await startLocalNats({ dataDir });
-  const port = server.port;
-  const nc = await connect({
-    servers: server.url,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 200,
-  });
-  try {
-    const registry = await ComponentRegistry.open(nc);
+  await using nats = await startTestNats();
+  await using cloud = await nats.connect();
+  // The device downloads with its own credentials, reconnecting when the server is back.
+  await using nc = await nats.connectDevice({ deviceId: "m001-a" }, { reconnect: true });
+  {
+    const registry = await ComponentRegistry.open(cloud);
     const data = noise(20_000_000, 21);
     await registry.publish(recipe("1.0.0"), [{ name: "model.bin", data }]);
     const root = await Deno.makeTempDir({ prefix: "vend-ota-restart-dev-" });
@@ -314,10 +309,14 @@ Deno.test("an update whose NATS server restarts mid-download resumes and complet
       },
       20_000,
       "20 chunks",
-    );
-    await server.stop();
+    ).catch((e) => {
+      console.log(nats.server.log().split("\n").filter((l) => l.includes("ERR")).join("\n"));
+      console.log(steps);
+      throw e;
+    });
+    await nats.stop();
     const held = (await Array.fromAsync(Deno.readDir(`${root}/chunks`))).length;
-    server = await startLocalNats({ dataDir, port });
+    await nats.start();
     await handling;
     const last = steps.at(-1)!;
     assert.equal(last.phase, "healthy", last.reason ?? "");
@@ -327,9 +326,5 @@ Deno.test("an update whose NATS server restarts mid-download resumes and complet
       await Deno.readFile(`${root}/components/detector/1.0.0/model.bin`),
       data,
     );
-  } finally {
-    await nc.close();
-    await server.stop();
-    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
   }
 });

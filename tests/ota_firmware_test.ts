@@ -33,7 +33,7 @@ Deno.test({
     const out = await Deno.makeTempDir({ prefix: "vend-dist-" });
     const work = await Deno.makeTempDir({ prefix: "vend-ota-fw-" });
     await using nats = await startTestNats();
-    await using svc = await startCloudService(nats.url, { logger: quiet });
+    await using svc = await startCloudService(nats, { logger: quiet });
     const admin = await svc.tokens.issue({ subject: "admin-1", role: "admin" });
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${svc.url}${path}`, {
@@ -90,7 +90,7 @@ Deno.test({
       });
       assert.ok(reg.status === 200 || reg.status === 201, JSON.stringify(reg.body));
       const keys = (await call("GET", "/update-keys")).body.keys;
-      const config = await writeAgentConfigFile(work, nats.url, {
+      const config = await writeAgentConfigFile(work, nats, {
         heartbeatIntervalMs: 500,
         recording: { enabled: false },
         ota: { trustedKeys: keys },

@@ -10,6 +10,7 @@ import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
 import { OtaSlots, runSupervisor } from "../edge/mod.ts";
 import { buckets, filters, parseHeartbeat, shadow, shadowKey } from "../protocol/mod.ts";
 import {
+  type AgentNats,
   desireDeployment,
   eventually,
   updateEvents,
@@ -53,7 +54,7 @@ async function lastHeartbeatVersion(nc: NatsConnection): Promise<string> {
 /** A device: supervisor in this process, agent 0.1.0 in slot a as a child process. */
 async function device(
   nc: NatsConnection,
-  url: string,
+  url: AgentNats,
   registry: ComponentRegistry,
   env: Record<string, string> = {},
 ) {
@@ -143,7 +144,7 @@ Deno.test({
       name: "firmware.tar",
       data: await firmware("hang"),
     }]);
-    await using dev = await device(nc, nats.url, registry);
+    await using dev = await device(nc, nats, registry);
     await eventually(
       async () => (await lastHeartbeatVersion(nc)) === "0.1.0" || undefined,
       30_000,
@@ -200,7 +201,7 @@ Deno.test({
       data: await firmware("good"),
     }]);
     for (const phase of ["download", "verify", "install", "switch", "first_start"]) {
-      await using dev = await device(nc, nats.url, registry, { VEND_FAULT: `update:${phase}` });
+      await using dev = await device(nc, nats, registry, { VEND_FAULT: `update:${phase}` });
       const id = `dep-kill-${phase}`;
       await dev.deploy(id, [{ component: "agent", version: "0.2.0" }]);
       const done = await outcome(nc, id, ["healthy", "failed", "rolled_back"]);
@@ -245,7 +246,7 @@ Deno.test({
       name: "model.onnx",
       data: new Uint8Array(300_000).fill(4),
     }]);
-    await using dev = await device(nc, nats.url, registry);
+    await using dev = await device(nc, nats, registry);
     await eventually(
       async () => (await lastHeartbeatVersion(nc)) === "0.1.0" || undefined,
       30_000,

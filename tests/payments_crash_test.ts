@@ -9,19 +9,19 @@
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { ensureStreams, KvSandboxStore, TokenService } from "../cloud/mod.ts";
+import { ensureStreams, KvSandboxStore, type NatsTarget, TokenService } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { buckets, pipelineEvent } from "../protocol/mod.ts";
 import { eventually } from "./edge_harness.ts";
-import { apiClient, lines, ROOT, startTestNats } from "./harness.ts";
+import { apiClient, lines, natsEnv, ROOT, startTestNats } from "./harness.ts";
 import { paymentEvents, sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 /** Starts the cloud service program as its own process; resolves with its API URL. */
-async function spawnCloud(natsUrl: string, fault?: string, env: Record<string, string> = {}) {
+async function spawnCloud(nats: NatsTarget, fault?: string, env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-    env: { NATS_URL: natsUrl, ...(fault ? { VEND_FAULT: fault } : {}), ...env },
+    env: { ...natsEnv(nats), ...(fault ? { VEND_FAULT: fault } : {}), ...env },
     stdout: "piped",
     stderr: "piped",
   }).spawn();
@@ -33,10 +33,10 @@ async function spawnCloud(natsUrl: string, fault?: string, env: Record<string, s
 }
 
 /** Runs the cloud service program with a configuration it must refuse; its exit code and stderr. */
-async function refusedCloud(natsUrl: string, env: Record<string, string>) {
+async function refusedCloud(nats: NatsTarget, env: Record<string, string>) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-    env: { NATS_URL: natsUrl, ...env },
+    env: { ...natsEnv(nats), ...env },
     stdout: "null",
     stderr: "piped",
   }).output();
@@ -59,11 +59,11 @@ Deno.test({
       apiClient(url, token)(method, path, body);
 
     // A bad fault is refused, naming it.
-    const bad = await refusedCloud(nats.url, { VEND_FAULT: "payments:after_lunch" });
+    const bad = await refusedCloud(nats, { VEND_FAULT: "payments:after_lunch" });
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /VEND_FAULT: .*got "payments:after_lunch"/);
 
-    const dying = await spawnCloud(nats.url, "payments:after_capture");
+    const dying = await spawnCloud(nats, "payments:after_capture");
     const api = (method: string, path: string, body?: unknown) =>
       call(dying.url, method, path, body);
     await api("PUT", "/devices/m001-a", { machineId: "m001", role: "primary", region: "local" });
@@ -99,7 +99,7 @@ Deno.test({
     assert.deepEqual([interrupted.state, interrupted.captured], ["capturing", 0]);
 
     // A new process (nothing injected) takes the redelivered cart and settles the session.
-    const survivor = await spawnCloud(nats.url);
+    const survivor = await spawnCloud(nats);
     try {
       const settled = await eventually(
         async () => {
@@ -123,7 +123,7 @@ Deno.test({
       assert.equal(events.filter((e) => e.type === "receipt_issued").length, 1);
       const ledger = await new Deno.Command(Deno.execPath(), {
         args: ["run", "-A", "--frozen", `${ROOT}cli/ledger.ts`, "check"],
-        env: { NATS_URL: nats.url },
+        env: natsEnv(nats),
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -148,12 +148,12 @@ Deno.test({
     const nc = await nats.connect();
     await ensureStreams(nc, "local");
     await using machine = await simulatedMachine(nc, { machineId: "m001" });
-    const bad = await refusedCloud(nats.url, { VEND_SANDBOX_FAULTS: "authorize:explode" });
+    const bad = await refusedCloud(nats, { VEND_SANDBOX_FAULTS: "authorize:explode" });
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Invalid sandbox fault "authorize:explode"/);
 
     const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service));
-    const cloud = await spawnCloud(nats.url, undefined, {
+    const cloud = await spawnCloud(nats, undefined, {
       VEND_SANDBOX_FAULTS: "authorize:decline",
     });
     try {

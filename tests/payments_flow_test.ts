@@ -22,13 +22,13 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     await using nats = await startTestNats();
-    await using svc = await startCloudService(nats.url, {
+    await using svc = await startCloudService(nats, {
       logger: quiet,
       payments: { reconcileEveryMs: 500 },
     });
     const token = await svc.tokens.issue({ subject: "app-backend", role: "operator" });
     const api = apiClient(svc.url, token);
-    await using cabinet = await simulatedCabinet(nats.url, {
+    await using cabinet = await simulatedCabinet(nats, {
       seed: 31,
       config: {
         recording: { enabled: true, preRollMs: 500, postRollMs: 300, uploadIntervalMs: 200 },

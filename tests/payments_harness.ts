@@ -24,6 +24,7 @@ import {
   parsePaymentEvent,
   type PaymentEvent,
   type PipelineEvent,
+  signedCommand,
   subjects,
 } from "../protocol/mod.ts";
 
@@ -76,7 +77,11 @@ export async function simulatedMachine(
   const unlocked: string[] = [];
   const sub = nc.subscribe(subjects.command({ region, deviceId }, "unlock"), {
     callback: (_err, msg) => {
-      const request = parseCommandRequest(msg.data);
+      // The cloud signs every command (a real device checks the signature; this stand-in only
+      // unwraps it).
+      const signed = signedCommand.parse(msg.data);
+      if (!signed.ok) return;
+      const request = parseCommandRequest(signed.value.command);
       if (!request.ok || request.value.command !== "unlock") return;
       unlocked.push(String(request.value.args.sessionId));
       msg.respond(commandReply.encode({

@@ -13,7 +13,7 @@ import { ensureStreams, KvSandboxStore, PaymentService } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { parsePaymentEvent } from "../protocol/mod.ts";
-import { ROOT, startTestNats } from "./harness.ts";
+import { natsEnv, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted } from "./payments_harness.ts";
 
 const prices = priceList(DEFAULT_CATALOGUE);
@@ -337,7 +337,7 @@ Deno.test("./vend ledger check passes right books and names what is wrong in oth
   const check = async () => {
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "--frozen", `${ROOT}cli/ledger.ts`, "check"],
-      env: { NATS_URL: nats.url },
+      env: natsEnv(nats),
       stdout: "piped",
       stderr: "piped",
     }).output();

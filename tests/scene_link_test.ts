@@ -7,11 +7,21 @@ Deno.test("linkScene: a simulated secondary films the scenario its primary's sho
   await using nats = await startTestNats();
   const primary = new SimulatedScene({ machineId: "m001", seed: 1000 });
   const secondary = new SimulatedScene({ machineId: "m001", seed: 1000 });
-  const link = { servers: [nats.url], region: "local", deviceId: "m001-a" };
-  await using _a = await linkScene(primary, { ...link, role: "primary" });
+  const link = {
+    servers: [nats.url],
+    caFile: nats.caFile,
+    region: "local",
+    deviceId: "m001-a",
+  };
+  await using _a = await linkScene(primary, {
+    ...link,
+    role: "primary",
+    credentialsFile: await nats.deviceCredentials({ deviceId: "m001-a" }),
+  });
   await using _b = await linkScene(secondary, {
     ...link,
     role: "secondary",
+    credentialsFile: await nats.deviceCredentials({ deviceId: "m001-b" }),
     deviceId: "m001-b",
     primaryDeviceId: "m001-a",
   });

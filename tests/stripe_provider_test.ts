@@ -228,7 +228,7 @@ Deno.test({
     await using stripe = simulatedStripe();
     await using nats = await startTestNats();
     const secret = "whsec_vend_test";
-    await using svc = await startCloudService(nats.url, {
+    await using svc = await startCloudService(nats, {
       logger: { log: () => {} },
       payments: {
         provider: new StripeProvider({ apiKey: "sk_test_vend", baseUrl: stripe.url }),

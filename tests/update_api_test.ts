@@ -9,7 +9,7 @@ const quiet = { log: () => {} };
 
 Deno.test("operators publish versions and roll them out through the API; bad requests get problem+json naming the field", async () => {
   await using nats = await startTestNats();
-  await using svc = await startCloudService(nats.url, { logger: quiet });
+  await using svc = await startCloudService(nats, { logger: quiet });
   const admin = await svc.tokens.issue({ subject: "admin-1", role: "admin" });
   const operator = await svc.tokens.issue({ subject: "op-1", role: "operator" });
   const call = async (method: string, path: string, token: string, body?: unknown) => {

@@ -1,0 +1,92 @@
+import assert from "node:assert/strict";
+import {
+  claimPermissions,
+  CLOUD_TO_DEVICES,
+  devicePermissions,
+  DEVICES_TO_CLOUD,
+} from "./device_permissions.ts";
+
+/** Subjects a NATS wildcard pattern matches, for the tokens that matter here. */
+function matches(pattern: string, subject: string): boolean {
+  const p = pattern.split(".");
+  const s = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return s.length > i;
+    if (s[i] === undefined || (p[i] !== "*" && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+Deno.test("devicePermissions allow a device its own subjects and its cabinet peer's frames, never another device's", () => {
+  const p = devicePermissions({ region: "eu-west", deviceId: "m001-a", peers: ["m001-b"] });
+  const pub = (s: string) =>
+    p.pub.allow.some((a) => matches(a, s)) && !p.pub.deny.some((d) => matches(d, s));
+  const sub = (s: string) => p.sub.allow.some((a) => matches(a, s));
+  // Its own.
+  for (
+    const s of [
+      "vs.eu-west.dev.m001-a.hb",
+      "vs.eu-west.dev.m001-a.evt.door_opened",
+      "vs.eu-west.dev.m001-a.clip",
+      "$KV.shadow.m001-a.reported",
+      "$JS.API.DIRECT.GET.KV_shadow.$KV.shadow.m001-a.desired",
+      "$O.clips.C.m001-a.abc123def456",
+      "vs.eu-west.dev.m001-b.clock",
+    ]
+  ) assert.ok(pub(s), `may publish ${s}`);
+  assert.ok(sub("vs.eu-west.dev.m001-a.cmd.unlock"));
+  assert.ok(sub("vs.us-east.dev.m001-a.cmd.unlock"), "its commands from a failover region");
+  assert.ok(sub("vs.eu-west.dev.m001-b.frames.cam-3"));
+  assert.ok(sub("_INBOX_dev.m001-a.xyz"));
+  // Another device's.
+  for (
+    const s of [
+      "vs.eu-west.dev.m002-a.hb",
+      "vs.eu-west.dev.m001-b.hb",
+      "vs.eu-west.dev.m001-a.cmd.unlock",
+      "$KV.shadow.m002-a.reported",
+      "$KV.shadow.m001-a.desired",
+      "$JS.API.DIRECT.GET.KV_shadow.$KV.shadow.m002-a.desired",
+      "$O.clips.C.m002-a.abc123def456",
+      "$O.clips.M.bTAwMi1hL3MtMS9jYW0tMS0wLm1wNA==",
+      "$JS.API.STREAM.MSG.GET.KV_shadow",
+      "$JS.API.STREAM.CREATE.KV_shadow",
+      "vs.eu-west.audit.command_unlock",
+    ]
+  ) assert.ok(!pub(s), `may not publish ${s}`);
+  for (
+    const s of [
+      "vs.eu-west.dev.m002-a.cmd.unlock",
+      "vs.eu-west.dev.*.cmd.*",
+      "_INBOX_dev.m002-a.xyz",
+      "_INBOX.xyz",
+      "vs.eu-west.dev.m002-a.frames.cam-1",
+    ]
+  ) assert.ok(!sub(s), `may not subscribe to ${s}`);
+  assert.throws(
+    () => devicePermissions({ region: "eu-west", deviceId: "m001-a.>", peers: [] }),
+    /device id "m001-a.>" is invalid/,
+  );
+  assert.throws(
+    () => devicePermissions({ region: "eu-west", deviceId: "m001-a", peers: ["*"] }),
+    /peer device id "\*" is invalid/,
+  );
+});
+
+Deno.test("claimPermissions allow a batch's claim credential only its provisioning requests", () => {
+  const p = claimPermissions("b2026-11");
+  assert.deepEqual(p.pub.allow, ["vs.provision.b2026-11.nonce", "vs.provision.b2026-11.claim"]);
+  assert.deepEqual(p.sub.allow, ["_INBOX_claim.b2026-11.>"]);
+  assert.throws(() => claimPermissions("b.>"), /batch id "b.>" is invalid/);
+});
+
+Deno.test("the accounts share no subject both ways (a message would loop)", () => {
+  for (const a of CLOUD_TO_DEVICES) {
+    for (const b of DEVICES_TO_CLOUD) {
+      assert.ok(
+        !matches(a.subject, b.subject) && !matches(b.subject, a.subject),
+        `${a.subject} / ${b.subject}`,
+      );
+    }
+  }
+});
