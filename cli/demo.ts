@@ -142,6 +142,8 @@ async function main(): Promise<void> {
         ...(nats.credentialsFile ? { NATS_CREDS: nats.credentialsFile } : {}),
         ...(nats.caFile ? { NATS_CA: nats.caFile } : {}),
         ...(apiTls ? { VEND_TLS_CERT: apiTls.certFile, VEND_TLS_KEY: apiTls.keyFile } : {}),
+        // The accounts' keys: the cloud provisions the devices and can revoke them.
+        ...(nats.accounts ? { VEND_NATS_AUTH_DIR: nats.accounts.dir } : {}),
         VEND_API_PORT: Deno.env.get("VEND_API_PORT") ?? "8080",
         VEND_EXIT_WITH_PARENT: "1",
       },
@@ -179,36 +181,67 @@ async function main(): Promise<void> {
     }/agents`;
     const model = await Deno.stat(`${ROOT}models/build/default/model.json`)
       .then(() => `${ROOT}models/build/default`, () => undefined);
-    const ids: string[] = [];
-    for (let m = 1; m <= machines; m++) {
-      const machineId = `m${String(m).padStart(3, "0")}`;
-      ids.push(machineId);
+    const call = async (path: string, body: unknown) => {
+      const res = await fetch(`${api}${path}`, {
+        ...(client ? { client } : {}),
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const json = await res.json();
+      if (!res.ok) throw new Error(`${path}: ${res.status} ${json.detail ?? ""}`);
+      return json;
+    };
+    const ids = Array.from({ length: machines }, (_, i) => `m${String(i + 1).padStart(3, "0")}`);
+    // The devices provision themselves by claim on first boot, as in the field: a batch with
+    // their serials, and its claim credential shipped with each. A device that has an identity
+    // from an earlier run keeps it.
+    let claim: { batchId: string; file: string } | undefined;
+    if (nats.accounts) {
+      const batchId = `demo-${Date.now().toString(36)}`;
+      const batch = await call("/batches", {
+        batchId,
+        region: "local",
+        devices: ids.flatMap((machineId) =>
+          (["primary", "secondary"] as const).map((role) => {
+            const deviceId = `${machineId}-${role === "primary" ? "a" : "b"}`;
+            return { serial: `SN-${deviceId}`, deviceId, machineId, role };
+          })
+        ),
+      });
+      await Deno.mkdir(dataRoot, { recursive: true });
+      claim = { batchId, file: `${dataRoot}/claim.creds` };
+      await writePrivateFile(claim.file, batch.claimCredentials);
+    }
+    for (const machineId of ids) {
+      const m = ids.indexOf(machineId) + 1;
       for (const role of ["primary", "secondary"] as const) {
         const deviceId = `${machineId}-${role === "primary" ? "a" : "b"}`;
         const dataDir = `${dataRoot}/${deviceId}`;
         await Deno.mkdir(dataDir, { recursive: true });
-        // Each device connects with its own credentials: its own subjects only.
-        const credentialsFile = `${dataDir}/device.creds`;
-        if (nats.accounts) {
-          const issued = await nats.accounts.deviceCredentials({
-            region: "local",
-            deviceId,
-            peers: [`${machineId}-${role === "primary" ? "b" : "a"}`],
-          });
-          await writePrivateFile(credentialsFile, issued.creds!);
-        }
         const config = {
-          deviceId,
-          machineId,
-          role,
-          ...(role === "secondary" ? { primaryDeviceId: `${machineId}-a` } : {}),
+          // With a claim the identity (id, machine, role, credentials, command key) comes from
+          // provisioning; on an external server without one, the device is configured by hand.
+          ...(claim
+            ? {
+              provisioning: {
+                batchId: claim.batchId,
+                serial: `SN-${deviceId}`,
+                claimCredentialsFile: claim.file,
+              },
+            }
+            : {
+              deviceId,
+              machineId,
+              role,
+              ...(role === "secondary" ? { primaryDeviceId: `${machineId}-a` } : {}),
+              commands: { trustedKeys: [commandKey] },
+            }),
           nats: {
             servers: [nats.url],
-            ...(nats.accounts ? { credentialsFile } : {}),
             ...(nats.caFile ? { caFile: nats.caFile } : {}),
           },
           dataDir,
-          commands: { trustedKeys: [commandKey] },
           heartbeatIntervalMs: 2000,
           telemetryIntervalMs: 5000,
           cameras: role === "primary"
@@ -262,17 +295,6 @@ async function main(): Promise<void> {
     console.log(`machines: ${ids.join(",")}`);
 
     // The demo customer pays with a sandbox token (simulated provider) at every machine in turn.
-    const call = async (path: string, body: unknown) => {
-      const res = await fetch(`${api}${path}`, {
-        ...(client ? { client } : {}),
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const json = await res.json();
-      if (!res.ok) throw new Error(`${path}: ${res.status} ${json.detail ?? ""}`);
-      return json;
-    };
     const customer = await call("/customers", { email: "demo@example.com" });
     await call(`/customers/${customer.customerId}/payment-methods`, { token: "pm_sandbox_visa" });
     const receipts = nc.subscribe(filters.payments());

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectNats } from "../cloud/mod.ts";
-import { filters, parseHeartbeat, parseTelemetry } from "../protocol/mod.ts";
+import { Kvm } from "@nats-io/kv";
+import { buckets, filters, parseHeartbeat, parseTelemetry } from "../protocol/mod.ts";
 import { eventually, streamEvents } from "./edge_harness.ts";
 import { lines, ROOT } from "./harness.ts";
 
@@ -73,6 +74,16 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose customers
       if (seen.size === 4) break;
     }
     assert.deepEqual([...seen].sort(), ["m001-a", "m001-b", "m002-a", "m002-b"]);
+    // Each device provisioned itself by claim: its own key (seed kept 0600 on the device),
+    // credentials that expire, recorded by the provisioning service.
+    const creds = await new Kvm(nc).open(buckets.deviceCredentials);
+    for (const id of seen) {
+      const record = (await creds.get(id))?.json<{ batchId: string; expiresAt: number }>();
+      assert.match(record?.batchId ?? "", /^demo-/, `${id} was provisioned by claim`);
+      assert.ok(record!.expiresAt * 1000 > Date.now() + 86_400_000, `${id}'s credentials expire`);
+      const seed = await Deno.stat(`${dataDir}/agents/${id}/device.nk`);
+      assert.equal(seed.mode! & 0o777, 0o600);
+    }
     // The shoppers' sessions reach the event stream, and the secondary's camera reaches its primary.
     await eventually(
       async () => {
