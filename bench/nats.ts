@@ -1,7 +1,8 @@
 /**
  * `./vend bench nats`: what the local nats-server started by cloud/local_nats.ts carries on this
- * machine: core publish/subscribe, request/reply latency, JetStream publishes with
- * de-duplication ids, and KV puts. Prints progress to stderr and one JSON object as the last
+ * machine (with its default decentralized authentication and TLS): core publish/subscribe,
+ * request/reply latency, JetStream publishes with de-duplication ids (from the cloud account, and
+ * from a device across the account boundary), a device's heartbeats to the cloud, and KV puts. Prints progress to stderr and one JSON object as the last
  * line of stdout.
  *
  * @example
@@ -13,8 +14,15 @@
  */
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, ensureStreams, startLocalNats } from "../cloud/mod.ts";
-import { heartbeat, newEnvelope, newMessageId, pipelineEvent, subjects } from "../protocol/mod.ts";
+import { connectNats, ensureStreams, startLocalNats, writePrivateFile } from "../cloud/mod.ts";
+import {
+  deviceInboxPrefix,
+  heartbeat,
+  newEnvelope,
+  newMessageId,
+  pipelineEvent,
+  subjects,
+} from "../protocol/mod.ts";
 import { machine, peakRssMb, percentile } from "./_machine.ts";
 
 const dev = { region: "local", deviceId: "bench-1" };
@@ -102,6 +110,50 @@ await Promise.all(inflight);
 const jsPublishS = JS_N / ((performance.now() - t0) / 1000);
 console.error(`JetStream publish (dedup id, 1000 in flight): ${Math.round(jsPublishS)} msgs/s`);
 
+// The same from a device: its own credentials in the DEVICES account, its publishes crossing the
+// account boundary into the cloud account (JetStream's home), as every device's events do.
+const deviceCreds = `${dataDir}/device.creds`;
+await writePrivateFile(
+  deviceCreds,
+  (await nats.accounts!.deviceCredentials({ ...dev, peers: [] })).creds!,
+);
+const device = await connectNats(nats, {
+  name: dev.deviceId,
+  credentialsFile: deviceCreds,
+  inboxPrefix: deviceInboxPrefix(dev.deviceId),
+});
+const deviceJs = jetstream(device, { checkAPI: false });
+t0 = performance.now();
+inflight = [];
+for (let i = 0; i < JS_N; i++) {
+  inflight.push(
+    deviceJs.publish(subjects.pipelineEvent(dev, "door_opened"), event, { msgID: newMessageId() }),
+  );
+  if (inflight.length >= 1000) {
+    await Promise.all(inflight);
+    inflight = [];
+  }
+}
+await Promise.all(inflight);
+const deviceJsPublishS = JS_N / ((performance.now() - t0) / 1000);
+console.error(
+  `JetStream publish from a device (across accounts): ${Math.round(deviceJsPublishS)} msgs/s`,
+);
+const beats = sub.subscribe(subjects.heartbeat(dev), { max: N / 4 });
+await sub.flush();
+t0 = performance.now();
+const heard = (async () => {
+  for await (const _ of beats) { /* count */ }
+})();
+for (let i = 0; i < N / 4; i++) {
+  device.publish(subjects.heartbeat(dev), payload);
+  if (i % 10_000 === 0) await device.flush();
+}
+await heard;
+const deviceCoreMsgsS = N / 4 / ((performance.now() - t0) / 1000);
+console.error(`heartbeats from a device to the cloud: ${Math.round(deviceCoreMsgsS)} msgs/s`);
+await device.close();
+
 // KV puts, 1,000 in flight, over 10,000 keys.
 const kv = await new Kvm(pub).create("bench_kv", { history: 1 });
 const KV_N = 30_000;
@@ -130,6 +182,8 @@ console.log(JSON.stringify({
   request_rtt_p50_ms: Number(percentile(rtts, 50).toFixed(3)),
   request_rtt_p99_ms: Number(percentile(rtts, 99).toFixed(3)),
   js_publish_s: Math.round(jsPublishS),
+  device_js_publish_s: Math.round(deviceJsPublishS),
+  device_core_msgs_s: Math.round(deviceCoreMsgsS),
   kv_put_s: Math.round(kvPutS),
   rss_mb: peakRssMb(),
   machine: machine(),
