@@ -24,6 +24,7 @@ import { Metrics } from "./prometheus.ts";
 import { jsonLogger, type Logger } from "./logger.ts";
 import { connectNats, type NatsTarget } from "./nats_connect.ts";
 import { serveObjectCommits } from "./object_intake.ts";
+import { serveSessionStatus } from "./session_status.ts";
 import { DeviceProvisioning } from "./device_provisioning.ts";
 import type { NatsAccounts } from "./nats_accounts.ts";
 import { writePrivateFile } from "../edge/mod.ts";
@@ -226,6 +227,7 @@ export async function startCloudService(
   });
   const stopDeployments = new AbortController();
   await serveObjectCommits(nc, { region, logger, signal: stopDeployments.signal });
+  await serveSessionStatus(nc, { region, logger, signal: stopDeployments.signal });
   const rollouts = deployments.run(nc, stopDeployments.signal).catch((e) =>
     logger.log("error", "deployments stopped", { error: String(e) })
   );
@@ -256,6 +258,7 @@ export async function startCloudService(
   const stripeWebhookSecret = options.payments?.stripeWebhookSecret ??
     Deno.env.get("VEND_STRIPE_WEBHOOK_SECRET");
   const payments = await PaymentService.open(nc, {
+    logger,
     region,
     provider,
     prices: priceList(DEFAULT_CATALOGUE),

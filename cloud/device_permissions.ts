@@ -22,7 +22,6 @@ import {
   claimInboxPrefix,
   DEVICE_INBOX_ROOT,
   deviceInboxPrefix,
-  regionStreams,
   SUBJECT_ROOT,
 } from "../protocol/mod.ts";
 
@@ -42,8 +41,11 @@ export interface UserPermissions {
   readonly pub: { readonly allow: string[]; readonly deny: string[] };
   /** Subjects the user may subscribe to. */
   readonly sub: { readonly allow: string[]; readonly deny: string[] };
-  /** Replies to requests the user received are allowed (one each, within the default time). */
-  readonly resp: { readonly max: number; readonly ttl: number };
+  /**
+   * Never set for devices: a "response permission" lets a user publish to whatever reply subject
+   * a message it received names, and another client chooses that subject.
+   */
+  readonly resp?: { readonly max: number; readonly ttl: number };
 }
 
 const TOKEN = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -64,7 +66,6 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
   const r = grant.region;
   const own = `${SUBJECT_ROOT}.${r}.dev.${grant.deviceId}`;
   const peers = grant.peers.map((p) => `${SUBJECT_ROOT}.${r}.dev.${p}`);
-  const payments = regionStreams(r).find((s) => s.name.startsWith("PAYMENTS_"))!.name;
   const shadow = `KV_${buckets.shadow}`;
   const shadowKey = (kind: string) => `$KV.${buckets.shadow}.${grant.deviceId}.${kind}`;
   return {
@@ -78,9 +79,16 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
         `${own}.obj.commit`,
         `${own}.audit`,
         `${own}.creds.renew`,
+        `${own}.sessions`,
         `${own}.frames.*`,
         `${own}.sim.scene`,
         ...peers.map((p) => `${p}.clock`),
+        // Replies: to the cloud's requests (their reply subjects are mapped to `_R_` by the
+        // account import) and to the peer's clock requests. No response permission: with one,
+        // any message received could name any subject as its reply and have the device publish
+        // there.
+        "_R_.>",
+        ...grant.peers.map((p) => `${DEVICE_INBOX_ROOT}.${p}.>`),
         // Its shadow: read and watch its desired state, write its reported state.
         `$JS.API.DIRECT.GET.${shadow}.${shadowKey("*")}`,
         `$JS.API.CONSUMER.CREATE.${shadow}.*.${shadowKey("desired")}`,
@@ -99,8 +107,6 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
         `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}.>`,
         // (nats.js reads object metadata with a stream message get: this stream is public.)
         `$JS.API.STREAM.MSG.GET.OBJ_${buckets.artifacts}`,
-        // Whether its sessions are paid (session ids are random and only known to their device).
-        `$JS.API.DIRECT.GET.${payments}.${SUBJECT_ROOT}.${r}.pay.*.*`,
       ],
       deny: [`${own}.cmd.>`],
     },
@@ -115,7 +121,6 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
       ],
       deny: [],
     },
-    resp: { max: 1, ttl: 0 },
   };
 }
 
@@ -134,7 +139,6 @@ export function claimPermissions(batchId: string): UserPermissions {
       deny: [],
     },
     sub: { allow: [`${claimInboxPrefix(batchId)}.>`], deny: [] },
-    resp: { max: 1, ttl: 0 },
   };
 }
 
@@ -147,11 +151,10 @@ export function simulatorPermissions(): UserPermissions {
   const dev = `${SUBJECT_ROOT}.*.dev.*`;
   return {
     pub: {
-      allow: [`${dev}.hb`, `${dev}.tel`, `${dev}.evt.*`, `${dev}.clip`, `${dev}.ota`, "$KV.>"],
+      allow: [`${dev}.hb`, `${dev}.tel`, "_R_.>"],
       deny: [],
     },
-    sub: { allow: [`${dev}.cmd.*`, `${DEVICE_INBOX_ROOT}.>`, "_INBOX.>"], deny: [] },
-    resp: { max: 1, ttl: 0 },
+    sub: { allow: [`${dev}.cmd.*`], deny: [] },
   };
 }
 
@@ -174,8 +177,11 @@ const DEV = `${SUBJECT_ROOT}.*.dev.*`;
  * consumer deliveries).
  */
 export const CLOUD_TO_DEVICES: readonly SharedSubject[] = [
+  // The whole JetStream API prefix: with only parts of it imported, nats-server 2.9 answers the
+  // rest in the devices account itself ("JetStream not enabled"), and a consumer create never
+  // reaches the cloud account. Each device's permissions narrow it to its own keys.
   { name: "JetStream API", subject: "$JS.API.>", type: "service" },
-  { name: "JetStream flow control", subject: "$JS.FC.>", type: "service" },
+  { name: "JetStream flow control", subject: `$JS.FC.KV_${buckets.shadow}.>`, type: "service" },
   { name: "telemetry", subject: `${DEV}.tel`, type: "service" },
   { name: "pipeline events", subject: `${DEV}.evt.*`, type: "service" },
   { name: "clips uploaded", subject: `${DEV}.clip`, type: "service" },
@@ -183,6 +189,7 @@ export const CLOUD_TO_DEVICES: readonly SharedSubject[] = [
   { name: "object commits", subject: `${DEV}.obj.commit`, type: "service" },
   { name: "device audit", subject: `${DEV}.audit`, type: "service" },
   { name: "credential renewals", subject: `${DEV}.creds.renew`, type: "service" },
+  { name: "session status", subject: `${DEV}.sessions`, type: "service" },
   { name: "provisioning", subject: `${SUBJECT_ROOT}.provision.*.*`, type: "service" },
   { name: "reported shadows", subject: `$KV.${buckets.shadow}.*.reported`, type: "service" },
   { name: "clip chunks", subject: `$O.${buckets.clips}.C.>`, type: "service" },

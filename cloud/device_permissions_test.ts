@@ -32,8 +32,13 @@ Deno.test("devicePermissions allow a device its own subjects and its cabinet pee
       "$JS.API.DIRECT.GET.KV_shadow.$KV.shadow.m001-a.desired",
       "$O.clips.C.m001-a.abc123def456",
       "vs.eu-west.dev.m001-b.clock",
+      "vs.eu-west.dev.m001-a.sessions",
+      "_R_.abcdef",
+      "_INBOX_dev.m001-b.xyz",
     ]
   ) assert.ok(pub(s), `may publish ${s}`);
+  // No response permission: a received message's reply subject is chosen by its sender.
+  assert.equal(p.resp, undefined);
   assert.ok(sub("vs.eu-west.dev.m001-a.cmd.unlock"));
   assert.ok(sub("vs.us-east.dev.m001-a.cmd.unlock"), "its commands from a failover region");
   assert.ok(sub("vs.eu-west.dev.m001-b.frames.cam-3"));
@@ -52,6 +57,10 @@ Deno.test("devicePermissions allow a device its own subjects and its cabinet pee
       "$JS.API.STREAM.MSG.GET.KV_shadow",
       "$JS.API.STREAM.CREATE.KV_shadow",
       "vs.eu-west.audit.command_unlock",
+      "$JS.API.DIRECT.GET.PAYMENTS_EU-WEST.vs.eu-west.pay.*.unlock_sent",
+      "$JS.API.DIRECT.GET.KV_service.$KV.service.commands.signing_key",
+      "_INBOX_dev.m002-a.xyz",
+      "_INBOX.xyz",
     ]
   ) assert.ok(!pub(s), `may not publish ${s}`);
   for (
@@ -78,6 +87,28 @@ Deno.test("claimPermissions allow a batch's claim credential only its provisioni
   assert.deepEqual(p.pub.allow, ["vs.provision.b2026-11.nonce", "vs.provision.b2026-11.claim"]);
   assert.deepEqual(p.sub.allow, ["_INBOX_claim.b2026-11.>"]);
   assert.throws(() => claimPermissions("b.>"), /batch id "b.>" is invalid/);
+});
+
+Deno.test("the devices account reaches the cloud's data only through the JetStream API, which each device's permissions narrow", () => {
+  const reaches = (subject: string) => CLOUD_TO_DEVICES.some((x) => matches(x.subject, subject));
+  for (
+    const s of ["$KV.shadow.m001-a.desired", "$KV.service.commands.signing_key", "$O.clips.M.abc"]
+  ) {
+    assert.ok(!reaches(s), `devices reach ${s}`);
+  }
+  const p = devicePermissions({ region: "local", deviceId: "m001-a", peers: [] });
+  const pub = (s: string) => p.pub.allow.some((a) => matches(a, s));
+  for (
+    const s of [
+      "$JS.API.DIRECT.GET.KV_service.$KV.service.commands.signing_key",
+      "$JS.API.STREAM.MSG.GET.PAYMENTS_LOCAL",
+      "$JS.API.DIRECT.GET.PAYMENTS_LOCAL.vs.local.pay.*.*",
+      "$JS.API.STREAM.DELETE.KV_shadow",
+      "$JS.API.STREAM.PURGE.OBJ_clips",
+      "$JS.API.CONSUMER.CREATE.PAYMENTS_LOCAL.x.vs.local.pay.*.*",
+      "$JS.API.INFO",
+    ]
+  ) assert.ok(reaches(s) && !pub(s), `${s}: imported, and refused by the device's permissions`);
 });
 
 Deno.test("the accounts share no subject both ways (a message would loop)", () => {

@@ -83,6 +83,8 @@ export class ProvisioningError extends Error {
 const NONCE_TTL_MS = 5 * 60_000;
 
 interface ProvisioningBuckets {
+  registry: KV;
+  revocations: KV;
   batches: KV;
   credentials: KV;
   claims: KV;
@@ -116,13 +118,38 @@ export class DeviceProvisioning {
     options: DeviceProvisioningOptions,
   ): Promise<DeviceProvisioning> {
     const kvm = new Kvm(nc);
-    return new DeviceProvisioning(nc, accounts, options, {
+    const provisioning = new DeviceProvisioning(nc, accounts, options, {
+      registry: await kvm.create(buckets.registry, { history: 5 }),
+      revocations: await kvm.create(buckets.revocations, { history: 1 }),
       batches: await kvm.create(buckets.batches, { history: 1 }),
       credentials: await kvm.create(buckets.deviceCredentials, { history: 5 }),
       claims: await kvm.create(buckets.claims, { history: 1 }),
       nonces: await kvm.create(buckets.provisionNonces, { history: 1, ttl: NONCE_TTL_MS }),
       service: await kvm.create(buckets.service, { history: 1 }),
     });
+    // Every instance's revocations, not only this one's (the account JWT carries them all).
+    await provisioning.#syncRevocations();
+    return provisioning;
+  }
+
+  /** Puts every revocation recorded in NATS into the accounts' devices JWT. */
+  async #syncRevocations(): Promise<void> {
+    const all: Record<string, number> = {};
+    for await (const key of await this.#kv.revocations.keys()) {
+      const e = await this.#kv.revocations.get(key);
+      if (e?.operation === "PUT") all[key] = e.json<{ at: number }>().at;
+    }
+    await this.#accounts.mergeRevocations(all);
+  }
+
+  /** Revokes a public key everywhere: recorded in NATS, in the JWT, pushed to the servers. */
+  async #revokeKey(publicKey: string, deviceId: string): Promise<void> {
+    await this.#kv.revocations.put(
+      publicKey,
+      JSON.stringify({ deviceId, at: Math.floor(Date.now() / 1000) + 1 }),
+    );
+    await this.#syncRevocations();
+    if (this.#o.system) await this.#accounts.pushAccount(this.#o.system, "devices");
   }
 
   /**
@@ -158,13 +185,25 @@ export class DeviceProvisioning {
    * are closed (when a system connection was given); it cannot renew either.
    */
   async revoke(deviceId: string): Promise<DeviceCredentialRecord> {
-    const record = await this.record(deviceId);
-    if (!record) throw new ProvisioningError(`Device "${deviceId}" has no credentials to revoke`);
-    await this.#accounts.revoke(record.publicKey);
-    if (this.#o.system) await this.#accounts.pushAccount(this.#o.system, "devices");
-    const revoked = { ...record, revokedAt: Date.now() };
-    await this.#kv.credentials.put(deviceId, JSON.stringify(revoked));
-    return revoked;
+    // The record first (compare-and-swap, so a renewal racing this cannot undo it), then the key.
+    for (let attempt = 0;; attempt++) {
+      const e = await this.#kv.credentials.get(deviceId);
+      if (e?.operation !== "PUT") {
+        throw new ProvisioningError(`Device "${deviceId}" has no credentials to revoke`);
+      }
+      const revoked: DeviceCredentialRecord = {
+        ...e.json<DeviceCredentialRecord>(),
+        revokedAt: Date.now(),
+      };
+      try {
+        await this.#kv.credentials.update(deviceId, JSON.stringify(revoked), e.revision);
+      } catch (cause) {
+        if (attempt < 5) continue;
+        throw new ProvisioningError(`Cannot revoke "${deviceId}": it keeps changing`, { cause });
+      }
+      await this.#revokeKey(revoked.publicKey, deviceId);
+      return revoked;
+    }
   }
 
   /** Answers nonce, claim and renewal requests until the signal aborts; resolves once subscribed. */
@@ -267,7 +306,28 @@ export class DeviceProvisioning {
       expiresAt: 0,
       revokedAt: null,
     };
+    // A device id provisioned again (a replaced device): its former key stops working.
+    const former = await this.record(device.deviceId);
+    if (former && former.publicKey !== c.publicKey) {
+      await this.#revokeKey(former.publicKey, device.deviceId);
+    }
     const identity = await this.#issue(record, primary?.deviceId);
+    // Registered as the batch says (an operator's existing record is kept): the cloud unlocks a
+    // machine's registered primary, never a device that only claims the machine in heartbeats.
+    const now = Date.now();
+    await this.#kv.registry.create(
+      `device.${device.deviceId}`,
+      JSON.stringify({
+        id: device.deviceId,
+        machineId: device.machineId,
+        role: device.role,
+        region: batch.region,
+        tags: [],
+        groups: [],
+        createdAt: now,
+        updatedAt: now,
+      }),
+    ).catch(() => {});
     await this.#audit({
       action: "device.provisioned",
       target: `device/${device.deviceId}`,
@@ -281,22 +341,37 @@ export class DeviceProvisioning {
   async #renew(msg: Msg): Promise<ProvisioningReply> {
     // NATS authenticated the device: only its own credentials may publish on its subject.
     const deviceId = msg.subject.split(".")[3]!;
-    const record = await this.record(deviceId);
-    if (!record || record.revokedAt !== null || this.#accounts.isRevoked(record.publicKey)) {
+    const e = await this.#kv.credentials.get(deviceId);
+    const record = e?.operation === "PUT" ? e.json<DeviceCredentialRecord>() : undefined;
+    const revoked = record &&
+      (record.revokedAt !== null || this.#accounts.isRevoked(record.publicKey) ||
+        (await this.#kv.revocations.get(record.publicKey))?.operation === "PUT");
+    if (!record || revoked) {
       return await this.#refuse(`device/${deviceId}`, `device "${deviceId}" may not renew`);
     }
     const primary = record.role === "primary" ? record.deviceId : record.peers[0];
-    return { ok: true, identity: await this.#issue(record, primary) };
+    // Written only over the record just read: a revocation meanwhile wins.
+    return { ok: true, identity: await this.#issue(record, primary, e!.revision) };
   }
 
-  async #issue(record: DeviceCredentialRecord, primary: string | undefined) {
+  async #issue(record: DeviceCredentialRecord, primary: string | undefined, revision?: number) {
     const ttl = this.#o.credentialsTtlS ?? 30 * 86_400;
     const issued = await this.#accounts.deviceCredentials(
       { region: record.region, deviceId: record.deviceId, peers: record.peers },
       { publicKey: record.publicKey, expiresInS: ttl },
     );
     const expiresAt = issued.expiresAt!;
-    await this.#kv.credentials.put(record.deviceId, JSON.stringify({ ...record, expiresAt }));
+    const value = JSON.stringify({ ...record, expiresAt });
+    if (revision === undefined) await this.#kv.credentials.put(record.deviceId, value);
+    else {
+      try {
+        await this.#kv.credentials.update(record.deviceId, value, revision);
+      } catch (cause) {
+        throw new ProvisioningError(`The credentials of "${record.deviceId}" changed meanwhile`, {
+          cause,
+        });
+      }
+    }
     const commandKey: TrustedKey = (await loadCommandKey(this.#kv.service)).trusted;
     const identity: DeviceIdentity = {
       deviceId: record.deviceId,

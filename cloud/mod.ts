@@ -88,6 +88,7 @@ export {
   parseNatsRefusal,
 } from "./nats_refusal_audit.ts";
 export { type ObjectIntakeOptions, serveObjectCommits } from "./object_intake.ts";
+export { serveSessionStatus } from "./session_status.ts";
 export { KvSandboxStore } from "./kv_sandbox_store.ts";
 export {
   CommandSender,

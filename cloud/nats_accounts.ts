@@ -291,6 +291,24 @@ export class NatsAccounts {
     this.#jwts = undefined;
   }
 
+  /**
+   * Adds revocations recorded elsewhere (other cloud instances) to this folder's, so the JWT
+   * pushed next carries all of them.
+   */
+  async mergeRevocations(revocations: Readonly<Record<string, number>>): Promise<void> {
+    let changed = false;
+    for (const [key, at] of Object.entries(revocations)) {
+      if (!/^U[A-Z2-7]{55}$/.test(key) || !Number.isInteger(at)) continue;
+      if ((this.#revocations[key] ?? 0) < at) {
+        this.#revocations[key] = at;
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    await writePrivateFile(`${this.dir}/revocations.json`, JSON.stringify(this.#revocations));
+    this.#jwts = undefined;
+  }
+
   /** True when `publicKey`'s credentials were revoked. */
   isRevoked(publicKey: string): boolean {
     return publicKey in this.#revocations;

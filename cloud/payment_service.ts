@@ -64,9 +64,13 @@ import {
   UnknownSkuError,
 } from "../payments/mod.ts";
 import {
+  type AuditEntry,
+  auditEntry,
   buckets,
   filters,
+  newEnvelope,
   newMessageId,
+  parsePaymentEvent,
   parsePipelineEvent,
   type PaymentEvent,
   paymentEvent,
@@ -74,6 +78,7 @@ import {
   subjects,
 } from "../protocol/mod.ts";
 import { isRevisionConflict } from "./fleet_state.ts";
+import type { Logger } from "./logger.ts";
 
 /** Opens a machine's door for a payment session: the cloud's command to its primary device. */
 export interface MachineUnlocker {
@@ -120,6 +125,8 @@ export interface PaymentServiceOptions {
   readonly now?: () => number;
   /** Door-session outcomes handled at once by {@link PaymentService.run}. Default 32. */
   readonly concurrency?: number;
+  /** Where refused carts are logged. */
+  readonly logger?: Logger;
   /**
    * A review not done in this long is settled by policy: `charge_sure_items` captures the
    * device's cart lines it was at least `sureAbove` sure of and releases the rest; `release`
@@ -737,9 +744,28 @@ export class PaymentService {
    */
   async clips(sessionId: string): Promise<Array<{ name: string; sha256: string }>> {
     const out: Array<{ name: string; sha256: string }> = [];
+    // Only the cabinet's own devices' clips: the device unlocked for the session and the other
+    // devices provisioned into its machine (another device could upload a clip named after this
+    // session).
+    const cabinet = new Set<string>();
+    const unlock = await jetstreamManager(this.#nc).then((jsm) =>
+      jsm.direct.getMessage(`PAYMENTS_${this.#o.region.toUpperCase()}`, {
+        last_by_subj: subjects.payment({ region: this.#o.region, sessionId }, "unlock_sent"),
+      })
+    ).catch(() => null);
+    const u = unlock ? parsePaymentEvent(unlock.data) : undefined;
+    if (u?.ok && u.value.type === "unlock_sent") {
+      cabinet.add(u.value.deviceId);
+      const credentials = await new Kvm(this.#nc).create(buckets.deviceCredentials, { history: 5 });
+      const record = await credentials.get(u.value.deviceId).catch(() => null);
+      if (record?.operation === "PUT") {
+        for (const peer of record.json<{ peers?: string[] }>().peers ?? []) cabinet.add(peer);
+      }
+    }
     const store = await new Objm(this.#nc).create(buckets.clips);
     for await (const info of await store.list()) {
-      if (info.name.split("/")[1] !== sessionId || info.deleted) continue;
+      const [device, session_] = info.name.split("/");
+      if (session_ !== sessionId || info.deleted || !cabinet.has(device ?? "")) continue;
       const b64 = info.digest.replace(/^SHA-256=/, "").replace(/-/g, "+").replace(/_/g, "/");
       const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
       out.push({
@@ -1020,8 +1046,44 @@ export class PaymentService {
     const consumer = await jetstream(this.#nc).consumers.get(stream, "payments");
     let current: { stop(): void } | undefined;
     signal.addEventListener("abort", () => current?.stop(), { once: true });
+    const payments = `PAYMENTS_${this.#o.region.toUpperCase()}`;
+    /** The device the session's unlock went to: only its cart counts. */
+    const unlockedDevice = async (sessionId: string) => {
+      const u = await jsm.direct.getMessage(payments, {
+        last_by_subj: subjects.payment({ region: this.#o.region, sessionId }, "unlock_sent"),
+      }).catch(() => null);
+      const e = u ? parsePaymentEvent(u.data) : undefined;
+      return e?.ok && e.value.type === "unlock_sent" ? e.value.deviceId : undefined;
+    };
     const handle = async (m: JsMsg) => {
       const e = parsePipelineEvent(m.data);
+      const sender = m.subject.split(".")[3];
+      if (e.ok && e.value.type === "session_completed") {
+        const unlocked = await unlockedDevice(e.value.sessionId);
+        if (unlocked !== undefined && unlocked !== sender) {
+          // A cart from another device than the one unlocked (a stolen device that learnt a
+          // session id): never charged.
+          const reason = `cart for ${e.value.sessionId} from ${sender}, unlocked at ${unlocked}`;
+          this.#o.logger?.log("warn", "cart refused: not from the unlocked device", { reason });
+          const entry: AuditEntry = {
+            ...newEnvelope(),
+            actor: { subject: `device:${sender}`, role: "device" },
+            action: "payment.cart_refused",
+            target: `session/${e.value.sessionId}`,
+            outcome: "refused",
+            requestId: e.value.id,
+            before: null,
+            after: null,
+            reason: reason.slice(0, 200),
+          };
+          await jetstream(this.#nc).publish(
+            subjects.audit(this.#o.region, entry.action),
+            auditEntry.encode(entry),
+          ).catch(() => {});
+          m.term();
+          return;
+        }
+      }
       if (e.ok && e.value.type === "session_completed") {
         const working = setInterval(() => m.working(), 5000);
         try {

@@ -19,7 +19,6 @@
  *
  * @module
  */
-import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type ClipEncoder,
@@ -34,10 +33,8 @@ import {
 import {
   clipUploaded,
   newEnvelope,
-  parsePaymentEvent,
-  type PaymentEventType,
   pipelineEvent,
-  regionStreams,
+  SessionStatusReplySchema,
   subjects,
 } from "../protocol/mod.ts";
 import { loadWasmKernels, type PixelKernels } from "../wasm/mod.ts";
@@ -76,15 +73,6 @@ export interface DeviceRecordingOptions {
   /** The encoder. Default: per `recording.backend`. */
   readonly encoder?: ClipEncoder;
 }
-
-/** Payment event types after which a session's clips may be evicted. */
-const SETTLED: ReadonlySet<PaymentEventType> = new Set<PaymentEventType>([
-  "captured",
-  "receipt_issued",
-  "hold_released",
-  "refunded",
-  "failed",
-]);
 
 /** Records, spools and uploads the device's session clips. */
 export class DeviceRecording implements AsyncDisposable {
@@ -270,30 +258,25 @@ export class DeviceRecording implements AsyncDisposable {
 
   /** Marks sessions settled whose last payment event is terminal; unpaid ones after a while. */
   async #settle(nc: NatsConnection): Promise<void> {
-    // At most once a minute: a fleet of devices must not poll the stream hard.
+    // At most once a minute: a fleet of devices must not ask hard.
     if (Date.now() - this.#settledAt < 60_000) return;
     this.#settledAt = Date.now();
-    const unsettled = this.spool.unsettledSessions();
+    const unsettled = this.spool.unsettledSessions().slice(0, 50);
     if (unsettled.length === 0) return;
-    const jsm = await jetstreamManager(nc, { checkAPI: false });
-    const stream = regionStreams(this.#config.region).find((s) => s.name.startsWith("PAYMENTS_"))!;
     const keep = this.#config.recording.unpaidKeepMs;
-    for (const sessionId of unsettled.slice(0, 50)) {
-      // The latest of the session's payment events decides (a dispute after a capture keeps
-      // the clips).
-      let last: { type: PaymentEventType; seq: number } | undefined;
-      for (const type of [...SETTLED, "disputed", "session_started"] as PaymentEventType[]) {
-        // A direct get names the subject, which the device's permissions check.
-        const m = await jsm.direct.getMessage(stream.name, {
-          last_by_subj: subjects.payment({ region: this.#config.region, sessionId }, type),
-        }).catch(() => null);
-        if (m && parsePaymentEvent(m.data).ok && (!last || m.seq > last.seq)) {
-          last = { type, seq: m.seq };
-        }
-      }
-      if (last && SETTLED.has(last.type)) this.spool.markSettled(sessionId);
-      else if (last?.type === "disputed") this.spool.markUnsettled(sessionId);
-      else if (!last) {
+    // The cloud says (only for this cabinet's sessions: devices do not read payment events).
+    const msg = await nc.request(
+      subjects.sessionStatus({ region: this.#config.region, deviceId: this.#config.deviceId }),
+      JSON.stringify({ sessionIds: unsettled }),
+      { timeout: 10_000 },
+    );
+    const reply = SessionStatusReplySchema.safeParse(msg.json());
+    if (!reply.success) throw new Error("Unreadable answer about the sessions' payment");
+    for (const sessionId of unsettled) {
+      const status = reply.data.sessions[sessionId] ?? "none";
+      if (status === "settled") this.spool.markSettled(sessionId);
+      else if (status === "disputed") this.spool.markUnsettled(sessionId);
+      else if (status === "none") {
         // A session nobody paid for (an operator's unlock): its clips are kept a while, then
         // may make room.
         const clips = this.spool.list().filter((c) => c.sessionId === sessionId);

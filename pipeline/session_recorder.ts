@@ -479,15 +479,21 @@ export class SessionRecorder implements AsyncDisposable {
     if (cam.done.length > 16) cam.done.shift();
   }
 
-  /** Sessions whose clips have all ended are forgotten. */
+  /**
+   * Sessions whose clips have all ended are forgotten: once every camera's frames are past the
+   * post-roll (a camera whose frames lag behind the others' still gets its clip), or, for a
+   * camera that stopped, 30 s after the door closed.
+   */
   #forget(): void {
+    const now = (this.#o.now ?? Date.now)();
     for (let i = this.#sessions.length - 1; i >= 0; i--) {
       const s = this.#sessions[i]!;
-      const live = [...this.#cams.values()].some((c) => c.clip?.sessionId === s.id);
-      const latest = Math.max(...[...this.#cams.values()].map((c) => c.lastTs));
-      if (!live && s.closedAt !== undefined && latest > s.closedAt + this.#post) {
-        this.#sessions.splice(i, 1);
-      }
+      if (s.closedAt === undefined) continue;
+      const cams = [...this.#cams.values()];
+      const live = cams.some((c) => c.clip?.sessionId === s.id);
+      const allPast = cams.every((c) => c.lastTs > s.closedAt! + this.#post);
+      const stale = s.closedWall !== undefined && now > s.closedWall + this.#post + 30_000;
+      if (!live && (allPast || stale)) this.#sessions.splice(i, 1);
     }
   }
 

@@ -178,4 +178,10 @@ export {
   type ProvisioningReply,
   ProvisioningReplySchema,
 } from "./provisioning.ts";
+export {
+  type SessionStatusReply,
+  SessionStatusReplySchema,
+  type SessionStatusRequest,
+  SessionStatusRequestSchema,
+} from "./session_status.ts";
 export { type ModelManifest, modelManifest, ModelManifestSchema } from "./model_manifest.ts";

@@ -15,6 +15,7 @@
  * vs.<region>.dev.<deviceId>.obj.commit         a device's uploaded object, to adopt (request/reply)
  * vs.<region>.dev.<deviceId>.audit              what a device refused (a bad or replayed command)
  * vs.<region>.dev.<deviceId>.creds.renew        a device renews its credentials (request/reply)
+ * vs.<region>.dev.<deviceId>.sessions           whether its sessions are paid (request/reply)
  * vs.provision.<batchId>.nonce|claim            a new device claims its identity (request/reply)
  * vs.<region>.dev.<deviceId>.clock              clock sync request to a primary device (request/reply)
  * vs.<region>.dev.<deviceId>.frames.<cameraId>  video frames of a secondary device's camera
@@ -103,6 +104,8 @@ export const subjects = {
    * cloud writes the object's metadata, since a device may only write its own chunks.
    */
   objectCommit: (dev: DeviceAddress): string => `${device(dev)}.obj.commit`,
+  /** A device asks whether its door sessions are paid (request/reply). */
+  sessionStatus: (dev: DeviceAddress): string => `${device(dev)}.sessions`,
   /** A device asks for fresh credentials before its own expire (request/reply). */
   credentialsRenew: (dev: DeviceAddress): string => `${device(dev)}.creds.renew`,
   /** A new device of a batch asks for a nonce to sign (request/reply; claim credential). */
@@ -218,6 +221,8 @@ export const buckets = {
   batches: "batches",
   /** Each device's issued credentials (public key, expiry, revocation): key `<deviceId>`. */
   deviceCredentials: "device_credentials",
+  /** Revoked device keys, key: the public nkey, value `{deviceId, at}` (all cloud instances'). */
+  revocations: "revocations",
   /** Serials claimed, key `<batchId>.<serial>` (created once: a serial claims once). */
   claims: "claims",
   /** Provisioning nonces handed out, key: the nonce (used once, valid 5 minutes). */

@@ -57,13 +57,19 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
   // Both cameras' frames reach the recorder before the door opens (on a loaded machine the
   // cameras may start later than the connection; a session without frames has no clip).
+  // Each camera's, not only the first one's: a camera that starts late under load has no frame
+  // in the session (and so no clip), which is what two fresh-clone runs saw.
   await eventually(
     () => {
-      const recorder = agent.metrics.snapshot().find((m) => m.name === "recorder");
-      return (recorder?.inCount ?? 0) >= 20 ? true : undefined;
+      const stages = agent.metrics.snapshot();
+      const recorder = stages.find((m) => m.name === "recorder");
+      const cams = cameras.map((c) => stages.find((m) => m.name === `camera_${c.cameraId}`));
+      return (recorder?.inCount ?? 0) >= 20 && cams.every((m) => (m?.outCount ?? 0) >= 10)
+        ? true
+        : undefined;
     },
     30_000,
-    "frames reaching the recorder",
+    "frames of both cameras reaching the recorder",
   );
   hardware.setDoor("open");
   await new Promise((r) => setTimeout(r, 1500));

@@ -24,6 +24,7 @@ import {
   loadCommandKey,
   type LocalNats,
   serveObjectCommits,
+  serveSessionStatus,
   simulatorPermissions,
   startLocalNats,
 } from "../cloud/mod.ts";
@@ -96,6 +97,7 @@ export async function startTestNats(
   clients.push(core);
   await ensureStreams(core, "local");
   await serveObjectCommits(core);
+  await serveSessionStatus(core, { region: "local" });
   // What the server refuses is audited (as cloud/main.ts does for the server it runs).
   let stopAudit = auditNatsRefusals(server, core, { region: "local" });
   const accounts = server.accounts!;

@@ -209,6 +209,28 @@ Deno.test("SessionRecorder records each camera from the pre-roll through the pos
   assert.deepEqual(recorder.clips, 2);
 });
 
+Deno.test("SessionRecorder records a camera whose frames lag seconds behind another's", async () => {
+  await using encoder = new WasmClipEncoder();
+  const { sink, clips } = memorySink();
+  const recorder = new SessionRecorder({ encoder, sink, kernels, preRollMs: 500, postRollMs: 300 });
+  recorder.open("s-1", 3000);
+  recorder.close("s-1", 4000);
+  // cam-2 is known (its first frames came), then cam-1 runs far past the session before the
+  // rest of cam-2's frames arrive: a device under load, its second camera's queue behind.
+  const all = async (cameraId: string) => await Array.fromAsync(frames(cameraId, 6000));
+  const cam1 = await all("cam-1");
+  const cam2 = await all("cam-2");
+  const order = [
+    ...cam2.filter((f) => f.ts < 1000),
+    ...cam1,
+    ...cam2.filter((f) => f.ts >= 1000),
+  ];
+  await ReadableStream.from(order).pipeTo(recorder.writable);
+  await recorder.drain();
+  assert.deepEqual(clips.map((c) => c.info.cameraId).sort(), ["cam-1", "cam-2"]);
+  for (const c of clips) assert.deepEqual(c.summary?.status, "complete");
+});
+
 /** A recorder with no pre- or post-roll that collects its signals. */
 function tightRecorder(encoder: ClipEncoder) {
   const { sink, clips, mp4 } = memorySink();

@@ -23,6 +23,7 @@ import {
   newEnvelope,
   parseAuditEntry,
   parseCommandReply,
+  pipelineEvent,
   shadow,
   shadowKey,
   signCommand,
@@ -30,6 +31,7 @@ import {
 } from "../protocol/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";
 import { apiClient, startTestNats } from "./harness.ts";
+import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 const quiet = { log: () => {} };
 const victim = { region: "local", deviceId: "m001-a" };
@@ -342,4 +344,79 @@ Deno.test("security: a viewer's token cannot unlock, a forged token is refused, 
   const sent: string[] = [];
   for await (const k of await records.keys()) sent.push(k);
   assert.deepEqual(sent, [], "no command was sent");
+});
+
+Deno.test({
+  name:
+    "security: a stolen device's cart for a session another cabinet was unlocked for is not charged, and is audited",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using nats = await startTestNats();
+    await using nc = await nats.connect();
+    await using svc = await startCloudService(nats, { logger: { log: () => {} } });
+    const api = apiClient(svc.url, await svc.tokens.issue({ subject: "app", role: "admin" }));
+    await using machine = await simulatedMachine(nc, { machineId: "m001" });
+    await api("PUT", "/devices/m001-a", { machineId: "m001", role: "primary", region: "local" });
+    await eventually(
+      () => svc.state.devices.get("m001-a") ? true : undefined,
+      5000,
+      "m001-a registered",
+    );
+    const c = await api("POST", "/customers", { email: "vic@example.com" });
+    await api("POST", `/customers/${c.body.customerId}/payment-methods`, {
+      token: "pm_sandbox_visa",
+    });
+    const started = await api("POST", "/payments/sessions", {
+      customerId: c.body.customerId,
+      machineId: "m001",
+    });
+    assert.equal(started.body.state, "unlocked", JSON.stringify(started.body));
+    const sessionId = started.body.sessionId as string;
+    assert.deepEqual(machine.unlocked, [sessionId]);
+    // m002-a, with its own valid credentials, claims the session's cart: the most it can.
+    await using thief = await nats.connectDevice({ deviceId: "m002-a" });
+    const forged = {
+      ...sessionCompleted(sessionId, [{ sku: "COLA-330", qty: 3 }]),
+      deviceId: "m002-a",
+    };
+    await jetstream(thief, { checkAPI: false }).publish(
+      subjects.pipelineEvent({ region: "local", deviceId: "m002-a" }, "session_completed"),
+      pipelineEvent.encode(forged),
+    );
+    await audited(
+      nc,
+      "the refused cart",
+      (e) =>
+        e.action === "payment.cart_refused" && e.target === `session/${sessionId}` &&
+        e.actor.subject === "device:m002-a",
+    );
+    const s = await api("GET", `/payments/sessions/${sessionId}`);
+    assert.equal(s.body.state, "unlocked", "nothing was charged");
+    assert.equal(s.body.captured, 0);
+    // The unlocked device's own cart is charged.
+    await jetstream(nc).publish(
+      subjects.pipelineEvent({ region: "local", deviceId: "m001-a" }, "session_completed"),
+      pipelineEvent.encode(sessionCompleted(sessionId, [{ sku: "COLA-330", qty: 1 }])),
+    );
+    await eventually(
+      async () => {
+        const r = await api("GET", `/payments/sessions/${sessionId}`);
+        return r.body.state === "settled" ? r : undefined;
+      },
+      10_000,
+      "the real cart charged",
+    );
+    // Whether a session is paid: the unlocked device learns it, another device learns nothing
+    // (devices cannot read payment events at all).
+    const ask = async (device: NatsConnection, deviceId: string) =>
+      (await device.request(
+        subjects.sessionStatus({ region: "local", deviceId }),
+        JSON.stringify({ sessionIds: [sessionId] }),
+        { timeout: 5000 },
+      )).json<{ sessions: Record<string, string> }>().sessions[sessionId];
+    await using owner = await nats.connectDevice({ deviceId: "m001-a" });
+    assert.equal(await ask(owner, "m001-a"), "settled");
+    assert.equal(await ask(thief, "m002-a"), "none");
+  },
 });
