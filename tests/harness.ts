@@ -29,7 +29,14 @@ import {
   startLocalNats,
 } from "../cloud/mod.ts";
 import { Kvm } from "@nats-io/kv";
-import { buckets, deviceInboxPrefix, type SigningKey } from "../protocol/mod.ts";
+import { jetstream } from "@nats-io/jetstream";
+import {
+  type AuditEntry,
+  buckets,
+  deviceInboxPrefix,
+  parseAuditEntry,
+  type SigningKey,
+} from "../protocol/mod.ts";
 
 /** A test's nats-server: its URL, a way to connect, and disposal that removes everything. */
 export interface TestNats extends AsyncDisposable {
@@ -179,6 +186,18 @@ export function natsEnv(
     ...(nats.credentialsFile ? { NATS_CREDS: nats.credentialsFile } : {}),
     ...(nats.caFile ? { NATS_CA: nats.caFile } : {}),
   };
+}
+
+/** Every audit entry of region `local` so far (the AUDIT stream, oldest first). */
+export async function auditEntries(nc: NatsConnection): Promise<AuditEntry[]> {
+  const consumer = await jetstream(nc).consumers.get("AUDIT_LOCAL");
+  const out: AuditEntry[] = [];
+  for (;;) {
+    const m = await consumer.next({ expires: 1000 });
+    if (!m) return out;
+    const e = parseAuditEntry(m.data);
+    if (e.ok) out.push(e.value);
+  }
 }
 
 /** Reads a child's stdout line by line. */

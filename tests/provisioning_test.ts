@@ -4,9 +4,7 @@
  * device's credentials during a door session.
  */
 import assert from "node:assert/strict";
-import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { connectNats, startCloudService, TokenService } from "../cloud/mod.ts";
 import {
   Agent,
@@ -16,30 +14,11 @@ import {
   provisionDevice,
   SimulatedHardware,
 } from "../edge/mod.ts";
-import {
-  type AuditEntry,
-  buckets,
-  filters,
-  parseAuditEntry,
-  parseHeartbeat,
-  subjects,
-} from "../protocol/mod.ts";
+import { buckets, filters, parseHeartbeat, subjects } from "../protocol/mod.ts";
 import { eventually, streamEvents } from "./edge_harness.ts";
-import { apiClient, startTestNats, type TestNats } from "./harness.ts";
+import { apiClient, auditEntries, startTestNats, type TestNats } from "./harness.ts";
 
 const quiet = { log: () => {} };
-
-/** Every audit entry of the region so far. */
-async function auditEntries(nc: NatsConnection): Promise<AuditEntry[]> {
-  const consumer = await jetstream(nc).consumers.get("AUDIT_LOCAL");
-  const out: AuditEntry[] = [];
-  for (;;) {
-    const m = await consumer.next({ expires: 1000 });
-    if (!m) return out;
-    const e = parseAuditEntry(m.data);
-    if (e.ok) out.push(e.value);
-  }
-}
 
 /** A cloud service with the accounts' keys, an admin API client and a batch of one cabinet. */
 async function cloudWithBatch(nats: TestNats, options: { ttlS?: number } = {}) {

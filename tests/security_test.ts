@@ -21,7 +21,6 @@ import {
   commandRequest,
   generateSigningKey,
   newEnvelope,
-  parseAuditEntry,
   parseCommandReply,
   pipelineEvent,
   shadow,
@@ -30,24 +29,11 @@ import {
   subjects,
 } from "../protocol/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";
-import { apiClient, startTestNats } from "./harness.ts";
+import { apiClient, auditEntries, startTestNats } from "./harness.ts";
 import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
 const quiet = { log: () => {} };
 const victim = { region: "local", deviceId: "m001-a" };
-
-/** Every audit entry of the region so far. */
-async function auditEntries(nc: NatsConnection): Promise<AuditEntry[]> {
-  const js = jetstream(nc);
-  const consumer = await js.consumers.get("AUDIT_LOCAL");
-  const out: AuditEntry[] = [];
-  for (;;) {
-    const m = await consumer.next({ expires: 1000 });
-    if (!m) return out;
-    const e = parseAuditEntry(m.data);
-    if (e.ok) out.push(e.value);
-  }
-}
 
 /** Waits until an audit entry matches. */
 function audited(nc: NatsConnection, what: string, match: (e: AuditEntry) => boolean) {
