@@ -139,6 +139,8 @@ interface Camera {
   done: string[];
   fps: number;
   lastTs: number;
+  /** When its last frame arrived, by `now()` (a camera that stopped sends none). */
+  lastWall: number;
 }
 
 interface Session {
@@ -259,6 +261,7 @@ export class SessionRecorder implements AsyncDisposable {
         done: [],
         fps: 15,
         lastTs: f.ts,
+        lastWall: 0,
       };
       this.#cams.set(f.cameraId, cam);
     }
@@ -267,6 +270,7 @@ export class SessionRecorder implements AsyncDisposable {
       cam.fps = cam.fps * 0.9 + (1000 / (f.ts - cam.lastTs)) * 0.1;
     }
     cam.lastTs = Math.max(cam.lastTs, f.ts);
+    cam.lastWall = (this.#o.now ?? Date.now)();
     const clip = cam.clip;
     if (clip && (f.width !== clip.spec.width || f.height !== clip.spec.height)) {
       this.#o.metrics?.recordError();
@@ -501,8 +505,13 @@ export class SessionRecorder implements AsyncDisposable {
     const now = (this.#o.now ?? Date.now)();
     for (const cam of this.#cams.values()) {
       const s = cam.clip && this.#sessions.find((x) => x.id === cam.clip!.sessionId);
-      // No frame for a while after the post-roll: the camera stopped; end the clip with what it has.
-      if (s?.closedWall !== undefined && now > s.closedWall + this.#post + 2000) {
+      // No frame for a while after the post-roll: the camera stopped; end the clip with what it
+      // has. A camera whose frames still arrive, however late (a loaded device), is not cut: its
+      // clip ends with the first frame past the post-roll.
+      if (
+        s?.closedWall !== undefined && now > s.closedWall + this.#post + 2000 &&
+        now - cam.lastWall > 2000
+      ) {
         await this.#end(cam);
       }
     }

@@ -87,6 +87,8 @@ async function firstClip(
   nats: AgentNats,
   connect: () => Promise<import("@nats-io/nats-core").NatsConnection>,
   timeoutMs: number,
+  /** How long a clean stop may take: a stop drains the recorder, much slower under qemu. */
+  stopGraceMs = 15_000,
 ) {
   const dir = await Deno.makeTempDir({ prefix: "vend-bundle-rec-" });
   const config = await writeAgentConfigFile(dir, nats, {
@@ -139,7 +141,7 @@ async function firstClip(
   } finally {
     child.kill("SIGTERM");
     // A program that does not stop on SIGTERM fails the test instead of hanging it.
-    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), stopGraceMs);
     const status = await child.status;
     clearTimeout(timer);
     await Deno.remove(dir, { recursive: true });
@@ -173,7 +175,7 @@ Deno.test({
       const ms = await firstHeartbeat(build.executable, nats, () => nats.connect(), 120_000);
       assert.ok(ms > 0);
       // ffmpeg.wasm records on the ARM build too.
-      const clip = await firstClip(build.executable, nats, () => nats.connect(), 240_000);
+      const clip = await firstClip(build.executable, nats, () => nats.connect(), 240_000, 60_000);
       assert.equal(clip.codec, "h264");
       assert.ok(clip.frames > 0);
     } finally {

@@ -231,6 +231,39 @@ Deno.test("SessionRecorder records a camera whose frames lag seconds behind anot
   for (const c of clips) assert.deepEqual(c.summary?.status, "complete");
 });
 
+Deno.test("SessionRecorder does not cut a camera whose frames arrive long after the door closed", async () => {
+  await using encoder = new WasmClipEncoder();
+  const { sink, clips } = memorySink();
+  let wall = 0;
+  const recorder = new SessionRecorder({
+    encoder,
+    sink,
+    kernels,
+    preRollMs: 500,
+    postRollMs: 300,
+    now: () => wall,
+  });
+  recorder.open("s-1", 3000);
+  recorder.close("s-1", 4000);
+  // The frames of the session come 10 s (of the recorder's clock) after the close, while the
+  // periodic sweep runs: late, but arriving, so the clip is whole.
+  wall = 10_000;
+  const late = new TransformStream<Frame, Frame>({
+    async transform(f, c) {
+      wall += 67;
+      c.enqueue(f);
+      if (f.ts % 1000 < 67) await new Promise((r) => setTimeout(r, 600)); // let the sweep run
+    },
+  });
+  await frames("cam-1", 6000).pipeThrough(late).pipeTo(recorder.writable);
+  await recorder.drain();
+  assert.equal(clips.length, 1);
+  const { summary } = clips[0]!;
+  assert.deepEqual(summary?.status, "complete");
+  assert.ok(Math.abs(summary!.startTs - 2500) <= 67, `start ${summary!.startTs}`);
+  assert.ok(Math.abs(summary!.endTs - 4300) <= 67, `end ${summary!.endTs}`);
+});
+
 /** A recorder with no pre- or post-roll that collects its signals. */
 function tightRecorder(encoder: ClipEncoder) {
   const { sink, clips, mp4 } = memorySink();
