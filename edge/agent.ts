@@ -389,6 +389,11 @@ export class Agent implements AsyncDisposable {
     })());
   }
 
+  /** Resolves once recording can start a clip at once (its encoders have started). */
+  recordingReady(): Promise<void> {
+    return this.#recording?.ready ?? Promise.resolve();
+  }
+
   /** True while connected to NATS. */
   get connected(): boolean {
     return this.#connected;

@@ -78,6 +78,8 @@ export interface DeviceRecordingOptions {
 export class DeviceRecording implements AsyncDisposable {
   /** The spool. */
   readonly spool: ClipSpool;
+  /** Resolves once the clip encoders have started (they start with the recording). */
+  readonly ready: Promise<void>;
   /** The recorder. */
   readonly recorder: SessionRecorder;
   readonly #config: AgentConfig;
@@ -122,6 +124,10 @@ export class DeviceRecording implements AsyncDisposable {
       signals: { emit: (s) => Promise.resolve(this.#signal(s)) },
       ...(options.metrics ? { metrics: options.metrics } : {}),
     });
+    // The encoders start now, not at the first door session (a cold start takes seconds).
+    this.ready = (this.#encoder.warm?.() ?? Promise.resolve()).catch((e) =>
+      this.#o.log?.("warn", "clip encoder warm-up failed", { error: (e as Error).message })
+    );
     // A bounded queue in front of the recorder: a slow encoder drops frames (the clip repeats
     // the previous one), it never stalls the live pipeline.
     const q = liveQueue<Frame>(8, options.metrics ? { metrics: options.metrics } : {});

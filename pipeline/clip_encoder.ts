@@ -55,6 +55,8 @@ export interface ClipEncoder extends AsyncDisposable {
   readonly backend: string;
   /** Starts a clip; waits while all the backend's encoders are busy. */
   open(spec: ClipSpec, options?: { signal?: AbortSignal }): Promise<ClipEncoding>;
+  /** Starts the backend's encoders ahead of the first clip, when starting one is slow. */
+  warm?(): Promise<void>;
 }
 
 /** The encoder died or refused a clip. */

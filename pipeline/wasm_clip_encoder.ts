@@ -65,6 +65,19 @@ export class WasmClipEncoder implements ClipEncoder {
     return this.#all.size;
   }
 
+  /**
+   * Starts the pool's instances ahead of the first clip: a cold start of ffmpeg.wasm takes
+   * seconds, during which the first door session's frames would wait (and the live queue in
+   * front of the recorder drops them).
+   */
+  async warm(): Promise<void> {
+    const missing = this.#max - this.#all.size - this.#starting;
+    const workers = await Promise.all(
+      Array.from({ length: Math.max(0, missing) }, () => this.#acquire(undefined)),
+    );
+    for (const w of workers) this.#release(w);
+  }
+
   /** Starts a clip on an idle instance, starting one if the pool has room. */
   async open(spec: ClipSpec, options: { signal?: AbortSignal } = {}): Promise<ClipEncoding> {
     const args = h264Args(spec, { input: FFMPEG_INPUT, output: FFMPEG_OUTPUT, threads: 1 });

@@ -55,6 +55,8 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
     log: (line) => void logs.push(JSON.stringify(line)),
   });
   await eventually(() => (agent.connected ? true : undefined), 5000, "connected");
+  // Its clip encoders have started (a cold ffmpeg.wasm start takes seconds on a loaded machine).
+  await agent.recordingReady();
   // Both cameras' frames reach the recorder before the door opens (on a loaded machine the
   // cameras may start later than the connection; a session without frames has no clip).
   // Each camera's, not only the first one's: a camera that starts late under load has no frame

@@ -264,6 +264,17 @@ Deno.test("SessionRecorder does not cut a camera whose frames arrive long after 
   assert.ok(Math.abs(summary!.endTs - 4300) <= 67, `end ${summary!.endTs}`);
 });
 
+Deno.test("WasmClipEncoder.warm starts its instances before the first clip, once", async () => {
+  await using encoder = new WasmClipEncoder({ instances: 2 });
+  assert.equal(encoder.instances, 0);
+  await encoder.warm();
+  assert.equal(encoder.instances, 2);
+  await encoder.warm();
+  const clip = await encodeAll(encoder, await sceneFrames(3, 320, 240), 320, 240);
+  assert.equal(clip.result.frames, 3);
+  assert.equal(encoder.started, 2, "the clip used a warm instance; none started again");
+});
+
 /** A recorder with no pre- or post-roll that collects its signals. */
 function tightRecorder(encoder: ClipEncoder) {
   const { sink, clips, mp4 } = memorySink();
