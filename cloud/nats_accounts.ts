@@ -277,23 +277,9 @@ export class NatsAccounts {
   }
 
   /**
-   * Revokes every credential of the user `publicKey` issued until now: the devices account's
-   * JWT gets the revocation (kept in `<dir>/revocations.json`, so a server started later has it
-   * too). Push the new JWT to running servers with {@link NatsAccounts.pushAccount}.
-   */
-  async revoke(publicKey: string): Promise<void> {
-    if (!/^U[A-Z2-7]{55}$/.test(publicKey)) {
-      throw new TypeError(`Cannot revoke ${JSON.stringify(publicKey)}: not a user public key`);
-    }
-    // JWTs issued in this very second are revoked too (issue times have whole seconds).
-    this.#revocations[publicKey] = Math.floor(Date.now() / 1000) + 1;
-    await writePrivateFile(`${this.dir}/revocations.json`, JSON.stringify(this.#revocations));
-    this.#jwts = undefined;
-  }
-
-  /**
-   * Adds revocations recorded elsewhere (other cloud instances) to this folder's, so the JWT
-   * pushed next carries all of them.
+   * Adds revocations (user public key -> Unix seconds: credentials issued before are refused),
+   * recorded in NATS by every cloud instance, to this folder's `revocations.json`, so the JWT
+   * pushed next, and the configuration of a server started later, carry all of them.
    */
   async mergeRevocations(revocations: Readonly<Record<string, number>>): Promise<void> {
     let changed = false;

@@ -25,9 +25,10 @@ import {
   problemResponses,
   security,
 } from "./fleet_api.ts";
+import { DeviceIdSchema } from "./fleet_model.ts";
 import { ApiError } from "./problem.ts";
 
-const IdParam = z.object({ id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/) });
+const IdParam = z.object({ id: DeviceIdSchema });
 
 const CredentialRecord = z.object({
   deviceId: z.string(),

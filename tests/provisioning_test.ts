@@ -199,19 +199,21 @@ Deno.test("revocation: a revoked device is disconnected at once and can neither 
   const revoked = await api("POST", "/devices/m001-a/revoke");
   assert.equal(revoked.status, 200, JSON.stringify(revoked.body));
   assert.ok(revoked.body.revokedAt > 0);
+  // What the revoked device does next: connect again with the credentials it has.
+  const reconnectAsDevice = () =>
+    connectNats({ url: nats.url, caFile: nats.caFile }, {
+      credentialsFile: identityFiles(dir).creds,
+      name: "m001-a",
+      reconnect: false,
+      timeoutMs: 3000,
+    });
   const outcome = await Promise.race([
     closed.then(() => "closed"),
     new Promise((r) => setTimeout(() => r("still connected"), 5000)),
   ]);
   assert.equal(outcome, "closed", "the server disconnected the revoked device");
   await assert.rejects(
-    () =>
-      connectNats({ url: nats.url, caFile: nats.caFile }, {
-        credentialsFile: identityFiles(dir).creds,
-        name: "m001-a",
-        reconnect: false,
-        timeoutMs: 3000,
-      }),
+    () => reconnectAsDevice(),
     /Authorization Violation/,
   );
   // The agent cannot start a session with it either: it never connects.
@@ -224,13 +226,7 @@ Deno.test("revocation: a revoked device is disconnected at once and can neither 
   await nats.stop();
   await nats.start();
   await assert.rejects(
-    () =>
-      connectNats({ url: nats.url, caFile: nats.caFile }, {
-        credentialsFile: identityFiles(dir).creds,
-        name: "m001-a",
-        reconnect: false,
-        timeoutMs: 3000,
-      }),
+    () => reconnectAsDevice(),
     /Authorization Violation/,
   );
   const entries = await eventually(
