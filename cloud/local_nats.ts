@@ -18,6 +18,7 @@ import { connectNats, type NatsTarget } from "./nats_connect.ts";
 import { NatsAccounts } from "./nats_accounts.ts";
 import { writePrivateFile } from "../edge/mod.ts";
 import { ensurePrivateCa, issueServerCertificate } from "./private_ca.ts";
+import { awaitReady, type NatsChild, spawnNats, type TailLines } from "./_nats_process.ts";
 
 /** Options of {@link startLocalNats}. */
 export interface LocalNatsOptions {
@@ -168,48 +169,6 @@ async function claimDataDir(natsDir: string): Promise<string> {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Keeps the last lines a child wrote, so a failure can say why. */
-class TailLines {
-  #lines: string[] = [];
-  readonly listeners = new Set<(line: string) => void>();
-  #waiters: Array<{ pattern: RegExp; resolve: (line: string) => void }> = [];
-
-  push(line: string): void {
-    this.#lines.push(line);
-    if (this.#lines.length > 200) this.#lines.shift();
-    for (const l of this.listeners) l(line);
-    this.#waiters = this.#waiters.filter((w) => {
-      if (!w.pattern.test(line)) return true;
-      w.resolve(line);
-      return false;
-    });
-  }
-
-  waitFor(pattern: RegExp): Promise<string> {
-    const seen = this.#lines.find((l) => pattern.test(l));
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve) => this.#waiters.push({ pattern, resolve }));
-  }
-
-  text(): string {
-    return this.#lines.join("\n");
-  }
-
-  find(pattern: RegExp): string | undefined {
-    return this.#lines.find((l) => pattern.test(l));
-  }
-}
-
-async function pump(stream: ReadableStream<Uint8Array>, tail: TailLines): Promise<void> {
-  let rest = "";
-  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
-    const parts = (rest + chunk).split("\n");
-    rest = parts.pop() ?? "";
-    for (const line of parts) tail.push(line);
-  }
-  if (rest !== "") tail.push(rest);
 }
 
 /** A nats-server child process started by {@link startLocalNats}. */
@@ -370,14 +329,9 @@ export async function startLocalNats(options: LocalNatsOptions = {}): Promise<Lo
       "-n",
       `vendstream-${port}`,
     ];
-    let child: Deno.ChildProcess;
+    let spawned: NatsChild;
     try {
-      child = new Deno.Command(options.serverPath ?? "nats-server", {
-        args,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      spawned = spawnNats(options.serverPath ?? "nats-server", args);
     } catch (cause) {
       throw new NatsStartError(
         `Cannot start nats-server ("${options.serverPath ?? "nats-server"}"): ${
@@ -386,26 +340,12 @@ export async function startLocalNats(options: LocalNatsOptions = {}): Promise<Lo
         { cause },
       );
     }
-    const tail = new TailLines();
-    const pumps = Promise.all([pump(child.stdout, tail), pump(child.stderr, tail)]);
-    const exited = child.status.then(async (status) => {
-      await pumps.catch(() => {});
-      return status;
-    });
+    const { child, tail, exited } = spawned;
     await Deno.writeTextFile(
       ownerFile,
       JSON.stringify({ ownerPid: Deno.pid, serverPid: child.pid }),
     );
-
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const outcome = await Promise.race([
-      tail.waitFor(/Server is ready/).then(() => "ready" as const),
-      exited.then(() => "exited" as const),
-      new Promise<"timeout">((
-        resolve,
-      ) => (timer = setTimeout(() => resolve("timeout"), readyTimeoutMs))),
-    ]);
-    clearTimeout(timer);
+    const outcome = await awaitReady(spawned, readyTimeoutMs);
     if (outcome === "ready") {
       const nats = new LocalNats({
         url: `${tls ? "tls" : "nats"}://${host}:${port}`,

@@ -63,7 +63,7 @@ export {
 } from "./device_permissions.ts";
 export { natsHealth } from "./nats_health.ts";
 export { onShutdown } from "./shutdown.ts";
-export { ensureDeviceBuckets, ensureStreams } from "./streams.ts";
+export { ensureDeviceBuckets, ensureStreams, type StreamPlacement } from "./streams.ts";
 export { loadCommandKey } from "./command_key.ts";
 export {
   CertificateError,
@@ -139,3 +139,20 @@ export {
   normalizeContact,
 } from "./customer_auth.ts";
 export { CUSTOMER_COOKIE, type CustomerAppDeps, customerAppRoutes } from "./customer_app.tsx";
+export {
+  planSupercluster,
+  type PlanSuperclusterOptions,
+  regionTag,
+  regionUrls,
+  serverConfig,
+  type ServerConfigOptions,
+  type ServerTlsFiles,
+  type SuperclusterPlan,
+  type SuperclusterServer,
+  WITNESS_CLUSTER,
+} from "./supercluster.ts";
+export {
+  LocalSupercluster,
+  type LocalSuperclusterOptions,
+  startLocalSupercluster,
+} from "./local_supercluster.ts";

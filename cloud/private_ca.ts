@@ -110,11 +110,18 @@ export async function ensurePrivateCa(dir: string): Promise<PrivateCa> {
 /**
  * A server certificate signed by `ca` for `localhost` and `127.0.0.1` (plus `dnsNames` and
  * `ipAddresses`), written to `<dir>/<name>.pem` and `<dir>/<name>.key`; an existing one is kept.
+ * With `peer`, it also serves as a client certificate: servers of a cluster or supercluster
+ * present it to each other on routes and gateways (mutual TLS).
  */
 export async function issueServerCertificate(
   ca: PrivateCa,
   dir: string,
-  options: { name: string; dnsNames?: readonly string[]; ipAddresses?: readonly string[] },
+  options: {
+    name: string;
+    dnsNames?: readonly string[];
+    ipAddresses?: readonly string[];
+    peer?: boolean;
+  },
 ): Promise<TlsFiles> {
   if (!/^[a-z][a-z0-9-]{0,31}$/.test(options.name)) {
     throw new TypeError(`Cannot issue a certificate named ${JSON.stringify(options.name)}`);
@@ -132,7 +139,9 @@ export async function issueServerCertificate(
   const tmp = `${dir}/.${options.name}-${crypto.randomUUID()}`;
   await Deno.writeTextFile(
     `${tmp}.ext`,
-    `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n` +
+    `subjectAltName=${san}\nextendedKeyUsage=serverAuth${
+      options.peer ? ",clientAuth" : ""
+    }\nbasicConstraints=CA:FALSE\n` +
       "keyUsage=critical,digitalSignature\n",
   );
   try {

@@ -10,8 +10,31 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { buckets, regionStreams, type StreamSpec } from "../protocol/mod.ts";
 
-function toConfig(spec: StreamSpec): Partial<StreamConfig> & { name: string } {
+/** Where a region's JetStream assets live in a cluster. */
+export interface StreamPlacement {
+  /** Replicas of each stream and bucket. Default 1. */
+  replicas?: number;
+  /** Server tags the assets are placed on, e.g. `["region:eu-west"]`. Default: any server. */
+  tags?: readonly string[];
+}
+
+function placed(placement: StreamPlacement): Partial<StreamConfig> {
+  const replicas = placement.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+    throw new RangeError(`Cannot place streams with ${replicas} replicas: expected 1-5`);
+  }
   return {
+    num_replicas: replicas,
+    ...(placement.tags?.length ? { placement: { cluster: "", tags: [...placement.tags] } } : {}),
+  };
+}
+
+function toConfig(
+  spec: StreamSpec,
+  placement: StreamPlacement,
+): Partial<StreamConfig> & { name: string } {
+  return {
+    ...placed(placement),
     name: spec.name,
     description: spec.description,
     subjects: [...spec.subjects],
@@ -27,12 +50,19 @@ function isNotFound(e: unknown): boolean {
   return e instanceof Error && /stream not found/i.test(e.message);
 }
 
-/** Makes sure every stream of `region` exists with its current configuration; returns their names. */
-export async function ensureStreams(nc: NatsConnection, region: string): Promise<string[]> {
+/**
+ * Makes sure every stream of `region` exists with its current configuration (with `replicas` on
+ * the servers tagged `tags`, in a cluster); returns their names.
+ */
+export async function ensureStreams(
+  nc: NatsConnection,
+  region: string,
+  placement: StreamPlacement = {},
+): Promise<string[]> {
   const jsm = await jetstreamManager(nc);
   const names: string[] = [];
   for (const spec of regionStreams(region)) {
-    const config = toConfig(spec);
+    const config = toConfig(spec, placement);
     try {
       await jsm.streams.info(spec.name);
       await jsm.streams.update(spec.name, config);
@@ -42,7 +72,7 @@ export async function ensureStreams(nc: NatsConnection, region: string): Promise
     }
     names.push(spec.name);
   }
-  await ensureDeviceBuckets(nc);
+  await ensureDeviceBuckets(nc, placement);
   return names;
 }
 
@@ -50,12 +80,19 @@ export async function ensureStreams(nc: NatsConnection, region: string): Promise
  * Makes sure the buckets devices read and write exist: shadows, component manifests, artifact
  * chunks, clips and snapshots.
  */
-export async function ensureDeviceBuckets(nc: NatsConnection): Promise<void> {
+export async function ensureDeviceBuckets(
+  nc: NatsConnection,
+  placement: StreamPlacement = {},
+): Promise<void> {
   const kvm = new Kvm(nc);
   const objm = new Objm(nc);
-  await kvm.create(buckets.shadow, { history: 5 });
-  await kvm.create(buckets.components, { history: 1 });
-  await objm.create(buckets.artifacts);
-  await objm.create(buckets.clips);
-  await objm.create(buckets.snapshots);
+  const where = {
+    replicas: placement.replicas ?? 1,
+    ...(placement.tags?.length ? { placement: { tags: [...placement.tags], cluster: "" } } : {}),
+  };
+  await kvm.create(buckets.shadow, { history: 5, ...where });
+  await kvm.create(buckets.components, { history: 1, ...where });
+  await objm.create(buckets.artifacts, where);
+  await objm.create(buckets.clips, where);
+  await objm.create(buckets.snapshots, where);
 }

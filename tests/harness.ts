@@ -23,10 +23,12 @@ import {
   ensureStreams,
   loadCommandKey,
   type LocalNats,
+  type LocalSupercluster,
   serveObjectCommits,
   serveSessionStatus,
   simulatorPermissions,
   startLocalNats,
+  startLocalSupercluster,
 } from "../cloud/mod.ts";
 import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
@@ -172,6 +174,70 @@ export async function startTestNats(
     async [Symbol.asyncDispose]() {
       await Promise.all(clients.map((nc) => nc.close().catch(() => {})));
       await server.stop();
+      await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+/** A test's supercluster (or single cluster): the servers, and ways to connect to a region. */
+export interface TestCluster extends AsyncDisposable {
+  /** The servers. */
+  readonly sc: LocalSupercluster;
+  /** Connects a cloud-account client to `region`'s servers (closed at disposal). */
+  connect(region: string, name?: string): Promise<NatsConnection>;
+  /**
+   * Connects as one device of `device.region` to `urls` (default: its region's servers, then
+   * every other region's), reconnecting forever.
+   */
+  connectDevice(
+    device: { deviceId: string; region: string },
+    options?: { urls?: string[] },
+  ): Promise<NatsConnection>;
+}
+
+/** Starts a supercluster of `regions` (3 servers each) in a temporary folder. */
+export async function startTestCluster(regions: string[]): Promise<TestCluster> {
+  const dataDir = await Deno.makeTempDir({ prefix: "vend-test-cluster-" });
+  let sc: LocalSupercluster;
+  try {
+    sc = await startLocalSupercluster({ dataDir, regions });
+  } catch (e) {
+    await Deno.remove(dataDir, { recursive: true });
+    throw e;
+  }
+  const clients: NatsConnection[] = [];
+  return {
+    sc,
+    async connect(region, name = "test") {
+      const nc = await connectNats(sc.target(region), { name, timeoutMs: 10_000 });
+      clients.push(nc);
+      return nc;
+    },
+    async connectDevice(device, options = {}) {
+      const issued = await sc.accounts!.deviceCredentials({
+        region: device.region,
+        deviceId: device.deviceId,
+        peers: cabinetPeer(device.deviceId),
+      });
+      const creds = `${dataDir}/${device.deviceId}.creds`;
+      await Deno.writeFile(creds, issued.creds!, { mode: 0o600 });
+      const urls = options.urls ?? [
+        sc.url(device.region),
+        ...sc.plan.regions.filter((r) => r !== device.region).map((r) => sc.url(r)),
+      ];
+      const nc = await connectNats(urls.join(","), {
+        name: device.deviceId,
+        timeoutMs: 10_000,
+        credentialsFile: creds,
+        caFile: sc.caFile!,
+        inboxPrefix: deviceInboxPrefix(device.deviceId),
+      });
+      clients.push(nc);
+      return nc;
+    },
+    async [Symbol.asyncDispose]() {
+      await Promise.all(clients.map((nc) => nc.close().catch(() => {})));
+      await sc.stop();
       await Deno.remove(dataDir, { recursive: true }).catch(() => {});
     },
   };
