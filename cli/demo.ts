@@ -11,9 +11,16 @@
  * admin login link), `machines: m001,m002`, then `receipt: SESSION TOTAL` as receipts are issued
  * and `review: SESSION REASONS` as sessions go to review) and runs until Ctrl-C or `--duration`.
  *
+ * `--regions 2` (or 3) runs a supercluster instead of the single server: a 3-server cluster per
+ * region (`eu-west`, `us-east`, `ap-south`) on loopback with generated configurations, a witness
+ * server when the number of regions is even, a cloud service per region (`api-<region>: URL`,
+ * `nats-<region>: URLS`), and the machines spread over the regions, each device with its home
+ * region's servers and the others' as failover.
+ *
  * @example
  * ```sh
  * ./vend demo --machines 3 --duration 60
+ * ./vend demo --regions 2 --machines 2
  * ```
  *
  * @module
@@ -23,18 +30,25 @@ import { Kvm } from "@nats-io/kv";
 import {
   connectNats,
   createLoginCode,
+  defaultDataDir,
   ensureNats,
   ensurePrivateCa,
   issueServerCertificate,
   loadCommandKey,
+  type LocalSupercluster,
+  type NatsEndpoint,
   onShutdown,
+  startLocalSupercluster,
   TokenService,
   writePrivateFile,
 } from "../cloud/mod.ts";
 import { buckets, filters, parsePaymentEvent, type TrustedKey } from "../protocol/mod.ts";
 
 const USAGE =
-  "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS] [--no-customer]";
+  "Usage: ./vend demo [--duration SECONDS] [--machines N] [--session-every SECONDS] [--no-customer] [--regions N]";
+
+/** Region ids of `--regions N` (2 or 3); one region is `local`, on a single server. */
+const REGION_NAMES = ["eu-west", "us-east", "ap-south"];
 const ROOT = new URL("../", import.meta.url).pathname;
 
 function fail(message: string, code = 2): never {
@@ -91,6 +105,7 @@ async function main(): Promise<void> {
         machines: { type: "string" },
         "session-every": { type: "string" },
         "no-customer": { type: "boolean" },
+        regions: { type: "string" },
       },
       strict: true,
     }));
@@ -106,10 +121,41 @@ async function main(): Promise<void> {
     fail("--session-every is the demo customer's: it makes no sense with --no-customer");
   }
   if (machines > 50) fail(`--machines ${machines} is more than this demo runs (50)`);
+  const regionCount = positive("regions", values.regions, 1, true);
+  if (regionCount > REGION_NAMES.length) {
+    fail(`--regions ${regionCount} is more than this demo runs (${REGION_NAMES.length})`);
+  }
+  const regions = regionCount === 1 ? ["local"] : REGION_NAMES.slice(0, regionCount);
 
   const shutdown = onShutdown();
-  await using nats = await ensureNats({ signal: shutdown, port: 4222 });
+  // One region: the single local server (or NATS_URL). Several: a supercluster on loopback,
+  // 3 servers per region (configs generated into the data folder), a witness when even.
+  let supercluster: LocalSupercluster | undefined;
+  if (regionCount > 1) {
+    const dataDir = `${defaultDataDir()}/regions`;
+    await Deno.remove(`${dataDir}/supercluster`, { recursive: true }).catch(() => {});
+    supercluster = await startLocalSupercluster({ dataDir, regions, signal: shutdown });
+  }
+  await using _stopSupercluster = {
+    [Symbol.asyncDispose]: () => supercluster?.stop() ?? Promise.resolve(),
+  };
+  await using nats: NatsEndpoint = supercluster
+    ? {
+      url: supercluster.url(regions[0]),
+      local: true,
+      credentialsFile: supercluster.credentialsFile!,
+      caFile: supercluster.caFile!,
+      accounts: supercluster.accounts!,
+      stop: () => Promise.resolve(),
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    }
+    : await ensureNats({ signal: shutdown, port: 4222 });
+  /** The servers of each region (a region's devices fail over to the others'). */
+  const regionUrl = (region: string) => supercluster ? supercluster.url(region) : nats.url;
   console.log(`nats: ${nats.url}`);
+  if (supercluster) {
+    for (const r of regions) console.log(`nats-${r}: ${supercluster.url(r)}`);
+  }
   // The cloud's credentials (the server refuses clients without any): for tools and tests.
   if (nats.credentialsFile) console.log(`creds: ${nats.credentialsFile}`);
   // TLS everywhere: the private CA (made with the server) signed NATS's and the API's
@@ -135,28 +181,44 @@ async function main(): Promise<void> {
     await Promise.allSettled(children.map((c) => c.status));
   };
   try {
-    const cloud = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
-      env: {
-        NATS_URL: nats.url,
-        ...(nats.credentialsFile ? { NATS_CREDS: nats.credentialsFile } : {}),
-        ...(nats.caFile ? { NATS_CA: nats.caFile } : {}),
-        ...(apiTls ? { VEND_TLS_CERT: apiTls.certFile, VEND_TLS_KEY: apiTls.keyFile } : {}),
-        // The accounts' keys: the cloud provisions the devices and can revoke them.
-        ...(nats.accounts ? { VEND_NATS_AUTH_DIR: nats.accounts.dir } : {}),
-        VEND_API_PORT: Deno.env.get("VEND_API_PORT") ?? "8080",
-        VEND_EXIT_WITH_PARENT: "1",
-      },
-      // A pipe this process never writes: the child stops when it closes (this process died).
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "inherit",
-    }).spawn();
-    children.push(cloud);
-    const api = await readUntil(cloud.stdout, "api:");
-    if (api === undefined) {
-      throw new Error(`the cloud process exited (${(await cloud.status).code}) before serving`);
+    // A cloud service per region, each on its region's servers.
+    const apiPort = Number(Deno.env.get("VEND_API_PORT") ?? "8080");
+    const apis = new Map<string, string>();
+    const clouds: Deno.ChildProcess[] = [];
+    for (const [i, region] of regions.entries()) {
+      const cloud = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+        env: {
+          NATS_URL: regionUrl(region),
+          ...(nats.credentialsFile ? { NATS_CREDS: nats.credentialsFile } : {}),
+          ...(nats.caFile ? { NATS_CA: nats.caFile } : {}),
+          ...(apiTls ? { VEND_TLS_CERT: apiTls.certFile, VEND_TLS_KEY: apiTls.keyFile } : {}),
+          // The accounts' keys: the cloud provisions the devices and can revoke them.
+          ...(nats.accounts ? { VEND_NATS_AUTH_DIR: nats.accounts.dir } : {}),
+          // The next port for each region's API (0 picks a free one for each).
+          VEND_API_PORT: String(apiPort === 0 ? 0 : apiPort + i),
+          VEND_REGION: region,
+          // Several regions: the first holds the global registry's originals.
+          ...(supercluster ? { VEND_PRIMARY_REGION: regions[0]! } : {}),
+          VEND_EXIT_WITH_PARENT: "1",
+        },
+        // A pipe this process never writes: the child stops when it closes (this process died).
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      children.push(cloud);
+      clouds.push(cloud);
+      const url = await readUntil(cloud.stdout, "api:");
+      if (url === undefined) {
+        throw new Error(
+          `the cloud process of ${region} exited (${(await cloud.status).code}) before serving`,
+        );
+      }
+      apis.set(region, url);
+      if (supercluster) console.log(`api-${region}: ${url}`);
     }
+    const api = apis.get(regions[0]!)!;
     console.log(`api: ${api}`);
     // A one-time login link for an admin operator, signed with the fleet's shared key.
     const nc = await connectNats(nats, { name: "vend-demo" });
@@ -181,8 +243,8 @@ async function main(): Promise<void> {
     }/agents`;
     const model = await Deno.stat(`${ROOT}models/build/default/model.json`)
       .then(() => `${ROOT}models/build/default`, () => undefined);
-    const call = async (path: string, body: unknown) => {
-      const res = await fetch(`${api}${path}`, {
+    const call = async (path: string, body: unknown, base = api) => {
+      const res = await fetch(`${base}${path}`, {
         ...(client ? { client } : {}),
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -193,16 +255,18 @@ async function main(): Promise<void> {
       return json;
     };
     const ids = Array.from({ length: machines }, (_, i) => `m${String(i + 1).padStart(3, "0")}`);
+    /** Each machine's home region: the machines are spread over the regions in turn. */
+    const homeOf = (machineId: string) => regions[(ids.indexOf(machineId)) % regions.length]!;
     // The devices provision themselves by claim on first boot, as in the field: a batch with
     // their serials, and its claim credential shipped with each. A device that has an identity
     // from an earlier run keeps it.
-    let claim: { batchId: string; file: string } | undefined;
-    if (nats.accounts) {
-      const batchId = `demo-${Date.now().toString(36)}`;
+    const claims = new Map<string, { batchId: string; file: string }>();
+    for (const region of nats.accounts ? regions : []) {
+      const batchId = `demo-${region}-${Date.now().toString(36)}`;
       const batch = await call("/batches", {
         batchId,
-        region: "local",
-        devices: ids.flatMap((machineId) =>
+        region,
+        devices: ids.filter((id) => homeOf(id) === region).flatMap((machineId) =>
           (["primary", "secondary"] as const).map((role) => {
             const deviceId = `${machineId}-${role === "primary" ? "a" : "b"}`;
             return { serial: `SN-${deviceId}`, deviceId, machineId, role };
@@ -210,14 +274,21 @@ async function main(): Promise<void> {
         ),
       });
       await Deno.mkdir(dataRoot, { recursive: true });
-      claim = { batchId, file: `${dataRoot}/claim.creds` };
+      const claim = { batchId, file: `${dataRoot}/claim-${region}.creds` };
       await writePrivateFile(claim.file, batch.claimCredentials);
+      claims.set(region, claim);
     }
     for (const machineId of ids) {
       const m = ids.indexOf(machineId) + 1;
       for (const role of ["primary", "secondary"] as const) {
         const deviceId = `${machineId}-${role === "primary" ? "a" : "b"}`;
         const dataDir = `${dataRoot}/${deviceId}`;
+        const home = homeOf(machineId);
+        const claim = claims.get(home);
+        if (supercluster) {
+          // Each run's supercluster is new: an identity from an earlier run is not in it.
+          await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+        }
         await Deno.mkdir(dataDir, { recursive: true });
         const config = {
           // With a claim the identity (id, machine, role, credentials, command key) comes from
@@ -237,8 +308,15 @@ async function main(): Promise<void> {
               ...(role === "secondary" ? { primaryDeviceId: `${machineId}-a` } : {}),
               commands: { trustedKeys: [commandKey] },
             }),
+          ...(claim ? {} : { region: home }),
           nats: {
-            servers: [nats.url],
+            servers: regionUrl(home).split(","),
+            // Its region's servers first; the other regions' when its own is down.
+            ...(supercluster
+              ? {
+                failover: regions.filter((r) => r !== home).flatMap((r) => regionUrl(r).split(",")),
+              }
+              : {}),
             ...(nats.caFile ? { caFile: nats.caFile } : {}),
           },
           dataDir,
@@ -310,8 +388,8 @@ async function main(): Promise<void> {
     })().catch(() => {});
     // A machine is unlocked once the cloud has heard from its primary, and one customer at a
     // time: the next session starts when the previous one is over.
-    const get = async (path: string) => {
-      const res = await fetch(`${api}${path}`, {
+    const get = async (path: string, base = api) => {
+      const res = await fetch(`${base}${path}`, {
         ...(client ? { client } : {}),
         headers: { authorization: `Bearer ${token}` },
       });
@@ -320,18 +398,19 @@ async function main(): Promise<void> {
     const last = new Map<string, string>();
     const shop = async () => {
       for (const machineId of ids) {
-        const status = (await get(`/devices/${machineId}-a`))?.status;
+        const base = apis.get(homeOf(machineId))!;
+        const status = (await get(`/devices/${machineId}-a`, base))?.status;
         const online = status?.status === "online" && status?.door === "closed";
         const previous = last.get(machineId);
         const busy = previous &&
           ["started", "held", "unlocked", "capturing"].includes(
-            (await get(`/payments/sessions/${previous}`))?.state,
+            (await get(`/payments/sessions/${previous}`, base))?.state,
           );
         if (!online || busy) continue;
         const started = await call("/payments/sessions", {
           customerId: customer.customerId,
           machineId,
-        });
+        }, base);
         last.set(machineId, started.sessionId);
         if (started.state !== "unlocked") {
           console.error(`demo: a session at ${machineId} is ${started.state}: ${started.failure}`);
@@ -348,7 +427,9 @@ async function main(): Promise<void> {
     const why = await new Promise<string>((resolve) => {
       shutdown.addEventListener("abort", () => resolve("interrupted"), { once: true });
       if (durationMs !== undefined) setTimeout(() => resolve("duration reached"), durationMs);
-      cloud.status.then((s) => resolve(`cloud process exited with code ${s.code}`));
+      for (const cloud of clouds) {
+        cloud.status.then((s) => resolve(`cloud process exited with code ${s.code}`));
+      }
     });
     clearInterval(shopping);
     receipts.unsubscribe();

@@ -8,12 +8,19 @@
  * @example
  * ```sh
  * NATS_URL=nats://127.0.0.1:4222 ./vend ledger check
+ * VEND_REGION=us-east ./vend ledger check   # one region's books, in a supercluster
  * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { checkPaymentBooks, connectNats, localNatsTarget } from "../cloud/mod.ts";
+import {
+  checkPaymentBooks,
+  connectNats,
+  localNatsTarget,
+  SINGLE_SERVER,
+  useRegionLayout,
+} from "../cloud/mod.ts";
 
 if (import.meta.main) {
   const { positionals } = parseArgs({ args: Deno.args, allowPositionals: true, strict: true });
@@ -27,6 +34,9 @@ if (import.meta.main) {
       Deno.exit(1);
     },
   );
+  // A region's books (`VEND_REGION`, default `local`): each region keeps its own ledger.
+  const region = Deno.env.get("VEND_REGION");
+  if (region) useRegionLayout(nc, { ...SINGLE_SERVER, region, primary: region });
   try {
     const r = await checkPaymentBooks(nc);
     for (const d of r.discrepancies) console.error(`ledger: ${d}`);

@@ -30,6 +30,14 @@ import type { NatsAccounts } from "./nats_accounts.ts";
 import { writePrivateFile } from "../edge/mod.ts";
 import { natsHealth } from "./nats_health.ts";
 import { ensureStreams } from "./streams.ts";
+import {
+  ensureObjectMirror,
+  type RegionLayout,
+  SINGLE_SERVER,
+  useRegionLayout,
+} from "./region_layout.ts";
+import { buckets } from "../protocol/mod.ts";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import {
   parseSandboxFaults,
@@ -49,6 +57,13 @@ import { type CodeSender, LogCodeSender, SmtpCodeSender } from "./code_sender.ts
 export interface CloudServiceOptions {
   /** Region this instance serves. Default `"local"`. */
   region?: string;
+  /**
+   * In a supercluster: the region holding the global registry's originals (the others read
+   * mirrors of it) and the replicas of each stream and bucket; every asset is placed on its
+   * region's servers. Default `VEND_PRIMARY_REGION` and `VEND_REPLICAS`; without them, a single
+   * server's layout.
+   */
+  supercluster?: { primary: string; replicas?: number };
   /** Preferred HTTP port; when taken (or 0, the default) a free port is used. */
   port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
@@ -174,7 +189,17 @@ export async function startCloudService(
     name: `vendstream-cloud-${region}`,
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  const primary = options.supercluster?.primary ?? Deno.env.get("VEND_PRIMARY_REGION");
+  const layout: RegionLayout = primary
+    ? {
+      region,
+      primary,
+      replicas: options.supercluster?.replicas ?? Number(Deno.env.get("VEND_REPLICAS") ?? "3"),
+      placement: true,
+    }
+    : { ...SINGLE_SERVER, region, primary: region };
   try {
+    useRegionLayout(nc, layout);
     const streams = await ensureStreams(nc, region);
     logger.log("info", "streams ready", { region, streams });
   } catch (e) {
@@ -190,7 +215,7 @@ export async function startCloudService(
       `Invalid offline timeout ${offlineAfterMs} ms: expected an integer of at least 500`,
     );
   }
-  const ingest = await startIngestThread(target, { region, offlineAfterMs });
+  const ingest = await startIngestThread(target, { region, offlineAfterMs, layout });
   const metrics = new Metrics();
   for (
     const [name, help] of Object.entries({
@@ -217,6 +242,9 @@ export async function startCloudService(
   const registry = await ComponentRegistry.open(nc);
   const deployments = await DeploymentService.open(nc, {
     region,
+    regional: layout.placement,
+    artifactsStream: await ensureObjectMirror(nc, buckets.artifacts),
+    jsm: await jetstreamManager(nc),
     devices: () =>
       [...state.devices.entries()].map(([id, e]) => ({
         id,

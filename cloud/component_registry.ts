@@ -24,10 +24,11 @@
  *
  * @module
  */
+import { openKv, openObjectStore } from "./region_layout.ts";
 import { createHash } from "node:crypto";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type ObjectStore, Objm } from "@nats-io/obj";
+import type { ObjectStore } from "@nats-io/obj";
 import {
   type ArtifactManifest,
   bestVersion,
@@ -102,13 +103,11 @@ export class ComponentRegistry {
 
   /** Opens (creating if needed) the registry's buckets. */
   static async open(nc: NatsConnection): Promise<ComponentRegistry> {
-    const kvm = new Kvm(nc);
-    const components = await kvm.create(buckets.components, { history: 1 });
-    const service = await kvm.create(buckets.service, { history: 5 });
-    const objm = new Objm(nc);
-    const artifacts = await objm.create(buckets.artifacts);
+    const components = await openKv(nc, buckets.components, { history: 1 });
+    const service = await openKv(nc, buckets.service, { history: 5 });
+    const artifacts = await openObjectStore(nc, buckets.artifacts);
     // Abandoned uploads go after a day.
-    const uploads = await objm.create(buckets.uploads, { ttl: nanos(UPLOAD_TTL_MS) });
+    const uploads = await openObjectStore(nc, buckets.uploads, { ttl: nanos(UPLOAD_TTL_MS) });
     return new ComponentRegistry(components, service, artifacts, uploads);
   }
 

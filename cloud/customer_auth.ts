@@ -18,7 +18,8 @@
  *
  * @module
  */
-import { type KV, Kvm } from "@nats-io/kv";
+import { openKv } from "./region_layout.ts";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jwtVerify, SignJWT } from "jose";
 import { buckets } from "../protocol/mod.ts";
@@ -137,10 +138,9 @@ export class CustomerAuth {
 
   /** Opens the buckets and the signing key (shared by every cloud instance). */
   static async open(nc: NatsConnection, options: CustomerAuthOptions): Promise<CustomerAuth> {
-    const kvm = new Kvm(nc);
-    const codes = await kvm.create(buckets.customerCodes, { history: 1, ttl: 86_400_000 });
-    const logins = await kvm.create(buckets.customerLogins, { history: 1 });
-    const service = await kvm.create(buckets.service, { history: 1 });
+    const codes = await openKv(nc, buckets.customerCodes, { history: 1, ttl: 86_400_000 });
+    const logins = await openKv(nc, buckets.customerLogins, { history: 1 });
+    const service = await openKv(nc, buckets.service, { history: 1 });
     let key = (await service.get("customer.jwt.key"))?.value;
     if (!key?.length) {
       try {

@@ -11,7 +11,7 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import { Objm } from "@nats-io/obj";
+import { openObjectStore } from "./region_layout.ts";
 import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { FC } from "hono/jsx";
@@ -462,7 +462,7 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
     "/devices/:id{[a-z0-9][a-z0-9-]{0,62}}/snapshots/:camera{[a-z0-9][a-z0-9-]{0,31}}",
     async (c) => {
       if (!actorOf(c)) return c.body(null, 401);
-      const store = await new Objm(deps.nc).open(buckets.snapshots).catch(() => undefined);
+      const store = await openObjectStore(deps.nc, buckets.snapshots).catch(() => undefined);
       const name = `${c.req.param("id")}/${c.req.param("camera")}/latest.jpg`;
       const jpeg = await store?.getBlob(name).catch(() => null);
       if (!jpeg) return c.body(null, 404);

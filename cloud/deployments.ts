@@ -24,8 +24,10 @@
  *
  * @module
  */
-import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import { openKv } from "./region_layout.ts";
+import { AckPolicy, jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { Base64UrlPaddedCodec } from "@nats-io/obj";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   buckets,
@@ -39,6 +41,7 @@ import {
   shadow,
   shadowKey,
   type ShadowState,
+  signedManifest,
 } from "../protocol/mod.ts";
 import { ComponentError } from "./component_registry.ts";
 import { isRevisionConflict } from "./fleet_state.ts";
@@ -90,8 +93,15 @@ export interface Deployment {
   readonly policy: RolloutPolicy;
   readonly state: "running" | "paused" | "completed" | "aborted" | "cancelled";
   readonly devices: readonly string[];
-  /** Devices assigned so far (in `devices` order). */
+  /** Devices assigned so far (in `devices` order; in a supercluster, the sum of `assignedIn`). */
   readonly assigned: number;
+  /**
+   * In a supercluster, each region's instances start their own region's devices: how many of
+   * the region's devices (in `devices` order) are assigned, by region.
+   */
+  readonly assignedIn?: Readonly<Record<string, number>>;
+  /** In a supercluster, when each region's canaries finished. */
+  readonly canaryDoneAtIn?: Readonly<Record<string, number | null>>;
   readonly createdAt: number;
   readonly startedAt: number;
   /** When the canaries finished (the rate counts from here), or null. */
@@ -107,6 +117,19 @@ export type DeploymentCounts = Record<DeviceDeploymentStatus | "unassigned", num
 /** Options of {@link DeploymentService.open}. */
 export interface DeploymentServiceOptions {
   readonly region: string;
+  /**
+   * Start only the devices of `region` (whose shadows are the region's own): true in a
+   * supercluster, where each region's instances roll out their region's devices.
+   */
+  readonly regional?: boolean;
+  /**
+   * The stream the region's devices read artifacts from (its mirror of the artifacts store, in a
+   * supercluster): a device starts only once it holds every chunk of the deployment's targets.
+   * Default: the store itself.
+   */
+  readonly artifactsStream?: string;
+  /** Reads the artifacts stream (given with `artifactsStream`). */
+  readonly jsm?: JetStreamManager;
   /** The registered devices. */
   readonly devices: () => Iterable<SelectableDevice>;
   /** Clock, Unix ms. */
@@ -149,6 +172,8 @@ export class DeploymentService implements AsyncDisposable {
   readonly #shadow: KV;
   readonly #components: KV;
   readonly #o: DeploymentServiceOptions;
+  /** Deployments whose artifacts the region's stream was seen to hold. */
+  readonly #mirrored = new Set<string>();
 
   private constructor(
     deployments: KV,
@@ -169,12 +194,11 @@ export class DeploymentService implements AsyncDisposable {
     nc: NatsConnection,
     options: DeploymentServiceOptions,
   ): Promise<DeploymentService> {
-    const kvm = new Kvm(nc);
     const service = new DeploymentService(
-      await kvm.create(buckets.deployments, { history: 1 }),
-      await kvm.create(buckets.deploymentDevices, { history: 1 }),
-      await kvm.create(buckets.shadow, { history: 5 }),
-      await kvm.create(buckets.components, { history: 1 }),
+      await openKv(nc, buckets.deployments, { history: 1 }),
+      await openKv(nc, buckets.deploymentDevices, { history: 1 }),
+      await openKv(nc, buckets.shadow, { history: 5 }),
+      await openKv(nc, buckets.components, { history: 1 }),
       options,
     );
     await service.#watch();
@@ -352,7 +376,7 @@ export class DeploymentService implements AsyncDisposable {
   /** Cancels a deployment: devices not yet started never get it. */
   async cancel(id: string): Promise<Deployment> {
     const d = await this.#transition(id, ["running", "paused"], "cancelled");
-    for (const deviceId of d.devices.slice(0, d.assigned)) {
+    for (const deviceId of this.#assignedDevices(d)) {
       const entry = await this.device(id, deviceId);
       if (entry?.status === "queued") {
         await this.#clearDesired(deviceId, id);
@@ -463,11 +487,20 @@ export class DeploymentService implements AsyncDisposable {
       await this.#rollback(d, reason);
       return;
     }
-    let canaryDoneAt = d.canaryDoneAt;
-    const canaries = Math.min(d.policy.canary, d.devices.length);
+    const region = this.#o.region;
+    const regional = this.#o.regional === true;
+    // The devices this instance starts: all, or (in a supercluster) its region's, in order.
+    let list: readonly string[] = d.devices;
+    if (regional) {
+      const regionOf = new Map(Array.from(this.#o.devices(), (x) => [x.id, x.region]));
+      list = d.devices.filter((id) => regionOf.get(id) === region);
+    }
+    const started = regional ? d.assignedIn?.[region] ?? 0 : d.assigned;
+    let canaryDoneAt = regional ? d.canaryDoneAtIn?.[region] ?? null : d.canaryDoneAt;
+    const canaries = Math.min(d.policy.canary, list.length);
     if (canaryDoneAt === null) {
-      const done = this.#allFinal(d, canaries);
-      if (d.assigned >= canaries && done) canaryDoneAt = now;
+      const done = this.#allFinal(d.id, list, canaries);
+      if (started >= canaries && done) canaryDoneAt = now;
     }
     let allowed: number;
     if (canaryDoneAt === null) allowed = canaries;
@@ -480,24 +513,65 @@ export class DeploymentService implements AsyncDisposable {
       total += rate * (minutes - Math.floor(minutes));
       allowed = canaries + Math.max(1, Math.floor(total));
     }
-    allowed = Math.min(allowed, d.devices.length);
-    const next = d.devices.slice(d.assigned, allowed);
-    const assigned = d.assigned + next.length;
-    const allDone = assigned === d.devices.length && this.#allFinal(d, assigned);
+    allowed = Math.min(allowed, list.length);
+    const next = list.slice(started, allowed);
+    const assignedIn = regional ? { ...d.assignedIn, [region]: started + next.length } : undefined;
+    const assigned = assignedIn
+      ? Object.values(assignedIn).reduce((a, b) => a + b, 0)
+      : d.assigned + next.length;
+    const allDone = assigned === d.devices.length &&
+      this.#allFinal(d.id, d.devices, assigned);
     const updated: Deployment = {
       ...d,
       assigned,
-      canaryDoneAt,
+      ...(assignedIn
+        ? { assignedIn, canaryDoneAtIn: { ...d.canaryDoneAtIn, [region]: canaryDoneAt } }
+        : { canaryDoneAt }),
       state: allDone ? "completed" : d.state,
     };
+    if (next.length > 0 && !await this.#artifactsHere(d)) return; // the mirror is catching up
     // Claim the devices first (the revision check stops a second instance), then start them.
     await this.#deployments.update(d.id, JSON.stringify(updated), revision);
     for (const deviceId of next) await this.#assign(updated, deviceId);
   }
 
-  #allFinal(d: Deployment, n: number): boolean {
+  /**
+   * True when the stream the region's devices read artifacts from holds every chunk of `d`'s
+   * targets (a mirror copies them after their publication, and may lag or be cut off).
+   */
+  async #artifactsHere(d: Deployment): Promise<boolean> {
+    const stream = this.#o.artifactsStream;
+    const jsm = this.#o.jsm;
+    if (!stream || !jsm || stream === `OBJ_${buckets.artifacts}`) return true;
+    if (this.#mirrored.has(d.id)) return true;
+    for (const t of d.targets) {
+      const e = await this.#components.get(componentKey(t.component, t.version));
+      const signed = e?.operation === "PUT" ? signedManifest.parse(e.value) : undefined;
+      if (!signed?.ok) return false;
+      const manifest = JSON.parse(signed.value.manifest) as {
+        artifacts?: { chunks?: { sha256: string }[] }[];
+      };
+      for (const chunk of (manifest.artifacts ?? []).flatMap((a) => a.chunks ?? [])) {
+        const meta = `$O.${buckets.artifacts}.M.${Base64UrlPaddedCodec.encode(chunk.sha256)}`;
+        const m = await jsm.direct.getMessage(stream, { last_by_subj: meta }).catch(() => null);
+        if (!m) return false;
+      }
+    }
+    this.#mirrored.add(d.id);
+    return true;
+  }
+
+  /** The devices started so far (in a supercluster, each region's first ones). */
+  #assignedDevices(d: Deployment): readonly string[] {
+    if (!d.assignedIn) return d.devices.slice(0, d.assigned);
     const view = this.#view.get(d.id);
-    for (const deviceId of d.devices.slice(0, n)) {
+    return d.devices.filter((id) => view?.has(id));
+  }
+
+  /** True when the first `n` devices of `list` have all finished their part in deployment `id`. */
+  #allFinal(id: string, list: readonly string[], n: number): boolean {
+    const view = this.#view.get(id);
+    for (const deviceId of list.slice(0, n)) {
       const status = view?.get(deviceId)?.status;
       if (!status || !FINAL.has(status)) return false;
     }
@@ -517,7 +591,7 @@ export class DeploymentService implements AsyncDisposable {
       cancelled: 0,
     };
     const view = this.#view.get(d.id);
-    for (const deviceId of d.devices.slice(0, d.assigned)) {
+    for (const deviceId of this.#assignedDevices(d)) {
       counts[view?.get(deviceId)?.status ?? "queued"]++;
     }
     return counts;
@@ -561,7 +635,14 @@ export class DeploymentService implements AsyncDisposable {
       }
       const state: ShadowState = {
         ...desired?.state,
-        deployment: { deploymentId: d.id, targets: d.targets.map((t) => ({ ...t })) },
+        deployment: {
+          deploymentId: d.id,
+          targets: d.targets.map((t) => ({ ...t })),
+          // Where the device reads the artifacts: its region's mirror, in a supercluster.
+          ...(this.#o.artifactsStream && this.#o.artifactsStream !== `OBJ_${buckets.artifacts}`
+            ? { artifacts: this.#o.artifactsStream }
+            : {}),
+        },
       };
       const next = shadow.encode({
         ...newEnvelope(this.#now()),
@@ -604,7 +685,7 @@ export class DeploymentService implements AsyncDisposable {
   /** Sends the devices an aborted deployment updated back to the versions they had. */
   async #rollback(d: Deployment, reason: string): Promise<void> {
     const byTargets = new Map<string, string[]>();
-    for (const deviceId of d.devices.slice(0, d.assigned)) {
+    for (const deviceId of this.#assignedDevices(d)) {
       const entry = await this.device(d.id, deviceId);
       if (!entry) continue;
       if (entry.status === "queued") {

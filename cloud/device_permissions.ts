@@ -18,10 +18,12 @@
  * @module
  */
 import {
+  bucketIn,
   buckets,
   claimInboxPrefix,
   DEVICE_INBOX_ROOT,
   deviceInboxPrefix,
+  mirrorOf,
   SUBJECT_ROOT,
 } from "../protocol/mod.ts";
 
@@ -65,21 +67,29 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
   for (const p of grant.peers) checkToken("peer device id", p);
   const r = grant.region;
   const own = `${SUBJECT_ROOT}.${r}.dev.${grant.deviceId}`;
+  // What it reports goes to the region whose servers it is connected to (its home region, or
+  // another one while its home region is down), so its own subjects in any region.
+  const anyRegion = `${SUBJECT_ROOT}.*.dev.${grant.deviceId}`;
   const peers = grant.peers.map((p) => `${SUBJECT_ROOT}.${r}.dev.${p}`);
-  const shadow = `KV_${buckets.shadow}`;
-  const shadowKey = (kind: string) => `$KV.${buckets.shadow}.${grant.deviceId}.${kind}`;
+  // Its home region's buckets: `shadow_<region>`, `clips_<region>`, `snapshots_<region>`.
+  const shadowBucket = bucketIn(buckets.shadow, r);
+  const clips = bucketIn(buckets.clips, r);
+  const snapshots = bucketIn(buckets.snapshots, r);
+  const shadow = `KV_${shadowBucket}`;
+  const shadowKey = (kind: string) => `$KV.${shadowBucket}.${grant.deviceId}.${kind}`;
+  const artifactsMirror = `OBJ_${mirrorOf(buckets.artifacts, r)}`;
   return {
     pub: {
       allow: [
-        `${own}.hb`,
-        `${own}.tel`,
-        `${own}.evt.*`,
-        `${own}.clip`,
-        `${own}.ota`,
-        `${own}.obj.commit`,
-        `${own}.audit`,
-        `${own}.creds.renew`,
-        `${own}.sessions`,
+        `${anyRegion}.hb`,
+        `${anyRegion}.tel`,
+        `${anyRegion}.evt.*`,
+        `${anyRegion}.clip`,
+        `${anyRegion}.ota`,
+        `${anyRegion}.obj.commit`,
+        `${anyRegion}.audit`,
+        `${anyRegion}.creds.renew`,
+        `${anyRegion}.sessions`,
         `${own}.frames.*`,
         `${own}.sim.scene`,
         ...peers.map((p) => `${p}.clock`),
@@ -96,19 +106,21 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
         shadowKey("reported"),
         `$JS.FC.${shadow}.>`,
         // Its object-store chunks (clips, snapshots); the cloud writes the objects' metadata.
-        `$O.${buckets.clips}.C.${grant.deviceId}.>`,
-        `$O.${buckets.snapshots}.C.${grant.deviceId}.>`,
-        `$JS.API.DIRECT.GET.OBJ_${buckets.clips}.$O.${buckets.clips}.C.${grant.deviceId}.>`,
-        // Updates: signed manifests and artifact chunks are the same for every device.
+        `$O.${clips}.C.${grant.deviceId}.>`,
+        `$O.${snapshots}.C.${grant.deviceId}.>`,
+        `$JS.API.DIRECT.GET.OBJ_${clips}.$O.${clips}.C.${grant.deviceId}.>`,
+        // Updates: signed manifests and artifact chunks are the same for every device (from the
+        // store, or from its region's mirror of it).
         `$JS.API.STREAM.INFO.KV_${buckets.components}`,
         `$JS.API.DIRECT.GET.KV_${buckets.components}.>`,
         `$JS.API.STREAM.INFO.OBJ_${buckets.artifacts}`,
         `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}`,
         `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}.>`,
+        `$JS.API.DIRECT.GET.${artifactsMirror}.>`,
         // (nats.js reads object metadata with a stream message get: this stream is public.)
         `$JS.API.STREAM.MSG.GET.OBJ_${buckets.artifacts}`,
       ],
-      deny: [`${own}.cmd.>`],
+      deny: [`${anyRegion}.cmd.>`],
     },
     sub: {
       allow: [
@@ -117,7 +129,9 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
         `${own}.clock`,
         `${deviceInboxPrefix(grant.deviceId)}.>`,
         // The cabinet's other device: its frames, door events and simulated scene.
-        ...peers.flatMap((p) => [`${p}.frames.*`, `${p}.evt.*`, `${p}.sim.scene`]),
+        // (Its door events in any region: a session may belong to a failover region.)
+        ...grant.peers.map((p) => `${SUBJECT_ROOT}.*.dev.${p}.evt.*`),
+        ...peers.flatMap((p) => [`${p}.frames.*`, `${p}.sim.scene`]),
       ],
       deny: [],
     },
@@ -181,7 +195,8 @@ export const CLOUD_TO_DEVICES: readonly SharedSubject[] = [
   // rest in the devices account itself ("JetStream not enabled"), and a consumer create never
   // reaches the cloud account. Each device's permissions narrow it to its own keys.
   { name: "JetStream API", subject: "$JS.API.>", type: "service" },
-  { name: "JetStream flow control", subject: `$JS.FC.KV_${buckets.shadow}.>`, type: "service" },
+  // (Each region has its own shadow and upload buckets: `shadow_<region>`, `clips_<region>`...)
+  { name: "JetStream flow control", subject: "$JS.FC.>", type: "service" },
   { name: "telemetry", subject: `${DEV}.tel`, type: "service" },
   { name: "pipeline events", subject: `${DEV}.evt.*`, type: "service" },
   { name: "clips uploaded", subject: `${DEV}.clip`, type: "service" },
@@ -191,9 +206,8 @@ export const CLOUD_TO_DEVICES: readonly SharedSubject[] = [
   { name: "credential renewals", subject: `${DEV}.creds.renew`, type: "service" },
   { name: "session status", subject: `${DEV}.sessions`, type: "service" },
   { name: "provisioning", subject: `${SUBJECT_ROOT}.provision.*.*`, type: "service" },
-  { name: "reported shadows", subject: `$KV.${buckets.shadow}.*.reported`, type: "service" },
-  { name: "clip chunks", subject: `$O.${buckets.clips}.C.>`, type: "service" },
-  { name: "snapshot chunks", subject: `$O.${buckets.snapshots}.C.>`, type: "service" },
+  { name: "reported shadows", subject: "$KV.*.*.reported", type: "service" },
+  { name: "object chunks", subject: "$O.*.C.>", type: "service" },
   { name: "device inboxes", subject: `${DEVICE_INBOX_ROOT}.>`, type: "stream" },
 ];
 

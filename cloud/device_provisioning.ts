@@ -22,8 +22,9 @@
  *
  * @module
  */
+import { openKv } from "./region_layout.ts";
 import { jetstream } from "@nats-io/jetstream";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { fromPublic } from "@nats-io/jwt";
 import {
@@ -117,15 +118,14 @@ export class DeviceProvisioning {
     accounts: NatsAccounts,
     options: DeviceProvisioningOptions,
   ): Promise<DeviceProvisioning> {
-    const kvm = new Kvm(nc);
     const provisioning = new DeviceProvisioning(nc, accounts, options, {
-      registry: await kvm.create(buckets.registry, { history: 5 }),
-      revocations: await kvm.create(buckets.revocations, { history: 1 }),
-      batches: await kvm.create(buckets.batches, { history: 1 }),
-      credentials: await kvm.create(buckets.deviceCredentials, { history: 5 }),
-      claims: await kvm.create(buckets.claims, { history: 1 }),
-      nonces: await kvm.create(buckets.provisionNonces, { history: 1, ttl: NONCE_TTL_MS }),
-      service: await kvm.create(buckets.service, { history: 1 }),
+      registry: await openKv(nc, buckets.registry, { history: 5 }),
+      revocations: await openKv(nc, buckets.revocations, { history: 1 }),
+      batches: await openKv(nc, buckets.batches, { history: 1 }),
+      credentials: await openKv(nc, buckets.deviceCredentials, { history: 5 }),
+      claims: await openKv(nc, buckets.claims, { history: 1 }),
+      nonces: await openKv(nc, buckets.provisionNonces, { history: 1, ttl: NONCE_TTL_MS }),
+      service: await openKv(nc, buckets.service, { history: 1 }),
     });
     // Every instance's revocations, not only this one's (the account JWT carries them all).
     await provisioning.#syncRevocations();

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { openKv } from "./region_layout.ts";
 import type { PaymentService } from "./payment_service.ts";
 import type { CustomerAuth } from "./customer_auth.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
@@ -26,7 +27,6 @@ import {
   ShadowStateSchema,
   subjects,
 } from "../protocol/mod.ts";
-import { Kvm } from "@nats-io/kv";
 import { type Actor, allows, type Role, type TokenService } from "./auth.ts";
 import type { ComponentRegistry } from "./component_registry.ts";
 import type { DeploymentService } from "./deployments.ts";
@@ -632,7 +632,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
     async (c) => {
       await need(c, deps, "viewer", "shadow.get", "shadow");
       const { id } = c.req.valid("param");
-      const kv = await new Kvm(deps.nc).create(buckets.shadow, { history: 5 });
+      const kv = await openKv(deps.nc, buckets.shadow, { history: 5 });
       const [d, r] = await Promise.all([
         kv.get(shadowKey(id, "desired")),
         kv.get(shadowKey(id, "reported")),
@@ -672,7 +672,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       if (!view(deps, id)) {
         throw new ApiError(404, "Not Found", `No device "${id}"`, { field: "path.id" });
       }
-      const kv = await new Kvm(deps.nc).create(buckets.shadow, { history: 5 });
+      const kv = await openKv(deps.nc, buckets.shadow, { history: 5 });
       const current = await kv.get(shadowKey(id, "desired"));
       const expected = ifMatch(c);
       const parsed = current?.value.length ? parseShadow(current.value) : undefined;

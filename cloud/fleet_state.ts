@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { type KV, Kvm } from "@nats-io/kv";
+import { openKv } from "./region_layout.ts";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { buckets } from "../protocol/mod.ts";
 import {
@@ -89,13 +90,12 @@ export class FleetState implements AsyncDisposable {
 
   /** Opens (creating when missing) the buckets and loads the replicas. */
   static async open(nc: NatsConnection): Promise<FleetState> {
-    const kvm = new Kvm(nc);
     const [registry, status, commands, alerts, service] = await Promise.all([
-      kvm.create(buckets.registry, { history: 5 }),
-      kvm.create(buckets.status, { history: 1 }),
-      kvm.create(buckets.commands, { history: 1, ttl: 7 * 24 * 3_600_000 }),
-      kvm.create(buckets.alerts, { history: 1 }),
-      kvm.create(buckets.service, { history: 1 }),
+      openKv(nc, buckets.registry, { history: 5 }),
+      openKv(nc, buckets.status, { history: 1 }),
+      openKv(nc, buckets.commands, { history: 1, ttl: 7 * 24 * 3_600_000 }),
+      openKv(nc, buckets.alerts, { history: 1 }),
+      openKv(nc, buckets.service, { history: 1 }),
     ]);
     const [devices, groups, statuses, raised] = await Promise.all([
       KvReplica.open(registry, { prefix: "device.", decode: decodeWith(DeviceRecordSchema) }),

@@ -4,6 +4,7 @@
  * @module
  */
 import type { NatsTarget } from "./nats_connect.ts";
+import { type RegionLayout, SINGLE_SERVER } from "./region_layout.ts";
 import { type IngestCounters, newIngestCounters } from "./fleet_ingest.ts";
 import type { IngestWorkerReply, IngestWorkerRequest } from "./ingest_worker.ts";
 
@@ -18,7 +19,13 @@ export interface IngestThread {
 /** Starts the ingest on a worker thread; resolves once it consumes. */
 export function startIngestThread(
   nats: NatsTarget,
-  options: { region: string; offlineAfterMs: number; temperatureLimitC?: number },
+  options: {
+    region: string;
+    offlineAfterMs: number;
+    temperatureLimitC?: number;
+    /** Where the buckets live. Default a single server's. */
+    layout?: RegionLayout;
+  },
 ): Promise<IngestThread> {
   const worker = new Worker(new URL("./ingest_worker.ts", import.meta.url), { type: "module" });
   const counters: IngestCounters = newIngestCounters();
@@ -60,6 +67,7 @@ export function startIngestThread(
         ...(nats.credentialsFile ? { credentialsFile: nats.credentialsFile } : {}),
         ...(nats.caFile ? { caFile: nats.caFile } : {}),
         ...options,
+        layout: options.layout ?? SINGLE_SERVER,
       } satisfies IngestWorkerRequest,
     );
   });

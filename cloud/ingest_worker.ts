@@ -9,6 +9,7 @@ import { jsonLogger } from "./logger.ts";
 import { connectNats } from "./nats_connect.ts";
 import { FleetIngest, type IngestCounters } from "./fleet_ingest.ts";
 import { FleetState } from "./fleet_state.ts";
+import { type RegionLayout, useRegionLayout } from "./region_layout.ts";
 
 /** Messages from the main thread. */
 export type IngestWorkerRequest =
@@ -18,6 +19,7 @@ export type IngestWorkerRequest =
     credentialsFile?: string;
     caFile?: string;
     region: string;
+    layout: RegionLayout;
     offlineAfterMs: number;
     temperatureLimitC?: number;
   }
@@ -48,6 +50,7 @@ scope.onmessage = async (e) => {
         ...(msg.credentialsFile ? { credentialsFile: msg.credentialsFile } : {}),
         ...(msg.caFile ? { caFile: msg.caFile } : {}),
       }, { name: `vendstream-ingest-${msg.region}` });
+      useRegionLayout(nc, msg.layout);
       const state = await FleetState.open(nc);
       const ingest = new FleetIngest(nc, state, {
         region: msg.region,

@@ -15,8 +15,9 @@
  *
  * @module
  */
+import { openKv } from "./region_layout.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type KV, Kvm } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { SandboxStore } from "../payments/mod.ts";
 import { buckets } from "../protocol/mod.ts";
 import { isRevisionConflict } from "./fleet_state.ts";
@@ -34,7 +35,7 @@ export class KvSandboxStore implements SandboxStore {
 
   /** Opens (creating if needed) the `payment_sandbox` bucket. */
   static async open(nc: NatsConnection): Promise<KvSandboxStore> {
-    return new KvSandboxStore(await new Kvm(nc).create(buckets.paymentSandbox, { history: 1 }));
+    return new KvSandboxStore(await openKv(nc, buckets.paymentSandbox, { history: 1 }));
   }
 
   /** The value and revision under `key`. */

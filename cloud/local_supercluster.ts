@@ -55,6 +55,8 @@ export interface LocalSuperclusterOptions {
   readyTimeoutMs?: number;
   /** Stops every server when aborted. */
   signal?: AbortSignal;
+  /** @internal How many times the start was tried again (a port taken meanwhile). */
+  attempt?: number;
 }
 
 interface Running extends NatsChild {
@@ -330,6 +332,11 @@ export async function startLocalSupercluster(
     for (const r of plan.regions) await sc.waitForJetStream(r);
   } catch (e) {
     await sc.stop();
+    // A port taken between the plan and the start (another process): plan again.
+    if ((options.attempt ?? 0) < 3 && /address already in use/.test(String(e))) {
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+      return await startLocalSupercluster({ ...options, attempt: (options.attempt ?? 0) + 1 });
+    }
     throw e;
   }
   options.signal?.addEventListener("abort", () => sc.stop(), { once: true });

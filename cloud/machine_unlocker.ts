@@ -57,7 +57,9 @@ export function natsMachineUnlocker(
       for (const device of candidates) {
         const { reply } = await sender.send({
           deviceId: device.id,
-          region: device.region ?? options.region,
+          // This region's subject: the session is this region's, and the device sends its
+          // events here (it takes commands from any region, its own or a failover one).
+          region: options.region,
           command: "unlock",
           args: { sessionId, durationMs: options.unlockMs ?? 30_000 },
           issuer: "cloud/payments",

@@ -17,6 +17,7 @@ export { type AppDeps, createApp, type Health } from "./app.ts";
 export { type Actor, allows, AuthError, type Role, ROLES, TokenService } from "./auth.ts";
 export { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
 export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet_ingest.ts";
+export { type IngestThread, startIngestThread } from "./ingest_thread.ts";
 export * from "./fleet_model.ts";
 export { FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
 export { KvReplica, type Versioned } from "./kv_replica.ts";
@@ -156,3 +157,14 @@ export {
   type LocalSuperclusterOptions,
   startLocalSupercluster,
 } from "./local_supercluster.ts";
+export {
+  ensureObjectMirror,
+  openKv,
+  type OpenKvOptions,
+  openObjectStore,
+  placementIn,
+  type RegionLayout,
+  regionLayout,
+  SINGLE_SERVER,
+  useRegionLayout,
+} from "./region_layout.ts";

@@ -21,6 +21,7 @@ import { headers, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
 import {
+  bucketIn,
   type ObjectCommit,
   type ObjectCommitReply,
   parseObjectCommit,
@@ -84,19 +85,21 @@ export async function serveObjectCommits(
     if (!c.nuid.startsWith(`${deviceId}.`)) {
       return refuse(`chunks "${c.nuid}" are not device "${deviceId}"'s`);
     }
-    const stream = `OBJ_${c.bucket}`;
-    const metaSubject = `$O.${c.bucket}.M.${Base64UrlPaddedCodec.encode(c.name)}`;
+    // The region's own store: the region the device sent the commit to.
+    const bucket = bucketIn(c.bucket, msg.subject.split(".")[1] ?? "");
+    const stream = `OBJ_${bucket}`;
+    const metaSubject = `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(c.name)}`;
     const digest = digestOf(c.sha256);
     const previous = await jsm.direct.getMessage(stream, { last_by_subj: metaSubject })
       .catch(() => null);
     const prevInfo = previous ? previous.json<{ nuid?: string; digest?: string }>() : undefined;
     // Checked even when repeated (a lost reply): the chunks may have been lost meanwhile.
-    const checked = await checkChunks(c, stream);
+    const checked = await checkChunks(c, bucket);
     if (!checked.ok) {
       if (checked.reason === "corrupt" || checked.reason === "incomplete") {
         // The device sends it again under a new nuid (it commits only after sending every
         // chunk): these chunks are garbage.
-        await jsm.streams.purge(stream, { filter: `$O.${c.bucket}.C.${c.nuid}` }).catch(() => {});
+        await jsm.streams.purge(stream, { filter: `$O.${bucket}.C.${c.nuid}` }).catch(() => {});
       }
       return reply(checked);
     }
@@ -105,7 +108,7 @@ export async function serveObjectCommits(
       description: c.description ?? "",
       options: { max_chunk_size: c.chunkBytes },
       metadata: c.metadata ?? {},
-      bucket: c.bucket,
+      bucket,
       nuid: c.nuid,
       size: c.size,
       chunks: c.chunks,
@@ -118,15 +121,16 @@ export async function serveObjectCommits(
     await js.publish(metaSubject, JSON.stringify(meta), { headers: h });
     if (prevInfo?.nuid && prevInfo.nuid !== c.nuid) {
       // The rollup replaced the old metadata; its chunks are garbage now.
-      await jsm.streams.purge(stream, { filter: `$O.${c.bucket}.C.${prevInfo.nuid}` })
+      await jsm.streams.purge(stream, { filter: `$O.${bucket}.C.${prevInfo.nuid}` })
         .catch(() => {});
     }
     reply({ ok: true, size: c.size, sha256: c.sha256 });
   }
 
   /** Reads the chunks by direct get: all there, the right size and SHA-256? */
-  async function checkChunks(c: ObjectCommit, stream: string): Promise<ObjectCommitReply> {
-    const chunkSubject = `$O.${c.bucket}.C.${c.nuid}`;
+  async function checkChunks(c: ObjectCommit, bucket: string): Promise<ObjectCommitReply> {
+    const stream = `OBJ_${bucket}`;
+    const chunkSubject = `$O.${bucket}.C.${c.nuid}`;
     const hash = createHash("sha256");
     let size = 0;
     let seq = 0;

@@ -34,6 +34,7 @@
  *
  * @module
  */
+import { openKv, openObjectStore } from "./region_layout.ts";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -42,8 +43,7 @@ import {
   type JsMsg,
 } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
-import { type KV, Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
+import type { KV } from "@nats-io/kv";
 import {
   applyPaymentEvent,
   checkLedger,
@@ -219,14 +219,13 @@ export class PaymentService {
 
   /** Opens the service (creating its buckets when missing). */
   static async open(nc: NatsConnection, options: PaymentServiceOptions): Promise<PaymentService> {
-    const kvm = new Kvm(nc);
     return new PaymentService(nc, options, [
-      await kvm.create(buckets.paymentSessions, { history: 1 }),
-      await kvm.create(buckets.customers, { history: 1 }),
-      await kvm.create(buckets.ledger, { history: 1 }),
-      await kvm.create(buckets.paymentHolds, { history: 1 }),
-      await kvm.create(buckets.paymentReview, { history: 1 }),
-      await kvm.create(buckets.customerSessions, { history: 1 }),
+      await openKv(nc, buckets.paymentSessions, { history: 1 }),
+      await openKv(nc, buckets.customers, { history: 1 }),
+      await openKv(nc, buckets.ledger, { history: 1 }),
+      await openKv(nc, buckets.paymentHolds, { history: 1 }),
+      await openKv(nc, buckets.paymentReview, { history: 1 }),
+      await openKv(nc, buckets.customerSessions, { history: 1 }),
     ]);
   }
 
@@ -756,13 +755,13 @@ export class PaymentService {
     const u = unlock ? parsePaymentEvent(unlock.data) : undefined;
     if (u?.ok && u.value.type === "unlock_sent") {
       cabinet.add(u.value.deviceId);
-      const credentials = await new Kvm(this.#nc).create(buckets.deviceCredentials, { history: 5 });
+      const credentials = await openKv(this.#nc, buckets.deviceCredentials, { history: 5 });
       const record = await credentials.get(u.value.deviceId).catch(() => null);
       if (record?.operation === "PUT") {
         for (const peer of record.json<{ peers?: string[] }>().peers ?? []) cabinet.add(peer);
       }
     }
-    const store = await new Objm(this.#nc).create(buckets.clips);
+    const store = await openObjectStore(this.#nc, buckets.clips);
     for await (const info of await store.list()) {
       const [device, session_] = info.name.split("/");
       if (session_ !== sessionId || info.deleted || !cabinet.has(device ?? "")) continue;
@@ -1153,8 +1152,7 @@ function booksOf(s: PaymentSession): SessionBooks {
 export async function checkPaymentBooks(
   nc: NatsConnection,
 ): Promise<{ sessions: number; transactions: number; discrepancies: string[] }> {
-  const kvm = new Kvm(nc);
-  const open = (bucket: string) => kvm.create(bucket, { history: 1 });
+  const open = (bucket: string) => openKv(nc, bucket, { history: 1 });
   const sessions = (await readAll<Stored>(await open(buckets.paymentSessions))).map((x) =>
     x.session
   );

@@ -14,8 +14,8 @@
  *
  * @module
  */
+import { openKv } from "./region_layout.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import {
   buckets,
@@ -44,7 +44,7 @@ export async function serveSessionStatus(
   options: { region: string; logger?: Logger; signal?: AbortSignal },
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  const credentials = await new Kvm(nc).create(buckets.deviceCredentials, { history: 5 });
+  const credentials = await openKv(nc, buckets.deviceCredentials, { history: 5 });
   const stream = regionStreams(options.region).find((s) => s.name.startsWith("PAYMENTS_"))!.name;
   const event = async (sessionId: string, type: PaymentEventType) => {
     const m = await jsm.direct.getMessage(stream, {

@@ -9,9 +9,9 @@
  * @module
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { Objm } from "@nats-io/obj";
+import { openObjectStore } from "./region_layout.ts";
 import type { FC } from "hono/jsx";
-import { filters } from "../protocol/mod.ts";
+import { buckets, filters } from "../protocol/mod.ts";
 import { allows } from "./auth.ts";
 import type { FleetEnv } from "./fleet_api.ts";
 import type { PaymentDeps } from "./payment_api.ts";
@@ -297,7 +297,7 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     if (name.split("/")[1] !== id || !/^[A-Za-z0-9/_.-]{1,200}$/.test(name)) {
       return c.body(null, 404);
     }
-    const store = await new Objm(deps.nc).open("clips").catch(() => undefined);
+    const store = await openObjectStore(deps.nc, buckets.clips).catch(() => undefined);
     const mp4 = await store?.getBlob(name).catch(() => null);
     if (!mp4) return c.body(null, 404);
     return c.body(mp4 as Uint8Array<ArrayBuffer>, 200, {

@@ -6,11 +6,11 @@
  */
 import { jetstreamManager, StorageType, type StreamConfig } from "@nats-io/jetstream";
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
-import { Kvm } from "@nats-io/kv";
-import { Objm } from "@nats-io/obj";
+import { ensureObjectMirror, openKv, openObjectStore, regionLayout } from "./region_layout.ts";
+import { regionTag } from "./supercluster.ts";
 import { buckets, regionStreams, type StreamSpec } from "../protocol/mod.ts";
 
-/** Where a region's JetStream assets live in a cluster. */
+/** Where a region's JetStream assets live in a cluster (default: as the connection's layout says). */
 export interface StreamPlacement {
   /** Replicas of each stream and bucket. Default 1. */
   replicas?: number;
@@ -57,9 +57,15 @@ function isNotFound(e: unknown): boolean {
 export async function ensureStreams(
   nc: NatsConnection,
   region: string,
-  placement: StreamPlacement = {},
+  placement?: StreamPlacement,
 ): Promise<string[]> {
-  const jsm = await jetstreamManager(nc);
+  const layout = regionLayout(nc);
+  placement ??= {
+    replicas: layout.replicas,
+    ...(layout.placement ? { tags: [regionTag(region)] } : {}),
+  };
+  // (Stream creation goes through a supercluster's metadata leader: slower than a read.)
+  const jsm = await jetstreamManager(nc, { timeout: 20_000 });
   const names: string[] = [];
   for (const spec of regionStreams(region)) {
     const config = toConfig(spec, placement);
@@ -72,27 +78,20 @@ export async function ensureStreams(
     }
     names.push(spec.name);
   }
-  await ensureDeviceBuckets(nc, placement);
+  await ensureDeviceBuckets(nc);
   return names;
 }
 
 /**
- * Makes sure the buckets devices read and write exist: shadows, component manifests, artifact
- * chunks, clips and snapshots.
+ * Makes sure the buckets devices read and write exist, where `nc`'s region layout places them:
+ * shadows, component manifests, artifact chunks (and the region's mirror of them), clips and
+ * snapshots.
  */
-export async function ensureDeviceBuckets(
-  nc: NatsConnection,
-  placement: StreamPlacement = {},
-): Promise<void> {
-  const kvm = new Kvm(nc);
-  const objm = new Objm(nc);
-  const where = {
-    replicas: placement.replicas ?? 1,
-    ...(placement.tags?.length ? { placement: { tags: [...placement.tags], cluster: "" } } : {}),
-  };
-  await kvm.create(buckets.shadow, { history: 5, ...where });
-  await kvm.create(buckets.components, { history: 1, ...where });
-  await objm.create(buckets.artifacts, where);
-  await objm.create(buckets.clips, where);
-  await objm.create(buckets.snapshots, where);
+export async function ensureDeviceBuckets(nc: NatsConnection): Promise<void> {
+  await openKv(nc, buckets.shadow, { history: 5 });
+  await openKv(nc, buckets.components, { history: 1 });
+  await openObjectStore(nc, buckets.artifacts);
+  await ensureObjectMirror(nc, buckets.artifacts);
+  await openObjectStore(nc, buckets.clips);
+  await openObjectStore(nc, buckets.snapshots);
 }

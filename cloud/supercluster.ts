@@ -62,7 +62,7 @@ export interface PlanSuperclusterOptions {
   witness?: boolean;
   /** Address the servers listen on. Default `127.0.0.1`. */
   host?: string;
-  /** Chooses each port (called four times per server). Default: a free loopback port. */
+  /** Chooses each port (called four times per server). Default: a free port on `host`. */
   port?: () => number;
 }
 
@@ -74,13 +74,6 @@ const REGION = /^[a-z0-9][a-z0-9-]{0,30}$/;
 /** The server tag that places JetStream assets in `region`. */
 export function regionTag(region: string): string {
   return `region:${region}`;
-}
-
-function freeLoopbackPort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** Lays out a supercluster of `regions` (one cluster each, plus a witness when needed). */
@@ -109,7 +102,13 @@ export function planSupercluster(
   }
   const witness = options.witness ?? regions.length % 2 === 0;
   const host = options.host ?? "127.0.0.1";
-  const port = options.port ?? freeLoopbackPort;
+  // Free ports by default: each held open until the plan is made, so no two are the same.
+  const held: Deno.Listener[] = [];
+  const port = options.port ?? (() => {
+    const listener = Deno.listen({ hostname: host, port: 0 });
+    held.push(listener);
+    return (listener.addr as Deno.NetAddr).port;
+  });
   const multi = regions.length + (witness ? 1 : 0) > 1;
   const server = (cluster: string, region: string | null, n: number): SuperclusterServer => ({
     name: `${cluster}-${n}`,
@@ -127,6 +126,7 @@ export function planSupercluster(
     for (let n = 1; n <= perRegion; n++) servers.push(server(r, r, n));
   }
   if (witness) servers.push(server(WITNESS_CLUSTER, null, 1));
+  for (const l of held) l.close();
   return { regions: [...regions], servers };
 }
 

@@ -37,6 +37,7 @@ import {
 import {
   type AuditEntry,
   auditEntry,
+  bucketIn,
   buckets,
   type CommandRequest,
   deploymentEvent,
@@ -71,6 +72,7 @@ import { type DoorState, type Hardware, SimulatedHardware } from "./hardware.ts"
 import { LinuxHardware } from "./linux_hardware.ts";
 import { natsMessages, natsPublisher } from "./nats_bus.ts";
 import { Outbox } from "./outbox.ts";
+import { forceReconnect, type HomeFirst, homeFirst, returnHome } from "./region_failover.ts";
 import { type CartDecider, SimulatedScene } from "./simulated_machine.ts";
 import { SystemStatsReader } from "./system_stats.ts";
 
@@ -140,7 +142,11 @@ export class Agent implements AsyncDisposable {
   #latest = new Map<string, Frame>();
   #lastSet: FrameSet | undefined;
   #door: DoorState | "unknown" = "unknown";
-  #pendingSession: string | undefined;
+  #pendingSession: { sessionId: string; region: string } | undefined;
+  /** The dialing policy when the device has failover servers in other regions. */
+  #homeFirst: HomeFirst | undefined;
+  /** The region each unfinished door session belongs to (its events go there). */
+  readonly #sessionRegions = new Map<string, string>();
   #recording: DeviceRecording | undefined;
   #recognition: DeviceRecognition | undefined;
   #updater: Updater | undefined;
@@ -273,7 +279,7 @@ export class Agent implements AsyncDisposable {
         const env = newEnvelope();
         this.outbox.append({
           id: env.id,
-          subject: subjects.updateProgress(this.#address),
+          subject: subjects.updateProgress(this.#reportAddress()),
           data: deploymentEvent.encode({
             ...env,
             deviceId: this.config.deviceId,
@@ -403,8 +409,15 @@ export class Agent implements AsyncDisposable {
     const credsFile = this.config.nats.credentialsFile;
     // Read at every (re)connect: rotated credentials take effect on the next connection.
     const creds = credsFile ? () => Deno.readFileSync(credsFile) : undefined;
+    // Home first (in random order, to spread the region's devices), then the other regions'.
+    const home = [...this.config.nats.servers].sort(() => Math.random() - 0.5);
+    const failover = this.config.nats.failover ?? [];
+    this.#homeFirst = failover.length ? homeFirst(home) : undefined;
     const nc = await connect({
-      servers: this.config.nats.servers,
+      servers: [...home, ...failover],
+      ...(this.#homeFirst
+        ? { noRandomize: true, reconnectToServer: this.#homeFirst.choose, timeout: 2000 }
+        : {}),
       name: this.config.deviceId,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,
@@ -454,7 +467,19 @@ export class Agent implements AsyncDisposable {
           publish: async (subject, data, id) => {
             await js.publish(subject, data, { msgID: id, timeout: 5000 });
           },
-        }, { signal }));
+        }, {
+          signal,
+          // One lane per region (`vs.<region>.`): a region that is down holds up only its own.
+          laneOf: (subject) => subject.split(".", 2).join(".") + ".",
+        }));
+        const policy = this.#homeFirst;
+        if (policy) {
+          this.#task("return home", () =>
+            returnHome(nc, policy, {
+              signal,
+              onReturn: () => this.log("info", "going back to the home region's servers"),
+            }));
+        }
         this.#task("commands", () => this.#commands(nc, signal));
         if (this.config.provisioning) {
           this.#task("credentials", () => this.#keepCredentials(nc, signal));
@@ -478,6 +503,26 @@ export class Agent implements AsyncDisposable {
     );
   }
 
+  /**
+   * The region whose servers the device is connected to: where its heartbeats, telemetry and
+   * new sessions go. Its home region, unless it has failover servers and is on another region's
+   * (a supercluster's clusters are named after their regions).
+   */
+  #servingRegion(): string {
+    const cluster = this.#nc?.info?.cluster;
+    if (
+      !this.config.nats.failover?.length || !cluster || !/^[a-z0-9][a-z0-9-]{0,30}$/.test(cluster)
+    ) {
+      return this.config.region;
+    }
+    return cluster;
+  }
+
+  /** This device's address in the region it reports to now. */
+  #reportAddress(): { region: string; deviceId: string } {
+    return { region: this.#servingRegion(), deviceId: this.config.deviceId };
+  }
+
   #resetTimers(): void {
     for (const t of this.#timers) clearInterval(t);
     this.#timers = [
@@ -490,7 +535,7 @@ export class Agent implements AsyncDisposable {
     const nc = this.#nc;
     if (!nc || !this.#connected) return; // stale beats are worthless: none are queued offline
     nc.publish(
-      subjects.heartbeat(this.#address),
+      subjects.heartbeat(this.#reportAddress()),
       heartbeat.encode({
         ...newEnvelope(),
         deviceId: this.config.deviceId,
@@ -519,7 +564,7 @@ export class Agent implements AsyncDisposable {
       ...new Set([...this.#latest.keys(), ...this.config.cameras.map((c) => c.cameraId)]),
     ].sort();
     nc.publish(
-      subjects.telemetry(this.#address),
+      subjects.telemetry(this.#reportAddress()),
       telemetry.encode({
         ...newEnvelope(),
         deviceId: this.config.deviceId,
@@ -552,11 +597,16 @@ export class Agent implements AsyncDisposable {
     );
   }
 
-  /** Stores an event in the outbox (durably) for delivery. */
+  /**
+   * Stores an event in the outbox (durably) for delivery: to the region its session belongs to
+   * (it waits there while that region is down: the session is settled where it started, once).
+   */
   #emit(event: PipelineEvent): void {
+    const session = "sessionId" in event ? event.sessionId : undefined;
+    const region = (session && this.#sessionRegions.get(session)) ?? this.#servingRegion();
     this.outbox.append({
       id: event.id,
-      subject: subjects.pipelineEvent(this.#address, event.type),
+      subject: subjects.pipelineEvent({ region, deviceId: this.config.deviceId }, event.type),
       data: pipelineEvent.encode(event),
     });
   }
@@ -571,9 +621,16 @@ export class Agent implements AsyncDisposable {
     const db = this.outbox.database;
     db.exec(`CREATE TABLE IF NOT EXISTS door_sessions (
       id TEXT PRIMARY KEY, opened_at INTEGER NOT NULL, closed_at INTEGER, completed INTEGER NOT NULL DEFAULT 0)`);
+    const columns = db.prepare("PRAGMA table_info(door_sessions)").all() as Array<{ name: string }>;
+    if (!columns.some((c) => c.name === "region")) {
+      db.exec("ALTER TABLE door_sessions ADD COLUMN region TEXT"); // outboxes from before regions
+    }
     const unfinished = db.prepare(
-      "SELECT id, opened_at, closed_at FROM door_sessions WHERE completed = 0 ORDER BY opened_at",
-    ).all() as Array<{ id: string; opened_at: number; closed_at: number | null }>;
+      "SELECT id, opened_at, closed_at, region FROM door_sessions WHERE completed = 0 ORDER BY opened_at",
+    ).all() as Array<
+      { id: string; opened_at: number; closed_at: number | null; region: string | null }
+    >;
+    for (const row of unfinished) if (row.region) this.#sessionRegions.set(row.id, row.region);
     let stillOpen: { sessionId: string; openedAt: number } | undefined;
     for (const [i, row] of unfinished.entries()) {
       // Re-emitting door_opened is harmless (same id); it covers a crash right after the row was written.
@@ -677,6 +734,7 @@ export class Agent implements AsyncDisposable {
     this.outbox.database.prepare("UPDATE door_sessions SET completed = 1 WHERE id = ?").run(
       session.sessionId,
     );
+    this.#sessionRegions.delete(session.sessionId);
   }
 
   /**
@@ -703,7 +761,7 @@ export class Agent implements AsyncDisposable {
       this.log("info", "credentials renewed", { expiresAt: renewed.expiresAt });
       while (this.#door === "open" && !signal.aborted) await sleep(250);
       if (signal.aborted) return;
-      await nc.reconnect();
+      await forceReconnect(nc);
       this.log("info", "reconnected with the renewed credentials");
     }
   }
@@ -716,12 +774,14 @@ export class Agent implements AsyncDisposable {
       this.#door = state;
       const now = Date.now();
       if (state === "open" && !open) {
-        open = { sessionId: this.#pendingSession ?? newMessageId(now), openedAt: now };
+        const pending = this.#pendingSession;
+        open = { sessionId: pending?.sessionId ?? newMessageId(now), openedAt: now };
         this.#pendingSession = undefined;
-        db.prepare("INSERT OR IGNORE INTO door_sessions (id, opened_at) VALUES (?, ?)").run(
-          open.sessionId,
-          now,
-        );
+        const region = pending?.region ?? this.#servingRegion();
+        this.#sessionRegions.set(open.sessionId, region);
+        db.prepare(
+          "INSERT OR IGNORE INTO door_sessions (id, opened_at, region) VALUES (?, ?, ?)",
+        ).run(open.sessionId, now, region);
         this.#emitSession("door_opened", open.sessionId, now);
         this.#recording?.doorOpened(open.sessionId, now);
         (this.#options.cartDecider ?? this.#recognition)?.open?.(open);
@@ -784,7 +844,8 @@ export class Agent implements AsyncDisposable {
 
   /** The secondary follows the primary's door sessions (its door state mirrors the primary's). */
   async #followPrimary(nc: NatsConnection, signal: AbortSignal): Promise<void> {
-    const primary = { region: this.config.region, deviceId: this.config.primaryDeviceId! };
+    // Any region: the primary's sessions may belong to another region while its own is down.
+    const primary = { deviceId: this.config.primaryDeviceId! };
     const events = natsMessages(nc, filters.pipelineEvents(primary), { signal, capacity: 64 });
     for await (const data of events) {
       const e = parsePipelineEvent(data);
@@ -982,10 +1043,13 @@ export class Agent implements AsyncDisposable {
 
   async #shadow(nc: NatsConnection, signal: AbortSignal): Promise<void> {
     // The cloud made the bucket; the device may only read and write its own keys.
-    const kv = await new Kvm(jetstream(nc, { checkAPI: false })).open(buckets.shadow, {
-      bindOnly: true,
-      allow_direct: true,
-    });
+    const kv = await new Kvm(jetstream(nc, { checkAPI: false })).open(
+      bucketIn(buckets.shadow, this.config.region),
+      {
+        bindOnly: true,
+        allow_direct: true,
+      },
+    );
     const report = async () => {
       await kv.put(
         shadowKey(this.config.deviceId, "reported"),
@@ -1083,13 +1147,17 @@ export class Agent implements AsyncDisposable {
       }
     };
     return {
-      unlock: async (req) => {
+      unlock: async (req, context) => {
         primaryOnly("unlock");
         if (req.command !== "unlock") throw new CommandFailure("invalid", "not an unlock");
         if (this.hardware.door.state === "open") {
           throw new CommandFailure("busy", "the door is open: a session is in progress");
         }
-        this.#pendingSession = req.args.sessionId ?? undefined;
+        // The session belongs to the region whose cloud unlocked the door: its events go there.
+        const region = context.subject?.split(".")[1];
+        this.#pendingSession = req.args.sessionId
+          ? { sessionId: req.args.sessionId, region: region ?? this.#servingRegion() }
+          : undefined;
         await this.hardware.lock.unlock(req.args.durationMs);
         this.log("info", "door unlocked", {
           commandId: req.id,
@@ -1218,7 +1286,7 @@ export class Agent implements AsyncDisposable {
           };
           this.outbox.append({
             id: entry.id,
-            subject: subjects.deviceAudit(this.#address),
+            subject: subjects.deviceAudit(this.#reportAddress()),
             data: auditEntry.encode(entry),
           });
         },
@@ -1231,9 +1299,8 @@ export class Agent implements AsyncDisposable {
           this.log("error", "command subscription refused", { error: err.message });
           return;
         }
-        processor.handle(msg.data).then((reply) => msg.respond(reply)).catch((e) =>
-          this.log("error", "command reply failed", { error: String(e) })
-        );
+        processor.handle(msg.data, { subject: msg.subject }).then((reply) => msg.respond(reply))
+          .catch((e) => this.log("error", "command reply failed", { error: String(e) }));
       },
     });
     signal.addEventListener("abort", () => sub.unsubscribe(), { once: true });

@@ -98,7 +98,13 @@ export const AgentConfigSchema = z.strictObject({
   /** The machine's primary device (the secondary syncs its clock with it and sends it frames). */
   primaryDeviceId: token.optional(),
   nats: z.strictObject({
+    /** The home region's servers. */
     servers: z.array(natsUrl).min(1),
+    /**
+     * Other regions' servers, tried when none of the home region's answers; the device returns
+     * home once a home server answers again.
+     */
+    failover: z.array(natsUrl).optional(),
     credentialsFile: z.string().min(1).optional(),
     /** The CA that signed the servers' certificates (TLS); the system's CAs when absent. */
     caFile: z.string().min(1).optional(),
@@ -245,6 +251,12 @@ export async function loadAgentConfig(
     raw.nats = {
       ...(raw.nats as object ?? {}),
       servers: env.NATS_URL.split(",").map((s) => s.trim()),
+    };
+  }
+  if (env.NATS_FAILOVER_URL) {
+    raw.nats = {
+      ...(raw.nats as object ?? {}),
+      failover: env.NATS_FAILOVER_URL.split(",").map((s) => s.trim()),
     };
   }
   if (env.NATS_CA) raw.nats = { ...(raw.nats as object ?? {}), caFile: env.NATS_CA };

@@ -24,9 +24,9 @@
  *
  * @module
  */
-import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { Objm } from "@nats-io/obj";
+import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
 import type { ChunkStore } from "./chunk_store.ts";
 import {
@@ -63,6 +63,11 @@ export interface FetchArtifactsOptions {
   readonly beforeChunk?: (sha256: string) => void;
   /** Cancels the download (it resumes next time). */
   readonly signal?: AbortSignal;
+  /**
+   * The stream to read from: the region's mirror of the artifacts store (as the deployment
+   * says, in a supercluster). Default the store's own, `OBJ_artifacts`.
+   */
+  readonly stream?: string;
 }
 
 /** What {@link fetchArtifacts} did. */
@@ -93,8 +98,8 @@ export async function fetchArtifacts(
   const manifest = await verifySignedManifest(signed, options.trustedKeys);
   await Deno.mkdir(options.outDir, { recursive: true });
   // Devices may not call the account-wide API check: skip it.
-  const store = await new Objm(jetstream(nc, { checkAPI: false })).open(buckets.artifacts);
   const jsm = await jetstreamManager(nc, { checkAPI: false });
+  const stream = options.stream ?? `OBJ_${buckets.artifacts}`;
   const wanted = manifest.artifacts.filter((a) => options.select?.(a.name) ?? true);
   const bytesTotal = wanted.reduce((n, a) => n + a.bytes, 0);
   let bytesDone = 0;
@@ -108,7 +113,7 @@ export async function fetchArtifacts(
         bytesSaved += chunk.bytes;
       } else {
         options.beforeChunk?.(chunk.sha256);
-        const data = await readChunk(store, jsm, chunk.sha256, artifact.name);
+        const data = await readChunk(jsm, stream, chunk.sha256, artifact.name);
         const got = createHash("sha256").update(data).digest("hex");
         if (data.length !== chunk.bytes || got !== chunk.sha256) {
           throw new ArtifactVerifyError(
@@ -136,16 +141,21 @@ export async function fetchArtifacts(
  * chunk, the slow part when a thousand devices update at once).
  */
 async function readChunk(
-  store: Awaited<ReturnType<Objm["open"]>>,
   jsm: JetStreamManager,
+  stream: string,
   sha256: string,
   artifact: string,
 ): Promise<Uint8Array> {
-  const info = await store.info(sha256);
+  // Not found is null; a lost connection throws (and the download resumes next time).
+  const meta = await jsm.direct.getMessage(stream, {
+    last_by_subj: `$O.${buckets.artifacts}.M.${Base64UrlPaddedCodec.encode(sha256)}`,
+  });
+  const info = meta?.json<{ nuid: string; size: number; chunks: number; deleted?: boolean }>();
   if (!info || info.deleted) {
-    throw new ArtifactVerifyError(`Chunk ${sha256} of "${artifact}" is missing from the store`);
+    throw new ArtifactVerifyError(
+      `Chunk ${sha256} of "${artifact}" is missing from the store (${stream})`,
+    );
   }
-  const stream = `OBJ_${buckets.artifacts}`;
   const subject = `$O.${buckets.artifacts}.C.${info.nuid}`;
   const out = new Uint8Array(info.size);
   let at = 0;

@@ -31,6 +31,7 @@ import { type NatsConnection, nuid } from "@nats-io/nats-core";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
 import {
+  bucketIn,
   newEnvelope,
   type ObjectCommit,
   ObjectCommitReplySchema,
@@ -202,7 +203,11 @@ async function uploadObject(
       };
       o.state.set(state);
     }
-    const sent = await sendChunks(nc, jsm, source, state, o);
+    // Chunks go to the region's own store (`clips_<region>`); the commit names the kind.
+    const sent = await sendChunks(nc, jsm, source, state, {
+      ...o,
+      bucket: bucketIn(o.bucket, o.region ?? "local"),
+    });
     chunksSent += sent.sent;
     if (attempt === 0) chunksResumed = sent.resumed;
     const commit: ObjectCommit = {

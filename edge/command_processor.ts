@@ -27,8 +27,17 @@ export type CommandResult = Record<
   null | boolean | number | string | unknown[] | Record<string, unknown>
 >;
 
+/** Where a command came from. */
+export interface CommandContext {
+  /** The subject it arrived on, `vs.<region>.dev.<deviceId>.cmd.<command>`: its region is the sender's. */
+  readonly subject?: string;
+}
+
 /** Runs one kind of command; throws {@link CommandFailure} (or any error) to fail it. */
-export type CommandHandler = (request: CommandRequest) => Promise<CommandResult>;
+export type CommandHandler = (
+  request: CommandRequest,
+  context: CommandContext,
+) => Promise<CommandResult>;
 
 /** A command that could not be carried out, with the reply's error code. */
 export class CommandFailure extends Error {
@@ -116,7 +125,7 @@ export class CommandProcessor {
   }
 
   /** Handles one request (bytes as received) and returns the reply's bytes. */
-  async handle(input: Uint8Array): Promise<Uint8Array> {
+  async handle(input: Uint8Array, context: CommandContext = {}): Promise<Uint8Array> {
     let data = input;
     if (this.#trusted) {
       try {
@@ -157,12 +166,12 @@ export class CommandProcessor {
     const request = parsed.value;
     const pending = this.#inFlight.get(request.id);
     if (pending) return pending;
-    const run = this.#run(request).finally(() => this.#inFlight.delete(request.id));
+    const run = this.#run(request, context).finally(() => this.#inFlight.delete(request.id));
     this.#inFlight.set(request.id, run);
     return run;
   }
 
-  async #run(request: CommandRequest): Promise<Uint8Array> {
+  async #run(request: CommandRequest, context: CommandContext): Promise<Uint8Array> {
     const journaled = this.#db.prepare("SELECT reply FROM command_journal WHERE id = ?").get(
       request.id,
     ) as
@@ -228,7 +237,10 @@ export class CommandProcessor {
               `Command ${request.id} was interrupted by a restart of the device; it is not run again`,
             );
           }
-          reply = this.#reply(request.id, { status: "ok", result: await handler(request) });
+          reply = this.#reply(request.id, {
+            status: "ok",
+            result: await handler(request, context),
+          });
         } catch (e) {
           const code = e instanceof CommandFailure ? e.code : "failed";
           reply = this.#reply(request.id, {

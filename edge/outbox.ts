@@ -159,10 +159,15 @@ export class Outbox implements Disposable {
   }
 
   /** The oldest waiting events, in order. */
-  peek(limit = 100): OutboxEntry[] {
-    const rows = this.#db.prepare("SELECT id, subject, data FROM outbox ORDER BY seq LIMIT ?").all(
-      limit,
-    ) as unknown as Array<
+  peek(limit = 100, options: { skipPrefixes?: readonly string[] } = {}): OutboxEntry[] {
+    const skip = options.skipPrefixes ?? [];
+    const where = skip.length
+      ? `WHERE ${skip.map(() => "subject NOT LIKE ? ESCAPE '\\'").join(" AND ")}`
+      : "";
+    const like = skip.map((p) => `${p.replace(/[\\%_]/g, (c) => `\\${c}`)}%`);
+    const rows = this.#db.prepare(
+      `SELECT id, subject, data FROM outbox ${where} ORDER BY seq LIMIT ?`,
+    ).all(...like, limit) as unknown as Array<
       { id: string; subject: string; data: Uint8Array }
     >;
     return rows.map((r) => ({ id: r.id, subject: r.subject, data: new Uint8Array(r.data) }));
@@ -203,12 +208,43 @@ export class Outbox implements Disposable {
    */
   async deliver(
     publisher: AckPublisher,
-    options: { signal?: AbortSignal; retryMs?: number } = {},
+    options: {
+      signal?: AbortSignal;
+      retryMs?: number;
+      /**
+       * The lane of a subject: a prefix of it (e.g. `vs.eu-west.`, its region). Order is kept
+       * within a lane, and a lane whose destination does not acknowledge waits without holding
+       * up the others. Default: one lane.
+       */
+      laneOf?: (subject: string) => string;
+    } = {},
   ): Promise<void> {
     const signal = options.signal;
+    const laneOf = options.laneOf ?? (() => "");
     let pause = options.retryMs ?? 250;
+    /** Lanes that failed, and when to try them again. */
+    const waiting = new Map<string, number>();
     while (!signal?.aborted) {
-      const batch = this.peek(100);
+      const now = Date.now();
+      for (const [lane, at] of waiting) if (at <= now) waiting.delete(lane);
+      const blocked = [...waiting.keys()];
+      const batch = blocked.includes("") ? [] : this.peek(100, { skipPrefixes: blocked });
+      if (batch.length === 0 && waiting.size > 0) {
+        // Only lanes that wait: until the first of them may be tried again (or a new event).
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, Math.max(10, Math.min(...waiting.values()) - now));
+          const onAbort = () => done();
+          function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener("abort", onAbort);
+            resolve();
+          }
+          this.#wake = done;
+          signal?.addEventListener("abort", onAbort, { once: true });
+        });
+        this.#wake = undefined;
+        continue;
+      }
       if (batch.length === 0) {
         await new Promise<void>((resolve) => {
           const onAbort = () => resolve();
@@ -223,16 +259,21 @@ export class Outbox implements Disposable {
       }
       const acked: string[] = [];
       try {
+        const failed = new Set<string>();
         for (const entry of batch) {
           if (signal?.aborted) return;
+          const lane = laneOf(entry.subject);
+          if (failed.has(lane)) continue; // keep the lane's order: its oldest goes first
           try {
             await publisher.publish(entry.subject, entry.data, entry.id);
           } catch {
-            await new Promise((r) => setTimeout(r, pause));
+            // This lane waits (doubling, at most 5 s); the others go on.
+            failed.add(lane);
+            waiting.set(lane, Date.now() + pause);
             pause = Math.min(pause * 2, 5000);
-            break; // start again from the oldest unacknowledged
+            continue;
           }
-          pause = options.retryMs ?? 250;
+          if (failed.size === 0) pause = options.retryMs ?? 250;
           this.#options.hooks?.afterPublish?.(entry);
           acked.push(entry.id);
         }

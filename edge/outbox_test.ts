@@ -80,3 +80,38 @@ Deno.test("Outbox keeps its counters right when a batch of removals is rolled ba
   using again = new Outbox(`${dir}/o.db`);
   assert.deepEqual([again.stats().depth, again.stats().bytes], [1, 10]);
 });
+
+Deno.test("Outbox delivers another region's events while one region does not acknowledge", async () => {
+  const dir = await Deno.makeTempDir();
+  using box = new Outbox(`${dir}/o.db`);
+  const ev = (n: number, region: string) => ({
+    id: `evt-${region}-${n}`,
+    subject: `vs.${region}.dev.d1.evt.door_closed`,
+    data: new Uint8Array([n]),
+  });
+  box.append(ev(1, "eu_1")); // "_" must not act as a LIKE wildcard
+  box.append(ev(1, "eu"));
+  box.append(ev(2, "eu"));
+  box.append(ev(1, "us"));
+  box.append(ev(2, "us"));
+  let euUp = false;
+  const delivered: string[] = [];
+  const stop = new AbortController();
+  const running = box.deliver({
+    publish: (subject, _data, id) => {
+      if (subject.startsWith("vs.eu.") && !euUp) return Promise.reject(new Error("no responders"));
+      delivered.push(id);
+      return Promise.resolve();
+    },
+  }, { signal: stop.signal, retryMs: 20, laneOf: (s) => s.split(".").slice(0, 2).join(".") + "." });
+  while (delivered.length < 3) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(delivered, ["evt-eu_1-1", "evt-us-1", "evt-us-2"]);
+  assert.deepEqual(box.peek().map((e) => e.id), ["evt-eu-1", "evt-eu-2"], "eu's wait, in order");
+  euUp = true;
+  while (delivered.length < 5) await new Promise((r) => setTimeout(r, 10));
+  assert.deepEqual(delivered.slice(3), ["evt-eu-1", "evt-eu-2"]);
+  assert.equal(box.stats().depth, 0);
+  stop.abort();
+  await running;
+  await Deno.remove(dir, { recursive: true });
+});

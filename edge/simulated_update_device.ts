@@ -21,6 +21,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
+  bucketIn,
   buckets,
   type ComponentRecipe,
   deploymentEvent,
@@ -77,7 +78,7 @@ export class SimulatedUpdateDevice implements AsyncDisposable {
     const address = { region, deviceId: options.deviceId };
     const slots = await OtaSlots.open(options.dir);
     const js = jetstream(nc);
-    const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+    const kv = await new Kvm(nc).create(bucketIn(buckets.shadow, region), { history: 5 });
     const updater = new Updater({
       slots,
       deviceId: options.deviceId,

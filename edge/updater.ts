@@ -57,6 +57,8 @@ export interface UpdateStep {
 export interface DeploymentOrder {
   readonly deploymentId: string;
   readonly targets: readonly { readonly component: string; readonly version: string }[];
+  /** The stream to read the artifacts from (the region's mirror); default the store's own. */
+  readonly artifacts?: string | undefined;
 }
 
 /** Options of {@link Updater}. */
@@ -252,6 +254,7 @@ export class Updater {
           chunks: this.#chunks,
           select: forThisArch,
           outDir: staging,
+          ...(order.artifacts ? { stream: order.artifacts } : {}),
           ...(signal ? { signal } : {}),
           onProgress: (p) => {
             // About every 10% (and the end), not every chunk.

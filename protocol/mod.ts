@@ -36,6 +36,7 @@ export {
   subjects,
 } from "./subjects.ts";
 export { regionStreams, type StreamSpec } from "./streams.ts";
+export { bucketIn, isRegionalBucket, mirrorOf, REGIONAL_BUCKETS } from "./regional_buckets.ts";
 export { type Heartbeat, heartbeat, HeartbeatSchema, parseHeartbeat } from "./heartbeat.ts";
 export {
   CameraMetricsSchema,

@@ -33,6 +33,9 @@ export const ShadowStateSchema = z.strictObject({
       component: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be a component name"),
       version: f.version,
     })).min(1).max(8),
+    /** The stream to read the artifacts from (the region's mirror); default the store's own. */
+    artifacts: z.string().regex(/^OBJ_[A-Za-z0-9_-]{1,200}$/, "must be an object store stream")
+      .optional(),
   }).optional(),
   /** Reported: the component versions installed, by component. */
   components: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), f.version).optional(),

@@ -37,7 +37,7 @@ async function spoolWith(sessions: string[], bytes = 10 * CHUNK - 1000) {
 }
 
 async function readObject(nc: Parameters<typeof uploadClip>[0], name: string): Promise<Uint8Array> {
-  const os = await new Objm(nc).open("clips");
+  const os = await new Objm(nc).open("clips_local");
   const r = await os.get(name);
   assert.ok(r, `object ${name} missing`);
   return await new Response(r.data).bytes();
@@ -55,7 +55,7 @@ Deno.test("uploadClip stores a clip any nats.js client reads back whole", async 
   assert.equal(up.chunksSent, 10);
   assert.equal(up.sha256, clip("s-1").sha256);
   assert.deepEqual(await readObject(nc, up.object), data.get("s-1"));
-  const info = await (await new Objm(nc).open("clips")).info(up.object);
+  const info = await (await new Objm(nc).open("clips_local")).info(up.object);
   assert.equal(info?.digest, up.digest);
   assert.equal(info?.size, data.get("s-1")!.length);
   // Marking it uploaded is the caller's (after it announced the clip).
@@ -89,10 +89,10 @@ Deno.test("uploadClip resumes an upload interrupted at any chunk from the last s
     assert.equal(up.chunksResumed, k, `resumed after ${k}`);
     assert.equal(up.chunksSent, 10 - k);
     assert.deepEqual(await readObject(nc, up.object), data.get(id));
-    const os = await new Objm(nc).open("clips");
+    const os = await new Objm(nc).open("clips_local");
     const nuid = (await os.info(up.object))!.nuid;
-    const subject = `$O.clips.C.${nuid}`;
-    const si = await jsm.streams.info("OBJ_clips", { subjects_filter: subject });
+    const subject = `$O.clips_local.C.${nuid}`;
+    const si = await jsm.streams.info("OBJ_clips_local", { subjects_filter: subject });
     assert.equal(si.state.subjects?.[subject], 10, "no chunk stored twice");
   }
 });
@@ -127,11 +127,13 @@ Deno.test("uploadClip uploads again an object that is truncated or corrupt in th
   const jsm = await jetstreamManager(nc);
   // Truncated: a chunk of the stored object is lost.
   const a = await uploadClip(device, clip("s-1"), { spool, chunkBytes: CHUNK });
-  const os = await new Objm(nc).open("clips");
+  const os = await new Objm(nc).open("clips_local");
   const nuid = (await os.info(a.object))!.nuid;
-  const chunk = await jsm.streams.getMessage("OBJ_clips", { last_by_subj: `$O.clips.C.${nuid}` });
+  const chunk = await jsm.streams.getMessage("OBJ_clips_local", {
+    last_by_subj: `$O.clips_local.C.${nuid}`,
+  });
   assert.ok(chunk);
-  await jsm.streams.deleteMessage("OBJ_clips", chunk.seq);
+  await jsm.streams.deleteMessage("OBJ_clips_local", chunk.seq);
   const again = await uploadClip(device, clip("s-1"), { spool, chunkBytes: CHUNK });
   assert.equal(again.reuploads, 1);
   assert.deepEqual(await readObject(nc, a.object), data.get("s-1"));
@@ -158,5 +160,5 @@ Deno.test("uploadClip: the cloud refuses a device's commit of another device's o
       return true;
     },
   );
-  assert.equal(await (await new Objm(nc).open("clips")).info("m001-a/s-1/cam-1-0.mp4"), null);
+  assert.equal(await (await new Objm(nc).open("clips_local")).info("m001-a/s-1/cam-1-0.mp4"), null);
 });

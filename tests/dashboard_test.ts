@@ -14,7 +14,7 @@ import {
 import { runSimulator } from "../cli/sim.ts";
 import { SimulatedUpdateDevice } from "../edge/mod.ts";
 import { SandboxProvider } from "../payments/mod.ts";
-import { buckets, pipelineEvent } from "../protocol/mod.ts";
+import { bucketIn, buckets, pipelineEvent } from "../protocol/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
@@ -345,7 +345,7 @@ Deno.test("dashboard: a flagged session is corrected and approved in the review 
     ],
   }).output();
   assert.equal(ff.code, 0, new TextDecoder().decode(ff.stderr));
-  const clips = await new Objm(nc).create(buckets.clips);
+  const clips = await new Objm(nc).create(bucketIn(buckets.clips, "local"));
   await clips.putBlob({ name: `m001-a/${id}/cam-1-0.mp4` }, await Deno.readFile(mp4));
   await Deno.remove(dir, { recursive: true });
   await jetstream(nc).publish(

@@ -152,3 +152,75 @@ Deno.test("vend demo refuses a bad --duration with exit code 2", async () => {
     /--duration must be a positive number, got "0"/,
   );
 });
+
+Deno.test("vend demo --regions 2 runs a supercluster with a cloud per region whose machines sell in their own region", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "vend-demo-regions-" });
+  const child = new Deno.Command(`${ROOT}vend`, {
+    args: [
+      "demo",
+      "--regions",
+      "2",
+      "--duration",
+      "120",
+      "--machines",
+      "2",
+      "--session-every",
+      "3",
+    ],
+    env: { VEND_DATA_DIR: dataDir, VEND_API_PORT: "0" },
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const out = lines(child.stdout);
+    const said = new Map<string, string>();
+    while (!said.has("machines")) {
+      const { value: line, done } = await out.next();
+      if (done) break;
+      const m = /^([\w-]+): (\S+)$/.exec(line);
+      assert.ok(m, `unexpected line on stdout: ${line}`);
+      said.set(m[1]!, m[2]!);
+    }
+    // Three servers a region (configs generated in the data folder), an API a region.
+    for (const r of ["eu-west", "us-east"]) {
+      assert.equal(said.get(`nats-${r}`)?.split(",").length, 3, `${r}'s servers`);
+      assert.match(said.get(`api-${r}`) ?? "", /^https:\/\/127\.0\.0\.1:\d+$/);
+    }
+    const plan = JSON.parse(await Deno.readTextFile(`${dataDir}/regions/supercluster/plan.json`));
+    assert.deepEqual(
+      plan.servers.map((s: { name: string }) => s.name),
+      ["eu-west-1", "eu-west-2", "eu-west-3", "us-east-1", "us-east-2", "us-east-3", "witness-1"],
+    );
+    const nc = await connectNats({
+      url: said.get("nats-us-east")!,
+      credentialsFile: said.get("creds")!,
+      caFile: said.get("ca")!,
+    });
+    // m001 is eu-west's, m002 us-east's: each sells in its region, whose streams hold it.
+    const receipts = new Set<string>();
+    const sub = nc.subscribe(filters.payments(), { timeout: 60_000 });
+    for await (const m of sub) {
+      if (m.subject.endsWith(".receipt_issued")) receipts.add(m.subject.split(".")[1]!);
+      if (receipts.size === 2) break;
+    }
+    assert.deepEqual([...receipts].sort(), ["eu-west", "us-east"]);
+    const jsm = await jetstreamManager(nc);
+    for (
+      const [stream, cluster] of [["KV_status_eu-west", "eu-west"], ["PAYMENTS_US-EAST", "us-east"]]
+    ) {
+      const info = await jsm.streams.info(stream!);
+      assert.equal(info.cluster?.name, cluster, `${stream} on ${cluster}'s servers`);
+      assert.equal(info.config.num_replicas, 3);
+    }
+    await nc.close();
+    // Ctrl-C (here SIGTERM) stops everything it started, cleanly.
+    child.kill("SIGTERM");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    try {
+      child.kill("SIGTERM");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});

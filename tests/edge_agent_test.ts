@@ -4,6 +4,7 @@ import { Objm } from "@nats-io/obj";
 import { ensureStreams } from "../cloud/mod.ts";
 import { Agent, SimulatedHardware } from "../edge/mod.ts";
 import {
+  bucketIn,
   buckets,
   type CommandRequest,
   filters,
@@ -75,7 +76,7 @@ Deno.test("agent heartbeats, reports telemetry and its shadow", async () => {
     assert.equal(m.subject, subjects.heartbeat(dev));
   }
   for await (const m of tel) assert.ok(parseTelemetry(m.data).ok);
-  const kv = await new Kvm(nc).open(buckets.shadow);
+  const kv = await new Kvm(nc).open(bucketIn(buckets.shadow, "local"));
   const reported = await eventually(
     async () => (await kv.get(shadowKey("m001-a", "reported")))?.value,
     5000,
@@ -91,7 +92,7 @@ Deno.test("agent applies a desired state and reports what it could not apply", a
   await using nats = await startTestNats();
   await using nc = await nats.connect();
   await using agent = await Agent.start(await testAgentConfig(nats), quiet);
-  const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+  const kv = await new Kvm(nc).create(bucketIn(buckets.shadow, "local"), { history: 5 });
   await eventually(
     () => kv.get(shadowKey("m001-a", "reported")).then((e) => e?.value),
     5000,
@@ -240,7 +241,7 @@ Deno.test("agent turns a door session into events, exactly once and in order, an
     5000,
     "snapshot",
   );
-  const os = await new Objm(nc).open("snapshots");
+  const os = await new Objm(nc).open("snapshots_local");
   const jpeg = await os.getBlob(String(reply.result.name));
   assert.ok(jpeg && jpeg[0] === 0xff && jpeg[1] === 0xd8, "a JPEG is in the object store");
 });

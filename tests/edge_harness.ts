@@ -17,6 +17,7 @@ import {
   SimulatedShopper,
 } from "../edge/mod.ts";
 import {
+  bucketIn,
   buckets,
   type DeploymentEvent,
   filters,
@@ -209,7 +210,7 @@ export async function desireDeployment(
     targets: Array<{ component: string; version: string }>;
   },
 ): Promise<void> {
-  const kv = await new Kvm(nc).create(buckets.shadow, { history: 5 });
+  const kv = await new Kvm(nc).create(bucketIn(buckets.shadow, "local"), { history: 5 });
   await kv.put(
     shadowKey(deviceId, "desired"),
     shadow.encode({
@@ -242,6 +243,8 @@ export async function simulatedCabinet(
     readonly seed?: number;
     readonly config?: Record<string, unknown>;
     readonly isOnline?: () => boolean;
+    /** The agent's log (default: none). */
+    readonly log?: (line: Record<string, unknown>) => void;
   } = {},
 ): Promise<SimulatedCabinet> {
   const hardware = new SimulatedHardware();
@@ -260,7 +263,7 @@ export async function simulatedCabinet(
     hardware,
     scene,
     cartDecider: new GroundTruthCartDecider(scene),
-    log: () => {},
+    log: options.log ?? (() => {}),
   });
   const stop = new AbortController();
   const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);

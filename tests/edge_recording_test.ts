@@ -93,7 +93,7 @@ Deno.test("agent records a door session from each camera, uploads the clips and 
   const openMs: number = closed.openMs;
   const openedTs: number = session.ts;
   assert.deepEqual(clips.map((c) => c.cameraId).sort(), ["cam-1", "cam-2"]);
-  const os = await new Objm(nc).open("clips");
+  const os = await new Objm(nc).open("clips_local");
   for (const c of clips) {
     assert.equal(c.sessionId, session.sessionId);
     assert.equal(c.bucket, "clips");

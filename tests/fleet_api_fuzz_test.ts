@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Logger, startCloudService } from "../cloud/mod.ts";
-import { buckets } from "../protocol/mod.ts";
+import { bucketIn, buckets } from "../protocol/mod.ts";
 import { prng } from "../pipeline/mod.ts";
 import { startTestNats } from "./harness.ts";
 
@@ -14,10 +14,10 @@ async function snapshot(nc: NatsConnection): Promise<string> {
   for (
     const name of [
       buckets.registry,
-      buckets.status,
-      buckets.commands,
-      buckets.shadow,
-      buckets.alerts,
+      bucketIn(buckets.status, "local"),
+      bucketIn(buckets.commands, "local"),
+      bucketIn(buckets.shadow, "local"),
+      bucketIn(buckets.alerts, "local"),
     ]
   ) {
     const kv = await new Kvm(nc).create(name);

@@ -302,6 +302,8 @@ export function apiClient(
 ) => Promise<ApiAnswer> {
   return async (method, path, body, options = {}) => {
     const res = await fetch(`${baseUrl}${path}`, {
+      // A hung server fails the test instead of hanging it.
+      signal: AbortSignal.timeout(20_000),
       method,
       headers: {
         authorization: `Bearer ${options.token ?? token}`,

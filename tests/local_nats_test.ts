@@ -62,7 +62,15 @@ Deno.test("ensureStreams is idempotent and creates every region stream", async (
     "UPDATES_EU-WEST",
   ]);
   // And the buckets devices use (their credentials cannot create any).
-  for (const b of ["KV_shadow", "KV_components", "OBJ_artifacts", "OBJ_clips", "OBJ_snapshots"]) {
+  for (
+    const b of [
+      "KV_shadow_local",
+      "KV_components",
+      "OBJ_artifacts",
+      "OBJ_clips_local",
+      "OBJ_snapshots_local",
+    ]
+  ) {
     assert.ok(names.includes(b), `${b} exists`);
   }
 });

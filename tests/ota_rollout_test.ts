@@ -284,7 +284,7 @@ Deno.test("a device refuses a version with a corrupted chunk, a truncated artifa
   assert.match(forged.reason ?? "", /does not match/);
   // Through all of it the device kept 1.0.0.
   const reported = await until("reported", async () => {
-    const e = await (await new Kvm(f.nc).open("shadow")).get("sim-01-a.reported");
+    const e = await (await new Kvm(f.nc).open("shadow_local")).get("sim-01-a.reported");
     return e ? JSON.parse(new TextDecoder().decode(e.value)).state.components : undefined;
   });
   assert.equal(reported.detector, "1.0.0");

@@ -8,7 +8,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
 import { OtaSlots, runSupervisor } from "../edge/mod.ts";
-import { buckets, filters, parseHeartbeat, shadow, shadowKey } from "../protocol/mod.ts";
+import { bucketIn, buckets, filters, parseHeartbeat, shadow, shadowKey } from "../protocol/mod.ts";
 import {
   type AgentNats,
   desireDeployment,
@@ -258,7 +258,7 @@ Deno.test({
     await dev.deploy("dep-model-01", [{ component: "detector", version: "1.0.0" }]);
     const ok = await outcome(nc, "dep-model-01", ["healthy", "failed"]);
     assert.equal(ok.phase, "healthy", ok.reason ?? "");
-    const kv = await new Kvm(nc).open(buckets.shadow);
+    const kv = await new Kvm(nc).open(bucketIn(buckets.shadow, "local"));
     const reported = await eventually(
       async () => {
         const e = await kv.get(shadowKey("m001-a", "reported"));

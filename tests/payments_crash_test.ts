@@ -12,7 +12,7 @@ import { Kvm } from "@nats-io/kv";
 import { ensureStreams, KvSandboxStore, type NatsTarget, TokenService } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
-import { buckets, pipelineEvent } from "../protocol/mod.ts";
+import { bucketIn, buckets, pipelineEvent } from "../protocol/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { apiClient, lines, natsEnv, ROOT, startTestNats } from "./harness.ts";
 import { paymentEvents, sessionCompleted, simulatedMachine } from "./payments_harness.ts";
@@ -94,7 +94,9 @@ Deno.test({
     const provider = new SandboxProvider(await KvSandboxStore.open(nc));
     const atProvider = await provider.inspect(s.body.hold.holdId);
     assert.deepEqual([atProvider.status, atProvider.captured], ["captured", total]);
-    const stored = await (await new Kvm(nc).open(buckets.paymentSessions)).get(sessionId);
+    const stored = await (await new Kvm(nc).open(bucketIn(buckets.paymentSessions, "local"))).get(
+      sessionId,
+    );
     const interrupted = stored!.json<{ session: { state: string; captured: number } }>().session;
     assert.deepEqual([interrupted.state, interrupted.captured], ["capturing", 0]);
 

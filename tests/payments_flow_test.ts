@@ -128,7 +128,7 @@ Deno.test({
     const clips = await eventually(
       async () => {
         const keys: string[] = [];
-        const store = await new Objm(svc.nc).open("clips");
+        const store = await new Objm(svc.nc).open("clips_local");
         for await (const info of await store.list()) {
           if (info.name.includes(id)) keys.push(info.name);
         }

@@ -348,7 +348,7 @@ Deno.test("./vend ledger check passes right books and names what is wrong in oth
   assert.equal(good.code, 0, good.stderr);
   assert.deepEqual([good.json.ok, good.json.sessions, good.json.transactions], [true, 1, 3]);
   // A capture that went to the merchant twice (written by hand: what a double charge would be).
-  const kv = await new Kvm(nc).open("ledger");
+  const kv = await new Kvm(nc).open("ledger_local");
   const capture = (await kv.get(`${s.sessionId}.capture`))!.json<{ postings: unknown[] }>();
   await kv.put(
     `${s.sessionId}.capture-again`,

@@ -16,6 +16,7 @@ import {
 import { Agent, SimulatedHardware } from "../edge/mod.ts";
 import {
   type AuditEntry,
+  bucketIn,
   buckets,
   type CommandRequest,
   commandRequest,
@@ -112,7 +113,7 @@ Deno.test("security: NATS serves TLS only: a client that does not trust the priv
 Deno.test("security: a device cannot publish as another device, subscribe to its commands or read its shadow; each refusal is audited", async () => {
   await using nats = await startTestNats();
   await using nc = await nats.connect();
-  const cloudKv = await new Kvm(nc).open(buckets.shadow);
+  const cloudKv = await new Kvm(nc).open(bucketIn(buckets.shadow, "local"));
   await cloudKv.put(
     shadowKey("m001-a", "desired"),
     shadow.encode({
@@ -158,10 +159,13 @@ Deno.test("security: a device cannot publish as another device, subscribe to its
     /Permissions Violation for Subscription to "vs\.local\.dev\.m001-a\.cmd\.unlock"/,
   );
   // 4. Reading the victim's shadow (direct get of its key).
-  const kv = await new Kvm(jetstream(thief, { checkAPI: false })).open(buckets.shadow, {
-    bindOnly: true,
-    allow_direct: true,
-  });
+  const kv = await new Kvm(jetstream(thief, { checkAPI: false })).open(
+    bucketIn(buckets.shadow, "local"),
+    {
+      bindOnly: true,
+      allow_direct: true,
+    },
+  );
   await assert.rejects(() => kv.get(shadowKey("m001-a", "desired")), /Permissions Violation/);
   // ...and writing its reported state.
   await assert.rejects(
@@ -188,7 +192,8 @@ Deno.test("security: a device cannot publish as another device, subscribe to its
   await audited(
     nc,
     "the shadow read",
-    (e) => e.action === "nats.publish_refused" && e.target.includes("$KV.shadow.m001-a.desired"),
+    (e) =>
+      e.action === "nats.publish_refused" && e.target.includes("$KV.shadow_local.m001-a.desired"),
   );
 });
 
@@ -326,7 +331,7 @@ Deno.test("security: a viewer's token cannot unlock, a forged token is refused, 
     "the forged token",
     (e) => e.action === "auth.token_refused" && e.target === "POST /devices/m001-a/commands",
   );
-  const records = await new Kvm(nc).open(buckets.commands);
+  const records = await new Kvm(nc).open(bucketIn(buckets.commands, "local"));
   const sent: string[] = [];
   for await (const k of await records.keys()) sent.push(k);
   assert.deepEqual(sent, [], "no command was sent");

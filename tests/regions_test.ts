@@ -1,0 +1,303 @@
+/**
+ * Two regions on a supercluster (3 servers each and a witness, real nats-server): a region's
+ * outage and return with a real agent in a simulated cabinet and a cloud service per region; a
+ * deployment to devices of both regions.
+ */
+import assert from "node:assert/strict";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import {
+  type CloudService,
+  ComponentRegistry,
+  DeploymentService,
+  ensureObjectMirror,
+  ensureStreams,
+  loadCommandKey,
+  type Logger,
+  openKv,
+  startCloudService,
+  useRegionLayout,
+} from "../cloud/mod.ts";
+import { SimulatedUpdateDevice } from "../edge/mod.ts";
+import { buckets, filters, parsePaymentEvent, type PaymentEvent } from "../protocol/mod.ts";
+import { eventually, simulatedCabinet } from "./edge_harness.ts";
+import { apiClient, startTestCluster } from "./harness.ts";
+
+const quiet: Logger = { log: () => {} };
+
+/** Every payment event of `region` so far (its PAYMENTS stream). */
+async function paymentEvents(nc: NatsConnection, region: string): Promise<PaymentEvent[]> {
+  const stream = `PAYMENTS_${region.toUpperCase()}`;
+  const consumer = await jetstream(nc).consumers.get(stream);
+  const out: PaymentEvent[] = [];
+  for (;;) {
+    const m = await consumer.next({ expires: 1000 });
+    if (!m) return out;
+    const e = parsePaymentEvent(m.data);
+    if (e.ok) out.push(e.value);
+  }
+}
+
+async function settled(svc: CloudService, api: ReturnType<typeof apiClient>, id: string) {
+  return await eventually(
+    async () => {
+      const s = await api("GET", `/payments/sessions/${id}`);
+      return s.body.state === "settled" ? s.body : undefined;
+    },
+    40_000,
+    `session ${id} settled in ${svc.url}`,
+  );
+}
+
+Deno.test({
+  name:
+    "a region goes down: its machine fails over and keeps selling, every session settles once, and it goes home",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using cluster = await startTestCluster(["eu", "us"]);
+    const { sc } = cluster;
+    const cloud = (region: string) =>
+      startCloudService(sc.target(region), {
+        region,
+        supercluster: { primary: "eu" },
+        logger: quiet,
+        offlineAfterMs: 3000,
+        payments: { reconcileEveryMs: 500 },
+      });
+    await using eu = await cloud("eu");
+    await using us = await cloud("us");
+    const euApi = apiClient(eu.url, await eu.tokens.issue({ subject: "t", role: "operator" }));
+    const usApi = apiClient(us.url, await us.tokens.issue({ subject: "t", role: "operator" }));
+    const cloudNc = await cluster.connect("us");
+
+    // A machine of eu: its servers first, us's as failover.
+    const issued = await sc.accounts!.deviceCredentials({
+      region: "eu",
+      deviceId: "m001-a",
+      peers: [],
+    });
+    const creds = `${sc.dataDir}/m001-a.creds`;
+    await Deno.writeFile(creds, issued.creds!, { mode: 0o600 });
+    const key = await loadCommandKey(await new Kvm(cloudNc).open(buckets.service));
+    await using cabinet = await simulatedCabinet(sc.url("eu"), {
+      seed: 7,
+      config: {
+        region: "eu",
+        commands: { trustedKeys: [key.trusted] },
+        nats: {
+          servers: sc.url("eu").split(","),
+          failover: sc.url("us").split(","),
+          caFile: sc.caFile,
+          credentialsFile: creds,
+        },
+      },
+      isOnline: () => eu.state.statuses.get("m001-a")?.value.status === "online",
+      log: (line) => {
+        if (line.level !== "debug") console.log(`agent: ${JSON.stringify(line)}`);
+      },
+    });
+
+    // The customer registers once (the registry's customers are global).
+    const c = await euApi("POST", "/customers", { email: "ada@example.com" });
+    assert.equal(c.status, 201, JSON.stringify(c.body));
+    const customerId = c.body.customerId as string;
+    assert.equal(
+      (await euApi("POST", `/customers/${customerId}/payment-methods`, {
+        token: "pm_sandbox_visa",
+      })).status,
+      201,
+    );
+
+    const step = (m: string) => console.log(`step: ${m}`);
+    step("online in eu");
+    // 1. A sale in eu, while all is well.
+    const first = await euApi("POST", "/payments/sessions", { customerId, machineId: "m001" });
+    assert.equal(first.body.state, "unlocked", JSON.stringify(first.body));
+    await settled(eu, euApi, first.body.sessionId);
+
+    // 2. Another customer is at the door when every eu server dies: this session is eu's, its
+    //    cart waits in the device's outbox for eu.
+    await eventually(
+      () => cabinet.hardware.door.state === "closed" ? true : undefined,
+      20_000,
+      "the door closed",
+    );
+    const inFlight = await euApi("POST", "/payments/sessions", { customerId, machineId: "m001" });
+    assert.equal(inFlight.body.state, "unlocked", JSON.stringify(inFlight.body));
+    await eventually(
+      () => cabinet.hardware.door.state === "open" ? true : undefined,
+      10_000,
+      "the door opened",
+    );
+    step("in-flight session's door open; eu goes down");
+    await sc.stopRegion("eu");
+    const downAt = Date.now();
+
+    // 3. The device fails over to us and reports there: us's cloud sees it online.
+    await eventually(
+      () => us.state.statuses.get("m001-a")?.value.status === "online" ? true : undefined,
+      15_000,
+      "the device online in us",
+    );
+    console.log(`heard in us ${Date.now() - downAt} ms after eu went down`);
+
+    // 4. It keeps selling: a session through us's cloud is settled there.
+    await eventually(
+      () => cabinet.hardware.door.state === "closed" ? true : undefined,
+      20_000,
+      "the in-flight session's door closed",
+    );
+    step("a session through us");
+    const during = await usApi("POST", "/payments/sessions", { customerId, machineId: "m001" });
+    assert.equal(during.status, 201, JSON.stringify(during.body));
+    assert.equal(during.body.state, "unlocked", JSON.stringify(during.body));
+    await settled(us, usApi, during.body.sessionId);
+    assert.equal(
+      (await usApi("GET", `/payments/sessions/${inFlight.body.sessionId}`)).status,
+      404,
+      "eu's session is not us's to settle",
+    );
+
+    // 5. eu comes back: the waiting cart is delivered there and its session settles, once.
+    step("eu comes back");
+    const backAt = Date.now();
+    await sc.startRegion("eu");
+    await sc.waitForJetStream("eu");
+    await settled(eu, euApi, inFlight.body.sessionId);
+    step("the in-flight session settled in eu");
+    // The device goes home: its heartbeats come from eu's servers again.
+    const euNc = await cluster.connect("eu");
+    let home = false;
+    euNc.subscribe(filters.heartbeats({ region: "eu", deviceId: "m001-a" }), {
+      max: 1,
+      callback: () => {
+        home = true;
+      },
+    });
+    await eventually(() => home || undefined, 20_000, "a heartbeat from home");
+    console.log(`home again ${Date.now() - backAt} ms after eu came back`);
+
+    // Once each: one capture and one receipt per session, each in its own region.
+    const euEvents = await paymentEvents(euNc, "eu");
+    const usEvents = await paymentEvents(euNc, "us");
+    const count = (events: PaymentEvent[], sessionId: string, type: string) =>
+      events.filter((e) => e.sessionId === sessionId && e.type === type).length;
+    for (const id of [first.body.sessionId, inFlight.body.sessionId]) {
+      assert.equal(count(euEvents, id, "captured"), 1, `${id} captured once in eu`);
+      assert.equal(count(euEvents, id, "receipt_issued"), 1);
+      assert.equal(count(usEvents, id, "captured"), 0);
+    }
+    assert.equal(count(usEvents, during.body.sessionId, "captured"), 1);
+    assert.equal(count(usEvents, during.body.sessionId, "receipt_issued"), 1);
+    assert.equal(count(euEvents, during.body.sessionId, "captured"), 0);
+
+    // The global registry takes writes again in eu, and us's mirror of it catches up.
+    const registry = await openKv(eu.nc, buckets.registry, { history: 5 });
+    await registry.put("group.after-outage", JSON.stringify({ name: "after the outage" }));
+    await eventually(
+      async () =>
+        (await (await openKv(us.nc, buckets.registry, { history: 5 })).get(
+          "group.after-outage",
+        ))?.string(),
+      10_000,
+      "us's mirror of the registry caught up",
+    );
+    // And us's device state never went to eu: each region keeps its own.
+    const jsm = await jetstreamManager(euNc);
+    assert.deepEqual(
+      (await jsm.streams.info("KV_status_us")).cluster?.name,
+      "us",
+      "us's statuses are on us's servers",
+    );
+  },
+});
+
+Deno.test({
+  name: "a deployment to a group spanning two regions completes in both",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using cluster = await startTestCluster(["eu", "us"]);
+    const regions = ["eu", "us"] as const;
+    const ncs = new Map<string, NatsConnection>();
+    for (const region of regions) {
+      const nc = await cluster.connect(region);
+      useRegionLayout(nc, { region, primary: "eu", replicas: 3, placement: true });
+      await ensureStreams(nc, region);
+      ncs.set(region, nc);
+    }
+    const eu = ncs.get("eu")!;
+    const registry = await ComponentRegistry.open(eu);
+    await registry.publish({
+      component: "detector",
+      version: "2.0.0",
+      kind: "model",
+      platform: { arch: ["x86_64", "aarch64"] },
+    }, [{ name: "model.onnx", data: new Uint8Array(300_000).fill(7) }]);
+    const trustedKeys = await registry.trustedKeys();
+    const devices = [
+      { id: "shop-eu-a", region: "eu", tags: [], groups: ["shops"] },
+      { id: "shop-us-a", region: "us", tags: [], groups: ["shops"] },
+    ];
+    const root = await Deno.makeTempDir({ prefix: "vend-regions-" });
+    const sims = await Promise.all(
+      devices.map((d) =>
+        SimulatedUpdateDevice.start(ncs.get(d.region)!, {
+          deviceId: d.id,
+          region: d.region,
+          dir: `${root}/${d.id}`,
+          trustedKeys,
+        })
+      ),
+    );
+    const stop = new AbortController();
+    const services = await Promise.all(regions.map(async (region) => {
+      const nc = ncs.get(region)!;
+      const service = await DeploymentService.open(nc, {
+        region,
+        regional: true,
+        artifactsStream: await ensureObjectMirror(nc, buckets.artifacts),
+        jsm: await jetstreamManager(nc),
+        devices: () => devices,
+      });
+      void service.run(nc, stop.signal, { tickMs: 300 });
+      return service;
+    }));
+    try {
+      const d = await services[0]!.create({
+        targets: [{ component: "detector", version: "2.0.0" }],
+        selector: { groups: ["shops"] },
+        policy: { canary: 1, ratePerMinute: 60 },
+      });
+      assert.deepEqual([...d.devices].sort(), ["shop-eu-a", "shop-us-a"]);
+      let last = "";
+      const done = await eventually(
+        async () => {
+          const now = await services[1]!.get(d.id);
+          last = JSON.stringify({ state: now?.state, in: now?.assignedIn, counts: now?.counts });
+          return now?.state === "completed" ? now : undefined;
+        },
+        60_000,
+        "the deployment completed",
+      ).catch((e) => {
+        throw new Error(`${(e as Error).message}; last seen ${last}`);
+      });
+      assert.equal(done.counts.healthy, 2, JSON.stringify(done.counts));
+      // The us device read the artifacts from its region's mirror, which holds them.
+      const usShadow = await openKv(ncs.get("us")!, buckets.shadow, { history: 5 });
+      const desired = (await usShadow.get("shop-us-a.desired"))?.json<
+        { state: { deployment?: { artifacts?: string } } }
+      >();
+      assert.equal(desired?.state.deployment?.artifacts, "OBJ_artifacts_mirror_us");
+      const mirror = await (await jetstreamManager(eu)).streams.info("OBJ_artifacts_mirror_us");
+      assert.equal(mirror.cluster?.name, "us");
+      assert.ok(mirror.state.messages > 0);
+    } finally {
+      stop.abort();
+      for (const s of sims) await s[Symbol.asyncDispose]();
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
