@@ -23,7 +23,9 @@
  */
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
+import { connect } from "@nats-io/transport-node";
+import { DEVICE_RECONNECT } from "../edge/mod.ts";
 import {
   connectNats,
   ensureStreams,
@@ -191,17 +193,19 @@ const failovers: number[] = [];
 for (let round = 0; round < 3; round++) {
   const victim = servers[round % servers.length]!;
   const other = servers[(round + 1) % servers.length]!;
-  // As the agent connects: its region's servers, the one to kill first.
-  const device = await connectNats(
-    [victim, ...servers.filter((s) => s !== victim)].map((s) => sc.serverUrl(s.name)).join(","),
-    {
-      name: "fo-a",
-      credentialsFile: deviceCreds,
-      caFile: sc.caFile!,
-      inboxPrefix: "_INBOX_dev.fo-a",
-    },
-  );
-  const listener = await connectNats(sc.serverUrl(other.name), { name: "bench-listener" });
+  // As the agent connects (its reconnect options), the server to kill first.
+  const device = await connect({
+    ...DEVICE_RECONNECT,
+    servers: [victim, ...servers.filter((s) => s !== victim)].map((s) => sc.serverUrl(s.name)),
+    noRandomize: true,
+    name: "fo-a",
+    inboxPrefix: "_INBOX_dev.fo-a",
+    authenticator: credsAuthenticator(Deno.readFileSync(deviceCreds)),
+    tls: { caFile: sc.caFile! },
+  });
+  const listener = await connectNats({ ...sc.target(), url: sc.serverUrl(other.name) }, {
+    name: "bench-listener",
+  });
   let lastHeard = 0;
   let gap = 0;
   let killedAt = Infinity;

@@ -72,7 +72,13 @@ import { type DoorState, type Hardware, SimulatedHardware } from "./hardware.ts"
 import { LinuxHardware } from "./linux_hardware.ts";
 import { natsMessages, natsPublisher } from "./nats_bus.ts";
 import { Outbox } from "./outbox.ts";
-import { forceReconnect, type HomeFirst, homeFirst, returnHome } from "./region_failover.ts";
+import {
+  DEVICE_RECONNECT,
+  forceReconnect,
+  type HomeFirst,
+  homeFirst,
+  returnHome,
+} from "./region_failover.ts";
 import { type CartDecider, SimulatedScene } from "./simulated_machine.ts";
 import { SystemStatsReader } from "./system_stats.ts";
 
@@ -415,15 +421,12 @@ export class Agent implements AsyncDisposable {
     this.#homeFirst = failover.length ? homeFirst(home) : undefined;
     const nc = await connect({
       servers: [...home, ...failover],
+      ...DEVICE_RECONNECT,
       ...(this.#homeFirst
-        ? { noRandomize: true, reconnectToServer: this.#homeFirst.choose, timeout: 2000 }
-        : {}),
+        ? { noRandomize: true, reconnectToServer: this.#homeFirst.choose }
+        : { timeout: 20_000 }),
       name: this.config.deviceId,
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 1000,
-      reconnectJitter: 1000,
       waitOnFirstConnect: true,
-      pingInterval: 10_000,
       // Replies and deliveries come to the device's own inboxes (its credentials allow no other).
       inboxPrefix: deviceInboxPrefix(this.config.deviceId),
       ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),

@@ -143,4 +143,10 @@ export {
 } from "./simulated_update_device.ts";
 export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
 export { type SystemStats, SystemStatsReader } from "./system_stats.ts";
-export { forceReconnect, type HomeFirst, homeFirst, returnHome } from "./region_failover.ts";
+export {
+  DEVICE_RECONNECT,
+  forceReconnect,
+  type HomeFirst,
+  homeFirst,
+  returnHome,
+} from "./region_failover.ts";

@@ -23,6 +23,19 @@
  */
 import type { NatsConnection, Server } from "@nats-io/nats-core";
 
+/**
+ * How a device reconnects (nats.js options): forever, a server at most every 1-2 s (jittered, so
+ * a region's devices do not all come back at once), a dial given up after 2 s, a stale
+ * connection noticed after two missed pings 10 s apart.
+ */
+export const DEVICE_RECONNECT = Object.freeze({
+  maxReconnectAttempts: -1,
+  reconnectTimeWait: 1000,
+  reconnectJitter: 1000,
+  timeout: 2000,
+  pingInterval: 10_000,
+});
+
 /** The dialing policy of a device with a home region. */
 export interface HomeFirst {
   /** The home servers, as `host:port`. */
