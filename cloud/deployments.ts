@@ -376,14 +376,42 @@ export class DeploymentService implements AsyncDisposable {
   /** Cancels a deployment: devices not yet started never get it. */
   async cancel(id: string): Promise<Deployment> {
     const d = await this.#transition(id, ["running", "paused"], "cancelled");
-    for (const deviceId of this.#assignedDevices(d)) {
-      const entry = await this.device(id, deviceId);
+    await this.#cancelQueued(d, null);
+    return d;
+  }
+
+  /**
+   * Takes the deployment back from the devices that have it but have not started it: those this
+   * instance can reach (in a supercluster, its region's; the other regions' instances do theirs
+   * when they see the deployment ended).
+   */
+  async #cancelQueued(d: Deployment, reason: string | null): Promise<void> {
+    // The view knows which are queued: nothing is read for the others (ended deployments are
+    // looked at every tick in a supercluster).
+    const queued = [...this.#view.get(d.id) ?? []].filter(([, v]) => v.status === "queued");
+    if (queued.length === 0) return;
+    const mine = this.#regionDevices();
+    for (const [deviceId] of queued) {
+      if (mine && !mine.has(deviceId)) continue;
+      const entry = await this.device(d.id, deviceId);
       if (entry?.status === "queued") {
-        await this.#clearDesired(deviceId, id);
-        await this.#setDevice(id, deviceId, { ...entry, status: "cancelled", at: this.#now() });
+        await this.#clearDesired(deviceId, d.id);
+        await this.#setDevice(d.id, deviceId, {
+          ...entry,
+          status: "cancelled",
+          ...(reason ? { reason } : {}),
+          at: this.#now(),
+        });
       }
     }
-    return d;
+  }
+
+  /** In a supercluster, the devices of this instance's region (their shadows are its own). */
+  #regionDevices(): Set<string> | undefined {
+    if (this.#o.regional !== true) return undefined;
+    return new Set(
+      Array.from(this.#o.devices()).filter((x) => x.region === this.#o.region).map((x) => x.id),
+    );
   }
 
   /**
@@ -395,14 +423,24 @@ export class DeploymentService implements AsyncDisposable {
     signal: AbortSignal,
     options: { tickMs?: number } = {},
   ): Promise<void> {
-    const jsm = await jetstreamManager(nc);
     const stream = `UPDATES_${this.#o.region.toUpperCase()}`;
-    await jsm.consumers.add(stream, {
-      durable_name: "deployments",
-      ack_policy: AckPolicy.Explicit,
-      filter_subject: filters.updateProgress({ region: this.#o.region }),
-    }).catch(() => {});
-    const consumer = await jetstream(nc).consumers.get(stream, "deployments");
+    // Until it exists: in a supercluster a consumer is created through the metadata leader,
+    // which may be busy (or being elected) when the instance starts.
+    let consumer: Awaited<ReturnType<ReturnType<typeof jetstream>["consumers"]["get"]>> | undefined;
+    while (!consumer && !signal.aborted) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 20_000 });
+        await jsm.consumers.add(stream, {
+          durable_name: "deployments",
+          ack_policy: AckPolicy.Explicit,
+          filter_subject: filters.updateProgress({ region: this.#o.region }),
+        }).catch(() => {}); // already there
+        consumer = await jetstream(nc).consumers.get(stream, "deployments");
+      } catch {
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    if (!consumer) return;
     const ticking = (async () => {
       while (!signal.aborted) {
         await this.tick().catch(() => {});
@@ -427,7 +465,13 @@ export class DeploymentService implements AsyncDisposable {
   /** Records a device's progress event. */
   async record(event: Extract<DeploymentEvent, { type: "update_progress" }>): Promise<void> {
     const key = `${event.deploymentId}.${event.deviceId}`;
-    const e = await this.#devices.get(key);
+    let e = await this.#devices.get(key);
+    // In a supercluster this instance reads a mirror of the entries: the one it wrote a moment
+    // ago (its device answered at once) may not be there yet.
+    for (let i = 0; i < 20 && (!e || e.operation !== "PUT") && this.#o.regional; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      e = await this.#devices.get(key);
+    }
     if (!e || e.operation !== "PUT") return;
     const entry = e.json<DeviceEntry>();
     if (FINAL.has(entry.status) && entry.status !== "healthy") return;
@@ -466,6 +510,11 @@ export class DeploymentService implements AsyncDisposable {
       const e = await this.#deployments.get(id);
       if (!e || e.operation !== "PUT") continue;
       const d = e.json<Deployment>();
+      if (this.#o.regional && (d.state === "cancelled" || d.state === "aborted")) {
+        // Ended in another region: take it back from this region's devices still queued.
+        await this.#cancelQueued(d, d.reason).catch(() => {});
+        continue;
+      }
       if (d.state !== "running") continue;
       await this.#step(d, e.revision).catch(() => {/* another instance moved it; next tick */});
     }
@@ -685,19 +734,10 @@ export class DeploymentService implements AsyncDisposable {
   /** Sends the devices an aborted deployment updated back to the versions they had. */
   async #rollback(d: Deployment, reason: string): Promise<void> {
     const byTargets = new Map<string, string[]>();
+    await this.#cancelQueued(d, reason);
     for (const deviceId of this.#assignedDevices(d)) {
       const entry = await this.device(d.id, deviceId);
-      if (!entry) continue;
-      if (entry.status === "queued") {
-        await this.#clearDesired(deviceId, d.id);
-        await this.#setDevice(d.id, deviceId, {
-          ...entry,
-          status: "cancelled",
-          reason,
-          at: this.#now(),
-        });
-        continue;
-      }
+      if (!entry || entry.status === "queued" || entry.status === "cancelled") continue;
       if (
         entry.status !== "healthy" && entry.status !== "downloading" &&
         entry.status !== "installing"

@@ -254,16 +254,25 @@ export function natsEnv(
   };
 }
 
-/** Every audit entry of region `local` so far (the AUDIT stream, oldest first). */
-export async function auditEntries(nc: NatsConnection): Promise<AuditEntry[]> {
-  const consumer = await jetstream(nc).consumers.get("AUDIT_LOCAL");
-  const out: AuditEntry[] = [];
+/** Every message of `stream` so far that `parse` accepts, oldest first. */
+export async function streamMessages<T>(
+  nc: NatsConnection,
+  stream: string,
+  parse: (data: Uint8Array) => { ok: true; value: T } | { ok: false },
+): Promise<T[]> {
+  const consumer = await jetstream(nc).consumers.get(stream);
+  const out: T[] = [];
   for (;;) {
     const m = await consumer.next({ expires: 1000 });
     if (!m) return out;
-    const e = parseAuditEntry(m.data);
+    const e = parse(m.data);
     if (e.ok) out.push(e.value);
   }
+}
+
+/** Every audit entry of region `local` so far (the AUDIT stream, oldest first). */
+export function auditEntries(nc: NatsConnection): Promise<AuditEntry[]> {
+  return streamMessages(nc, "AUDIT_LOCAL", parseAuditEntry);
 }
 
 /** Reads a child's stdout line by line. */

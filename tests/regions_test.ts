@@ -4,7 +4,7 @@
  * deployment to devices of both regions.
  */
 import assert from "node:assert/strict";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
@@ -22,21 +22,13 @@ import {
 import { SimulatedUpdateDevice } from "../edge/mod.ts";
 import { buckets, filters, parsePaymentEvent, type PaymentEvent } from "../protocol/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
-import { apiClient, startTestCluster } from "./harness.ts";
+import { apiClient, startTestCluster, streamMessages } from "./harness.ts";
 
 const quiet: Logger = { log: () => {} };
 
 /** Every payment event of `region` so far (its PAYMENTS stream). */
-async function paymentEvents(nc: NatsConnection, region: string): Promise<PaymentEvent[]> {
-  const stream = `PAYMENTS_${region.toUpperCase()}`;
-  const consumer = await jetstream(nc).consumers.get(stream);
-  const out: PaymentEvent[] = [];
-  for (;;) {
-    const m = await consumer.next({ expires: 1000 });
-    if (!m) return out;
-    const e = parsePaymentEvent(m.data);
-    if (e.ok) out.push(e.value);
-  }
+function paymentEvents(nc: NatsConnection, region: string): Promise<PaymentEvent[]> {
+  return streamMessages(nc, `PAYMENTS_${region.toUpperCase()}`, parsePaymentEvent);
 }
 
 async function settled(svc: CloudService, api: ReturnType<typeof apiClient>, id: string) {
@@ -240,10 +232,12 @@ Deno.test({
     const devices = [
       { id: "shop-eu-a", region: "eu", tags: [], groups: ["shops"] },
       { id: "shop-us-a", region: "us", tags: [], groups: ["shops"] },
+      // Registered in us but switched off: what it is given stays queued.
+      { id: "shop-us-off", region: "us", tags: [], groups: [] },
     ];
     const root = await Deno.makeTempDir({ prefix: "vend-regions-" });
     const sims = await Promise.all(
-      devices.map((d) =>
+      devices.filter((d) => d.groups.length > 0).map((d) =>
         SimulatedUpdateDevice.start(ncs.get(d.region)!, {
           deviceId: d.id,
           region: d.region,
@@ -281,8 +275,11 @@ Deno.test({
         },
         60_000,
         "the deployment completed",
-      ).catch((e) => {
-        throw new Error(`${(e as Error).message}; last seen ${last}`);
+      ).catch(async (e) => {
+        const entries = await Promise.all(
+          devices.map(async (x) => [x.id, (await services[0]!.device(d.id, x.id))?.status]),
+        );
+        throw new Error(`${(e as Error).message}; last seen ${last}; ${JSON.stringify(entries)}`);
       });
       assert.equal(done.counts.healthy, 2, JSON.stringify(done.counts));
       // The us device read the artifacts from its region's mirror, which holds them.
@@ -294,6 +291,40 @@ Deno.test({
       const mirror = await (await jetstreamManager(eu)).streams.info("OBJ_artifacts_mirror_us");
       assert.equal(mirror.cluster?.name, "us");
       assert.ok(mirror.state.messages > 0);
+
+      // Cancelled in eu, a deployment is taken back from us's device that had not started it.
+      const off = await services[0]!.create({
+        targets: [{ component: "detector", version: "2.0.0" }],
+        selector: { devices: ["shop-us-off"] },
+      });
+      let seen = "";
+      await eventually(
+        async () => {
+          const now = await services[1]!.get(off.id);
+          seen = JSON.stringify({ state: now?.state, in: now?.assignedIn, counts: now?.counts });
+          return (await services[0]!.device(off.id, "shop-us-off"))?.status === "queued" ||
+            undefined;
+        },
+        20_000,
+        "us's instance gave it to its device",
+      ).catch(async (e) => {
+        throw new Error(
+          `${(e as Error).message}; us saw ${seen}; entry ${
+            JSON.stringify(await services[0]!.device(off.id, "shop-us-off"))
+          }; d1 ${d.id} d2 ${off.id}`,
+        );
+      });
+      await services[0]!.cancel(off.id);
+      await eventually(
+        async () =>
+          (await services[0]!.device(off.id, "shop-us-off"))?.status === "cancelled" || undefined,
+        20_000,
+        "us's instance took it back",
+      );
+      const offDesired = (await usShadow.get("shop-us-off.desired"))?.json<
+        { state: { deployment?: unknown } }
+      >();
+      assert.equal(offDesired?.state.deployment, undefined, "no deployment left in its shadow");
     } finally {
       stop.abort();
       for (const s of sims) await s[Symbol.asyncDispose]();
