@@ -35,6 +35,7 @@
  * @module
  */
 import { openKv, openObjectStore } from "./region_layout.ts";
+import { isTransientNatsError } from "./transient_error.ts";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -1088,8 +1089,13 @@ export class PaymentService {
         try {
           await this.cartArrived(e.value);
         } catch (err) {
-          if (err instanceof ProviderUnavailableError) {
-            m.nak(5000); // the provider is down: again later
+          if (err instanceof ProviderUnavailableError || isTransientNatsError(err)) {
+            // The provider, or NATS (a region coming back, a leader moving): again later.
+            this.#o.logger?.log("warn", "cart handling failed; it is redelivered", {
+              sessionId: e.value.sessionId,
+              error: String(err),
+            });
+            m.nak(2000);
             return;
           }
           // Anything else will not change on a redelivery; the reconciler and the review queue

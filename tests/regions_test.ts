@@ -14,7 +14,6 @@ import {
   ensureObjectMirror,
   ensureStreams,
   loadCommandKey,
-  type Logger,
   openKv,
   startCloudService,
   useRegionLayout,
@@ -24,24 +23,25 @@ import { buckets, filters, parsePaymentEvent, type PaymentEvent } from "../proto
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, startTestCluster, streamMessages } from "./harness.ts";
 
-const quiet: Logger = { log: () => {} };
-
 /** Every payment event of `region` so far (its PAYMENTS stream). */
 function paymentEvents(nc: NatsConnection, region: string): Promise<PaymentEvent[]> {
   return streamMessages(nc, `PAYMENTS_${region.toUpperCase()}`, parsePaymentEvent);
 }
 
 async function settled(svc: CloudService, api: ReturnType<typeof apiClient>, id: string) {
+  let last = "";
   return await eventually(
     async () => {
       const s = await api("GET", `/payments/sessions/${id}`);
+      last = s.body.state;
       return s.body.state === "settled" ? s.body : undefined;
     },
-    40_000,
+    60_000,
     `session ${id} settled in ${svc.url}`,
-  );
+  ).catch((e) => {
+    throw new Error(`${(e as Error).message} (last state ${last})`);
+  });
 }
-
 Deno.test({
   name:
     "a region goes down: its machine fails over and keeps selling, every session settles once, and it goes home",
@@ -54,7 +54,14 @@ Deno.test({
       startCloudService(sc.target(region), {
         region,
         supercluster: { primary: "eu" },
-        logger: quiet,
+        // What goes wrong is shown (a failure under load is otherwise hard to read).
+        logger: {
+          log: (level, msg, fields) => {
+            if (level === "warn" || level === "error") {
+              console.log(`cloud ${region} ${level}: ${msg} ${JSON.stringify(fields ?? {})}`);
+            }
+          },
+        },
         offlineAfterMs: 3000,
         payments: { reconcileEveryMs: 500 },
       });
@@ -157,7 +164,24 @@ Deno.test({
     const backAt = Date.now();
     await sc.startRegion("eu");
     await sc.waitForJetStream("eu");
-    await settled(eu, euApi, inFlight.body.sessionId);
+    await settled(eu, euApi, inFlight.body.sessionId).catch(async (e) => {
+      // What was where, to read a failure.
+      const jsm = await jetstreamManager(cloudNc);
+      const events = await jsm.streams.info("EVENTS_EU").catch((x) => String(x));
+      const consumer = await jsm.consumers.info("EVENTS_EU", "payments").catch((x) => String(x));
+      throw new Error(
+        `${(e as Error).message}; outbox ${JSON.stringify(cabinet.agent.outbox.stats())} ${
+          JSON.stringify(cabinet.agent.outbox.peek(5).map((x) => x.subject))
+        }; EVENTS_EU ${JSON.stringify(typeof events === "string" ? events : events.state)}; ` +
+          `payments consumer ${
+            JSON.stringify(
+              typeof consumer === "string"
+                ? consumer
+                : [consumer.num_pending, consumer.num_ack_pending, consumer.delivered],
+            )
+          }`,
+      );
+    });
     step("the in-flight session settled in eu");
     // The device goes home: its heartbeats come from eu's servers again.
     const euNc = await cluster.connect("eu");

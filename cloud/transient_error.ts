@@ -1,0 +1,37 @@
+/**
+ * Which errors from NATS are passing: a request that timed out, no one answering (a stream
+ * whose leader is being elected, a region coming back), a connection that dropped. What failed
+ * on one of these is worth doing again; any other error will fail the same way.
+ *
+ * @example
+ * ```ts
+ * import { isTransientNatsError } from "./transient_error.ts";
+ * isTransientNatsError(new Error("timeout")); // false: only nats.js's own error classes count
+ * ```
+ *
+ * @module
+ */
+
+const TRANSIENT_NAMES = new Set([
+  "TimeoutError",
+  "NoRespondersError",
+  "NoResponders",
+  "RequestError",
+  "ConnectionError",
+  "ClosedConnectionError",
+  "DrainingConnectionError",
+  "JetStreamNotEnabled",
+]);
+
+/** True when `e` (or its cause) is a NATS error that a later attempt may not meet. */
+export function isTransientNatsError(e: unknown): boolean {
+  for (let cur = e, depth = 0; cur instanceof Error && depth < 5; depth++) {
+    if (TRANSIENT_NAMES.has(cur.name)) return true;
+    // JetStream's "temporarily unavailable" (503) while a stream or the metadata leader moves.
+    if (cur.name === "JetStreamApiError" && /temporarily unavailable|503/i.test(cur.message)) {
+      return true;
+    }
+    cur = cur.cause;
+  }
+  return false;
+}
