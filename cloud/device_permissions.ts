@@ -109,16 +109,15 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
         `$O.${clips}.C.${grant.deviceId}.>`,
         `$O.${snapshots}.C.${grant.deviceId}.>`,
         `$JS.API.DIRECT.GET.OBJ_${clips}.$O.${clips}.C.${grant.deviceId}.>`,
-        // Updates: signed manifests and artifact chunks are the same for every device (from the
-        // store, or from its region's mirror of it).
+        // Updates: signed manifests and artifact chunks are the same for every device, read by
+        // direct get (metadata by subject, chunks by sequence) from the store, or from its
+        // region's mirror of it.
         `$JS.API.STREAM.INFO.KV_${buckets.components}`,
         `$JS.API.DIRECT.GET.KV_${buckets.components}.>`,
-        `$JS.API.STREAM.INFO.OBJ_${buckets.artifacts}`,
         `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}`,
         `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}.>`,
+        `$JS.API.DIRECT.GET.${artifactsMirror}`,
         `$JS.API.DIRECT.GET.${artifactsMirror}.>`,
-        // (nats.js reads object metadata with a stream message get: this stream is public.)
-        `$JS.API.STREAM.MSG.GET.OBJ_${buckets.artifacts}`,
       ],
       deny: [`${anyRegion}.cmd.>`],
     },

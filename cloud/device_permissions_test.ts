@@ -32,6 +32,7 @@ Deno.test("devicePermissions allow a device its own subjects and its cabinet pee
       "$JS.API.DIRECT.GET.KV_shadow_eu-west.$KV.shadow_eu-west.m001-a.desired",
       "$O.clips_eu-west.C.m001-a.abc123def456",
       "$JS.API.DIRECT.GET.OBJ_artifacts_mirror_eu-west.$O.artifacts.C.abc",
+      "$JS.API.DIRECT.GET.OBJ_artifacts_mirror_eu-west",
       // What it reports, to another region's servers while its own region is down.
       "vs.us-east.dev.m001-a.hb",
       "vs.us-east.dev.m001-a.evt.door_closed",
@@ -63,6 +64,8 @@ Deno.test("devicePermissions allow a device its own subjects and its cabinet pee
       "$O.clips_eu-west.M.bTAwMi1hL3MtMS9jYW0tMS0wLm1wNA==",
       "$JS.API.STREAM.MSG.GET.KV_shadow_eu-west",
       "$JS.API.STREAM.CREATE.KV_shadow_eu-west",
+      "$JS.API.DIRECT.GET.OBJ_artifacts_mirror_us-east",
+      "$JS.API.STREAM.MSG.GET.OBJ_artifacts",
       "vs.eu-west.audit.command_unlock",
       "$JS.API.DIRECT.GET.PAYMENTS_EU-WEST.vs.eu-west.pay.*.unlock_sent",
       "$JS.API.DIRECT.GET.KV_service.$KV.service.commands.signing_key",

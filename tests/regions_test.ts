@@ -18,8 +18,14 @@ import {
   startCloudService,
   useRegionLayout,
 } from "../cloud/mod.ts";
-import { SimulatedUpdateDevice } from "../edge/mod.ts";
-import { buckets, filters, parsePaymentEvent, type PaymentEvent } from "../protocol/mod.ts";
+import { fetchArtifacts, FileChunkStore, SimulatedUpdateDevice } from "../edge/mod.ts";
+import {
+  buckets,
+  filters,
+  parsePaymentEvent,
+  type PaymentEvent,
+  signedManifest,
+} from "../protocol/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, startTestCluster, streamMessages } from "./harness.ts";
 
@@ -246,7 +252,7 @@ Deno.test({
     }
     const eu = ncs.get("eu")!;
     const registry = await ComponentRegistry.open(eu);
-    await registry.publish({
+    const signed = await registry.publish({
       component: "detector",
       version: "2.0.0",
       kind: "model",
@@ -315,6 +321,15 @@ Deno.test({
       const mirror = await (await jetstreamManager(eu)).streams.info("OBJ_artifacts_mirror_us");
       assert.equal(mirror.cluster?.name, "us");
       assert.ok(mirror.state.messages > 0);
+      // A device of us, with its own credentials, reads the version from that mirror.
+      const device = await cluster.connectDevice({ deviceId: "shop-us-b", region: "us" });
+      const got = await fetchArtifacts(device, signedManifest.encode(signed), {
+        trustedKeys,
+        chunks: new FileChunkStore(`${root}/device-chunks`),
+        outDir: `${root}/device-out`,
+        stream: "OBJ_artifacts_mirror_us",
+      });
+      assert.equal((await Deno.readFile(got.files["model.onnx"]!)).length, 300_000);
 
       // Cancelled in eu, a deployment is taken back from us's device that had not started it.
       const off = await services[0]!.create({
