@@ -387,7 +387,8 @@ export class PaymentService {
   }
 
   async #stored(sessionId: string): Promise<Stored> {
-    const e = await this.#sessions.get(sessionId).catch(() => null);
+    // A failed read is not "no such session": it says why (a timeout is worth another try).
+    const e = await this.#sessions.get(sessionId);
     if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`session ${sessionId}`);
     return e.json<Stored>();
   }
@@ -1087,7 +1088,13 @@ export class PaymentService {
       if (e.ok && e.value.type === "session_completed") {
         const working = setInterval(() => m.working(), 5000);
         try {
-          await this.cartArrived(e.value);
+          const session = await this.cartArrived(e.value);
+          if (session === undefined && m.info.deliveryCount < 5) {
+            // No such session, as read: a replica that is behind (a region just came back)
+            // may say so about one that exists. Again in a moment, a few times.
+            m.nak(2000);
+            return;
+          }
         } catch (err) {
           if (err instanceof ProviderUnavailableError || isTransientNatsError(err)) {
             // The provider, or NATS (a region coming back, a leader moving): again later.
@@ -1100,6 +1107,10 @@ export class PaymentService {
           }
           // Anything else will not change on a redelivery; the reconciler and the review queue
           // take it from here.
+          this.#o.logger?.log("error", "cart not recorded", {
+            sessionId: e.value.sessionId,
+            error: String(err),
+          });
         } finally {
           clearInterval(working);
         }
