@@ -148,6 +148,18 @@ export interface DeviceEntry {
   at: number;
 }
 
+/** How far along a device is: progress only ever moves a device forward. */
+const STEP: Readonly<Record<DeviceDeploymentStatus, number>> = {
+  queued: 0,
+  downloading: 1,
+  installing: 2,
+  healthy: 3,
+  failed: 3,
+  rolled_back: 3,
+  superseded: 3,
+  cancelled: 3,
+};
+
 const FINAL = new Set<DeviceDeploymentStatus>([
   "healthy",
   "failed",
@@ -452,8 +464,14 @@ export class DeploymentService implements AsyncDisposable {
         const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
         for await (const m of batch) {
           const e = parseDeploymentEvent(m.data);
-          if (e.ok && e.value.type === "update_progress") await this.record(e.value);
-          m.ack();
+          const known = e.ok && e.value.type === "update_progress"
+            ? await this.record(e.value)
+            : true;
+          // Not known yet: in a supercluster the mirror of the device entries this instance
+          // reads may not hold the one it wrote a moment ago. Asked again in a second (for a
+          // minute), instead of being lost with the deployment left waiting for the device.
+          if (!known && m.info.deliveryCount < 60) m.nak(1000);
+          else m.ack();
         }
       } catch {
         if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000));
@@ -462,19 +480,20 @@ export class DeploymentService implements AsyncDisposable {
     await ticking;
   }
 
-  /** Records a device's progress event. */
-  async record(event: Extract<DeploymentEvent, { type: "update_progress" }>): Promise<void> {
+  /**
+   * Records a device's progress event. Returns false when the device has no entry in the
+   * deployment that this instance can see: in a supercluster its mirror may not hold it yet, so
+   * the event is worth recording again later (on a single server it never will be).
+   */
+  async record(event: Extract<DeploymentEvent, { type: "update_progress" }>): Promise<boolean> {
     const key = `${event.deploymentId}.${event.deviceId}`;
-    let e = await this.#devices.get(key);
-    // In a supercluster this instance reads a mirror of the entries: the one it wrote a moment
-    // ago (its device answered at once) may not be there yet.
-    for (let i = 0; i < 20 && (!e || e.operation !== "PUT") && this.#o.regional; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      e = await this.#devices.get(key);
-    }
-    if (!e || e.operation !== "PUT") return;
+    const e = await this.#devices.get(key);
+    if (!e || e.operation !== "PUT") return this.#o.regional !== true;
     const entry = e.json<DeviceEntry>();
-    if (FINAL.has(entry.status) && entry.status !== "healthy") return;
+    // What this instance wrote itself may be newer than what its mirror shows.
+    const seen = this.#view.get(event.deploymentId)?.get(event.deviceId);
+    const current = seen && seen.rev > e.revision ? seen.status : entry.status;
+    if (FINAL.has(current) && current !== "healthy") return true;
     const status: DeviceDeploymentStatus | undefined = ({
       queued: "queued",
       downloading: "downloading",
@@ -486,7 +505,8 @@ export class DeploymentService implements AsyncDisposable {
       failed: "failed",
       rolled_back: "rolled_back",
     } as const)[event.phase];
-    if (!status) return;
+    // A redelivered event (one asked again while the mirror caught up) never moves a device back.
+    if (!status || STEP[status] < STEP[current]) return true;
     await this.#setDevice(event.deploymentId, event.deviceId, {
       ...entry,
       status,
@@ -496,6 +516,7 @@ export class DeploymentService implements AsyncDisposable {
       bytesSaved: event.bytesSaved,
       at: event.ts,
     });
+    return true;
   }
 
   /**

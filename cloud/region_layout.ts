@@ -34,6 +34,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { type ObjectStore, type ObjectStoreOptions, Objm } from "@nats-io/obj";
 import { bucketIn, isRegionalBucket, mirrorOf } from "../protocol/mod.ts";
 import { regionTag } from "./supercluster.ts";
+import { isTransientNatsError } from "./transient_error.ts";
 
 /** Where one cloud instance's buckets live. */
 export interface RegionLayout {
@@ -99,10 +100,34 @@ function isNotFound(e: unknown): boolean {
 }
 
 /**
+ * Runs `fn` again (up to three times in all) when it meets a passing NATS error: in a
+ * supercluster, creating or looking up a stream waits on the metadata leader or the stream's,
+ * which may be being elected when several instances start at once.
+ */
+async function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (attempt >= 3 || !isTransientNatsError(e)) throw e;
+      await new Promise((r) => setTimeout(r, 500 * attempt));
+    }
+  }
+}
+
+/**
  * Opens `bucket` as `nc`'s layout places it (creating what is missing): the region's own copy of
  * a regional bucket, the original of a global one in the primary region, else its mirror.
  */
-export async function openKv(
+export function openKv(
+  nc: NatsConnection,
+  bucket: string,
+  options: OpenKvOptions,
+): Promise<KV> {
+  return retrying(() => openKvOnce(nc, bucket, options));
+}
+
+async function openKvOnce(
   nc: NatsConnection,
   bucket: string,
   options: OpenKvOptions,
@@ -173,19 +198,21 @@ async function caughtUp(
  * Opens object store `bucket` as `nc`'s layout places it: a regional one in the region, a
  * global one in the primary region (with {@link ensureObjectMirror} keeping a copy elsewhere).
  */
-export async function openObjectStore(
+export function openObjectStore(
   nc: NatsConnection,
   bucket: string,
   options: Partial<ObjectStoreOptions> = {},
 ): Promise<ObjectStore> {
   const layout = regionLayout(nc);
   const home = isRegionalBucket(bucket) ? layout.region : layout.primary;
-  return await new Objm(jetstream(nc, { timeout: CREATE_TIMEOUT_MS })).create(
-    bucketIn(bucket, home),
-    {
-      ...options,
-      ...placementIn(layout, home),
-    } as Partial<ObjectStoreOptions>,
+  return retrying(() =>
+    new Objm(jetstream(nc, { timeout: CREATE_TIMEOUT_MS })).create(
+      bucketIn(bucket, home),
+      {
+        ...options,
+        ...placementIn(layout, home),
+      } as Partial<ObjectStoreOptions>,
+    )
   );
 }
 
@@ -198,6 +225,16 @@ export async function ensureObjectMirror(nc: NatsConnection, bucket: string): Pr
   if (!layout.placement || layout.region === layout.primary) return `OBJ_${bucket}`;
   const stream = `OBJ_${mirrorOf(bucket, layout.region)}`;
   const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: CREATE_TIMEOUT_MS });
+  await retrying(() => ensureMirrorStream(jsm, layout, bucket, stream));
+  return stream;
+}
+
+async function ensureMirrorStream(
+  jsm: Awaited<ReturnType<typeof jetstreamManager>>,
+  layout: RegionLayout,
+  bucket: string,
+  stream: string,
+): Promise<void> {
   try {
     await jsm.streams.info(stream);
   } catch (e) {
@@ -213,5 +250,4 @@ export async function ensureObjectMirror(nc: NatsConnection, bucket: string): Pr
     };
     await jsm.streams.add(config);
   }
-  return stream;
 }

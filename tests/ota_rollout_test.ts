@@ -9,6 +9,7 @@ import {
   ensureStreams,
 } from "../cloud/mod.ts";
 import { SimulatedUpdateDevice } from "../edge/mod.ts";
+import { newEnvelope } from "../protocol/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { startTestNats } from "./harness.ts";
 
@@ -288,4 +289,43 @@ Deno.test("a device refuses a version with a corrupted chunk, a truncated artifa
     return e ? JSON.parse(new TextDecoder().decode(e.value)).state.components : undefined;
   });
   assert.equal(reported.detector, "1.0.0");
+});
+
+Deno.test("a device's progress never moves it back, and progress for an entry not seen yet is asked again only in a supercluster", async () => {
+  await using f = await fleet(1);
+  const d = await f.service.create({
+    targets: [{ component: "detector", version: "1.0.0" }],
+    selector: { devices: ["sim-01-a"] },
+    policy: { canary: 1 },
+  });
+  await until(
+    "healthy",
+    async () => (await f.service.device(d.id, "sim-01-a"))?.status === "healthy" || undefined,
+  );
+  const progress = (phase: "downloading" | "installing", deploymentId = d.id) => ({
+    ...newEnvelope(),
+    deviceId: "sim-01-a",
+    type: "update_progress" as const,
+    deploymentId,
+    component: "detector",
+    version: "1.0.0",
+    phase,
+    bytesDone: 0,
+    bytesTotal: 50_000,
+    bytesSaved: 0,
+    reason: null,
+  });
+  // Redelivered late (as a supercluster instance does while its mirror catches up): ignored.
+  assert.equal(await f.service.record(progress("downloading")), true);
+  assert.equal((await f.service.device(d.id, "sim-01-a"))?.status, "healthy");
+  // No entry for it: on one server nothing will ever hold one; in a supercluster a mirror may.
+  const unknown = progress("installing", "dep-unknown");
+  assert.equal(await f.service.record(unknown), true);
+  await using regional = await DeploymentService.open(f.nc, {
+    region: "local",
+    regional: true,
+    devices: () => [],
+  });
+  assert.equal(await regional.record(unknown), false);
+  assert.equal(await regional.device("dep-unknown", "sim-01-a"), undefined);
 });

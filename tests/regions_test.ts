@@ -309,7 +309,15 @@ Deno.test({
         const entries = await Promise.all(
           devices.map(async (x) => [x.id, (await services[0]!.device(d.id, x.id))?.status]),
         );
-        throw new Error(`${(e as Error).message}; last seen ${last}; ${JSON.stringify(entries)}`);
+        // Where a device stopped: what it was told, and what it said.
+        const usShadow = await openKv(ncs.get("us")!, buckets.shadow, { history: 5 });
+        const told = (await usShadow.get("shop-us-a.desired").catch(() => null))?.string();
+        const said = await (await jetstreamManager(ncs.get("us")!)).streams
+          .info("UPDATES_US", { subjects_filter: ">" }).then((i) => i.state.subjects, String);
+        throw new Error(
+          `${(e as Error).message}; last seen ${last}; ${JSON.stringify(entries)}; ` +
+            `us desired ${told}; UPDATES_US subjects ${JSON.stringify(said)}`,
+        );
       });
       assert.equal(done.counts.healthy, 2, JSON.stringify(done.counts));
       // The us device read the artifacts from its region's mirror, which holds them.
