@@ -27,6 +27,7 @@ import {
   ensureStreams,
   KvSandboxStore,
   PaymentService,
+  PriceBook,
   startLocalNats,
 } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
@@ -63,14 +64,16 @@ const unlocker = {
 const services = await Promise.all(
   Array.from(
     { length: INSTANCES },
-    async () =>
-      PaymentService.open(await connectNats(nats, { name: "bench-cloud" }), {
+    async () => {
+      const nc = await connectNats(nats, { name: "bench-cloud" });
+      return PaymentService.open(nc, {
         region: "local",
         provider,
-        prices,
+        prices: await PriceBook.open(nc, { seed: prices }),
         unlocker,
         concurrency: Number(values.concurrency),
-      }),
+      });
+    },
   ),
 );
 const p = services[0]!;

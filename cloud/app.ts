@@ -24,6 +24,7 @@ import { audit, type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.t
 import { provisioningRoutes } from "./provisioning_api.ts";
 import { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
 import { paymentRoutes } from "./payment_api.ts";
+import { priceRoutes } from "./price_api.ts";
 import { customerAppRoutes } from "./customer_app.tsx";
 import type { Logger } from "./logger.ts";
 import { ApiError, problem } from "./problem.ts";
@@ -190,6 +191,8 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
     if (registry && deployments) updateRoutes(app, { ...deps.fleet, registry, deployments });
     const payments = deps.fleet.payments;
     if (payments) paymentRoutes(app, { ...deps.fleet, payments });
+    const prices = deps.fleet.prices;
+    if (prices) priceRoutes(app, { ...deps.fleet, prices });
     const provisioning = deps.fleet.provisioning;
     if (provisioning) provisioningRoutes(app, { ...deps.fleet, provisioning });
     const customerAuth = deps.fleet.customerAuth;

@@ -50,6 +50,7 @@ import { KvSandboxStore } from "./kv_sandbox_store.ts";
 import { natsMachineUnlocker } from "./machine_unlocker.ts";
 import { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
 import { PaymentService } from "./payment_service.ts";
+import { PriceBook } from "./price_book.ts";
 import { CustomerAuth } from "./customer_auth.ts";
 import { type CodeSender, LogCodeSender, SmtpCodeSender } from "./code_sender.ts";
 
@@ -285,11 +286,13 @@ export async function startCloudService(
     Deno.env.get("VEND_STRIPE_PUBLISHABLE_KEY");
   const stripeWebhookSecret = options.payments?.stripeWebhookSecret ??
     Deno.env.get("VEND_STRIPE_WEBHOOK_SECRET");
+  // The catalogue's prices are the default list until an operator writes one.
+  const prices = await PriceBook.open(nc, { seed: priceList(DEFAULT_CATALOGUE) });
   const payments = await PaymentService.open(nc, {
     logger,
     region,
     provider,
-    prices: priceList(DEFAULT_CATALOGUE),
+    prices,
     unlocker: natsMachineUnlocker(nc, state, { region }),
     ...(options.payments?.holdAmount ? { holdAmount: options.payments.holdAmount } : {}),
   });
@@ -348,6 +351,7 @@ export async function startCloudService(
       registry,
       deployments,
       payments,
+      prices,
       customerAuth,
       ...(provisioning ? { provisioning } : {}),
       ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),

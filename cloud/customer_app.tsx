@@ -152,12 +152,11 @@ const money = (minor: number, currency: string, lang: Lang) =>
 
 /** Where the customer is in a session, as the steps the page shows. */
 function Steps(
-  { s, t, lang, door, names }: {
+  { s, t, lang, door }: {
     s: PaymentSession;
     t: Texts;
     lang: Lang;
     door: string | undefined;
-    names: (sku: string) => string;
   },
 ) {
   const unlocked = s.state !== "started" && s.state !== "held" && s.state !== "declined";
@@ -179,17 +178,16 @@ function Steps(
             {s.state === "review" ? <p data-message>{t.review}</p> : null}
           </>
         )}
-      {s.state === "settled" ? <Receipt s={s} t={t} lang={lang} names={names} /> : null}
+      {s.state === "settled" ? <Receipt s={s} t={t} lang={lang} /> : null}
     </div>
   );
 }
 
 function Receipt(
-  { s, t, lang, names }: {
+  { s, t, lang }: {
     s: PaymentSession;
     t: Texts;
     lang: Lang;
-    names: (sku: string) => string;
   },
 ) {
   return (
@@ -200,7 +198,7 @@ function Receipt(
           {(s.receiptLines ?? []).map((l) => (
             <tr key={l.sku} data-sku={l.sku}>
               <td>
-                {l.qty} × {names(l.sku)}
+                {l.qty} × {l.name}
               </td>
               <td class="num">{money(l.total, s.currency, lang)}</td>
             </tr>
@@ -216,9 +214,8 @@ function Receipt(
         : (
           <form method="post" action={`/app/s/${s.sessionId}/dispute`}>
             <select name="sku" aria-label={t.disputeWhich}>
-              {(s.receiptLines ?? []).map((l) => (
-                <option key={l.sku} value={l.sku}>{names(l.sku)}</option>
-              ))}
+              {(s.receiptLines ?? []).map((l) => <option key={l.sku} value={l.sku}>{l.name}
+              </option>)}
             </select>
             <button type="submit" class="secondary">{t.dispute}</button>
           </form>
@@ -231,7 +228,6 @@ function Receipt(
 export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppDeps): void {
   const p: PaymentService = deps.payments;
   const auth = deps.customerAuth;
-  const names = (sku: string) => p.prices.items.get(sku)?.name ?? sku;
 
   app.use("/app/*", cardNumberGuard);
   // Changing requests come from the app's own pages: a cross-site form is refused.
@@ -453,6 +449,8 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const t = TEXT[langOf(c)];
     const key = deps.stripePublishableKey;
     if (p.providerName === "stripe" && key) {
+      // A card is not for one machine: the wallet shows the hold in the default list's currency.
+      const { currency } = await p.standardPrices();
       return page(
         c,
         t.addCard,
@@ -470,7 +468,7 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
           <script src="https://js.stripe.com/v3/" />
           <script
             dangerouslySetInnerHTML={{
-              __html: stripeCardScript(key, p.holdAmount, p.prices.currency),
+              __html: stripeCardScript(key, p.holdAmount, currency),
             }}
           />
         </div>,
@@ -544,6 +542,7 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const lang = langOf(c);
     const t = TEXT[lang];
     const nonce = crypto.randomUUID();
+    const prices = await p.pricesFor(machineId);
     return page(
       c,
       machineId,
@@ -553,15 +552,15 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
           {message ? <p class="error" data-message>{message}</p> : null}
           <table>
             <tbody>
-              {[...p.prices.items].map(([sku, item]) => (
+              {[...prices.items].map(([sku, item]) => (
                 <tr key={sku}>
                   <td>{item.name}</td>
-                  <td class="num">{money(item.unitPrice, p.prices.currency, lang)}</td>
+                  <td class="num">{money(item.unitPrice, prices.currency, lang)}</td>
                 </tr>
               ))}
             </tbody>
           </table>
-          <p class="muted">{t.holdNote} {money(p.holdAmount, p.prices.currency, lang)}</p>
+          <p class="muted">{t.holdNote} {money(p.holdAmount, prices.currency, lang)}</p>
         </div>
         {customer.paymentMethods.length === 0
           ? (
@@ -673,7 +672,6 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
           t={t}
           lang={lang}
           door={await doorOf(s.machineId, s.sessionId)}
-          names={names}
         />
         <script dangerouslySetInnerHTML={{ __html: LIVE_SCRIPT }} />
       </>,
@@ -693,7 +691,7 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
       c,
       async () => ({
         status: await (
-          <Steps s={await p.get(id)} t={t} lang={lang} door={door} names={names} />
+          <Steps s={await p.get(id)} t={t} lang={lang} door={door} />
         ).toString(),
       }),
       (dirty) => {

@@ -7,6 +7,7 @@
  */
 import { openKv } from "./region_layout.ts";
 import type { PaymentService } from "./payment_service.ts";
+import type { PriceBook } from "./price_book.ts";
 import type { CustomerAuth } from "./customer_auth.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -78,12 +79,15 @@ export interface FleetDeps {
   readonly publicUrl?: string;
   /** Devices' provisioning and revocation; without it those routes are not served. */
   readonly provisioning?: DeviceProvisioning;
+  /** The price lists (the price routes need it). */
+  readonly prices?: PriceBook;
 }
 
 /** Variables the middleware sets on each request. */
 export type FleetEnv = { Variables: { actor: Actor | undefined; requestId: string } };
 
-const Problem = z.object({
+/** The schema of a problem+json body. */
+export const Problem = z.object({
   type: z.string(),
   title: z.string(),
   status: z.int(),
@@ -165,16 +169,17 @@ export async function audit(
 }
 
 /** A JSON-clean copy of `value` (undefined fields dropped), typed for JSON fields of the API and audit. */
-function plain(value: object): Record<string, never> {
+export function plain(value: object): Record<string, never> {
   return JSON.parse(JSON.stringify(value));
 }
 
-function etag(revision: number): string {
+/** The ETag of a KV revision. */
+export function etag(revision: number): string {
   return `"${revision}"`;
 }
 
 /** The revision an If-Match header asks for: undefined without one, else a positive integer. */
-function ifMatch(c: Context): number | undefined {
+export function ifMatch(c: Context): number | undefined {
   const header = c.req.header("if-match");
   if (header === undefined) return undefined;
   const m = /^"?(\d{1,15})"?$/.exec(header.trim());

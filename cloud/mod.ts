@@ -116,6 +116,20 @@ export {
   type PaymentServiceOptions,
   type PaymentSessionDetail,
 } from "./payment_service.ts";
+export {
+  DEFAULT_PRICE_LIST,
+  fixedPrices,
+  type MachinePrices,
+  PriceBook,
+  type PriceBookOptions,
+  PriceListError,
+  type PriceListInput,
+  PriceListInputSchema,
+  PriceListNotFoundError,
+  type PriceListRef,
+  type PriceSource,
+  type StoredPriceList,
+} from "./price_book.ts";
 export { ComponentError, ComponentRegistry } from "./component_registry.ts";
 export { type ChunkSizes, type ChunkSpan, contentChunks } from "./content_chunker.ts";
 export {

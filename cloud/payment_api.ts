@@ -38,6 +38,7 @@ import {
   PaymentNotFoundError,
   type PaymentService,
 } from "./payment_service.ts";
+import { PriceListNotFoundError } from "./price_book.ts";
 import { ApiError, problem } from "./problem.ts";
 
 /** What the payment routes use. */
@@ -118,6 +119,9 @@ export async function cardNumberGuard(c: Context<FleetEnv>, next: Next): Promise
 }
 
 function translate(e: unknown, field = "path.id"): never {
+  if (e instanceof PriceListNotFoundError) {
+    throw new ApiError(404, "Not Found", e.message, { cause: e });
+  }
   if (e instanceof PaymentNotFoundError) {
     throw new ApiError(404, "Not Found", e.message, { field, cause: e });
   }
@@ -276,7 +280,7 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
     async (c) => {
       const { id } = c.req.valid("param");
       await need(c, deps, "viewer", "prices.read", `machine/${id}`);
-      const list = p.prices;
+      const list = await p.pricesFor(id).catch((e) => translate(e));
       return c.json({
         machineId: id,
         currency: list.currency,
@@ -318,7 +322,10 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
     async (c) => {
       const body = c.req.valid("json");
       await need(c, deps, "operator", "payment.start", `machine/${body.machineId}`);
-      sameCurrency(body.currency, p.prices.currency, `machine ${body.machineId}`);
+      if (body.currency !== undefined) {
+        const prices = await p.pricesFor(body.machineId).catch((e) => translate(e));
+        sameCurrency(body.currency, prices.currency, `machine ${body.machineId}`);
+      }
       const s = await p.start({
         customerId: body.customerId,
         machineId: body.machineId,

@@ -18,12 +18,13 @@
  * import { priceList, SandboxProvider } from "../payments/mod.ts";
  * import { KvSandboxStore } from "./kv_sandbox_store.ts";
  * import { PaymentService } from "./payment_service.ts";
+ * import { PriceBook } from "./price_book.ts";
  *
  * const nc = await connect({ servers: "127.0.0.1:4222" });
  * const payments = await PaymentService.open(nc, {
  *   region: "local",
  *   provider: new SandboxProvider(await KvSandboxStore.open(nc)),
- *   prices: priceList(DEFAULT_CATALOGUE),
+ *   prices: await PriceBook.open(nc, { seed: priceList(DEFAULT_CATALOGUE) }),
  *   unlocker: { unlock: () => Promise.resolve({ deviceId: "m001-a", commandId: "cmd-00000001" }) },
  * });
  * const customer = await payments.registerCustomer({ email: "ada@example.com" });
@@ -36,6 +37,7 @@
  */
 import { openKv, openObjectStore } from "./region_layout.ts";
 import { isTransientNatsError } from "./transient_error.ts";
+import type { PriceSource } from "./price_book.ts";
 import {
   AckPolicy,
   DeliverPolicy,
@@ -113,8 +115,8 @@ export interface PaymentMethod {
 export interface PaymentServiceOptions {
   readonly region: string;
   readonly provider: PaymentProvider;
-  /** What the machines sell, at what price. */
-  readonly prices: PriceList;
+  /** What each machine sells, at what price: a {@link PriceBook}, or `fixedPrices(list)`. */
+  readonly prices: PriceSource;
   readonly unlocker: MachineUnlocker;
   /** The authorization hold: the most a session can cost, minor units. Default 5,000. */
   readonly holdAmount?: number;
@@ -234,9 +236,21 @@ export class PaymentService {
     return (this.#o.now ?? Date.now)();
   }
 
-  /** What the machines sell, at what price. */
-  get prices(): PriceList {
-    return this.#o.prices;
+  /** What `machineId` sells now, at what price. */
+  async pricesFor(machineId: string): Promise<PriceList> {
+    return (await this.#o.prices.forMachine(machineId)).list;
+  }
+
+  /** The prices machines sell at unless assigned another list. */
+  standardPrices(): Promise<PriceList> {
+    return this.#o.prices.standard();
+  }
+
+  /** The prices `session` is charged at: those of the price list revision of its start. */
+  async pricesOf(session: PaymentSession): Promise<PriceList> {
+    return session.priceList
+      ? await this.#o.prices.at(session.priceList)
+      : await this.pricesFor(session.machineId);
   }
 
   /** The payment provider's name (`sandbox`, `stripe`). */
@@ -418,11 +432,17 @@ export class PaymentService {
           : `payment method of customer ${input.customerId}`,
       );
     }
+    // The prices of now are the session's, whatever happens to the list while the door is open.
+    const { list, ref } = await this.#o.prices.forMachine(input.machineId);
     const sessionId = `pay-${newMessageId(this.#now())}`;
     const event = this.#event(
-      { sessionId, machineId: input.machineId, currency: this.#o.prices.currency },
+      { sessionId, machineId: input.machineId, currency: list.currency },
       1,
-      { type: "session_started", customerId: customer.customerId },
+      {
+        type: "session_started",
+        customerId: customer.customerId,
+        ...(ref ? { priceList: { id: ref.id, revision: ref.revision } } : {}),
+      },
     );
     const session = applyPaymentEvent(undefined, event);
     const stored: Stored = { session, paymentMethod: method.token, lastEvent: event };
@@ -550,7 +570,7 @@ export class PaymentService {
       ...(event.review.required
         ? (event.review.reasons.length ? event.review.reasons : ["the machine asked for a review"])
         : []),
-      ...this.#problems(s.cart ?? [], s.hold!.amount),
+      ...this.#problems(s.cart ?? [], s.hold!.amount, await this.pricesOf(s)),
     ];
     if (reasons.length > 0) {
       s = await this.#advance(
@@ -566,9 +586,13 @@ export class PaymentService {
   }
 
   /** Why a cart cannot be charged as it is (unknown SKUs, above the hold). */
-  #problems(cart: readonly { sku: string; qty: number }[], hold: number): string[] {
+  #problems(
+    cart: readonly { sku: string; qty: number }[],
+    hold: number,
+    prices: PriceList,
+  ): string[] {
     try {
-      const { total } = priceCart(cart, this.#o.prices);
+      const { total } = priceCart(cart, prices);
       return total > hold ? [`the cart's total ${total} is above the hold of ${hold}`] : [];
     } catch (e) {
       if (e instanceof UnknownSkuError || e instanceof RangeError) return [e.message];
@@ -580,7 +604,7 @@ export class PaymentService {
   async #settle(sessionId: string): Promise<PaymentSession> {
     let s = await this.get(sessionId);
     if (s.state !== "capturing") return s;
-    const { lines, total } = priceCart(s.cart ?? [], this.#o.prices);
+    const { lines, total } = priceCart(s.cart ?? [], await this.pricesOf(s));
     const hold = s.hold!;
     if (total > 0 && s.captured === 0) {
       let c;
@@ -647,13 +671,14 @@ export class PaymentService {
     const s = await this.get(sessionId);
     const policy = this.#o.reviewTimeout?.policy ?? "charge_sure_items";
     const sureAbove = this.#o.reviewTimeout?.sureAbove ?? 0.95;
+    const prices = await this.pricesOf(s);
     const sure = policy === "release"
       ? []
       : (s.deviceCart ?? []).filter((l) =>
-        (lineConfidence?.[l.sku] ?? 0) >= sureAbove && this.#o.prices.items.has(l.sku)
+        (lineConfidence?.[l.sku] ?? 0) >= sureAbove && prices.items.has(l.sku)
       );
     // The sure items alone may still be above the hold: then nothing is charged.
-    const cart = this.#problems(sure, s.hold!.amount).length ? [] : sure;
+    const cart = this.#problems(sure, s.hold!.amount, prices).length ? [] : sure;
     return await this.review(sessionId, {
       reviewer: `policy:${policy}`,
       cart: cart.map((l) => ({ sku: l.sku, qty: l.qty })),
@@ -669,7 +694,7 @@ export class PaymentService {
     if (s.state !== "review") {
       throw new PaymentConflictError(`Session ${sessionId} is ${s.state}, not in review`);
     }
-    const problems = this.#problems(input.cart, s.hold!.amount);
+    const problems = this.#problems(input.cart, s.hold!.amount, await this.pricesOf(s));
     if (problems.length > 0) {
       throw new RangeError(`Cannot charge the reviewed cart: ${problems[0]}`);
     }

@@ -197,6 +197,8 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     const actor = actorOf(c)!;
     const canReview = s.state === "review" && allows(actor, "operator");
     const lines = s.deviceCart ?? [];
+    // The products of the session's price list: what a reviewer can add to its cart.
+    const prices = await p.pricesOf(s);
     const clips = (await p.clips(id)).map((c) => c.name);
     return c.html(
       <Layout title={id} user={userLabel(c)}>
@@ -240,7 +242,7 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
             {lines.map((l) => (
               <tr key={l.sku} data-line={l.sku}>
                 <td>
-                  {l.sku} ({p.prices.items.get(l.sku)?.name ?? "unknown product"})
+                  {l.sku} ({prices.items.get(l.sku)?.name ?? "unknown product"})
                 </td>
                 <td data-confidence>
                   {d.lineConfidence?.[l.sku] === undefined
@@ -270,7 +272,7 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
             <div id="review">
               <p>
                 <select id="add-sku" aria-label="product to add">
-                  {[...p.prices.items].map(([sku, item]) => (
+                  {[...prices.items].map(([sku, item]) => (
                     <option key={sku} value={sku}>{sku} ({item.name})</option>
                   ))}
                 </select>

@@ -66,6 +66,8 @@ export interface PaymentSession {
   readonly customerId: string;
   readonly machineId: string;
   readonly currency: string;
+  /** The price list revision the session is priced at, when it names one. */
+  readonly priceList?: { readonly id: string; readonly revision: number };
   readonly state: PaymentState;
   /** The authorization hold, once placed. */
   readonly hold: { readonly holdId: string; readonly amount: number } | null;
@@ -132,6 +134,7 @@ export function applyPaymentEvent(
       customerId: e.customerId,
       machineId: e.machineId,
       currency: e.currency,
+      ...(e.priceList ? { priceList: { ...e.priceList } } : {}),
       state: "started",
       hold: null,
       deviceCart: null,

@@ -30,7 +30,16 @@ export const ReceiptLineSchema = z.strictObject({
 
 /** Schema of a payment session event; `type` selects the shape. */
 export const PaymentEventSchema = z.discriminatedUnion("type", [
-  z.strictObject({ ...base, type: z.literal("session_started"), customerId: f.id }),
+  z.strictObject({
+    ...base,
+    type: z.literal("session_started"),
+    customerId: f.id,
+    /** The price list revision the session is priced at (none: the service's fixed prices). */
+    priceList: z.strictObject({
+      id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
+      revision: z.int().min(1),
+    }).optional().describe("The price list revision the session is priced at"),
+  }),
   z.strictObject({
     ...base,
     type: z.literal("hold_authorized"),

@@ -207,6 +207,8 @@ export const buckets = {
   shadow: "shadow",
   /** The fleet registry: `device.<id>`, `group.<id>`, `region.<id>`. */
   registry: "registry",
+  /** Price lists, `list.<id>`, and the list each machine sells at, `machine.<machineId>`. */
+  prices: "prices",
   /** Current status of each device: key `<deviceId>`. */
   status: "status",
   /** Commands sent through the API and their outcome: key `<commandId>`. */

@@ -122,7 +122,7 @@ Deno.test({
     await page.locator("#receipt [data-total]").waitFor({ timeout: 5000 });
     const receiptAfterMs = Date.now() - closedAt;
     assert.ok(receiptAfterMs <= 5000, `receipt ${receiptAfterMs} ms after the door closed`);
-    const prices = svc.payments.prices;
+    const prices = await svc.payments.pricesFor("m001");
     const want = [...cart].reduce(
       (sum, [sku, qty]) => sum + prices.items.get(sku)!.unitPrice * qty,
       0,

@@ -6,6 +6,7 @@ import {
   CustomerAuth,
   CustomerAuthError,
   ensureStreams,
+  fixedPrices,
   InvalidCodeError,
   KvSandboxStore,
   normalizeContact,
@@ -22,7 +23,7 @@ async function fixture(failSends = 0) {
   const payments = await PaymentService.open(nc, {
     region: "local",
     provider: new SandboxProvider(await KvSandboxStore.open(nc)),
-    prices: priceList(DEFAULT_CATALOGUE),
+    prices: fixedPrices(priceList(DEFAULT_CATALOGUE)),
     unlocker: { unlock: () => Promise.reject(new Error("no machines here")) },
   });
   const sent: Array<{ to: string; code: string }> = [];

@@ -31,19 +31,20 @@ import {
 /** A door session's outcome. */
 export type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
 
-/** The door session's outcome as the machine `m001` (device `m001-a`) publishes it. */
+/** The door session's outcome as a machine (`m001` unless told, device `<machine>-a`) publishes it. */
 export function sessionCompleted(
   sessionId: string,
   cart: Array<{ sku: string; qty: number }>,
-  options: { review?: string[]; confidence?: number } = {},
+  options: { review?: string[]; confidence?: number; machineId?: string } = {},
 ): Completed {
   const review = options.review ?? [];
+  const machineId = options.machineId ?? "m001";
   return {
     v: 1,
     id: `${sessionId.slice(0, 58)}-done`,
     ts: Date.now(),
-    deviceId: "m001-a",
-    machineId: "m001",
+    deviceId: `${machineId}-a`,
+    machineId,
     type: "session_completed",
     sessionId,
     openedAt: Date.now() - 5000,

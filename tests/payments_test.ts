@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ensureStreams, KvSandboxStore, PaymentService } from "../cloud/mod.ts";
+import { ensureStreams, KvSandboxStore, PaymentService, PriceBook } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { parsePaymentEvent } from "../protocol/mod.ts";
@@ -44,7 +44,7 @@ async function service(
   return await PaymentService.open(nc, {
     region: "local",
     provider,
-    prices,
+    prices: await PriceBook.open(nc, { seed: prices }),
     unlocker,
     retryDelayMs: 10,
   });
@@ -182,7 +182,7 @@ Deno.test("a capture whose answer is lost (the provider timed out after capturin
   const dying = await PaymentService.open(nc, {
     region: "local",
     provider,
-    prices,
+    prices: await PriceBook.open(nc, { seed: prices }),
     unlocker: machines().unlocker,
     attempts: 1,
   });
@@ -291,7 +291,7 @@ Deno.test("a cart that arrives hours later (the device was offline) is charged; 
   const p = await PaymentService.open(nc, {
     region: "local",
     provider,
-    prices,
+    prices: await PriceBook.open(nc, { seed: prices }),
     unlocker: machines().unlocker,
     now: clock,
   });
@@ -376,7 +376,7 @@ Deno.test("a review not done in time captures the lines the machine was sure of 
   const p = await PaymentService.open(nc, {
     region: "local",
     provider,
-    prices,
+    prices: await PriceBook.open(nc, { seed: prices }),
     unlocker: machines().unlocker,
     now: () => now,
     reviewTimeout: { afterMs: 3_600_000, sureAbove: 0.95 },

@@ -115,6 +115,30 @@ Deno.test({
       201,
     );
 
+    // The machine sells at its own price list, written in eu (the registry's primary region).
+    const adminApi = apiClient(eu.url, await eu.tokens.issue({ subject: "a", role: "admin" }));
+    const shop = await adminApi("PUT", "/price-lists/eu-shop", {
+      currency: "EUR",
+      items: [...(await eu.payments.standardPrices()).items].map(([sku, item]) => ({
+        sku,
+        name: item.name,
+        unitPrice: item.unitPrice + 5,
+      })),
+    });
+    assert.equal(shop.status, 200, JSON.stringify(shop.body));
+    assert.equal(
+      (await adminApi("PUT", "/machines/m001/price-list", { priceList: "eu-shop" })).status,
+      200,
+    );
+    // us reads it from its mirror (waiting for the mirror, which an instant write may precede).
+    await eventually(
+      async () =>
+        (await usApi("GET", "/machines/m001/prices")).body.version ===
+          `eu-shop@${shop.body.revision}` || undefined,
+      10_000,
+      "us's mirror has the price list",
+    );
+
     const step = (m: string) => console.log(`step: ${m}`);
     step("online in eu");
     // 1. A sale in eu, while all is well.
@@ -158,7 +182,13 @@ Deno.test({
     const during = await usApi("POST", "/payments/sessions", { customerId, machineId: "m001" });
     assert.equal(during.status, 201, JSON.stringify(during.body));
     assert.equal(during.body.state, "unlocked", JSON.stringify(during.body));
-    await settled(us, usApi, during.body.sessionId);
+    // Priced by the global registry's price list, read from us's mirror while eu is down.
+    assert.deepEqual(during.body.priceList, { id: "eu-shop", revision: shop.body.revision });
+    const paid = await settled(us, usApi, during.body.sessionId);
+    for (const line of paid.receiptLines ?? []) {
+      const listed = shop.body.items.find((i: { sku: string }) => i.sku === line.sku);
+      assert.equal(line.unitPrice, listed?.unitPrice, `${line.sku} at eu-shop's price`);
+    }
     assert.equal(
       (await usApi("GET", `/payments/sessions/${inFlight.body.sessionId}`)).status,
       404,
