@@ -386,6 +386,7 @@ export async function startCloudService(
       ]);
       clearTimeout(timer);
       await deployments[Symbol.asyncDispose]();
+      await prices[Symbol.asyncDispose]();
       await ingest.stop();
       await state[Symbol.asyncDispose]();
       await system?.close().catch(() => {});

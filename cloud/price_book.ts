@@ -29,6 +29,7 @@ import { z } from "zod";
 import type { PriceList } from "../payments/mod.ts";
 import { buckets } from "../protocol/mod.ts";
 import { isRevisionConflict, putJson } from "./fleet_state.ts";
+import { KvReplica } from "./kv_replica.ts";
 import { openKv } from "./region_layout.ts";
 
 /** Price list ids (and machine ids): 1-63 of a-z, 0-9 and '-'. */
@@ -144,13 +145,37 @@ function checkId(what: string, id: string): string {
   return id;
 }
 
-/** The price lists of the fleet and which machine sells at which. */
-export class PriceBook implements PriceSource {
+/** Revisions of lists kept in memory besides the current ones (each is immutable). */
+const KEPT_REVISIONS = 256;
+
+function decodeList(bytes: Uint8Array): StoredValue | undefined {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as StoredValue;
+    return typeof v.id === "string" && PriceListInputSchema.safeParse({
+        currency: v.currency,
+        items: v.items,
+      }).success
+      ? v
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The price lists of the fleet and which machine sells at which. The lists are read from a
+ * watched replica and a revision, once read, is kept (it never changes): pricing a session costs
+ * no round trip but the read of its machine's assignment at its start.
+ */
+export class PriceBook implements PriceSource, AsyncDisposable {
   readonly #kv: KV;
+  readonly #lists: KvReplica<StoredValue>;
+  readonly #revisions = new Map<string, StoredPriceList>();
   readonly #now: () => number;
 
-  private constructor(kv: KV, now: () => number) {
+  private constructor(kv: KV, lists: KvReplica<StoredValue>, now: () => number) {
     this.#kv = kv;
+    this.#lists = lists;
     this.#now = now;
   }
 
@@ -160,8 +185,10 @@ export class PriceBook implements PriceSource {
    */
   static async open(nc: NatsConnection, options: PriceBookOptions = {}): Promise<PriceBook> {
     // History: a session reads the revision it started at, however often the list changed since.
+    const kv = await openKv(nc, buckets.prices, { history: 64 });
     const book = new PriceBook(
-      await openKv(nc, buckets.prices, { history: 64 }),
+      kv,
+      await KvReplica.open(kv, { prefix: "list.", decode: decodeList }),
       options.now ?? Date.now,
     );
     if (options.seed && !await book.get(DEFAULT_PRICE_LIST)) {
@@ -173,10 +200,13 @@ export class PriceBook implements PriceSource {
         updatedAt: book.#now(),
         updatedBy: `catalogue ${seed.version}`,
       };
-      await book.#kv.create(`list.${DEFAULT_PRICE_LIST}`, encoder.encode(JSON.stringify(value)))
+      const key = `list.${DEFAULT_PRICE_LIST}`;
+      const revision = await book.#kv.create(key, encoder.encode(JSON.stringify(value)))
         .catch((e) => {
           if (!isRevisionConflict(e)) throw e; // another instance seeded it first
+          return 0;
         });
+      await book.#lists.caughtUp(DEFAULT_PRICE_LIST, revision);
     }
     return book;
   }
@@ -213,28 +243,39 @@ export class PriceBook implements PriceSource {
     };
     // RevisionConflictError when it changed since `revision` (0: created only if new).
     const revision = await putJson(this.#kv, `list.${id}`, value, options.revision);
+    // Read back by this instance at once (in another region, through its mirror).
+    await this.#lists.caughtUp(id, revision);
     return { ...value, revision };
   }
 
   /** Price list `id` (at `revision`, else its newest), or undefined. */
   async get(id: string, options: { revision?: number } = {}): Promise<StoredPriceList | undefined> {
     checkId("price list id", id);
-    const e = await this.#kv.get(
-      `list.${id}`,
-      options.revision === undefined ? undefined : { revision: options.revision },
-    );
-    if (!e || e.operation !== "PUT") return undefined;
-    return { ...e.json<StoredValue>(), revision: e.revision };
+    const current = this.#lists.get(id);
+    if (options.revision === undefined || options.revision === current?.revision) {
+      return current ? { ...current.value, revision: current.revision } : undefined;
+    }
+    const cacheKey = `${id}@${options.revision}`;
+    const kept = this.#revisions.get(cacheKey);
+    if (kept) return kept;
+    const e = await this.#kv.get(`list.${id}`, { revision: options.revision });
+    const value = e?.operation === "PUT" ? decodeList(e.value) : undefined;
+    if (!e || !value) return undefined;
+    const stored = { ...value, revision: e.revision };
+    if (this.#revisions.size >= KEPT_REVISIONS) {
+      this.#revisions.delete(this.#revisions.keys().next().value!);
+    }
+    this.#revisions.set(cacheKey, stored);
+    return stored;
   }
 
   /** Every price list, by id. */
-  async list(): Promise<StoredPriceList[]> {
-    const out: StoredPriceList[] = [];
-    for await (const key of await this.#kv.keys("list.*")) {
-      const list = await this.get(key.slice("list.".length));
-      if (list) out.push(list);
-    }
-    return out.sort((a, b) => a.id.localeCompare(b.id));
+  list(): Promise<StoredPriceList[]> {
+    const out = Array.from(
+      this.#lists.entries(),
+      ([, e]) => ({ ...e.value, revision: e.revision }),
+    );
+    return Promise.resolve(out.sort((a, b) => a.id.localeCompare(b.id)));
   }
 
   /** Makes `machineId` sell at list `listId` (which must exist); null goes back to `default`. */
@@ -279,6 +320,11 @@ export class PriceBook implements PriceSource {
       throw new PriceListNotFoundError(`revision ${ref.revision} of price list "${ref.id}"`);
     }
     return asPriceList(stored);
+  }
+
+  /** Stops following the lists. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#lists[Symbol.asyncDispose]();
   }
 }
 
