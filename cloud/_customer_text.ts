@@ -46,6 +46,9 @@ const en = {
   tryAgain: "Something went wrong: please press Open again.",
   machineOffline: "This machine is offline right now.",
   machineBusy: "Someone is using this machine: please wait until the door is closed.",
+  pricesChanged:
+    "The prices changed a moment ago: here they are now. Press Open again to buy at these.",
+  notSelling: "This machine is not selling right now.",
   session: "Your purchase",
   stepUnlocked: "Door unlocked",
   stepOpen: "Door open: take what you like",
@@ -115,6 +118,9 @@ const es: Texts = {
   tryAgain: "Algo ha fallado: pulsa Abrir otra vez.",
   machineOffline: "Esta máquina está desconectada ahora mismo.",
   machineBusy: "Alguien está usando esta máquina: espera a que se cierre la puerta.",
+  pricesChanged:
+    "Los precios acaban de cambiar: estos son los de ahora. Pulsa Abrir de nuevo para comprar a estos precios.",
+  notSelling: "Esta máquina no está vendiendo ahora.",
   session: "Tu compra",
   stepUnlocked: "Puerta desbloqueada",
   stepOpen: "Puerta abierta: coge lo que quieras",

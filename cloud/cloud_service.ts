@@ -243,6 +243,7 @@ export async function startCloudService(
   const registry = await ComponentRegistry.open(nc);
   const deployments = await DeploymentService.open(nc, {
     region,
+    logger,
     regional: layout.placement,
     artifactsStream: await ensureObjectMirror(nc, buckets.artifacts),
     jsm: await jetstreamManager(nc),

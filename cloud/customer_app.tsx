@@ -26,7 +26,7 @@ import {
 import type { FleetEnv } from "./fleet_api.ts";
 import type { PaymentDeps } from "./payment_api.ts";
 import { cardNumberGuard } from "./payment_api.ts";
-import type { Customer, PaymentService } from "./payment_service.ts";
+import { type Customer, type PaymentService, PriceMismatchError } from "./payment_service.ts";
 import type { PaymentSession } from "../payments/mod.ts";
 import { live } from "./_dashboard_kit.tsx";
 import { type Lang, TEXT, type Texts } from "./_customer_text.ts";
@@ -542,7 +542,20 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const lang = langOf(c);
     const t = TEXT[lang];
     const nonce = crypto.randomUUID();
-    const prices = await p.pricesFor(machineId);
+    const prices = await p.pricesFor(machineId).catch(() => undefined);
+    if (!prices) {
+      // No price list for it (a list assigned but gone): nothing can be sold here now.
+      return page(
+        c,
+        machineId,
+        <div class="card">
+          <h1>{t.machine} {machineId}</h1>
+          <p class="error" data-message>{t.notSelling}</p>
+        </div>,
+        503,
+        true,
+      );
+    }
     return page(
       c,
       machineId,
@@ -572,6 +585,7 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
           : (
             <form method="post" action={`/app/m/${machineId}/open`} id="open-form">
               <input type="hidden" name="nonce" value={nonce} />
+              <input type="hidden" name="prices" value={prices.version} />
               <button type="submit" id="open">{t.open}</button>
             </form>
           )}
@@ -610,10 +624,20 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
       await auth.releaseOpen(customer.customerId, nonce);
       return machinePage(c, machineId, t.machineBusy);
     }
-    const s = await p.start({ customerId: customer.customerId, machineId }).catch(() => undefined);
+    // At the prices the page showed: changed since, the page shows the new ones first.
+    const shown = typeof form.prices === "string" ? form.prices.slice(0, 200) : undefined;
+    let changed = false;
+    const s = await p.start({
+      customerId: customer.customerId,
+      machineId,
+      ...(shown ? { prices: shown } : {}),
+    }).catch((e) => {
+      changed = e instanceof PriceMismatchError;
+      return undefined;
+    });
     if (!s) {
       await auth.releaseOpen(customer.customerId, nonce);
-      return machinePage(c, machineId, t.failed);
+      return machinePage(c, machineId, changed ? t.pricesChanged : t.failed);
     }
     await auth.recordOpen(customer.customerId, nonce, s.sessionId);
     return c.redirect(`/app/s/${s.sessionId}`, 303);

@@ -45,6 +45,7 @@ import {
 } from "../protocol/mod.ts";
 import { ComponentError } from "./component_registry.ts";
 import { isRevisionConflict } from "./fleet_state.ts";
+import type { Logger } from "./logger.ts";
 
 /** What picks a deployment's devices; a device matching any listed item is in. */
 export interface DeploymentSelector {
@@ -134,6 +135,8 @@ export interface DeploymentServiceOptions {
   readonly devices: () => Iterable<SelectableDevice>;
   /** Clock, Unix ms. */
   readonly now?: () => number;
+  /** Where dropped progress events are logged. */
+  readonly logger?: Logger;
 }
 
 /** One device's part in a deployment. */
@@ -471,7 +474,15 @@ export class DeploymentService implements AsyncDisposable {
           // reads may not hold the one it wrote a moment ago. Asked again in a second (for a
           // minute), instead of being lost with the deployment left waiting for the device.
           if (!known && m.info.deliveryCount < 60) m.nak(1000);
-          else m.ack();
+          else {
+            if (!known && e.ok && e.value.type === "update_progress") {
+              this.#o.logger?.log("warn", "update progress dropped: no entry for the device", {
+                deployment: e.value.deploymentId,
+                device: e.value.deviceId,
+              });
+            }
+            m.ack();
+          }
         }
       } catch {
         if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000));
@@ -481,18 +492,21 @@ export class DeploymentService implements AsyncDisposable {
   }
 
   /**
-   * Records a device's progress event. Returns false when the device has no entry in the
-   * deployment that this instance can see: in a supercluster its mirror may not hold it yet, so
-   * the event is worth recording again later (on a single server it never will be).
+   * Records a device's progress event. Returns false when it is worth recording again later:
+   * the device has no entry in the deployment that this instance can see (in a supercluster its
+   * mirror may not hold it yet; on a single server it never will), or the entry changed since it
+   * was read (another instance moved the device on).
    */
   async record(event: Extract<DeploymentEvent, { type: "update_progress" }>): Promise<boolean> {
     const key = `${event.deploymentId}.${event.deviceId}`;
     const e = await this.#devices.get(key);
     if (!e || e.operation !== "PUT") return this.#o.regional !== true;
     const entry = e.json<DeviceEntry>();
-    // What this instance wrote itself may be newer than what its mirror shows.
+    // What this instance (or another) wrote may be newer than what its mirror shows: ask again
+    // once the mirror has it, rather than decide on an old status.
     const seen = this.#view.get(event.deploymentId)?.get(event.deviceId);
-    const current = seen && seen.rev > e.revision ? seen.status : entry.status;
+    if (seen && seen.rev > e.revision) return false;
+    const current = entry.status;
     if (FINAL.has(current) && current !== "healthy") return true;
     const status: DeviceDeploymentStatus | undefined = ({
       queued: "queued",
@@ -507,7 +521,7 @@ export class DeploymentService implements AsyncDisposable {
     } as const)[event.phase];
     // A redelivered event (one asked again while the mirror caught up) never moves a device back.
     if (!status || STEP[status] < STEP[current]) return true;
-    await this.#setDevice(event.deploymentId, event.deviceId, {
+    const next: DeviceEntry = {
       ...entry,
       status,
       reason: event.reason,
@@ -515,7 +529,16 @@ export class DeploymentService implements AsyncDisposable {
       bytesTotal: event.bytesTotal,
       bytesSaved: event.bytesSaved,
       at: event.ts,
-    });
+    };
+    // Only over the entry read: another instance of the region may have moved the device on
+    // since (its consumer is shared); then the event is asked again against the newer entry.
+    try {
+      const rev = await this.#devices.update(key, JSON.stringify(next), e.revision);
+      this.#see(event.deploymentId, event.deviceId, status, rev);
+    } catch (err) {
+      if (isRevisionConflict(err)) return false;
+      throw err;
+    }
     return true;
   }
 

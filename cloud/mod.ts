@@ -115,6 +115,8 @@ export {
   PaymentService,
   type PaymentServiceOptions,
   type PaymentSessionDetail,
+  PriceMismatchError,
+  type SessionClip,
 } from "./payment_service.ts";
 export {
   DEFAULT_PRICE_LIST,
@@ -176,6 +178,7 @@ export {
   openKv,
   type OpenKvOptions,
   openObjectStore,
+  openRegionObjectStore,
   placementIn,
   type RegionLayout,
   regionLayout,

@@ -37,6 +37,7 @@ import {
   PaymentConflictError,
   PaymentNotFoundError,
   type PaymentService,
+  PriceMismatchError,
 } from "./payment_service.ts";
 import { PriceListNotFoundError } from "./price_book.ts";
 import { ApiError, problem } from "./problem.ts";
@@ -120,10 +121,17 @@ export async function cardNumberGuard(c: Context<FleetEnv>, next: Next): Promise
 
 function translate(e: unknown, field = "path.id"): never {
   if (e instanceof PriceListNotFoundError) {
-    throw new ApiError(404, "Not Found", e.message, { cause: e });
+    // The machine's list: named by the path, or by the body's machine.
+    const at = field.startsWith("path.") ? field : "body.machineId";
+    throw new ApiError(404, "Not Found", e.message, { field: at, cause: e });
   }
   if (e instanceof PaymentNotFoundError) {
     throw new ApiError(404, "Not Found", e.message, { field, cause: e });
+  }
+  if (e instanceof PriceMismatchError) {
+    throw e.field === "currency"
+      ? new ApiError(400, "Currency mismatch", e.message, { field: "body.currency", cause: e })
+      : new ApiError(409, "Prices changed", e.message, { field: "body.prices", cause: e });
   }
   if (e instanceof PaymentConflictError) {
     throw new ApiError(409, "Conflict", e.message, { cause: e });
@@ -309,6 +317,9 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
                 currency: Currency.optional().describe(
                   "The currency the customer was shown; refused when the machine sells in another",
                 ),
+                prices: z.string().max(200).optional().describe(
+                  "The price list version the customer was shown (`version` of GET /machines/{id}/prices); 409 when the prices changed since",
+                ),
               }),
             },
           },
@@ -322,14 +333,12 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
     async (c) => {
       const body = c.req.valid("json");
       await need(c, deps, "operator", "payment.start", `machine/${body.machineId}`);
-      if (body.currency !== undefined) {
-        const prices = await p.pricesFor(body.machineId).catch((e) => translate(e));
-        sameCurrency(body.currency, prices.currency, `machine ${body.machineId}`);
-      }
       const s = await p.start({
         customerId: body.customerId,
         machineId: body.machineId,
         ...(body.paymentMethodId ? { paymentMethodId: body.paymentMethodId } : {}),
+        ...(body.currency ? { currency: body.currency } : {}),
+        ...(body.prices ? { prices: body.prices } : {}),
       }).catch((e) => translate(e, "body.customerId"));
       c.header("Location", `/payments/sessions/${s.sessionId}`);
       return c.json(plain(s), 201);

@@ -35,7 +35,7 @@
  *
  * @module
  */
-import { openKv, openObjectStore } from "./region_layout.ts";
+import { openKv, openRegionObjectStore } from "./region_layout.ts";
 import { isTransientNatsError } from "./transient_error.ts";
 import type { PriceSource } from "./price_book.ts";
 import {
@@ -142,6 +142,14 @@ export interface PaymentServiceOptions {
   };
 }
 
+/** A clip of a session's door session, and the region whose store holds it. */
+export interface SessionClip {
+  readonly name: string;
+  /** Hex SHA-256 of the clip (what a dispute attaches). */
+  readonly sha256: string;
+  readonly region: string;
+}
+
 /** No such session, customer or payment method; `what` names it. */
 export class PaymentNotFoundError extends Error {
   /** What was not found, e.g. `session pay-123`. */
@@ -151,6 +159,18 @@ export class PaymentNotFoundError extends Error {
     super(`No ${what}`);
     this.name = "PaymentNotFoundError";
     this.what = what;
+  }
+}
+
+/** The customer was shown other prices (or another currency) than the machine's now. */
+export class PriceMismatchError extends Error {
+  /** What differs. */
+  readonly field: "currency" | "prices";
+  /** Creates the error. */
+  constructor(field: "currency" | "prices", message: string) {
+    super(message);
+    this.name = "PriceMismatchError";
+    this.field = field;
   }
 }
 
@@ -416,6 +436,10 @@ export class PaymentService {
     readonly customerId: string;
     readonly machineId: string;
     readonly paymentMethodId?: string;
+    /** The currency the customer was shown: refused ({@link PriceMismatchError}) if another. */
+    readonly currency?: string;
+    /** The price list version the customer was shown (`PriceList.version`): likewise. */
+    readonly prices?: string;
   }): Promise<PaymentSession> {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.machineId)) {
       throw new TypeError(`Invalid machine id ${JSON.stringify(input.machineId.slice(0, 80))}`);
@@ -432,8 +456,21 @@ export class PaymentService {
           : `payment method of customer ${input.customerId}`,
       );
     }
-    // The prices of now are the session's, whatever happens to the list while the door is open.
+    // The prices of now are the session's, whatever happens to the list while the door is open;
+    // they must be the ones the customer was shown.
     const { list, ref } = await this.#o.prices.forMachine(input.machineId);
+    if (input.currency !== undefined && input.currency !== list.currency) {
+      throw new PriceMismatchError(
+        "currency",
+        `The request is in ${input.currency}; machine ${input.machineId} is in ${list.currency}`,
+      );
+    }
+    if (input.prices !== undefined && input.prices !== list.version) {
+      throw new PriceMismatchError(
+        "prices",
+        `The prices shown (${input.prices}) are no longer machine ${input.machineId}'s (${list.version})`,
+      );
+    }
     const sessionId = `pay-${newMessageId(this.#now())}`;
     const event = this.#event(
       { sessionId, machineId: input.machineId, currency: list.currency },
@@ -766,14 +803,17 @@ export class PaymentService {
 
   /**
    * The clips the machine uploaded for a door session (objects
-   * `<deviceId>/<sessionId>/<cameraId>-<part>.mp4` in the clips store), by name, with SHA-256.
+   * `<deviceId>/<sessionId>/<cameraId>-<part>.mp4`), by name, with SHA-256, from the stores of the region
+   * that sold it and of its cabinet's home region: a machine that failed over to this region
+   * still uploads its clips at home.
    */
-  async clips(sessionId: string): Promise<Array<{ name: string; sha256: string }>> {
-    const out: Array<{ name: string; sha256: string }> = [];
+  async clips(sessionId: string): Promise<SessionClip[]> {
+    const out: SessionClip[] = [];
     // Only the cabinet's own devices' clips: the device unlocked for the session and the other
     // devices provisioned into its machine (another device could upload a clip named after this
     // session).
     const cabinet = new Set<string>();
+    const regions = new Set([this.#o.region]);
     const unlock = await jetstreamManager(this.#nc).then((jsm) =>
       jsm.direct.getMessage(`PAYMENTS_${this.#o.region.toUpperCase()}`, {
         last_by_subj: subjects.payment({ region: this.#o.region, sessionId }, "unlock_sent"),
@@ -785,21 +825,35 @@ export class PaymentService {
       const credentials = await openKv(this.#nc, buckets.deviceCredentials, { history: 5 });
       const record = await credentials.get(u.value.deviceId).catch(() => null);
       if (record?.operation === "PUT") {
-        for (const peer of record.json<{ peers?: string[] }>().peers ?? []) cabinet.add(peer);
+        const device = record.json<{ peers?: string[]; region?: string }>();
+        for (const peer of device.peers ?? []) cabinet.add(peer);
+        if (device.region) regions.add(device.region);
       }
     }
-    const store = await openObjectStore(this.#nc, buckets.clips);
-    for await (const info of await store.list()) {
-      const [device, session_] = info.name.split("/");
-      if (session_ !== sessionId || info.deleted || !cabinet.has(device ?? "")) continue;
-      const b64 = info.digest.replace(/^SHA-256=/, "").replace(/-/g, "+").replace(/_/g, "/");
-      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-      out.push({
-        name: info.name,
-        sha256: [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(""),
-      });
+    for (const region of regions) {
+      const store = await openRegionObjectStore(this.#nc, buckets.clips, region);
+      if (!store) continue;
+      for await (const info of await store.list()) {
+        const [device, session_] = info.name.split("/");
+        if (session_ !== sessionId || info.deleted || !cabinet.has(device ?? "")) continue;
+        const b64 = info.digest.replace(/^SHA-256=/, "").replace(/-/g, "+").replace(/_/g, "/");
+        const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+        out.push({
+          name: info.name,
+          sha256: [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(""),
+          region,
+        });
+      }
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** One of {@link clips}' clips, read from the region that holds it; null if it is not one. */
+  async clip(sessionId: string, name: string): Promise<Uint8Array | null> {
+    const found = (await this.clips(sessionId)).find((c) => c.name === name);
+    if (!found) return null;
+    const store = await openRegionObjectStore(this.#nc, buckets.clips, found.region);
+    return await store?.getBlob(name) ?? null;
   }
 
   /**

@@ -38,11 +38,13 @@ import {
   PriceListError,
   PriceListInputSchema,
   PriceListNotFoundError,
+  type StoredPriceList,
 } from "./price_book.ts";
 import { ApiError } from "./problem.ts";
 
 /** What the price routes use. */
 export interface PriceDeps extends FleetDeps {
+  /** The price lists. */
   readonly prices: PriceBook;
 }
 
@@ -53,6 +55,25 @@ const StoredSchema = PriceListInputSchema.and(z.object({
   updatedBy: z.string(),
   revision: z.int(),
 })).openapi("PriceList");
+
+/** What the audit records of a list: its revision, currency, size, and the SKUs that changed. */
+function summary(list: StoredPriceList, before?: StoredPriceList): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    revision: list.revision,
+    currency: list.currency,
+    items: list.items.length,
+  };
+  if (before) {
+    const was = new Map(before.items.map((i) => [i.sku, i]));
+    const now = new Set(list.items.map((i) => i.sku));
+    out.changed = list.items
+      .filter((i) => JSON.stringify(was.get(i.sku)) !== JSON.stringify(i))
+      .map((i) => i.sku)
+      .slice(0, 100);
+    out.removed = before.items.filter((i) => !now.has(i.sku)).map((i) => i.sku).slice(0, 100);
+  }
+  return out;
+}
 
 /** Adds the price list routes to `app`. */
 export function priceRoutes(app: OpenAPIHono<FleetEnv>, deps: PriceDeps): void {
@@ -137,12 +158,13 @@ export function priceRoutes(app: OpenAPIHono<FleetEnv>, deps: PriceDeps): void {
         }
         throw e;
       }
+      // A summary, not the lists: two large lists would not fit in one message.
       await audit(deps, c, {
         action: "prices.put",
         target: `price-list/${id}`,
         outcome: "ok",
-        before: before ? plain(before) : null,
-        after: plain(stored),
+        before: before ? plain(summary(before)) : null,
+        after: plain(summary(stored, before)),
         reason: null,
       });
       c.header("ETag", etag(stored.revision));

@@ -28,7 +28,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
 import type { PriceList } from "../payments/mod.ts";
 import { buckets } from "../protocol/mod.ts";
-import { isRevisionConflict, putJson } from "./fleet_state.ts";
+import { putJson, RevisionConflictError } from "./fleet_state.ts";
 import { KvReplica } from "./kv_replica.ts";
 import { openKv } from "./region_layout.ts";
 
@@ -61,22 +61,29 @@ export type PriceListInput = z.infer<typeof PriceListInputSchema>;
 
 /** A price list as stored, with the bucket revision it was read at. */
 export interface StoredPriceList extends PriceListInput {
+  /** The list's id. */
   readonly id: string;
+  /** When it was written, Unix ms. */
   readonly updatedAt: number;
-  /** Who wrote it (an operator's subject). */
+  /** Who wrote it (an operator's subject, or `catalogue <version>`). */
   readonly updatedBy: string;
+  /** Its revision in the bucket (the API's ETag; what a session is priced at). */
   readonly revision: number;
 }
 
 /** One revision of one price list: what a payment session is priced at. */
 export interface PriceListRef {
+  /** The list's id. */
   readonly id: string;
+  /** Its revision. */
   readonly revision: number;
 }
 
 /** A machine's prices now, and the revision they come from (null for a fixed list). */
 export interface MachinePrices {
+  /** The prices. */
   readonly list: PriceList;
+  /** The list revision they come from. */
   readonly ref: PriceListRef | null;
 }
 
@@ -191,24 +198,30 @@ export class PriceBook implements PriceSource, AsyncDisposable {
       await KvReplica.open(kv, { prefix: "list.", decode: decodeList }),
       options.now ?? Date.now,
     );
-    if (options.seed && !await book.get(DEFAULT_PRICE_LIST)) {
-      const seed = options.seed;
-      const value: StoredValue = {
-        id: DEFAULT_PRICE_LIST,
-        currency: seed.currency,
-        items: [...seed.items].map(([sku, item]) => ({ sku, ...item })),
-        updatedAt: book.#now(),
-        updatedBy: `catalogue ${seed.version}`,
-      };
-      const key = `list.${DEFAULT_PRICE_LIST}`;
-      const revision = await book.#kv.create(key, encoder.encode(JSON.stringify(value)))
-        .catch((e) => {
-          if (!isRevisionConflict(e)) throw e; // another instance seeded it first
-          return 0;
-        });
-      await book.#lists.caughtUp(DEFAULT_PRICE_LIST, revision);
-    }
+    if (options.seed) await book.#seed(options.seed);
     return book;
+  }
+
+  /**
+   * Stores the catalogue's prices as list `default` when there is none, or when the one there
+   * came from another version of the catalogue (an operator's own list is never replaced).
+   */
+  async #seed(seed: PriceList): Promise<void> {
+    const by = `catalogue ${seed.version}`;
+    const current = await this.get(DEFAULT_PRICE_LIST);
+    if (current && (!current.updatedBy.startsWith("catalogue ") || current.updatedBy === by)) {
+      return;
+    }
+    const input = {
+      currency: seed.currency,
+      items: [...seed.items].map(([sku, item]) => ({ sku, ...item })),
+    };
+    try {
+      await this.put(DEFAULT_PRICE_LIST, input, { by, revision: current?.revision ?? 0 });
+    } catch (e) {
+      // Another instance seeded it first.
+      if (!(e instanceof RevisionConflictError)) throw e;
+    }
   }
 
   /**
@@ -230,10 +243,23 @@ export class PriceBook implements PriceSource, AsyncDisposable {
           typeof p === "number" ? `${out}[${p}]` : out ? `${out}.${String(p)}` : String(p),
         "",
       );
+      const value = issue.path.reduce<unknown>(
+        (v, p) => (v as Record<PropertyKey, unknown> | undefined)?.[p as PropertyKey],
+        input,
+      );
       throw new PriceListError(
         field,
-        `Invalid price list "${id}": ${field || "body"}: ${issue.message}`,
+        `Invalid price list "${id}": ${field || "body"} ${
+          JSON.stringify(value)?.slice(0, 80) ?? "missing"
+        }: ${issue.message}`,
       );
+    }
+    const current = this.#lists.get(id);
+    if (
+      current && (options.revision === undefined || options.revision === current.revision) &&
+      sameContent(current.value, parsed.data)
+    ) {
+      return { ...current.value, revision: current.revision }; // nothing changes
     }
     const value: StoredValue = {
       id,
@@ -243,6 +269,9 @@ export class PriceBook implements PriceSource, AsyncDisposable {
     };
     // RevisionConflictError when it changed since `revision` (0: created only if new).
     const revision = await putJson(this.#kv, `list.${id}`, value, options.revision);
+    // Each revision is also kept under its own key, for the sessions priced at it however often
+    // the list changes after (the list's own history keeps its last 64).
+    await putJson(this.#kv, `rev.${id}.${revision}`, value).catch(() => {/* history has it */});
     // Read back by this instance at once (in another region, through its mirror).
     await this.#lists.caughtUp(id, revision);
     return { ...value, revision };
@@ -258,15 +287,25 @@ export class PriceBook implements PriceSource, AsyncDisposable {
     const cacheKey = `${id}@${options.revision}`;
     const kept = this.#revisions.get(cacheKey);
     if (kept) return kept;
-    const e = await this.#kv.get(`list.${id}`, { revision: options.revision });
+    const copy = await this.#kv.get(`rev.${id}.${options.revision}`);
+    const e = copy?.operation === "PUT"
+      ? copy
+      : await this.#kv.get(`list.${id}`, { revision: options.revision });
     const value = e?.operation === "PUT" ? decodeList(e.value) : undefined;
-    if (!e || !value) return undefined;
-    const stored = { ...value, revision: e.revision };
+    if (!e || !value || value.id !== id) return undefined;
+    const stored = { ...value, revision: options.revision };
     if (this.#revisions.size >= KEPT_REVISIONS) {
       this.#revisions.delete(this.#revisions.keys().next().value!);
     }
     this.#revisions.set(cacheKey, stored);
     return stored;
+  }
+
+  /** Price list `id` as the bucket has it now (not the replica). */
+  async #read(id: string): Promise<StoredPriceList | undefined> {
+    const e = await this.#kv.get(`list.${id}`);
+    const value = e?.operation === "PUT" ? decodeList(e.value) : undefined;
+    return e && value ? { ...value, revision: e.revision } : undefined;
   }
 
   /** Every price list, by id. */
@@ -299,7 +338,8 @@ export class PriceBook implements PriceSource, AsyncDisposable {
   /** What `machineId` sells now, at what price (throws {@link PriceListNotFoundError}). */
   async forMachine(machineId: string): Promise<MachinePrices> {
     const id = await this.assignment(machineId);
-    const stored = await this.get(id);
+    // The replica may not have a list assigned a moment ago: then it is read from the bucket.
+    const stored = await this.get(id) ?? await this.#read(id);
     if (!stored) {
       throw new PriceListNotFoundError(`price list "${id}" (machine ${machineId} sells at it)`);
     }
@@ -326,6 +366,11 @@ export class PriceBook implements PriceSource, AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#lists[Symbol.asyncDispose]();
   }
+}
+
+/** Whether two lists sell the same items at the same prices in the same currency. */
+function sameContent(a: PriceListInput, b: PriceListInput): boolean {
+  return JSON.stringify([a.currency, a.items]) === JSON.stringify([b.currency, b.items]);
 }
 
 /** The pricing view of a stored list. */

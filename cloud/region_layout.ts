@@ -217,6 +217,22 @@ export function openObjectStore(
 }
 
 /**
+ * Opens region `region`'s copy of regional object store `bucket` to read it (across the
+ * gateway when it is another region's); undefined when that region has none or cannot answer.
+ */
+export async function openRegionObjectStore(
+  nc: NatsConnection,
+  bucket: string,
+  region: string,
+): Promise<ObjectStore | undefined> {
+  if (!isRegionalBucket(bucket)) {
+    throw new TypeError(`Cannot open region ${region}'s "${bucket}": it is not a regional bucket`);
+  }
+  if (region === regionLayout(nc).region) return await openObjectStore(nc, bucket);
+  return await new Objm(nc).open(bucketIn(bucket, region)).catch(() => undefined);
+}
+
+/**
  * Makes sure `nc`'s region keeps a mirror of global object store `bucket` (none is needed in the
  * primary region or on a single server); returns the stream devices of the region read from.
  */

@@ -9,9 +9,9 @@
  * @module
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
-import { openObjectStore } from "./region_layout.ts";
 import type { FC } from "hono/jsx";
-import { buckets, filters } from "../protocol/mod.ts";
+import type { PriceList } from "../payments/mod.ts";
+import { filters } from "../protocol/mod.ts";
 import { allows } from "./auth.ts";
 import type { FleetEnv } from "./fleet_api.ts";
 import type { PaymentDeps } from "./payment_api.ts";
@@ -198,7 +198,11 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     const canReview = s.state === "review" && allows(actor, "operator");
     const lines = s.deviceCart ?? [];
     // The products of the session's price list: what a reviewer can add to its cart.
-    const prices = await p.pricesOf(s);
+    const prices = await p.pricesOf(s).catch((): PriceList => ({
+      currency: s.currency,
+      items: new Map((s.receiptLines ?? []).map((l) => [l.sku, l])),
+      version: "unknown",
+    }));
     const clips = (await p.clips(id)).map((c) => c.name);
     return c.html(
       <Layout title={id} user={userLabel(c)}>
@@ -299,8 +303,8 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     if (name.split("/")[1] !== id || !/^[A-Za-z0-9/_.-]{1,200}$/.test(name)) {
       return c.body(null, 404);
     }
-    const store = await openObjectStore(deps.nc, buckets.clips).catch(() => undefined);
-    const mp4 = await store?.getBlob(name).catch(() => null);
+    // Only a clip of the session's cabinet, from whichever region's store holds it.
+    const mp4 = await p.clip(id, name).catch(() => null);
     if (!mp4) return c.body(null, 404);
     return c.body(mp4 as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "video/mp4",

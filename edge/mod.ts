@@ -92,6 +92,8 @@ export {
 export {
   clipObjectName,
   ClipVerifyError,
+  uploadBlob,
+  type UploadBlobOptions,
   uploadClip,
   type UploadClipOptions,
   type UploadedClip,

@@ -7,6 +7,7 @@ import {
   PriceBook,
   PriceListError,
   PriceListNotFoundError,
+  PriceMismatchError,
   RevisionConflictError,
   startCloudService,
 } from "../cloud/mod.ts";
@@ -78,6 +79,40 @@ Deno.test("PriceBook seeds the catalogue as list default once, stores lists, ref
     await assert.rejects(() => book.assign("m002", "nowhere"), PriceListNotFoundError);
     await book.assign("m001", null);
     assert.equal(await book.assignment("m001"), "default");
+    // Writing the same content again changes nothing.
+    assert.equal((await book.put("us", dearer, { by: "operator/cy" })).revision, second.revision);
+    // A revision outlives the list's history (64 values per key), even for a fresh instance.
+    for (let i = 0; i < 70; i++) {
+      await book.put("us", { ...usd, items: [{ ...usd.items[0]!, unitPrice: 400 + i }] }, {
+        by: "operator/bo",
+      });
+    }
+    const fresh = await PriceBook.open(nc);
+    const kept = await fresh.at({ id: "us", revision: first.revision });
+    assert.equal(kept.items.get("COLA-330")?.unitPrice, 275);
+    assert.equal((await fresh.forMachine("m001")).list.currency, "USD"); // default is USD now
+  } finally {
+    await nc.close();
+  }
+});
+
+Deno.test("PriceBook keeps the catalogue's default list current with the catalogue, but never replaces an operator's", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  try {
+    const v1 = { ...catalogue, version: "cat-1" };
+    const book = await PriceBook.open(nc, { seed: v1 });
+    const items = new Map(catalogue.items);
+    items.set("NEW-1", { name: "New thing", unitPrice: 123 });
+    const v2 = { ...catalogue, items, version: "cat-2" };
+    await PriceBook.open(nc, { seed: v2 });
+    const updated = await book.get("default");
+    assert.equal(updated?.updatedBy, "catalogue cat-2");
+    assert.ok(updated?.items.some((i) => i.sku === "NEW-1"));
+    // An operator's default stays, whatever the catalogue does.
+    await book.put("default", usd, { by: "operator/ana" });
+    await PriceBook.open(nc, { seed: { ...v2, version: "cat-3" } });
+    assert.equal((await book.get("default"))?.updatedBy, "operator/ana");
   } finally {
     await nc.close();
   }
@@ -123,6 +158,20 @@ Deno.test("a payment session is charged the prices of its start, not a price cha
     assert.equal(paid?.receiptTotal, 2 * 999);
     const eu = await p.start({ customerId: c.customerId, machineId: "m001" });
     assert.equal(eu.currency, catalogue.currency);
+    // The customer was shown other prices, or another currency: no session, no hold.
+    const shown = (await p.pricesFor("m007")).version;
+    await book.put("us", usd, { by: "operator/ana" });
+    await assert.rejects(
+      () => p.start({ customerId: c.customerId, machineId: "m007", prices: shown }),
+      (e) => e instanceof PriceMismatchError && e.field === "prices",
+    );
+    await assert.rejects(
+      () => p.start({ customerId: c.customerId, machineId: "m007", currency: "EUR" }),
+      (e) => e instanceof PriceMismatchError && e.field === "currency",
+    );
+    const now = (await p.pricesFor("m007")).version;
+    const ok = await p.start({ customerId: c.customerId, machineId: "m007", prices: now });
+    assert.equal(ok.state, "unlocked");
     assert.deepEqual(await p.checkLedger(), []);
   } finally {
     await nc.close();
@@ -187,7 +236,21 @@ Deno.test("admins write price lists and assign them to machines through the API;
     (await call("PUT", "/machines/m001/price-list", viewer, { priceList: "us" })).status,
     403,
   );
+  const operator = await svc.tokens.issue({ subject: "op-1", role: "operator" });
+  const customer = await call("POST", "/customers", operator, { email: "ada@example.com" });
+  const customerId = customer.body.customerId;
+  await call("POST", `/customers/${customerId}/payment-methods`, operator, {
+    token: "pm_sandbox_visa",
+  });
+  const shown = (await call("GET", "/machines/m001/prices", viewer)).body.version;
   const assigned = await call("PUT", "/machines/m001/price-list", admin, { priceList: "us" });
+  // A session asked at the prices shown before the change is refused, naming the field.
+  const late = await call("POST", "/payments/sessions", operator, {
+    customerId,
+    machineId: "m001",
+    prices: shown,
+  });
+  assert.deepEqual([late.status, late.body.field], [409, "body.prices"], JSON.stringify(late.body));
   assert.deepEqual(assigned.body, { machineId: "m001", priceList: "us" });
   const prices = await call("GET", "/machines/m001/prices", viewer);
   assert.equal(prices.body.currency, "USD");

@@ -13,12 +13,18 @@ import {
   DeploymentService,
   ensureObjectMirror,
   ensureStreams,
+  fixedPrices,
+  KvSandboxStore,
   loadCommandKey,
   openKv,
+  PaymentService,
+  serveObjectCommits,
   startCloudService,
   useRegionLayout,
 } from "../cloud/mod.ts";
-import { fetchArtifacts, FileChunkStore, SimulatedUpdateDevice } from "../edge/mod.ts";
+import { fetchArtifacts, FileChunkStore, SimulatedUpdateDevice, uploadBlob } from "../edge/mod.ts";
+import { DEFAULT_CATALOGUE } from "../models/mod.ts";
+import { priceList, SandboxProvider } from "../payments/mod.ts";
 import {
   buckets,
   filters,
@@ -406,6 +412,86 @@ Deno.test({
       stop.abort();
       for (const s of sims) await s[Symbol.asyncDispose]();
       await Deno.remove(root, { recursive: true }).catch(() => {});
+    }
+  },
+});
+
+Deno.test({
+  name: "a session sold in a failover region finds its machine's clips in the home region's store",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using cluster = await startTestCluster(["eu", "us"]);
+    const eu = await cluster.connect("eu");
+    const us = await cluster.connect("us");
+    for (const [nc, region] of [[eu, "eu"], [us, "us"]] as const) {
+      useRegionLayout(nc, { region, primary: "eu", replicas: 3, placement: true });
+      await ensureStreams(nc, region);
+    }
+    const stop = new AbortController();
+    await serveObjectCommits(eu, { region: "eu", signal: stop.signal });
+    try {
+      // m001 is a cabinet of eu (its devices' credentials say so, in the global registry).
+      const credentials = await openKv(eu, buckets.deviceCredentials, { history: 5 });
+      for (const [deviceId, peer] of [["m001-a", "m001-b"], ["m001-b", "m001-a"]]) {
+        await credentials.put(
+          deviceId!,
+          JSON.stringify({
+            deviceId,
+            machineId: "m001",
+            role: deviceId!.endsWith("-a") ? "primary" : "secondary",
+            region: "eu",
+            peers: [peer],
+            publicKey: "U".padEnd(56, "A"),
+            batchId: "batch-0001",
+            serial: `sn-${deviceId}`,
+            expiresAt: Date.now() + 86_400_000,
+            revokedAt: null,
+          }),
+        );
+      }
+      // eu is down for it: the machine sells through us's cloud.
+      const payments = await PaymentService.open(us, {
+        region: "us",
+        provider: new SandboxProvider(await KvSandboxStore.open(us)),
+        prices: fixedPrices(priceList(DEFAULT_CATALOGUE)),
+        unlocker: {
+          unlock: (_machineId, sessionId) =>
+            Promise.resolve({ deviceId: "m001-a", commandId: `cmd-${sessionId.slice(4, 20)}` }),
+        },
+      });
+      const customer = await payments.registerCustomer({ email: "ada@example.com" });
+      await payments.addPaymentMethod(customer.customerId, { token: "pm_sandbox_visa" });
+      const session = await payments.start({ customerId: customer.customerId, machineId: "m001" });
+      assert.equal(session.state, "unlocked", JSON.stringify(session));
+      // Its devices upload their clips at home, with their own credentials; so does a device of
+      // another cabinet naming the same session.
+      const clip = (device: string) => `${device}/${session.sessionId}/cam-1-0.mp4`;
+      const data = new Uint8Array(70_000).map((_, i) => (i * 7) % 251);
+      for (const device of ["m001-b", "m009-a"]) {
+        const nc = await cluster.connectDevice({ deviceId: device, region: "eu" });
+        await uploadBlob(nc, data, {
+          region: "eu",
+          deviceId: device,
+          bucket: "clips",
+          object: clip(device),
+        });
+        await nc.close();
+      }
+      // us finds the cabinet's clip in eu's store (once its mirror has the credentials).
+      const found = await eventually(
+        async () => {
+          const clips = await payments.clips(session.sessionId);
+          return clips.length > 0 ? clips : undefined;
+        },
+        20_000,
+        "us finds the clip",
+      );
+      assert.deepEqual(found.map((c) => [c.name, c.region]), [[clip("m001-b"), "eu"]]);
+      assert.deepEqual(await payments.clip(session.sessionId, clip("m001-b")), data);
+      assert.equal(await payments.clip(session.sessionId, clip("m009-a")), null);
+    } finally {
+      stop.abort();
     }
   },
 });
