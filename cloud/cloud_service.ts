@@ -51,6 +51,7 @@ import { natsMachineUnlocker } from "./machine_unlocker.ts";
 import { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
 import { PaymentService } from "./payment_service.ts";
 import { PriceBook } from "./price_book.ts";
+import { RegionSummaries } from "./region_summaries.ts";
 import { CustomerAuth } from "./customer_auth.ts";
 import { type CodeSender, LogCodeSender, SmtpCodeSender } from "./code_sender.ts";
 
@@ -76,6 +77,8 @@ export interface CloudServiceOptions {
   tls?: { certFile: string; keyFile: string };
   /** A device silent this long is offline, ms. Default `VEND_OFFLINE_AFTER_MS` or 60,000. */
   offlineAfterMs?: number;
+  /** How often the region's summary (`GET /regions` in every region) is written, ms. Default 5,000. */
+  summaryEveryMs?: number;
   /** Logger. Default: JSON lines on stderr. */
   logger?: Logger;
   /** Stops the service when aborted. */
@@ -287,6 +290,14 @@ export async function startCloudService(
     Deno.env.get("VEND_STRIPE_PUBLISHABLE_KEY");
   const stripeWebhookSecret = options.payments?.stripeWebhookSecret ??
     Deno.env.get("VEND_STRIPE_WEBHOOK_SECRET");
+  // Every region's counts, for a fleet-wide view from any region.
+  const summaries = await RegionSummaries.open(nc, {
+    region,
+    statuses: () => Array.from(state.statuses.entries(), ([, e]) => e.value),
+    homeOf: (deviceId) => state.devices.get(deviceId)?.value.region,
+    ...(options.summaryEveryMs ? { everyMs: options.summaryEveryMs } : {}),
+    logger,
+  });
   // The catalogue's prices are the default list until an operator writes one.
   const prices = await PriceBook.open(nc, { seed: priceList(DEFAULT_CATALOGUE) });
   const payments = await PaymentService.open(nc, {
@@ -353,6 +364,7 @@ export async function startCloudService(
       deployments,
       payments,
       prices,
+      summaries,
       customerAuth,
       ...(provisioning ? { provisioning } : {}),
       ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),
@@ -388,6 +400,7 @@ export async function startCloudService(
       clearTimeout(timer);
       await deployments[Symbol.asyncDispose]();
       await prices[Symbol.asyncDispose]();
+      await summaries[Symbol.asyncDispose]();
       await ingest.stop();
       await state[Symbol.asyncDispose]();
       await system?.close().catch(() => {});

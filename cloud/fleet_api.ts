@@ -8,6 +8,7 @@
 import { openKv } from "./region_layout.ts";
 import type { PaymentService } from "./payment_service.ts";
 import type { PriceBook } from "./price_book.ts";
+import type { RegionSummaries } from "./region_summaries.ts";
 import type { CustomerAuth } from "./customer_auth.ts";
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -81,6 +82,8 @@ export interface FleetDeps {
   readonly provisioning?: DeviceProvisioning;
   /** The price lists (the price routes need it). */
   readonly prices?: PriceBook;
+  /** Every region's device counts (`GET /regions` shows only this one's without it). */
+  readonly summaries?: RegionSummaries;
 }
 
 /** Variables the middleware sets on each request. */
@@ -508,12 +511,23 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
       method: "get",
       path: "/regions",
       tags: ["devices"],
-      summary: "Regions and how many devices each has online",
+      summary:
+        "Every region and how many devices it serves and has online: this one counted now, the others from the summary each writes every few seconds (stale when old)",
       security,
       responses: {
         200: json(
           z.object({
-            items: z.array(z.object({ id: z.string(), devices: z.int(), online: z.int() })),
+            items: z.array(z.object({
+              id: z.string(),
+              devices: z.int(),
+              online: z.int(),
+              homes: z.record(z.string(), z.object({ devices: z.int(), online: z.int() }))
+                .optional()
+                .describe("The same counts by the devices' home region"),
+              source: z.enum(["live", "summary"]).optional(),
+              stale: z.boolean().optional(),
+              updatedAt: z.int().optional(),
+            })),
           }),
           "Regions",
         ),
@@ -522,6 +536,14 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
     }),
     async (c) => {
       await need(c, deps, "viewer", "region.list", "regions");
+      if (deps.summaries) {
+        const items = deps.summaries.list().map(({ region, at, ...r }) => ({
+          id: region,
+          ...r,
+          updatedAt: at,
+        }));
+        return c.json({ items }, 200);
+      }
       const regions = new Map<string, { devices: number; online: number }>([[deps.region, {
         devices: 0,
         online: 0,

@@ -174,6 +174,15 @@ export {
   startLocalSupercluster,
 } from "./local_supercluster.ts";
 export {
+  type CountedStatus,
+  type DeviceCounts,
+  RegionSummaries,
+  type RegionSummariesOptions,
+  type RegionSummary,
+  type RegionView,
+  summarize,
+} from "./region_summaries.ts";
+export {
   ensureObjectMirror,
   openKv,
   type OpenKvOptions,

@@ -207,8 +207,10 @@ export const buckets = {
   shadow: "shadow",
   /** The fleet registry: `device.<id>`, `group.<id>`, `region.<id>`. */
   registry: "registry",
-  /** Price lists, `list.<id>`, and the list each machine sells at, `machine.<machineId>`. */
+  /** Price lists, `list.<id>` (each revision also `rev.<id>.<revision>`), and the list each machine sells at, `machine.<machineId>`. */
   prices: "prices",
+  /** Each region's device counts, written by its cloud every few seconds: key `<region>`. */
+  regionSummaries: "region_summaries",
   /** Current status of each device: key `<deviceId>`. */
   status: "status",
   /** Commands sent through the API and their outcome: key `<commandId>`. */

@@ -75,6 +75,7 @@ Deno.test({
           },
         },
         offlineAfterMs: 3000,
+        summaryEveryMs: 1000,
         payments: { reconcileEveryMs: 500 },
       });
     await using eu = await cloud("eu");
@@ -121,8 +122,15 @@ Deno.test({
       201,
     );
 
-    // The machine sells at its own price list, written in eu (the registry's primary region).
+    // The machine is registered in eu, its home, and sells at its own price list (both in the
+    // global registry, written in eu, its primary region).
     const adminApi = apiClient(eu.url, await eu.tokens.issue({ subject: "a", role: "admin" }));
+    const registered = await adminApi("PUT", "/devices/m001-a", {
+      machineId: "m001",
+      role: "primary",
+      region: "eu",
+    });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
     const shop = await adminApi("PUT", "/price-lists/eu-shop", {
       currency: "EUR",
       items: [...(await eu.payments.standardPrices()).items].map(([sku, item]) => ({
@@ -147,6 +155,24 @@ Deno.test({
 
     const step = (m: string) => console.log(`step: ${m}`);
     step("online in eu");
+    // us sees eu's device online, from the summary eu's cloud writes.
+    type RegionItem = {
+      id: string;
+      online: number;
+      source: string;
+      stale: boolean;
+      homes: Record<string, { online: number }>;
+    };
+    const regionIn = async (api: typeof usApi, id: string) =>
+      ((await api("GET", "/regions")).body.items as RegionItem[]).find((r) => r.id === id);
+    await eventually(
+      async () => {
+        const r = await regionIn(usApi, "eu");
+        return r?.online === 1 && r.source === "summary" && !r.stale || undefined;
+      },
+      10_000,
+      "us's /regions shows eu's device online",
+    );
     // 1. A sale in eu, while all is well.
     const first = await euApi("POST", "/payments/sessions", { customerId, machineId: "m001" });
     assert.equal(first.body.state, "unlocked", JSON.stringify(first.body));
@@ -188,6 +214,14 @@ Deno.test({
     const during = await usApi("POST", "/payments/sessions", { customerId, machineId: "m001" });
     assert.equal(during.status, 201, JSON.stringify(during.body));
     assert.equal(during.body.state, "unlocked", JSON.stringify(during.body));
+    // us serves eu's device now (live), and eu's own summary has gone stale.
+    const served = await regionIn(usApi, "us");
+    assert.deepEqual([served?.source, served?.homes.eu?.online], ["live", 1]);
+    await eventually(
+      async () => (await regionIn(usApi, "eu"))?.stale || undefined,
+      10_000,
+      "eu's summary stale while eu is down",
+    );
     // Priced by the global registry's price list, read from us's mirror while eu is down.
     assert.deepEqual(during.body.priceList, { id: "eu-shop", revision: shop.body.revision });
     const paid = await settled(us, usApi, during.body.sessionId);
