@@ -24,7 +24,7 @@ export const liveClients = { count: 0 };
 const STYLE =
   `body{font:14px system-ui,sans-serif;margin:0;color:#222}header{background:#1d3557;color:#fff;padding:10px 16px;display:flex;gap:16px;align-items:center}
 header a{color:#fff}main{padding:16px}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:4px 8px;text-align:left}
-.counts{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:12px}.card{background:#f1f4f8;border-radius:6px;padding:8px 12px}.card b{font-size:20px;display:block}
+.counts{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:12px}tr.stale td{color:#b45309}.card{background:#f1f4f8;border-radius:6px;padding:8px 12px}.card b{font-size:20px;display:block}
 .online{color:#2a9d8f}.offline{color:#e63946}.unknown{color:#888}.alerts li{color:#b5651d}button{margin-right:6px}svg{background:#fafafa;border:1px solid #eee}
 .review{color:#b5651d}.settled{color:#2a9d8f}.failed,.declined{color:#e63946}video{background:#000}input[type=number]{width:4em}`;
 

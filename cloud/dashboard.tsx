@@ -12,6 +12,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
 import { openObjectStore } from "./region_layout.ts";
+import type { RegionView } from "./region_summaries.ts";
 import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { FC } from "hono/jsx";
@@ -152,6 +153,39 @@ const Counts: FC<{ v: FleetView }> = ({ v }) => (
       </a>
     ))}
   </div>
+);
+
+/** Every region's counts: this one live, the others from their summaries (stale when old). */
+const Regions: FC<{ items: readonly RegionView[] }> = ({ items }) => (
+  <table id="regions">
+    <thead>
+      <tr>
+        <th>Region</th>
+        <th>Devices</th>
+        <th>Online</th>
+        <th>Home regions</th>
+        <th>As of</th>
+      </tr>
+    </thead>
+    <tbody>
+      {items.map((r) => (
+        <tr data-region-row={r.region} class={r.stale ? "stale" : ""}>
+          <td>{r.region}</td>
+          <td data-devices>{r.devices}</td>
+          <td data-online>{r.online}</td>
+          <td>
+            {Object.entries(r.homes).map(([home, n]) => `${home}: ${n.online}/${n.devices}`).join(
+              ", ",
+            )}
+          </td>
+          <td data-source={r.source}>
+            {r.source === "live" ? "live" : new Date(r.at).toISOString().slice(11, 19)}
+            {r.stale ? " (stale: not heard from lately)" : ""}
+          </td>
+        </tr>
+      ))}
+    </tbody>
+  </table>
 );
 
 const Rows: FC<{ v: FleetView }> = ({ v }) => (
@@ -426,6 +460,14 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
         </p>
         <h2>Alerts</h2>
         <Alerts v={v} />
+        {deps.summaries
+          ? (
+            <>
+              <h2>Regions</h2>
+              <Regions items={deps.summaries.list()} />
+            </>
+          )
+          : null}
         <script dangerouslySetInnerHTML={{ __html: LIVE_SCRIPT }} />
       </Layout>,
     );
@@ -572,6 +614,9 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
         counts: await (<Counts v={v} />).toString(),
         rows: await (<Rows v={v} />).toString(),
         alerts: await (<Alerts v={v} />).toString(),
+        ...(deps.summaries
+          ? { regions: await (<Regions items={deps.summaries.list()} />).toString() }
+          : {}),
       };
     }, (dirty) => {
       const a = deps.state.statuses.onChange(dirty);

@@ -77,6 +77,13 @@ Deno.test("dashboard: the fleet page shows a simulated device going offline with
   await page.goto(await loginLink(nc, svc, "admin"));
   await page.locator('tr[data-device="sim-1-a"] td.online').waitFor({ timeout: 10_000 });
   assert.equal(await page.locator('[data-count="online"]').textContent(), "3");
+  // Every region's counts: this one's live.
+  await page.locator('tr[data-region-row="local"] [data-online]', { hasText: "3" })
+    .waitFor({ timeout: 5000 });
+  assert.equal(
+    await page.locator('tr[data-region-row="local"] [data-source]').getAttribute("data-source"),
+    "live",
+  );
   await page.screenshot({ path: `${ARTIFACTS}/fleet.png`, fullPage: true });
   // The region and version cards filter the table (on the server).
   await page.locator('[data-version="0.1.0"]').click();
@@ -93,6 +100,8 @@ Deno.test("dashboard: the fleet page shows a simulated device going offline with
   await page.locator('tr[data-device="sim-1-a"] td.offline').waitFor({ timeout: 3000 });
   assert.ok(Date.now() - stoppedAt <= 3000);
   await page.locator('[data-count="offline"]', { hasText: "3" }).waitFor({ timeout: 3000 }); // the others follow
+  await page.locator('tr[data-region-row="local"] [data-online]', { hasText: "0" })
+    .waitFor({ timeout: 3000 });
   await page.screenshot({ path: `${ARTIFACTS}/fleet-offline.png`, fullPage: true });
 });
 
