@@ -113,6 +113,33 @@ Deno.test({
     // At the machine: prices, Open; the session page follows it to the receipt.
     await page.goto(`${svc.url}/app/m/m001`);
     await page.screenshot({ path: `${ARTIFACTS}/app-machine.png`, fullPage: true });
+    // An admin raises a price while the page is open: Open shows the new prices first (no
+    // session at prices the customer did not see), and the second press opens.
+    const admin = {
+      authorization: `Bearer ${await svc.tokens.issue({ subject: "admin-1", role: "admin" })}`,
+      "content-type": "application/json",
+    };
+    const list = await (await fetch(`${svc.url}/price-lists/default`, { headers: admin })).json();
+    const raised = await fetch(`${svc.url}/price-lists/default`, {
+      method: "PUT",
+      headers: admin,
+      body: JSON.stringify({
+        currency: list.currency,
+        items: list.items.map((i: { sku: string; name: string; unitPrice: number }) => ({
+          ...i,
+          unitPrice: i.unitPrice + 10,
+        })),
+      }),
+    });
+    assert.equal(raised.status, 200, await raised.clone().text());
+    await raised.body?.cancel();
+    await page.getByRole("button", { name: "Open the door" }).click();
+    assert.match(await page.locator("[data-message]").textContent() ?? "", /prices changed/);
+    assert.equal(
+      await page.locator('input[name="prices"]').getAttribute("value"),
+      (await svc.payments.pricesFor("m001")).version,
+      "the page now shows the new prices",
+    );
     await page.getByRole("button", { name: "Open the door" }).click();
     await page.waitForURL(/\/app\/s\/pay-/);
     const sessionId = new URL(page.url()).pathname.split("/").at(-1)!;
