@@ -182,6 +182,7 @@ export {
   type RegionView,
   summarize,
 } from "./region_summaries.ts";
+export { readingYourWrites } from "./read_your_writes.ts";
 export {
   ensureObjectMirror,
   openKv,

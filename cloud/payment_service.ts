@@ -244,7 +244,9 @@ export class PaymentService {
   static async open(nc: NatsConnection, options: PaymentServiceOptions): Promise<PaymentService> {
     return new PaymentService(nc, options, [
       await openKv(nc, buckets.paymentSessions, { history: 1 }),
-      await openKv(nc, buckets.customers, { history: 1 }),
+      // A customer registered here is read back at once (adding its card) while the region's
+      // mirror may not have it yet.
+      await openKv(nc, buckets.customers, { history: 1, readYourWrites: true }),
       await openKv(nc, buckets.ledger, { history: 1 }),
       await openKv(nc, buckets.paymentHolds, { history: 1 }),
       await openKv(nc, buckets.paymentReview, { history: 1 }),
@@ -360,6 +362,8 @@ export class PaymentService {
         return next;
       } catch (err) {
         if (!isRevisionConflict(err)) throw err;
+        // Changed meanwhile, or this region's mirror is behind the original: read again soon.
+        await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
       }
     }
     throw new PaymentConflictError(`Customer ${customerId} is changing too often; try again`);

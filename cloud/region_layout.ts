@@ -35,6 +35,7 @@ import { type ObjectStore, type ObjectStoreOptions, Objm } from "@nats-io/obj";
 import { bucketIn, isRegionalBucket, mirrorOf } from "../protocol/mod.ts";
 import { regionTag } from "./supercluster.ts";
 import { isTransientNatsError } from "./transient_error.ts";
+import { readingYourWrites } from "./read_your_writes.ts";
 
 /** Where one cloud instance's buckets live. */
 export interface RegionLayout {
@@ -93,6 +94,11 @@ export interface OpenKvOptions {
   history: number;
   /** Age after which values expire, ms. */
   ttl?: number;
+  /**
+   * In a region that reads a mirror: a key the mirror does not hold is read from the original
+   * (for keys this instance creates and reads back at once, such as a new customer).
+   */
+  readYourWrites?: boolean;
 }
 
 function isNotFound(e: unknown): boolean {
@@ -171,7 +177,8 @@ async function openKvOnce(
   }
   await caughtUp(jsm, `KV_${bucket}`, stream);
   // Reads and watches from the mirror; writes go to the original's subjects.
-  return await open(bucket, stream);
+  const kv = await open(bucket, stream);
+  return options.readYourWrites ? readingYourWrites(kv, () => open(bucket)) : kv;
 }
 
 /**
