@@ -4,7 +4,7 @@ import { Kvm } from "@nats-io/kv";
 import { readingYourWrites } from "../cloud/mod.ts";
 import { startTestNats } from "./harness.ts";
 
-Deno.test("readingYourWrites reads a key its mirror lacks from the original, and keeps the miss when the original cannot answer", async () => {
+Deno.test("readingYourWrites reads from the original a key its mirror lacks or holds older than written through it, and keeps the mirror's answer when the original cannot answer", async () => {
   await using nats = await startTestNats();
   const nc = await nats.connect();
   try {
@@ -26,6 +26,27 @@ Deno.test("readingYourWrites reads a key its mirror lacks from the original, and
     assert.equal((await kv.get("fresh"))?.string(), "9");
     assert.equal(await kv.get("nowhere"), null);
     assert.equal(opened, 1, "the original is opened once");
+    // Written through it, a key reads back at that revision while the mirror still holds an
+    // older one. (A mirror-opened KV reads the mirror and writes the original: here `behind`
+    // answers reads and `original` takes the writes; revisions are aligned as a mirror's are.)
+    const split = new Proxy(behind, {
+      get(target, prop) {
+        const from = prop === "put" || prop === "update" || prop === "create" ? original : target;
+        const value = Reflect.get(from, prop, from);
+        return typeof value === "function" ? value.bind(from) : value;
+      },
+    });
+    const own = readingYourWrites(split, () => kvm.open("ryw_original"));
+    await behind.put("cus", "before"); // the mirror's copy, revision 2 of `behind`
+    const rev = await own.put("cus", "after"); // revision 3 of `original`
+    assert.ok(rev > (await behind.get("cus"))!.revision);
+    assert.equal((await own.get("cus"))?.string(), "after");
+    // Without the write remembered, the mirror's answer is taken.
+    assert.equal(
+      (await readingYourWrites(split, () => kvm.open("ryw_original")).get("cus"))
+        ?.string(),
+      "before",
+    );
     // The rest is the mirror's own (its name, its watch).
     assert.equal((await kv.status()).bucket, "ryw_behind");
     // The original cannot be reached (its region is down): the miss stands, and the next miss
