@@ -28,6 +28,15 @@ import type { CrashPoint } from "./crashing_provider.ts";
 
 if (import.meta.main) {
   const shutdown = onShutdown();
+  // A stop that hangs (seen once in a fresh-clone run of the two-region demo: a cloud waited
+  // after its first SIGTERM until a second) ends the process anyway, saying so.
+  shutdown.addEventListener("abort", () => {
+    const timer = setTimeout(() => {
+      console.error("cloud: shutdown took over 20 s; exiting");
+      Deno.exit(1);
+    }, 20_000);
+    Deno.unrefTimer(timer);
+  }, { once: true });
   const port = Number(Deno.env.get("VEND_API_PORT") ?? "0");
   const fault = Deno.env.get("VEND_FAULT");
   const crash = /^payments:after_(authorize|capture|cancel|refund)$/.exec(fault ?? "");

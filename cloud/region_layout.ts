@@ -34,7 +34,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { type ObjectStore, type ObjectStoreOptions, Objm } from "@nats-io/obj";
 import { bucketIn, isRegionalBucket, mirrorOf } from "../protocol/mod.ts";
 import { regionTag } from "./supercluster.ts";
-import { isTransientNatsError } from "./transient_error.ts";
+import { isStreamNotFound, isTransientNatsError } from "./transient_error.ts";
 import { readingYourWrites } from "./read_your_writes.ts";
 
 /** Where one cloud instance's buckets live. */
@@ -101,10 +101,6 @@ export interface OpenKvOptions {
   readYourWrites?: boolean;
 }
 
-function isNotFound(e: unknown): boolean {
-  return e instanceof Error && /stream not found/i.test(e.message);
-}
-
 /**
  * Runs `fn` again (up to three times in all) when it meets a passing NATS error: in a
  * supercluster, creating or looking up a stream waits on the metadata leader or the stream's,
@@ -163,7 +159,7 @@ async function openKvOnce(
   try {
     await jsm.streams.info(stream);
   } catch (e) {
-    if (!isNotFound(e)) throw e;
+    if (!isStreamNotFound(e)) throw e;
     // First start in this region: the original (in the primary region), then its mirror here.
     await kvm.create(bucket, { ...limits, ...placementIn(layout, layout.primary) });
     await kvm.create(
@@ -261,11 +257,12 @@ async function ensureMirrorStream(
   try {
     await jsm.streams.info(stream);
   } catch (e) {
-    if (!isNotFound(e)) throw e;
+    if (!isStreamNotFound(e)) throw e;
+    const { replicas, placement } = placementIn(layout, layout.region);
     const config: Partial<StreamConfig> & { name: string } = {
       name: stream,
-      num_replicas: layout.replicas,
-      placement: { cluster: "", tags: [regionTag(layout.region)] },
+      num_replicas: replicas,
+      ...(placement ? { placement } : {}),
       mirror: { name: `OBJ_${bucket}` } as StreamSource,
       allow_direct: true,
       mirror_direct: true,

@@ -184,8 +184,9 @@ export class RegionSummaries implements AsyncDisposable {
 
   /** Stops writing and reading. */
   async [Symbol.asyncDispose](): Promise<void> {
+    // A write in flight is not waited for: a summary is rewritten every period anyway, and one
+    // to a primary region that is gone would hold the stop up until it timed out.
     clearInterval(this.#timer);
-    await this.#writing;
     await this.#replica[Symbol.asyncDispose]();
   }
 }

@@ -8,6 +8,7 @@ import { jetstreamManager, StorageType, type StreamConfig } from "@nats-io/jetst
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import { ensureObjectMirror, openKv, openObjectStore, regionLayout } from "./region_layout.ts";
 import { regionTag } from "./supercluster.ts";
+import { isStreamNotFound } from "./transient_error.ts";
 import { buckets, regionStreams, type StreamSpec } from "../protocol/mod.ts";
 
 /** Where a region's JetStream assets live in a cluster (default: as the connection's layout says). */
@@ -46,10 +47,6 @@ function toConfig(
   };
 }
 
-function isNotFound(e: unknown): boolean {
-  return e instanceof Error && /stream not found/i.test(e.message);
-}
-
 /**
  * Makes sure every stream of `region` exists with its current configuration (with `replicas` on
  * the servers tagged `tags`, in a cluster); returns their names.
@@ -73,7 +70,7 @@ export async function ensureStreams(
       await jsm.streams.info(spec.name);
       await jsm.streams.update(spec.name, config);
     } catch (e) {
-      if (!isNotFound(e)) throw e;
+      if (!isStreamNotFound(e)) throw e;
       await jsm.streams.add(config);
     }
     names.push(spec.name);

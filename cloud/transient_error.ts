@@ -23,6 +23,11 @@ const TRANSIENT_NAMES = new Set([
   "JetStreamNotEnabled",
 ]);
 
+/** True when `e` says the stream asked for does not exist (JetStream's "stream not found"). */
+export function isStreamNotFound(e: unknown): boolean {
+  return e instanceof Error && /stream not found/i.test(e.message);
+}
+
 /** True when `e` (or its cause) is a NATS error that a later attempt may not meet. */
 export function isTransientNatsError(e: unknown): boolean {
   for (let cur = e, depth = 0; cur instanceof Error && depth < 5; depth++) {
