@@ -28,6 +28,7 @@ import { priceRoutes } from "./price_api.ts";
 import { customerAppRoutes } from "./customer_app.tsx";
 import type { Logger } from "./logger.ts";
 import { ApiError, problem } from "./problem.ts";
+import { ReplicaBehindError } from "./coherent_kv.ts";
 import { Metrics } from "./prometheus.ts";
 
 /** Outcome of a health check: overall and per dependency. */
@@ -242,6 +243,12 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
       });
     }
     if (err instanceof AuthError) return problem(401, "Unauthorized", err.message, { requestId });
+    if (err instanceof ReplicaBehindError) {
+      // The region's copy of the global registry may be behind and the primary does not answer.
+      const res = problem(503, "Service Unavailable", err.message, { requestId });
+      res.headers.set("retry-after", "2");
+      return res;
+    }
     if (err instanceof HTTPException) {
       const status = err.status;
       return problem(

@@ -139,7 +139,7 @@ export class CustomerAuth {
   /** Opens the buckets and the signing key (shared by every cloud instance). */
   static async open(nc: NatsConnection, options: CustomerAuthOptions): Promise<CustomerAuth> {
     const codes = await openKv(nc, buckets.customerCodes, { history: 1, ttl: 86_400_000 });
-    const logins = await openKv(nc, buckets.customerLogins, { history: 1, readYourWrites: true });
+    const logins = await openKv(nc, buckets.customerLogins, { history: 1 });
     const service = await openKv(nc, buckets.service, { history: 1 });
     let key = (await service.get("customer.jwt.key"))?.value;
     if (!key?.length) {

@@ -369,6 +369,22 @@ export class DeploymentService implements AsyncDisposable {
     const e = await this.#deployments.get(id);
     if (!e || e.operation !== "PUT") return undefined;
     const d = e.json<Deployment>();
+    // The view follows the device entries through a watch (in another region, of its mirror,
+    // a little behind): devices the deployment counts as assigned that the view has not seen
+    // yet, and, once it is completed, devices the view still has unfinished, are read from the
+    // bucket, so the counts agree with the deployment's state.
+    const view = this.#view.get(d.id);
+    const missing = d.assignedIn !== undefined && this.#assignedDevices(d).length < d.assigned;
+    const behind = d.devices.filter((x) => {
+      const v = view?.get(x);
+      return v ? d.state === "completed" && !FINAL.has(v.status) : missing;
+    });
+    await Promise.all(behind.map(async (deviceId) => {
+      const r = await this.#devices.get(`${d.id}.${deviceId}`);
+      if (r?.operation === "PUT") {
+        this.#see(d.id, deviceId, r.json<DeviceEntry>().status, r.revision);
+      }
+    }));
     return { ...d, counts: this.#counts(d) };
   }
 
@@ -408,16 +424,27 @@ export class DeploymentService implements AsyncDisposable {
     const mine = this.#regionDevices();
     for (const [deviceId] of queued) {
       if (mine && !mine.has(deviceId)) continue;
-      const entry = await this.device(d.id, deviceId);
-      if (entry?.status === "queued") {
-        await this.#clearDesired(deviceId, d.id);
-        await this.#setDevice(d.id, deviceId, {
-          ...entry,
-          status: "cancelled",
-          ...(reason ? { reason } : {}),
-          at: this.#now(),
-        });
+      const key = `${d.id}.${deviceId}`;
+      const e = await this.#devices.get(key);
+      const entry = e?.operation === "PUT" ? e.json<DeviceEntry>() : undefined;
+      if (entry?.status !== "queued") continue;
+      // The entry first, over the one read: a device that started meanwhile (its progress
+      // moved the entry on) keeps its deployment; once cancelled, its progress is ignored.
+      const next: DeviceEntry = {
+        ...entry,
+        status: "cancelled",
+        ...(reason ? { reason } : {}),
+        at: this.#now(),
+      };
+      let rev: number;
+      try {
+        rev = await this.#devices.update(key, JSON.stringify(next), e!.revision);
+      } catch (err) {
+        if (isRevisionConflict(err)) continue; // moved on: looked at again next tick
+        throw err;
       }
+      this.#see(d.id, deviceId, "cancelled", rev);
+      await this.#clearDesired(deviceId, d.id);
     }
   }
 
@@ -458,7 +485,9 @@ export class DeploymentService implements AsyncDisposable {
     if (!consumer) return;
     const ticking = (async () => {
       while (!signal.aborted) {
-        await this.tick().catch(() => {});
+        await this.tick().catch((err) =>
+          this.#o.logger?.log("warn", "deployment tick failed", { error: String(err) })
+        );
         await new Promise((r) => setTimeout(r, options.tickMs ?? 2000));
       }
     })();
@@ -555,8 +584,14 @@ export class DeploymentService implements AsyncDisposable {
       if (!e || e.operation !== "PUT") continue;
       const d = e.json<Deployment>();
       if (this.#o.regional && (d.state === "cancelled" || d.state === "aborted")) {
-        // Ended in another region: take it back from this region's devices still queued.
-        await this.#cancelQueued(d, d.reason).catch(() => {});
+        // Ended in another region: take it back from this region's devices still queued (on a
+        // failure, again next tick).
+        await this.#cancelQueued(d, d.reason).catch((err) =>
+          this.#o.logger?.log("warn", "taking back a cancelled deployment failed", {
+            deployment: d.id,
+            error: String(err),
+          })
+        );
         continue;
       }
       if (d.state !== "running") continue;
@@ -646,7 +681,8 @@ export class DeploymentService implements AsyncDisposable {
       };
       for (const chunk of (manifest.artifacts ?? []).flatMap((a) => a.chunks ?? [])) {
         const meta = `$O.${buckets.artifacts}.M.${Base64UrlPaddedCodec.encode(chunk.sha256)}`;
-        const m = await jsm.direct.getMessage(stream, { last_by_subj: meta }).catch(() => null);
+        // From the stream's leader: a Direct Get may be answered by a replica that is behind.
+        const m = await jsm.streams.getMessage(stream, { last_by_subj: meta });
         if (!m) return false;
       }
     }
@@ -755,24 +791,36 @@ export class DeploymentService implements AsyncDisposable {
     }
   }
 
+  /**
+   * Takes deployment `deploymentId` out of the device's desired shadow (if it is still there),
+   * over whatever else changes it meanwhile (an operator's edit, another deployment).
+   */
   async #clearDesired(deviceId: string, deploymentId: string): Promise<void> {
     const key = shadowKey(deviceId, "desired");
-    const e = await this.#shadow.get(key);
-    const current = e?.operation === "PUT" ? parseShadow(e.value) : undefined;
-    if (!current?.ok || current.value.kind !== "desired") return;
-    if (current.value.state.deployment?.deploymentId !== deploymentId) return;
-    const { deployment: _, ...rest } = current.value.state;
-    await this.#shadow.update(
-      key,
-      shadow.encode({
-        ...current.value,
-        ...newEnvelope(this.#now()),
-        version: current.value.version + 1,
-        state: rest,
-        updatedBy: `deployment ${deploymentId} cancelled`,
-      }),
-      e!.revision,
-    ).catch(() => {});
+    for (let attempt = 1;; attempt++) {
+      const e = await this.#shadow.get(key);
+      const current = e?.operation === "PUT" ? parseShadow(e.value) : undefined;
+      if (!current?.ok || current.value.kind !== "desired") return;
+      if (current.value.state.deployment?.deploymentId !== deploymentId) return;
+      const { deployment: _, ...rest } = current.value.state;
+      try {
+        await this.#shadow.update(
+          key,
+          shadow.encode({
+            ...current.value,
+            ...newEnvelope(this.#now()),
+            version: current.value.version + 1,
+            state: rest,
+            updatedBy: `deployment ${deploymentId} cancelled`,
+          }),
+          e!.revision,
+        );
+        return;
+      } catch (err) {
+        if (!isRevisionConflict(err) || attempt >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 10 * attempt));
+      }
+    }
   }
 
   /** Sends the devices an aborted deployment updated back to the versions they had. */

@@ -182,7 +182,15 @@ export {
   type RegionView,
   summarize,
 } from "./region_summaries.ts";
-export { readingYourWrites } from "./read_your_writes.ts";
+export {
+  type Coherence,
+  coherence,
+  coherentKv,
+  type CoherentKvOptions,
+  DEFAULT_BOUND_MS,
+  getLatest,
+  ReplicaBehindError,
+} from "./coherent_kv.ts";
 export {
   ensureObjectMirror,
   openKv,

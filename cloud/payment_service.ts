@@ -36,6 +36,7 @@
  * @module
  */
 import { openKv, openRegionObjectStore } from "./region_layout.ts";
+import { getLatest } from "./coherent_kv.ts";
 import { isTransientNatsError } from "./transient_error.ts";
 import type { PriceSource } from "./price_book.ts";
 import {
@@ -246,7 +247,7 @@ export class PaymentService {
       await openKv(nc, buckets.paymentSessions, { history: 1 }),
       // A customer registered here is read back at once (adding its card) while the region's
       // mirror may not have it yet.
-      await openKv(nc, buckets.customers, { history: 1, readYourWrites: true }),
+      await openKv(nc, buckets.customers, { history: 1 }),
       await openKv(nc, buckets.ledger, { history: 1 }),
       await openKv(nc, buckets.paymentHolds, { history: 1 }),
       await openKv(nc, buckets.paymentReview, { history: 1 }),
@@ -311,9 +312,19 @@ export class PaymentService {
     return customer;
   }
 
-  /** A customer, or throws {@link PaymentNotFoundError}. */
-  async customer(customerId: string): Promise<Customer> {
-    const e = await this.#customers.get(customerId).catch(() => null);
+  /**
+   * A customer, or throws {@link PaymentNotFoundError}; with `latest`, as the primary region
+   * has it this moment.
+   */
+  async customer(customerId: string, options: { latest?: boolean } = {}): Promise<Customer> {
+    // Not a key at all is no customer; a read that fails (the registry cannot tell yet: a
+    // ReplicaBehindError) propagates rather than pass for "no such customer".
+    if (!/^[-\w]{1,128}$/.test(customerId)) {
+      throw new PaymentNotFoundError(`customer ${customerId.slice(0, 80)}`);
+    }
+    const e = options.latest
+      ? await getLatest(this.#customers, customerId)
+      : await this.#customers.get(customerId);
     if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`customer ${customerId}`);
     return e.json<Customer>();
   }
@@ -448,11 +459,15 @@ export class PaymentService {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.machineId)) {
       throw new TypeError(`Invalid machine id ${JSON.stringify(input.machineId.slice(0, 80))}`);
     }
-    const customer = await this.customer(input.customerId);
-    const chosen = input.paymentMethodId ?? customer.defaultPaymentMethodId;
-    const method = chosen
-      ? customer.paymentMethods.find((m) => m.paymentMethodId === chosen)
-      : customer.paymentMethods.at(-1);
+    // Read in this region, the registry may be up to a second behind the primary: before
+    // refusing a customer for a payment method or prices they may have been shown a moment ago
+    // through another instance, ask the primary how things are now.
+    let customer = await this.customer(input.customerId);
+    let method = methodOf(customer, input.paymentMethodId);
+    if (!method) {
+      customer = await this.customer(input.customerId, { latest: true });
+      method = methodOf(customer, input.paymentMethodId);
+    }
     if (!method) {
       throw new PaymentNotFoundError(
         input.paymentMethodId
@@ -462,7 +477,13 @@ export class PaymentService {
     }
     // The prices of now are the session's, whatever happens to the list while the door is open;
     // they must be the ones the customer was shown.
-    const { list, ref } = await this.#o.prices.forMachine(input.machineId);
+    let { list, ref } = await this.#o.prices.forMachine(input.machineId);
+    const shown = (l: PriceList) =>
+      (input.currency === undefined || input.currency === l.currency) &&
+      (input.prices === undefined || input.prices === l.version);
+    if (!shown(list)) {
+      ({ list, ref } = await this.#o.prices.forMachine(input.machineId, { latest: true }));
+    }
     if (input.currency !== undefined && input.currency !== list.currency) {
       throw new PriceMismatchError(
         "currency",
@@ -1272,4 +1293,15 @@ async function readAll<T>(kv: KV): Promise<T[]> {
     if (e?.operation === "PUT") out.push(e.json<T>());
   }
   return out;
+}
+
+/** The payment method a session uses: the one asked for, else the default, else the newest. */
+function methodOf(
+  customer: Customer,
+  paymentMethodId: string | undefined,
+): PaymentMethod | undefined {
+  const chosen = paymentMethodId ?? customer.defaultPaymentMethodId;
+  return chosen
+    ? customer.paymentMethods.find((m) => m.paymentMethodId === chosen)
+    : customer.paymentMethods.at(-1);
 }

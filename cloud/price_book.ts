@@ -23,13 +23,14 @@
  *
  * @module
  */
-import type { KV } from "@nats-io/kv";
+import type { KV, KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { z } from "zod";
 import type { PriceList } from "../payments/mod.ts";
 import { buckets } from "../protocol/mod.ts";
 import { putJson, RevisionConflictError } from "./fleet_state.ts";
 import { KvReplica } from "./kv_replica.ts";
+import { getLatest } from "./coherent_kv.ts";
 import { openKv } from "./region_layout.ts";
 
 /** Price list ids (and machine ids): 1-63 of a-z, 0-9 and '-'. */
@@ -89,8 +90,11 @@ export interface MachinePrices {
 
 /** Where the payment service gets its prices from. */
 export interface PriceSource {
-  /** What `machineId` sells now, at what price. */
-  forMachine(machineId: string): Promise<MachinePrices>;
+  /**
+   * What `machineId` sells now, at what price; with `latest`, as the primary region has it this
+   * moment (not up to a second behind).
+   */
+  forMachine(machineId: string, options?: { latest?: boolean }): Promise<MachinePrices>;
   /** The prices of `ref` as they were at that revision. */
   at(ref: PriceListRef): Promise<PriceList>;
   /** The prices machines sell at unless assigned another list. */
@@ -170,9 +174,11 @@ function decodeList(bytes: Uint8Array): StoredValue | undefined {
 }
 
 /**
- * The price lists of the fleet and which machine sells at which. The lists are read from a
- * watched replica and a revision, once read, is kept (it never changes): pricing a session costs
- * no round trip but the read of its machine's assignment at its start.
+ * The price lists of the fleet and which machine sells at which. A list's current revision is
+ * read from the bucket (coherently: in another region its mirror answers only when known to be
+ * at most a second behind, see coherent_kv.ts), and each revision, once decoded, is kept (it
+ * never changes): pricing a session costs two reads at its start, its machine's assignment and
+ * the list's current revision. Listing all of them reads a watched replica.
  */
 export class PriceBook implements PriceSource, AsyncDisposable {
   readonly #kv: KV;
@@ -254,12 +260,12 @@ export class PriceBook implements PriceSource, AsyncDisposable {
         }: ${issue.message}`,
       );
     }
-    const current = this.#lists.get(id);
+    const current = await this.get(id);
     if (
       current && (options.revision === undefined || options.revision === current.revision) &&
-      sameContent(current.value, parsed.data)
+      sameContent(current, parsed.data)
     ) {
-      return { ...current.value, revision: current.revision }; // nothing changes
+      return current; // nothing changes
     }
     const value: StoredValue = {
       id,
@@ -272,7 +278,7 @@ export class PriceBook implements PriceSource, AsyncDisposable {
     // Each revision is also kept under its own key, for the sessions priced at it however often
     // the list changes after (the list's own history keeps its last 64).
     await putJson(this.#kv, `rev.${id}.${revision}`, value).catch(() => {/* history has it */});
-    // Read back by this instance at once (in another region, through its mirror).
+    // Listed by this instance at once (in another region, its replica follows the mirror).
     await this.#lists.caughtUp(id, revision);
     return { ...value, revision };
   }
@@ -280,10 +286,7 @@ export class PriceBook implements PriceSource, AsyncDisposable {
   /** Price list `id` (at `revision`, else its newest), or undefined. */
   async get(id: string, options: { revision?: number } = {}): Promise<StoredPriceList | undefined> {
     checkId("price list id", id);
-    const current = this.#lists.get(id);
-    if (options.revision === undefined || options.revision === current?.revision) {
-      return current ? { ...current.value, revision: current.revision } : undefined;
-    }
+    if (options.revision === undefined) return this.#decoded(id, await this.#kv.get(`list.${id}`));
     const cacheKey = `${id}@${options.revision}`;
     const kept = this.#revisions.get(cacheKey);
     if (kept) return kept;
@@ -293,19 +296,25 @@ export class PriceBook implements PriceSource, AsyncDisposable {
       : await this.#kv.get(`list.${id}`, { revision: options.revision });
     const value = e?.operation === "PUT" ? decodeList(e.value) : undefined;
     if (!e || !value || value.id !== id) return undefined;
-    const stored = { ...value, revision: options.revision };
+    return this.#keep({ ...value, revision: options.revision });
+  }
+
+  /** The list in entry `e` of `list.<id>` (decoded once per revision). */
+  #decoded(id: string, e: KvEntry | null): StoredPriceList | undefined {
+    if (e?.operation !== "PUT") return undefined;
+    const kept = this.#revisions.get(`${id}@${e.revision}`);
+    if (kept) return kept;
+    const value = decodeList(e.value);
+    return value ? this.#keep({ ...value, revision: e.revision }) : undefined;
+  }
+
+  /** Keeps a decoded revision (the oldest kept are forgotten first). */
+  #keep(stored: StoredPriceList): StoredPriceList {
     if (this.#revisions.size >= KEPT_REVISIONS) {
       this.#revisions.delete(this.#revisions.keys().next().value!);
     }
-    this.#revisions.set(cacheKey, stored);
+    this.#revisions.set(`${stored.id}@${stored.revision}`, stored);
     return stored;
-  }
-
-  /** Price list `id` as the bucket has it now (not the replica). */
-  async #read(id: string): Promise<StoredPriceList | undefined> {
-    const e = await this.#kv.get(`list.${id}`);
-    const value = e?.operation === "PUT" ? decodeList(e.value) : undefined;
-    return e && value ? { ...value, revision: e.revision } : undefined;
   }
 
   /** Every price list, by id. */
@@ -336,10 +345,17 @@ export class PriceBook implements PriceSource, AsyncDisposable {
   }
 
   /** What `machineId` sells now, at what price (throws {@link PriceListNotFoundError}). */
-  async forMachine(machineId: string): Promise<MachinePrices> {
-    const id = await this.assignment(machineId);
-    // The replica may not have a list assigned a moment ago: then it is read from the bucket.
-    const stored = await this.get(id) ?? await this.#read(id);
+  async forMachine(
+    machineId: string,
+    options: { latest?: boolean } = {},
+  ): Promise<MachinePrices> {
+    checkId("machine id", machineId);
+    const read = (key: string) => options.latest ? getLatest(this.#kv, key) : this.#kv.get(key);
+    const a = await read(`machine.${machineId}`);
+    const id = a?.operation === "PUT" ? a.string() : DEFAULT_PRICE_LIST;
+    const stored = options.latest
+      ? await this.#decoded(id, await read(`list.${id}`))
+      : await this.get(id);
     if (!stored) {
       throw new PriceListNotFoundError(`price list "${id}" (machine ${machineId} sells at it)`);
     }

@@ -35,7 +35,7 @@ import { type ObjectStore, type ObjectStoreOptions, Objm } from "@nats-io/obj";
 import { bucketIn, isRegionalBucket, mirrorOf } from "../protocol/mod.ts";
 import { regionTag } from "./supercluster.ts";
 import { isStreamNotFound, isTransientNatsError } from "./transient_error.ts";
-import { readingYourWrites } from "./read_your_writes.ts";
+import { type Coherence, coherence, coherentKv } from "./coherent_kv.ts";
 
 /** Where one cloud instance's buckets live. */
 export interface RegionLayout {
@@ -94,11 +94,17 @@ export interface OpenKvOptions {
   history: number;
   /** Age after which values expire, ms. */
   ttl?: number;
-  /**
-   * In a region that reads a mirror: a key the mirror does not hold is read from the original
-   * (for keys this instance creates and reads back at once, such as a new customer).
-   */
-  readYourWrites?: boolean;
+}
+
+const coherences = new WeakMap<NatsConnection, Map<string, Coherence>>();
+
+/** What every KV opened through `nc` on `bucket` shares (the writes it made, the mirror's freshness). */
+function sharedCoherence(nc: NatsConnection, bucket: string): Coherence {
+  let byBucket = coherences.get(nc);
+  if (!byBucket) coherences.set(nc, byBucket = new Map());
+  let c = byBucket.get(bucket);
+  if (!c) byBucket.set(bucket, c = coherence());
+  return c;
 }
 
 /**
@@ -138,8 +144,10 @@ async function openKvOnce(
   // Creating a replicated stream goes through the supercluster's metadata leader, which can
   // take longer than a read's 5 s when several instances start at once.
   const kvm = new Kvm(jetstream(nc, { timeout: CREATE_TIMEOUT_MS }));
+  // Reads go to the stream's leader, never Direct Get: any replica and any mirror answer a
+  // Direct Get, including one that has not applied the latest writes (see coherent_kv.ts).
   const open = (name: string, streamName?: string) =>
-    new Kvm(nc).open(name, { ...(streamName ? { streamName } : {}), allow_direct: true });
+    new Kvm(nc).open(name, { ...(streamName ? { streamName } : {}), allow_direct: false });
   const limits = {
     history: options.history,
     ...(options.ttl ? { ttl: options.ttl } : {}),
@@ -172,9 +180,16 @@ async function openKvOnce(
     );
   }
   await caughtUp(jsm, `KV_${bucket}`, stream);
-  // Reads and watches from the mirror; writes go to the original's subjects.
-  const kv = await open(bucket, stream);
-  return options.readYourWrites ? readingYourWrites(kv, () => open(bucket)) : kv;
+  // Reads and watches from the mirror; writes go to the original's subjects. A read the
+  // mirror cannot answer for (a key it lacks, or holds older than written, or a mirror not
+  // known fresh) goes to the original's leader.
+  return coherentKv(await open(bucket, stream), {
+    original: await open(bucket),
+    jsm: await jetstreamManager(nc, { checkAPI: false }),
+    mirrorStream: stream,
+    originStream: `KV_${bucket}`,
+    shared: sharedCoherence(nc, bucket),
+  });
 }
 
 /**

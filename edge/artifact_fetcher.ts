@@ -135,12 +135,37 @@ export async function fetchArtifacts(
   return { manifest, bytesDone, bytesTotal, bytesSaved, bytesDownloaded, files };
 }
 
+/** How many times a chunk the store seems to lack is asked for again (see {@link readChunk}). */
+const MISSING_ATTEMPTS = 8;
+
 /**
  * Reads one chunk object from the store: its metadata, then its messages by direct get (two or
  * so requests that any replica can answer, where `ObjectStore.get` would create a consumer per
- * chunk, the slow part when a thousand devices update at once).
+ * chunk, the slow part when a thousand devices update at once). Any replica of the stream (or of
+ * the region's mirror) answers a direct get, including one that has not applied the latest
+ * writes yet: a chunk that seems missing is asked for again, a few times over about 4 s, before
+ * it is taken as missing.
  */
 async function readChunk(
+  jsm: JetStreamManager,
+  stream: string,
+  sha256: string,
+  artifact: string,
+): Promise<Uint8Array> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await readChunkOnce(jsm, stream, sha256, artifact);
+    } catch (e) {
+      if (!(e instanceof ChunkMissingError) || attempt >= MISSING_ATTEMPTS) throw e;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
+/** A chunk (or one of its messages) the replica that answered does not hold. */
+class ChunkMissingError extends ArtifactVerifyError {}
+
+async function readChunkOnce(
   jsm: JetStreamManager,
   stream: string,
   sha256: string,
@@ -152,7 +177,7 @@ async function readChunk(
   });
   const info = meta?.json<{ nuid: string; size: number; chunks: number; deleted?: boolean }>();
   if (!info || info.deleted) {
-    throw new ArtifactVerifyError(
+    throw new ChunkMissingError(
       `Chunk ${sha256} of "${artifact}" is missing from the store (${stream})`,
     );
   }
@@ -162,10 +187,16 @@ async function readChunk(
   let seq = 0;
   for (let i = 0; i < info.chunks; i++) {
     const m = await jsm.direct.getMessage(stream, { seq, next_by_subj: subject });
-    if (!m || at + m.data.length > out.length) {
+    if (!m) {
+      throw new ChunkMissingError(
+        `Chunk ${sha256} of "${artifact}" is corrupt in the store: message ${
+          i + 1
+        } of ${info.chunks} is missing`,
+      );
+    }
+    if (at + m.data.length > out.length) {
       throw new ArtifactVerifyError(
-        `Chunk ${sha256} of "${artifact}" is corrupt in the store: ` +
-          (m ? "longer than its metadata says" : `message ${i + 1} of ${info.chunks} is missing`),
+        `Chunk ${sha256} of "${artifact}" is corrupt in the store: longer than its metadata says`,
       );
     }
     out.set(m.data, at);

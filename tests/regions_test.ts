@@ -377,7 +377,10 @@ Deno.test({
         "the deployment completed",
       ).catch(async (e) => {
         const entries = await Promise.all(
-          devices.map(async (x) => [x.id, (await services[0]!.device(d.id, x.id))?.status]),
+          devices.map(async (x) => {
+            const entry = await services[0]!.device(d.id, x.id);
+            return [x.id, entry?.status, entry?.reason];
+          }),
         );
         // Where a device stopped: what it was told, and what it said.
         const usShadow = await openKv(ncs.get("us")!, buckets.shadow, { history: 5 });

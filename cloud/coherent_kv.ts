@@ -1,0 +1,278 @@
+/**
+ * Coherent reads of a global bucket through its mirror. In a region that is not the primary, a
+ * global bucket (customers, logins, price lists, deployments, credentials...) is read from the
+ * region's mirror, which follows the original (in the primary region) a little behind. Read as
+ * such, a key written a moment ago can be missing or old. {@link coherentKv} makes every `get`
+ * say one of three things, never a wrong "not found":
+ *
+ * - the entry, at most `boundMs` older than the original's (the mirror is known to have held
+ *   everything the original held `boundMs` ago), and never older than what was written through
+ *   this connection;
+ * - no entry: the original's own leader said so;
+ * - {@link ReplicaBehindError}: the mirror lacks the key (or holds it older than written here)
+ *   and the original cannot be reached (the primary region is down): it cannot know yet.
+ *
+ * Reads go to stream leaders (the `STREAM.MSG.GET` API), not to Direct Get: any replica, and
+ * any mirror of the original, answers a Direct Get, including one that has not applied the
+ * latest writes yet (ADR-31 "read-after-write coherency").
+ *
+ * @example
+ * ```ts
+ * import { jetstreamManager } from "@nats-io/jetstream";
+ * import { Kvm } from "@nats-io/kv";
+ * import { coherentKv } from "./coherent_kv.ts";
+ * declare const nc: import("@nats-io/nats-core").NatsConnection;
+ *
+ * const kvm = new Kvm(nc);
+ * const kv = coherentKv(
+ *   await kvm.open("customers", { streamName: "KV_customers_mirror_us", allow_direct: false }),
+ *   {
+ *     original: await kvm.open("customers", { allow_direct: false }),
+ *     jsm: await jetstreamManager(nc),
+ *     mirrorStream: "KV_customers_mirror_us",
+ *     originStream: "KV_customers",
+ *   },
+ * );
+ * await kv.get("cus-1"); // the mirror's entry when fresh enough, else the original's
+ * ```
+ *
+ * @module
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { KV, KvEntry } from "@nats-io/kv";
+import { isTransientNatsError } from "./transient_error.ts";
+
+/** How far behind the original a mirror's answer may be, ms, by default. */
+export const DEFAULT_BOUND_MS = 1000;
+
+/** Keys whose last written revision is remembered per bucket (the oldest are forgotten first). */
+const REMEMBERED = 10_000;
+
+/** How often a refresh looks at the mirror again while it is behind, ms. */
+const REFRESH_POLL_MS = 25;
+
+/** After the original failed to answer, how long reads stop asking it, ms. */
+const ORIGIN_DOWN_MS = 2000;
+
+/**
+ * A read that cannot be answered yet: the region's mirror lacks the key, or holds it older than
+ * a write already acknowledged, and the original (in the primary region) cannot be reached.
+ */
+export class ReplicaBehindError extends Error {
+  /** The bucket read. */
+  readonly bucket: string;
+  /** The key read. */
+  readonly key: string;
+
+  /** `cause`: why the original did not answer. */
+  constructor(bucket: string, key: string, options?: ErrorOptions) {
+    super(
+      `Cannot tell yet whether ${bucket}/${key} exists: this region's copy may be behind and the primary region does not answer`,
+      options,
+    );
+    this.name = "ReplicaBehindError";
+    this.bucket = bucket;
+    this.key = key;
+  }
+}
+
+const LATEST = Symbol("latest");
+
+/**
+ * Reads `key` as the original has it now (its stream leader), for a read that must not be even
+ * a moment behind (a payment method a customer added a moment ago through another instance). On
+ * a KV that is not a {@link coherentKv} (one that reads the original itself), its own `get`.
+ * Throws {@link ReplicaBehindError} when the original cannot be reached.
+ */
+export function getLatest(kv: KV, key: string): Promise<KvEntry | null> {
+  const latest = (kv as unknown as { [LATEST]?: (key: string) => Promise<KvEntry | null> })[LATEST];
+  return latest ? latest(key) : kv.get(key);
+}
+
+/** Options of {@link coherentKv}. */
+export interface CoherentKvOptions {
+  /** The original bucket, opened to read from its stream leader (`allow_direct: false`). */
+  readonly original: KV;
+  /** Reads the two streams' last sequences. */
+  readonly jsm: JetStreamManager;
+  /** The mirror's stream (`KV_<bucket>_mirror_<region>`). */
+  readonly mirrorStream: string;
+  /** The original's stream (`KV_<bucket>`). */
+  readonly originStream: string;
+  /** How far behind the original a mirror's answer may be, ms. Default {@link DEFAULT_BOUND_MS}. */
+  readonly boundMs?: number;
+  /** Clock, ms. */
+  readonly now?: () => number;
+  /** What the instance shares between the KVs it opens on one bucket ({@link coherence}). */
+  readonly shared?: Coherence;
+}
+
+/**
+ * What one instance knows of a mirror: since when it is known fresh, what was written through
+ * the instance, whether the original answers. Shared by every KV the instance opens on the
+ * bucket, so a write through one service is read back through another.
+ */
+export interface Coherence {
+  /** The last revision written per key (0: deleted or conflicted, ask the original). */
+  readonly written: Map<string, number>;
+  /** Time at which the mirror was known to hold everything the original held, ms. */
+  freshAsOf: number;
+  /** The refresh in flight. */
+  refreshing: Promise<void> | undefined;
+  /** Until when the original is taken as unreachable, ms. */
+  originDownUntil: number;
+}
+
+/** A new {@link Coherence}. */
+export function coherence(): Coherence {
+  return { written: new Map(), freshAsOf: -Infinity, refreshing: undefined, originDownUntil: 0 };
+}
+
+/**
+ * `mirror` (a KV opened on the region's mirror, reading from its stream leader) made coherent
+ * with `options.original`: see the module documentation. Writes, watches and listings are the
+ * mirror's own (writes go to the original's subjects).
+ */
+export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
+  const state = options.shared ?? coherence();
+  const now = options.now ?? Date.now;
+  const bound = options.boundMs ?? DEFAULT_BOUND_MS;
+  if (!(bound > 0)) throw new RangeError(`Invalid boundMs ${bound} (expected > 0)`);
+  const bucket = options.originStream.replace(/^KV_/, "");
+  const remember = (key: string, revision: number) => {
+    state.written.delete(key);
+    state.written.set(key, revision);
+    if (state.written.size > REMEMBERED) state.written.delete(state.written.keys().next().value!);
+  };
+
+  /** Learns whether the mirror holds all the original held when this started. */
+  const refresh = async (): Promise<void> => {
+    const asOf = now();
+    const target = (await options.jsm.streams.info(options.originStream)).state.last_seq;
+    // Looked at for about a bound's time; behind after that, reads go to the original until a
+    // later refresh finds it caught up.
+    for (let look = 0; look * REFRESH_POLL_MS <= bound; look++) {
+      if (look > 0) await new Promise((r) => setTimeout(r, REFRESH_POLL_MS));
+      const have = (await options.jsm.streams.info(options.mirrorStream)).state.last_seq;
+      if (have >= target) {
+        state.freshAsOf = Math.max(state.freshAsOf, asOf);
+        return;
+      }
+    }
+  };
+  const refreshSoon = () => {
+    state.refreshing ??= refresh()
+      .catch((e) => {
+        if (!isTransientNatsError(e)) throw e;
+        state.originDownUntil = now() + ORIGIN_DOWN_MS;
+      })
+      .finally(() => state.refreshing = undefined);
+  };
+
+  const get: KV["get"] = async (key, opts) => {
+    if (opts?.revision) {
+      // A revision never changes: the mirror's copy is as good as the original's.
+      const e = await mirror.get(key, opts);
+      return e ?? await fromOriginal(key, opts, undefined, null);
+    }
+    const floor = state.written.get(key);
+    const fresh = now() - state.freshAsOf <= bound;
+    if (!fresh) refreshSoon();
+    // A mirror that is fresh enough answers for a key it holds at a revision not older than
+    // the last one written (or read from the original) through this instance.
+    let seen: KvEntry | null | undefined;
+    if (fresh && floor !== 0) {
+      seen = await mirror.get(key, opts);
+      if (seen && seen.revision >= (floor ?? 0)) return seen;
+    }
+    return await fromOriginal(key, opts, floor, seen);
+  };
+
+  /** Reads the original's leader; when it cannot answer, what the mirror can say. */
+  const fromOriginal = async (
+    key: string,
+    opts: Parameters<KV["get"]>[1],
+    floor: number | undefined,
+    seen: KvEntry | null | undefined,
+  ): Promise<KvEntry | null> => {
+    let cause: unknown;
+    if (now() >= state.originDownUntil) {
+      try {
+        const e = await options.original.get(key, opts);
+        // Never older than this again (monotonic reads); a key the original lacks is asked of
+        // the mirror again (bounded by `boundMs` from here).
+        if (e && !opts?.revision) remember(key, Math.max(e.revision, floor ?? 0));
+        else if (floor === 0) state.written.delete(key);
+        return e;
+      } catch (err) {
+        if (!isTransientNatsError(err)) throw err;
+        state.originDownUntil = now() + ORIGIN_DOWN_MS;
+        cause = err;
+      }
+    }
+    return await answerAlone(key, opts, floor, seen, cause);
+  };
+
+  /** The original does not answer: the mirror's entry when it is not older than ours. */
+  const answerAlone = async (
+    key: string,
+    opts: Parameters<KV["get"]>[1],
+    floor: number | undefined,
+    seen: KvEntry | null | undefined,
+    cause: unknown,
+  ): Promise<KvEntry | null> => {
+    const e = seen !== undefined ? seen : await mirror.get(key, opts);
+    if (e && floor !== 0 && e.revision >= (floor ?? 0)) return e;
+    throw new ReplicaBehindError(bucket, key, { cause });
+  };
+
+  const writing =
+    (name: "create" | "put" | "update") =>
+    async (key: string, ...rest: unknown[]): Promise<number> => {
+      try {
+        const revision = await (mirror[name] as (k: string, ...r: unknown[]) => Promise<number>)
+          .call(mirror, key, ...rest);
+        remember(key, revision);
+        return revision;
+      } catch (err) {
+        // Refused (a revision conflict, most often): what the mirror holds is not what the
+        // original holds, so the next read asks the original.
+        remember(key, 0);
+        throw err;
+      }
+    };
+  const removing = (name: "delete" | "purge") => async (key: string, ...rest: unknown[]) => {
+    try {
+      await (mirror[name] as (k: string, ...r: unknown[]) => Promise<void>)
+        .call(mirror, key, ...rest);
+    } finally {
+      remember(key, 0);
+    }
+  };
+  const latest = async (key: string): Promise<KvEntry | null> => {
+    try {
+      const e = await options.original.get(key);
+      if (e) remember(key, Math.max(e.revision, state.written.get(key) ?? 0));
+      return e;
+    } catch (err) {
+      if (!isTransientNatsError(err)) throw err;
+      throw new ReplicaBehindError(bucket, key, { cause: err });
+    }
+  };
+  const wrapped: Partial<Record<PropertyKey, unknown>> = {
+    [LATEST]: latest,
+    get,
+    create: writing("create"),
+    put: writing("put"),
+    update: writing("update"),
+    delete: removing("delete"),
+    purge: removing("purge"),
+  };
+  return new Proxy(mirror, {
+    get(target, prop) {
+      if (prop in wrapped) return wrapped[prop];
+      const value = Reflect.get(target, prop, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
