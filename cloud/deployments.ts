@@ -428,23 +428,26 @@ export class DeploymentService implements AsyncDisposable {
       const e = await this.#devices.get(key);
       const entry = e?.operation === "PUT" ? e.json<DeviceEntry>() : undefined;
       if (entry?.status !== "queued") continue;
-      // The entry first, over the one read: a device that started meanwhile (its progress
-      // moved the entry on) keeps its deployment; once cancelled, its progress is ignored.
+      // The desired shadow first (over concurrent changes to it), then the entry, over the one
+      // read: once the entry says cancelled, the device's shadow no longer has the deployment;
+      // a device that started meanwhile (its progress moved the entry on) is left to report.
+      await this.#clearDesired(deviceId, d.id);
       const next: DeviceEntry = {
         ...entry,
         status: "cancelled",
         ...(reason ? { reason } : {}),
         at: this.#now(),
       };
-      let rev: number;
       try {
-        rev = await this.#devices.update(key, JSON.stringify(next), e!.revision);
+        const rev = await this.#devices.update(key, JSON.stringify(next), e!.revision);
+        this.#see(d.id, deviceId, "cancelled", rev);
       } catch (err) {
-        if (isRevisionConflict(err)) continue; // moved on: looked at again next tick
-        throw err;
+        if (!isRevisionConflict(err)) throw err;
+        this.#o.logger?.log("info", "a cancelled deployment's device moved on meanwhile", {
+          deployment: d.id,
+          device: deviceId,
+        });
       }
-      this.#see(d.id, deviceId, "cancelled", rev);
-      await this.#clearDesired(deviceId, d.id);
     }
   }
 

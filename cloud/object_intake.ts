@@ -90,7 +90,7 @@ export async function serveObjectCommits(
     const stream = `OBJ_${bucket}`;
     const metaSubject = `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(c.name)}`;
     const digest = digestOf(c.sha256);
-    const previous = await jsm.direct.getMessage(stream, { last_by_subj: metaSubject })
+    const previous = await jsm.streams.getMessage(stream, { last_by_subj: metaSubject })
       .catch(() => null);
     const prevInfo = previous ? previous.json<{ nuid?: string; digest?: string }>() : undefined;
     // Checked even when repeated (a lost reply): the chunks may have been lost meanwhile.

@@ -840,7 +840,7 @@ export class PaymentService {
     const cabinet = new Set<string>();
     const regions = new Set([this.#o.region]);
     const unlock = await jetstreamManager(this.#nc).then((jsm) =>
-      jsm.direct.getMessage(`PAYMENTS_${this.#o.region.toUpperCase()}`, {
+      jsm.streams.getMessage(`PAYMENTS_${this.#o.region.toUpperCase()}`, {
         last_by_subj: subjects.payment({ region: this.#o.region, sessionId }, "unlock_sent"),
       })
     ).catch(() => null);
@@ -1154,9 +1154,11 @@ export class PaymentService {
     const payments = `PAYMENTS_${this.#o.region.toUpperCase()}`;
     /** The device the session's unlock went to: only its cart counts. */
     const unlockedDevice = async (sessionId: string) => {
-      const u = await jsm.direct.getMessage(payments, {
+      // From the stream's leader (a Direct Get may be answered by a replica that is behind, and
+      // a missing unlock would let any device's cart through); a failed read is redelivered.
+      const u = await jsm.streams.getMessage(payments, {
         last_by_subj: subjects.payment({ region: this.#o.region, sessionId }, "unlock_sent"),
-      }).catch(() => null);
+      });
       const e = u ? parsePaymentEvent(u.data) : undefined;
       return e?.ok && e.value.type === "unlock_sent" ? e.value.deviceId : undefined;
     };
@@ -1164,7 +1166,18 @@ export class PaymentService {
       const e = parsePipelineEvent(m.data);
       const sender = m.subject.split(".")[3];
       if (e.ok && e.value.type === "session_completed") {
-        const unlocked = await unlockedDevice(e.value.sessionId);
+        let unlocked: string | undefined;
+        try {
+          unlocked = await unlockedDevice(e.value.sessionId);
+        } catch (err) {
+          if (!isTransientNatsError(err)) throw err;
+          this.#o.logger?.log("warn", "cart's unlock could not be read; it is redelivered", {
+            sessionId: e.value.sessionId,
+            error: String(err),
+          });
+          m.nak(2000);
+          return;
+        }
         if (unlocked !== undefined && unlocked !== sender) {
           // A cart from another device than the one unlocked (a stolen device that learnt a
           // session id): never charged.

@@ -47,7 +47,7 @@ export async function serveSessionStatus(
   const credentials = await openKv(nc, buckets.deviceCredentials, { history: 5 });
   const stream = regionStreams(options.region).find((s) => s.name.startsWith("PAYMENTS_"))!.name;
   const event = async (sessionId: string, type: PaymentEventType) => {
-    const m = await jsm.direct.getMessage(stream, {
+    const m = await jsm.streams.getMessage(stream, {
       last_by_subj: subjects.payment({ region: options.region, sessionId }, type),
     }).catch(() => null);
     const e = m ? parsePaymentEvent(m.data) : undefined;

@@ -177,7 +177,7 @@ Deno.test({
       const ms = await firstHeartbeat(build.executable, nats, () => nats.connect(), 120_000);
       assert.ok(ms > 0);
       // ffmpeg.wasm records on the ARM build too.
-      const clip = await firstClip(build.executable, nats, () => nats.connect(), 240_000, 60_000);
+      const clip = await firstClip(build.executable, nats, () => nats.connect(), 240_000, 120_000);
       assert.equal(clip.codec, "h264");
       assert.ok(clip.frames > 0);
     } finally {

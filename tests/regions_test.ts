@@ -347,9 +347,15 @@ Deno.test({
       ),
     );
     const stop = new AbortController();
+    // What the services say (warnings of failed ticks...), printed when the test fails.
+    const said: string[] = [];
     const services = await Promise.all(regions.map(async (region) => {
       const nc = ncs.get(region)!;
       const service = await DeploymentService.open(nc, {
+        logger: {
+          log: (level, msg, fields) =>
+            void said.push(`${region} ${level} ${msg} ${JSON.stringify(fields ?? {})}`),
+        },
         region,
         regional: true,
         artifactsStream: await ensureObjectMirror(nc, buckets.artifacts),
@@ -440,7 +446,14 @@ Deno.test({
           (await services[0]!.device(off.id, "shop-us-off"))?.status === "cancelled" || undefined,
         20_000,
         "us's instance took it back",
-      );
+      ).catch(async (e) => {
+        throw new Error(
+          `${(e as Error).message}; us reads ${JSON.stringify(await services[1]!.get(off.id))}, ` +
+            `entry ${JSON.stringify(await services[1]!.device(off.id, "shop-us-off"))}; said ${
+              JSON.stringify(said.slice(-20))
+            }`,
+        );
+      });
       const offDesired = (await usShadow.get("shop-us-off.desired"))?.json<
         { state: { deployment?: unknown } }
       >();
