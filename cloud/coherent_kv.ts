@@ -121,11 +121,22 @@ export interface Coherence {
   refreshing: Promise<void> | undefined;
   /** Until when the original is taken as unreachable, ms. */
   originDownUntil: number;
+  /** Reads answered by the mirror, by the original, by the mirror alone (original down), not. */
+  readonly answered: { mirror: number; original: number; alone: number; behind: number };
+  /** The last error the original (or a refresh) met, for diagnostics. */
+  lastError: string | undefined;
 }
 
 /** A new {@link Coherence}. */
 export function coherence(): Coherence {
-  return { written: new Map(), freshAsOf: -Infinity, refreshing: undefined, originDownUntil: 0 };
+  return {
+    written: new Map(),
+    freshAsOf: -Infinity,
+    refreshing: undefined,
+    originDownUntil: 0,
+    answered: { mirror: 0, original: 0, alone: 0, behind: 0 },
+    lastError: undefined,
+  };
 }
 
 /**
@@ -163,8 +174,9 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
   const refreshSoon = () => {
     state.refreshing ??= refresh()
       .catch((e) => {
-        if (!isTransientNatsError(e)) throw e;
-        state.originDownUntil = now() + ORIGIN_DOWN_MS;
+        // Not fresh, then: reads go to the original. What it was is kept for diagnostics.
+        state.lastError = `refresh: ${String(e)}`;
+        if (isTransientNatsError(e)) state.originDownUntil = now() + ORIGIN_DOWN_MS;
       })
       .finally(() => state.refreshing = undefined);
   };
@@ -183,7 +195,10 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
     let seen: KvEntry | null | undefined;
     if (fresh && floor !== 0) {
       seen = await mirror.get(key, opts);
-      if (seen && seen.revision >= (floor ?? 0)) return seen;
+      if (seen && seen.revision >= (floor ?? 0)) {
+        state.answered.mirror++;
+        return seen;
+      }
     }
     return await fromOriginal(key, opts, floor, seen);
   };
@@ -203,9 +218,11 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
         // the mirror again (bounded by `boundMs` from here).
         if (e && !opts?.revision) remember(key, Math.max(e.revision, floor ?? 0));
         else if (floor === 0) state.written.delete(key);
+        state.answered.original++;
         return e;
       } catch (err) {
         if (!isTransientNatsError(err)) throw err;
+        state.lastError = `get: ${String(err)}`;
         state.originDownUntil = now() + ORIGIN_DOWN_MS;
         cause = err;
       }
@@ -222,7 +239,11 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
     cause: unknown,
   ): Promise<KvEntry | null> => {
     const e = seen !== undefined ? seen : await mirror.get(key, opts);
-    if (e && floor !== 0 && e.revision >= (floor ?? 0)) return e;
+    if (e && floor !== 0 && e.revision >= (floor ?? 0)) {
+      state.answered.alone++;
+      return e;
+    }
+    state.answered.behind++;
     throw new ReplicaBehindError(bucket, key, { cause });
   };
 

@@ -192,6 +192,7 @@ export {
   ReplicaBehindError,
 } from "./coherent_kv.ts";
 export {
+  coherenceOf,
   ensureObjectMirror,
   openKv,
   type OpenKvOptions,

@@ -98,6 +98,14 @@ export interface OpenKvOptions {
 
 const coherences = new WeakMap<NatsConnection, Map<string, Coherence>>();
 
+/**
+ * What the instance on `nc` knows of its mirror of global `bucket` (how its reads were
+ * answered, the last error the original met), or undefined when it reads no mirror of it.
+ */
+export function coherenceOf(nc: NatsConnection, bucket: string): Readonly<Coherence> | undefined {
+  return coherences.get(nc)?.get(bucket);
+}
+
 /** What every KV opened through `nc` on `bucket` shares (the writes it made, the mirror's freshness). */
 function sharedCoherence(nc: NatsConnection, bucket: string): Coherence {
   let byBucket = coherences.get(nc);

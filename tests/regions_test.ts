@@ -9,6 +9,7 @@ import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   type CloudService,
+  coherenceOf,
   ComponentRegistry,
   DeploymentService,
   ensureObjectMirror,
@@ -34,6 +35,18 @@ import {
 } from "../protocol/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, startTestCluster, streamMessages } from "./harness.ts";
+
+/** How a region's reads of a mirror were answered (for a failure's message). */
+function describe(c: ReturnType<typeof coherenceOf>): string {
+  return c
+    ? JSON.stringify({
+      answered: c.answered,
+      freshAgoMs: Date.now() - c.freshAsOf,
+      downForMs: c.originDownUntil - Date.now(),
+      lastError: c.lastError,
+    })
+    : "none";
+}
 
 /** Every payment event of `region` so far (its PAYMENTS stream). */
 function paymentEvents(nc: NatsConnection, region: string): Promise<PaymentEvent[]> {
@@ -398,7 +411,13 @@ Deno.test({
             `us desired ${told}; UPDATES_US subjects ${JSON.stringify(said)}`,
         );
       });
-      assert.equal(done.counts.healthy, 2, JSON.stringify(done.counts));
+      assert.equal(
+        done.counts.healthy,
+        2,
+        `${JSON.stringify(done.counts)}; us's mirror of deployment_devices ${
+          describe(coherenceOf(ncs.get("us")!, buckets.deploymentDevices))
+        }`,
+      );
       // The us device read the artifacts from its region's mirror, which holds them.
       const usShadow = await openKv(ncs.get("us")!, buckets.shadow, { history: 5 });
       const desired = (await usShadow.get("shop-us-a.desired"))?.json<
@@ -449,9 +468,10 @@ Deno.test({
       ).catch(async (e) => {
         throw new Error(
           `${(e as Error).message}; us reads ${JSON.stringify(await services[1]!.get(off.id))}, ` +
-            `entry ${JSON.stringify(await services[1]!.device(off.id, "shop-us-off"))}; said ${
-              JSON.stringify(said.slice(-20))
-            }`,
+            `entry ${JSON.stringify(await services[1]!.device(off.id, "shop-us-off"))}; us's ` +
+            `mirror of deployments ${
+              describe(coherenceOf(ncs.get("us")!, buckets.deployments))
+            }; said ${JSON.stringify(said.slice(-20))}`,
         );
       });
       const offDesired = (await usShadow.get("shop-us-off.desired"))?.json<
