@@ -195,7 +195,11 @@ export async function runSimulator(
       }
     }
   }, tickMs);
-  await new Promise((resolve) => options.signal.addEventListener("abort", resolve, { once: true }));
+  if (!options.signal.aborted) {
+    await new Promise((resolve) =>
+      options.signal.addEventListener("abort", resolve, { once: true })
+    );
+  }
   clearInterval(timer);
   cmdSub.unsubscribe();
   await Promise.all(conns.map((c) => c.drain().catch(() => c.close())));

@@ -77,7 +77,11 @@ if (import.meta.main) {
     }
     console.log(`nats: ${nats.url}`);
     console.log(`api: ${svc.url}`);
-    await new Promise((resolve) => shutdown.addEventListener("abort", resolve, { once: true }));
+    // A signal that came while the service was starting has aborted already (waiting for the
+    // event then waited for a second signal).
+    if (!shutdown.aborted) {
+      await new Promise((resolve) => shutdown.addEventListener("abort", resolve, { once: true }));
+    }
   } catch (e) {
     console.error(`cloud: ${(e as Error).message}`);
     Deno.exit(1);

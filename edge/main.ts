@@ -164,7 +164,11 @@ async function main(): Promise<number> {
     stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
   }
   console.log(`ready: ${config.deviceId}`);
-  await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+  // A signal that came while the agent was starting (loading its model, connecting) has
+  // aborted already: waiting for the event then would wait forever.
+  if (!stop.signal.aborted) {
+    await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
+  }
   await agent.stop();
   await Promise.allSettled(running);
   await sceneLink?.[Symbol.asyncDispose]();
