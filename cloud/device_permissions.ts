@@ -111,13 +111,16 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
         `$JS.API.DIRECT.GET.OBJ_${clips}.$O.${clips}.C.${grant.deviceId}.>`,
         // Updates: signed manifests and artifact chunks are the same for every device, read by
         // direct get (metadata by subject, chunks by sequence) from the store, or from its
-        // region's mirror of it.
+        // region's mirror of it; and from the stream's leader when the replica that answered a
+        // direct get is behind (the content is the same, only who answers differs).
         `$JS.API.STREAM.INFO.KV_${buckets.components}`,
         `$JS.API.DIRECT.GET.KV_${buckets.components}.>`,
         `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}`,
         `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}.>`,
         `$JS.API.DIRECT.GET.${artifactsMirror}`,
         `$JS.API.DIRECT.GET.${artifactsMirror}.>`,
+        `$JS.API.STREAM.MSG.GET.OBJ_${buckets.artifacts}`,
+        `$JS.API.STREAM.MSG.GET.${artifactsMirror}`,
       ],
       deny: [`${anyRegion}.cmd.>`],
     },

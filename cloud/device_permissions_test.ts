@@ -33,6 +33,9 @@ Deno.test("devicePermissions allow a device its own subjects and its cabinet pee
       "$O.clips_eu-west.C.m001-a.abc123def456",
       "$JS.API.DIRECT.GET.OBJ_artifacts_mirror_eu-west.$O.artifacts.C.abc",
       "$JS.API.DIRECT.GET.OBJ_artifacts_mirror_eu-west",
+      // The same chunks from the stream's leader, when a replica is behind.
+      "$JS.API.STREAM.MSG.GET.OBJ_artifacts_mirror_eu-west",
+      "$JS.API.STREAM.MSG.GET.OBJ_artifacts",
       // What it reports, to another region's servers while its own region is down.
       "vs.us-east.dev.m001-a.hb",
       "vs.us-east.dev.m001-a.evt.door_closed",
@@ -65,7 +68,8 @@ Deno.test("devicePermissions allow a device its own subjects and its cabinet pee
       "$JS.API.STREAM.MSG.GET.KV_shadow_eu-west",
       "$JS.API.STREAM.CREATE.KV_shadow_eu-west",
       "$JS.API.DIRECT.GET.OBJ_artifacts_mirror_us-east",
-      "$JS.API.STREAM.MSG.GET.OBJ_artifacts",
+      "$JS.API.STREAM.MSG.GET.OBJ_artifacts_mirror_us-east",
+      "$JS.API.STREAM.MSG.GET.OBJ_clips_eu-west",
       "vs.eu-west.audit.command_unlock",
       "$JS.API.DIRECT.GET.PAYMENTS_EU-WEST.vs.eu-west.pay.*.unlock_sent",
       "$JS.API.DIRECT.GET.KV_service.$KV.service.commands.signing_key",

@@ -24,7 +24,12 @@
  *
  * @module
  */
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import {
+  type JetStreamManager,
+  jetstreamManager,
+  type MsgRequest,
+  type StoredMsg,
+} from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
@@ -143,8 +148,9 @@ const MISSING_ATTEMPTS = 8;
  * so requests that any replica can answer, where `ObjectStore.get` would create a consumer per
  * chunk, the slow part when a thousand devices update at once). Any replica of the stream (or of
  * the region's mirror) answers a direct get, including one that has not applied the latest
- * writes yet: a chunk that seems missing is asked for again, a few times over about 4 s, before
- * it is taken as missing.
+ * writes yet: a chunk that seems missing is asked of the stream's leader (which holds every
+ * write any replica has applied), and, if the leader lacks it too (a mirror still catching up),
+ * asked for again a few times over about 3 s before it is taken as missing.
  */
 async function readChunk(
   jsm: JetStreamManager,
@@ -152,27 +158,37 @@ async function readChunk(
   sha256: string,
   artifact: string,
 ): Promise<Uint8Array> {
+  const direct: GetMessage = (q) => jsm.direct.getMessage(stream, q);
+  const leader: GetMessage = (q) => jsm.streams.getMessage(stream, q as MsgRequest);
   for (let attempt = 1;; attempt++) {
     try {
-      return await readChunkOnce(jsm, stream, sha256, artifact);
+      return await readChunkOnce(direct, { stream, sha256, artifact });
+    } catch (e) {
+      if (!(e instanceof ChunkMissingError)) throw e;
+    }
+    try {
+      return await readChunkOnce(leader, { stream, sha256, artifact });
     } catch (e) {
       if (!(e instanceof ChunkMissingError) || attempt >= MISSING_ATTEMPTS) throw e;
-      await new Promise((r) => setTimeout(r, 100 * attempt));
     }
+    await new Promise((r) => setTimeout(r, 100 * attempt));
   }
 }
+
+/** One way of reading a stream's message: by direct get (any replica) or from its leader. */
+type GetMessage = (
+  q: { last_by_subj: string } | { seq: number; next_by_subj: string },
+) => Promise<StoredMsg | null>;
 
 /** A chunk (or one of its messages) the replica that answered does not hold. */
 class ChunkMissingError extends ArtifactVerifyError {}
 
 async function readChunkOnce(
-  jsm: JetStreamManager,
-  stream: string,
-  sha256: string,
-  artifact: string,
+  get: GetMessage,
+  { stream, sha256, artifact }: { stream: string; sha256: string; artifact: string },
 ): Promise<Uint8Array> {
   // Not found is null; a lost connection throws (and the download resumes next time).
-  const meta = await jsm.direct.getMessage(stream, {
+  const meta = await get({
     last_by_subj: `$O.${buckets.artifacts}.M.${Base64UrlPaddedCodec.encode(sha256)}`,
   });
   const info = meta?.json<{ nuid: string; size: number; chunks: number; deleted?: boolean }>();
@@ -186,7 +202,7 @@ async function readChunkOnce(
   let at = 0;
   let seq = 0;
   for (let i = 0; i < info.chunks; i++) {
-    const m = await jsm.direct.getMessage(stream, { seq, next_by_subj: subject });
+    const m = await get({ seq, next_by_subj: subject });
     if (!m) {
       throw new ChunkMissingError(
         `Chunk ${sha256} of "${artifact}" is corrupt in the store: message ${

@@ -1,6 +1,7 @@
 /** Component versions: publishing, signing, and the device's verified, resumable, delta download. */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { ComponentError, ComponentRegistry } from "../cloud/mod.ts";
 import {
@@ -142,6 +143,47 @@ Deno.test("a corrupt or missing chunk in the store is refused and nothing is ass
     (e) => e instanceof ArtifactVerifyError && /missing/.test(e.message),
   );
   assert.deepEqual(await files(d.outDir), []);
+});
+
+Deno.test("a chunk a lagging replica does not hold yet is read from the stream's leader", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  const registry = await ComponentRegistry.open(nc);
+  const data = noise(1_000_000, 12);
+  const signed = JSON.stringify(
+    await registry.publish(recipe("1.0.0"), [{ name: "m.bin", data }]),
+  );
+  const trustedKeys = await registry.trustedKeys();
+  // Replicas that are behind, as a region's mirror follower can be: each answers direct gets
+  // of OBJ_artifacts (mirror_direct) and holds the chunks' metadata but none of their bytes, so
+  // seven in eight direct gets of a chunk's message find nothing.
+  const jsm = await jetstreamManager(nc);
+  for (let i = 0; i < 7; i++) {
+    await jsm.streams.add({
+      name: `LAGGING_${i}`,
+      mirror: { name: "OBJ_artifacts", filter_subject: "$O.artifacts.M.>" },
+      mirror_direct: true,
+      allow_direct: true,
+      // Metadata messages roll up their subject.
+      allow_rollup_hdrs: true,
+    });
+  }
+  const metas = Object.keys(
+    (await jsm.streams.info("OBJ_artifacts", { subjects_filter: "$O.artifacts.M.>" })).state
+      .subjects ?? {},
+  ).length;
+  assert.ok(metas > 10, `${metas} chunks`);
+  for (let i = 0; i < 7; i++) {
+    await eventually(
+      async () => (await jsm.streams.info(`LAGGING_${i}`)).state.messages === metas || undefined,
+      10_000,
+      `LAGGING_${i} holds the metadata`,
+    );
+  }
+  const d = await dirs();
+  const got = await fetchArtifacts(nc, signed, { ...d, trustedKeys });
+  assert.deepEqual(await Deno.readFile(got.files["m.bin"]!), data);
+  assert.equal(got.bytesDownloaded, data.length);
 });
 
 Deno.test("an interrupted download resumes from the last verified chunk", async () => {
