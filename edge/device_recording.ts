@@ -44,6 +44,9 @@ import { clipObjectName, uploadClip } from "./clip_uploader.ts";
 import { NativeClipEncoder } from "./native_clip_encoder.ts";
 import type { Outbox } from "./outbox.ts";
 
+/** How long {@link DeviceRecording.close} waits for clips in progress by default. */
+const STOP_GRACE_MS = 2000;
+
 /** Clip counters for telemetry. */
 export interface RecordingStats {
   /** Finished clips not yet uploaded. */
@@ -209,13 +212,34 @@ export class DeviceRecording implements AsyncDisposable {
     }
   }
 
-  /** Ends the clips in progress, stops the encoder and closes the spool. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.#queue.close().catch(() => {});
-    await this.#feeding;
-    await this.recorder[Symbol.asyncDispose]();
+  /**
+   * Ends the clips in progress, stops the encoder and closes the spool. Clips still encoding
+   * after `graceMs` (a slow device, emulation) are given up, said in the log: a stop never
+   * waits on the encoder for longer than that.
+   */
+  async close(options: { graceMs?: number } = {}): Promise<void> {
+    const graceMs = options.graceMs ?? STOP_GRACE_MS;
+    const drained = (async () => {
+      await this.#queue.close().catch(() => {});
+      await this.#feeding;
+      await this.recorder[Symbol.asyncDispose]();
+      return true;
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<false>((r) => timer = setTimeout(() => r(false), graceMs));
+    const inTime = await Promise.race([drained, late]).finally(() => clearTimeout(timer));
+    if (!inTime) {
+      this.#o.log?.("warn", "recording stopped before its clips in progress finished encoding", {
+        graceMs,
+      });
+    }
     await this.#encoder[Symbol.asyncDispose]();
     this.spool[Symbol.dispose]();
+  }
+
+  /** Same as {@link DeviceRecording.close} with its default grace. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   async #upload(nc: NatsConnection, clip: SpooledClip, signal: AbortSignal): Promise<void> {

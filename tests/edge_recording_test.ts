@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { ensureStreams } from "../cloud/mod.ts";
-import { Agent, SimulatedHardware } from "../edge/mod.ts";
+import { Agent, DeviceRecording, Outbox, SimulatedHardware } from "../edge/mod.ts";
+import { type ClipEncoding, type ClipSpec, createFrame } from "../pipeline/mod.ts";
 import { type ClipUploaded, filters, parseClipUploaded } from "../protocol/mod.ts";
 import { eventually, streamEvents, testAgentConfig } from "./edge_harness.ts";
 import { startTestNats } from "./harness.ts";
@@ -193,4 +194,69 @@ Deno.test({
     assert.ok(agent.connected);
     assert.ok(events.some((e) => e.type === "session_completed"));
   },
+});
+
+/** An encoder far behind, as on a slow board: it takes frames, and a clip it never finishes. */
+class StuckEncoder {
+  readonly backend = "stuck";
+  opened = 0;
+  disposed = false;
+  open(spec: ClipSpec): Promise<ClipEncoding> {
+    this.opened++;
+    return Promise.resolve({
+      spec,
+      write: () => Promise.resolve(),
+      close: () => new Promise<never>(() => {}),
+      abort: () => {},
+      output: new ReadableStream<Uint8Array>(),
+    });
+  }
+  [Symbol.asyncDispose](): Promise<void> {
+    this.disposed = true;
+    return Promise.resolve();
+  }
+}
+
+Deno.test("recording stopped while its clips are still encoding gives them up after its grace", async () => {
+  const config = await testAgentConfig("nats://127.0.0.1:1", {
+    cameras: [cameras[0]],
+    recording: { enabled: true, preRollMs: 0, postRollMs: 0 },
+  });
+  using outbox = new Outbox(`${config.dataDir}/outbox.db`);
+  const said: string[] = [];
+  const encoder = new StuckEncoder();
+  const rec = await DeviceRecording.start(config, {
+    outbox,
+    encoder,
+    log: (_level, msg) => void said.push(msg),
+  });
+  const frame = (seq: number, ts: number) =>
+    createFrame({
+      cameraId: "cam-1",
+      deviceId: config.deviceId,
+      seq,
+      ts,
+      width: 160,
+      height: 120,
+      format: "i420",
+      data: new Uint8Array(160 * 120 * 3 / 2),
+    });
+  const t0 = Date.now();
+  rec.doorOpened("s-1", t0);
+  for (let i = 0; i < 5; i++) rec.offer(frame(i, t0 + i * 100));
+  await eventually(() => encoder.opened > 0 || undefined, 10_000, "a clip was opened");
+  rec.doorClosed("s-1", t0 + 400);
+  // Without a grace the stop would wait for the encoder for ever; 20 s is only this test's cap.
+  let cap: ReturnType<typeof setTimeout> | undefined;
+  const stopped = await Promise.race([
+    rec.close({ graceMs: 200 }).then(() => true),
+    new Promise<false>((r) => cap = setTimeout(() => r(false), 20_000)),
+  ]).finally(() => clearTimeout(cap));
+  assert.ok(stopped, "the recording stopped");
+  assert.ok(encoder.disposed, "the encoder was stopped");
+  assert.ok(
+    said.includes("recording stopped before its clips in progress finished encoding"),
+    said.join("; "),
+  );
+  await Deno.remove(config.dataDir, { recursive: true });
 });
