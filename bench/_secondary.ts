@@ -14,6 +14,7 @@ import {
   runClockSync,
 } from "../pipeline/mod.ts";
 import { loadWasmKernels } from "../wasm/mod.ts";
+import { sleep } from "../runtime/mod.ts";
 
 const [url, startArg, secondsArg, fpsArg, wArg, hArg, phaseArg, offsetArg] = Deno.args;
 const start = Number(startArg);
@@ -28,7 +29,6 @@ const localNow = () => Date.now() - offset; // this device's clock runs `offset`
 
 const nc = await connectNats(url!, { name: "bench-secondary" });
 const rand = prng(77);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const base = natsClockProbe(nc, { region: "local", deviceId: "m001-a" }, { deviceId: "m001-b" });
 const probe: ClockProbe = {
   async exchange(t0, options) {

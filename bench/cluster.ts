@@ -33,10 +33,10 @@ import {
   startIngestThread,
   startLocalSupercluster,
   useRegionLayout,
-  writePrivateFile,
 } from "../cloud/mod.ts";
 import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, peakRssMb, percentile } from "./_machine.ts";
+import { sleep, writePrivateFile } from "../runtime/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -49,7 +49,6 @@ if (!Number.isInteger(CONNECTIONS) || CONNECTIONS < 3 || CONNECTIONS > 60_000) {
   Deno.exit(2);
 }
 const log = (m: string) => console.error(`bench cluster: ${m}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const beat = (deviceId: string, seq: number) =>
   heartbeat.encode({

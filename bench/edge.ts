@@ -21,13 +21,7 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { buildEdge } from "../cli/build_edge.ts";
 import { Kvm } from "@nats-io/kv";
-import {
-  connectNats,
-  ensureStreams,
-  loadCommandKey,
-  startLocalNats,
-  writePrivateFile,
-} from "../cloud/mod.ts";
+import { connectNats, ensureStreams, loadCommandKey, startLocalNats } from "../cloud/mod.ts";
 import { Outbox } from "../edge/mod.ts";
 import {
   buckets,
@@ -39,9 +33,9 @@ import {
   subjects,
 } from "../protocol/mod.ts";
 import { machine, peakRssMb } from "./_machine.ts";
+import { sleep, writePrivateFile } from "../runtime/mod.ts";
 
 const log = (s: string) => console.error(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const work = await Deno.makeTempDir({ prefix: "vend-bench-edge-" });
 const nats = await startLocalNats({ dataDir: `${work}/nats` });
 const nc = await connectNats(nats, { name: "bench" });

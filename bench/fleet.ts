@@ -25,10 +25,10 @@ import {
   simulatorPermissions,
   startLocalNats,
   TokenService,
-  writePrivateFile,
 } from "../cloud/mod.ts";
 import { buckets, heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, percentile } from "./_machine.ts";
+import { sleep, writePrivateFile } from "../runtime/mod.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -43,7 +43,6 @@ const INTERVAL_MS = Number(values["interval-ms"]);
 const WINDOW_S = Number(values.seconds);
 const ROOT = new URL("../", import.meta.url).pathname;
 const log = (s: string) => console.error(s);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const work = await Deno.makeTempDir({ prefix: "vend-bench-fleet-" });
 const nats = await startLocalNats({ dataDir: work });

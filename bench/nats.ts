@@ -14,7 +14,8 @@
  */
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, ensureStreams, startLocalNats, writePrivateFile } from "../cloud/mod.ts";
+import { connectNats, ensureStreams, startLocalNats } from "../cloud/mod.ts";
+import { writePrivateFile } from "../runtime/mod.ts";
 import {
   deviceInboxPrefix,
   heartbeat,

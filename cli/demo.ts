@@ -27,6 +27,7 @@
  */
 import { parseArgs } from "node:util";
 import { Kvm } from "@nats-io/kv";
+import { onShutdown, writePrivateFile } from "../runtime/mod.ts";
 import {
   connectNats,
   createLoginCode,
@@ -37,10 +38,8 @@ import {
   loadCommandKey,
   type LocalSupercluster,
   type NatsEndpoint,
-  onShutdown,
   startLocalSupercluster,
   TokenService,
-  writePrivateFile,
 } from "../cloud/mod.ts";
 import { buckets, filters, parsePaymentEvent, type TrustedKey } from "../protocol/mod.ts";
 

@@ -26,7 +26,7 @@ import { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
 import { paymentRoutes } from "./payment_api.ts";
 import { priceRoutes } from "./price_api.ts";
 import { customerAppRoutes } from "./customer_app.tsx";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 import { ApiError, problem } from "./problem.ts";
 import { ReplicaBehindError } from "./coherent_kv.ts";
 import { Metrics } from "./prometheus.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createApp } from "./app.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 
 Deno.test("createApp answers /healthz with 200 when every check passes", async () => {
   const app = createApp({

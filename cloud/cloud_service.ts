@@ -21,13 +21,12 @@ import type { IngestCounters } from "./fleet_ingest.ts";
 import { startIngestThread } from "./ingest_thread.ts";
 import { FleetState } from "./fleet_state.ts";
 import { Metrics } from "./prometheus.ts";
-import { jsonLogger, type Logger } from "./logger.ts";
+import { jsonLogger, type Logger, writePrivateFile } from "../runtime/mod.ts";
 import { connectNats, type NatsTarget } from "./nats_connect.ts";
 import { serveObjectCommits } from "./object_intake.ts";
 import { serveSessionStatus } from "./session_status.ts";
 import { DeviceProvisioning } from "./device_provisioning.ts";
 import type { NatsAccounts } from "./nats_accounts.ts";
-import { writePrivateFile } from "../edge/mod.ts";
 import { natsHealth } from "./nats_health.ts";
 import { ensureStreams } from "./streams.ts";
 import {

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { jsonLogger } from "./logger.ts";
+ * import { jsonLogger } from "../runtime/mod.ts";
  * import { LogCodeSender } from "./code_sender.ts";
  *
  * const sender = new LogCodeSender(jsonLogger("info"));
@@ -18,7 +18,7 @@
  */
 // @ts-types="@types/nodemailer"
 import nodemailer from "nodemailer";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 
 /** A one-time code to deliver, in the customer's language. */
 export interface CodeMessage {

@@ -45,7 +45,7 @@ import {
 } from "../protocol/mod.ts";
 import { ComponentError } from "./component_registry.ts";
 import { isRevisionConflict } from "./fleet_state.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 
 /** What picks a deployment's devices; a device matching any listed item is in. */
 export interface DeploymentSelector {

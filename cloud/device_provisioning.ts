@@ -43,7 +43,7 @@ import {
   type TrustedKey,
 } from "../protocol/mod.ts";
 import { loadCommandKey } from "./command_key.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 import type { NatsAccounts } from "./nats_accounts.ts";
 
 /** Options of {@link DeviceProvisioning.open}. */

@@ -24,7 +24,7 @@ import {
 } from "../protocol/mod.ts";
 import type { AlertRecord, DeviceStatus } from "./fleet_model.ts";
 import { type FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 
 /** Options of {@link FleetIngest}. */
 export interface FleetIngestOptions {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { jsonLogger } from "./logger.ts";
+import { jsonLogger } from "../runtime/mod.ts";
 import { connectNats } from "./nats_connect.ts";
 import { FleetIngest, type IngestCounters } from "./fleet_ingest.ts";
 import { FleetState } from "./fleet_state.ts";

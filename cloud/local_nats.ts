@@ -16,7 +16,7 @@
  */
 import { connectNats, type NatsTarget } from "./nats_connect.ts";
 import { NatsAccounts } from "./nats_accounts.ts";
-import { writePrivateFile } from "../edge/mod.ts";
+import { sleep, writePrivateFile } from "../runtime/mod.ts";
 import { ensurePrivateCa, issueServerCertificate } from "./private_ca.ts";
 import { awaitReady, type NatsChild, spawnNats, type TailLines } from "./_nats_process.ts";
 
@@ -161,14 +161,10 @@ async function claimDataDir(natsDir: string): Promise<string> {
     }
     if (isOurServer) {
       Deno.kill(record.serverPid, "SIGTERM");
-      for (let i = 0; i < 50 && processAlive(record.serverPid); i++) await delay(100);
+      for (let i = 0; i < 50 && processAlive(record.serverPid); i++) await sleep(100);
     }
   }
   return ownerFile;
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** A nats-server child process started by {@link startLocalNats}. */

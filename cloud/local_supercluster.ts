@@ -20,7 +20,7 @@
  * @module
  */
 import { jetstreamManager } from "@nats-io/jetstream";
-import { writePrivateFile } from "../edge/mod.ts";
+import { writePrivateFile } from "../runtime/mod.ts";
 import { awaitReady, type NatsChild, spawnNats } from "./_nats_process.ts";
 import { NatsAccounts } from "./nats_accounts.ts";
 import { connectNats, type NatsTarget } from "./nats_connect.ts";

@@ -23,7 +23,7 @@ import { connectNats } from "./nats_connect.ts";
 import { auditNatsRefusals } from "./nats_refusal_audit.ts";
 import { NatsAccounts } from "./nats_accounts.ts";
 import { ensurePrivateCa, issueServerCertificate } from "./private_ca.ts";
-import { onShutdown } from "./shutdown.ts";
+import { onShutdown } from "../runtime/mod.ts";
 import type { CrashPoint } from "./crashing_provider.ts";
 
 if (import.meta.main) {

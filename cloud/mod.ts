@@ -37,7 +37,6 @@ export {
   NatsStartError,
   startLocalNats,
 } from "./local_nats.ts";
-export { jsonLogger, type Logger, type LogLevel } from "./logger.ts";
 export {
   connectNats,
   type ConnectNatsOptions,
@@ -63,7 +62,6 @@ export {
   type UserPermissions,
 } from "./device_permissions.ts";
 export { natsHealth } from "./nats_health.ts";
-export { onShutdown } from "./shutdown.ts";
 export { ensureDeviceBuckets, ensureStreams, type StreamPlacement } from "./streams.ts";
 export { loadCommandKey } from "./command_key.ts";
 export {
@@ -74,7 +72,6 @@ export {
   spkiHash,
   type TlsFiles,
 } from "./private_ca.ts";
-export { writePrivateFile } from "../edge/mod.ts";
 export {
   type DeviceCredentialRecord,
   DeviceProvisioning,

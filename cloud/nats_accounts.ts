@@ -39,7 +39,7 @@ import {
   DEVICES_TO_CLOUD,
   type UserPermissions,
 } from "./device_permissions.ts";
-import { writePrivateFile } from "../edge/mod.ts";
+import { writePrivateFile } from "../runtime/mod.ts";
 
 /** The accounts of a Vendstream NATS system. */
 export type AccountName = "system" | "cloud" | "devices";

@@ -27,7 +27,7 @@ import {
   parseObjectCommit,
   SUBJECT_ROOT,
 } from "../protocol/mod.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 
 /** Options of {@link serveObjectCommits}. */
 export interface ObjectIntakeOptions {

@@ -82,7 +82,7 @@ import {
   subjects,
 } from "../protocol/mod.ts";
 import { isRevisionConflict } from "./fleet_state.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 
 /** Opens a machine's door for a payment session: the cloud's command to its primary device. */
 export interface MachineUnlocker {

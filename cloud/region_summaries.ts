@@ -27,7 +27,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { buckets } from "../protocol/mod.ts";
 import { putJson } from "./fleet_state.ts";
 import { KvReplica } from "./kv_replica.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 import { openKv } from "./region_layout.ts";
 
 /** Devices and how many are online. */

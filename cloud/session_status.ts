@@ -27,7 +27,7 @@ import {
   SUBJECT_ROOT,
   subjects,
 } from "../protocol/mod.ts";
-import type { Logger } from "./logger.ts";
+import type { Logger } from "../runtime/mod.ts";
 
 /** Payment event types after which a session's clips may be evicted. */
 const SETTLED: ReadonlySet<PaymentEventType> = new Set<PaymentEventType>([

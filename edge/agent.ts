@@ -81,6 +81,7 @@ import {
 } from "./region_failover.ts";
 import { type CartDecider, SimulatedScene } from "./simulated_machine.ts";
 import { SystemStatsReader } from "./system_stats.ts";
+import { sleep } from "../runtime/mod.ts";
 
 /** A camera of another device of the machine that this (primary) device receives over NATS. */
 export interface RemoteCamera {
@@ -747,22 +748,17 @@ export class Agent implements AsyncDisposable {
    */
   async #keepCredentials(nc: NatsConnection, signal: AbortSignal): Promise<void> {
     const { renewBeforeS } = this.config.provisioning!;
-    const sleep = (ms: number) =>
-      new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, ms);
-        signal.addEventListener("abort", () => (clearTimeout(t), resolve()), { once: true });
-      });
     while (!signal.aborted) {
       const identity = await readIdentity(this.config.dataDir);
       if (!identity) return;
       const dueAt = (identity.expiresAt - renewBeforeS) * 1000;
       if (Date.now() < dueAt) {
-        await sleep(Math.min(dueAt - Date.now(), 60_000));
+        await sleep(Math.min(dueAt - Date.now(), 60_000), { signal });
         continue;
       }
       const renewed = await renewCredentials(nc, this.config.dataDir);
       this.log("info", "credentials renewed", { expiresAt: renewed.expiresAt });
-      while (this.#door === "open" && !signal.aborted) await sleep(250);
+      while (this.#door === "open" && !signal.aborted) await sleep(250, { signal });
       if (signal.aborted) return;
       await forceReconnect(nc);
       this.log("info", "reconnected with the renewed credentials");

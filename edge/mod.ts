@@ -81,7 +81,6 @@ export {
   readIdentity,
   renewCredentials,
 } from "./provisioning.ts";
-export { writePrivateFile } from "./private_file.ts";
 export {
   ClipSpool,
   type ClipSpoolOptions,

@@ -32,7 +32,7 @@ import {
   subjects,
   toBase64Url,
 } from "../protocol/mod.ts";
-import { writePrivateFile } from "./private_file.ts";
+import { writePrivateFile } from "../runtime/mod.ts";
 
 /** Provisioning failed (the message says why; nothing half-written is left). */
 export class ClaimError extends Error {

@@ -19,6 +19,7 @@
  * @module
  */
 import { type OtaSlots, type OtaState, otherSlot, type SlotName } from "./ota_slots.ts";
+import { sleep } from "../runtime/mod.ts";
 
 /** Exit code with which the program asks the supervisor to start the active slot again. */
 export const SWITCH_EXIT_CODE = 75;
@@ -70,7 +71,7 @@ export async function runSupervisor(
     const info = state.slots[state.active];
     if (!info) {
       log({ level: "error", msg: "nothing installed in the active slot", slot: state.active });
-      await sleep(options.restartDelayMs ?? 1000, signal);
+      await sleep(options.restartDelayMs ?? 1000, { signal });
       continue;
     }
     if (trial) {
@@ -108,7 +109,7 @@ export async function runSupervisor(
       }).spawn();
     } catch (e) {
       log({ level: "error", msg: "cannot start", error: String(e), command });
-      if (!trial) await sleep(options.restartDelayMs ?? 1000, signal);
+      if (!trial) await sleep(options.restartDelayMs ?? 1000, { signal });
       continue;
     }
     const stop = () => {
@@ -125,7 +126,7 @@ export async function runSupervisor(
       const verdict = await Promise.race([
         exited.then((s) => ({ kind: "exited" as const, code: s.code })),
         waitHealthy(slots, t.version, child.pid, within).then(() => ({ kind: "healthy" as const })),
-        sleep(t.healthWindowMs, within).then(() => ({ kind: "timeout" as const })),
+        sleep(t.healthWindowMs, { signal: within }).then(() => ({ kind: "timeout" as const })),
       ]);
       round.abort();
       if (verdict.kind === "healthy") {
@@ -171,7 +172,7 @@ export async function runSupervisor(
       code: status.code,
       signal: status.signal,
     });
-    await sleep(options.restartDelayMs ?? 1000, signal);
+    await sleep(options.restartDelayMs ?? 1000, { signal });
   }
 }
 
@@ -212,7 +213,7 @@ async function waitHealthy(
       const h = JSON.parse(await Deno.readTextFile(slots.healthFile)) as HealthReport;
       if (h.version === version && h.pid === pid) return;
     } catch { /* not yet */ }
-    await sleep(200, signal);
+    await sleep(200, { signal });
   }
   // Stopped: the other racers decide; this one never resolves.
   await new Promise(() => {});
@@ -229,14 +230,4 @@ async function kill(child: Deno.ChildProcess): Promise<void> {
     } catch { /* gone */ }
     await child.status;
   }
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

@@ -6,6 +6,8 @@ const FOLDERS = [
   "pipeline",
   "wasm",
   "models",
+  "payments",
+  "runtime",
   "edge",
   "cloud",
   "cli",
@@ -20,7 +22,7 @@ async function sources(folder: string): Promise<string[]> {
       const path = `${dir}/${e.name}`;
       if (e.isDirectory && !["testdata", "build", "assembly", "schema"].includes(e.name)) {
         await walk(path);
-      } else if (e.isFile && e.name.endsWith(".ts")) out.push(path);
+      } else if (e.isFile && /\.tsx?$/.test(e.name)) out.push(path);
     }
   };
   await walk(folder);
@@ -33,8 +35,8 @@ function imports(text: string): string[] {
   );
 }
 
-Deno.test("pipeline/ and models/ use web standards only: no Deno.* outside tests", async () => {
-  for (const folder of ["pipeline", "models", "protocol", "wasm"]) {
+Deno.test("the web-standard core uses no Deno.* outside tests", async () => {
+  for (const folder of ["pipeline", "models", "protocol", "wasm", "payments"]) {
     for (const file of await sources(folder)) {
       if (file.endsWith("_test.ts")) continue;
       const code = (await Deno.readTextFile(`${ROOT}${file}`)).replace(
@@ -68,30 +70,27 @@ Deno.test("folders import each other only through mod.ts, and _private files sta
   }
 });
 
-Deno.test("the edge agent does not depend on the cloud, and protocol depends on nothing of ours", async () => {
-  for (
-    const [folder, forbidden] of [["edge", ["cloud"]], ["protocol", [
-      "cloud",
-      "edge",
-      "pipeline",
-      "wasm",
-      "models",
-    ]], [
-      "pipeline",
-      ["cloud", "edge"],
-    ]] as const
-  ) {
+/** What each folder may not import from (cloud and edge meet only on NATS). */
+const FORBIDDEN: Readonly<Record<string, readonly string[]>> = {
+  protocol: ["cloud", "edge", "pipeline", "wasm", "models", "payments", "runtime"],
+  runtime: ["cloud", "edge", "pipeline", "wasm", "models", "payments", "protocol"],
+  pipeline: ["cloud", "edge", "runtime"],
+  models: ["cloud", "edge", "runtime"],
+  wasm: ["cloud", "edge", "runtime"],
+  payments: ["cloud", "edge", "runtime"],
+  edge: ["cloud"],
+  cloud: ["edge"],
+};
+
+Deno.test("cloud and edge import nothing of each other, the core nothing of either, and runtime nothing of ours", async () => {
+  for (const [folder, forbidden] of Object.entries(FORBIDDEN)) {
     for (const file of await sources(folder)) {
-      if (file.endsWith("_test.ts")) continue;
       for (const spec of imports(await Deno.readTextFile(`${ROOT}${file}`))) {
         if (!spec.startsWith(".")) continue;
         const target = new URL(spec, `file://${ROOT}${file}`).pathname.slice(ROOT.length).split(
           "/",
         )[0]!;
-        assert.ok(
-          !(forbidden as readonly string[]).includes(target),
-          `${file} imports from ${target}/`,
-        );
+        assert.ok(!forbidden.includes(target), `${file} imports from ${target}/`);
       }
     }
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startCloudService } from "../cloud/mod.ts";
-import type { Logger } from "../cloud/mod.ts";
+import type { Logger } from "../runtime/mod.ts";
 import { startTestNats } from "./harness.ts";
 
 const quiet: Logger = { log: () => {} };

@@ -4,13 +4,8 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type Browser, chromium } from "playwright-core";
-import {
-  createLoginCode,
-  KvSandboxStore,
-  liveClients,
-  type Logger,
-  startCloudService,
-} from "../cloud/mod.ts";
+import { type Logger } from "../runtime/mod.ts";
+import { createLoginCode, KvSandboxStore, liveClients, startCloudService } from "../cloud/mod.ts";
 import { runSimulator } from "../cli/sim.ts";
 import { SimulatedUpdateDevice } from "../edge/mod.ts";
 import { SandboxProvider } from "../payments/mod.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type Logger, startCloudService } from "../cloud/mod.ts";
+import { startCloudService } from "../cloud/mod.ts";
+import type { Logger } from "../runtime/mod.ts";
 import { bucketIn, buckets } from "../protocol/mod.ts";
 import { prng } from "../pipeline/mod.ts";
 import { startTestNats } from "./harness.ts";

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type CloudService, type Logger, startCloudService } from "../cloud/mod.ts";
+import { type CloudService, startCloudService } from "../cloud/mod.ts";
+import type { Logger } from "../runtime/mod.ts";
 import { Agent, SimulatedHardware } from "../edge/mod.ts";
 import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";

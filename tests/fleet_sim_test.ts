@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Logger, startCloudService } from "../cloud/mod.ts";
+import { startCloudService } from "../cloud/mod.ts";
+import type { Logger } from "../runtime/mod.ts";
 import { runSimulator } from "../cli/sim.ts";
 import { eventually } from "./edge_harness.ts";
 import { startTestNats } from "./harness.ts";

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { Objm } from "@nats-io/obj";
 import { startCloudService } from "../cloud/mod.ts";
-import type { Logger } from "../cloud/mod.ts";
+import type { Logger } from "../runtime/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, startTestNats } from "./harness.ts";

@@ -1,0 +1,25 @@
+/**
+ * What the cloud service and the device program both need from their runtime, with no domain
+ * logic: writing private files, turning signals into an `AbortSignal`, structured logs, and
+ * waiting that a stop cuts short. Deno APIs are allowed here (and in edge/ and cloud/), not in
+ * the web-standard core (protocol/, pipeline/, models/, wasm/, payments/).
+ *
+ * @example
+ * ```ts
+ * import { jsonLogger, onShutdown, sleep, writePrivateFile } from "./mod.ts";
+ *
+ * const stop = onShutdown();
+ * const logger = jsonLogger("example");
+ * await writePrivateFile("/tmp/example.creds", "secret");
+ * while (!stop.aborted) {
+ *   logger.log("info", "still here");
+ *   await sleep(1000, { signal: stop });
+ * }
+ * ```
+ *
+ * @module
+ */
+export { jsonLogger, type Logger, type LogLevel } from "./logger.ts";
+export { writePrivateFile } from "./private_file.ts";
+export { onShutdown, watchParent } from "./shutdown.ts";
+export { sleep, type SleepOptions } from "./sleep.ts";
