@@ -17,27 +17,25 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { HTTPException } from "hono/http-exception";
-import { AuthError, type TokenService } from "./auth.ts";
+import { AuthError, type TokenService } from "./auth/mod.ts";
 import { getCookie } from "hono/cookie";
-import { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
-import { audit, type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
-import { provisioningRoutes } from "./provisioning_api.ts";
-import { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
-import { paymentRoutes } from "./payment_api.ts";
-import { priceRoutes } from "./price_api.ts";
-import { customerAppRoutes } from "./customer_app.tsx";
+import { customerAppRoutes, dashboardRoutes, liveClients, SESSION_COOKIE } from "./ui/mod.ts";
+import {
+  ApiError,
+  audit,
+  type FleetDeps,
+  type FleetEnv,
+  fleetRoutes,
+  MAX_UPLOAD_BYTES,
+  Metrics,
+  paymentRoutes,
+  priceRoutes,
+  problem,
+  provisioningRoutes,
+  updateRoutes,
+} from "./http/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
-import { ApiError, problem } from "./problem.ts";
-import { ReplicaBehindError } from "./coherent_kv.ts";
-import { Metrics } from "./prometheus.ts";
-
-/** Outcome of a health check: overall and per dependency. */
-export interface Health {
-  /** True when every check passed. */
-  readonly ok: boolean;
-  /** Each dependency's result, e.g. `{ nats: "connected", jetstream: "ok" }`. */
-  readonly checks: Record<string, string>;
-}
+import { type Health, ReplicaBehindError } from "./nats/mod.ts";
 
 /** What the application needs from the outside. */
 export interface AppDeps {

@@ -14,27 +14,41 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { createApp } from "./app.ts";
-import { ComponentRegistry } from "./component_registry.ts";
-import { DeploymentService } from "./deployments.ts";
-import { TokenService } from "./auth.ts";
-import type { IngestCounters } from "./fleet_ingest.ts";
-import { startIngestThread } from "./ingest_thread.ts";
-import { FleetState } from "./fleet_state.ts";
-import { Metrics } from "./prometheus.ts";
-import { jsonLogger, type Logger, writePrivateFile } from "../runtime/mod.ts";
-import { connectNats, type NatsTarget } from "./nats_connect.ts";
-import { serveObjectCommits } from "./object_intake.ts";
-import { serveSessionStatus } from "./session_status.ts";
-import { DeviceProvisioning } from "./device_provisioning.ts";
-import type { NatsAccounts } from "./nats_accounts.ts";
-import { natsHealth } from "./nats_health.ts";
-import { ensureStreams } from "./streams.ts";
+import { ComponentRegistry, DeploymentService } from "./updates/mod.ts";
 import {
+  type CodeSender,
+  CustomerAuth,
+  LogCodeSender,
+  SmtpCodeSender,
+  TokenService,
+} from "./auth/mod.ts";
+import {
+  FleetState,
+  type IngestCounters,
+  RegionSummaries,
+  serveObjectCommits,
+  startIngestThread,
+} from "./fleet/mod.ts";
+import { Metrics } from "./http/mod.ts";
+import { jsonLogger, type Logger, writePrivateFile } from "../runtime/mod.ts";
+import {
+  connectNats,
   ensureObjectMirror,
+  ensureStreams,
+  natsHealth,
+  type NatsTarget,
   type RegionLayout,
   SINGLE_SERVER,
   useRegionLayout,
-} from "./region_layout.ts";
+} from "./nats/mod.ts";
+import {
+  KvSandboxStore,
+  natsMachineUnlocker,
+  PaymentService,
+  PriceBook,
+  serveSessionStatus,
+} from "./checkout/mod.ts";
+import { DeviceProvisioning, type NatsAccounts } from "./provisioning/mod.ts";
 import { buckets } from "../protocol/mod.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
@@ -45,14 +59,7 @@ import {
   SandboxProvider,
   StripeProvider,
 } from "../payments/mod.ts";
-import { KvSandboxStore } from "./kv_sandbox_store.ts";
-import { natsMachineUnlocker } from "./machine_unlocker.ts";
-import { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
-import { PaymentService } from "./payment_service.ts";
-import { PriceBook } from "./price_book.ts";
-import { RegionSummaries } from "./region_summaries.ts";
-import { CustomerAuth } from "./customer_auth.ts";
-import { type CodeSender, LogCodeSender, SmtpCodeSender } from "./code_sender.ts";
+import { CrashingProvider, type CrashPoint } from "./testing/mod.ts";
 
 /** Options of {@link startCloudService}. */
 export interface CloudServiceOptions {

@@ -18,13 +18,16 @@
  * @module
  */
 import { startCloudService } from "./cloud_service.ts";
-import { ensureNats, LocalNats } from "./local_nats.ts";
-import { connectNats } from "./nats_connect.ts";
-import { auditNatsRefusals } from "./nats_refusal_audit.ts";
-import { NatsAccounts } from "./nats_accounts.ts";
-import { ensurePrivateCa, issueServerCertificate } from "./private_ca.ts";
+import { ensureNats, LocalNats } from "./dev/mod.ts";
+import { connectNats } from "./nats/mod.ts";
+import {
+  auditNatsRefusals,
+  ensurePrivateCa,
+  issueServerCertificate,
+  NatsAccounts,
+} from "./provisioning/mod.ts";
 import { onShutdown } from "../runtime/mod.ts";
-import type { CrashPoint } from "./crashing_provider.ts";
+import type { CrashPoint } from "./testing/mod.ts";
 
 if (import.meta.main) {
   const shutdown = onShutdown();

@@ -13,18 +13,36 @@
  *
  * @module
  */
-export { type AppDeps, createApp, type Health } from "./app.ts";
-export { type Actor, allows, AuthError, type Role, ROLES, TokenService } from "./auth.ts";
-export { type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
-export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet_ingest.ts";
-export { type IngestThread, startIngestThread } from "./ingest_thread.ts";
-export * from "./fleet_model.ts";
-export { FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
-export { KvReplica, type Versioned } from "./kv_replica.ts";
-export { createLoginCode, redeemLoginCode } from "./login_links.ts";
-export { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
-export { ApiError, problem } from "./problem.ts";
-export { Metrics } from "./prometheus.ts";
+export { type AppDeps, createApp } from "./app.ts";
+export { type Actor, allows, AuthError, type Role, ROLES, TokenService } from "./auth/mod.ts";
+export { type FleetDeps, type FleetEnv, fleetRoutes } from "./http/mod.ts";
+export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet/mod.ts";
+export { type IngestThread, startIngestThread } from "./fleet/mod.ts";
+export {
+  type AlertRecord,
+  AlertRecordSchema,
+  type CommandRecord,
+  CommandRecordSchema,
+  decodeStatus,
+  decodeWith,
+  DeviceIdSchema,
+  DeviceInputSchema,
+  type DeviceRecord,
+  DeviceRecordSchema,
+  type DeviceStatus,
+  DeviceStatusSchema,
+  type DeviceView,
+  DeviceViewSchema,
+  GroupInputSchema,
+  type GroupRecord,
+  GroupRecordSchema,
+} from "./fleet/mod.ts";
+export { FleetState, putJson, RevisionConflictError } from "./fleet/mod.ts";
+export { KvReplica, type Versioned } from "./nats/mod.ts";
+export { createLoginCode, redeemLoginCode } from "./auth/mod.ts";
+export { dashboardRoutes, liveClients, SESSION_COOKIE } from "./ui/mod.ts";
+export { ApiError, problem } from "./http/mod.ts";
+export { Metrics } from "./http/mod.ts";
 export { type CloudService, type CloudServiceOptions, startCloudService } from "./cloud_service.ts";
 export {
   defaultDataDir,
@@ -36,21 +54,21 @@ export {
   type NatsEndpoint,
   NatsStartError,
   startLocalNats,
-} from "./local_nats.ts";
+} from "./dev/mod.ts";
 export {
   connectNats,
   type ConnectNatsOptions,
   type NatsTarget,
   NatsUnavailableError,
   readCreds,
-} from "./nats_connect.ts";
+} from "./nats/mod.ts";
 export {
   type AccountName,
   type CredentialOptions,
   type IssuedCredentials,
   NatsAccounts,
   NatsAccountsError,
-} from "./nats_accounts.ts";
+} from "./provisioning/mod.ts";
 export {
   claimPermissions,
   CLOUD_TO_DEVICES,
@@ -60,10 +78,10 @@ export {
   type SharedSubject,
   simulatorPermissions,
   type UserPermissions,
-} from "./device_permissions.ts";
-export { natsHealth } from "./nats_health.ts";
-export { ensureDeviceBuckets, ensureStreams, type StreamPlacement } from "./streams.ts";
-export { loadCommandKey } from "./command_key.ts";
+} from "./provisioning/mod.ts";
+export { type Health, natsHealth } from "./nats/mod.ts";
+export { ensureDeviceBuckets, ensureStreams, type StreamPlacement } from "./nats/mod.ts";
+export { loadCommandKey } from "./provisioning/mod.ts";
 export {
   CertificateError,
   ensurePrivateCa,
@@ -71,37 +89,37 @@ export {
   type PrivateCa,
   spkiHash,
   type TlsFiles,
-} from "./private_ca.ts";
+} from "./provisioning/mod.ts";
 export {
   type DeviceCredentialRecord,
   DeviceProvisioning,
   type DeviceProvisioningOptions,
   ProvisioningError,
-} from "./device_provisioning.ts";
+} from "./provisioning/mod.ts";
 export {
   auditNatsRefusals,
   type NatsLogSource,
   type NatsRefusal,
   type NatsRefusalAuditOptions,
   parseNatsRefusal,
-} from "./nats_refusal_audit.ts";
-export { type ObjectIntakeOptions, serveObjectCommits } from "./object_intake.ts";
-export { serveSessionStatus } from "./session_status.ts";
-export { KvSandboxStore } from "./kv_sandbox_store.ts";
+} from "./provisioning/mod.ts";
+export { type ObjectIntakeOptions, serveObjectCommits } from "./fleet/mod.ts";
+export { serveSessionStatus } from "./checkout/mod.ts";
+export { KvSandboxStore } from "./checkout/mod.ts";
 export {
   CommandSender,
   type CommandSpec,
   InvalidCommandError,
   type SentCommand,
-} from "./command_sender.ts";
-export { CrashingProvider, type CrashPoint } from "./crashing_provider.ts";
-export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./machine_unlocker.ts";
+} from "./fleet/mod.ts";
+export { CrashingProvider, type CrashPoint } from "./testing/mod.ts";
+export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./checkout/mod.ts";
 export {
   cardNumberGuard,
   containsCardNumber,
   type PaymentDeps,
   paymentRoutes,
-} from "./payment_api.ts";
+} from "./http/mod.ts";
 export {
   checkPaymentBooks,
   type Customer,
@@ -114,7 +132,7 @@ export {
   type PaymentSessionDetail,
   PriceMismatchError,
   type SessionClip,
-} from "./payment_service.ts";
+} from "./checkout/mod.ts";
 export {
   DEFAULT_PRICE_LIST,
   fixedPrices,
@@ -128,9 +146,9 @@ export {
   type PriceListRef,
   type PriceSource,
   type StoredPriceList,
-} from "./price_book.ts";
-export { ComponentError, ComponentRegistry } from "./component_registry.ts";
-export { type ChunkSizes, type ChunkSpan, contentChunks } from "./content_chunker.ts";
+} from "./checkout/mod.ts";
+export { ComponentError, ComponentRegistry } from "./updates/mod.ts";
+export { type ChunkSizes, type ChunkSpan, contentChunks } from "./updates/mod.ts";
 export {
   type Deployment,
   type DeploymentCounts,
@@ -141,8 +159,8 @@ export {
   type DeviceEntry,
   type RolloutPolicy,
   type SelectableDevice,
-} from "./deployments.ts";
-export { type CodeMessage, type CodeSender, LogCodeSender, SmtpCodeSender } from "./code_sender.ts";
+} from "./updates/mod.ts";
+export { type CodeMessage, type CodeSender, LogCodeSender, SmtpCodeSender } from "./auth/mod.ts";
 export {
   CodeDeliveryError,
   CodeThrottledError,
@@ -151,8 +169,8 @@ export {
   type CustomerAuthOptions,
   InvalidCodeError,
   normalizeContact,
-} from "./customer_auth.ts";
-export { CUSTOMER_COOKIE, type CustomerAppDeps, customerAppRoutes } from "./customer_app.tsx";
+} from "./auth/mod.ts";
+export { CUSTOMER_COOKIE, type CustomerAppDeps, customerAppRoutes } from "./ui/mod.ts";
 export {
   planSupercluster,
   type PlanSuperclusterOptions,
@@ -164,12 +182,12 @@ export {
   type SuperclusterPlan,
   type SuperclusterServer,
   WITNESS_CLUSTER,
-} from "./supercluster.ts";
+} from "./nats/mod.ts";
 export {
   LocalSupercluster,
   type LocalSuperclusterOptions,
   startLocalSupercluster,
-} from "./local_supercluster.ts";
+} from "./dev/mod.ts";
 export {
   type CountedStatus,
   type DeviceCounts,
@@ -178,7 +196,7 @@ export {
   type RegionSummary,
   type RegionView,
   summarize,
-} from "./region_summaries.ts";
+} from "./fleet/mod.ts";
 export {
   type Coherence,
   coherence,
@@ -187,7 +205,7 @@ export {
   DEFAULT_BOUND_MS,
   getLatest,
   ReplicaBehindError,
-} from "./coherent_kv.ts";
+} from "./nats/mod.ts";
 export {
   coherenceOf,
   ensureObjectMirror,
@@ -200,4 +218,4 @@ export {
   regionLayout,
   SINGLE_SERVER,
   useRegionLayout,
-} from "./region_layout.ts";
+} from "./nats/mod.ts";

@@ -95,3 +95,40 @@ Deno.test("cloud and edge import nothing of each other, the core nothing of eith
     }
   }
 });
+
+/**
+ * cloud/'s rooms and who may use whom: http and ui on the domains, the domains on nats/, all of
+ * them on runtime/. The service's composition (cloud/*.ts: app, cloud_service, main, mod) may
+ * use any room; dev/ and testing/ are used by nothing else in cloud/.
+ */
+const CLOUD_ROOMS: Readonly<Record<string, readonly string[]>> = {
+  nats: [],
+  provisioning: ["nats"],
+  fleet: ["nats", "provisioning"],
+  updates: ["nats", "fleet"],
+  checkout: ["nats", "fleet"],
+  auth: ["nats", "fleet", "checkout"],
+  http: ["nats", "provisioning", "fleet", "updates", "checkout", "auth"],
+  ui: ["nats", "fleet", "updates", "checkout", "auth", "http"],
+  dev: ["nats", "provisioning"],
+  testing: [],
+};
+
+Deno.test("cloud's rooms use each other only downwards, and only through their mod.ts", async () => {
+  const rooms = new Set<string>();
+  for await (const e of Deno.readDir(`${ROOT}cloud`)) if (e.isDirectory) rooms.add(e.name);
+  assert.deepEqual([...rooms].sort(), Object.keys(CLOUD_ROOMS).sort(), "cloud's rooms");
+  for (const file of await sources("cloud")) {
+    const parts = file.split("/");
+    const room = parts.length > 2 ? parts[1]! : undefined;
+    for (const spec of imports(await Deno.readTextFile(`${ROOT}${file}`))) {
+      if (!spec.startsWith(".")) continue;
+      const target = new URL(spec, `file://${ROOT}${file}`).pathname.slice(ROOT.length).split("/");
+      if (target[0] !== "cloud" || target.length < 3 || target[1] === room) continue;
+      const to = target[1]!;
+      assert.equal(target[2], "mod.ts", `${file} imports ${target.join("/")}, not ${to}/mod.ts`);
+      if (room === undefined) continue; // the composition
+      assert.ok(CLOUD_ROOMS[room]!.includes(to), `${file} (${room}/) imports from ${to}/`);
+    }
+  }
+});

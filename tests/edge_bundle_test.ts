@@ -3,8 +3,7 @@ import { buildEdge, verifyBundle } from "../cli/build_edge.ts";
 import { ensureStreams } from "../cloud/mod.ts";
 import { filters, parseClipUploaded, parseHeartbeat, parsePipelineEvent } from "../protocol/mod.ts";
 import { type AgentNats, writeAgentConfigFile } from "./edge_harness.ts";
-import { lines } from "./harness.ts";
-import { startTestNats } from "./harness.ts";
+import { lines, startTestNats } from "./harness.ts";
 
 /** Starts a built device program and resolves with the ms from spawn to its first heartbeat. */
 async function firstHeartbeat(

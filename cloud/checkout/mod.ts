@@ -1,0 +1,46 @@
+/**
+ * Selling at a machine: payment sessions from unlock to charge, price lists, review, refunds and
+ * disputes, the session status devices ask for, the sandbox provider's store, unlocking a
+ * machine.
+ *
+ * @example
+ * ```ts
+ * import { PaymentService } from "./mod.ts";
+ *
+ * console.log(typeof PaymentService);
+ * ```
+ *
+ * @module
+ */
+export { KvSandboxStore } from "./kv_sandbox_store.ts";
+export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./machine_unlocker.ts";
+export {
+  checkPaymentBooks,
+  type Customer,
+  EMAIL,
+  type MachineUnlocker,
+  PaymentConflictError,
+  type PaymentMethod,
+  PaymentNotFoundError,
+  PaymentService,
+  type PaymentServiceOptions,
+  type PaymentSessionDetail,
+  PHONE,
+  PriceMismatchError,
+  type SessionClip,
+} from "./payment_service.ts";
+export {
+  DEFAULT_PRICE_LIST,
+  fixedPrices,
+  type MachinePrices,
+  PriceBook,
+  type PriceBookOptions,
+  PriceListError,
+  type PriceListInput,
+  PriceListInputSchema,
+  PriceListNotFoundError,
+  type PriceListRef,
+  type PriceSource,
+  type StoredPriceList,
+} from "./price_book.ts";
+export { serveSessionStatus } from "./session_status.ts";

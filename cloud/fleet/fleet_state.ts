@@ -1,0 +1,124 @@
+/**
+ * The fleet's state in JetStream: KV buckets for current state (registry, status, commands,
+ * alerts, service settings), with in-memory replicas for queries, and compare-and-swap writes
+ * against the KV revision (the API's ETag).
+ *
+ * @module
+ */
+import { KvReplica, openKv } from "../nats/mod.ts";
+import type { KV } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/nats-core";
+import { buckets } from "../../protocol/mod.ts";
+import {
+  type AlertRecord,
+  AlertRecordSchema,
+  decodeStatus,
+  decodeWith,
+  type DeviceRecord,
+  DeviceRecordSchema,
+  type DeviceStatus,
+  type GroupRecord,
+  GroupRecordSchema,
+} from "./fleet_model.ts";
+
+/** A write lost a compare-and-swap: the entry changed (or exists, or is gone) since it was read. */
+export class RevisionConflictError extends Error {
+  /** The key written. */
+  readonly key: string;
+  /** Creates the error. */
+  constructor(key: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RevisionConflictError";
+    this.key = key;
+  }
+}
+
+const encoder = new TextEncoder();
+
+/** Whether a KV write failed because the key changed (or exists) since the revision given. */
+export function isRevisionConflict(e: unknown): boolean {
+  return /wrong last sequence|key exists|10071/i.test(String((e as Error)?.message ?? e));
+}
+
+/** Writes `value` at `key`: create when `revision` is 0, compare-and-swap when positive, plain put when undefined. */
+export async function putJson(
+  kv: KV,
+  key: string,
+  value: unknown,
+  revision?: number,
+): Promise<number> {
+  const data = encoder.encode(JSON.stringify(value));
+  try {
+    if (revision === undefined) return await kv.put(key, data);
+    if (revision === 0) return await kv.create(key, data);
+    return await kv.update(key, data, revision);
+  } catch (cause) {
+    if (isRevisionConflict(cause)) {
+      throw new RevisionConflictError(
+        key,
+        revision === 0 ? `${key} exists already` : `${key} changed since revision ${revision}`,
+        { cause },
+      );
+    }
+    throw cause;
+  }
+}
+
+/** The buckets and replicas of one cloud instance. */
+export class FleetState implements AsyncDisposable {
+  private constructor(
+    /** Registry bucket (`device.<id>`, `group.<id>`). */
+    readonly registry: KV,
+    /** Status bucket (`<deviceId>`). */
+    readonly status: KV,
+    /** Commands bucket (`<commandId>`). */
+    readonly commands: KV,
+    /** Alerts bucket (`<kind>.<deviceId>`). */
+    readonly alerts: KV,
+    /** Service settings bucket. */
+    readonly service: KV,
+    /** Registered devices. */
+    readonly devices: KvReplica<DeviceRecord>,
+    /** Groups. */
+    readonly groups: KvReplica<GroupRecord>,
+    /** Device statuses. */
+    readonly statuses: KvReplica<DeviceStatus>,
+    /** Raised alerts. */
+    readonly raised: KvReplica<AlertRecord>,
+  ) {}
+
+  /** Opens (creating when missing) the buckets and loads the replicas. */
+  static async open(nc: NatsConnection): Promise<FleetState> {
+    const [registry, status, commands, alerts, service] = await Promise.all([
+      openKv(nc, buckets.registry, { history: 5 }),
+      openKv(nc, buckets.status, { history: 1 }),
+      openKv(nc, buckets.commands, { history: 1, ttl: 7 * 24 * 3_600_000 }),
+      openKv(nc, buckets.alerts, { history: 1 }),
+      openKv(nc, buckets.service, { history: 1 }),
+    ]);
+    const [devices, groups, statuses, raised] = await Promise.all([
+      KvReplica.open(registry, { prefix: "device.", decode: decodeWith(DeviceRecordSchema) }),
+      KvReplica.open(registry, { prefix: "group.", decode: decodeWith(GroupRecordSchema) }),
+      KvReplica.open(status, { decode: decodeStatus }),
+      KvReplica.open(alerts, { decode: decodeWith(AlertRecordSchema) }),
+    ]);
+    return new FleetState(
+      registry,
+      status,
+      commands,
+      alerts,
+      service,
+      devices,
+      groups,
+      statuses,
+      raised,
+    );
+  }
+
+  /** Stops the replicas. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await Promise.all(
+      [this.devices, this.groups, this.statuses, this.raised].map((r) => r[Symbol.asyncDispose]()),
+    );
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The fleet: device and group records, ingesting what devices report (in a worker thread),
+ * commands to devices, region summaries, and the commit of objects devices upload.
+ *
+ * @example
+ * ```ts
+ * import { FleetState } from "./mod.ts";
+ *
+ * declare const nc: import("@nats-io/nats-core").NatsConnection;
+ * const state = await FleetState.open(nc);
+ * console.log(state);
+ * ```
+ *
+ * @module
+ */
+export {
+  CommandSender,
+  type CommandSpec,
+  InvalidCommandError,
+  type SentCommand,
+} from "./command_sender.ts";
+export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet_ingest.ts";
+export { FleetState, isRevisionConflict, putJson, RevisionConflictError } from "./fleet_state.ts";
+export { type IngestThread, startIngestThread } from "./ingest_thread.ts";
+export { type ObjectIntakeOptions, serveObjectCommits } from "./object_intake.ts";
+export {
+  type CountedStatus,
+  type DeviceCounts,
+  RegionSummaries,
+  type RegionSummariesOptions,
+  type RegionSummary,
+  type RegionView,
+  summarize,
+} from "./region_summaries.ts";
+export * from "./fleet_model.ts";
