@@ -191,7 +191,19 @@ export class SessionRecorder implements AsyncDisposable {
     this.#post = post;
     this.#max = max;
     this.writable = new WritableStream<Frame>({
-      write: (frame) => this.#serial(() => this.#frame(frame)),
+      write: (frame) => {
+        const cameraId = frame.cameraId;
+        return this.#serial(async () => {
+          try {
+            await this.#frame(frame);
+          } finally {
+            // The next frame cannot come before the recorder is done with this one (a slow
+            // encoder start holds the stream back): a camera is not "silent" meanwhile.
+            const cam = this.#cams.get(cameraId);
+            if (cam) cam.lastWall = (this.#o.now ?? Date.now)();
+          }
+        });
+      },
       close: () => this.#serial(() => this.#endAll("the camera stream ended")),
       abort: () => this.#serial(() => this.#endAll("the camera stream was aborted")),
     });

@@ -209,6 +209,39 @@ Deno.test("SessionRecorder records each camera from the pre-roll through the pos
   assert.deepEqual(recorder.clips, 2);
 });
 
+Deno.test("SessionRecorder does not cut a clip while a slow encoder start holds its frames back", async () => {
+  await using inner = new WasmClipEncoder();
+  // The recorder's clock, moved 5 s on while the encoder starts (a loaded device): the stream
+  // waits on the recorder meanwhile, and the camera is not silent.
+  let now = 0;
+  const slow: ClipEncoder = {
+    backend: "slow",
+    async open(spec, options) {
+      await new Promise((r) => setTimeout(r, 700)); // more than a sweep period of 500 ms
+      now += 5000;
+      return inner.open(spec, options);
+    },
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  };
+  const { sink, clips } = memorySink();
+  const recorder = new SessionRecorder({
+    encoder: slow,
+    sink,
+    kernels,
+    preRollMs: 1000,
+    postRollMs: 500,
+    now: () => now,
+  });
+  recorder.open("s-1", 3000);
+  recorder.close("s-1", 5000);
+  await frames("cam-1", 7000).pipeTo(recorder.writable);
+  await recorder.drain();
+  assert.deepEqual(clips.map((c) => [c.info.part, c.summary?.status]), [[0, "complete"]]);
+  const summary = clips[0]!.summary!;
+  assert.ok(Math.abs(summary.startTs - 2000) <= 67, `start ${summary.startTs}`);
+  assert.ok(Math.abs(summary.endTs - 5500) <= 67, `end ${summary.endTs}`);
+});
+
 Deno.test("SessionRecorder records a camera whose frames lag seconds behind another's", async () => {
   await using encoder = new WasmClipEncoder();
   const { sink, clips } = memorySink();
