@@ -129,14 +129,19 @@ Deno.test({
         policy: { canary: 1 },
       });
       assert.equal(dep.status, 201, JSON.stringify(dep.body));
+      // What the deployment last said, printed if it does not finish.
+      let last = "";
       const done = await eventually(
         async () => {
           const d = (await call("GET", `/deployments/${dep.body.id}`)).body;
+          last = JSON.stringify(d);
           return d.counts.healthy + d.counts.failed + d.counts.rolled_back === 1 ? d : undefined;
         },
         300_000,
         "deployment finished",
-      );
+      ).catch((e) => {
+        throw new Error(`${(e as Error).message}; last seen ${last}`);
+      });
       assert.equal(done.counts.healthy, 1, JSON.stringify(done));
       assert.equal(await version(), "0.2.0");
       const state = await (await OtaSlots.open(otaDir)).read();
