@@ -160,8 +160,15 @@ Deno.test("a deployment past its failure threshold aborts and rolls the updated 
     return g?.state === "completed" ? g : undefined;
   });
   assert.deepEqual(rb.targets, [{ component: "detector", version: "1.0.0" }]);
-  assert.deepEqual(rb.devices, ["sim-01-a", "sim-02-a", "sim-03-a"]);
-  assert.equal(rb.counts.healthy, 3);
+  // The canaries, and any device still downloading or installing 2.0.0 when the deployment
+  // aborted (on a loaded machine some are: they may yet have installed it).
+  const canaries = ["sim-01-a", "sim-02-a", "sim-03-a"];
+  assert.deepEqual(rb.devices.filter((id) => canaries.includes(id)), canaries);
+  const late = ["sim-04-a", "sim-05-a", "sim-06-a", "sim-07-a", "sim-08-a"];
+  for (const id of rb.devices) {
+    assert.ok(canaries.includes(id) || late.includes(id), `${id} was not in the deployment`);
+  }
+  assert.equal(rb.counts.healthy, rb.devices.length, JSON.stringify(rb.counts));
 });
 
 Deno.test("deployments refuse unknown versions and empty selectors, and pause, resume, cancel and supersede", async () => {
