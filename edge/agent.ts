@@ -1314,14 +1314,31 @@ export class Agent implements AsyncDisposable {
     this.#pipeline?.abort();
     this.#lastSet?.[Symbol.dispose]();
     const nc = this.#nc;
-    await Promise.race([Promise.allSettled(this.#tasks), new Promise((r) => setTimeout(r, 2000))]);
-    await this.#recording?.[Symbol.asyncDispose]().catch((e) =>
-      this.log("error", "recording did not stop cleanly", { error: String(e) })
+    // Each step of the stop is timed: one that is slow is named in the log.
+    const step = async (name: string, run: () => PromiseLike<unknown>) => {
+      const t0 = performance.now();
+      await run();
+      const ms = Math.round(performance.now() - t0);
+      if (ms >= 1000) this.log("warn", "a step of the stop was slow", { step: name, ms });
+    };
+    this.log("info", "stopping");
+    await step(
+      "tasks",
+      () =>
+        Promise.race([Promise.allSettled(this.#tasks), new Promise((r) => setTimeout(r, 2000))]),
     );
-    if (nc) await nc.drain().catch(() => nc.close());
-    else this.#connecting.then((c) => c.close()).catch(() => {});
+    await step("recording", async () => {
+      await this.#recording?.[Symbol.asyncDispose]().catch((e) =>
+        this.log("error", "recording did not stop cleanly", { error: String(e) })
+      );
+    });
+    await step("connection", async () => {
+      if (nc) await nc.drain().catch(() => nc.close());
+      else this.#connecting.then((c) => c.close()).catch(() => {});
+    });
     this.outbox.close();
-    await this.hardware[Symbol.asyncDispose]();
+    await step("hardware", () => this.hardware[Symbol.asyncDispose]());
+    this.log("info", "stopped");
   }
 
   /** Same as {@link Agent.stop}. */

@@ -170,8 +170,13 @@ async function main(): Promise<number> {
     await new Promise((resolve) => stop.signal.addEventListener("abort", resolve, { once: true }));
   }
   await agent.stop();
+  const t0 = performance.now();
   await Promise.allSettled(running);
   await sceneLink?.[Symbol.asyncDispose]();
+  const ms = Math.round(performance.now() - t0);
+  if (ms >= 1000) {
+    agent.log("warn", "a step of the stop was slow", { step: "simulation", ms });
+  }
   return switching ? SWITCH_EXIT_CODE : 0;
 }
 

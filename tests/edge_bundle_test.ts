@@ -123,8 +123,16 @@ async function firstClip(
     args: ["--config", config, "--simulate", "--auto-sessions", "2"],
     cwd: dir,
     stdout: "null",
-    stderr: "null",
+    stderr: "piped",
   }).spawn();
+  // The program's last log lines, shown if it does not stop on SIGTERM.
+  const said: string[] = [];
+  const reading = (async () => {
+    for await (const line of lines(child.stderr)) {
+      said.push(line);
+      if (said.length > 40) said.shift();
+    }
+  })();
   try {
     for await (const m of clips) {
       const clip = parseClipUploaded(m.data);
@@ -145,8 +153,9 @@ async function firstClip(
     const timer = setTimeout(() => child.kill("SIGKILL"), stopGraceMs);
     const status = await child.status;
     clearTimeout(timer);
+    await reading;
     await Deno.remove(dir, { recursive: true });
-    assert.equal(status.signal, null, "stopped cleanly on SIGTERM");
+    assert.equal(status.signal, null, `stopped cleanly on SIGTERM; it said:\n${said.join("\n")}`);
   }
 }
 
