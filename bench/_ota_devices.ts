@@ -1,5 +1,5 @@
 // The devices of the OTA benchmark, as their own process: N simulated devices, each running the
-// real Updater (edge/simulated_update_device.ts), 25 to a NATS connection, chunks in a pooled
+// real Updater (edge/sim/simulated_update_device.ts), 25 to a NATS connection, chunks in a pooled
 // store (each device's own set; the bytes once on disk). Private to bench/.
 // Args: NATS_URL DEVICES DIR TRUSTED_KEYS_JSON. Prints "ready" once all watch their shadow; each
 // line on stdin asks for {"in_bytes": N} (bytes the devices' connections received); EOF stops.

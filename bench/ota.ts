@@ -1,7 +1,7 @@
 /**
  * `./vend bench ota`: a rollout of a 20 MB artifact to 1,000 simulated devices through one local
  * nats-server. The devices run in their own process (bench/_ota_devices.ts): each is the real
- * Updater behind a simulated device (edge/simulated_update_device.ts), verifying the signed
+ * Updater behind a simulated device (edge/sim/simulated_update_device.ts), verifying the signed
  * manifest, every chunk and the whole artifact. The cloud side here is the real
  * ComponentRegistry and DeploymentService (canary first, then the rate). Measured: time from the
  * deployment's creation until 50% and 100% of the devices report healthy, the bytes the

@@ -21,13 +21,12 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { Agent, type AgentOptions, type RemoteCamera } from "./agent.ts";
-import { ConfigError, loadAgentConfig } from "./agent_config.ts";
-import { SimulatedHardware } from "./hardware.ts";
-import { SWITCH_EXIT_CODE } from "./supervisor.ts";
-import { GroundTruthCartDecider, SimulatedScene, SimulatedShopper } from "./simulated_machine.ts";
-import { linkScene } from "./scene_link.ts";
-import { provisionDevice, readIdentity } from "./provisioning.ts";
+import { Agent, type AgentOptions, type RemoteCamera } from "./agent/mod.ts";
+import { ConfigError, loadAgentConfig } from "./config/mod.ts";
+import { SimulatedHardware } from "./hardware/mod.ts";
+import { SWITCH_EXIT_CODE } from "./updates/mod.ts";
+import { GroundTruthCartDecider, linkScene, SimulatedScene, SimulatedShopper } from "./sim/mod.ts";
+import { provisionDevice, readIdentity } from "./provisioning/mod.ts";
 
 function parseFault(value: string | undefined): AgentOptions["fault"] {
   if (!value) return undefined;

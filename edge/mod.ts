@@ -14,7 +14,7 @@
  *
  * @module
  */
-export { Agent, type AgentOptions, type RemoteCamera } from "./agent.ts";
+export { Agent, type AgentOptions, type RemoteCamera } from "./agent/mod.ts";
 export {
   type AgentConfig,
   AgentConfigSchema,
@@ -23,8 +23,8 @@ export {
   parseAgentConfig,
   PlanogramSchema,
   RecognitionConfigSchema,
-} from "./agent_config.ts";
-export { natsClockProbe, serveClock } from "./clock_service.ts";
+} from "./config/mod.ts";
+export { natsClockProbe, serveClock } from "./delivery/mod.ts";
 export {
   CommandFailure,
   type CommandHandler,
@@ -32,13 +32,13 @@ export {
   type CommandProcessorOptions,
   type CommandRefusal,
   type CommandResult,
-} from "./command_processor.ts";
+} from "./delivery/mod.ts";
 export {
   ffmpegCamera,
   type FfmpegCameraOptions,
   listV4l2Devices,
   v4l2Input,
-} from "./ffmpeg_camera.ts";
+} from "./hardware/mod.ts";
 export {
   type DoorLock,
   type DoorSensor,
@@ -47,14 +47,14 @@ export {
   type LedColor,
   SimulatedHardware,
   type StatusLed,
-} from "./hardware.ts";
-export { gpioCommands, type GpioWiring, LinuxHardware, type Runner } from "./linux_hardware.ts";
+} from "./hardware/mod.ts";
+export { gpioCommands, type GpioWiring, LinuxHardware, type Runner } from "./hardware/mod.ts";
 export {
   type NatsMessages,
   natsMessages,
   type NatsMessagesOptions,
   natsPublisher,
-} from "./nats_bus.ts";
+} from "./delivery/mod.ts";
 export {
   type AckPublisher,
   Outbox,
@@ -62,7 +62,7 @@ export {
   OutboxFullError,
   type OutboxOptions,
   type OutboxStats,
-} from "./outbox.ts";
+} from "./delivery/mod.ts";
 export {
   type CartDecider,
   type CartDecision,
@@ -70,8 +70,8 @@ export {
   type SceneState,
   SimulatedScene,
   SimulatedShopper,
-} from "./simulated_machine.ts";
-export { linkScene, type SceneLinkOptions } from "./scene_link.ts";
+} from "./sim/mod.ts";
+export { linkScene, type SceneLinkOptions } from "./sim/mod.ts";
 export {
   ClaimError,
   identityConfig,
@@ -80,14 +80,14 @@ export {
   type ProvisionOptions,
   readIdentity,
   renewCredentials,
-} from "./provisioning.ts";
+} from "./provisioning/mod.ts";
 export {
   ClipSpool,
   type ClipSpoolOptions,
   type SpoolAlert,
   type SpooledClip,
   SpoolFullError,
-} from "./clip_spool.ts";
+} from "./recording/mod.ts";
 export {
   clipObjectName,
   ClipVerifyError,
@@ -96,26 +96,26 @@ export {
   uploadClip,
   type UploadClipOptions,
   type UploadedClip,
-} from "./clip_uploader.ts";
+} from "./recording/mod.ts";
 export {
   DeviceRecording,
   type DeviceRecordingOptions,
   type RecordingStats,
-} from "./device_recording.ts";
-export { type ChunkStore, FileChunkStore, PooledChunkStore } from "./chunk_store.ts";
+} from "./recording/mod.ts";
+export { type ChunkStore, FileChunkStore, PooledChunkStore } from "./updates/mod.ts";
 export {
   DeviceRecognition,
   type DeviceRecognitionOptions,
   onnxRuntime,
   readModelDir,
-} from "./device_recognition.ts";
+} from "./agent/mod.ts";
 export {
   ArtifactVerifyError,
   fetchArtifacts,
   type FetchArtifactsOptions,
   type FetchProgress,
   type FetchResult,
-} from "./artifact_fetcher.ts";
+} from "./updates/mod.ts";
 export {
   OtaSlots,
   type OtaState,
@@ -124,30 +124,27 @@ export {
   type SlotName,
   type Trial,
   type UpdateOutcome,
-} from "./ota_slots.ts";
+} from "./updates/mod.ts";
 export {
   type HealthReport,
   runSupervisor,
   type SupervisorOptions,
   SWITCH_EXIT_CODE,
-} from "./supervisor.ts";
+} from "./updates/mod.ts";
 export {
   type DeploymentOrder,
   UpdateError,
   Updater,
   type UpdaterOptions,
   type UpdateStep,
-} from "./updater.ts";
-export {
-  SimulatedUpdateDevice,
-  type SimulatedUpdateDeviceOptions,
-} from "./simulated_update_device.ts";
-export { NativeClipEncoder, type NativeClipEncoderOptions } from "./native_clip_encoder.ts";
-export { type SystemStats, SystemStatsReader } from "./system_stats.ts";
+} from "./updates/mod.ts";
+export { SimulatedUpdateDevice, type SimulatedUpdateDeviceOptions } from "./sim/mod.ts";
+export { NativeClipEncoder, type NativeClipEncoderOptions } from "./recording/mod.ts";
+export { type SystemStats, SystemStatsReader } from "./hardware/mod.ts";
 export {
   DEVICE_RECONNECT,
   forceReconnect,
   type HomeFirst,
   homeFirst,
   returnHome,
-} from "./region_failover.ts";
+} from "./delivery/mod.ts";

@@ -18,8 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { OtaSlots } from "./ota_slots.ts";
-import { runSupervisor } from "./supervisor.ts";
+import { OtaSlots, runSupervisor } from "./updates/mod.ts";
 
 /** Runs the supervisor; resolves with the exit code. */
 export async function main(args: readonly string[] = Deno.args): Promise<number> {

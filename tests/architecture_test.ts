@@ -114,21 +114,48 @@ const CLOUD_ROOMS: Readonly<Record<string, readonly string[]>> = {
   testing: [],
 };
 
-Deno.test("cloud's rooms use each other only downwards, and only through their mod.ts", async () => {
+/**
+ * edge/'s rooms: the agent on everything; recording on the configuration and delivery; the
+ * simulations on the hardware interface and updates. The entry points (edge/*.ts: main,
+ * supervisor_main, mod) may use any room.
+ */
+const EDGE_ROOMS: Readonly<Record<string, readonly string[]>> = {
+  provisioning: [],
+  config: ["provisioning"],
+  hardware: [],
+  delivery: [],
+  recording: ["config", "delivery"],
+  updates: [],
+  sim: ["hardware", "updates"],
+  agent: ["provisioning", "config", "hardware", "delivery", "recording", "updates", "sim"],
+};
+
+/** Checks that `base`'s rooms are exactly `allowed`'s, used downwards and through mod.ts. */
+async function checkRooms(base: string, allowed: Readonly<Record<string, readonly string[]>>) {
   const rooms = new Set<string>();
-  for await (const e of Deno.readDir(`${ROOT}cloud`)) if (e.isDirectory) rooms.add(e.name);
-  assert.deepEqual([...rooms].sort(), Object.keys(CLOUD_ROOMS).sort(), "cloud's rooms");
-  for (const file of await sources("cloud")) {
+  for await (const e of Deno.readDir(`${ROOT}${base}`)) {
+    if (e.isDirectory && e.name !== "testdata") rooms.add(e.name);
+  }
+  assert.deepEqual([...rooms].sort(), Object.keys(allowed).sort(), `${base}'s rooms`);
+  for (const file of await sources(base)) {
     const parts = file.split("/");
     const room = parts.length > 2 ? parts[1]! : undefined;
     for (const spec of imports(await Deno.readTextFile(`${ROOT}${file}`))) {
       if (!spec.startsWith(".")) continue;
       const target = new URL(spec, `file://${ROOT}${file}`).pathname.slice(ROOT.length).split("/");
-      if (target[0] !== "cloud" || target.length < 3 || target[1] === room) continue;
+      if (target[0] !== base || target.length < 3 || target[1] === room) continue;
       const to = target[1]!;
       assert.equal(target[2], "mod.ts", `${file} imports ${target.join("/")}, not ${to}/mod.ts`);
       if (room === undefined) continue; // the composition
-      assert.ok(CLOUD_ROOMS[room]!.includes(to), `${file} (${room}/) imports from ${to}/`);
+      assert.ok(allowed[room]!.includes(to), `${file} (${room}/) imports from ${to}/`);
     }
   }
+}
+
+Deno.test("cloud's rooms use each other only downwards, and only through their mod.ts", async () => {
+  await checkRooms("cloud", CLOUD_ROOMS);
+});
+
+Deno.test("edge's rooms use each other only downwards, and only through their mod.ts", async () => {
+  await checkRooms("edge", EDGE_ROOMS);
 });

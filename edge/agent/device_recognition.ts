@@ -25,8 +25,13 @@ import {
   type Planogram,
   SessionRecognizer,
   SlotClassifier,
-} from "../pipeline/mod.ts";
-import { loadOrtWeb, loadWasmKernels, type OnnxRuntime, type PixelKernels } from "../wasm/mod.ts";
+} from "../../pipeline/mod.ts";
+import {
+  loadOrtWeb,
+  loadWasmKernels,
+  type OnnxRuntime,
+  type PixelKernels,
+} from "../../wasm/mod.ts";
 
 /** Options of {@link DeviceRecognition.start}. */
 export interface DeviceRecognitionOptions {

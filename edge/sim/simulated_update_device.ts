@@ -31,10 +31,8 @@ import {
   shadowKey,
   subjects,
   type TrustedKey,
-} from "../protocol/mod.ts";
-import type { ChunkStore } from "./chunk_store.ts";
-import { OtaSlots } from "./ota_slots.ts";
-import { Updater } from "./updater.ts";
+} from "../../protocol/mod.ts";
+import { type ChunkStore, OtaSlots, Updater } from "../updates/mod.ts";
 
 /** Options of {@link SimulatedUpdateDevice.start}. */
 export interface SimulatedUpdateDeviceOptions {

@@ -24,7 +24,7 @@ import {
   type ClipEncoding,
   type ClipSpec,
   h264Args,
-} from "../pipeline/mod.ts";
+} from "../../pipeline/mod.ts";
 
 /** Options of {@link NativeClipEncoder}. */
 export interface NativeClipEncoderOptions {

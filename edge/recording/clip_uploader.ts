@@ -36,7 +36,7 @@ import {
   type ObjectCommit,
   ObjectCommitReplySchema,
   subjects,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import type { ClipSpool, SpooledClip } from "./clip_spool.ts";
 
 /** Options of {@link uploadClip}. */

@@ -36,7 +36,7 @@ import {
   UPDATE_PHASES,
   verifySignedManifest,
   type VersionManifest,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import { ArtifactVerifyError, fetchArtifacts } from "./artifact_fetcher.ts";
 import { type ChunkStore, FileChunkStore } from "./chunk_store.ts";
 import type { OtaSlots } from "./ota_slots.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Publisher } from "../pipeline/mod.ts";
+import type { Publisher } from "../../pipeline/mod.ts";
 
 /** Publishes on core NATS through `nc`. */
 export function natsPublisher(nc: NatsConnection): Publisher {

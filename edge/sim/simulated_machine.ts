@@ -14,8 +14,8 @@ import {
   type Scenario,
   scenarioTruth,
   standardCameras,
-} from "../pipeline/mod.ts";
-import type { SimulatedHardware } from "./hardware.ts";
+} from "../../pipeline/mod.ts";
+import type { SimulatedHardware } from "../hardware/mod.ts";
 
 /** What a door session's cart decision produces. */
 export interface CartDecision {

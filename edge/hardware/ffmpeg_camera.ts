@@ -24,7 +24,7 @@ import {
   type PixelFormat,
   type SignalSink,
   type StageMetrics,
-} from "../pipeline/mod.ts";
+} from "../../pipeline/mod.ts";
 
 /** Options of {@link ffmpegCamera}. */
 export interface FfmpegCameraOptions {

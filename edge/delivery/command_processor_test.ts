@@ -7,7 +7,7 @@ import {
   newEnvelope,
   parseCommandReply,
   signCommand,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 import { CommandFailure, CommandProcessor, type CommandRefusal } from "./command_processor.ts";
 
 function request(overrides: Partial<CommandRequest> = {}): Uint8Array {

@@ -8,8 +8,8 @@
  * @example
  * ```ts
  * import { DeviceRecording } from "./device_recording.ts";
- * import { loadAgentConfig } from "./agent_config.ts";
- * import { Outbox } from "./outbox.ts";
+ * import { loadAgentConfig } from "../config/mod.ts";
+ * import { Outbox } from "../delivery/mod.ts";
  *
  * const config = await loadAgentConfig("agent.json");
  * using outbox = new Outbox(`${config.dataDir}/outbox.db`);
@@ -29,20 +29,20 @@ import {
   SessionRecorder,
   type StageMetrics,
   WasmClipEncoder,
-} from "../pipeline/mod.ts";
+} from "../../pipeline/mod.ts";
 import {
   clipUploaded,
   newEnvelope,
   pipelineEvent,
   SessionStatusReplySchema,
   subjects,
-} from "../protocol/mod.ts";
-import { loadWasmKernels, type PixelKernels } from "../wasm/mod.ts";
-import type { AgentConfig } from "./agent_config.ts";
+} from "../../protocol/mod.ts";
+import { loadWasmKernels, type PixelKernels } from "../../wasm/mod.ts";
+import type { AgentConfig } from "../config/mod.ts";
 import { ClipSpool, type SpoolAlert, type SpooledClip } from "./clip_spool.ts";
 import { clipObjectName, uploadClip } from "./clip_uploader.ts";
 import { NativeClipEncoder } from "./native_clip_encoder.ts";
-import type { Outbox } from "./outbox.ts";
+import type { Outbox } from "../delivery/mod.ts";
 
 /** How long {@link DeviceRecording.close} waits for clips in progress by default. */
 const STOP_GRACE_MS = 2000;

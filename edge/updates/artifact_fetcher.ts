@@ -40,7 +40,7 @@ import {
   type TrustedKey,
   verifySignedManifest,
   type VersionManifest,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 
 /** Progress of a download. */
 export interface FetchProgress {

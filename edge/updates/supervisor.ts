@@ -19,7 +19,7 @@
  * @module
  */
 import { type OtaSlots, type OtaState, otherSlot, type SlotName } from "./ota_slots.ts";
-import { sleep } from "../runtime/mod.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** Exit code with which the program asks the supervisor to start the active slot again. */
 export const SWITCH_EXIT_CODE = 75;

@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { Agent, loadAgentConfig } from "./mod.ts";
+ * import { Agent, loadAgentConfig } from "../mod.ts";
  *
  * const config = await loadAgentConfig("agent.json");
  * await using agent = await Agent.start(config);
@@ -33,7 +33,7 @@ import {
   runClockSync,
   simulatedPlanogram,
   validateFrames,
-} from "../pipeline/mod.ts";
+} from "../../pipeline/mod.ts";
 import {
   type AuditEntry,
   auditEntry,
@@ -56,32 +56,39 @@ import {
   type ShadowState,
   subjects,
   telemetry,
-} from "../protocol/mod.ts";
-import { loadWasmKernels } from "../wasm/mod.ts";
-import { type AgentConfig, ConfigError, PlanogramSchema } from "./agent_config.ts";
+} from "../../protocol/mod.ts";
+import { loadWasmKernels } from "../../wasm/mod.ts";
+import { type AgentConfig, ConfigError, PlanogramSchema } from "../config/mod.ts";
 import { DeviceRecognition } from "./device_recognition.ts";
-import { natsClockProbe, serveClock } from "./clock_service.ts";
-import { uploadBlob } from "./clip_uploader.ts";
-import { readIdentity, renewCredentials } from "./provisioning.ts";
-import { CommandFailure, type CommandHandler, CommandProcessor } from "./command_processor.ts";
-import { ffmpegCamera, v4l2Input } from "./ffmpeg_camera.ts";
-import { DeviceRecording } from "./device_recording.ts";
-import { OtaSlots } from "./ota_slots.ts";
-import { type DeploymentOrder, Updater } from "./updater.ts";
-import { type DoorState, type Hardware, SimulatedHardware } from "./hardware.ts";
-import { LinuxHardware } from "./linux_hardware.ts";
-import { natsMessages, natsPublisher } from "./nats_bus.ts";
-import { Outbox } from "./outbox.ts";
 import {
+  CommandFailure,
+  type CommandHandler,
+  CommandProcessor,
   DEVICE_RECONNECT,
   forceReconnect,
   type HomeFirst,
   homeFirst,
+  natsClockProbe,
+  natsMessages,
+  natsPublisher,
+  Outbox,
   returnHome,
-} from "./region_failover.ts";
-import { type CartDecider, SimulatedScene } from "./simulated_machine.ts";
-import { SystemStatsReader } from "./system_stats.ts";
-import { sleep } from "../runtime/mod.ts";
+  serveClock,
+} from "../delivery/mod.ts";
+import { DeviceRecording, uploadBlob } from "../recording/mod.ts";
+import { readIdentity, renewCredentials } from "../provisioning/mod.ts";
+import {
+  type DoorState,
+  ffmpegCamera,
+  type Hardware,
+  LinuxHardware,
+  SimulatedHardware,
+  SystemStatsReader,
+  v4l2Input,
+} from "../hardware/mod.ts";
+import { type DeploymentOrder, OtaSlots, Updater } from "../updates/mod.ts";
+import { type CartDecider, SimulatedScene } from "../sim/mod.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** A camera of another device of the machine that this (primary) device receives over NATS. */
 export interface RemoteCamera {

@@ -31,8 +31,8 @@ import {
   ProvisioningReplySchema,
   subjects,
   toBase64Url,
-} from "../protocol/mod.ts";
-import { writePrivateFile } from "../runtime/mod.ts";
+} from "../../protocol/mod.ts";
+import { writePrivateFile } from "../../runtime/mod.ts";
 
 /** Provisioning failed (the message says why; nothing half-written is left). */
 export class ClaimError extends Error {

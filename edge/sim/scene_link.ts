@@ -22,7 +22,7 @@
  */
 import { credsAuthenticator } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { deviceInboxPrefix, subjects } from "../protocol/mod.ts";
+import { deviceInboxPrefix, subjects } from "../../protocol/mod.ts";
 import type { SceneState, SimulatedScene } from "./simulated_machine.ts";
 
 /** Where a device is and whom it follows. */

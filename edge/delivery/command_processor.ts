@@ -19,7 +19,7 @@ import {
   type TrustedKey,
   unverifiedCommandId,
   verifySignedCommand,
-} from "../protocol/mod.ts";
+} from "../../protocol/mod.ts";
 
 /** JSON a command handler returns. */
 export type CommandResult = Record<

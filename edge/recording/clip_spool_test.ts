@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClipSpool, type SpoolAlert, SpoolFullError } from "./clip_spool.ts";
-import type { ClipInfo } from "../pipeline/mod.ts";
+import type { ClipInfo } from "../../pipeline/mod.ts";
 
 const MiB = 1 << 20;
 

@@ -28,7 +28,7 @@ import {
   type ClipSummary,
   type ClipWriter,
   fmp4SampleCount,
-} from "../pipeline/mod.ts";
+} from "../../pipeline/mod.ts";
 
 /** A clip in the spool. */
 export interface SpooledClip {

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { natsClockProbe, serveClock } from "./clock_service.ts";
- * import { runClockSync } from "../pipeline/mod.ts";
+ * import { runClockSync } from "../../pipeline/mod.ts";
  *
  * // on the primary:   serveClock(nc, { region: "local", deviceId: "m001-a" });
  * // on the secondary: const model = await runClockSync(natsClockProbe(nc, primary, { deviceId: "m001-b" }), { signal });
@@ -20,8 +20,8 @@ import {
   newEnvelope,
   parseClockSync,
   subjects,
-} from "../protocol/mod.ts";
-import type { ClockProbe } from "../pipeline/mod.ts";
+} from "../../protocol/mod.ts";
+import type { ClockProbe } from "../../pipeline/mod.ts";
 
 /** Answers clock sync requests for device `self` until the signal aborts or the connection closes. */
 export function serveClock(

@@ -15,7 +15,7 @@
  * @module
  */
 import { z } from "zod";
-import { identityConfig, readIdentity } from "./provisioning.ts";
+import { identityConfig, readIdentity } from "../provisioning/mod.ts";
 
 const token = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 of a-z, 0-9 and '-'");
 const natsUrl = z.string().regex(/^(nats|tls):\/\/[^\s/]+$/, "must be a URL like nats://host:4222");

@@ -1,0 +1,27 @@
+/**
+ * Simulations, named as such: a simulated cabinet (door, lock, cameras, a shopper), a simulated
+ * update device, and the link that lets a cabinet's two simulated devices film one scene.
+ *
+ * @example
+ * ```ts
+ * import { SimulatedScene } from "./mod.ts";
+ *
+ * const scene = new SimulatedScene({ machineId: "m001", seed: 1 });
+ * console.log(scene);
+ * ```
+ *
+ * @module
+ */
+export { linkScene, type SceneLinkOptions } from "./scene_link.ts";
+export {
+  type CartDecider,
+  type CartDecision,
+  GroundTruthCartDecider,
+  type SceneState,
+  SimulatedScene,
+  SimulatedShopper,
+} from "./simulated_machine.ts";
+export {
+  SimulatedUpdateDevice,
+  type SimulatedUpdateDeviceOptions,
+} from "./simulated_update_device.ts";
