@@ -34,6 +34,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
 import type { ChunkStore } from "./chunk_store.ts";
+import { sleep } from "../../runtime/mod.ts";
 import {
   type ArtifactManifest,
   buckets,
@@ -118,7 +119,7 @@ export async function fetchArtifacts(
         bytesSaved += chunk.bytes;
       } else {
         options.beforeChunk?.(chunk.sha256);
-        const data = await readChunk(jsm, stream, chunk.sha256, artifact.name);
+        const data = await readChunk(jsm, stream, chunk.sha256, artifact.name, options.signal);
         const got = createHash("sha256").update(data).digest("hex");
         if (data.length !== chunk.bytes || got !== chunk.sha256) {
           throw new ArtifactVerifyError(
@@ -149,29 +150,44 @@ const MISSING_ATTEMPTS = 8;
  * chunk, the slow part when a thousand devices update at once). Any replica of the stream (or of
  * the region's mirror) answers a direct get, including one that has not applied the latest
  * writes yet: a chunk that seems missing is asked of the stream's leader (which holds every
- * write any replica has applied), and, if the leader lacks it too (a mirror still catching up),
- * asked for again a few times over about 3 s before it is taken as missing.
+ * write any replica has applied), and, if the leader lacks it too (a mirror still catching up)
+ * or does not answer (credentials from before devices could ask it, an election), asked for
+ * again a few times over about 3 s before it is taken as missing.
  */
 async function readChunk(
   jsm: JetStreamManager,
   stream: string,
   sha256: string,
   artifact: string,
+  signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
   const direct: GetMessage = (q) => jsm.direct.getMessage(stream, q);
   const leader: GetMessage = (q) => jsm.streams.getMessage(stream, q as MsgRequest);
+  // Why the leader did not answer, when it did not: credentials issued before devices could
+  // read from it, or a leader election under way. Direct gets are then asked again.
+  let leaderError: unknown;
   for (let attempt = 1;; attempt++) {
+    let missing: ChunkMissingError;
     try {
       return await readChunkOnce(direct, { stream, sha256, artifact });
     } catch (e) {
       if (!(e instanceof ChunkMissingError)) throw e;
+      missing = e;
     }
     try {
       return await readChunkOnce(leader, { stream, sha256, artifact });
     } catch (e) {
-      if (!(e instanceof ChunkMissingError) || attempt >= MISSING_ATTEMPTS) throw e;
+      if (e instanceof ChunkMissingError) missing = e;
+      else leaderError = e;
     }
-    await new Promise((r) => setTimeout(r, 100 * attempt));
+    if (attempt >= MISSING_ATTEMPTS) {
+      throw leaderError === undefined ? missing : new ChunkMissingError(
+        `${missing.message}; the stream's leader did not answer: ${(leaderError as Error).message}`,
+        { cause: leaderError },
+      );
+    }
+    await sleep(100 * attempt, signal ? { signal } : {});
+    signal?.throwIfAborted();
   }
 }
 
