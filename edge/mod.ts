@@ -85,6 +85,7 @@ export {
   ClipSpool,
   type ClipSpoolOptions,
   type SpoolAlert,
+  SpoolClosedError,
   type SpooledClip,
   SpoolFullError,
 } from "./recording/mod.ts";

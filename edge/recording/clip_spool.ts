@@ -84,6 +84,15 @@ export class SpoolFullError extends Error {
   }
 }
 
+/** The spool was closed (the device is stopping): a clip still being written stays as it was. */
+export class SpoolClosedError extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "SpoolClosedError";
+  }
+}
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS clips (
   id TEXT PRIMARY KEY, session_id TEXT NOT NULL, camera_id TEXT NOT NULL, device_id TEXT NOT NULL,
@@ -103,6 +112,7 @@ function isDiskFull(e: unknown): boolean {
 /** The clip spool. */
 export class ClipSpool implements ClipSink, Disposable {
   readonly #db: DatabaseSync;
+  #closed = false;
   readonly #o: ClipSpoolOptions;
   /** Bytes reserved by clips being written, by clip id. */
   readonly #writing = new Map<string, number>();
@@ -195,6 +205,7 @@ export class ClipSpool implements ClipSink, Disposable {
 
   /** Starts storing a clip (the recorder's sink). */
   async create(info: ClipInfo): Promise<ClipWriter> {
+    this.#open("start a clip");
     const id = `${info.sessionId}.${info.cameraId}.${info.part}`;
     const path = `${this.#o.dir}/${id}.mp4`;
     this.#db.prepare(
@@ -231,6 +242,7 @@ export class ClipSpool implements ClipSink, Disposable {
     };
     return {
       write: async (chunk) => {
+        this.#open(`write ${path}`);
         this.#makeRoom(info, chunk.length);
         try {
           await writeAll(file, chunk);
@@ -251,6 +263,9 @@ export class ClipSpool implements ClipSink, Disposable {
       finish: async (summary: ClipSummary) => {
         await file.sync().catch(() => {});
         close();
+        // Closed meanwhile (a stop that gave up waiting): the `.part` file and its row stay, and
+        // the next start recovers the clip as broken.
+        this.#open(`finish ${path}`);
         await Deno.rename(`${path}.part`, path);
         this.#db.prepare(
           `UPDATE clips SET status = ?, bytes = ?, sha256 = ?, frames = ?, start_ts = ?, end_ts = ?,
@@ -268,15 +283,23 @@ export class ClipSpool implements ClipSink, Disposable {
       },
       discard: async () => {
         close();
+        this.#open(`discard ${path}`);
         await Deno.remove(`${path}.part`).catch(() => {});
         this.#drop(id, path);
       },
     };
   }
 
-  /** Closes the index. */
+  /** Closes the index; clips still being written are left for the next start to recover. */
   [Symbol.dispose](): void {
+    if (this.#closed) return;
+    this.#closed = true;
     this.#db.close();
+  }
+
+  /** Throws {@link SpoolClosedError} once the spool is closed. */
+  #open(what: string): void {
+    if (this.#closed) throw new SpoolClosedError(`Cannot ${what}: the clip spool is closed`);
   }
 
   #now(): number {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ClipSpool, type SpoolAlert, SpoolFullError } from "./clip_spool.ts";
+import { ClipSpool, type SpoolAlert, SpoolClosedError, SpoolFullError } from "./clip_spool.ts";
 import type { ClipInfo } from "../../pipeline/mod.ts";
 
 const MiB = 1 << 20;
@@ -87,6 +87,30 @@ Deno.test("ClipSpool keeps a clip a crash left half-written, as broken", async (
   assert.deepEqual(spool.pending().map((c) => c.id), ["s-1.cam-1.0"]);
   spool.markUploaded("s-1.cam-1.0");
   assert.deepEqual(spool.pending(), []);
+});
+
+Deno.test("ClipSpool closed while a clip is written refuses to finish it, and the next start keeps it as broken", async () => {
+  const dir = await Deno.makeTempDir();
+  const mp4 = await Deno.readFile(new URL("./testdata/ten_frames_fmp4.mp4", import.meta.url));
+  {
+    const spool = ClipSpool.open({ dir, quotaBytes: MiB });
+    const w = await spool.create(info("s-1"));
+    await w.write(mp4);
+    // A stop that gave up waiting for the encoder closes the spool under the writer.
+    spool[Symbol.dispose]();
+    await assert.rejects(
+      () => w.finish({ status: "complete", frames: 10, startTs: 1000, endTs: 1600 }),
+      SpoolClosedError,
+    );
+    await assert.rejects(() => w.write(mp4), /the clip spool is closed/);
+    await assert.rejects(() => spool.create(info("s-2")), SpoolClosedError);
+  }
+  using spool = ClipSpool.open({ dir, quotaBytes: MiB });
+  assert.deepEqual(spool.list().map((c) => [c.sessionId, c.status, c.frames]), [[
+    "s-1",
+    "broken",
+    10,
+  ]]);
 });
 
 Deno.test("ClipSpool refuses a quota under 1 MiB", () => {

@@ -96,6 +96,7 @@ export class DeviceRecording implements AsyncDisposable {
   #uploaded = 0;
   #settledAt = 0;
   #wake: (() => void) | undefined;
+  #stopping = false;
 
   private constructor(
     config: AgentConfig,
@@ -148,6 +149,7 @@ export class DeviceRecording implements AsyncDisposable {
 
   /** Offers a frame of a local camera (copied: the caller keeps and disposes its own). */
   offer(frame: Frame): void {
+    if (this.#stopping) return; // a stop has begun: no new clip starts
     const data = frame.format === "rgba"
       ? this.#kernels.rgbaToI420({ data: frame.data, width: frame.width, height: frame.height })
         .data
@@ -219,6 +221,7 @@ export class DeviceRecording implements AsyncDisposable {
    */
   async close(options: { graceMs?: number } = {}): Promise<void> {
     const graceMs = options.graceMs ?? STOP_GRACE_MS;
+    this.#stopping = true;
     const drained = (async () => {
       await this.#queue.close().catch(() => {});
       await this.#feeding;

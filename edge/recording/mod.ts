@@ -16,6 +16,7 @@ export {
   ClipSpool,
   type ClipSpoolOptions,
   type SpoolAlert,
+  SpoolClosedError,
   type SpooledClip,
   SpoolFullError,
 } from "./clip_spool.ts";

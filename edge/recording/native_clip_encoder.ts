@@ -42,6 +42,7 @@ export class NativeClipEncoder implements ClipEncoder {
   readonly backend = "native";
   readonly #options: NativeClipEncoderOptions;
   readonly #children = new Set<Deno.ChildProcess>();
+  #closed = false;
 
   /** Creates the encoder; nothing starts until a clip opens. */
   constructor(options: NativeClipEncoderOptions = {}) {
@@ -56,6 +57,9 @@ export class NativeClipEncoder implements ClipEncoder {
   /** Starts an ffmpeg process for one clip. */
   open(spec: ClipSpec, options: { signal?: AbortSignal } = {}): Promise<ClipEncoding> {
     options.signal?.throwIfAborted();
+    if (this.#closed) {
+      return Promise.reject(new ClipEncoderError("Cannot open a clip: the encoder is closed"));
+    }
     const args = h264Args(spec, {
       input: "pipe:0",
       output: "pipe:1",
@@ -135,6 +139,7 @@ export class NativeClipEncoder implements ClipEncoder {
 
   /** Kills the processes of clips still open. */
   async [Symbol.asyncDispose](): Promise<void> {
+    this.#closed = true;
     for (const c of this.#children) {
       try {
         c.kill("SIGKILL");
