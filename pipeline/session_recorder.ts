@@ -139,8 +139,11 @@ interface Camera {
   done: string[];
   fps: number;
   lastTs: number;
-  /** When its last frame arrived, by `now()` (a camera that stopped sends none). */
+  /** When the recorder was last done with a frame of it, by `now()` (a camera that stopped
+   * sends none). */
   lastWall: number;
+  /** The recorder's busy time then: its silence excludes the time the recorder was busy since. */
+  busyAt: number;
 }
 
 interface Session {
@@ -167,6 +170,8 @@ export class SessionRecorder implements AsyncDisposable {
   readonly #finishing = new Set<Promise<void>>();
   #timer: ReturnType<typeof setInterval> | undefined;
   #chain: Promise<void> = Promise.resolve();
+  /** Time spent working on frames so far (reference: `options.now`). */
+  #busyMs = 0;
   /** Clips finished (complete or broken) so far. */
   clips = 0;
 
@@ -194,13 +199,20 @@ export class SessionRecorder implements AsyncDisposable {
       write: (frame) => {
         const cameraId = frame.cameraId;
         return this.#serial(async () => {
+          const now = this.#o.now ?? Date.now;
+          const t0 = now();
           try {
             await this.#frame(frame);
           } finally {
-            // The next frame cannot come before the recorder is done with this one (a slow
-            // encoder start holds the stream back): a camera is not "silent" meanwhile.
+            // No frame of any camera can come while the recorder works on one (a slow encoder
+            // start holds the stream back): that time is not a camera's silence.
+            const t1 = now();
+            this.#busyMs += t1 - t0;
             const cam = this.#cams.get(cameraId);
-            if (cam) cam.lastWall = (this.#o.now ?? Date.now)();
+            if (cam) {
+              cam.lastWall = t1;
+              cam.busyAt = this.#busyMs;
+            }
           }
         });
       },
@@ -274,6 +286,7 @@ export class SessionRecorder implements AsyncDisposable {
         fps: 15,
         lastTs: f.ts,
         lastWall: 0,
+        busyAt: 0,
       };
       this.#cams.set(f.cameraId, cam);
     }
@@ -522,7 +535,7 @@ export class SessionRecorder implements AsyncDisposable {
       // clip ends with the first frame past the post-roll.
       if (
         s?.closedWall !== undefined && now > s.closedWall + this.#post + 2000 &&
-        now - cam.lastWall > 2000
+        now - cam.lastWall - (this.#busyMs - cam.busyAt) > 2000
       ) {
         await this.#end(cam);
       }

@@ -209,23 +209,29 @@ Deno.test("SessionRecorder records each camera from the pre-roll through the pos
   assert.deepEqual(recorder.clips, 2);
 });
 
-Deno.test("SessionRecorder does not cut a clip while a slow encoder start holds its frames back", async () => {
+/**
+ * Records session s-1 (door open 3000-5000 ms, 1000 pre-roll, 500 post-roll) from `cameras`; the
+ * encoder's `slow`-th start (from 1) takes 700 ms while the recorder's clock moves 5 s on (a
+ * loaded device): the stream waits on the recorder meanwhile, and no camera is silent.
+ */
+async function recordWithSlowStart(cameras: string[], slow: number) {
   await using inner = new WasmClipEncoder();
-  // The recorder's clock, moved 5 s on while the encoder starts (a loaded device): the stream
-  // waits on the recorder meanwhile, and the camera is not silent.
   let now = 0;
-  const slow: ClipEncoder = {
+  let opened = 0;
+  const encoder: ClipEncoder = {
     backend: "slow",
     async open(spec, options) {
-      await new Promise((r) => setTimeout(r, 700)); // more than a sweep period of 500 ms
-      now += 5000;
+      if (++opened === slow) {
+        await new Promise((r) => setTimeout(r, 700)); // more than a sweep period of 500 ms
+        now += 5000;
+      }
       return inner.open(spec, options);
     },
     [Symbol.asyncDispose]: () => Promise.resolve(),
   };
   const { sink, clips } = memorySink();
   const recorder = new SessionRecorder({
-    encoder: slow,
+    encoder,
     sink,
     kernels,
     preRollMs: 1000,
@@ -234,12 +240,29 @@ Deno.test("SessionRecorder does not cut a clip while a slow encoder start holds 
   });
   recorder.open("s-1", 3000);
   recorder.close("s-1", 5000);
-  await frames("cam-1", 7000).pipeTo(recorder.writable);
+  const { mergeStreams } = await import("../pipeline/mod.ts");
+  await mergeStreams(cameras.map((c) => frames(c, 7000))).pipeTo(recorder.writable);
   await recorder.drain();
-  assert.deepEqual(clips.map((c) => [c.info.part, c.summary?.status]), [[0, "complete"]]);
-  const summary = clips[0]!.summary!;
-  assert.ok(Math.abs(summary.startTs - 2000) <= 67, `start ${summary.startTs}`);
-  assert.ok(Math.abs(summary.endTs - 5500) <= 67, `end ${summary.endTs}`);
+  return clips;
+}
+
+function assertWholeClips(clips: ReturnType<typeof memorySink>["clips"], n: number) {
+  assert.deepEqual(
+    clips.map((c) => [c.info.part, c.summary?.status]),
+    Array.from({ length: n }, () => [0, "complete"]),
+  );
+  for (const { summary } of clips) {
+    assert.ok(Math.abs(summary!.startTs - 2000) <= 67, `start ${summary!.startTs}`);
+    assert.ok(Math.abs(summary!.endTs - 5500) <= 67, `end ${summary!.endTs}`);
+  }
+}
+
+Deno.test("SessionRecorder does not cut a clip while a slow encoder start holds its frames back", async () => {
+  assertWholeClips(await recordWithSlowStart(["cam-1"], 1), 1);
+});
+
+Deno.test("SessionRecorder does not cut one camera's clip while another's slow encoder start holds the stream", async () => {
+  assertWholeClips(await recordWithSlowStart(["cam-1", "cam-2"], 2), 2);
 });
 
 Deno.test("SessionRecorder records a camera whose frames lag seconds behind another's", async () => {
