@@ -1,5 +1,5 @@
 /**
- * `./vend bench nats`: what the local nats-server started by cloud/local_nats.ts carries on this
+ * `./vend bench nats`: what the local nats-server started by cloud/dev/local_nats.ts carries on this
  * machine (with its default decentralized authentication and TLS): core publish/subscribe,
  * request/reply latency, JetStream publishes with de-duplication ids (from the cloud account, and
  * from a device across the account boundary), a device's heartbeats to the cloud, and KV puts. Prints progress to stderr and one JSON object as the last

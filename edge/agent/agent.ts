@@ -760,7 +760,7 @@ export class Agent implements AsyncDisposable {
       if (!identity) return;
       const dueAt = (identity.expiresAt - renewBeforeS) * 1000;
       if (Date.now() < dueAt) {
-        await sleep(Math.min(dueAt - Date.now(), 60_000), { signal });
+        await sleep(Math.max(0, Math.min(dueAt - Date.now(), 60_000)), { signal });
         continue;
       }
       const renewed = await renewCredentials(nc, this.config.dataDir);
