@@ -353,9 +353,13 @@ Deno.test({
     }).spawn();
     // The cloud's log (JSON lines on the demo's stderr) carries the one-time codes.
     const codes: string[] = [];
+    // The demo's last log lines, shown if the receipt does not come.
+    const said: string[] = [];
     const logging = (async () => {
       for await (const line of lines(child.stderr)) {
         if (line.includes('"login code"')) codes.push(JSON.parse(line).code);
+        said.push(line);
+        if (said.length > 60) said.shift();
       }
     })();
     try {
@@ -407,7 +411,15 @@ Deno.test({
       await page.locator(".step.done", { hasText: "Door closed" }).waitFor({ timeout: 40_000 });
       // The receipt follows once the machine's recognition and the charge are done: waited for,
       // not timed (a loaded machine takes longer; how long is a benchmark's business).
-      await page.locator("#receipt [data-total]").waitFor({ timeout: 60_000 });
+      await page.locator("#receipt [data-total]").waitFor({ timeout: 60_000 }).catch(async (e) => {
+        const status = page.locator("#status");
+        const state = await status.getAttribute("data-state").catch(() => null);
+        const shown = await status.innerText().catch(() => "");
+        throw new Error(
+          `${(e as Error).message}; the session is ${state} (${JSON.stringify(shown)}); ` +
+            `the demo said:\n${said.join("\n")}`,
+        );
+      });
       const skus = await page.locator("#receipt tr[data-sku]").evaluateAll((trs) =>
         trs.map((tr) => tr.getAttribute("data-sku"))
       );
