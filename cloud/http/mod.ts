@@ -12,12 +12,8 @@
  * @module
  */
 export { audit, type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
-export {
-  cardNumberGuard,
-  containsCardNumber,
-  type PaymentDeps,
-  paymentRoutes,
-} from "./payment_api.ts";
+export { cardNumberGuard, containsCardNumber } from "./card_number_guard.ts";
+export { type PaymentDeps, paymentRoutes } from "./payment_api.ts";
 export { priceRoutes } from "./price_api.ts";
 export { ApiError, problem } from "./problem.ts";
 export { Metrics } from "./prometheus.ts";

@@ -227,7 +227,7 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
   const p: PaymentService = deps.payments;
   const auth = deps.customerAuth;
 
-  app.use("/app/*", cardNumberGuard);
+  app.use("/app/*", cardNumberGuard());
   // Changing requests come from the app's own pages: a cross-site form is refused.
   app.use("/app/*", async (c, next) => {
     if (c.req.method === "POST") {
