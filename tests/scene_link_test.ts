@@ -6,7 +6,9 @@ import { startTestNats } from "./harness.ts";
 Deno.test("linkScene: a simulated secondary films the scenario its primary's shopper started", async () => {
   await using nats = await startTestNats();
   const primary = new SimulatedScene({ machineId: "m001", seed: 1000 });
-  const secondary = new SimulatedScene({ machineId: "m001", seed: 1000 });
+  // Another seed: what the secondary films can only match the primary's if it follows it.
+  const secondary = new SimulatedScene({ machineId: "m001", seed: 2000 });
+  const own = secondary.current.scenario;
   const link = {
     servers: [nats.url],
     caFile: nats.caFile,
@@ -32,11 +34,10 @@ Deno.test("linkScene: a simulated secondary films the scenario its primary's sho
       5000,
       "the secondary follows",
     );
+    assert.notDeepEqual(scenario, own, "the seeds give the same scenario: the test proves nothing");
     assert.deepEqual(secondary.current.scenario, scenario);
   }
-  // Without the link the two would differ: an unlinked scene keeps its own scenario.
   const alone = new SimulatedScene({ machineId: "m001", seed: 1000 });
-  assert.notDeepEqual(alone.current.scenario, primary.current.scenario);
   await assert.rejects(
     linkScene(alone, { ...link, role: "secondary", deviceId: "m001-b" }),
     /needs primaryDeviceId/,

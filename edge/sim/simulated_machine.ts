@@ -176,7 +176,7 @@ export class SimulatedShopper {
   }
 }
 
-/** A cart decider that reads the simulated scene's ground truth (a stand-in for the model). */
+/** A cart decider that reads the simulated scene's ground truth (for demos and tests that must know the cart). */
 export class GroundTruthCartDecider implements CartDecider {
   readonly #scene: SimulatedScene;
 
