@@ -11,7 +11,8 @@
  * when no recognition model is configured, a ground-truth cart decider: both simulations, for
  * the demo and the tests); `--auto-sessions`
  * also unlocks the door by itself every SECONDS. Prints `ready: DEVICE` on stdout once running.
- * `VEND_FAULT=after_outbox_write:N` or `after_publish:N` kills the process at that point (tests).
+ * `VEND_FAULT` (`after_outbox_write:N`, `after_publish:N`, `update:PHASE`) kills the process at
+ * that point, for fault tests (see edge/testing/fault_hooks.ts).
  *
  * @example
  * ```sh
@@ -27,18 +28,15 @@ import { SimulatedHardware } from "./hardware/mod.ts";
 import { SWITCH_EXIT_CODE } from "./updates/mod.ts";
 import { GroundTruthCartDecider, linkScene, SimulatedScene, SimulatedShopper } from "./sim/mod.ts";
 import { provisionDevice, readIdentity } from "./provisioning/mod.ts";
+import { faultHooks, type FaultSpec, parseFaultSpec } from "./testing/mod.ts";
 
-function parseFault(value: string | undefined): AgentOptions["fault"] {
-  if (!value) return undefined;
-  const m = /^(after_outbox_write|after_publish):(\d+)$/.exec(value);
-  if (!m) {
-    throw new ConfigError("VEND_FAULT", [
-      `VEND_FAULT: expected after_outbox_write:N, after_publish:N or update:PHASE, got ${
-        JSON.stringify(value)
-      }`,
-    ]);
+function faultSpecFrom(value: string | undefined): FaultSpec | undefined {
+  try {
+    return parseFaultSpec(value);
+  } catch (e) {
+    if (e instanceof RangeError) throw new ConfigError("VEND_FAULT", [e.message], { cause: e });
+    throw e;
   }
-  return { kill: m[1] as "after_outbox_write" | "after_publish", at: Number(m[2]) };
 }
 
 function parseRemote(spec: string): RemoteCamera {
@@ -113,13 +111,8 @@ async function main(): Promise<number> {
   const options: { -readonly [K in keyof AgentOptions]: AgentOptions[K] } = {
     remoteCameras: (values["remote-camera"] ?? []).map(parseRemote),
   };
-  const faultSpec = Deno.env.get("VEND_FAULT");
-  const update = /^update:(download|verify|install|switch|first_start)$/.exec(faultSpec ?? "");
-  if (update) options.updateFault = update[1]!;
-  else {
-    const fault = parseFault(faultSpec);
-    if (fault) options.fault = fault;
-  }
+  const fault = faultSpecFrom(Deno.env.get("VEND_FAULT"));
+  if (fault) options.hooks = faultHooks(fault);
   options.args = Deno.args;
   // An update switched slots: stop cleanly and let the supervisor start the new slot.
   let switching = false;

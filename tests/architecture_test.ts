@@ -116,8 +116,9 @@ const CLOUD_ROOMS: Readonly<Record<string, readonly string[]>> = {
 
 /**
  * edge/'s rooms: the agent on everything; recording on the configuration and delivery; the
- * simulations on the hardware interface and updates. The entry points (edge/*.ts: main,
- * supervisor_main, mod) may use any room.
+ * simulations on the hardware interface and updates; testing/ (fault hooks) on the agent's hooks,
+ * used by nothing else in edge/. The entry points (edge/*.ts: main, supervisor_main, mod) may use
+ * any room.
  */
 const EDGE_ROOMS: Readonly<Record<string, readonly string[]>> = {
   provisioning: [],
@@ -128,6 +129,7 @@ const EDGE_ROOMS: Readonly<Record<string, readonly string[]>> = {
   updates: [],
   sim: ["hardware", "updates"],
   agent: ["provisioning", "config", "hardware", "delivery", "recording", "updates", "sim"],
+  testing: ["agent"],
 };
 
 /** Checks that `base`'s rooms are exactly `allowed`'s, used downwards and through mod.ts. */

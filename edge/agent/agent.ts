@@ -59,6 +59,7 @@ import {
 } from "../../protocol/mod.ts";
 import { loadWasmKernels } from "../../wasm/mod.ts";
 import { type AgentConfig, ConfigError, PlanogramSchema } from "../config/mod.ts";
+import type { AgentHooks } from "./agent_hooks.ts";
 import { DeviceRecognition } from "./device_recognition.ts";
 import {
   CommandFailure,
@@ -110,8 +111,8 @@ export interface AgentOptions {
   readonly cartDecider?: CartDecider;
   /** Cameras of the secondary device this primary receives. */
   readonly remoteCameras?: readonly RemoteCamera[];
-  /** Fault injection for tests: kill this process at a point of the outbox's work. */
-  readonly fault?: { readonly kill: "after_outbox_write" | "after_publish"; readonly at: number };
+  /** Hooks at points of the agent's work (fault tests). Default: none. */
+  readonly hooks?: AgentHooks;
   /** Log sink. Default: JSON lines on stderr. */
   readonly log?: (line: Record<string, unknown>) => void;
   /**
@@ -123,8 +124,6 @@ export interface AgentOptions {
   readonly args?: readonly string[];
   /** Whether a supervisor runs this agent. Default: when VEND_OTA_DIR is set. */
   readonly supervised?: boolean;
-  /** Fault injection for tests: kill this process before an update phase. */
-  readonly updateFault?: string;
 }
 
 /** Log lines kept for the `collect_logs` command. */
@@ -176,8 +175,6 @@ export class Agent implements AsyncDisposable {
     errors: [],
   };
   #tasks: Promise<unknown>[] = [];
-  #publishes = 0;
-  #appends = 0;
   #firstHeartbeatAt: number | undefined;
   #firstFrameAt: number | undefined;
 
@@ -188,22 +185,14 @@ export class Agent implements AsyncDisposable {
     this.#address = { region: config.region, deviceId: config.deviceId };
     this.#stats = new SystemStatsReader(config.dataDir);
     this.#scene = options.scene ?? new SimulatedScene({ machineId: config.machineId });
-    const fault = options.fault;
+    const hooks = options.hooks ?? {};
     this.outbox = new Outbox(`${config.dataDir}/outbox.db`, {
       maxBytes: config.outbox.maxBytes,
       alertRatio: config.outbox.alertRatio,
       onAlert: (s) => this.log("warn", "outbox filling", { ...s }),
       hooks: {
-        afterAppend: () => {
-          if (fault?.kill === "after_outbox_write" && ++this.#appends === fault.at) {
-            Deno.kill(Deno.pid, "SIGKILL");
-          }
-        },
-        afterPublish: () => {
-          if (fault?.kill === "after_publish" && ++this.#publishes === fault.at) {
-            Deno.kill(Deno.pid, "SIGKILL");
-          }
-        },
+        ...(hooks.afterOutboxAppend ? { afterAppend: hooks.afterOutboxAppend } : {}),
+        ...(hooks.afterOutboxPublish ? { afterPublish: hooks.afterOutboxPublish } : {}),
       },
     });
     this.#connecting = this.#connect();
@@ -281,7 +270,7 @@ export class Agent implements AsyncDisposable {
     const supervisorDir = Deno.env.get("VEND_OTA_DIR");
     const dir = this.config.ota.dir ?? supervisorDir ?? `${this.config.dataDir}/ota`;
     const slots = await OtaSlots.open(dir);
-    const fault = this.#options.updateFault;
+    const beforePhase = this.#options.hooks?.beforeUpdatePhase;
     this.#updater = new Updater({
       slots,
       deviceId: this.config.deviceId,
@@ -316,21 +305,7 @@ export class Agent implements AsyncDisposable {
         if (this.#options.onRestartRequested) this.#options.onRestartRequested();
         else this.log("warn", "an update needs a restart, and nothing restarts this agent");
       },
-      ...(fault
-        ? {
-          beforePhase: (phase: string) => {
-            // Once: the restarted agent must be able to finish the update.
-            const marker = `${dir}/fault-${phase}.done`;
-            if (phase !== fault) return;
-            try {
-              Deno.statSync(marker);
-            } catch {
-              Deno.writeTextFileSync(marker, "");
-              Deno.kill(Deno.pid, "SIGKILL");
-            }
-          },
-        }
-        : {}),
+      ...(beforePhase ? { beforePhase: (phase: string) => beforePhase(phase, dir) } : {}),
       log: (level, msg, fields) => this.log(level, msg, fields),
     });
   }
@@ -342,14 +317,8 @@ export class Agent implements AsyncDisposable {
     while (!signal.aborted) {
       const pipeline = this.config.cameras.length === 0 || this.#firstFrameAt !== undefined;
       if (this.#connected && pipeline && this.#firstHeartbeatAt !== undefined) {
-        if (this.#options.updateFault === "first_start" && (await this.#onTrial(dir))) {
-          // Fault test: killed during the new version's first start, before it is healthy.
-          const marker = `${dir}/fault-first_start.done`;
-          if (!(await Deno.stat(marker).catch(() => undefined))) {
-            await Deno.writeTextFile(marker, "");
-            Deno.kill(Deno.pid, "SIGKILL");
-          }
-        }
+        const beforeHealthy = this.#options.hooks?.beforeTrialHealthy;
+        if (beforeHealthy && (await this.#onTrial(dir))) await beforeHealthy(dir);
         const tmp = `${dir}/healthy.json.tmp`;
         await Deno.writeTextFile(
           tmp,

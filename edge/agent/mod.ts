@@ -14,6 +14,7 @@
  * @module
  */
 export { Agent, type AgentOptions, type RemoteCamera } from "./agent.ts";
+export type { AgentHooks } from "./agent_hooks.ts";
 export {
   DeviceRecognition,
   type DeviceRecognitionOptions,
