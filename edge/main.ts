@@ -24,9 +24,15 @@
 import { parseArgs } from "node:util";
 import { Agent, type AgentOptions, type RemoteCamera } from "./agent/mod.ts";
 import { ConfigError, loadAgentConfig } from "./config/mod.ts";
-import { SimulatedHardware } from "./hardware/mod.ts";
+
 import { SWITCH_EXIT_CODE } from "./updates/mod.ts";
-import { GroundTruthCartDecider, linkScene, SimulatedScene, SimulatedShopper } from "./sim/mod.ts";
+import {
+  GroundTruthCartDecider,
+  linkScene,
+  SimulatedHardware,
+  SimulatedScene,
+  SimulatedShopper,
+} from "./sim/mod.ts";
 import { provisionDevice, readIdentity } from "./provisioning/mod.ts";
 import { faultHooks, type FaultSpec, parseFaultSpec } from "./testing/mod.ts";
 

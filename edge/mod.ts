@@ -45,7 +45,6 @@ export {
   type DoorState,
   type Hardware,
   type LedColor,
-  SimulatedHardware,
   type StatusLed,
 } from "./hardware/mod.ts";
 export { gpioCommands, type GpioWiring, LinuxHardware, type Runner } from "./hardware/mod.ts";
@@ -68,6 +67,7 @@ export {
   type CartDecision,
   GroundTruthCartDecider,
   type SceneState,
+  SimulatedHardware,
   SimulatedScene,
   SimulatedShopper,
 } from "./sim/mod.ts";

@@ -83,12 +83,11 @@ import {
   ffmpegCamera,
   type Hardware,
   LinuxHardware,
-  SimulatedHardware,
   SystemStatsReader,
   v4l2Input,
 } from "../hardware/mod.ts";
 import { type DeploymentOrder, OtaSlots, Updater } from "../updates/mod.ts";
-import { type CartDecider, SimulatedScene } from "../sim/mod.ts";
+import { type CartDecider, SimulatedHardware, SimulatedScene } from "../sim/mod.ts";
 import { sleep } from "../../runtime/mod.ts";
 
 /** A camera of another device of the machine that this (primary) device receives over NATS. */

@@ -23,7 +23,6 @@ export {
   type DoorState,
   type Hardware,
   type LedColor,
-  SimulatedHardware,
   type StatusLed,
 } from "./hardware.ts";
 export { gpioCommands, type GpioWiring, LinuxHardware, type Runner } from "./linux_hardware.ts";

@@ -1,5 +1,5 @@
 /**
- * Simulations, named as such: a simulated cabinet (door, lock, cameras, a shopper), a simulated
+ * Simulations, named as such: a simulated cabinet (door, lock, LED, cameras, a shopper), a simulated
  * update device, and the link that lets a cabinet's two simulated devices film one scene.
  *
  * @example
@@ -13,6 +13,7 @@
  * @module
  */
 export { linkScene, type SceneLinkOptions } from "./scene_link.ts";
+export { SimulatedHardware } from "./simulated_hardware.ts";
 export {
   type CartDecider,
   type CartDecision,

@@ -15,7 +15,7 @@ import {
   scenarioTruth,
   standardCameras,
 } from "../../pipeline/mod.ts";
-import type { SimulatedHardware } from "../hardware/mod.ts";
+import type { SimulatedHardware } from "./simulated_hardware.ts";
 
 /** What a door session's cart decision produces. */
 export interface CartDecision {
