@@ -34,6 +34,7 @@ import {
   SimulatedShopper,
 } from "./sim/mod.ts";
 import { provisionDevice, readIdentity } from "./provisioning/mod.ts";
+import { onShutdown } from "../runtime/mod.ts";
 import { faultHooks, type FaultSpec, parseFaultSpec } from "./testing/mod.ts";
 
 function faultSpecFrom(value: string | undefined): FaultSpec | undefined {
@@ -59,7 +60,7 @@ function parseRemote(spec: string): RemoteCamera {
  * First boot of a device with `provisioning` in its configuration: claims its identity before
  * the agent starts (the configuration is validated afterwards, with the identity in it).
  */
-async function provisionIfNeeded(file: string | undefined): Promise<void> {
+async function provisionIfNeeded(file: string | undefined, signal: AbortSignal): Promise<void> {
   if (!file) return;
   let raw: Record<string, unknown>;
   try {
@@ -83,6 +84,7 @@ async function provisionIfNeeded(file: string | undefined): Promise<void> {
     batchId: p.batchId,
     serial: p.serial,
     dir: dataDir,
+    signal,
   });
   console.error(`vend-edge: provisioned as ${identity.deviceId} (${identity.machineId})`);
 }
@@ -99,21 +101,19 @@ async function main(): Promise<number> {
     },
     strict: true,
   });
+  // SIGINT/SIGTERM (or, under `./vend demo`, the parent's end) stop the program at any point of
+  // its life: provisioning, connecting, a door session or an update. An update that switched
+  // slots stops it too, to be started again from the new slot.
+  const switched = new AbortController();
+  const stop = { signal: AbortSignal.any([onShutdown(), switched.signal]) };
   const configFile = values.config ?? Deno.env.get("VEND_AGENT_CONFIG");
-  await provisionIfNeeded(configFile);
-  const config = await loadAgentConfig(configFile);
-  const stop = new AbortController();
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.abort());
-  // Spawned by `./vend demo` with a stdin pipe it never writes: stop when that parent is gone
-  // (even SIGKILLed), so no agent lingers.
-  if (Deno.env.get("VEND_EXIT_WITH_PARENT") === "1") {
-    (async () => {
-      try {
-        for await (const _ of Deno.stdin.readable) { /* nothing is written */ }
-      } catch { /* closed */ }
-      stop.abort();
-    })();
+  try {
+    await provisionIfNeeded(configFile, stop.signal);
+  } catch (e) {
+    if (stop.signal.aborted) return 0;
+    throw e;
   }
+  const config = await loadAgentConfig(configFile);
   const options: { -readonly [K in keyof AgentOptions]: AgentOptions[K] } = {
     remoteCameras: (values["remote-camera"] ?? []).map(parseRemote),
   };
@@ -124,7 +124,7 @@ async function main(): Promise<number> {
   let switching = false;
   options.onRestartRequested = () => {
     switching = true;
-    stop.abort();
+    switched.abort(new Error("an update switched slots"));
   };
   let shopper: SimulatedShopper | undefined;
   let hardware: SimulatedHardware | undefined;
@@ -141,15 +141,21 @@ async function main(): Promise<number> {
     if (!config.recognition.model) options.cartDecider = new GroundTruthCartDecider(scene);
     shopper = new SimulatedShopper(hardware, scene);
     // The cabinet's two devices film one scene: the primary announces, the secondary follows.
-    sceneLink = await linkScene(scene, {
-      servers: config.nats.servers,
-      ...(config.nats.credentialsFile ? { credentialsFile: config.nats.credentialsFile } : {}),
-      ...(config.nats.caFile ? { caFile: config.nats.caFile } : {}),
-      region: config.region,
-      role: config.role,
-      deviceId: config.deviceId,
-      ...(config.primaryDeviceId ? { primaryDeviceId: config.primaryDeviceId } : {}),
-    });
+    try {
+      sceneLink = await linkScene(scene, {
+        signal: stop.signal,
+        servers: config.nats.servers,
+        ...(config.nats.credentialsFile ? { credentialsFile: config.nats.credentialsFile } : {}),
+        ...(config.nats.caFile ? { caFile: config.nats.caFile } : {}),
+        region: config.region,
+        role: config.role,
+        deviceId: config.deviceId,
+        ...(config.primaryDeviceId ? { primaryDeviceId: config.primaryDeviceId } : {}),
+      });
+    } catch (e) {
+      if (stop.signal.aborted) return 0; // stopped while waiting for the servers
+      throw e;
+    }
   }
   const agent = await Agent.start(config, options);
   const running: Promise<unknown>[] = [];

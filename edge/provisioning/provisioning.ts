@@ -32,7 +32,7 @@ import {
   subjects,
   toBase64Url,
 } from "../../protocol/mod.ts";
-import { writePrivateFile } from "../../runtime/mod.ts";
+import { abortable, writePrivateFile } from "../../runtime/mod.ts";
 
 /** Provisioning failed (the message says why; nothing half-written is left). */
 export class ClaimError extends Error {
@@ -59,6 +59,8 @@ export interface ProvisionOptions {
   readonly dir: string;
   /** Gives up after this many ms. Default 15,000. */
   readonly timeoutMs?: number;
+  /** Stops provisioning (it rejects with the signal's reason; nothing is stored). */
+  readonly signal?: AbortSignal;
 }
 
 /** The paths of a device's identity files in `dir`. */
@@ -143,16 +145,24 @@ export async function provisionDevice(options: ProvisionOptions): Promise<Device
       { cause },
     );
   }
-  const nc = await connect({
-    servers: [...options.servers],
-    name: `claim-${options.serial}`,
-    inboxPrefix: claimInboxPrefix(options.batchId),
-    authenticator: credsAuthenticator(claimCreds),
-    ...(options.caFile ? { tls: { caFile: options.caFile } } : {}),
-    timeout: timeoutMs,
-  }).catch((cause) => {
-    throw new ClaimError(`Cannot connect to claim: ${(cause as Error).message}`, { cause });
-  });
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const nc = await abortable(
+    connect({
+      servers: [...options.servers],
+      name: `claim-${options.serial}`,
+      inboxPrefix: claimInboxPrefix(options.batchId),
+      authenticator: credsAuthenticator(claimCreds),
+      ...(options.caFile ? { tls: { caFile: options.caFile } } : {}),
+      timeout: timeoutMs,
+    }).catch((cause) => {
+      throw new ClaimError(`Cannot connect to claim: ${(cause as Error).message}`, { cause });
+    }),
+    { ...(signal ? { signal } : {}), onLate: (late) => late.close() },
+  );
+  // A stop closes the connection: a request in flight rejects at once.
+  const onAbort = () => void nc.close();
+  signal?.addEventListener("abort", onAbort, { once: true });
   try {
     const { nonce } = await ask(nc, subjects.provisionNonce(options.batchId), "{}", timeoutMs);
     if (!nonce) throw new ClaimError("The provisioning service gave no nonce");
@@ -171,9 +181,15 @@ export async function provisionDevice(options: ProvisionOptions): Promise<Device
       timeoutMs,
     );
     if (!identity) throw new ClaimError("The provisioning service gave no identity");
+    signal?.throwIfAborted();
     await store(options.dir, kp, identity);
     return identity;
+  } catch (e) {
+    // Stopped: say so, not the closed connection's error.
+    signal?.throwIfAborted();
+    throw e;
   } finally {
+    signal?.removeEventListener("abort", onAbort);
     await nc.close().catch(() => {});
   }
 }

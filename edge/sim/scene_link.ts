@@ -20,9 +20,14 @@
  *
  * @module
  */
-import { credsAuthenticator } from "@nats-io/nats-core";
+import {
+  type ConnectionOptions,
+  credsAuthenticator,
+  type NatsConnection,
+} from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { deviceInboxPrefix, subjects } from "../../protocol/mod.ts";
+import { abortable, sleep } from "../../runtime/mod.ts";
 import type { SceneState, SimulatedScene } from "./simulated_machine.ts";
 
 /** Where a device is and whom it follows. */
@@ -41,9 +46,47 @@ export interface SceneLinkOptions {
   readonly deviceId: string;
   /** The primary (for a secondary). */
   readonly primaryDeviceId?: string;
+  /** Stops waiting for the servers (the link is not made then). */
+  readonly signal?: AbortSignal;
 }
 
-/** Links `scene` to the cabinet's other device over NATS until disposed. */
+/** Pause between tries while no server answers, ms. */
+const RETRY_MS = 500;
+
+/**
+ * Connects, trying again while no server answers, until `signal` aborts (then it throws the
+ * signal's reason, with the last connection error as the cause when there was one).
+ */
+async function connectUntil(
+  options: ConnectionOptions,
+  signal: AbortSignal | undefined,
+): Promise<NatsConnection> {
+  let last: unknown;
+  while (!signal?.aborted) {
+    try {
+      // A stop does not wait for the attempt in flight; a late connection is closed.
+      return await abortable(connect(options), {
+        ...(signal ? { signal } : {}),
+        onLate: (nc) => nc.close(),
+      });
+    } catch (e) {
+      if (signal?.aborted) break;
+      last = e;
+      await sleep(RETRY_MS, signal ? { signal } : {});
+    }
+  }
+  const reason = signal?.reason instanceof Error
+    ? signal.reason
+    : new Error("the link was stopped");
+  throw new Error(`The scene link stopped before a server answered: ${reason.message}`, {
+    cause: last ?? reason,
+  });
+}
+
+/**
+ * Links `scene` to the cabinet's other device over NATS until disposed. Resolves once a server
+ * answered (trying again while none does); an aborted `signal` stops the wait.
+ */
 export async function linkScene(
   scene: SimulatedScene,
   options: SceneLinkOptions,
@@ -52,15 +95,16 @@ export async function linkScene(
   if (!primary) throw new TypeError("A secondary device's scene link needs primaryDeviceId");
   const credsFile = options.credentialsFile;
   const creds = credsFile ? () => Deno.readFileSync(credsFile) : undefined;
-  const nc = await connect({
+  const nc = await connectUntil({
     servers: [...options.servers],
     name: `${options.deviceId}-scene`,
+    // Once linked, reconnects go on for as long as the link lives.
     maxReconnectAttempts: -1,
-    waitOnFirstConnect: true,
+    timeout: 2000,
     inboxPrefix: deviceInboxPrefix(options.deviceId),
     ...(options.caFile ? { tls: { caFile: options.caFile } } : {}),
     ...(creds ? { authenticator: credsAuthenticator(creds) } : {}),
-  });
+  }, options.signal);
   const subject = subjects.simulatedScene({ region: options.region, deviceId: primary });
   let stop: () => void;
   if (options.role === "primary") {

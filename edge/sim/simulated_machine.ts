@@ -16,6 +16,7 @@ import {
   standardCameras,
 } from "../../pipeline/mod.ts";
 import type { SimulatedHardware } from "./simulated_hardware.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** What a door session's cart decision produces. */
 export interface CartDecision {
@@ -115,7 +116,8 @@ export class SimulatedScene {
       pull: async (controller) => {
         if (options.signal.aborted) return controller.close();
         const wait = next - this.#now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (wait > 0) await sleep(wait, { signal: options.signal });
+        if (options.signal.aborted) return controller.close();
         next = Math.max(next + period, this.#now() - period);
         const ts = this.#now();
         const { scenario, startedAt } = this.current;
@@ -154,11 +156,11 @@ export class SimulatedShopper {
     this.#scene = scene;
   }
 
-  /** Watches for unlocks until the signal aborts. */
+  /** Watches for unlocks until the signal aborts (a session under way is left where it is). */
   async run(signal: AbortSignal): Promise<void> {
     this.#seen = this.#hardware.unlocks.length;
     while (!signal.aborted) {
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50, { signal });
       if (this.#hardware.unlocks.length === this.#seen || this.#hardware.door.state === "open") {
         continue;
       }
@@ -167,10 +169,11 @@ export class SimulatedShopper {
       // see the cabinet at rest, as recognition needs).
       const scenario = this.#scene.startSession(1000);
       const session = scenario.sessions[0]!;
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000, { signal });
       if (signal.aborted) return;
       this.#hardware.setDoor("open");
-      await new Promise((r) => setTimeout(r, session.closeAt - session.openAt));
+      await sleep(session.closeAt - session.openAt, { signal });
+      if (signal.aborted) return;
       this.#hardware.setDoor("closed");
     }
   }

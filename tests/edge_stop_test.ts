@@ -1,0 +1,154 @@
+/**
+ * The device program stops at any point of its life: SIGTERM while it provisions, while it waits
+ * for servers that do not answer, and during a door session ends it cleanly (exit code 0), instead
+ * of waiting for a server that may never come (a demo stopped during start-up once waited eight
+ * minutes for its secondary). How fast it stops is measured by these tests' logs, not asserted:
+ * a program that does not stop at all fails them by their deadline.
+ */
+import assert from "node:assert/strict";
+import { filters, parsePipelineEvent } from "../protocol/mod.ts";
+import { writeAgentConfigFile } from "./edge_harness.ts";
+import { lines, ROOT, startTestNats } from "./harness.ts";
+
+/** Longest wait for the program to end after SIGTERM before the test fails. */
+const DEADLINE_MS = 30_000;
+
+/** A TCP server that accepts connections and never speaks: a NATS handshake never starts. */
+function silentServer(): { url: string; reached: Promise<void> } & Disposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  let reached!: () => void;
+  const first = new Promise<void>((r) => (reached = r));
+  (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      reached();
+    }
+  })().catch(() => {/* the listener was closed by the test */});
+  return {
+    url: `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    reached: first,
+    [Symbol.dispose]() {
+      listener.close();
+      for (const c of held) c.close();
+    },
+  };
+}
+
+/** Runs the device program with `args`, its stderr kept for the failure message. */
+function spawnEdge(args: string[], env: Record<string, string> = {}) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--frozen", `${ROOT}edge/main.ts`, ...args],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const said: string[] = [];
+  const logging = (async () => {
+    for await (const line of lines(child.stderr)) {
+      said.push(line);
+      if (said.length > 30) said.shift();
+    }
+  })();
+  const out = lines(child.stdout);
+  return {
+    child,
+    /** Resolves when the program printed `line` on stdout. */
+    async printed(line: string): Promise<void> {
+      for await (const l of out) if (l === line) return;
+      throw new Error(`the program ended without printing ${JSON.stringify(line)}`);
+    },
+    /** Sends SIGTERM and waits for the end; resolves with the ms it took and its slow steps. */
+    async terminate(): Promise<string> {
+      const t0 = performance.now();
+      child.kill("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), DEADLINE_MS)));
+      const status = await Promise.race([child.status, late]);
+      clearTimeout(timer);
+      if (status === "late") {
+        child.kill("SIGKILL");
+        await child.status;
+        await logging;
+        assert.fail(`still running ${DEADLINE_MS} ms after SIGTERM; it said:\n${said.join("\n")}`);
+      }
+      await logging;
+      (async () => {
+        for await (const _ of out) { /* drain */ }
+      })().catch(() => {});
+      assert.deepEqual(
+        [status.code, status.signal],
+        [0, null],
+        `not a clean stop; it said:\n${said.join("\n")}`,
+      );
+      const slow = said.filter((l) => l.includes("a step of the stop was slow"));
+      return `${Math.round(performance.now() - t0)} ms${slow.length ? `; ${slow.join("; ")}` : ""}`;
+    },
+  };
+}
+
+Deno.test("the device program stops on SIGTERM while it is provisioning against a server that does not answer", async () => {
+  using server = silentServer();
+  const dir = await Deno.makeTempDir({ prefix: "vend-stop-" });
+  try {
+    await Deno.writeTextFile(`${dir}/claim.creds`, "not used: the server never asks\n");
+    await Deno.writeTextFile(
+      `${dir}/agent.json`,
+      JSON.stringify({
+        nats: { servers: [server.url] },
+        dataDir: `${dir}/data`,
+        provisioning: {
+          batchId: "batch-1",
+          serial: "SN-0001",
+          claimCredentialsFile: `${dir}/claim.creds`,
+        },
+      }),
+    );
+    const edge = spawnEdge(["--config", `${dir}/agent.json`, "--simulate"]);
+    await server.reached; // it is claiming
+    const took = await edge.terminate();
+    console.log(`stopped after SIGTERM in ${took}, while provisioning`);
+    // Nothing half-written: no identity was stored.
+    await assert.rejects(Deno.stat(`${dir}/data/identity.json`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the device program stops on SIGTERM while it waits for servers that do not answer", async () => {
+  for (const simulate of [true, false]) {
+    using server = silentServer();
+    const dir = await Deno.makeTempDir({ prefix: "vend-stop-" });
+    try {
+      const config = await writeAgentConfigFile(dir, server.url, { cameras: [] });
+      const edge = spawnEdge(["--config", config, ...(simulate ? ["--simulate"] : [])]);
+      if (!simulate) await edge.printed("ready: m001-a"); // it works offline
+      await server.reached; // it is connecting
+      const took = await edge.terminate();
+      console.log(`stopped after SIGTERM in ${took}, while connecting (simulate: ${simulate})`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("the device program stops on SIGTERM during a door session", async () => {
+  await using nats = await startTestNats();
+  const dir = await Deno.makeTempDir({ prefix: "vend-stop-" });
+  try {
+    const config = await writeAgentConfigFile(dir, nats, { heartbeatIntervalMs: 500 });
+    await using nc = await nats.connect();
+    const events = nc.subscribe(filters.pipelineEvents({ region: "local", deviceId: "m001-a" }));
+    await nc.flush();
+    const edge = spawnEdge(["--config", config, "--simulate", "--auto-sessions", "1"]);
+    await edge.printed("ready: m001-a");
+    for await (const m of events) {
+      const e = parsePipelineEvent(m.data);
+      if (e.ok && e.value.type === "door_opened") break; // the shopper is at the shelves
+    }
+    const took = await edge.terminate();
+    console.log(`stopped after SIGTERM in ${took}, during a door session`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
