@@ -27,7 +27,7 @@
  */
 import { parseArgs } from "node:util";
 import { Kvm } from "@nats-io/kv";
-import { onShutdown, writePrivateFile } from "../runtime/mod.ts";
+import { abortable, onShutdown, writePrivateFile } from "../runtime/mod.ts";
 import {
   connectNats,
   createLoginCode,
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
       }).spawn();
       children.push(cloud);
       clouds.push(cloud);
-      const url = await readUntil(cloud.stdout, "api:");
+      const url = await abortable(readUntil(cloud.stdout, "api:"), { signal: shutdown });
       if (url === undefined) {
         throw new Error(
           `the cloud process of ${region} exited (${(await cloud.status).code}) before serving`,
@@ -362,7 +362,9 @@ async function main(): Promise<void> {
           stderr: Deno.env.get("VEND_DEMO_VERBOSE") ? "inherit" : "null",
         }).spawn();
         children.push(agent);
-        if ((await readUntil(agent.stdout, "ready:")) === undefined) {
+        if (
+          (await abortable(readUntil(agent.stdout, "ready:"), { signal: shutdown })) === undefined
+        ) {
           throw new Error(`agent ${deviceId} exited before it was ready`);
         }
       }
@@ -424,6 +426,8 @@ async function main(): Promise<void> {
     if (shopping) await shop().catch((e) => console.error(`demo: ${(e as Error).message}`));
 
     const why = await new Promise<string>((resolve) => {
+      // A stop that came while it started (after the last wait above) is not missed.
+      if (shutdown.aborted) resolve("interrupted");
       shutdown.addEventListener("abort", () => resolve("interrupted"), { once: true });
       if (durationMs !== undefined) setTimeout(() => resolve("duration reached"), durationMs);
       for (const cloud of clouds) {
@@ -435,6 +439,10 @@ async function main(): Promise<void> {
     await nc.close();
     if (why.startsWith("cloud process exited")) throw new Error(why);
     console.error(`demo: stopping (${why})`);
+  } catch (e) {
+    // Ctrl-C during start-up: what was started is stopped (below), and that is a clean stop.
+    if (!shutdown.aborted) throw e;
+    console.error("demo: stopping (interrupted during start-up)");
   } finally {
     await stopAll();
   }

@@ -19,6 +19,7 @@
  */
 import { parseArgs } from "node:util";
 import { OtaSlots, runSupervisor } from "./updates/mod.ts";
+import { onShutdown } from "../runtime/mod.ts";
 
 /** Runs the supervisor; resolves with the exit code. */
 export async function main(args: readonly string[] = Deno.args): Promise<number> {
@@ -62,9 +63,8 @@ export async function main(args: readonly string[] = Deno.args): Promise<number>
       });
     }
   }
-  const stop = new AbortController();
-  for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, () => stop.abort());
-  await runSupervisor(slots, { signal: stop.signal });
+  // The agent it runs stops first: a second signal does not leave it running alone.
+  await runSupervisor(slots, { signal: onShutdown({ exitOnSecondSignal: false }) });
   return 0;
 }
 

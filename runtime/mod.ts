@@ -22,5 +22,5 @@
 export { jsonLogger, type Logger, type LogLevel } from "./logger.ts";
 export { writePrivateFile } from "./private_file.ts";
 export { abortable, type AbortableOptions } from "./abortable.ts";
-export { onShutdown, watchParent } from "./shutdown.ts";
+export { onShutdown, type ShutdownOptions, watchParent } from "./shutdown.ts";
 export { sleep, type SleepOptions } from "./sleep.ts";

@@ -5,12 +5,25 @@
  * @module
  */
 
+/** Options of {@link onShutdown}. */
+export interface ShutdownOptions {
+  /**
+   * Whether a second SIGINT or SIGTERM exits at once (code 130). Default true; false for a
+   * process that must see its children stop first (a supervisor).
+   */
+  readonly exitOnSecondSignal?: boolean;
+}
+
 /** Returns a signal that aborts on the first SIGINT or SIGTERM; a second one exits at once. */
-export function onShutdown(): AbortSignal {
+export function onShutdown(options: ShutdownOptions = {}): AbortSignal {
+  const exitOnSecond = options.exitOnSecondSignal ?? true;
   const controller = new AbortController();
   for (const sig of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(sig, () => {
-      if (controller.signal.aborted) Deno.exit(130);
+      if (controller.signal.aborted) {
+        if (exitOnSecond) Deno.exit(130);
+        return;
+      }
       controller.abort(new Error(`received ${sig}`));
     });
   }

@@ -2,7 +2,16 @@ import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connectNats } from "../cloud/mod.ts";
 import { Kvm } from "@nats-io/kv";
-import { buckets, filters, parseHeartbeat, parseTelemetry } from "../protocol/mod.ts";
+import {
+  bucketIn,
+  buckets,
+  filters,
+  kvStreamOf,
+  parseHeartbeat,
+  parseTelemetry,
+  paymentSubjectParts,
+  streamName,
+} from "../protocol/mod.ts";
 import { eventually, streamEvents } from "./edge_harness.ts";
 import { lines, ROOT } from "./harness.ts";
 
@@ -200,13 +209,17 @@ Deno.test("vend demo --regions 2 runs a supercluster with a cloud per region who
     const receipts = new Set<string>();
     const sub = nc.subscribe(filters.payments(), { timeout: 60_000 });
     for await (const m of sub) {
-      if (m.subject.endsWith(".receipt_issued")) receipts.add(m.subject.split(".")[1]!);
+      const p = paymentSubjectParts(m.subject);
+      if (p.type === "receipt_issued") receipts.add(p.region);
       if (receipts.size === 2) break;
     }
     assert.deepEqual([...receipts].sort(), ["eu-west", "us-east"]);
     const jsm = await jetstreamManager(nc);
     for (
-      const [stream, cluster] of [["KV_status_eu-west", "eu-west"], ["PAYMENTS_US-EAST", "us-east"]]
+      const [stream, cluster] of [
+        [kvStreamOf(bucketIn(buckets.status, "eu-west")), "eu-west"],
+        [streamName("PAYMENTS", "us-east"), "us-east"],
+      ]
     ) {
       const info = await jsm.streams.info(stream!);
       assert.equal(info.cluster?.name, cluster, `${stream} on ${cluster}'s servers`);
@@ -219,6 +232,61 @@ Deno.test("vend demo --regions 2 runs a supercluster with a cloud per region who
   } finally {
     try {
       child.kill("SIGTERM");
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** Processes (other than this one) whose command line mentions `text`. */
+async function processesMentioning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const e of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(e.name) || Number(e.name) === Deno.pid) continue;
+    const cmdline = await Deno.readTextFile(`/proc/${e.name}/cmdline`).catch(() => "");
+    if (cmdline.includes(text)) found.push(`${e.name}: ${cmdline.replaceAll("\0", " ")}`);
+  }
+  return found;
+}
+
+Deno.test("vend demo stopped during its start-up stops everything it had started and exits 0", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "vend-demo-stop-" });
+  const child = new Deno.Command(`${ROOT}vend`, {
+    args: ["demo", "--machines", "2"],
+    env: { VEND_DATA_DIR: dataDir, VEND_API_PORT: "0" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const said: string[] = [];
+  const logging = (async () => {
+    for await (const line of lines(child.stderr)) said.push(line);
+  })();
+  try {
+    // The cloud serves; the machines' devices are being provisioned and started.
+    for await (const line of lines(child.stdout)) if (line.startsWith("api: ")) break;
+    // A machine's device program has been spawned (it provisions, then connects).
+    await eventually(
+      async () =>
+        (await processesMentioning(dataDir)).some((p) => p.includes("edge/main.ts")) || undefined,
+      60_000,
+      "a device program started",
+    );
+    child.kill("SIGTERM");
+    const t0 = performance.now();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 60_000)));
+    const status = await Promise.race([child.status, late]);
+    clearTimeout(timer);
+    assert.notEqual(status, "late", `still running a minute after SIGTERM:\n${said.join("\n")}`);
+    await logging;
+    assert.equal(status !== "late" && status.code, 0, said.join("\n"));
+    assert.ok(said.some((l) => l.startsWith("demo: stopping")), said.join("\n"));
+    console.log(`stopped ${Math.round(performance.now() - t0)} ms after SIGTERM: ${said.at(-1)}`);
+    // Nothing it started is left: no agent, no cloud, no NATS server of its data folder.
+    assert.deepEqual(await processesMentioning(dataDir), []);
+  } finally {
+    try {
+      child.kill("SIGKILL");
     } catch { /* exited */ }
     await child.status;
     await Deno.remove(dataDir, { recursive: true }).catch(() => {});
