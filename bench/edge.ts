@@ -30,6 +30,7 @@ import {
   parseCommandReply,
   pipelineEvent,
   signCommand,
+  streamName,
   subjects,
 } from "../protocol/mod.ts";
 import { machine, peakRssMb } from "./_machine.ts";
@@ -196,8 +197,9 @@ const backlogS = (performance.now() - t0) / 1000;
 stop.abort();
 await delivering;
 outbox.close();
-const stored = (await (await jetstreamManager(nc)).streams.info("EVENTS_LOCAL")).state.messages;
-log(`backlog of 10,000 delivered in ${backlogS.toFixed(2)} s (EVENTS_LOCAL holds ${stored})`);
+const events = streamName("EVENTS", "local");
+const stored = (await (await jetstreamManager(nc)).streams.info(events)).state.messages;
+log(`backlog of 10,000 delivered in ${backlogS.toFixed(2)} s (${events} holds ${stored})`);
 
 await nc.close();
 await nats.stop();

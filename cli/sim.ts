@@ -28,6 +28,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { connectNats, type NatsTarget } from "../cloud/mod.ts";
 import { CommandProcessor } from "../edge/mod.ts";
 import {
+  deviceSubjectParts,
   filters,
   heartbeat,
   newMessageId,
@@ -159,7 +160,7 @@ export async function runSimulator(
   const ids = new RegExp(`^${prefix}-(\\d+)-a$`);
   const cmdSub = conns[0]!.subscribe(filters.commands({ region }), {
     callback: (_e, m) => {
-      const deviceId = m.subject.split(".")[3] ?? "";
+      const { deviceId } = deviceSubjectParts(m.subject);
       const k = Number(ids.exec(deviceId)?.[1] ?? NaN);
       if (!(k >= (options.offline ?? 0) && k < n)) return;
       counts.commands++;

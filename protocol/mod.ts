@@ -35,8 +35,23 @@ export {
   SUBJECT_ROOT,
   subjects,
 } from "./subjects.ts";
-export { regionStreams, type StreamSpec } from "./streams.ts";
+export {
+  type DeviceSubjectParts,
+  deviceSubjectParts,
+  type PaymentSubjectParts,
+  paymentSubjectParts,
+  type ProvisionSubjectParts,
+  provisionSubjectParts,
+} from "./subject_parts.ts";
+export {
+  regionStreams,
+  STREAM_KINDS,
+  type StreamKind,
+  streamName,
+  type StreamSpec,
+} from "./streams.ts";
 export { bucketIn, isRegionalBucket, mirrorOf, REGIONAL_BUCKETS } from "./regional_buckets.ts";
+export { kvStreamOf, objectStreamOf } from "./bucket_streams.ts";
 export { type Heartbeat, heartbeat, HeartbeatSchema, parseHeartbeat } from "./heartbeat.ts";
 export {
   CameraMetricsSchema,

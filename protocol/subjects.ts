@@ -175,6 +175,18 @@ export const filters = {
   clipsUploaded: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.clip`,
   /** Update progress of the selected devices. */
   updateProgress: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.ota`,
+  /** Object commits (requests) of the selected devices. */
+  objectCommits: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.obj.commit`,
+  /** Session-status requests of the selected devices. */
+  sessionStatusRequests: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.sessions`,
+  /** Credential renewals (requests) of the selected devices. */
+  credentialsRenewals: (filter: DeviceFilter = {}): string => `${deviceFilter(filter)}.creds.renew`,
+  /** Nonce requests of a provisioning batch (or of all). */
+  provisionNonces: (batchId?: string): string =>
+    `${SUBJECT_ROOT}.provision.${checkOrAny("batch id", batchId, TOKEN)}.nonce`,
+  /** Claims of a provisioning batch (or of all). */
+  provisionClaims: (batchId?: string): string =>
+    `${SUBJECT_ROOT}.provision.${checkOrAny("batch id", batchId, TOKEN)}.claim`,
   /** Deployment state changes in a region (or all). */
   deployments: (region?: string): string =>
     `${SUBJECT_ROOT}.${checkOrAny("region", region, TOKEN)}.deploy.*`,

@@ -39,6 +39,30 @@ Deno.test("subjects refuses tokens that would change the subject's shape", () =>
   assert.throws(() => shadowKey("m1", "both" as "desired"), TypeError);
 });
 
+Deno.test("filters select the request subjects of the cloud's services", () => {
+  assert.equal(filters.objectCommits(), "vs.*.dev.*.obj.commit");
+  assert.equal(filters.objectCommits({ region: "eu-west" }), "vs.eu-west.dev.*.obj.commit");
+  assert.equal(filters.sessionStatusRequests({ region: "eu-west" }), "vs.eu-west.dev.*.sessions");
+  assert.equal(filters.credentialsRenewals({ region: "local" }), "vs.local.dev.*.creds.renew");
+  assert.equal(filters.provisionNonces(), "vs.provision.*.nonce");
+  assert.equal(filters.provisionClaims("b2026-11"), "vs.provision.b2026-11.claim");
+  for (
+    const [filter, subject] of [
+      [filters.objectCommits({ region: "eu-west" }), subjects.objectCommit(dev)],
+      [filters.sessionStatusRequests({ region: "eu-west" }), subjects.sessionStatus(dev)],
+      [filters.credentialsRenewals({ deviceId: "m001-a" }), subjects.credentialsRenew(dev)],
+      [filters.provisionNonces(), subjects.provisionNonce("b2026-11")],
+      [filters.provisionClaims(), subjects.provisionClaim("b2026-11")],
+    ] as const
+  ) assert.ok(matches(filter, subject), `${filter} matches ${subject}`);
+});
+
+Deno.test("filters refuse a region with a dot and a batch id with a wildcard", () => {
+  assert.throws(() => filters.objectCommits({ region: "eu.west" }), /region "eu\.west"/);
+  assert.throws(() => filters.sessionStatusRequests({ region: "EU" }), TypeError);
+  assert.throws(() => filters.provisionNonces("b.>"), /batch id "b\.>"/);
+});
+
 Deno.test("every persisted subject falls in exactly one region stream", () => {
   const streams = regionStreams("eu-west");
   const persisted = [

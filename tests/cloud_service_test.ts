@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startCloudService } from "../cloud/mod.ts";
+import { streamName } from "../protocol/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
 import { startTestNats } from "./harness.ts";
 
@@ -14,7 +15,7 @@ Deno.test("cloud service serves /healthz over HTTP and creates the region stream
   const body = await res.json();
   assert.equal(body.checks.nats, "connected");
   await using nc = await nats.connect();
-  const info = await (await jetstreamManager(nc)).streams.info("EVENTS_EU-WEST");
+  const info = await (await jetstreamManager(nc)).streams.info(streamName("EVENTS", "eu-west"));
   assert.deepEqual(info.config.subjects, ["vs.eu-west.dev.*.evt.*", "vs.eu-west.dev.*.clip"]);
 });
 

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { ensureStreams, regionTag } from "../cloud/mod.ts";
-import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
+import { heartbeat, newEnvelope, streamName, subjects } from "../protocol/mod.ts";
 import { startTestCluster } from "./harness.ts";
+
+/** The local region's EVENTS stream, which the tests below replicate. */
+const EVENTS = streamName("EVENTS", "local");
 
 const beat = (deviceId: string, seq: number) =>
   heartbeat.encode({
@@ -23,7 +26,7 @@ Deno.test("a 3-server cluster loses no acknowledged message when a server is kil
   const nc = await cluster.connect("local");
   await ensureStreams(nc, "local", { replicas: 3, tags: [regionTag("local")] });
   const jsm = await jetstreamManager(nc);
-  const before = await jsm.streams.info("EVENTS_LOCAL");
+  const before = await jsm.streams.info(EVENTS);
   assert.equal(before.config.num_replicas, 3);
   assert.equal(before.cluster?.replicas?.length, 2, "a leader and two followers");
   const leader = before.cluster!.leader!;
@@ -59,7 +62,7 @@ Deno.test("a 3-server cluster loses no acknowledged message when a server is kil
   await killed;
   assert.equal(cluster.sc.isRunning(leader), false);
 
-  const after = await jsm.streams.info("EVENTS_LOCAL");
+  const after = await jsm.streams.info(EVENTS);
   assert.notEqual(after.cluster?.leader, leader, "another server leads the stream");
   assert.equal(acked.size, total);
   // Every acknowledged message is in the stream, at the sequence its ack named, exactly once.
@@ -67,7 +70,7 @@ Deno.test("a 3-server cluster loses no acknowledged message when a server is kil
   const seqs = new Set(acked.values());
   assert.equal(seqs.size, total, "no two acks name the same sequence");
   for (const [id, seq] of acked) {
-    const m = await jsm.streams.getMessage("EVENTS_LOCAL", { seq });
+    const m = await jsm.streams.getMessage(EVENTS, { seq });
     assert.equal(m?.header.get("Nats-Msg-Id"), id);
   }
   console.log(`publishes retried after the kill: ${failures}`);
@@ -84,7 +87,7 @@ Deno.test("a 3-server cluster loses no acknowledged message when a server is kil
     // deno-lint-ignore no-explicit-any
     const streams = (jsz?.account_details ?? []).flatMap((a: any) => a.stream_detail ?? []);
     // deno-lint-ignore no-explicit-any
-    stored = streams.find((s: any) => s.name === "EVENTS_LOCAL")?.state?.messages ?? -1;
+    stored = streams.find((s: any) => s.name === EVENTS)?.state?.messages ?? -1;
   }
   assert.equal(stored, total, `${leader} caught up after its restart`);
 });

@@ -27,6 +27,7 @@ import {
   type PipelineEvent,
   shadow,
   shadowKey,
+  streamName,
 } from "../protocol/mod.ts";
 import type { TestNats } from "./harness.ts";
 
@@ -111,9 +112,9 @@ export async function writeAgentConfigFile(
 /** Every pipeline event of `deviceId` in its region's EVENTS stream, in stream order. */
 export async function streamEvents(nc: NatsConnection, deviceId: string): Promise<PipelineEvent[]> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info("EVENTS_LOCAL").catch(() => undefined);
+  const info = await jsm.streams.info(streamName("EVENTS", "local")).catch(() => undefined);
   if (!info || info.state.messages === 0) return [];
-  const consumer = await jetstream(nc).consumers.get("EVENTS_LOCAL", {
+  const consumer = await jetstream(nc).consumers.get(streamName("EVENTS", "local"), {
     filter_subjects: filters.pipelineEvents({ region: "local", deviceId }),
   });
   const out: PipelineEvent[] = [];
@@ -183,9 +184,9 @@ export type UpdateProgress = Extract<DeploymentEvent, { type: "update_progress" 
 /** Every update progress event in the local region's UPDATES stream, in stream order. */
 export async function updateEvents(nc: NatsConnection): Promise<UpdateProgress[]> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info("UPDATES_LOCAL");
+  const info = await jsm.streams.info(streamName("UPDATES", "local"));
   if (info.state.messages === 0) return [];
-  const c = await jetstream(nc).consumers.get("UPDATES_LOCAL", {
+  const c = await jetstream(nc).consumers.get(streamName("UPDATES", "local"), {
     filter_subjects: filters.updateProgress({ region: "local" }),
   });
   const out: UpdateProgress[] = [];

@@ -8,7 +8,7 @@ import { Objm } from "@nats-io/obj";
 import { ensureStreams } from "../cloud/mod.ts";
 import { Agent, DeviceRecording, Outbox, SimulatedHardware } from "../edge/mod.ts";
 import { type ClipEncoding, type ClipSpec, createFrame } from "../pipeline/mod.ts";
-import { type ClipUploaded, filters, parseClipUploaded } from "../protocol/mod.ts";
+import { type ClipUploaded, filters, parseClipUploaded, streamName } from "../protocol/mod.ts";
 import { eventually, streamEvents, testAgentConfig } from "./edge_harness.ts";
 import { startTestNats } from "./harness.ts";
 import { probeClip } from "./video_check.ts";
@@ -25,9 +25,9 @@ const cameras = ["cam-1", "cam-2"].map((cameraId) => ({
 
 async function clipEvents(nc: Parameters<typeof jetstream>[0]): Promise<ClipUploaded[]> {
   const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info("EVENTS_LOCAL");
+  const info = await jsm.streams.info(streamName("EVENTS", "local"));
   if (info.state.messages === 0) return [];
-  const c = await jetstream(nc).consumers.get("EVENTS_LOCAL", {
+  const c = await jetstream(nc).consumers.get(streamName("EVENTS", "local"), {
     filter_subjects: filters.clipsUploaded({ region: "local" }),
   });
   const out: ClipUploaded[] = [];

@@ -38,6 +38,7 @@ import {
   deviceInboxPrefix,
   parseAuditEntry,
   type SigningKey,
+  streamName,
 } from "../protocol/mod.ts";
 
 /** A test's nats-server: its URL, a way to connect, and disposal that removes everything. */
@@ -272,7 +273,7 @@ export async function streamMessages<T>(
 
 /** Every audit entry of region `local` so far (the AUDIT stream, oldest first). */
 export function auditEntries(nc: NatsConnection): Promise<AuditEntry[]> {
-  return streamMessages(nc, "AUDIT_LOCAL", parseAuditEntry);
+  return streamMessages(nc, streamName("AUDIT", "local"), parseAuditEntry);
 }
 
 /** Reads a child's stdout line by line. */

@@ -7,7 +7,13 @@ import {
   NatsUnavailableError,
   startLocalNats,
 } from "../cloud/mod.ts";
-import { newEnvelope, parsePipelineEvent, pipelineEvent, subjects } from "../protocol/mod.ts";
+import {
+  newEnvelope,
+  parsePipelineEvent,
+  pipelineEvent,
+  streamName,
+  subjects,
+} from "../protocol/mod.ts";
 import { lines, ROOT, startTestNats } from "./harness.ts";
 
 Deno.test("LocalNats carries a message from one client to another", async () => {
@@ -40,7 +46,7 @@ Deno.test("JetStream drops a second publish with the same message id", async () 
   assert.equal(first.duplicate, false);
   assert.equal(second.duplicate, true);
   assert.equal(second.seq, first.seq);
-  const info = await (await jetstreamManager(nc)).streams.info("EVENTS_LOCAL");
+  const info = await (await jetstreamManager(nc)).streams.info(streamName("EVENTS", "local"));
   assert.equal(info.state.messages, 1);
 });
 

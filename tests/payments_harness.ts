@@ -25,6 +25,7 @@ import {
   type PaymentEvent,
   type PipelineEvent,
   signedCommand,
+  streamName,
   subjects,
 } from "../protocol/mod.ts";
 
@@ -112,7 +113,7 @@ export async function paymentEvents(
   options: { region?: string } = {},
 ): Promise<PaymentEvent[]> {
   const region = options.region ?? "local";
-  const consumer = await jetstream(nc).consumers.get(`PAYMENTS_${region.toUpperCase()}`, {
+  const consumer = await jetstream(nc).consumers.get(streamName("PAYMENTS", region), {
     filter_subjects: filters.payments(region, { sessionId }),
   });
   const out: PaymentEvent[] = [];

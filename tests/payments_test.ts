@@ -12,7 +12,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { ensureStreams, KvSandboxStore, PaymentService, PriceBook } from "../cloud/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
-import { parsePaymentEvent } from "../protocol/mod.ts";
+import { parsePaymentEvent, streamName } from "../protocol/mod.ts";
 import { natsEnv, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted } from "./payments_harness.ts";
 
@@ -97,7 +97,7 @@ Deno.test("a payment session holds, unlocks, captures exactly the cart, releases
   assert.deepEqual(await p.checkLedger(), []);
   // Every transition is on the PAYMENTS stream, in order.
   const js = jetstream(nc);
-  const c = await js.consumers.get("PAYMENTS_LOCAL");
+  const c = await js.consumers.get(streamName("PAYMENTS", "local"));
   const types: string[] = [];
   const msgs = await c.fetch({ max_messages: 20, expires: 1000 });
   for await (const msg of msgs) {

@@ -32,6 +32,7 @@ import {
   parsePaymentEvent,
   type PaymentEvent,
   signedManifest,
+  streamName,
 } from "../protocol/mod.ts";
 import { eventually, simulatedCabinet } from "./edge_harness.ts";
 import { apiClient, startTestCluster, streamMessages } from "./harness.ts";
@@ -50,7 +51,7 @@ function describe(c: ReturnType<typeof coherenceOf>): string {
 
 /** Every payment event of `region` so far (its PAYMENTS stream). */
 function paymentEvents(nc: NatsConnection, region: string): Promise<PaymentEvent[]> {
-  return streamMessages(nc, `PAYMENTS_${region.toUpperCase()}`, parsePaymentEvent);
+  return streamMessages(nc, streamName("PAYMENTS", region), parsePaymentEvent);
 }
 
 async function settled(svc: CloudService, api: ReturnType<typeof apiClient>, id: string) {
@@ -256,12 +257,13 @@ Deno.test({
     await settled(eu, euApi, inFlight.body.sessionId).catch(async (e) => {
       // What was where, to read a failure.
       const jsm = await jetstreamManager(cloudNc);
-      const events = await jsm.streams.info("EVENTS_EU").catch((x) => String(x));
-      const consumer = await jsm.consumers.info("EVENTS_EU", "payments").catch((x) => String(x));
+      const stream = streamName("EVENTS", "eu");
+      const events = await jsm.streams.info(stream).catch((x) => String(x));
+      const consumer = await jsm.consumers.info(stream, "payments").catch((x) => String(x));
       throw new Error(
         `${(e as Error).message}; outbox ${JSON.stringify(cabinet.agent.outbox.stats())} ${
           JSON.stringify(cabinet.agent.outbox.peek(5).map((x) => x.subject))
-        }; EVENTS_EU ${JSON.stringify(typeof events === "string" ? events : events.state)}; ` +
+        }; ${stream} ${JSON.stringify(typeof events === "string" ? events : events.state)}; ` +
           `payments consumer ${
             JSON.stringify(
               typeof consumer === "string"
@@ -404,11 +406,12 @@ Deno.test({
         // Where a device stopped: what it was told, and what it said.
         const usShadow = await openKv(ncs.get("us")!, buckets.shadow, { history: 5 });
         const told = (await usShadow.get("shop-us-a.desired").catch(() => null))?.string();
+        const updates = streamName("UPDATES", "us");
         const said = await (await jetstreamManager(ncs.get("us")!)).streams
-          .info("UPDATES_US", { subjects_filter: ">" }).then((i) => i.state.subjects, String);
+          .info(updates, { subjects_filter: ">" }).then((i) => i.state.subjects, String);
         throw new Error(
           `${(e as Error).message}; last seen ${last}; ${JSON.stringify(entries)}; ` +
-            `us desired ${told}; UPDATES_US subjects ${JSON.stringify(said)}`,
+            `us desired ${told}; ${updates} subjects ${JSON.stringify(said)}`,
         );
       });
       assert.equal(

@@ -69,6 +69,7 @@ import {
   type AuditEntry,
   auditEntry,
   buckets,
+  deviceSubjectParts,
   filters,
   newEnvelope,
   newMessageId,
@@ -76,7 +77,9 @@ import {
   parsePipelineEvent,
   type PaymentEvent,
   paymentEvent,
+  paymentSubjectParts,
   type PipelineEvent,
+  streamName,
   subjects,
 } from "../../protocol/mod.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
@@ -838,7 +841,7 @@ export class PaymentService {
     const cabinet = new Set<string>();
     const regions = new Set([this.#o.region]);
     const unlock = await jetstreamManager(this.#nc).then((jsm) =>
-      jsm.streams.getMessage(`PAYMENTS_${this.#o.region.toUpperCase()}`, {
+      jsm.streams.getMessage(streamName("PAYMENTS", this.#o.region), {
         last_by_subj: subjects.payment({ region: this.#o.region, sessionId }, "unlock_sent"),
       })
     ).catch(() => null);
@@ -969,7 +972,7 @@ export class PaymentService {
     options: { readonly limit?: number; readonly window?: number } = {},
   ): Promise<PaymentSessionDetail[]> {
     const limit = options.limit ?? 50;
-    const stream = `PAYMENTS_${this.#o.region.toUpperCase()}`;
+    const stream = streamName("PAYMENTS", this.#o.region);
     const info = await (await jetstreamManager(this.#nc)).streams.info(stream);
     const last = info.state.last_seq;
     if (info.state.messages === 0) return [];
@@ -986,8 +989,7 @@ export class PaymentService {
       for await (const m of batch) {
         n++;
         seen = m.seq - start + 1;
-        const id = m.subject.split(".").at(-2);
-        if (id) order.set(id, m.seq);
+        order.set(paymentSubjectParts(m.subject).sessionId, m.seq);
         if (m.seq >= last) break;
       }
       if (n === 0) break;
@@ -1138,7 +1140,7 @@ export class PaymentService {
    */
   async run(signal: AbortSignal): Promise<void> {
     const jsm = await jetstreamManager(this.#nc);
-    const stream = `EVENTS_${this.#o.region.toUpperCase()}`;
+    const stream = streamName("EVENTS", this.#o.region);
     await jsm.consumers.add(stream, {
       durable_name: "payments",
       ack_policy: AckPolicy.Explicit,
@@ -1149,7 +1151,7 @@ export class PaymentService {
     const consumer = await jetstream(this.#nc).consumers.get(stream, "payments");
     let current: { stop(): void } | undefined;
     signal.addEventListener("abort", () => current?.stop(), { once: true });
-    const payments = `PAYMENTS_${this.#o.region.toUpperCase()}`;
+    const payments = streamName("PAYMENTS", this.#o.region);
     /** The device the session's unlock went to: only its cart counts. */
     const unlockedDevice = async (sessionId: string) => {
       // From the stream's leader (a Direct Get may be answered by a replica that is behind, and
@@ -1162,7 +1164,7 @@ export class PaymentService {
     };
     const handle = async (m: JsMsg) => {
       const e = parsePipelineEvent(m.data);
-      const sender = m.subject.split(".")[3];
+      const sender = deviceSubjectParts(m.subject).deviceId;
       if (e.ok && e.value.type === "session_completed") {
         let unlocked: string | undefined;
         try {

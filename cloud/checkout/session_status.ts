@@ -19,12 +19,13 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import {
   buckets,
+  deviceSubjectParts,
+  filters,
   parsePaymentEvent,
   type PaymentEventType,
-  regionStreams,
   type SessionStatusReply,
   SessionStatusRequestSchema,
-  SUBJECT_ROOT,
+  streamName,
   subjects,
 } from "../../protocol/mod.ts";
 import type { Logger } from "../../runtime/mod.ts";
@@ -45,7 +46,7 @@ export async function serveSessionStatus(
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const credentials = await openKv(nc, buckets.deviceCredentials, { history: 5 });
-  const stream = regionStreams(options.region).find((s) => s.name.startsWith("PAYMENTS_"))!.name;
+  const stream = streamName("PAYMENTS", options.region);
   const event = async (sessionId: string, type: PaymentEventType) => {
     const m = await jsm.streams.getMessage(stream, {
       last_by_subj: subjects.payment({ region: options.region, sessionId }, type),
@@ -58,7 +59,7 @@ export async function serveSessionStatus(
     return r?.operation === "PUT" ? r.json<{ machineId?: string }>().machineId : undefined;
   };
   const answer = async (msg: Msg): Promise<void> => {
-    const deviceId = msg.subject.split(".")[3] ?? "";
+    const { deviceId } = deviceSubjectParts(msg.subject);
     let parsed;
     try {
       parsed = SessionStatusRequestSchema.safeParse(msg.json());
@@ -94,7 +95,7 @@ export async function serveSessionStatus(
     }
     msg.respond(JSON.stringify(reply));
   };
-  const sub = nc.subscribe(`${SUBJECT_ROOT}.${options.region}.dev.*.sessions`, {
+  const sub = nc.subscribe(filters.sessionStatusRequests({ region: options.region }), {
     queue: "session-status",
     callback: (_e, msg) => {
       answer(msg).catch((e) =>

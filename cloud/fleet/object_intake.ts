@@ -22,10 +22,12 @@ import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
 import {
   bucketIn,
+  deviceSubjectParts,
+  filters,
   type ObjectCommit,
   type ObjectCommitReply,
+  objectStreamOf,
   parseObjectCommit,
-  SUBJECT_ROOT,
 } from "../../protocol/mod.ts";
 import type { Logger } from "../../runtime/mod.ts";
 
@@ -51,7 +53,7 @@ export async function serveObjectCommits(
   nc: NatsConnection,
   options: ObjectIntakeOptions = {},
 ): Promise<void> {
-  const subject = `${SUBJECT_ROOT}.${options.region ?? "*"}.dev.*.obj.commit`;
+  const subject = filters.objectCommits({ region: options.region ?? "*" });
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
   const sub = nc.subscribe(subject, {
@@ -66,7 +68,7 @@ export async function serveObjectCommits(
   await nc.flush();
 
   async function answer(msg: Msg): Promise<void> {
-    const deviceId = msg.subject.split(".")[3] ?? "";
+    const { region, deviceId } = deviceSubjectParts(msg.subject);
     const reply = (r: ObjectCommitReply): void => void msg.respond(JSON.stringify(r));
     const refuse = (message: string) => {
       options.logger?.log("warn", "object commit refused", { deviceId, reason: message });
@@ -86,8 +88,8 @@ export async function serveObjectCommits(
       return refuse(`chunks "${c.nuid}" are not device "${deviceId}"'s`);
     }
     // The region's own store: the region the device sent the commit to.
-    const bucket = bucketIn(c.bucket, msg.subject.split(".")[1] ?? "");
-    const stream = `OBJ_${bucket}`;
+    const bucket = bucketIn(c.bucket, region);
+    const stream = objectStreamOf(bucket);
     const metaSubject = `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(c.name)}`;
     const digest = digestOf(c.sha256);
     const previous = await jsm.streams.getMessage(stream, { last_by_subj: metaSubject })
@@ -129,7 +131,7 @@ export async function serveObjectCommits(
 
   /** Reads the chunks by direct get: all there, the right size and SHA-256? */
   async function checkChunks(c: ObjectCommit, bucket: string): Promise<ObjectCommitReply> {
-    const stream = `OBJ_${bucket}`;
+    const stream = objectStreamOf(bucket);
     const chunkSubject = `$O.${bucket}.C.${c.nuid}`;
     const hash = createHash("sha256");
     let size = 0;

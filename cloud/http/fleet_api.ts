@@ -50,6 +50,7 @@ import {
   shadowKey,
   type ShadowState,
   ShadowStateSchema,
+  streamName,
   subjects,
 } from "../../protocol/mod.ts";
 import type { ComponentRegistry, DeploymentService } from "../updates/mod.ts";
@@ -898,7 +899,7 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
     async (c) => {
       await need(c, deps, "operator", "audit.list", "audit");
       const { after, limit } = c.req.valid("query");
-      const stream = `AUDIT_${deps.region.toUpperCase()}`;
+      const stream = streamName("AUDIT", deps.region);
       const jsm = await jetstreamManager(deps.nc);
       const info = await jsm.streams.info(stream);
       const items: Array<{ seq: number; entry: Record<string, never> }> = [];

@@ -32,7 +32,13 @@ import {
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type ObjectStore, type ObjectStoreOptions, Objm } from "@nats-io/obj";
-import { bucketIn, isRegionalBucket, mirrorOf } from "../../protocol/mod.ts";
+import {
+  bucketIn,
+  isRegionalBucket,
+  kvStreamOf,
+  mirrorOf,
+  objectStreamOf,
+} from "../../protocol/mod.ts";
 import { regionTag } from "./supercluster.ts";
 import { isStreamNotFound, isTransientNatsError } from "./transient_error.ts";
 import { type Coherence, coherence, coherentKv } from "./coherent_kv.ts";
@@ -170,7 +176,7 @@ async function openKvOnce(
     return await open(bucket);
   }
   const mirror = mirrorOf(bucket, layout.region);
-  const stream = `KV_${mirror}`;
+  const stream = kvStreamOf(mirror);
   const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: CREATE_TIMEOUT_MS });
   try {
     await jsm.streams.info(stream);
@@ -187,7 +193,7 @@ async function openKvOnce(
       } as Parameters<Kvm["create"]>[1],
     );
   }
-  await caughtUp(jsm, `KV_${bucket}`, stream);
+  await caughtUp(jsm, kvStreamOf(bucket), stream);
   // Reads and watches from the mirror; writes go to the original's subjects. A read the
   // mirror cannot answer for (a key it lacks, or holds older than written, or a mirror not
   // known fresh) goes to the original's leader.
@@ -195,7 +201,7 @@ async function openKvOnce(
     original: await open(bucket),
     jsm: await jetstreamManager(nc, { checkAPI: false }),
     mirrorStream: stream,
-    originStream: `KV_${bucket}`,
+    originStream: kvStreamOf(bucket),
     shared: sharedCoherence(nc, bucket),
   });
 }
@@ -264,8 +270,8 @@ export async function openRegionObjectStore(
  */
 export async function ensureObjectMirror(nc: NatsConnection, bucket: string): Promise<string> {
   const layout = regionLayout(nc);
-  if (!layout.placement || layout.region === layout.primary) return `OBJ_${bucket}`;
-  const stream = `OBJ_${mirrorOf(bucket, layout.region)}`;
+  if (!layout.placement || layout.region === layout.primary) return objectStreamOf(bucket);
+  const stream = objectStreamOf(mirrorOf(bucket, layout.region));
   const jsm = await jetstreamManager(nc, { checkAPI: false, timeout: CREATE_TIMEOUT_MS });
   await retrying(() => ensureMirrorStream(jsm, layout, bucket, stream));
   return stream;
@@ -286,7 +292,7 @@ async function ensureMirrorStream(
       name: stream,
       num_replicas: replicas,
       ...(placement ? { placement } : {}),
-      mirror: { name: `OBJ_${bucket}` } as StreamSource,
+      mirror: { name: objectStreamOf(bucket) } as StreamSource,
       allow_direct: true,
       mirror_direct: true,
       allow_rollup_hdrs: true,

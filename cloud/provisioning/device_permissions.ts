@@ -23,8 +23,12 @@ import {
   claimInboxPrefix,
   DEVICE_INBOX_ROOT,
   deviceInboxPrefix,
+  filters,
+  kvStreamOf,
   mirrorOf,
+  objectStreamOf,
   SUBJECT_ROOT,
+  subjects,
 } from "../../protocol/mod.ts";
 
 /** A device's identity on the wire and the other devices of its cabinet. */
@@ -75,9 +79,10 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
   const shadowBucket = bucketIn(buckets.shadow, r);
   const clips = bucketIn(buckets.clips, r);
   const snapshots = bucketIn(buckets.snapshots, r);
-  const shadow = `KV_${shadowBucket}`;
+  const shadow = kvStreamOf(shadowBucket);
   const shadowKey = (kind: string) => `$KV.${shadowBucket}.${grant.deviceId}.${kind}`;
-  const artifactsMirror = `OBJ_${mirrorOf(buckets.artifacts, r)}`;
+  const artifacts = objectStreamOf(buckets.artifacts);
+  const artifactsMirror = objectStreamOf(mirrorOf(buckets.artifacts, r));
   return {
     pub: {
       allow: [
@@ -108,18 +113,18 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
         // Its object-store chunks (clips, snapshots); the cloud writes the objects' metadata.
         `$O.${clips}.C.${grant.deviceId}.>`,
         `$O.${snapshots}.C.${grant.deviceId}.>`,
-        `$JS.API.DIRECT.GET.OBJ_${clips}.$O.${clips}.C.${grant.deviceId}.>`,
+        `$JS.API.DIRECT.GET.${objectStreamOf(clips)}.$O.${clips}.C.${grant.deviceId}.>`,
         // Updates: signed manifests and artifact chunks are the same for every device, read by
         // direct get (metadata by subject, chunks by sequence) from the store, or from its
         // region's mirror of it; and from the stream's leader when the replica that answered a
         // direct get is behind (the content is the same, only who answers differs).
-        `$JS.API.STREAM.INFO.KV_${buckets.components}`,
-        `$JS.API.DIRECT.GET.KV_${buckets.components}.>`,
-        `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}`,
-        `$JS.API.DIRECT.GET.OBJ_${buckets.artifacts}.>`,
+        `$JS.API.STREAM.INFO.${kvStreamOf(buckets.components)}`,
+        `$JS.API.DIRECT.GET.${kvStreamOf(buckets.components)}.>`,
+        `$JS.API.DIRECT.GET.${artifacts}`,
+        `$JS.API.DIRECT.GET.${artifacts}.>`,
         `$JS.API.DIRECT.GET.${artifactsMirror}`,
         `$JS.API.DIRECT.GET.${artifactsMirror}.>`,
-        `$JS.API.STREAM.MSG.GET.OBJ_${buckets.artifacts}`,
+        `$JS.API.STREAM.MSG.GET.${artifacts}`,
         `$JS.API.STREAM.MSG.GET.${artifactsMirror}`,
       ],
       deny: [`${anyRegion}.cmd.>`],
@@ -127,12 +132,12 @@ export function devicePermissions(grant: DeviceGrant): UserPermissions {
     sub: {
       allow: [
         // Its commands from any region (a device may fail over to another region's servers).
-        `${SUBJECT_ROOT}.*.dev.${grant.deviceId}.cmd.*`,
+        filters.commands({ deviceId: grant.deviceId }),
         `${own}.clock`,
         `${deviceInboxPrefix(grant.deviceId)}.>`,
         // The cabinet's other device: its frames, door events and simulated scene.
         // (Its door events in any region: a session may belong to a failover region.)
-        ...grant.peers.map((p) => `${SUBJECT_ROOT}.*.dev.${p}.evt.*`),
+        ...grant.peers.map((p) => filters.pipelineEvents({ deviceId: p })),
         ...peers.flatMap((p) => [`${p}.frames.*`, `${p}.sim.scene`]),
       ],
       deny: [],
@@ -149,8 +154,8 @@ export function claimPermissions(batchId: string): UserPermissions {
   return {
     pub: {
       allow: [
-        `${SUBJECT_ROOT}.provision.${batchId}.nonce`,
-        `${SUBJECT_ROOT}.provision.${batchId}.claim`,
+        subjects.provisionNonce(batchId),
+        subjects.provisionClaim(batchId),
       ],
       deny: [],
     },

@@ -34,11 +34,13 @@ import {
   BatchSchema,
   buckets,
   type DeviceIdentity,
+  deviceSubjectParts,
+  filters,
   fromBase64Url,
   newEnvelope,
   parseClaimRequest,
   type ProvisioningReply,
-  SUBJECT_ROOT,
+  provisionSubjectParts,
   subjects,
   type TrustedKey,
 } from "../../protocol/mod.ts";
@@ -213,15 +215,15 @@ export class DeviceProvisioning {
         .then((reply) => msg.respond(JSON.stringify(reply)));
     };
     const subs = [
-      this.#nc.subscribe(`${SUBJECT_ROOT}.provision.*.nonce`, {
+      this.#nc.subscribe(filters.provisionNonces(), {
         queue: "provisioning",
         callback: handle((m) => this.#nonce(m)),
       }),
-      this.#nc.subscribe(`${SUBJECT_ROOT}.provision.*.claim`, {
+      this.#nc.subscribe(filters.provisionClaims(), {
         queue: "provisioning",
         callback: handle((m) => this.#claim(m)),
       }),
-      this.#nc.subscribe(`${SUBJECT_ROOT}.${this.#o.region}.dev.*.creds.renew`, {
+      this.#nc.subscribe(filters.credentialsRenewals({ region: this.#o.region }), {
         queue: "provisioning",
         callback: handle((m) => this.#renew(m)),
       }),
@@ -233,7 +235,7 @@ export class DeviceProvisioning {
   }
 
   async #nonce(msg: Msg): Promise<ProvisioningReply> {
-    const batchId = msg.subject.split(".")[2]!;
+    const { batchId } = provisionSubjectParts(msg.subject);
     if (!(await this.#kv.batches.get(batchId))?.value.length) {
       return await this.#refuse(`batch/${batchId}`, `unknown batch "${batchId}"`);
     }
@@ -244,7 +246,7 @@ export class DeviceProvisioning {
   }
 
   async #claim(msg: Msg): Promise<ProvisioningReply> {
-    const batchId = msg.subject.split(".")[2]!;
+    const { batchId } = provisionSubjectParts(msg.subject);
     const parsed = parseClaimRequest(msg.data);
     if (!parsed.ok) return await this.#refuse(`batch/${batchId}`, parsed.error.message);
     const c = parsed.value;
@@ -340,7 +342,7 @@ export class DeviceProvisioning {
 
   async #renew(msg: Msg): Promise<ProvisioningReply> {
     // NATS authenticated the device: only its own credentials may publish on its subject.
-    const deviceId = msg.subject.split(".")[3]!;
+    const { deviceId } = deviceSubjectParts(msg.subject);
     const e = await this.#kv.credentials.get(deviceId);
     const record = e?.operation === "PUT" ? e.json<DeviceCredentialRecord>() : undefined;
     const revoked = record &&

@@ -36,12 +36,14 @@ import {
   filters,
   newEnvelope,
   newMessageId,
+  objectStreamOf,
   parseDeploymentEvent,
   parseShadow,
   shadow,
   shadowKey,
   type ShadowState,
   signedManifest,
+  streamName,
 } from "../../protocol/mod.ts";
 import { ComponentError } from "./component_registry.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
@@ -468,7 +470,7 @@ export class DeploymentService implements AsyncDisposable {
     signal: AbortSignal,
     options: { tickMs?: number } = {},
   ): Promise<void> {
-    const stream = `UPDATES_${this.#o.region.toUpperCase()}`;
+    const stream = streamName("UPDATES", this.#o.region);
     // Until it exists: in a supercluster a consumer is created through the metadata leader,
     // which may be busy (or being elected) when the instance starts.
     let consumer: Awaited<ReturnType<ReturnType<typeof jetstream>["consumers"]["get"]>> | undefined;
@@ -673,7 +675,7 @@ export class DeploymentService implements AsyncDisposable {
   async #artifactsHere(d: Deployment): Promise<boolean> {
     const stream = this.#o.artifactsStream;
     const jsm = this.#o.jsm;
-    if (!stream || !jsm || stream === `OBJ_${buckets.artifacts}`) return true;
+    if (!stream || !jsm || stream === objectStreamOf(buckets.artifacts)) return true;
     if (this.#mirrored.has(d.id)) return true;
     for (const t of d.targets) {
       const e = await this.#components.get(componentKey(t.component, t.version));
@@ -771,7 +773,8 @@ export class DeploymentService implements AsyncDisposable {
           deploymentId: d.id,
           targets: d.targets.map((t) => ({ ...t })),
           // Where the device reads the artifacts: its region's mirror, in a supercluster.
-          ...(this.#o.artifactsStream && this.#o.artifactsStream !== `OBJ_${buckets.artifacts}`
+          ...(this.#o.artifactsStream &&
+              this.#o.artifactsStream !== objectStreamOf(buckets.artifacts)
             ? { artifacts: this.#o.artifactsStream }
             : {}),
         },

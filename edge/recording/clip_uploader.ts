@@ -35,6 +35,7 @@ import {
   newEnvelope,
   type ObjectCommit,
   ObjectCommitReplySchema,
+  objectStreamOf,
   subjects,
 } from "../../protocol/mod.ts";
 import type { ClipSpool, SpooledClip } from "./clip_spool.ts";
@@ -269,7 +270,7 @@ async function sendChunks(
 ): Promise<{ sent: number; resumed: number }> {
   const js = jetstream(nc, { checkAPI: false });
   const subject = `$O.${o.bucket}.C.${state.nuid}`;
-  const stream = `OBJ_${o.bucket}`;
+  const stream = objectStreamOf(o.bucket);
   // The server says which chunk it stored last (its message id): resume after it.
   const last = await jsm.direct.getMessage(stream, { last_by_subj: subject }).catch(() => null);
   const lastId = last?.header.get("Nats-Msg-Id") ?? "";

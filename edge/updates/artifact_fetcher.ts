@@ -38,6 +38,7 @@ import { sleep } from "../../runtime/mod.ts";
 import {
   type ArtifactManifest,
   buckets,
+  objectStreamOf,
   type TrustedKey,
   verifySignedManifest,
   type VersionManifest,
@@ -105,7 +106,7 @@ export async function fetchArtifacts(
   await Deno.mkdir(options.outDir, { recursive: true });
   // Devices may not call the account-wide API check: skip it.
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  const stream = options.stream ?? `OBJ_${buckets.artifacts}`;
+  const stream = options.stream ?? objectStreamOf(buckets.artifacts);
   const wanted = manifest.artifacts.filter((a) => options.select?.(a.name) ?? true);
   const bytesTotal = wanted.reduce((n, a) => n + a.bytes, 0);
   let bytesDone = 0;
