@@ -29,6 +29,7 @@ import { priceList, SandboxProvider } from "../payments/mod.ts";
 import {
   buckets,
   filters,
+  kvStreamOf,
   parsePaymentEvent,
   type PaymentEvent,
   signedManifest,
@@ -469,8 +470,28 @@ Deno.test({
         20_000,
         "us's instance took it back",
       ).catch(async (e) => {
+        // Who holds what: the original (eu's leader) and us's mirror, raw, with revisions.
+        const raw = async (nc: NatsConnection, stream: string) => {
+          const jsm = await jetstreamManager(nc);
+          const info = await jsm.streams.info(stream).catch(String);
+          const m = await jsm.streams.getMessage(stream, {
+            last_by_subj: `$KV.${buckets.deployments}.${off.id}`,
+          }).catch(String);
+          return {
+            lastSeq: typeof info === "string" ? info : info.state.last_seq,
+            entry: typeof m === "string" || m === null
+              ? m
+              : { seq: m.seq, state: m.json<{ state: string }>().state },
+          };
+        };
+        const held = {
+          original: await raw(eu, kvStreamOf(buckets.deployments)),
+          mirrorUs: await raw(ncs.get("us")!, `${kvStreamOf(buckets.deployments)}_mirror_us`),
+          euReads: (await services[0]!.get(off.id))?.state,
+        };
         throw new Error(
-          `${(e as Error).message}; us reads ${JSON.stringify(await services[1]!.get(off.id))}, ` +
+          `${(e as Error).message}; held ${JSON.stringify(held)}; ` +
+            `us reads ${JSON.stringify(await services[1]!.get(off.id))}, ` +
             `entry ${JSON.stringify(await services[1]!.device(off.id, "shop-us-off"))}; us's ` +
             `mirror of deployments ${
               describe(coherenceOf(ncs.get("us")!, buckets.deployments))
