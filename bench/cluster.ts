@@ -31,9 +31,9 @@ import {
   ensureStreams,
   simulatorPermissions,
   startIngestThread,
-  startLocalSupercluster,
   useRegionLayout,
 } from "../cloud/mod.ts";
+import { startLocalSupercluster } from "../cloud/dev/mod.ts";
 import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, peakRssMb, percentile } from "./_machine.ts";
 import { sleep, writePrivateFile } from "../runtime/mod.ts";

@@ -21,7 +21,8 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { buildEdge } from "../cli/build_edge.ts";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, ensureStreams, loadCommandKey, startLocalNats } from "../cloud/mod.ts";
+import { connectNats, ensureStreams, loadCommandKey } from "../cloud/mod.ts";
+import { startLocalNats } from "../cloud/dev/mod.ts";
 import { Outbox } from "../edge/mod.ts";
 import {
   buckets,

@@ -19,13 +19,8 @@
  */
 import { parseArgs } from "node:util";
 import { Kvm } from "@nats-io/kv";
-import {
-  connectNats,
-  loadCommandKey,
-  simulatorPermissions,
-  startLocalNats,
-  TokenService,
-} from "../cloud/mod.ts";
+import { connectNats, loadCommandKey, simulatorPermissions, TokenService } from "../cloud/mod.ts";
+import { startLocalNats } from "../cloud/dev/mod.ts";
 import { buckets, heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, percentile } from "./_machine.ts";
 import { sleep, writePrivateFile } from "../runtime/mod.ts";
@@ -50,7 +45,7 @@ const nc = await connectNats(nats, { name: "bench-fleet" });
 
 function spawnCloud(port: number): { child: Deno.ChildProcess; url: Promise<string> } {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+    args: ["run", "-A", "--frozen", `${ROOT}cli/cloud.ts`],
     env: {
       NATS_URL: nats.url,
       NATS_CREDS: nats.credentialsFile!,

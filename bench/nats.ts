@@ -14,7 +14,8 @@
  */
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, ensureStreams, startLocalNats } from "../cloud/mod.ts";
+import { connectNats, ensureStreams } from "../cloud/mod.ts";
+import { startLocalNats } from "../cloud/dev/mod.ts";
 import { writePrivateFile } from "../runtime/mod.ts";
 import {
   deviceInboxPrefix,

@@ -18,13 +18,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  ComponentRegistry,
-  connectNats,
-  DeploymentService,
-  ensureStreams,
-  startLocalNats,
-} from "../cloud/mod.ts";
+import { ComponentRegistry, connectNats, DeploymentService, ensureStreams } from "../cloud/mod.ts";
+import { startLocalNats } from "../cloud/dev/mod.ts";
 import { filters, parseDeploymentEvent } from "../protocol/mod.ts";
 import { machine, peakRssMb } from "./_machine.ts";
 

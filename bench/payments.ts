@@ -28,8 +28,8 @@ import {
   KvSandboxStore,
   PaymentService,
   PriceBook,
-  startLocalNats,
 } from "../cloud/mod.ts";
+import { startLocalNats } from "../cloud/dev/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceCart, priceList, SandboxProvider } from "../payments/mod.ts";
 import { filters, parsePaymentEvent, pipelineEvent, subjects } from "../protocol/mod.ts";

@@ -24,7 +24,8 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { connectNats, startLocalNats } from "../cloud/mod.ts";
+import { connectNats } from "../cloud/mod.ts";
+import { startLocalNats } from "../cloud/dev/mod.ts";
 import { natsMessages, serveClock } from "../edge/mod.ts";
 import {
   createFrame,

@@ -31,16 +31,18 @@ import { abortable, onShutdown, writePrivateFile } from "../runtime/mod.ts";
 import {
   connectNats,
   createLoginCode,
-  defaultDataDir,
-  ensureNats,
   ensurePrivateCa,
   issueServerCertificate,
   loadCommandKey,
+  TokenService,
+} from "../cloud/mod.ts";
+import {
+  defaultDataDir,
+  ensureNats,
   type LocalSupercluster,
   type NatsEndpoint,
   startLocalSupercluster,
-  TokenService,
-} from "../cloud/mod.ts";
+} from "../cloud/dev/mod.ts";
 import { buckets, filters, parsePaymentEvent, type TrustedKey } from "../protocol/mod.ts";
 
 const USAGE =
@@ -186,7 +188,7 @@ async function main(): Promise<void> {
     const clouds: Deno.ChildProcess[] = [];
     for (const [i, region] of regions.entries()) {
       const cloud = new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+        args: ["run", "-A", "--frozen", `${ROOT}cli/cloud.ts`],
         env: {
           NATS_URL: regionUrl(region),
           ...(nats.credentialsFile ? { NATS_CREDS: nats.credentialsFile } : {}),

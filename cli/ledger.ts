@@ -14,13 +14,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import {
-  checkPaymentBooks,
-  connectNats,
-  localNatsTarget,
-  SINGLE_SERVER,
-  useRegionLayout,
-} from "../cloud/mod.ts";
+import { checkPaymentBooks, connectNats, SINGLE_SERVER, useRegionLayout } from "../cloud/mod.ts";
+import { localNatsTarget } from "../cloud/dev/mod.ts";
 
 if (import.meta.main) {
   const { positionals } = parseArgs({ args: Deno.args, allowPositionals: true, strict: true });

@@ -12,7 +12,8 @@
  */
 import { Kvm } from "@nats-io/kv";
 import { parseArgs } from "node:util";
-import { connectNats, localNatsTarget, ROLES, TokenService } from "../cloud/mod.ts";
+import { connectNats, ROLES, TokenService } from "../cloud/mod.ts";
+import { localNatsTarget } from "../cloud/dev/mod.ts";
 import { buckets } from "../protocol/mod.ts";
 
 if (import.meta.main) {

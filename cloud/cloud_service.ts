@@ -59,7 +59,6 @@ import {
   SandboxProvider,
   StripeProvider,
 } from "../payments/mod.ts";
-import { CrashingProvider, type CrashPoint } from "./testing/mod.ts";
 
 /** Options of {@link startCloudService}. */
 export interface CloudServiceOptions {
@@ -93,14 +92,18 @@ export interface CloudServiceOptions {
    * Payments: the provider (default: Stripe when `VEND_STRIPE_KEY` is set, else the sandbox
    * provider, simulated, its state in NATS), the hold in minor units (default 5,000), Stripe's
    * webhook signing secret (default `VEND_STRIPE_WEBHOOK_SECRET`; the webhook route is served
-   * only with one), and, for crash tests, a provider call after which the process is killed.
+   * only with one), and a wrapper of the provider (`wrapProvider`).
    */
   payments?: {
     provider?: PaymentProvider;
     holdAmount?: number;
     reconcileEveryMs?: number;
     stripeWebhookSecret?: string;
-    crashAfter?: CrashPoint;
+    /**
+     * Wraps the provider the service uses (`provider` or the default) in another, called once with
+     * the service's logger: e.g. the fault injection of crash tests, which the caller brings.
+     */
+    wrapProvider?: (provider: PaymentProvider, context: { logger: Logger }) => PaymentProvider;
     /**
      * Faults of the default sandbox provider, `OPERATION:KIND[*TIMES],...` (default
      * `VEND_SANDBOX_FAULTS`), e.g. `authorize:decline` or `capture:timeout_after_success`.
@@ -282,16 +285,8 @@ export async function startCloudService(
           options.payments?.sandboxFaults ?? Deno.env.get("VEND_SANDBOX_FAULTS") ?? "",
         ),
       }));
-  const crashAfter = options.payments?.crashAfter;
-  const provider = crashAfter
-    ? new CrashingProvider(chosen, {
-      after: crashAfter,
-      crash: () => {
-        logger.log("warn", "fault: killed after a provider call", { call: crashAfter });
-        Deno.kill(Deno.pid, "SIGKILL");
-      },
-    })
-    : chosen;
+  const wrap = options.payments?.wrapProvider;
+  const provider = wrap ? wrap(chosen, { logger }) : chosen;
   const stripePublishableKey = options.payments?.stripePublishableKey ??
     Deno.env.get("VEND_STRIPE_PUBLISHABLE_KEY");
   const stripeWebhookSecret = options.payments?.stripeWebhookSecret ??

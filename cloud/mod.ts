@@ -1,13 +1,13 @@
 /**
- * The cloud side of Vendstream: the Hono service over NATS state, and the local nats-server
- * that is the embedded default for the demo and the tests.
+ * The cloud side of Vendstream: the Hono service over NATS state. The local nats-server of the
+ * demo and the tests (cloud/dev/) and the fault injection of crash tests (cloud/testing/) are not
+ * part of it: cli/, tests/ and bench/ import them from their own mod.ts.
  *
  * @example
  * ```ts
- * import { ensureNats, startCloudService } from "./mod.ts";
+ * import { startCloudService } from "./mod.ts";
  *
- * await using nats = await ensureNats(); // NATS_URL, or a local nats-server
- * await using svc = await startCloudService(nats.url);
+ * await using svc = await startCloudService(Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222");
  * const res = await fetch(`${svc.url}/healthz`);
  * ```
  *
@@ -44,17 +44,6 @@ export { dashboardRoutes, liveClients, SESSION_COOKIE } from "./ui/mod.ts";
 export { ApiError, problem } from "./http/mod.ts";
 export { Metrics } from "./http/mod.ts";
 export { type CloudService, type CloudServiceOptions, startCloudService } from "./cloud_service.ts";
-export {
-  defaultDataDir,
-  ensureNats,
-  type EnsureNatsOptions,
-  LocalNats,
-  type LocalNatsOptions,
-  localNatsTarget,
-  type NatsEndpoint,
-  NatsStartError,
-  startLocalNats,
-} from "./dev/mod.ts";
 export {
   connectNats,
   type ConnectNatsOptions,
@@ -112,7 +101,6 @@ export {
   InvalidCommandError,
   type SentCommand,
 } from "./fleet/mod.ts";
-export { CrashingProvider, type CrashPoint } from "./testing/mod.ts";
 export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./checkout/mod.ts";
 export {
   cardNumberGuard,
@@ -183,11 +171,6 @@ export {
   type SuperclusterServer,
   WITNESS_CLUSTER,
 } from "./nats/mod.ts";
-export {
-  LocalSupercluster,
-  type LocalSuperclusterOptions,
-  startLocalSupercluster,
-} from "./dev/mod.ts";
 export {
   type CountedStatus,
   type DeviceCounts,

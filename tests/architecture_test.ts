@@ -98,8 +98,8 @@ Deno.test("cloud and edge import nothing of each other, the core nothing of eith
 
 /**
  * cloud/'s rooms and who may use whom: http and ui on the domains, the domains on nats/, all of
- * them on runtime/. The service's composition (cloud/*.ts: app, cloud_service, main, mod) may
- * use any room; dev/ and testing/ are used by nothing else in cloud/.
+ * them on runtime/. The service's composition (cloud/*.ts: app, cloud_service, mod) may use any
+ * room but dev/ and testing/, which nothing else in cloud/ uses (see DEV_ONLY).
  */
 const CLOUD_ROOMS: Readonly<Record<string, readonly string[]>> = {
   nats: [],
@@ -153,6 +153,40 @@ async function checkRooms(base: string, allowed: Readonly<Record<string, readonl
     }
   }
 }
+
+/**
+ * Development and test code, and who besides cli/, tests/ and bench/ may use it: cloud/dev/ (the
+ * local servers) and cloud/testing/ (crash injection) nothing else in cloud/, not even its
+ * composition (cloud/*.ts; cloud/mod.ts exports neither); edge/testing/ (the fault hooks) only
+ * edge/main.ts, the device program, which wires them from `VEND_FAULT` (edge/mod.ts does not
+ * export them).
+ */
+const DEV_ONLY: Readonly<Record<string, readonly string[]>> = {
+  "cloud/dev": [],
+  "cloud/testing": [],
+  "edge/testing": ["edge/main.ts"],
+};
+
+Deno.test("dev/ and testing/ are used only by cli/, tests/ and bench/ (and edge/main.ts), and no mod.ts exports them", async () => {
+  for (const folder of FOLDERS) {
+    const outside = ["cli", "tests", "bench"].includes(folder);
+    for (const file of await sources(folder)) {
+      for (const spec of imports(await Deno.readTextFile(`${ROOT}${file}`))) {
+        if (!spec.startsWith(".")) continue;
+        const target = new URL(spec, `file://${ROOT}${file}`).pathname.slice(ROOT.length);
+        for (const [room, users] of Object.entries(DEV_ONLY)) {
+          if (!target.startsWith(`${room}/`) || file.startsWith(`${room}/`)) continue;
+          assert.ok(
+            outside || users.includes(file),
+            `${file} imports ${target}: ${room}/ is for cli/, tests/ and bench/${
+              users.length ? ` (and ${users.join(", ")})` : ""
+            }`,
+          );
+        }
+      }
+    }
+  }
+});
 
 Deno.test("cloud's rooms use each other only downwards, and only through their mod.ts", async () => {
   await checkRooms("cloud", CLOUD_ROOMS);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { startCloudService } from "../cloud/mod.ts";
+import type { PaymentProvider } from "../payments/mod.ts";
 import { streamName } from "../protocol/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
 import { startTestNats } from "./harness.ts";
@@ -35,4 +36,27 @@ Deno.test("cloud service uses another port when the preferred one is taken", asy
   await using svc = await startCloudService(nats, { port: busy, logger: quiet });
   assert.notEqual(new URL(svc.url).port, String(busy));
   assert.equal((await fetch(`${svc.url}/healthz`)).status, 200);
+});
+
+Deno.test("cloud service pays through the provider its caller's wrapProvider makes of the default", async () => {
+  await using nats = await startTestNats();
+  const wrapped: string[] = [];
+  await using svc = await startCloudService(nats, {
+    logger: quiet,
+    payments: {
+      wrapProvider: (inner, { logger }): PaymentProvider => {
+        assert.equal(logger, quiet);
+        wrapped.push(inner.name);
+        return {
+          name: `wrapped-${inner.name}`,
+          authorize: (r) => inner.authorize(r),
+          capture: (r) => inner.capture(r),
+          cancel: (r) => inner.cancel(r),
+          refund: (r) => inner.refund(r),
+        };
+      },
+    },
+  });
+  assert.equal(wrapped.length, 1);
+  assert.equal(svc.payments.providerName, `wrapped-${wrapped[0]}`);
 });

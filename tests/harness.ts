@@ -22,14 +22,16 @@ import {
   type DeviceGrant,
   ensureStreams,
   loadCommandKey,
-  type LocalNats,
-  type LocalSupercluster,
   serveObjectCommits,
   serveSessionStatus,
   simulatorPermissions,
+} from "../cloud/mod.ts";
+import {
+  type LocalNats,
+  type LocalSupercluster,
   startLocalNats,
   startLocalSupercluster,
-} from "../cloud/mod.ts";
+} from "../cloud/dev/mod.ts";
 import { Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
 import {
@@ -108,7 +110,7 @@ export async function startTestNats(
   await ensureStreams(core, "local");
   await serveObjectCommits(core);
   await serveSessionStatus(core, { region: "local" });
-  // What the server refuses is audited (as cloud/main.ts does for the server it runs).
+  // What the server refuses is audited (as cli/cloud.ts does for the server it runs).
   let stopAudit = auditNatsRefusals(server, core, { region: "local" });
   const accounts = server.accounts!;
   const credentialsFile = server.credentialsFile!;

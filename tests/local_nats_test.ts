@@ -1,12 +1,7 @@
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import {
-  ensureNats,
-  ensureStreams,
-  NatsStartError,
-  NatsUnavailableError,
-  startLocalNats,
-} from "../cloud/mod.ts";
+import { ensureStreams, NatsUnavailableError } from "../cloud/mod.ts";
+import { ensureNats, NatsStartError, startLocalNats } from "../cloud/dev/mod.ts";
 import {
   newEnvelope,
   parsePipelineEvent,
@@ -162,7 +157,7 @@ Deno.test("startLocalNats stops the server when its signal aborts", async () => 
 /** Starts a separate Deno process that runs a local NATS on `dataDir` and reports its pids. */
 async function spawnOwner(dataDir: string) {
   const code = `
-    import { startLocalNats } from "${ROOT}cloud/mod.ts";
+    import { startLocalNats } from "${ROOT}cloud/dev/mod.ts";
     const nats = await startLocalNats({ dataDir: ${JSON.stringify(dataDir)} });
     console.log(JSON.stringify({ url: nats.url, serverPid: nats.pid }));
     await new Promise(() => {});

@@ -20,7 +20,7 @@ import { paymentEvents, sessionCompleted, simulatedMachine } from "./payments_ha
 /** Starts the cloud service program as its own process; resolves with its API URL. */
 async function spawnCloud(nats: NatsTarget, fault?: string, env: Record<string, string> = {}) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+    args: ["run", "-A", "--frozen", `${ROOT}cli/cloud.ts`],
     env: { ...natsEnv(nats), ...(fault ? { VEND_FAULT: fault } : {}), ...env },
     stdout: "piped",
     stderr: "piped",
@@ -35,7 +35,7 @@ async function spawnCloud(nats: NatsTarget, fault?: string, env: Record<string, 
 /** Runs the cloud service program with a configuration it must refuse; its exit code and stderr. */
 async function refusedCloud(nats: NatsTarget, env: Record<string, string>) {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", `${ROOT}cloud/main.ts`],
+    args: ["run", "-A", "--frozen", `${ROOT}cli/cloud.ts`],
     env: { ...natsEnv(nats), ...env },
     stdout: "null",
     stderr: "piped",

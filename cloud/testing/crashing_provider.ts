@@ -1,9 +1,10 @@
 /**
  * A fault for tests of crash recovery: a {@link PaymentProvider} that passes every call to the
  * real one and, after one kind of call succeeded at the provider, crashes the process before its
- * answer is used (the cloud service kills itself with SIGKILL when started with
- * `VEND_FAULT=payments:after_capture`). What the provider did is then known only to the provider,
- * which is what the reconciler and the idempotency keys must cope with.
+ * answer is used (the cloud program, cli/cloud.ts, wraps the service's provider in one that kills
+ * the process with SIGKILL when started with `VEND_FAULT=payments:after_capture`). What the
+ * provider did is then known only to the provider, which is what the reconciler and the
+ * idempotency keys must cope with.
  *
  * @example
  * ```ts

@@ -1,6 +1,7 @@
 /**
  * Fault injection for tests: a payment provider that crashes the process at a chosen point.
- * Imported only by the service's entry point (under a test switch), tests and benchmarks.
+ * Imported only by cli/ (the cloud program, under a test switch), tests and benchmarks; never by
+ * the rest of cloud/ (the service takes a provider wrapper instead).
  *
  * @example
  * ```ts

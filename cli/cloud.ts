@@ -1,5 +1,7 @@
 /**
- * Entry point of the cloud service process.
+ * The cloud service program: the process `./vend demo`, the benchmarks and the tests run, one per
+ * region. It wraps cloud/'s `startCloudService` with what development needs: a local nats-server
+ * when none is configured (cloud/dev/) and crash injection for tests (cloud/testing/).
  *
  * Environment: `NATS_URL` (when unset, a local nats-server is started with decentralized
  * authentication), `NATS_CREDS` (the cloud's credentials for `NATS_URL`), `VEND_NATS_AUTH_DIR`
@@ -7,27 +9,27 @@
  * of `NATS_URL`'s certificate), `VEND_TLS_CERT` and `VEND_TLS_KEY` (serve HTTPS), `VEND_REGION`
  * (default `local`), `VEND_API_PORT` (preferred port, default any free port), `VEND_DATA_DIR`.
  * Prints `nats: URL` and `api: URL` on stdout once serving; logs go to stderr as JSON lines.
- * `VEND_FAULT=payments:after_capture` (tests) kills the process right after a provider capture
- * succeeded, before the session records it.
+ * `VEND_FAULT=payments:after_capture` (tests; also `after_authorize`, `_cancel`, `_refund`) kills
+ * the process right after that provider call succeeded, before the session records it.
  *
  * @example
  * ```sh
- * NATS_URL=nats://127.0.0.1:4222 deno run -A cloud/main.ts
+ * NATS_URL=nats://127.0.0.1:4222 deno run -A cli/cloud.ts
  * ```
  *
  * @module
  */
-import { startCloudService } from "./cloud_service.ts";
-import { ensureNats, LocalNats } from "./dev/mod.ts";
-import { connectNats } from "./nats/mod.ts";
 import {
   auditNatsRefusals,
+  connectNats,
   ensurePrivateCa,
   issueServerCertificate,
   NatsAccounts,
-} from "./provisioning/mod.ts";
+  startCloudService,
+} from "../cloud/mod.ts";
+import { ensureNats, LocalNats } from "../cloud/dev/mod.ts";
+import { CrashingProvider, type CrashPoint } from "../cloud/testing/mod.ts";
 import { onShutdown } from "../runtime/mod.ts";
-import type { CrashPoint } from "./testing/mod.ts";
 
 if (import.meta.main) {
   const shutdown = onShutdown();
@@ -49,6 +51,7 @@ if (import.meta.main) {
     );
     Deno.exit(2);
   }
+  const crashAfter = crash?.[1] as CrashPoint | undefined;
   try {
     await using nats = await ensureNats({ signal: shutdown });
     const region = Deno.env.get("VEND_REGION") ?? "local";
@@ -70,7 +73,21 @@ if (import.meta.main) {
       ...(tls ? { tls } : {}),
       port,
       signal: shutdown,
-      ...(crash ? { payments: { crashAfter: crash[1] as CrashPoint } } : {}),
+      // The crash test's fault: killed (SIGKILL) right after the provider call succeeded.
+      ...(crashAfter
+        ? {
+          payments: {
+            wrapProvider: (provider, { logger }) =>
+              new CrashingProvider(provider, {
+                after: crashAfter,
+                crash: () => {
+                  logger.log("warn", "fault: killed after a provider call", { call: crashAfter });
+                  Deno.kill(Deno.pid, "SIGKILL");
+                },
+              }),
+          },
+        }
+        : {}),
     });
     // What the server this process runs refuses (credentials, permissions) is audited.
     if (nats instanceof LocalNats) {
