@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * import { auditNatsRefusals } from "./nats_refusal_audit.ts";
- * declare const server: import("../dev/mod.ts").LocalNats;
+ * declare const server: import("./nats_refusal_audit.ts").NatsLogSource; // a LocalNats, say
  * declare const nc: import("@nats-io/nats-core").NatsConnection;
  * const stop = auditNatsRefusals(server, nc, { region: "local" });
  * ```
