@@ -66,7 +66,9 @@ async function provisionIfNeeded(file: string | undefined, signal: AbortSignal):
   try {
     raw = JSON.parse(await Deno.readTextFile(file));
   } catch {
-    return; // loadAgentConfig reports it
+    // Unreadable or not JSON: loadAgentConfig, next, reads the same file and reports why (a
+    // ConfigError, exit code 2).
+    return;
   }
   const p = raw?.provisioning as
     | { batchId?: string; serial?: string; claimCredentialsFile?: string }
@@ -151,6 +153,14 @@ async function main(): Promise<number> {
         role: config.role,
         deviceId: config.deviceId,
         ...(config.primaryDeviceId ? { primaryDeviceId: config.primaryDeviceId } : {}),
+        log: (level, msg, fields) =>
+          console.error(JSON.stringify({
+            ts: new Date().toISOString(),
+            level,
+            device: config.deviceId,
+            msg,
+            ...fields,
+          })),
       });
     } catch (e) {
       if (stop.signal.aborted) return 0; // stopped while waiting for the servers
@@ -163,7 +173,10 @@ async function main(): Promise<number> {
   const every = Number(values["auto-sessions"] ?? "0");
   if (every > 0 && hardware) {
     const timer = setInterval(() => {
-      if (hardware.door.state === "closed") void hardware.lock.unlock(config.unlockMs);
+      if (hardware.door.state !== "closed") return;
+      hardware.lock.unlock(config.unlockMs).catch((e) =>
+        agent.log("warn", "automatic unlock failed", { error: String(e) })
+      );
     }, every * 1000);
     stop.signal.addEventListener("abort", () => clearInterval(timer), { once: true });
   }

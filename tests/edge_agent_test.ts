@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { ensureStreams } from "../cloud/mod.ts";
-import { Agent, SimulatedHardware } from "../edge/mod.ts";
+import { Agent, SimulatedHardware, SimulatedScene } from "../edge/mod.ts";
+import type { Frame } from "../pipeline/mod.ts";
 import {
   bucketIn,
   buckets,
@@ -403,4 +404,92 @@ Deno.test("agent sends a cart under the configured threshold to review, and char
     { required: false, reasons: [] },
     { required: true, reasons: ["confidence 0.60 below 0.80"] },
   ]);
+});
+
+/** A log sink that keeps the agent's lines. */
+function logSink(): {
+  lines: Array<Record<string, unknown>>;
+  log: (l: Record<string, unknown>) => void;
+} {
+  const lines: Array<Record<string, unknown>> = [];
+  return { lines, log: (l) => void lines.push(l) };
+}
+
+/** Simulated hardware whose status LED driver has gone away. */
+class BrokenLedHardware extends SimulatedHardware {
+  override readonly led = {
+    set: () => Promise.reject(new Error("LED driver gone")),
+    color: "off" as const,
+  };
+}
+
+Deno.test("agent logs and counts a status LED that fails, and runs on", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const sink = logSink();
+  await using agent = await Agent.start(await testAgentConfig(nats), {
+    hardware: new BrokenLedHardware(),
+    log: sink.log,
+  });
+  // Amber at the start, green once connected: each failure said and counted.
+  const failed = await eventually(
+    () => {
+      const l = sink.lines.filter((l) => l.msg === "status LED failed");
+      return l.length >= 2 ? l : undefined;
+    },
+    5000,
+    "both LED failures logged",
+  );
+  assert.deepEqual(failed.map((l) => [l.level, l.color, l.error]), [
+    ["warn", "amber", "Error: LED driver gone"],
+    ["warn", "green", "Error: LED driver gone"],
+  ]);
+  assert.equal(agent.metrics.snapshot().find((m) => m.name === "agent")?.errors, 2);
+  assert.ok(agent.connected);
+});
+
+/** A scene whose camera fails at once (a sensor unplugged). */
+class UnpluggedScene extends SimulatedScene {
+  override camera(): ReadableStream<Frame> {
+    return new ReadableStream<Frame>({
+      start: (c) => c.error(new Error("sensor unplugged")),
+    });
+  }
+}
+
+Deno.test("agent logs and counts a camera stream that fails", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const sink = logSink();
+  const config = await testAgentConfig(nats, {
+    cameras: [{
+      cameraId: "cam-1",
+      source: { kind: "synthetic" },
+      width: 160,
+      height: 120,
+      fps: 5,
+    }],
+  });
+  await using agent = await Agent.start(config, {
+    scene: new UnpluggedScene(),
+    cartDecider: { decide: () => Promise.reject(new Error("no sessions here")) },
+    log: sink.log,
+  });
+  const line = await eventually(
+    () => sink.lines.find((l) => l.msg === "camera stream failed"),
+    5000,
+    "the camera failure logged",
+  );
+  assert.equal(line.level, "error");
+  assert.equal(line.cameraId, "cam-1");
+  assert.equal(line.error, "Error: sensor unplugged");
+  assert.equal(agent.metrics.snapshot().find((m) => m.name === "camera_cam-1")?.errors, 1);
+  // What the camera fed goes down with it, said too (not silently).
+  await eventually(
+    () => sink.lines.find((l) => l.msg === "frame sync input failed"),
+    5000,
+    "the frame sync failure logged",
+  );
 });

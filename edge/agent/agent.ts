@@ -82,6 +82,7 @@ import {
   type DoorState,
   ffmpegCamera,
   type Hardware,
+  type LedColor,
   LinuxHardware,
   SystemStatsReader,
   v4l2Input,
@@ -182,7 +183,9 @@ export class Agent implements AsyncDisposable {
     this.#options = options;
     this.hardware = hardware;
     this.#address = { region: config.region, deviceId: config.deviceId };
-    this.#stats = new SystemStatsReader(config.dataDir);
+    this.#stats = new SystemStatsReader(config.dataDir, {
+      log: (level, msg, fields) => this.log(level, msg, fields),
+    });
     this.#scene = options.scene ?? new SimulatedScene({ machineId: config.machineId });
     const hooks = options.hooks ?? {};
     this.outbox = new Outbox(`${config.dataDir}/outbox.db`, {
@@ -201,9 +204,13 @@ export class Agent implements AsyncDisposable {
   static async start(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
     await Deno.mkdir(config.dataDir, { recursive: true });
     let hardware = options.hardware;
+    // The hardware comes before the agent: its log goes to the agent's once there is one.
+    const late: { agent?: Agent } = {};
     if (!hardware) {
       if (config.hardware === "linux") {
-        const linux = new LinuxHardware(config.gpio!);
+        const linux = new LinuxHardware(config.gpio!, undefined, {
+          log: (level, msg, fields) => late.agent?.log(level, msg, fields),
+        });
         await linux.open();
         hardware = linux;
       } else {
@@ -211,6 +218,7 @@ export class Agent implements AsyncDisposable {
       }
     }
     const agent = new Agent(config, options, hardware);
+    late.agent = agent;
     if (config.recording.enabled && config.cameras.length > 0) {
       try {
         agent.#recording = await DeviceRecording.start(config, {
@@ -245,6 +253,7 @@ export class Agent implements AsyncDisposable {
         backend: c.backend,
         threads: c.threads,
         threshold: c.threshold,
+        log: (level, msg, fields) => this.log(level, msg, fields),
       });
     }
     this.config.modelVersion = this.#recognition.modelVersion.split(" ")[1] ?? null;
@@ -377,6 +386,29 @@ export class Agent implements AsyncDisposable {
     })());
   }
 
+  /**
+   * A failure that must not stop the agent (background work whose error would otherwise
+   * vanish): logged with the error, and counted in the errors of metrics stage `stage`, which
+   * telemetry carries.
+   */
+  #failed(
+    stage: string,
+    msg: string,
+    error: unknown,
+    fields: Record<string, unknown> = {},
+    level: "warn" | "error" = "error",
+  ): void {
+    this.metrics.stage(stage).recordError();
+    this.log(level, msg, { ...fields, error: String(error) });
+  }
+
+  /** Shows a colour on the status LED; a LED that fails is logged, never stops the agent. */
+  #led(color: LedColor): void {
+    this.hardware.led.set(color).catch((e) =>
+      this.#failed("agent", "status LED failed", e, { color }, "warn")
+    );
+  }
+
   /** Resolves once recording can start a clip at once (its encoders have started). */
   recordingReady(): Promise<void> {
     return this.#recording?.ready ?? Promise.resolve();
@@ -421,13 +453,13 @@ export class Agent implements AsyncDisposable {
           this.log("info", "NATS connection back", { server: nc.getServer() });
         }
       }
-    })().catch(() => {});
+    })().catch((e) => this.#failed("agent", "NATS status watch failed", e));
     return nc;
   }
 
   #run(): void {
     const signal = this.#stop.signal;
-    void this.hardware.led.set("amber");
+    this.#led("amber");
     this.#restartPipeline();
     if (this.config.role === "primary") {
       this.#task("door sessions", () => this.#doorSessions(signal));
@@ -440,7 +472,7 @@ export class Agent implements AsyncDisposable {
             signal.addEventListener("abort", () => reject(signal.reason))
           ),
         ]);
-        void this.hardware.led.set("green");
+        this.#led("green");
         const js = jetstream(nc, { checkAPI: false });
         this.#tasks.push(this.outbox.deliver({
           publish: async (subject, data, id) => {
@@ -879,7 +911,11 @@ export class Agent implements AsyncDisposable {
           }),
         )
         : source;
-      tapped.pipeTo(q.writable, { signal }).catch(() => {});
+      tapped.pipeTo(q.writable, { signal }).catch((e) => {
+        // Aborted: the pipeline restarts or the agent stops, and the camera's stream ends.
+        if (signal.aborted) return;
+        this.#failed(`camera_${c.cameraId}`, "camera stream failed", e, { cameraId: c.cameraId });
+      });
       return { config: c, stream: q.readable };
     });
     if (this.config.role === "secondary") {
@@ -923,7 +959,10 @@ export class Agent implements AsyncDisposable {
       // Remote frames arrive in their own format (I420): only local cameras are validated here.
       const local = mergeStreams(streams.slice(0, cams.length)).pipeThrough(validate);
       return mergeStreams([local, ...streams.slice(cams.length)]).pipeTo(sync.writable, { signal });
-    }).catch(() => {});
+    }).catch((e) => {
+      // Aborted: the pipeline restarts or the agent stops.
+      if (!signal.aborted) this.#failed("frame_sync", "frame sync input failed", e);
+    });
     this.#tasks.push((async () => {
       try {
         for await (const set of sync.readable) {
@@ -933,7 +972,10 @@ export class Agent implements AsyncDisposable {
           this.#lastSet = set;
           for (const f of set.frames.values()) this.#latest.set(f.cameraId, f);
         }
-      } catch { /* stopped */ }
+      } catch (e) {
+        // Aborted: the pipeline restarts or the agent stops, and the frame sets end with it.
+        if (!signal.aborted) this.#failed("frame_sync", "frame sets stopped", e);
+      }
     })());
   }
 
@@ -965,7 +1007,10 @@ export class Agent implements AsyncDisposable {
           c.enqueue(f);
         },
       }),
-    ).pipeTo(sink, { signal }).catch(() => {});
+    ).pipeTo(sink, { signal }).catch((e) => {
+      // Aborted: the pipeline restarts or the agent stops. Anything else fails the task (logged).
+      if (!signal.aborted) throw e;
+    });
   }
 
   /** Applies the config part of a desired state; returns the problems. */
@@ -1083,7 +1128,14 @@ export class Agent implements AsyncDisposable {
         const order = desired.state.deployment;
         this.#deployment = order;
         // Downloads take a while: carried out in the background, reported as it goes.
-        void this.#updater!.handle(nc, order, signal).then(() => report()).catch(() => {});
+        // handle() never throws (it reports its own failures); a report that fails is logged,
+        // and the next report (the next desired state) says where the deployment is.
+        void this.#updater!.handle(nc, order, signal).then(() => report()).catch((e) => {
+          if (signal.aborted) return; // stopping: the next start reports
+          this.#failed("agent", "cannot report the deployment's state", e, {
+            deploymentId: order.deploymentId,
+          }, "warn");
+        });
       }
       if (desired.state.cameras) {
         let changed = false;
@@ -1309,7 +1361,17 @@ export class Agent implements AsyncDisposable {
     });
     await step("connection", async () => {
       if (nc) await nc.drain().catch(() => nc.close());
-      else this.#connecting.then((c) => c.close()).catch(() => {});
+      else {
+        // Stopped before the first connection: one that comes late is closed. A first connection
+        // that failed leaves nothing to close (and was logged if it failed before the stop).
+        this.#connecting.then(
+          (c) =>
+            c.close().catch((e) =>
+              this.#failed("agent", "cannot close the late connection", e, {}, "warn")
+            ),
+          (e) => this.log("debug", "no connection to close", { error: String(e) }),
+        );
+      }
     });
     this.outbox.close();
     await step("hardware", () => this.hardware[Symbol.asyncDispose]());

@@ -47,6 +47,12 @@ export interface DeviceRecognitionOptions {
   readonly knownSkus?: readonly string[];
   /** Pixel kernels. Default the WASM ones. */
   readonly kernels?: PixelKernels;
+  /** Log sink (a replaced model that fails to release). */
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
 }
 
 /** The ONNX Runtime of `backend`: onnxruntime-web (WASM) or onnxruntime-node, with `threads`. */
@@ -81,9 +87,12 @@ export async function readModelDir(dir: string): Promise<{ manifest: string; onn
   }
   let file = "slot_model.onnx";
   try {
-    const f = JSON.parse(manifest).file;
+    const f = JSON.parse(manifest)?.file;
     if (typeof f === "string" && /^[A-Za-z0-9._-]+$/.test(f)) file = f;
-  } catch { /* the classifier names the manifest's problem */ }
+  } catch (e) {
+    // Not JSON: the default file name is tried, and the classifier names the manifest's problem.
+    if (!(e instanceof SyntaxError)) throw e;
+  }
   try {
     return { manifest, onnx: await Deno.readFile(`${dir}/${file}`) };
   } catch (cause) {
@@ -155,7 +164,13 @@ export class DeviceRecognition implements AsyncDisposable {
     const old = this.#model;
     this.#model = next;
     this.#recognizer.useModel(next);
-    await old[Symbol.asyncDispose]().catch(() => {});
+    // The new model serves already: an old one that fails to release is logged, not a refusal.
+    await old[Symbol.asyncDispose]().catch((e) =>
+      this.#options.log?.("warn", "cannot release the replaced model", {
+        model: `${old.manifest.name} ${old.manifest.version}`,
+        error: String(e),
+      })
+    );
   }
 
   /** Releases the model. */

@@ -151,7 +151,10 @@ export class CommandProcessor {
           commandId = raw.id;
         }
         if (typeof raw?.command === "string") commandName = raw.command.slice(0, 64);
-      } catch { /* not JSON: keep the placeholder id */ }
+      } catch (e) {
+        // Not JSON: the placeholder id stays.
+        if (!(e instanceof SyntaxError)) throw e;
+      }
       const unknown = parsed.error.field === "command";
       return this.#reply(commandId, {
         status: "error",

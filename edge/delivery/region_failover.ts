@@ -21,7 +21,7 @@
  *
  * @module
  */
-import type { NatsConnection, Server } from "@nats-io/nats-core";
+import { errors, type NatsConnection, type Server } from "@nats-io/nats-core";
 
 /**
  * How a device reconnects (nats.js options): forever, a server at most every 1-2 s (jittered, so
@@ -109,6 +109,8 @@ async function reachable(address: string, timeoutMs: number): Promise<boolean> {
     conn = await Deno.connect({ hostname, port, signal: AbortSignal.timeout(timeoutMs) });
     return true;
   } catch {
+    // Refused, timed out, unreachable, a name that does not resolve: every failure to connect
+    // is the answer asked for (nobody listens there now).
     return false;
   } finally {
     conn?.close();
@@ -129,6 +131,7 @@ export async function returnHome(
   const signal = options.signal;
   const closed = nc.closed();
   let isClosed = false;
+  // closed() never rejects: it resolves (with the error that closed the connection, if any).
   void closed.then(() => (isClosed = true));
   while (!signal?.aborted && !isClosed) {
     await new Promise<void>((resolve) => {
@@ -143,8 +146,15 @@ export async function returnHome(
     policy.reset();
     try {
       await forceReconnect(nc);
-    } catch {
-      continue; // closed meanwhile, or a reconnect already running
+    } catch (e) {
+      // Closed or draining meanwhile: the loop ends at its next check. Anything else fails
+      // returnHome (the agent's task logs it and starts it again).
+      if (
+        e instanceof errors.ClosedConnectionError || e instanceof errors.DrainingConnectionError
+      ) {
+        continue;
+      }
+      throw e;
     }
     options.onReturn?.();
   }

@@ -82,7 +82,10 @@ export async function listV4l2Devices(): Promise<string[]> {
     for await (const e of Deno.readDir("/dev")) {
       if (/^video\d+$/.test(e.name)) out.push(`/dev/${e.name}`);
     }
-  } catch { /* no /dev */ }
+  } catch (e) {
+    // No /dev here (not Linux): no cameras. Anything else (permissions) is said to the caller.
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
   return out.sort();
 }
 
@@ -111,7 +114,11 @@ export function ffmpegCamera(options: FfmpegCameraOptions): ReadableStream<Frame
   const stop = () => {
     try {
       child?.kill("SIGTERM");
-    } catch { /* exited */ }
+    } catch (e) {
+      // ffmpeg exited already (the camera went away): nothing to stop. Deno says so with a
+      // TypeError; anything else is not expected and is thrown.
+      if (!(e instanceof TypeError && /already terminated/i.test(e.message))) throw e;
+    }
   };
   options.signal?.addEventListener("abort", stop, { once: true });
 
@@ -192,7 +199,9 @@ export function ffmpegCamera(options: FfmpegCameraOptions): ReadableStream<Frame
     },
     async cancel() {
       stop();
-      await reader?.cancel().catch(() => {});
+      // Rejects only when ffmpeg's pipe errored, and that error reached this stream's reader
+      // already (pull fails with it); the process's end is awaited all the same.
+      await reader?.cancel().catch(() => {/* reported through pull */});
       await child?.status;
     },
   }, new CountQueuingStrategy({ highWaterMark: 0 }));

@@ -52,6 +52,16 @@ export function gpioCommands(wiring: GpioWiring): {
   };
 }
 
+/** Options of {@link LinuxHardware}. */
+export interface LinuxHardwareOptions {
+  /** Log sink (a lock that fails outside a caller's call). Default: JSON lines on stderr. */
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
+}
+
 /** GPIO hardware through the gpiod tools. */
 export class LinuxHardware implements Hardware {
   readonly lock: DoorLock;
@@ -61,9 +71,13 @@ export class LinuxHardware implements Hardware {
   #door: DoorState = "closed";
   #color: LedColor = "off";
   #relock: ReturnType<typeof setTimeout> | undefined;
+  readonly #log: NonNullable<LinuxHardwareOptions["log"]>;
 
   /** Wraps the wiring; call {@link LinuxHardware.open} to read the initial state. */
-  constructor(wiring: GpioWiring, runner: Runner = run) {
+  constructor(wiring: GpioWiring, runner: Runner = run, options: LinuxHardwareOptions = {}) {
+    this.#log = options.log ??
+      ((level, msg, f) =>
+        console.error(JSON.stringify({ ts: new Date().toISOString(), level, msg, ...f })));
     const cmds = gpioCommands(wiring);
     // deno-lint-ignore no-this-alias -- the getters of the object literals below need the instance
     const hw = this;
@@ -74,7 +88,12 @@ export class LinuxHardware implements Hardware {
         hw.#locked = false;
         clearTimeout(hw.#relock);
         hw.#relock = setTimeout(() => {
-          if (hw.#door === "closed") void hw.lock.lock();
+          if (hw.#door !== "closed") return; // it locks when the door closes
+          // Nobody awaits the relock: a failure is logged (the door stays unlocked, `locked`
+          // says so), never an unhandled rejection.
+          hw.lock.lock().catch((e) =>
+            hw.#log("error", "cannot lock the door again after an unlock", { error: String(e) })
+          );
         }, ms);
       },
       async lock() {
@@ -130,6 +149,9 @@ export class LinuxHardware implements Hardware {
 
   async [Symbol.asyncDispose](): Promise<void> {
     clearTimeout(this.#relock);
-    await this.lock.lock().catch(() => {});
+    // The stop goes on; the lock not holding is logged (`open()` locks it at the next start).
+    await this.lock.lock().catch((e) =>
+      this.#log("error", "cannot lock the door at the stop", { error: String(e) })
+    );
   }
 }

@@ -25,5 +25,11 @@ export {
   type LedColor,
   type StatusLed,
 } from "./hardware.ts";
-export { gpioCommands, type GpioWiring, LinuxHardware, type Runner } from "./linux_hardware.ts";
-export { type SystemStats, SystemStatsReader } from "./system_stats.ts";
+export {
+  gpioCommands,
+  type GpioWiring,
+  LinuxHardware,
+  type LinuxHardwareOptions,
+  type Runner,
+} from "./linux_hardware.ts";
+export { type SystemStats, type SystemStatsOptions, SystemStatsReader } from "./system_stats.ts";

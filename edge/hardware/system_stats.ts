@@ -26,14 +26,40 @@ export interface SystemStats {
   readonly temperatureC: number | null;
 }
 
+/** Options of {@link SystemStatsReader}. */
+export interface SystemStatsOptions {
+  /** Log sink: a reading that fails unexpectedly is said here (once per reading). */
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
+}
+
 /** Reads system statistics; keeps the previous CPU counters to compute usage. */
 export class SystemStatsReader {
   #prev: { busy: number; total: number } | undefined;
   readonly #dataDir: string;
+  readonly #log: SystemStatsOptions["log"];
+  /** Readings whose failure was logged (telemetry reads every few seconds: said once). */
+  readonly #said = new Set<string>();
 
   /** Creates a reader for the file system holding `dataDir`. */
-  constructor(dataDir: string) {
+  constructor(dataDir: string, options: SystemStatsOptions = {}) {
     this.#dataDir = dataDir;
+    this.#log = options.log;
+  }
+
+  /**
+   * A reading that failed: missing on this machine (NotFound: no /proc, no sensor) is expected
+   * and reads as its default; anything else is logged once, and reads as its default too.
+   */
+  #unavailable(what: string, e: unknown): void {
+    const missing = e instanceof Deno.errors.NotFound ||
+      (e as { code?: unknown })?.code === "ENOENT";
+    if (missing || this.#said.has(what)) return;
+    this.#said.add(what);
+    this.#log?.("warn", `cannot read the ${what}`, { error: String(e) });
   }
 
   #cpu(): number {
@@ -47,7 +73,8 @@ export class SystemStatsReader {
       this.#prev = { busy, total };
       if (!prev || total === prev.total) return 0;
       return Math.min(1, Math.max(0, (busy - prev.busy) / (total - prev.total)));
-    } catch {
+    } catch (e) {
+      this.#unavailable("CPU use", e);
       return 0;
     }
   }
@@ -61,12 +88,16 @@ export class SystemStatsReader {
       const st = fs.statfsSync(this.#dataDir);
       diskTotal = st.blocks * st.bsize;
       diskUsed = (st.blocks - st.bfree) * st.bsize;
-    } catch { /* no statfs here */ }
+    } catch (e) {
+      this.#unavailable("disk use", e);
+    }
     let temperatureC: number | null = null;
     try {
       const milli = Number(Deno.readTextFileSync("/sys/class/thermal/thermal_zone0/temp").trim());
       if (Number.isFinite(milli)) temperatureC = Math.round(milli / 100) / 10;
-    } catch { /* no sensor */ }
+    } catch (e) {
+      this.#unavailable("temperature", e);
+    }
     return {
       cpuUsage: this.#cpu(),
       load1: Deno.loadavg()[0] ?? 0,

@@ -73,6 +73,12 @@ export interface ClipSpoolOptions {
   readonly onAlert?: (alert: SpoolAlert) => void;
   /** Clock, Unix ms. Default `Date.now`. */
   readonly now?: () => number;
+  /** Log sink (what fails without failing a clip: a sync, a file left behind). */
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
 }
 
 /** A clip could not be stored: the spool is full of clips it must keep, or the disk is full. */
@@ -261,7 +267,10 @@ export class ClipSpool implements ClipSink, Disposable {
         this.#db.prepare("UPDATE clips SET bytes = ? WHERE id = ?").run(bytes, id);
       },
       finish: async (summary: ClipSummary) => {
-        await file.sync().catch(() => {});
+        await file.sync().catch((e) =>
+          // The bytes are written; only their survival of a power cut is in doubt.
+          this.#o.log?.("warn", "cannot sync a clip to disk", { path, error: String(e) })
+        );
         close();
         // Closed meanwhile (a stop that gave up waiting): the `.part` file and its row stay, and
         // the next start recovers the clip as broken.
@@ -284,7 +293,10 @@ export class ClipSpool implements ClipSink, Disposable {
       discard: async () => {
         close();
         this.#open(`discard ${path}`);
-        await Deno.remove(`${path}.part`).catch(() => {});
+        await Deno.remove(`${path}.part`).catch((e) => {
+          if (e instanceof Deno.errors.NotFound) return; // nothing was written
+          this.#o.log?.("warn", "cannot remove a discarded clip", { path, error: String(e) });
+        });
         this.#drop(id, path);
       },
     };
@@ -329,7 +341,11 @@ export class ClipSpool implements ClipSink, Disposable {
       try {
         Deno.removeSync(v.path);
       } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) continue;
+        // Gone already: its row goes. One that cannot be removed stays, and frees nothing.
+        if (!(e instanceof Deno.errors.NotFound)) {
+          this.#o.log?.("warn", "cannot evict a clip", { path: v.path, error: String(e) });
+          continue;
+        }
       }
       this.#db.prepare("DELETE FROM clips WHERE id = ?").run(v.id);
       freed += v.bytes;
@@ -362,7 +378,15 @@ export class ClipSpool implements ClipSink, Disposable {
       let data: Uint8Array;
       try {
         data = Deno.readFileSync(`${r.path}.part`);
-      } catch {
+      } catch (e) {
+        // The crash came before the file was made (NotFound): the row goes. A file that cannot
+        // be read goes from the index too, said in the log (it stays on disk).
+        if (!(e instanceof Deno.errors.NotFound)) {
+          this.#o.log?.("warn", "cannot recover a clip; it is dropped", {
+            path: `${r.path}.part`,
+            error: String(e),
+          });
+        }
         this.#drop(r.id, r.path);
         continue;
       }

@@ -116,3 +116,67 @@ Deno.test("ClipSpool closed while a clip is written refuses to finish it, and th
 Deno.test("ClipSpool refuses a quota under 1 MiB", () => {
   assert.throws(() => ClipSpool.open({ dir: "/nonexistent", quotaBytes: 10 }), RangeError);
 });
+
+Deno.test("ClipSpool logs a discarded clip whose file it cannot remove, and drops it", async () => {
+  const dir = await Deno.makeTempDir();
+  const lines: Array<{ level: string; msg: string; error: unknown }> = [];
+  using spool = ClipSpool.open({
+    dir,
+    quotaBytes: MiB,
+    log: (level, msg, f) => void lines.push({ level, msg, error: f?.error }),
+  });
+  const w = await spool.create(info("s-1"));
+  await w.write(new Uint8Array(100));
+  // Something else took the file's place: a folder that is not empty cannot be removed.
+  const part = `${dir}/s-1.cam-1.0.mp4.part`;
+  await Deno.remove(part);
+  await Deno.mkdir(`${part}/x`, { recursive: true });
+  await w.discard("no frames");
+  assert.equal(lines.length, 1, JSON.stringify(lines));
+  assert.equal(lines[0]!.level, "warn");
+  assert.equal(lines[0]!.msg, "cannot remove a discarded clip");
+  assert.match(String(lines[0]!.error), /not empty/i);
+  assert.deepEqual(spool.list(), []);
+});
+
+Deno.test("ClipSpool recovery logs a half-written clip it cannot read, and drops it", async () => {
+  const dir = await Deno.makeTempDir();
+  {
+    const spool = ClipSpool.open({ dir, quotaBytes: MiB });
+    const w = await spool.create(info("s-1"));
+    await w.write(new Uint8Array(100));
+    spool[Symbol.dispose]();
+    // Closes the file; the closed spool keeps the row, as a crash would.
+    await assert.rejects(() => w.discard("stopping"), SpoolClosedError);
+  }
+  const part = `${dir}/s-1.cam-1.0.mp4.part`;
+  await Deno.remove(part);
+  await Deno.mkdir(part); // unreadable as a file (and not "not found")
+  const lines: Array<{ level: string; msg: string; error: unknown }> = [];
+  using spool = ClipSpool.open({
+    dir,
+    quotaBytes: MiB,
+    log: (level, msg, f) => void lines.push({ level, msg, error: f?.error }),
+  });
+  assert.deepEqual(lines.map((l) => [l.level, l.msg]), [[
+    "warn",
+    "cannot recover a clip; it is dropped",
+  ]]);
+  assert.match(String(lines[0]!.error), /directory/i);
+  assert.deepEqual(spool.list(), []);
+});
+
+Deno.test("ClipSpool recovery drops a clip whose file was never made, silently", async () => {
+  const dir = await Deno.makeTempDir();
+  {
+    const spool = ClipSpool.open({ dir, quotaBytes: MiB });
+    const w = await spool.create(info("s-1"));
+    spool[Symbol.dispose]();
+    await assert.rejects(() => w.discard("stopping"), SpoolClosedError);
+  }
+  await Deno.remove(`${dir}/s-1.cam-1.0.mp4.part`); // the crash came before the file
+  const lines: string[] = [];
+  using spool = ClipSpool.open({ dir, quotaBytes: MiB, log: (_l, msg) => void lines.push(msg) });
+  assert.deepEqual(spool.list(), []);
+  assert.deepEqual(lines, []);
+});

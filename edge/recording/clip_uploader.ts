@@ -27,7 +27,7 @@
  * @module
  */
 import { jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
-import { type NatsConnection, nuid } from "@nats-io/nats-core";
+import { errors, type NatsConnection, nuid } from "@nats-io/nats-core";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
 import {
@@ -271,8 +271,17 @@ async function sendChunks(
   const js = jetstream(nc, { checkAPI: false });
   const subject = `$O.${o.bucket}.C.${state.nuid}`;
   const stream = objectStreamOf(o.bucket);
-  // The server says which chunk it stored last (its message id): resume after it.
-  const last = await jsm.direct.getMessage(stream, { last_by_subj: subject }).catch(() => null);
+  // The server says which chunk it stored last (its message id): resume after it. None stored
+  // is null. When it cannot be asked (the credentials allow no direct get of this store: a
+  // snapshot, sent whole; or the stream answers none: no responders) the upload starts at the
+  // first chunk (a chunk sent again keeps its id; the commit checks the object). Any other
+  // failure (a timeout, a lost connection) fails this upload, which resumes later.
+  const last = await jsm.direct.getMessage(stream, { last_by_subj: subject }).catch((e) => {
+    const cannotAsk = e instanceof errors.RequestError &&
+      (e.isNoResponders() || e.cause instanceof errors.PermissionViolationError);
+    if (cannotAsk) return null;
+    throw e;
+  });
   const lastId = last?.header.get("Nats-Msg-Id") ?? "";
   const resumed = lastId.startsWith(`${state.nuid}.`)
     ? Number(lastId.slice(state.nuid.length + 1)) + 1

@@ -117,6 +117,7 @@ export class DeviceRecording implements AsyncDisposable {
       dir: rec.dir ?? `${config.dataDir}/clips`,
       quotaBytes: rec.quotaBytes,
       onAlert: (a) => this.#alert(a),
+      ...(options.log ? { log: options.log } : {}),
     });
     this.recorder = new SessionRecorder({
       encoder: this.#encoder,
@@ -136,7 +137,12 @@ export class DeviceRecording implements AsyncDisposable {
     // the previous one), it never stalls the live pipeline.
     const q = liveQueue<Frame>(8, options.metrics ? { metrics: options.metrics } : {});
     this.#queue = q.writable.getWriter();
-    this.#feeding = q.readable.pipeTo(this.recorder.writable).catch(() => {});
+    this.#feeding = q.readable.pipeTo(this.recorder.writable).catch((e) => {
+      // The recorder failed: no clip is recorded from now on, while selling goes on. Said once,
+      // and counted in the recorder stage's errors.
+      options.metrics?.recordError();
+      this.#o.log?.("error", "recording stopped: the recorder failed", { error: String(e) });
+    });
   }
 
   /** Opens the spool and prepares the encoder. */
@@ -154,7 +160,15 @@ export class DeviceRecording implements AsyncDisposable {
       ? this.#kernels.rgbaToI420({ data: frame.data, width: frame.width, height: frame.height })
         .data
       : frame.data.slice();
-    this.#queue.write(createFrame({ ...frame, format: "i420", data })).catch(() => {});
+    // The queue takes every frame (a full one drops its oldest) until it is closed, which only
+    // a stop does, and offers stop first: a refusal is unexpected.
+    this.#queue.write(createFrame({ ...frame, format: "i420", data })).catch((e) => {
+      this.#o.metrics?.recordError();
+      this.#o.log?.("warn", "frame not queued for recording", {
+        cameraId: frame.cameraId,
+        error: String(e),
+      });
+    });
   }
 
   /** The door opened. */
@@ -223,7 +237,10 @@ export class DeviceRecording implements AsyncDisposable {
     const graceMs = options.graceMs ?? STOP_GRACE_MS;
     this.#stopping = true;
     const drained = (async () => {
-      await this.#queue.close().catch(() => {});
+      await this.#queue.close().catch((e) =>
+        // The stop goes on: the recorder is disposed of below all the same.
+        this.#o.log?.("warn", "cannot close the recording queue", { error: String(e) })
+      );
       await this.#feeding;
       await this.recorder[Symbol.asyncDispose]();
       return true;

@@ -79,6 +79,7 @@ export class NativeClipEncoder implements ClipEncoder {
       );
     }
     this.#children.add(child);
+    // Only for the message of a failure: unreadable, it says nothing more than the exit status.
     const stderr = new Response(child.stderr).text().catch(() => "");
     const status = child.status.finally(() => this.#children.delete(child));
     const stdin = child.stdin.getWriter();
@@ -120,19 +121,21 @@ export class NativeClipEncoder implements ClipEncoder {
       },
       close: async () => {
         ended = true;
-        await stdin.close().catch(() => {});
+        // Fails when ffmpeg is gone already (its pipe closed): its exit status then says why,
+        // with this as the cause.
+        let closing: unknown;
+        await stdin.close().catch((e) => (closing = e));
         const s = await status;
-        if (!s.success) throw await failure("failed");
+        if (!s.success) throw await failure("failed", closing);
         // The reader of `output` has every byte once the stream flushes.
         await flushed.promise;
         return { frames, bytes };
       },
       abort: () => {
         ended = true;
-        stdin.abort().catch(() => {});
-        try {
-          child.kill("SIGKILL");
-        } catch { /* already gone */ }
+        // The process is killed next: a pipe that fails to abort (ffmpeg gone) has nothing left.
+        stdin.abort().catch(() => {/* the kill below ends it */});
+        killUnlessExited(child);
       },
     });
   }
@@ -140,11 +143,16 @@ export class NativeClipEncoder implements ClipEncoder {
   /** Kills the processes of clips still open. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.#closed = true;
-    for (const c of this.#children) {
-      try {
-        c.kill("SIGKILL");
-      } catch { /* gone */ }
-    }
+    for (const c of this.#children) killUnlessExited(c);
     await Promise.allSettled([...this.#children].map((c) => c.status));
+  }
+}
+
+/** Kills an ffmpeg process; one that has exited already (Deno says so, a TypeError) needs none. */
+function killUnlessExited(child: Deno.ChildProcess): void {
+  try {
+    child.kill("SIGKILL");
+  } catch (e) {
+    if (!(e instanceof TypeError && /already terminated/i.test(e.message))) throw e;
   }
 }

@@ -48,6 +48,12 @@ export interface SceneLinkOptions {
   readonly primaryDeviceId?: string;
   /** Stops waiting for the servers (the link is not made then). */
   readonly signal?: AbortSignal;
+  /** Log sink (a subscription the server refuses). Default: none. */
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
 }
 
 /** Pause between tries while no server answers, ms. */
@@ -111,10 +117,18 @@ export async function linkScene(
     stop = scene.onSession((s) => nc.publish(subject, JSON.stringify(s)));
   } else {
     const sub = nc.subscribe(subject, {
-      callback: (_e, m) => {
+      callback: (err, m) => {
+        if (err) {
+          // The server refused the subscription (credentials without the subject).
+          options.log?.("error", "scene link subscription refused", { error: err.message });
+          return;
+        }
         try {
           scene.follow(m.json<SceneState>());
-        } catch { /* not a scene state: ignored */ }
+        } catch (e) {
+          // Not JSON (SyntaxError) or not a scene state (TypeError): ignored, the next one counts.
+          if (!(e instanceof SyntaxError || e instanceof TypeError)) throw e;
+        }
       },
     });
     stop = () => sub.unsubscribe();

@@ -52,6 +52,12 @@ export interface SimulatedUpdateDeviceOptions {
    * disk when a thousand devices install a large model). Default false.
    */
   readonly discardInstalled?: boolean;
+  /** Log sink (the updater's, and progress that could not be published). Default: none. */
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
 }
 
 /** A simulated device that carries out deployments with the real updater. */
@@ -61,10 +67,23 @@ export class SimulatedUpdateDevice implements AsyncDisposable {
   readonly #stop = new AbortController();
   readonly #done: Promise<void>;
 
-  private constructor(deviceId: string, updater: Updater, done: (s: AbortSignal) => Promise<void>) {
+  private constructor(
+    deviceId: string,
+    updater: Updater,
+    done: (s: AbortSignal) => Promise<void>,
+    log: SimulatedUpdateDeviceOptions["log"],
+  ) {
     this.deviceId = deviceId;
     this.updater = updater;
-    this.#done = done(this.#stop.signal);
+    const signal = this.#stop.signal;
+    this.#done = done(signal).catch((e) => {
+      // Stopped: what failed on the way out (a report over a closing connection) is no news.
+      if (signal.aborted) return;
+      log?.("error", "the simulated device stopped watching its shadow", {
+        deviceId,
+        error: String(e),
+      });
+    });
   }
 
   /** Starts watching the device's desired shadow. */
@@ -85,6 +104,7 @@ export class SimulatedUpdateDevice implements AsyncDisposable {
       trustedKeys: options.trustedKeys,
       supervised: false,
       ...(options.chunks ? { chunks: options.chunks } : {}),
+      ...(options.log ? { log: options.log } : {}),
       progress: (step) => {
         const env = newEnvelope();
         js.publish(
@@ -96,7 +116,14 @@ export class SimulatedUpdateDevice implements AsyncDisposable {
             ...step,
           }),
           { msgID: env.id },
-        ).catch(() => {});
+        ).catch((e) =>
+          // A simulated device has no outbox: a progress event not acknowledged is lost, said.
+          options.log?.("warn", "update progress not published", {
+            deviceId: options.deviceId,
+            phase: step.phase,
+            error: String(e),
+          })
+        );
       },
       applyHot: async (recipe, files) => {
         const why = options.refuse?.(recipe);
@@ -129,12 +156,12 @@ export class SimulatedUpdateDevice implements AsyncDisposable {
         await updater.handle(nc, d.value.state.deployment, signal);
         await report();
       }
-    });
+    }, options.log);
   }
 
   /** Stops watching. */
   async [Symbol.asyncDispose](): Promise<void> {
     this.#stop.abort();
-    await this.#done.catch(() => {});
+    await this.#done; // never rejects: a failure was logged when it came
   }
 }

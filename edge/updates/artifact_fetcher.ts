@@ -75,6 +75,12 @@ export interface FetchArtifactsOptions {
    * says, in a supercluster). Default the store's own, `OBJ_artifacts`.
    */
   readonly stream?: string;
+  /** Log sink (cleanup that fails after a verification failure is logged here). */
+  readonly log?: (
+    level: "info" | "warn" | "error",
+    msg: string,
+    f?: Record<string, unknown>,
+  ) => void;
 }
 
 /** What {@link fetchArtifacts} did. */
@@ -260,13 +266,28 @@ async function assemble(artifact: ArtifactManifest, options: FetchArtifactsOptio
   }
   const got = hash.digest("hex");
   if (got !== artifact.sha256) {
-    await Deno.remove(`${path}.part`).catch(() => {});
+    // Cleanup on the way to the verification error below, which is what is reported: a step
+    // that fails is logged and the cleanup goes on (the next attempt truncates the `.part`).
+    const cleanupFailed = (what: string, e: unknown) =>
+      options.log?.("warn", `cannot ${what} after a failed verification`, {
+        artifact: artifact.name,
+        error: String(e),
+      });
+    await Deno.remove(`${path}.part`).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) cleanupFailed(`remove ${path}.part`, e);
+    });
     // A chunk went bad on disk: drop the ones that no longer match, so the next attempt
     // downloads them again.
     for (const chunk of artifact.chunks) {
-      const data = await options.chunks.get(chunk.sha256).catch(() => undefined);
+      const data = await options.chunks.get(chunk.sha256).catch((e) => {
+        // Unreadable: kept as it is (reading it fails the next attempt again, and says why).
+        cleanupFailed(`read chunk ${chunk.sha256}`, e);
+        return undefined;
+      });
       if (data && createHash("sha256").update(data).digest("hex") !== chunk.sha256) {
-        await options.chunks.delete(chunk.sha256).catch(() => {});
+        await options.chunks.delete(chunk.sha256).catch((e) =>
+          cleanupFailed(`drop chunk ${chunk.sha256}`, e)
+        );
       }
     }
     throw new ArtifactVerifyError(

@@ -53,8 +53,10 @@ export class FileChunkStore implements ChunkStore {
     try {
       await Deno.stat(path);
       return true;
-    } catch {
-      return false;
+    } catch (e) {
+      // Not held. A stat that fails otherwise (permissions, I/O) is not "not held".
+      if (e instanceof Deno.errors.NotFound) return false;
+      throw e;
     }
   }
 
@@ -71,7 +73,9 @@ export class FileChunkStore implements ChunkStore {
       await Deno.writeFile(part, data);
       await Deno.rename(part, path);
     } catch (e) {
-      await Deno.remove(part).catch(() => {});
+      // Cleanup on a failure that is reported (rethrown below): the part may not exist (the
+      // write failed first), and one left behind has a name of its own and is never read.
+      await Deno.remove(part).catch(() => {/* `e` is the error reported */});
       throw e;
     }
   }

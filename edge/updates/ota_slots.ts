@@ -67,6 +67,13 @@ export function otherSlot(s: SlotName): SlotName {
   return s === "a" ? "b" : "a";
 }
 
+/** Whether `e` says the file system cannot fsync a folder (EINVAL, ENOTSUP). */
+function cannotSyncFolder(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return e instanceof Deno.errors.NotSupported || code === "EINVAL" || code === "ENOTSUP" ||
+    code === "EOPNOTSUPP";
+}
+
 /** The update state and slot folders of a device. */
 export class OtaSlots {
   /** The `ota` folder. */
@@ -118,7 +125,11 @@ export class OtaSlots {
     await Deno.rename(tmp, `${this.dir}/state.json`);
     const d = await Deno.open(this.dir, { read: true });
     try {
-      await d.sync().catch(() => {});
+      await d.sync().catch((e) => {
+        // A file system that cannot sync a folder (the rename is then as durable as it gets
+        // there); any other failure (I/O) means the new state may not survive a power cut.
+        if (!cannotSyncFolder(e)) throw e;
+      });
     } finally {
       d.close();
     }
@@ -139,7 +150,10 @@ export class OtaSlots {
     }
     const slot = otherSlot(state.active);
     const dir = this.slotDir(slot);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch((e) => {
+      // Already gone; a slot that cannot be emptied must not be installed over.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
     await Deno.mkdir(dir, { recursive: true });
     // The slot no longer holds what the state said: forget it before anything lands there.
     if (state.slots[slot]) {

@@ -82,7 +82,12 @@ export async function runSupervisor(
         })),
       );
     }
-    await Deno.remove(slots.healthFile).catch(() => {});
+    // A report of an earlier run must not count for this one; there is none after a clean stop.
+    await Deno.remove(slots.healthFile).catch((e) => {
+      if (e instanceof Deno.errors.NotFound) return;
+      // waitHealthy() still matches the report's pid, so an old one cannot pass for the new run.
+      log({ level: "error", msg: "cannot remove the old health report", error: String(e) });
+    });
     const dir = slots.slotDir(state.active);
     const command = info.command.startsWith("/") ? info.command : `${dir}/${info.command}`;
     log({
@@ -112,11 +117,7 @@ export async function runSupervisor(
       if (!trial) await sleep(options.restartDelayMs ?? 1000, { signal });
       continue;
     }
-    const stop = () => {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* gone */ }
-    };
+    const stop = () => signalProgram(child, "SIGTERM", log);
     signal.addEventListener("abort", stop, { once: true });
     const exited = child.status;
     if (state.trial) {
@@ -125,7 +126,9 @@ export async function runSupervisor(
       const within = AbortSignal.any([signal, round.signal]);
       const verdict = await Promise.race([
         exited.then((s) => ({ kind: "exited" as const, code: s.code })),
-        waitHealthy(slots, t.version, child.pid, within).then(() => ({ kind: "healthy" as const })),
+        waitHealthy(slots, t.version, child.pid, within, log).then(() => ({
+          kind: "healthy" as const,
+        })),
         sleep(t.healthWindowMs, { signal: within }).then(() => ({ kind: "timeout" as const })),
       ]);
       round.abort();
@@ -146,7 +149,7 @@ export async function runSupervisor(
         );
         log({ level: "info", msg: "new version healthy", version: t.version });
       } else if (verdict.kind === "timeout" && !signal.aborted) {
-        await kill(child);
+        await kill(child, log);
         changed(
           await rollback(
             slots,
@@ -207,27 +210,52 @@ async function waitHealthy(
   version: string,
   pid: number,
   signal: AbortSignal,
+  log: (l: Record<string, unknown>) => void,
 ): Promise<void> {
+  let said = "";
   while (!signal.aborted) {
     try {
       const h = JSON.parse(await Deno.readTextFile(slots.healthFile)) as HealthReport;
       if (h.version === version && h.pid === pid) return;
-    } catch { /* not yet */ }
+    } catch (e) {
+      // Not written yet, or not JSON (not this version's report). Anything else is logged
+      // (once while it lasts) and the wait goes on: the health window still decides.
+      if (!(e instanceof Deno.errors.NotFound || e instanceof SyntaxError) && String(e) !== said) {
+        said = String(e);
+        log({ level: "warn", msg: "cannot read the health report", error: said });
+      }
+    }
     await sleep(200, { signal });
   }
   // Stopped: the other racers decide; this one never resolves.
   await new Promise(() => {});
 }
 
-async function kill(child: Deno.ChildProcess): Promise<void> {
-  try {
-    child.kill("SIGTERM");
-  } catch { /* gone */ }
+async function kill(
+  child: Deno.ChildProcess,
+  log: (l: Record<string, unknown>) => void,
+): Promise<void> {
+  signalProgram(child, "SIGTERM", log);
   const done = await Promise.race([child.status.then(() => true), sleep(3000).then(() => false)]);
   if (!done) {
-    try {
-      child.kill("SIGKILL");
-    } catch { /* gone */ }
+    signalProgram(child, "SIGKILL", log);
     await child.status;
+  }
+}
+
+/**
+ * Sends `sig` to the program. One that has exited already needs none (Deno says so with a
+ * TypeError); any other failure is logged, and the supervisor goes on.
+ */
+function signalProgram(
+  child: Deno.ChildProcess,
+  sig: Deno.Signal,
+  log: (l: Record<string, unknown>) => void,
+): void {
+  try {
+    child.kill(sig);
+  } catch (e) {
+    if (e instanceof TypeError && /already terminated/i.test(e.message)) return;
+    log({ level: "error", msg: "cannot signal the program", signal: sig, error: String(e) });
   }
 }

@@ -134,7 +134,11 @@ export class Updater {
     let list: Record<string, string> = {};
     try {
       list = JSON.parse(await Deno.readTextFile(file));
-    } catch { /* none yet */ }
+    } catch (e) {
+      // Nothing installed yet. Anything else (the file is written aside and renamed, so never
+      // half-written) is a real failure.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
     return { ...list, agent: this.#o.agentVersion };
   }
 
@@ -189,15 +193,18 @@ export class Updater {
       }
     };
     const run = (this.#busy ?? Promise.resolve()).then(attempt);
-    this.#busy = run.catch(() => {});
+    // The next order waits for this one, failed or not; its failure goes to this caller.
+    this.#busy = run.catch(() => {/* reported through `run` */});
     return run;
   }
 
   async #handled(): Promise<{ deploymentId: string; status: string } | undefined> {
     try {
       return JSON.parse(await Deno.readTextFile(`${this.#o.slots.dir}/handled.json`));
-    } catch {
-      return undefined;
+    } catch (e) {
+      // No order handled yet. Anything else fails this attempt (handle() logs and retries).
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
     }
   }
 
@@ -254,6 +261,7 @@ export class Updater {
           chunks: this.#chunks,
           select: forThisArch,
           outDir: staging,
+          ...(this.#o.log ? { log: this.#o.log } : {}),
           ...(order.artifacts ? { stream: order.artifacts } : {}),
           ...(signal ? { signal } : {}),
           onProgress: (p) => {
@@ -273,7 +281,11 @@ export class Updater {
         this.#o.beforePhase?.("install");
         step(r.component, r.version, "installing", got);
         const dir = `${this.#o.slots.dir}/components/${r.component}/${r.version}`;
-        await Deno.remove(dir, { recursive: true }).catch(() => {});
+        // Not there unless an earlier attempt installed it; a folder that cannot be removed
+        // fails the attempt (it would be installed over).
+        await Deno.remove(dir, { recursive: true }).catch((e) => {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        });
         await Deno.mkdir(`${this.#o.slots.dir}/components/${r.component}`, { recursive: true });
         await Deno.rename(staging, dir);
         const files = Object.fromEntries(
@@ -387,8 +399,12 @@ export class Updater {
     }
     try {
       await Deno.stat(`${dir}/vend-edge`);
-    } catch {
-      throw new UpdateError(`${r.component} ${r.version}'s firmware.tar has no vend-edge program`);
+    } catch (e) {
+      // Not in the archive: the version is refused. A stat that fails otherwise is retried.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      throw new UpdateError(`${r.component} ${r.version}'s firmware.tar has no vend-edge program`, {
+        cause: e,
+      });
     }
     this.#o.beforePhase?.("switch");
     step(r.component, r.version, "switching", got);
@@ -406,7 +422,10 @@ export class Updater {
     let list: Record<string, string> = {};
     try {
       list = JSON.parse(await Deno.readTextFile(file));
-    } catch { /* none */ }
+    } catch (e) {
+      // The first component installed. Anything else must not overwrite what is installed.
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
     list[component] = version;
     await Deno.writeTextFile(`${file}.tmp`, JSON.stringify(list));
     await Deno.rename(`${file}.tmp`, file);
