@@ -22,5 +22,6 @@
 export { jsonLogger, type Logger, type LogLevel } from "./logger.ts";
 export { writePrivateFile } from "./private_file.ts";
 export { abortable, type AbortableOptions } from "./abortable.ts";
+export { type ConnectionEnd, drainWithin, type DrainWithinOptions } from "./drain_within.ts";
 export { onShutdown, type ShutdownOptions, watchParent } from "./shutdown.ts";
 export { sleep, type SleepOptions } from "./sleep.ts";

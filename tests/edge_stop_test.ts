@@ -2,12 +2,13 @@
  * The device program stops at any point of its life: SIGTERM while it provisions, while it waits
  * for servers that do not answer, and during a door session ends it cleanly (exit code 0), instead
  * of waiting for a server that may never come (a demo stopped during start-up once waited eight
- * minutes for its secondary). How fast it stops is measured by these tests' logs, not asserted:
+ * minutes for its secondary), and an agent whose server froze still stops. How fast it stops is measured by these tests' logs, not asserted:
  * a program that does not stop at all fails them by their deadline.
  */
 import assert from "node:assert/strict";
 import { filters, parsePipelineEvent } from "../protocol/mod.ts";
-import { writeAgentConfigFile } from "./edge_harness.ts";
+import { Agent } from "../edge/mod.ts";
+import { eventually, testAgentConfig, writeAgentConfigFile } from "./edge_harness.ts";
 import { lines, ROOT, startTestNats } from "./harness.ts";
 
 /** Longest wait for the program to end after SIGTERM before the test fails. */
@@ -150,5 +151,31 @@ Deno.test("the device program stops on SIGTERM during a door session", async () 
     console.log(`stopped after SIGTERM in ${took}, during a door session`);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an agent stops while its server no longer answers: the connection's drain is cut short", async () => {
+  await using nats = await startTestNats();
+  const said: Record<string, unknown>[] = [];
+  const agent = await Agent.start(await testAgentConfig(nats), { log: (l) => void said.push(l) });
+  let stopped = false;
+  try {
+    await eventually(() => agent.connected || undefined, 20_000, "connected");
+    // The server freezes: it holds the socket open and never answers a flush again.
+    Deno.kill(nats.server.pid, "SIGSTOP");
+    const t0 = performance.now();
+    const stopping = agent.stop().then(() => (stopped = true));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([stopping, new Promise((r) => (timer = setTimeout(r, DEADLINE_MS)))]);
+    clearTimeout(timer);
+    assert.ok(stopped, `still stopping ${DEADLINE_MS} ms later`);
+    console.log(`stopped in ${Math.round(performance.now() - t0)} ms with its server frozen`);
+    assert.ok(
+      said.some((l) => l.msg === "the NATS connection did not drain"),
+      JSON.stringify(said.slice(-5)),
+    );
+  } finally {
+    Deno.kill(nats.server.pid, "SIGCONT");
+    if (!stopped) await agent.stop();
   }
 });

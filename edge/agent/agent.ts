@@ -89,7 +89,7 @@ import {
 } from "../hardware/mod.ts";
 import { type DeploymentOrder, OtaSlots, Updater } from "../updates/mod.ts";
 import { type CartDecider, SimulatedHardware, SimulatedScene } from "../sim/mod.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { drainWithin, sleep } from "../../runtime/mod.ts";
 
 /** A camera of another device of the machine that this (primary) device receives over NATS. */
 export interface RemoteCamera {
@@ -1360,8 +1360,14 @@ export class Agent implements AsyncDisposable {
       );
     });
     await step("connection", async () => {
-      if (nc) await nc.drain().catch(() => nc.close());
-      else {
+      if (nc) {
+        // Bounded: a stuck connection's drain never ends, and the program would not either.
+        const end = await drainWithin(nc, { timeoutMs: 2000 }).catch((e) => {
+          this.#failed("agent", "the NATS connection did not close cleanly", e, {}, "warn");
+          return "failed";
+        });
+        if (end !== "drained") this.log("warn", "the NATS connection did not drain", { end });
+      } else {
         // Stopped before the first connection: one that comes late is closed. A first connection
         // that failed leaves nothing to close (and was logged if it failed before the stop).
         this.#connecting.then(

@@ -27,7 +27,7 @@ import {
 } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { deviceInboxPrefix, subjects } from "../../protocol/mod.ts";
-import { abortable, sleep } from "../../runtime/mod.ts";
+import { abortable, drainWithin, sleep } from "../../runtime/mod.ts";
 import type { SceneState, SimulatedScene } from "./simulated_machine.ts";
 
 /** Where a device is and whom it follows. */
@@ -137,7 +137,7 @@ export async function linkScene(
   return {
     async [Symbol.asyncDispose]() {
       stop();
-      await nc.drain().catch(() => nc.close());
+      await drainWithin(nc, { timeoutMs: 2000 });
     },
   };
 }
