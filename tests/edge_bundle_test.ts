@@ -140,6 +140,7 @@ async function firstClip(
         cause: e,
       },
     );
+  let failure: unknown;
   try {
     let got: Uint8Array | undefined;
     try {
@@ -161,6 +162,9 @@ async function firstClip(
       session.review.reasons.join("; "),
     );
     return clip.value;
+  } catch (e) {
+    failure = e;
+    throw e;
   } finally {
     child.kill("SIGTERM");
     // A program that does not stop on SIGTERM fails the test instead of hanging it.
@@ -169,7 +173,13 @@ async function firstClip(
     clearTimeout(timer);
     await reading;
     await Deno.remove(dir, { recursive: true });
-    assert.equal(status.signal, null, `stopped cleanly on SIGTERM; it said:\n${said.join("\n")}`);
+    // Both, when it also did not stop: the first failure is not hidden by the second.
+    const first = failure ? `after ${(failure as Error).message}: ` : "";
+    assert.equal(
+      status.signal,
+      null,
+      `${first}stopped cleanly on SIGTERM; it said:\n${said.join("\n")}`,
+    );
   }
 }
 
