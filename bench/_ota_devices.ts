@@ -8,13 +8,19 @@ import { FileChunkStore, PooledChunkStore, SimulatedUpdateDevice } from "../edge
 import type { NatsConnection } from "@nats-io/nats-core";
 
 const [url, devicesArg, dir, keysJson] = Deno.args;
+// The credentials and CA come from the environment the benchmark gives this process.
+const target = {
+  url: url!,
+  ...(Deno.env.get("NATS_CREDS") ? { credentialsFile: Deno.env.get("NATS_CREDS")! } : {}),
+  ...(Deno.env.get("NATS_CA") ? { caFile: Deno.env.get("NATS_CA")! } : {}),
+};
 const count = Number(devicesArg);
 const PER_CONNECTION = 25;
 const pool = new FileChunkStore(`${dir}/pool`);
 const conns: NatsConnection[] = [];
 const devices: SimulatedUpdateDevice[] = [];
 for (let i = 0; i < count; i++) {
-  if (i % PER_CONNECTION === 0) conns.push(await connectNats(url!, { name: `bench-ota-${i}` }));
+  if (i % PER_CONNECTION === 0) conns.push(await connectNats(target, { name: `bench-ota-${i}` }));
   const id = `bench-${String(i).padStart(4, "0")}-a`;
   devices.push(
     await SimulatedUpdateDevice.start(conns.at(-1)!, {

@@ -17,6 +17,12 @@ import { loadWasmKernels } from "../wasm/mod.ts";
 import { sleep } from "../runtime/mod.ts";
 
 const [url, startArg, secondsArg, fpsArg, wArg, hArg, phaseArg, offsetArg] = Deno.args;
+// The credentials and CA come from the environment the benchmark gives this process.
+const target = {
+  url: url!,
+  ...(Deno.env.get("NATS_CREDS") ? { credentialsFile: Deno.env.get("NATS_CREDS")! } : {}),
+  ...(Deno.env.get("NATS_CA") ? { caFile: Deno.env.get("NATS_CA")! } : {}),
+};
 const start = Number(startArg);
 const seconds = Number(secondsArg);
 const fps = Number(fpsArg);
@@ -27,7 +33,7 @@ const offset = Number(offsetArg);
 const period = 1000 / fps;
 const localNow = () => Date.now() - offset; // this device's clock runs `offset` ms behind
 
-const nc = await connectNats(url!, { name: "bench-secondary" });
+const nc = await connectNats(target, { name: "bench-secondary" });
 const rand = prng(77);
 const base = natsClockProbe(nc, { region: "local", deviceId: "m001-a" }, { deviceId: "m001-b" });
 const probe: ClockProbe = {

@@ -72,8 +72,9 @@ async function denort(triple: string): Promise<string | undefined> {
   try {
     await Deno.stat(zip);
     return zip;
-  } catch {
-    return undefined;
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined; // not downloaded: none here
+    throw e;
   }
 }
 
@@ -85,7 +86,9 @@ async function runtimeFor(target: keyof typeof TARGETS): Promise<string> {
   try {
     await Deno.stat(bin);
     return bin;
-  } catch { /* fetch it */ }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // not there yet: fetch it
+  }
   await Deno.mkdir(dir, { recursive: true });
   const tgz = (await run("npm", ["pack", "--silent", `${pkg}@${Deno.version.deno}`], { cwd: dir }))
     .trim().split("\n").pop()!;
@@ -125,7 +128,9 @@ export async function buildEdge(target: keyof typeof TARGETS, outDir: string): P
   }
 
   const dir = `${outDir}/vend-edge-${version}-${target}`;
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.remove(dir, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // no earlier build: nothing to remove
+  });
   await Deno.mkdir(`${dir}/bin`, { recursive: true });
   await Deno.mkdir(`${dir}/app/build`, { recursive: true });
   const bundle = (entry: string, output: string) =>
@@ -161,14 +166,22 @@ export async function buildEdge(target: keyof typeof TARGETS, outDir: string): P
   // the box; model updates replace it.
   const model = `${ROOT}models/build/default`;
   const modelFiles: string[] = [];
+  let modelJson: string | undefined;
   try {
-    const m = JSON.parse(await Deno.readTextFile(`${model}/model.json`));
+    modelJson = await Deno.readTextFile(`${model}/model.json`);
+  } catch (e) {
+    // No default model built: the device waits for a model update. A model that is there but
+    // broken (or cannot be copied) fails the build below instead of shipping without it.
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  if (modelJson !== undefined) {
+    const m = JSON.parse(modelJson);
     await Deno.mkdir(`${dir}/app/model`, { recursive: true });
     for (const f of ["model.json", m.file]) {
       await Deno.copyFile(`${model}/${f}`, `${dir}/app/model/${f}`);
       modelFiles.push(`app/model/${f}`);
     }
-  } catch { /* no default model built: the device waits for a model update */ }
+  }
   await Deno.copyFile(await runtimeFor(target), `${dir}/bin/deno`);
   await Deno.chmod(`${dir}/bin/deno`, 0o755);
   // The supervisor: installed once (the factory image), it runs vend-edge from the A/B slots.

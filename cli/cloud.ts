@@ -3,12 +3,11 @@
  * region. It wraps cloud/'s `startCloudService` with what development needs: a local nats-server
  * when none is configured (cloud/dev/) and crash injection for tests (cloud/testing/).
  *
- * Environment: `NATS_URL` (when unset, a local nats-server is started with decentralized
- * authentication), `NATS_CREDS` (the cloud's credentials for `NATS_URL`), `VEND_NATS_AUTH_DIR`
- * (the accounts' keys, for provisioning devices on a server it does not run), `NATS_CA` (the CA
- * of `NATS_URL`'s certificate), `VEND_TLS_CERT` and `VEND_TLS_KEY` (serve HTTPS), `VEND_REGION`
- * (default `local`), `VEND_API_PORT` (preferred port, default any free port), `VEND_DATA_DIR`.
- * Prints `nats: URL` and `api: URL` on stdout once serving; logs go to stderr as JSON lines.
+ * Its environment is read and validated by cloud/cloud_config.ts (see the variables there): a bad
+ * value is refused with exit code 2, naming it. Without `NATS_URL` a local nats-server is started
+ * with decentralized authentication (and the API served over HTTPS with a certificate of its
+ * private CA, unless `VEND_TLS_CERT` and `VEND_TLS_KEY` name one). Prints `nats: URL` and
+ * `api: URL` on stdout once serving; logs go to stderr as JSON lines.
  * `VEND_FAULT=payments:after_capture` (tests; also `after_authorize`, `_cancel`, `_refund`) kills
  * the process right after that provider call succeeded, before the session records it.
  *
@@ -21,15 +20,19 @@
  */
 import {
   auditNatsRefusals,
+  type CloudConfig,
+  CloudConfigError,
+  cloudServiceOptions,
   connectNats,
   ensurePrivateCa,
   issueServerCertificate,
+  loadCloudConfig,
   NatsAccounts,
   startCloudService,
 } from "../cloud/mod.ts";
 import { ensureNats, LocalNats } from "../cloud/dev/mod.ts";
 import { CrashingProvider, type CrashPoint } from "../cloud/testing/mod.ts";
-import { onShutdown } from "../runtime/mod.ts";
+import { jsonLogger, onShutdown } from "../runtime/mod.ts";
 
 if (import.meta.main) {
   const shutdown = onShutdown();
@@ -42,41 +45,46 @@ if (import.meta.main) {
     }, 20_000);
     Deno.unrefTimer(timer);
   }, { once: true });
-  const port = Number(Deno.env.get("VEND_API_PORT") ?? "0");
-  const fault = Deno.env.get("VEND_FAULT");
-  const crash = /^payments:after_(authorize|capture|cancel|refund)$/.exec(fault ?? "");
-  if (fault && !crash) {
-    console.error(
-      `cloud: VEND_FAULT: expected payments:after_authorize, _capture, _cancel or _refund, got "${fault}"`,
-    );
+  let config: CloudConfig;
+  try {
+    config = loadCloudConfig(Deno.env.toObject());
+  } catch (e) {
+    if (!(e instanceof CloudConfigError)) throw e;
+    console.error(`cloud: ${e.message}`);
     Deno.exit(2);
   }
-  const crashAfter = crash?.[1] as CrashPoint | undefined;
+  const crashAfter = config.VEND_FAULT?.slice("payments:after_".length) as CrashPoint | undefined;
   try {
-    await using nats = await ensureNats({ signal: shutdown });
-    const region = Deno.env.get("VEND_REGION") ?? "local";
+    await using nats = await ensureNats({
+      signal: shutdown,
+      ...(config.NATS_URL ? { url: config.NATS_URL } : {}),
+      ...(config.NATS_CREDS ? { credentialsFile: config.NATS_CREDS } : {}),
+      ...(config.NATS_CA ? { caFile: config.NATS_CA } : {}),
+    });
+    const options = cloudServiceOptions(config);
+    const region = config.VEND_REGION;
     // The devices account's keys: of the server this process runs, or VEND_NATS_AUTH_DIR.
-    const authDir = Deno.env.get("VEND_NATS_AUTH_DIR");
+    const authDir = config.VEND_NATS_AUTH_DIR;
     const accounts = nats.accounts ?? (authDir ? await NatsAccounts.open(authDir) : undefined);
     // HTTPS: VEND_TLS_CERT/VEND_TLS_KEY, or a certificate of the private CA of the server this
     // process runs (the clients trust its ca.pem).
-    const tls = !Deno.env.get("VEND_TLS_CERT") && nats.accounts && nats.caFile
+    const tls = options.tls ?? (nats.accounts && nats.caFile
       ? await issueServerCertificate(
         await ensurePrivateCa(nats.accounts.dir),
         `${nats.accounts.dir}/tls`,
         { name: "api" },
       )
-      : undefined;
+      : undefined);
     await using svc = await startCloudService(nats, {
-      region,
+      ...options,
       ...(accounts ? { accounts } : {}),
       ...(tls ? { tls } : {}),
-      port,
       signal: shutdown,
       // The crash test's fault: killed (SIGKILL) right after the provider call succeeded.
       ...(crashAfter
         ? {
           payments: {
+            ...options.payments,
             wrapProvider: (provider, { logger }) =>
               new CrashingProvider(provider, {
                 after: crashAfter,
@@ -92,8 +100,10 @@ if (import.meta.main) {
     // What the server this process runs refuses (credentials, permissions) is audited.
     if (nats instanceof LocalNats) {
       const audit = await connectNats(nats, { name: "vendstream-nats-audit" });
-      const stop = auditNatsRefusals(nats, audit, { region });
-      shutdown.addEventListener("abort", () => (stop(), void audit.close()), { once: true });
+      const stop = auditNatsRefusals(nats, audit, { region, logger: jsonLogger("cloud") });
+      const close = () =>
+        audit.close().catch((e) => console.error(`cloud: closing the audit connection: ${e}`));
+      shutdown.addEventListener("abort", () => (stop(), void close()), { once: true });
     }
     console.log(`nats: ${nats.url}`);
     console.log(`api: ${svc.url}`);

@@ -72,6 +72,15 @@ function positive(
 }
 
 /** Reads lines from a child's stdout until one starts with `prefix`; keeps draining afterwards. */
+/** Removes folder `path` and what it holds; one that is not there is fine. */
+async function removeIfPresent(path: string): Promise<void> {
+  try {
+    await Deno.remove(path, { recursive: true });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
 async function readUntil(
   stream: ReadableStream<Uint8Array>,
   prefix: string,
@@ -87,9 +96,10 @@ async function readUntil(
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       if (line.startsWith(prefix)) {
+        // The rest is drained (a full pipe would stall the child); a read that fails is said.
         (async () => {
           while (!(await reader.read()).done) { /* drain */ }
-        })().catch(() => {});
+        })().catch((e) => console.error(`demo: a child's output: ${(e as Error).message}`));
         return line.slice(prefix.length).trim();
       }
     }
@@ -134,7 +144,7 @@ async function main(): Promise<void> {
   let supercluster: LocalSupercluster | undefined;
   if (regionCount > 1) {
     const dataDir = `${defaultDataDir()}/regions`;
-    await Deno.remove(`${dataDir}/supercluster`, { recursive: true }).catch(() => {});
+    await removeIfPresent(`${dataDir}/supercluster`); // the last run's, if any
     supercluster = await startLocalSupercluster({ dataDir, regions, signal: shutdown });
   }
   await using _stopSupercluster = {
@@ -177,7 +187,10 @@ async function main(): Promise<void> {
     for (const c of children) {
       try {
         c.kill("SIGTERM");
-      } catch { /* exited */ }
+      } catch (e) {
+        // Exited already (Deno: a TypeError, or ESRCH once reaped). Anything else throws.
+        if (!(e instanceof TypeError) && !(e instanceof Deno.errors.NotFound)) throw e;
+      }
     }
     await Promise.allSettled(children.map((c) => c.status));
   };
@@ -288,7 +301,7 @@ async function main(): Promise<void> {
         const claim = claims.get(home);
         if (supercluster) {
           // Each run's supercluster is new: an identity from an earlier run is not in it.
-          await Deno.remove(dataDir, { recursive: true }).catch(() => {});
+          await removeIfPresent(dataDir);
         }
         await Deno.mkdir(dataDir, { recursive: true });
         const config = {
@@ -388,7 +401,7 @@ async function main(): Promise<void> {
           console.log(`review: ${e.value.sessionId} ${e.value.reasons.join("; ")}`);
         }
       }
-    })().catch(() => {});
+    })().catch((e) => console.error(`demo: receipts: ${(e as Error).message}`));
     // A machine is unlocked once the cloud has heard from its primary, and one customer at a
     // time: the next session starts when the previous one is over.
     const get = async (path: string, base = api) => {

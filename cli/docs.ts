@@ -43,7 +43,10 @@ if (import.meta.main) {
   const check = Deno.args.includes("--check");
   const stale: string[] = [];
   for (const [path, text] of await wantedDocs()) {
-    const current = await Deno.readTextFile(path).catch(() => undefined);
+    const current = await Deno.readTextFile(path).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e; // not written yet: stale
+      return undefined;
+    });
     if (current === text) continue;
     stale.push(path.slice(ROOT.length));
     if (!check) {

@@ -92,9 +92,7 @@ export async function publish(
         ...signal,
       });
     } finally {
-      try {
-        file.close();
-      } catch { /* the body stream closed it */ }
+      closeUnlessClosed(file);
     }
     await refusal(res, `the upload of "${a.name}"`);
   }
@@ -110,9 +108,23 @@ export async function publish(
   return await refusal(res, "the version");
 }
 
+/** Closes `file` unless the body stream closed it already (Deno: BadResource); else throws. */
+function closeUnlessClosed(file: Deno.FsFile): void {
+  try {
+    file.close();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.BadResource)) throw e;
+  }
+}
+
 /** The response's JSON body, or a PublishRefusedError with the API's problem. */
 async function refusal(res: Response, what: string) {
-  const body = await res.json().catch(() => ({}));
+  // A body that is not JSON (a proxy's error page) reads as none; a body that cannot be read
+  // propagates.
+  const body = await res.json().catch((e) => {
+    if (!(e instanceof SyntaxError)) throw e;
+    return {};
+  });
   if (!res.ok) {
     const detail = [body.title, body.detail].filter(Boolean).join(": ") || res.statusText;
     throw new PublishRefusedError(

@@ -24,7 +24,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
-import type { NatsConnection } from "@nats-io/nats-core";
+import { errors, type NatsConnection } from "@nats-io/nats-core";
 import { connectNats, type NatsTarget } from "../cloud/mod.ts";
 import { CommandProcessor } from "../edge/mod.ts";
 import {
@@ -62,6 +62,11 @@ export interface SimulatorOptions {
   readonly commandKeys?: readonly TrustedKey[];
   /** Called with each heartbeat's device id and publish time (benchmarks measure lag with it). */
   readonly onBeat?: (deviceId: string, at: number) => void;
+  /**
+   * Told of what fails without stopping the simulator (a command not answered, a connection
+   * that would not drain). Default: printed on stderr.
+   */
+  readonly onError?: (error: Error) => void;
   /** Stops the simulator. */
   readonly signal: AbortSignal;
 }
@@ -164,7 +169,9 @@ export async function runSimulator(
       const k = Number(ids.exec(deviceId)?.[1] ?? NaN);
       if (!(k >= (options.offline ?? 0) && k < n)) return;
       counts.commands++;
-      void respond(deviceId, m.data).then((r) => m.respond(r));
+      void respond(deviceId, m.data).then((r) => m.respond(r)).catch((e) =>
+        (options.onError ?? ((err) => console.error(`sim: ${deviceId}: ${err.message}`)))(e)
+      );
     },
   });
 
@@ -203,7 +210,15 @@ export async function runSimulator(
   }
   clearInterval(timer);
   cmdSub.unsubscribe();
-  await Promise.all(conns.map((c) => c.drain().catch(() => c.close())));
+  await Promise.all(conns.map((c) =>
+    c.drain().catch((e) => {
+      // Closed already (the server went away): nothing to drain. Anything else is said.
+      if (!(e instanceof errors.ClosedConnectionError)) {
+        (options.onError ?? ((err) => console.error(`sim: drain: ${err.message}`)))(e);
+      }
+      return c.close();
+    })
+  ));
   db.close();
   return counts;
 }
@@ -225,7 +240,13 @@ if (import.meta.main) {
     },
     strict: true,
   });
-  const url = values.url ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222";
+  const creds = Deno.env.get("NATS_CREDS");
+  const ca = Deno.env.get("NATS_CA");
+  const url: NatsTarget = {
+    url: values.url ?? Deno.env.get("NATS_URL") ?? "nats://127.0.0.1:4222",
+    ...(creds ? { credentialsFile: creds } : {}),
+    ...(ca ? { caFile: ca } : {}),
+  };
   const commandKeys: TrustedKey[] = [];
   for (const spec of values["command-key"] ?? []) {
     const m = /^([A-Za-z0-9_-]{8,64}):([A-Za-z0-9_-]{43})$/.exec(spec);

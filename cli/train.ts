@@ -201,7 +201,9 @@ export async function train(options: {
     );
   }
   await Deno.writeTextFile(`${tmp}/report.md`, markdown(manifest, report, parity));
-  await Deno.remove(options.out, { recursive: true }).catch(() => {});
+  await Deno.remove(options.out, { recursive: true }).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e; // no earlier model there
+  });
   await Deno.rename(tmp, options.out);
   return {
     crops: data.n,

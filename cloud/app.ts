@@ -149,7 +149,14 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
             before: null,
             after: null,
             reason: (e as Error).message.slice(0, 200),
-          }).catch(() => {});
+          }).catch((err) => {
+            // The token is refused all the same; the lost audit entry is said and counted.
+            metrics.inc(
+              "vend_audit_write_failures_total",
+              "Audit entries that could not be written",
+            );
+            deps.logger?.log("warn", "refused token not audited", { error: String(err) });
+          });
         }
         return problem(401, "Unauthorized", (e as Error).message, {
           requestId: c.get("requestId"),
@@ -164,7 +171,10 @@ export function createApp(deps: AppDeps): OpenAPIHono<FleetEnv> {
       if (cookie && safe) {
         try {
           c.set("actor", await tokens.verify(cookie));
-        } catch { /* an invalid session is simply not signed in */ }
+        } catch (e) {
+          // An invalid session is simply not signed in; anything else is the server's failure.
+          if (!(e instanceof AuthError)) throw e;
+        }
       }
     }
     await next();

@@ -12,16 +12,10 @@
  *
  * @module
  */
-import type { NatsConnection } from "@nats-io/nats-core";
+import { errors, type NatsConnection } from "@nats-io/nats-core";
 import { createApp } from "./app.ts";
 import { ComponentRegistry, DeploymentService } from "./updates/mod.ts";
-import {
-  type CodeSender,
-  CustomerAuth,
-  LogCodeSender,
-  SmtpCodeSender,
-  TokenService,
-} from "./auth/mod.ts";
+import { type CodeSender, CustomerAuth, LogCodeSender, TokenService } from "./auth/mod.ts";
 import {
   FleetState,
   type IngestCounters,
@@ -66,22 +60,20 @@ export interface CloudServiceOptions {
   region?: string;
   /**
    * In a supercluster: the region holding the global registry's originals (the others read
-   * mirrors of it) and the replicas of each stream and bucket; every asset is placed on its
-   * region's servers. Default `VEND_PRIMARY_REGION` and `VEND_REPLICAS`; without them, a single
-   * server's layout.
+   * mirrors of it) and the replicas of each stream and bucket (default 3); every asset is placed
+   * on its region's servers. Without it, a single server's layout.
    */
   supercluster?: { primary: string; replicas?: number };
   /** Preferred HTTP port; when taken (or 0, the default) a free port is used. */
   port?: number;
   /** Address to listen on. Default `127.0.0.1`. */
   hostname?: string;
-  /**
-   * Serve HTTPS with this certificate (PEM; a full chain) and key. Default: `VEND_TLS_CERT` and
-   * `VEND_TLS_KEY`; plain HTTP without them.
-   */
+  /** Serve HTTPS with this certificate (PEM; a full chain) and key. Default: plain HTTP. */
   tls?: { certFile: string; keyFile: string };
-  /** A device silent this long is offline, ms. Default `VEND_OFFLINE_AFTER_MS` or 60,000. */
+  /** A device silent this long is offline, ms. Default 60,000. */
   offlineAfterMs?: number;
+  /** The API's address as customers reach it (the customer app's links and QR codes). */
+  publicUrl?: string;
   /** How often the region's summary (`GET /regions` in every region) is written, ms. Default 5,000. */
   summaryEveryMs?: number;
   /** Logger. Default: JSON lines on stderr. */
@@ -89,13 +81,15 @@ export interface CloudServiceOptions {
   /** Stops the service when aborted. */
   signal?: AbortSignal;
   /**
-   * Payments: the provider (default: Stripe when `VEND_STRIPE_KEY` is set, else the sandbox
-   * provider, simulated, its state in NATS), the hold in minor units (default 5,000), Stripe's
-   * webhook signing secret (default `VEND_STRIPE_WEBHOOK_SECRET`; the webhook route is served
-   * only with one), and a wrapper of the provider (`wrapProvider`).
+   * Payments: the provider (default: Stripe with `stripe`'s key, else the sandbox provider,
+   * simulated, its state in NATS), the hold in minor units (default 5,000), Stripe's webhook
+   * signing secret (the webhook route is served only with one), and a wrapper of the provider
+   * (`wrapProvider`). The service reads no environment: cloud_config.ts maps the program's.
    */
   payments?: {
     provider?: PaymentProvider;
+    /** Pay through Stripe with this secret key (and API address, for a test double). */
+    stripe?: { secretKey: string; baseUrl?: string };
     holdAmount?: number;
     reconcileEveryMs?: number;
     stripeWebhookSecret?: string;
@@ -105,8 +99,8 @@ export interface CloudServiceOptions {
      */
     wrapProvider?: (provider: PaymentProvider, context: { logger: Logger }) => PaymentProvider;
     /**
-     * Faults of the default sandbox provider, `OPERATION:KIND[*TIMES],...` (default
-     * `VEND_SANDBOX_FAULTS`), e.g. `authorize:decline` or `capture:timeout_after_success`.
+     * Faults of the default sandbox provider, `OPERATION:KIND[*TIMES],...`, e.g.
+     * `authorize:decline` or `capture:timeout_after_success`.
      */
     sandboxFaults?: string;
     /** Stripe's publishable key (`pk_...`) for Stripe Elements in the customer app. */
@@ -115,8 +109,8 @@ export interface CloudServiceOptions {
     codeSender?: CodeSender;
   };
   /**
-   * The operator's and accounts' keys (the process that runs the server has them, or
-   * `VEND_NATS_AUTH_DIR` names their folder): with them the service provisions devices by claim,
+   * The operator's and accounts' keys (the process that runs the server has them, or the
+   * program's `VEND_NATS_AUTH_DIR` names their folder): with them the service provisions devices by claim,
    * renews their credentials and revokes them. Without, those routes are not served.
    */
   accounts?: NatsAccounts;
@@ -176,10 +170,7 @@ export async function startCloudService(
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Cannot serve the API on port ${port}: expected 0-65535`);
   }
-  const tlsFiles = options.tls ??
-    (Deno.env.get("VEND_TLS_CERT") && Deno.env.get("VEND_TLS_KEY")
-      ? { certFile: Deno.env.get("VEND_TLS_CERT")!, keyFile: Deno.env.get("VEND_TLS_KEY")! }
-      : undefined);
+  const tlsFiles = options.tls;
   let tls: { cert: string; key: string } | undefined;
   if (tlsFiles) {
     try {
@@ -202,12 +193,12 @@ export async function startCloudService(
     name: `vendstream-cloud-${region}`,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const primary = options.supercluster?.primary ?? Deno.env.get("VEND_PRIMARY_REGION");
+  const primary = options.supercluster?.primary;
   const layout: RegionLayout = primary
     ? {
       region,
       primary,
-      replicas: options.supercluster?.replicas ?? Number(Deno.env.get("VEND_REPLICAS") ?? "3"),
+      replicas: options.supercluster?.replicas ?? 3,
       placement: true,
     }
     : { ...SINGLE_SERVER, region, primary: region };
@@ -219,10 +210,9 @@ export async function startCloudService(
     await nc.close();
     throw e;
   }
-  const state = await FleetState.open(nc);
+  const state = await FleetState.open(nc, { logger });
   const tokens = await TokenService.open(state.service);
-  const offlineAfterMs = options.offlineAfterMs ??
-    Number(Deno.env.get("VEND_OFFLINE_AFTER_MS") ?? "60000");
+  const offlineAfterMs = options.offlineAfterMs ?? 60_000;
   if (!Number.isInteger(offlineAfterMs) || offlineAfterMs < 500) {
     throw new RangeError(
       `Invalid offline timeout ${offlineAfterMs} ms: expected an integer of at least 500`,
@@ -252,7 +242,7 @@ export async function startCloudService(
     () => ingest.counters.queuedWrites,
   );
   metrics.gauge("vend_devices_known", "Devices with a status", () => state.statuses.size);
-  const registry = await ComponentRegistry.open(nc);
+  const registry = await ComponentRegistry.open(nc, { logger });
   const deployments = await DeploymentService.open(nc, {
     region,
     logger,
@@ -273,24 +263,20 @@ export async function startCloudService(
   const rollouts = deployments.run(nc, stopDeployments.signal).catch((e) =>
     logger.log("error", "deployments stopped", { error: String(e) })
   );
-  const stripeKey = Deno.env.get("VEND_STRIPE_KEY");
+  const stripe = options.payments?.stripe;
   const chosen = options.payments?.provider ??
-    (stripeKey
+    (stripe
       ? new StripeProvider({
-        apiKey: stripeKey,
-        ...(Deno.env.get("VEND_STRIPE_URL") ? { baseUrl: Deno.env.get("VEND_STRIPE_URL")! } : {}),
+        apiKey: stripe.secretKey,
+        ...(stripe.baseUrl ? { baseUrl: stripe.baseUrl } : {}),
       })
       : new SandboxProvider(await KvSandboxStore.open(nc), {
-        faults: parseSandboxFaults(
-          options.payments?.sandboxFaults ?? Deno.env.get("VEND_SANDBOX_FAULTS") ?? "",
-        ),
+        faults: parseSandboxFaults(options.payments?.sandboxFaults ?? ""),
       }));
   const wrap = options.payments?.wrapProvider;
   const provider = wrap ? wrap(chosen, { logger }) : chosen;
-  const stripePublishableKey = options.payments?.stripePublishableKey ??
-    Deno.env.get("VEND_STRIPE_PUBLISHABLE_KEY");
-  const stripeWebhookSecret = options.payments?.stripeWebhookSecret ??
-    Deno.env.get("VEND_STRIPE_WEBHOOK_SECRET");
+  const stripePublishableKey = options.payments?.stripePublishableKey;
+  const stripeWebhookSecret = options.payments?.stripeWebhookSecret;
   // Every region's counts, for a fleet-wide view from any region.
   const summaries = await RegionSummaries.open(nc, {
     region,
@@ -300,21 +286,19 @@ export async function startCloudService(
     logger,
   });
   // The catalogue's prices are the default list until an operator writes one.
-  const prices = await PriceBook.open(nc, { seed: priceList(DEFAULT_CATALOGUE) });
+  const prices = await PriceBook.open(nc, { seed: priceList(DEFAULT_CATALOGUE), logger });
   const payments = await PaymentService.open(nc, {
     logger,
     region,
     provider,
     prices,
-    unlocker: natsMachineUnlocker(nc, state, { region }),
+    unlocker: natsMachineUnlocker(nc, state, { region, logger }),
     ...(options.payments?.holdAmount ? { holdAmount: options.payments.holdAmount } : {}),
   });
   const customerAuth = await CustomerAuth.open(nc, {
     payments,
-    sender: options.payments?.codeSender ??
-      (Deno.env.get("VEND_SMTP_URL")
-        ? new SmtpCodeSender(Deno.env.get("VEND_SMTP_URL")!)
-        : new LogCodeSender(logger)),
+    logger,
+    sender: options.payments?.codeSender ?? new LogCodeSender(logger),
   });
   const stopPayments = new AbortController();
   const paying = payments.run(stopPayments.signal).catch((e) =>
@@ -330,8 +314,17 @@ export async function startCloudService(
         });
       });
       if (stopPayments.signal.aborted) break;
-      const moved = await payments.reconcile().catch(() => 0);
-      if (moved > 0) logger.log("info", "payment sessions reconciled", { moved });
+      // A round that failed is said (and counted), not read as "nothing to do": next round again.
+      try {
+        const moved = await payments.reconcile();
+        if (moved > 0) logger.log("info", "payment sessions reconciled", { moved });
+      } catch (e) {
+        metrics.inc(
+          "vend_payment_reconcile_failures_total",
+          "Payment reconcile rounds that failed",
+        );
+        logger.log("error", "payment reconcile failed", { error: String(e) });
+      }
     }
   })();
   let provisioning: DeviceProvisioning | undefined;
@@ -360,6 +353,7 @@ export async function startCloudService(
       nc,
       state,
       tokens,
+      logger,
       region,
       registry,
       deployments,
@@ -370,7 +364,7 @@ export async function startCloudService(
       ...(provisioning ? { provisioning } : {}),
       ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),
       ...(stripePublishableKey ? { stripePublishableKey } : {}),
-      ...(Deno.env.get("VEND_PUBLIC_URL") ? { publicUrl: Deno.env.get("VEND_PUBLIC_URL")! } : {}),
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
     },
   });
   const stopServer = new AbortController();
@@ -404,10 +398,25 @@ export async function startCloudService(
       await summaries[Symbol.asyncDispose]();
       await ingest.stop();
       await state[Symbol.asyncDispose]();
-      await system?.close().catch(() => {});
-      await nc.drain().catch(() => nc.close());
+      // Stopping goes on whatever one connection says; what it said is logged.
+      await system?.close().catch((e) =>
+        logger.log("warn", "closing the system account connection failed", { error: String(e) })
+      );
+      await nc.drain().catch((e) => {
+        // Closed already (the server went away): nothing to drain. Anything else is said.
+        if (!(e instanceof errors.ClosedConnectionError)) {
+          logger.log("warn", "draining the NATS connection failed; closing it", {
+            error: String(e),
+          });
+        }
+        return nc.close();
+      });
     })();
-  options.signal?.addEventListener("abort", () => void stop(), { once: true });
+  options.signal?.addEventListener(
+    "abort",
+    () => stop().catch((e) => logger.log("error", "stopping failed", { error: String(e) })),
+    { once: true },
+  );
   return {
     url,
     nc,

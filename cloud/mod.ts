@@ -45,6 +45,13 @@ export { ApiError, problem } from "./http/mod.ts";
 export { Metrics } from "./http/mod.ts";
 export { type CloudService, type CloudServiceOptions, startCloudService } from "./cloud_service.ts";
 export {
+  type CloudConfig,
+  CloudConfigError,
+  CloudEnvSchema,
+  cloudServiceOptions,
+  loadCloudConfig,
+} from "./cloud_config.ts";
+export {
   connectNats,
   type ConnectNatsOptions,
   type NatsTarget,

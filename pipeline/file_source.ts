@@ -123,11 +123,7 @@ export function fileSource(clip: Uint8Array, options: FileSourceOptions): Readab
           ts: (options.startTs ?? 0) + (pts[i] ?? first + (i * 1000) / 15) - first,
         }));
       } finally {
-        for (const path of [input, output]) {
-          try {
-            core.FS.unlink(path);
-          } catch { /* not created */ }
-        }
+        for (const path of [input, output]) unlinkIfCreated(core.FS, path);
       }
     },
     pull(controller) {
@@ -146,4 +142,16 @@ export function fileSource(clip: Uint8Array, options: FileSourceOptions): Readab
       }));
     },
   }, new CountQueuingStrategy({ highWaterMark: 0 }));
+}
+
+/**
+ * Removes `path` from the core's file system. Not created (ffmpeg failed first) is Emscripten's
+ * ENOENT, errno 44: nothing to remove. Anything else is a broken core and throws.
+ */
+function unlinkIfCreated(fs: { unlink(path: string): void }, path: string): void {
+  try {
+    fs.unlink(path);
+  } catch (e) {
+    if ((e as { errno?: unknown })?.errno !== 44) throw e;
+  }
 }

@@ -10,6 +10,9 @@ export function mergeStreams<T>(streams: readonly ReadableStream<T>[]): Readable
   const writer = writable.getWriter();
   Promise.all(streams.map(async (stream) => {
     for await (const item of stream) await writer.write(item);
-  })).then(() => writer.close(), (e) => writer.abort(e)).catch(() => {});
+  })).then(() => writer.close(), (e) => writer.abort(e)).catch(() => {
+    // Closing or aborting fails only when the reader cancelled the merged stream (it is errored
+    // already): nobody is there to tell. An input's failure reached the reader through abort.
+  });
   return readable;
 }

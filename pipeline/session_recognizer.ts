@@ -59,6 +59,11 @@ export interface SessionRecognizerOptions {
   readonly batchSamples?: number;
   /** Samples kept while the door is open (older ones of the session are dropped). Default 4000. */
   readonly maxSessionSamples?: number;
+  /**
+   * Called when classifying in the background (while the door is open) fails; the decision
+   * classifies those pictures again (and fails, with the error, if it cannot either).
+   */
+  readonly onError?: (error: Error) => void;
 }
 
 interface Sample {
@@ -198,8 +203,9 @@ export class SessionRecognizer {
       const before = this.#samples.filter((s) => s.ts < open.openedAt).slice(-want);
       const during = this.#samples.filter((s) => s.ts >= open.openedAt);
       await this.#classify([...before, ...during]);
-    }).catch(() => {
+    }).catch((e) => {
       // A failed background call leaves the pictures unclassified: the decision tries again.
+      this.#o.onError?.(e as Error);
     });
   }
 
@@ -287,6 +293,7 @@ export class SessionRecognizer {
     );
     // Whatever the background has not done yet, in one call (it waits for a running one).
     const last = this.#queue.then(() => this.#classify([...before, ...during, ...after]));
+    // The failure is this decision's (awaited below); the queue itself goes on for the next.
     this.#queue = last.catch(() => {});
     await last;
     const mine = (xs: readonly Sample[]) => xs.filter((s) => s.probs?.model === model);

@@ -147,3 +147,34 @@ Deno.test("SessionRecognizer keeps only the last pictures while the door is clos
   assert.deepEqual(d.reviewReasons, ["no picture of the shelves before the door opened"]);
   assert.ok(model.calls.reduce((a, b) => a + b, 0) <= 7 + 4, `${model.calls} crops classified`);
 });
+
+Deno.test("SessionRecognizer reports a failed background classification, and the decision fails with it", async () => {
+  const broken: SlotModel = {
+    manifest,
+    classify: () => Promise.reject(new Error("out of memory")),
+  };
+  const errors: Error[] = [];
+  const recognizer = new SessionRecognizer(broken, planogram, {
+    kernels: referenceKernels,
+    settleMs: 0,
+    waitMs: 10,
+    onError: (e) => errors.push(e),
+  });
+  const film = (ts: number) => {
+    using set = frameSet(ts, 2);
+    recognizer.observe(set);
+  };
+  for (let ts = 0; ts < 600; ts += 150) film(ts);
+  recognizer.open({ sessionId: "s3", openedAt: 600 });
+  for (let ts = 600; ts < 1500; ts += 150) {
+    film(ts);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(errors.length >= 1, "the background failure is reported");
+  assert.match(errors[0]!.message, /out of memory/);
+  for (let ts = 1500; ts < 2100; ts += 150) film(ts);
+  await assert.rejects(
+    recognizer.decide({ sessionId: "s3", openedAt: 600, closedAt: 1500 }),
+    /out of memory/,
+  );
+});

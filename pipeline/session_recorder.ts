@@ -108,6 +108,8 @@ export interface SessionRecorderOptions {
   readonly metrics?: StageMetrics;
   /** Clock for ending clips of cameras that stopped delivering. Default `Date.now`. */
   readonly now?: () => number;
+  /** Called when the periodic check for cameras that stopped fails (it runs again). */
+  readonly onError?: (error: Error) => void;
 }
 
 interface Raw {
@@ -220,7 +222,14 @@ export class SessionRecorder implements AsyncDisposable {
       abort: () => this.#serial(() => this.#endAll("the camera stream was aborted")),
     });
     // A camera that stops delivering frames must not keep its clip open forever.
-    this.#timer = setInterval(() => void this.#serial(() => this.#sweep()), 500);
+    this.#timer = setInterval(
+      () =>
+        void this.#serial(() => this.#sweep()).catch((e) => {
+          this.#o.metrics?.recordError();
+          this.#o.onError?.(e as Error);
+        }),
+      500,
+    );
   }
 
   /** The door opened: session `sessionId` starts at `ts` (reference clock ms). */
@@ -261,6 +270,7 @@ export class SessionRecorder implements AsyncDisposable {
 
   #serial(task: () => Promise<void>): Promise<void> {
     const run = this.#chain.then(task);
+    // The task's failure is its caller's (`run`); the chain itself goes on for the next task.
     this.#chain = run.catch(() => {});
     return run;
   }
@@ -370,6 +380,8 @@ export class SessionRecorder implements AsyncDisposable {
       });
     } catch (e) {
       encoding.abort();
+      // The abort errors the output, so its cancel may reject with that; the clip's failure is
+      // reported right here.
       encoding.output.cancel().catch(() => {});
       return this.#failed(cam, session.id, `cannot store the clip: ${(e as Error).message}`);
     }
@@ -382,6 +394,8 @@ export class SessionRecorder implements AsyncDisposable {
         try {
           next = await reader.read();
         } catch {
+          // The encoder died (its output errors with it): reported where its write or close
+          // fails, as a broken clip.
           return undefined;
         }
         if (next.done) return undefined;
@@ -389,6 +403,7 @@ export class SessionRecorder implements AsyncDisposable {
           await writer.write(next.value);
         } catch (e) {
           encoding.abort();
+          // As above: the abort errors the output; the sink's refusal is what is reported.
           reader.cancel().catch(() => {});
           return (e as Error).message;
         }
@@ -472,7 +487,9 @@ export class SessionRecorder implements AsyncDisposable {
       }
       const stored = await clip.pump;
       if (stored !== undefined || clip.frames === 0) {
-        await clip.writer.discard(stored ?? "no frames").catch(() => {});
+        await clip.writer.discard(stored ?? "no frames").catch((e) =>
+          this.#report(cam, clip.sessionId, `cannot discard the clip: ${(e as Error).message}`)
+        );
         if (stored !== undefined) await this.#failed(cam, clip.sessionId, stored);
         return;
       }
@@ -485,7 +502,12 @@ export class SessionRecorder implements AsyncDisposable {
         ...(reason ? { reason } : {}),
       });
       this.clips++;
-    })().catch(() => {});
+    })().catch((e) =>
+      // The clip could not be handed over (the sink refused its end): reported, not lost silently.
+      this.#report(cam, clip.sessionId, `cannot store the clip: ${(e as Error).message}`)
+    ).catch(() => {
+      // The report itself failed (the signal consumer is gone): counted in #report already.
+    });
     this.#finishing.add(finishing);
     finishing.finally(() => this.#finishing.delete(finishing));
     if (how.wait) await finishing;
@@ -493,6 +515,11 @@ export class SessionRecorder implements AsyncDisposable {
 
   async #failed(cam: Camera, sessionId: string, reason: string): Promise<void> {
     this.#done(cam, sessionId);
+    await this.#report(cam, sessionId, reason);
+  }
+
+  /** Counts and signals a recording error of `cam`'s clip of `sessionId`. */
+  async #report(cam: Camera, sessionId: string, reason: string): Promise<void> {
     this.#o.metrics?.recordError();
     await this.#o.signals?.emit({
       type: "recording_error",

@@ -92,6 +92,8 @@ export class WasmClipEncoder implements ClipEncoder {
     let frames = 0;
     let ended = false;
     const done = job.done.finally(() => this.#release(worker));
+    // Handled here so an aborted clip (nobody awaits it) is no unhandled rejection; a failure
+    // is close()'s to report, which awaits `done` and throws it.
     done.catch(() => {});
     const crashed = (cause: unknown) =>
       new ClipEncoderError(

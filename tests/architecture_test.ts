@@ -48,6 +48,18 @@ Deno.test("the web-standard core uses no Deno.* outside tests", async () => {
   }
 });
 
+Deno.test("the cloud service reads no environment: its program's configuration does (cloud_config.ts)", async () => {
+  for (const file of await sources("cloud")) {
+    // Development servers (used by cli/, tests and bench) keep their own defaults.
+    if (file.endsWith("_test.ts") || file.startsWith("cloud/dev/")) continue;
+    const code = (await Deno.readTextFile(`${ROOT}${file}`)).replace(
+      /\/\*[\s\S]*?\*\/|\/\/.*$/gm,
+      "",
+    );
+    assert.ok(!/\bDeno\.env\b/.test(code), `${file} reads the environment`);
+  }
+});
+
 Deno.test("folders import each other only through mod.ts, and _private files stay in their folder", async () => {
   for (const folder of FOLDERS) {
     for (const file of await sources(folder)) {

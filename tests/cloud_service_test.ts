@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
+import { Kvm } from "@nats-io/kv";
 import { startCloudService } from "../cloud/mod.ts";
 import type { PaymentProvider } from "../payments/mod.ts";
-import { streamName } from "../protocol/mod.ts";
-import type { Logger } from "../runtime/mod.ts";
+import { bucketIn, buckets, streamName } from "../protocol/mod.ts";
+import type { Logger, LogLevel } from "../runtime/mod.ts";
 import { startTestNats } from "./harness.ts";
 
 const quiet: Logger = { log: () => {} };
@@ -59,4 +60,26 @@ Deno.test("cloud service pays through the provider its caller's wrapProvider mak
   });
   assert.equal(wrapped.length, 1);
   assert.equal(svc.payments.providerName, `wrapped-${wrapped[0]}`);
+});
+
+Deno.test("cloud service logs and counts a payment reconcile round that fails, instead of reading it as nothing to do", async () => {
+  await using nats = await startTestNats();
+  const lines: Array<{ level: LogLevel; msg: string; fields: Record<string, unknown> }> = [];
+  const logger: Logger = {
+    log: (level, msg, fields = {}) => void lines.push({ level, msg, fields }),
+  };
+  await using svc = await startCloudService(nats, { logger, payments: { reconcileEveryMs: 50 } });
+  // A session entry that is not one (written by hand): every round fails reading it.
+  await using nc = await nats.connect();
+  await (await new Kvm(nc).open(bucketIn(buckets.paymentSessions, "local"))).put(
+    "pay-corrupt",
+    "not JSON",
+  );
+  const failed = () => lines.find((l) => l.msg === "payment reconcile failed");
+  for (let i = 0; i < 100 && !failed(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(failed()?.level, "error", JSON.stringify(lines.filter((l) => l.level !== "info")));
+  assert.match(String(failed()?.fields.error), /JSON/);
+  const metrics = await (await fetch(`${svc.url}/metrics`)).text();
+  const count = /^vend_payment_reconcile_failures_total (\d+)$/m.exec(metrics);
+  assert.ok(count && Number(count[1]) >= 1, metrics);
 });

@@ -1,5 +1,6 @@
 /** Deployments across a fleet of simulated devices running the real updater (real nats-server). */
 import assert from "node:assert/strict";
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import {
@@ -9,7 +10,8 @@ import {
   ensureStreams,
 } from "../cloud/mod.ts";
 import { SimulatedUpdateDevice } from "../edge/mod.ts";
-import { newEnvelope } from "../protocol/mod.ts";
+import { buckets, newEnvelope } from "../protocol/mod.ts";
+import type { Logger, LogLevel } from "../runtime/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { startTestNats } from "./harness.ts";
 
@@ -335,4 +337,94 @@ Deno.test("a device's progress never moves it back, and progress for an entry no
   });
   assert.equal(await regional.record(unknown), false);
   assert.equal(await regional.device("dep-unknown", "sim-01-a"), undefined);
+});
+
+/** A logger that keeps what it is told. */
+function memoryLogger() {
+  const lines: Array<{ level: LogLevel; msg: string; fields: Record<string, unknown> }> = [];
+  const logger: Logger = {
+    log: (level, msg, fields = {}) => void lines.push({ level, msg, fields }),
+  };
+  return { lines, logger };
+}
+
+/** A server with version 1.0.0 published, and a deployment service of one device on it. */
+async function oneDevice(
+  options: { jsm?: (nc: Parameters<typeof jetstreamManager>[0]) => Promise<JetStreamManager> },
+) {
+  const nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const registry = await ComponentRegistry.open(nc);
+  await registry.publish(model("1.0.0"), [{ name: "model.onnx", data: new Uint8Array(1000) }]);
+  const { lines, logger } = memoryLogger();
+  const service = await DeploymentService.open(nc, {
+    region: "local",
+    logger,
+    // Another stream than the store itself: each step first checks the artifacts are there.
+    artifactsStream: "OBJ_artifacts_mirror",
+    jsm: await (options.jsm ?? jetstreamManager)(nc),
+    devices: () => [{ id: "sim-01-a", region: "local", tags: [], groups: [] }],
+  });
+  const d = await service.create({
+    targets: [{ component: "detector", version: "1.0.0" }],
+    selector: { devices: ["sim-01-a"] },
+    policy: { canary: 1 },
+  });
+  return {
+    nc,
+    service,
+    d,
+    lines,
+    stepFailures: () => lines.filter((l) => l.msg.startsWith("a deployment step failed")),
+    async [Symbol.asyncDispose]() {
+      await service[Symbol.asyncDispose]();
+      await nats[Symbol.asyncDispose]();
+    },
+  };
+}
+
+Deno.test("a deployment step that fails for another reason than a revision conflict is logged, and tried again", async () => {
+  // The region's artifacts mirror does not exist: every step fails reading it.
+  await using f = await oneDevice({});
+  await f.service.tick(); // a failed step does not fail the tick
+  await f.service.tick();
+  const failures = f.stepFailures();
+  assert.equal(failures.length, 2, JSON.stringify(f.lines));
+  assert.equal(failures[0]!.level, "warn");
+  assert.equal(failures[0]!.fields.deployment, f.d.id);
+  assert.match(String(failures[0]!.fields.error), /stream not found/i);
+  assert.equal((await f.service.get(f.d.id))?.assigned, 0, "nothing started");
+});
+
+Deno.test("a deployment step that loses its compare-and-swap to another instance gives up quietly, until the next tick", async () => {
+  let moved = 0;
+  let id = "";
+  // The mirror check answers "there", but only after another instance (simulated: a write of
+  // the same deployment) moved the deployment on: the step's write then loses on its revision.
+  await using f = await oneDevice({
+    jsm: (nc) => {
+      const deployments = new Kvm(nc).open(buckets.deployments);
+      return Promise.resolve({
+        streams: {
+          getMessage: async () => {
+            if (moved++ === 0) {
+              const kv = await deployments;
+              await kv.put(id, (await kv.get(id))!.value);
+            }
+            return { seq: 1, data: new Uint8Array(0) };
+          },
+        },
+      } as unknown as JetStreamManager);
+    },
+  });
+  id = f.d.id;
+  await f.service.tick();
+  assert.equal(moved, 1, "the step reached its write");
+  assert.equal((await f.service.get(id))?.assigned, 0, "the step's write lost");
+  assert.deepEqual(f.stepFailures(), [], "a lost compare-and-swap is not a failure");
+  await f.service.tick();
+  assert.equal((await f.service.get(id))?.assigned, 1, "the next tick starts the device");
+  assert.equal((await f.service.device(id, "sim-01-a"))?.status, "queued");
+  assert.deepEqual(f.stepFailures(), []);
 });

@@ -13,6 +13,7 @@ import { ensureStreams, KvSandboxStore, PaymentService, PriceBook } from "../clo
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { parsePaymentEvent, streamName } from "../protocol/mod.ts";
+import type { Logger, LogLevel } from "../runtime/mod.ts";
 import { natsEnv, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted } from "./payments_harness.ts";
 
@@ -403,6 +404,82 @@ Deno.test("a review not done in time captures the lines the machine was sure of 
   ]);
   assert.deepEqual(done.cart, [{ sku: "COLA-330", qty: 1 }]);
   assert.equal(done.released, p.holdAmount - price("COLA-330"));
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
+
+/** A logger that keeps what it is told. */
+function memoryLogger() {
+  const lines: Array<{ level: LogLevel; msg: string; fields: Record<string, unknown> }> = [];
+  const logger: Logger = {
+    log: (level, msg, fields = {}) => void lines.push({ level, msg, fields }),
+  };
+  return { lines, logger };
+}
+
+Deno.test("the reconciler logs a session it cannot finish and goes on with the others", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const provider = new SandboxProvider(await KvSandboxStore.open(nc));
+  const { lines, logger } = memoryLogger();
+  const p = await PaymentService.open(nc, {
+    region: "local",
+    provider,
+    prices: await PriceBook.open(nc, { seed: prices }),
+    unlocker: machines().unlocker,
+    attempts: 1,
+    logger,
+  });
+  // Two sessions the provider was unavailable for at their start: both are left "started".
+  const ids: string[] = [];
+  for (const machineId of ["m001", "m002"]) {
+    provider.inject("authorize", { kind: "network" });
+    const customerId = await customer(p);
+    await assert.rejects(p.start({ customerId, machineId }));
+    ids.push((await p.sessionsOf(customerId))[0]!.sessionId);
+  }
+  // Still unavailable for the first one the reconciler tries: that one is logged, the other held.
+  provider.inject("authorize", { kind: "network" });
+  assert.equal(await p.reconcile({ olderThanMs: 0 }), 1);
+  const states = await Promise.all(ids.map(async (id) => (await p.get(id)).state));
+  assert.deepEqual(states.toSorted(), ["started", "unlocked"]);
+  const stuck = ids[states.indexOf("started")]!;
+  const logged = lines.filter((l) => l.msg === "payment session not reconciled");
+  assert.deepEqual(logged.map((l) => [l.level, l.fields.sessionId, l.fields.step]), [[
+    "warn",
+    stuck,
+    "drive",
+  ]]);
+  assert.match(String(logged[0]!.fields.error), /connection reset/);
+  // The next round finishes it.
+  assert.equal(await p.reconcile({ olderThanMs: 0 }), 1);
+  assert.equal((await p.get(stuck)).state, "unlocked");
+  assert.deepEqual(await p.checkLedger(), []);
+  await nc.close();
+});
+
+Deno.test("a machine that does not unlock fails the session, and the log says why", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const { lines, logger } = memoryLogger();
+  const p = await PaymentService.open(nc, {
+    region: "local",
+    provider: new SandboxProvider(await KvSandboxStore.open(nc)),
+    prices: await PriceBook.open(nc, { seed: prices }),
+    unlocker: { unlock: () => Promise.reject(new Error("the door's lock did not answer")) },
+    logger,
+  });
+  const s = await p.start({ customerId: await customer(p), machineId: "m001" });
+  assert.equal(s.state, "failed");
+  const logged = lines.filter((l) => l.msg.startsWith("the machine did not unlock"));
+  assert.deepEqual(logged.map((l) => [l.level, l.fields.sessionId, l.fields.machineId]), [[
+    "warn",
+    s.sessionId,
+    "m001",
+  ]]);
+  assert.match(String(logged[0]!.fields.error), /lock did not answer/);
   assert.deepEqual(await p.checkLedger(), []);
   await nc.close();
 });

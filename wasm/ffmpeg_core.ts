@@ -67,7 +67,12 @@ let wasmBinary: Promise<ArrayBuffer> | undefined;
 export const FFMPEG_CORE_WASM_URL: URL = new URL("./build/ffmpeg-core.wasm", import.meta.url);
 
 async function coreWasm(): Promise<ArrayBuffer> {
-  const shipped = await fetch(FFMPEG_CORE_WASM_URL).catch(() => undefined);
+  // Not shipped beside the script (a checkout): fetch fails with a TypeError (a file: URL that
+  // is not there); then node_modules has it. Anything else throws.
+  const shipped = await fetch(FFMPEG_CORE_WASM_URL).catch((e) => {
+    if (!(e instanceof TypeError)) throw e;
+    return undefined;
+  });
   if (shipped?.ok) return await shipped.arrayBuffer();
   await shipped?.body?.cancel();
   const r = await fetch(import.meta.resolve("@ffmpeg/core/wasm"));

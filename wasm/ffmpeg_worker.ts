@@ -198,9 +198,7 @@ export class FfmpegWorker implements Disposable {
     this.#running = undefined;
     if (!r) return;
     this.#ring.abort();
-    try {
-      r.output.error(error);
-    } catch { /* already closed */ }
+    r.output.error(error); // a no-op on a stream closed or cancelled already
     r.reject(error);
   }
 
@@ -208,25 +206,33 @@ export class FfmpegWorker implements Disposable {
     const r = this.#running;
     if (msg.type === "ready" || !r || msg.job !== r.id) return;
     if (msg.type === "data") {
-      try {
-        r.output.enqueue(msg.bytes);
-      } catch { /* the reader cancelled: ffmpeg's output is not wanted */ }
+      // The reader cancelled: ffmpeg's output is not wanted.
+      unlessClosed(() => r.output.enqueue(msg.bytes));
       return;
     }
     this.#running = undefined;
     if (msg.type === "done") {
-      try {
-        r.output.close();
-      } catch { /* cancelled */ }
+      unlessClosed(() => r.output.close()); // cancelled: nothing to close
       r.resolve({ code: msg.code, log: msg.log, bytes: msg.bytes });
     } else {
       // A trap inside ffmpeg.wasm leaves its memory in an unknown state: retire the instance.
       const error = new FfmpegCrashedError(`ffmpeg.wasm failed: ${msg.message}`);
-      try {
-        r.output.error(error);
-      } catch { /* cancelled */ }
+      r.output.error(error); // a no-op on a cancelled stream
       r.reject(error);
       this.kill();
     }
+  }
+}
+
+/**
+ * Runs `f`, an enqueue or close on a stream's controller: on a stream the reader cancelled (or
+ * that is closed already) streams throw a TypeError, and there is nothing to do. Anything else
+ * throws.
+ */
+function unlessClosed(f: () => void): void {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof TypeError)) throw e;
   }
 }

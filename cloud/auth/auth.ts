@@ -7,6 +7,7 @@
  */
 import { jwtVerify, SignJWT } from "jose";
 import type { KV } from "@nats-io/kv";
+import { isRevisionConflict } from "../fleet/mod.ts";
 
 /** Operator roles, in increasing power. */
 export const ROLES = ["viewer", "operator", "admin"] as const;
@@ -54,7 +55,8 @@ export class TokenService {
     try {
       await service.create("jwt.key", key);
       return new TokenService(key);
-    } catch {
+    } catch (e) {
+      if (!isRevisionConflict(e)) throw e;
       const raced = await service.get("jwt.key"); // another instance created it first
       if (!raced?.value.length) throw new Error("Cannot create or read the token signing key");
       return new TokenService(raced.value);

@@ -25,6 +25,7 @@ import { jwtVerify, SignJWT } from "jose";
 import { buckets } from "../../protocol/mod.ts";
 import type { CodeSender } from "./code_sender.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
+import type { Logger } from "../../runtime/mod.ts";
 import {
   type Customer,
   EMAIL,
@@ -49,6 +50,8 @@ export interface CustomerAuthOptions {
   readonly resendAfterMs?: number;
   /** Session length, seconds. Default 30 days. */
   readonly sessionTtlS?: number;
+  /** Where failures that do not stop a request are logged. */
+  readonly logger?: Logger;
 }
 
 /** The code is wrong or expired; `attemptsLeft` more tries before the lock. */
@@ -146,7 +149,8 @@ export class CustomerAuth {
       try {
         key = crypto.getRandomValues(new Uint8Array(32));
         await service.create("customer.jwt.key", key);
-      } catch {
+      } catch (e) {
+        if (!isRevisionConflict(e)) throw e;
         key = (await service.get("customer.jwt.key"))?.value; // another instance made it first
       }
     }
@@ -205,8 +209,13 @@ export class CustomerAuth {
     try {
       await this.#o.sender.send(to, { code, language: options.language ?? "en" });
     } catch (cause) {
-      // Not delivered: no code stands, so the customer may ask again at once.
-      await this.#codes.delete(key).catch(() => {});
+      // Not delivered: no code stands, so the customer may ask again at once (if it cannot be
+      // removed, they wait out the resend delay: said, and the delivery error stands).
+      await this.#codes.delete(key).catch((e) =>
+        this.#o.logger?.log("warn", "an undelivered code could not be removed", {
+          error: String(e),
+        })
+      );
       throw new CodeDeliveryError(
         `Cannot send a code to ${to.includes("@") ? "this email address" : "this phone number"}`,
         { cause },

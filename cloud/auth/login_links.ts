@@ -5,6 +5,7 @@
  * @module
  */
 import type { KV } from "@nats-io/kv";
+import { isRevisionConflict } from "../fleet/mod.ts";
 
 const CODE = /^[A-Za-z0-9_-]{20,64}$/;
 
@@ -31,7 +32,9 @@ export async function redeemLoginCode(service: KV, code: string): Promise<string
   if (!entry || entry.operation !== "PUT" || entry.value.length === 0) return undefined;
   try {
     await service.delete(`login.${code}`, { previousSeq: entry.revision }); // a second use loses this race
-  } catch {
+  } catch (e) {
+    // Used meanwhile (the other use won the race); a delete that fails otherwise propagates.
+    if (!isRevisionConflict(e)) throw e;
     return undefined;
   }
   const { token, expiresAt } = JSON.parse(new TextDecoder().decode(entry.value)) as {

@@ -22,6 +22,7 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import { CommandSender, type FleetState } from "../fleet/mod.ts";
 import type { MachineUnlocker } from "./payment_service.ts";
+import type { Logger } from "../../runtime/mod.ts";
 
 /** Options of {@link natsMachineUnlocker}. */
 export interface NatsMachineUnlockerOptions {
@@ -31,6 +32,8 @@ export interface NatsMachineUnlockerOptions {
   readonly unlockMs?: number;
   /** How long to wait for the device's answer, ms (a busy device over 5G is slow). Default 15,000. */
   readonly timeoutMs?: number;
+  /** Where an unlock's outcome that could not be stored is logged. */
+  readonly logger?: Logger;
 }
 
 /** A {@link MachineUnlocker} that sends the unlock command over NATS. */
@@ -39,7 +42,7 @@ export function natsMachineUnlocker(
   state: FleetState,
   options: NatsMachineUnlockerOptions,
 ): MachineUnlocker {
-  const sender = new CommandSender(nc, state);
+  const sender = new CommandSender(nc, state, options.logger ? { logger: options.logger } : {});
   return {
     async unlock(machineId, sessionId) {
       const registered = [...state.devices.entries()]

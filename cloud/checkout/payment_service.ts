@@ -35,7 +35,13 @@
  *
  * @module
  */
-import { getLatest, isTransientNatsError, openKv, openRegionObjectStore } from "../nats/mod.ts";
+import {
+  getLatest,
+  isConsumerExists,
+  isTransientNatsError,
+  openKv,
+  openRegionObjectStore,
+} from "../nats/mod.ts";
 import type { PriceSource } from "./price_book.ts";
 import {
   AckPolicy,
@@ -423,7 +429,7 @@ export class PaymentService {
     ids.sort().reverse(); // ids are time-ordered
     const out: PaymentSession[] = [];
     for (const id of ids.slice(0, options.limit ?? 50)) {
-      const s = await this.get(id).catch(() => undefined);
+      const s = await this.get(id).catch(notFoundAsUndefined);
       if (s) out.push(s);
     }
     return out;
@@ -562,6 +568,12 @@ export class PaymentService {
               : null,
         );
       } catch (e) {
+        // The session fails (its hold released) with the reason; the failure is logged too.
+        this.#o.logger?.log("warn", "the machine did not unlock; the session is released", {
+          sessionId,
+          machineId: s.machineId,
+          error: String(e),
+        });
         s = await this.#release(sessionId, `the machine did not unlock: ${(e as Error).message}`);
       }
     }
@@ -840,16 +852,17 @@ export class PaymentService {
     // session).
     const cabinet = new Set<string>();
     const regions = new Set([this.#o.region]);
+    // No unlock stored is null; a read that fails propagates rather than pass for "no clips".
     const unlock = await jetstreamManager(this.#nc).then((jsm) =>
       jsm.streams.getMessage(streamName("PAYMENTS", this.#o.region), {
         last_by_subj: subjects.payment({ region: this.#o.region, sessionId }, "unlock_sent"),
       })
-    ).catch(() => null);
+    );
     const u = unlock ? parsePaymentEvent(unlock.data) : undefined;
     if (u?.ok && u.value.type === "unlock_sent") {
       cabinet.add(u.value.deviceId);
       const credentials = await openKv(this.#nc, buckets.deviceCredentials, { history: 5 });
-      const record = await credentials.get(u.value.deviceId).catch(() => null);
+      const record = await credentials.get(u.value.deviceId);
       if (record?.operation === "PUT") {
         const device = record.json<{ peers?: string[]; region?: string }>();
         for (const peer of device.peers ?? []) cabinet.add(peer);
@@ -956,9 +969,19 @@ export class PaymentService {
     for await (const key of await this.#review.keys()) keys.push(key);
     const out: PaymentSessionDetail[] = [];
     for (const key of keys) {
-      const d = await this.detail(key).catch(() => undefined);
+      // Only a session that is gone, or has left review, takes its index entry with it: a read
+      // that fails propagates (it is not "not in review").
+      const d = await this.detail(key).catch(notFoundAsUndefined);
       if (d?.session.state === "review") out.push(d);
-      else await this.#review.delete(key).catch(() => {});
+      else {
+        await this.#review.delete(key).catch((err) =>
+          // Tidying only: the entry is looked at (and removed) again next time.
+          this.#o.logger?.log("warn", "a stale review index entry could not be removed", {
+            sessionId: key,
+            error: String(err),
+          })
+        );
+      }
     }
     out.sort((a, b) => a.session.updatedAt - b.session.updatedAt);
     return out.slice(0, options.limit ?? 500);
@@ -997,7 +1020,7 @@ export class PaymentService {
     const ids = [...order.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit).map(([id]) => id);
     const out: PaymentSessionDetail[] = [];
     for (const id of ids) {
-      const d = await this.detail(id).catch(() => undefined);
+      const d = await this.detail(id).catch(notFoundAsUndefined);
       if (d) out.push(d);
     }
     return out;
@@ -1107,14 +1130,27 @@ export class PaymentService {
       const { session: s, holdExpiresAt, lineConfidence } = e.json<Stored>();
       if (s.updatedAt > cutoff) continue;
       let after = s;
+      // One session that cannot be finished now does not stop the others: it is logged, and
+      // tried again next round.
+      const unmoved = (step: string) => (err: unknown) => {
+        this.#o.logger?.log("warn", "payment session not reconciled", {
+          sessionId: s.sessionId,
+          state: s.state,
+          step,
+          error: String(err),
+        });
+        return s;
+      };
       if (s.state === "started" || s.state === "held" || s.state === "capturing") {
-        after = await this.#drive(s.sessionId).catch(() => s);
+        after = await this.#drive(s.sessionId).catch(unmoved("drive"));
       } else if (s.state === "review" && !(await this.#review.get(s.sessionId))) {
         // The index write was lost (a crash after the state write): the queue shows it again.
         await this.#review.put(s.sessionId, encoder.encode(String(s.updatedAt)));
       }
       if (s.state === "review" && s.updatedAt < now - this.#reviewAfterMs()) {
-        after = await this.#reviewTimedOut(s.sessionId, lineConfidence).catch(() => s);
+        after = await this.#reviewTimedOut(s.sessionId, lineConfidence).catch(
+          unmoved("review timeout"),
+        );
       } else if (s.state === "unlocked" && holdExpiresAt && holdExpiresAt - now < margin) {
         after = await this.#advance(s.sessionId, (x) =>
           x.state === "unlocked"
@@ -1126,7 +1162,7 @@ export class PaymentService {
                 }`,
               ],
             }
-            : null).catch(() => s);
+            : null).catch(unmoved("hold lapsing"));
       }
       if (after.steps !== s.steps) moved++;
     }
@@ -1147,7 +1183,15 @@ export class PaymentService {
       // A handler still at work says so (below); one that died is redelivered after this.
       ack_wait: nanos(15_000),
       filter_subject: filters.pipelineEvents({ region: this.#o.region }, "session_completed"),
-    }).catch(() => {});
+    }).catch((err) => {
+      // Already there (another instance made it): used as is. Anything else is said; reading the
+      // consumer below fails on its own if it is really missing.
+      if (isConsumerExists(err)) return;
+      this.#o.logger?.log("warn", "the payments consumer could not be made", {
+        stream,
+        error: String(err),
+      });
+    });
     const consumer = await jetstream(this.#nc).consumers.get(stream, "payments");
     let current: { stop(): void } | undefined;
     signal.addEventListener("abort", () => current?.stop(), { once: true });
@@ -1197,7 +1241,13 @@ export class PaymentService {
           await jetstream(this.#nc).publish(
             subjects.audit(this.#o.region, entry.action),
             auditEntry.encode(entry),
-          ).catch(() => {});
+          ).catch((err) =>
+            // The cart is refused all the same (and logged above); the audit entry is lost.
+            this.#o.logger?.log("warn", "cart refusal not audited", {
+              target: entry.target,
+              error: String(err),
+            })
+          );
           m.term();
           return;
         }
@@ -1242,16 +1292,33 @@ export class PaymentService {
         // Sessions are independent: several at once (a repeat of one is safe: compare-and-swap).
         const inflight = new Set<Promise<void>>();
         for await (const m of batch) {
-          const job: Promise<void> = handle(m).catch(() => {}).finally(() => inflight.delete(job));
+          const job: Promise<void> = handle(m).catch((err) =>
+            // Unacknowledged, the message comes again after the ack wait.
+            this.#o.logger?.log("error", "cart handling failed; it comes again", {
+              subject: m.subject,
+              error: String(err),
+            })
+          ).finally(() => inflight.delete(job));
           inflight.add(job);
           if (inflight.size >= limit) await Promise.race(inflight);
         }
         await Promise.all(inflight);
-      } catch {
-        if (!signal.aborted) await new Promise((r) => setTimeout(r, 500));
+      } catch (err) {
+        if (signal.aborted) break;
+        this.#o.logger?.log("warn", "door-session outcomes could not be fetched; trying again", {
+          stream,
+          error: String(err),
+        });
+        await new Promise((r) => setTimeout(r, 500));
       }
     }
   }
+}
+
+/** For a read whose "no such session" means "skip it": that is undefined, anything else throws. */
+function notFoundAsUndefined(e: unknown): undefined {
+  if (e instanceof PaymentNotFoundError) return undefined;
+  throw e;
 }
 
 /** A provider's hold id as a KV key (ids with other characters are hex-encoded). */

@@ -30,6 +30,7 @@ import type { PriceList } from "../../payments/mod.ts";
 import { buckets } from "../../protocol/mod.ts";
 import { putJson, RevisionConflictError } from "../fleet/mod.ts";
 import { getLatest, KvReplica, openKv } from "../nats/mod.ts";
+import type { Logger } from "../../runtime/mod.ts";
 
 /** Price list ids (and machine ids): 1-63 of a-z, 0-9 and '-'. */
 const LIST_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -135,6 +136,8 @@ export interface PriceBookOptions {
   readonly seed?: PriceList;
   /** Clock, Unix ms. Default `Date.now`. */
   readonly now?: () => number;
+  /** Where a revision's copy that could not be written is logged. */
+  readonly logger?: Logger;
 }
 
 interface StoredValue extends PriceListInput {
@@ -158,17 +161,21 @@ function checkId(what: string, id: string): string {
 const KEPT_REVISIONS = 256;
 
 function decodeList(bytes: Uint8Array): StoredValue | undefined {
+  let v: StoredValue | null;
   try {
-    const v = JSON.parse(new TextDecoder().decode(bytes)) as StoredValue;
-    return typeof v.id === "string" && PriceListInputSchema.safeParse({
+    v = JSON.parse(new TextDecoder().decode(bytes)) as StoredValue | null;
+  } catch (e) {
+    // Not JSON: not a price list (nothing else is stored under its keys).
+    if (!(e instanceof SyntaxError)) throw e;
+    return undefined;
+  }
+  return typeof v === "object" && v !== null && typeof v.id === "string" &&
+      PriceListInputSchema.safeParse({
         currency: v.currency,
         items: v.items,
       }).success
-      ? v
-      : undefined;
-  } catch {
-    return undefined;
-  }
+    ? v
+    : undefined;
 }
 
 /**
@@ -183,11 +190,18 @@ export class PriceBook implements PriceSource, AsyncDisposable {
   readonly #lists: KvReplica<StoredValue>;
   readonly #revisions = new Map<string, StoredPriceList>();
   readonly #now: () => number;
+  readonly #logger: Logger | undefined;
 
-  private constructor(kv: KV, lists: KvReplica<StoredValue>, now: () => number) {
+  private constructor(
+    kv: KV,
+    lists: KvReplica<StoredValue>,
+    now: () => number,
+    logger: Logger | undefined,
+  ) {
     this.#kv = kv;
     this.#lists = lists;
     this.#now = now;
+    this.#logger = logger;
   }
 
   /**
@@ -199,8 +213,13 @@ export class PriceBook implements PriceSource, AsyncDisposable {
     const kv = await openKv(nc, buckets.prices, { history: 64 });
     const book = new PriceBook(
       kv,
-      await KvReplica.open(kv, { prefix: "list.", decode: decodeList }),
+      await KvReplica.open(kv, {
+        prefix: "list.",
+        decode: decodeList,
+        ...(options.logger ? { logger: options.logger } : {}),
+      }),
       options.now ?? Date.now,
+      options.logger,
     );
     if (options.seed) await book.#seed(options.seed);
     return book;
@@ -275,7 +294,14 @@ export class PriceBook implements PriceSource, AsyncDisposable {
     const revision = await putJson(this.#kv, `list.${id}`, value, options.revision);
     // Each revision is also kept under its own key, for the sessions priced at it however often
     // the list changes after (the list's own history keeps its last 64).
-    await putJson(this.#kv, `rev.${id}.${revision}`, value).catch(() => {/* history has it */});
+    // Without the copy, the list's history has the revision (its last 64): said, not fatal.
+    await putJson(this.#kv, `rev.${id}.${revision}`, value).catch((e) =>
+      this.#logger?.log("warn", "a price list revision's copy could not be written", {
+        priceList: id,
+        revision,
+        error: String(e),
+      })
+    );
     // Listed by this instance at once (in another region, its replica follows the mirror).
     await this.#lists.caughtUp(id, revision);
     return { ...value, revision };

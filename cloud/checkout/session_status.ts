@@ -47,15 +47,17 @@ export async function serveSessionStatus(
   const jsm = await jetstreamManager(nc);
   const credentials = await openKv(nc, buckets.deviceCredentials, { history: 5 });
   const stream = streamName("PAYMENTS", options.region);
+  // Nothing stored reads as null; a read that fails propagates (the device gets no answer and
+  // asks again) rather than answer "none" or "open" for a session it cannot see.
   const event = async (sessionId: string, type: PaymentEventType) => {
     const m = await jsm.streams.getMessage(stream, {
       last_by_subj: subjects.payment({ region: options.region, sessionId }, type),
-    }).catch(() => null);
+    });
     const e = m ? parsePaymentEvent(m.data) : undefined;
     return m && e?.ok ? { seq: m.seq, value: e.value } : undefined;
   };
   const machineOf = async (deviceId: string) => {
-    const r = await credentials.get(deviceId).catch(() => null);
+    const r = await credentials.get(deviceId);
     return r?.operation === "PUT" ? r.json<{ machineId?: string }>().machineId : undefined;
   };
   const answer = async (msg: Msg): Promise<void> => {
@@ -63,7 +65,9 @@ export async function serveSessionStatus(
     let parsed;
     try {
       parsed = SessionStatusRequestSchema.safeParse(msg.json());
-    } catch {
+    } catch (e) {
+      // Not JSON: answered with no sessions, like any request that is not one.
+      if (!(e instanceof SyntaxError)) throw e;
       parsed = undefined;
     }
     const reply: SessionStatusReply = { sessions: {} };

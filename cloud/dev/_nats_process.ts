@@ -68,10 +68,32 @@ export function spawnNats(serverPath: string, args: string[]): NatsChild {
   const tail = new TailLines();
   const pumps = Promise.all([pump(child.stdout, tail), pump(child.stderr, tail)]);
   const exited = child.status.then(async (status) => {
-    await pumps.catch(() => {});
+    // Output that could not be read is said where the server's log is read (a failure's text).
+    await pumps.catch((e) => tail.push(`(nats-server output unreadable: ${String(e)})`));
     return status;
   });
   return { child, tail, exited };
+}
+
+/**
+ * Sends `signal` to `child` unless it has exited: Deno says so with a TypeError ("already
+ * terminated"), or ESRCH (NotFound) once it is reaped. Any other failure throws.
+ */
+export function signalIfRunning(child: Deno.ChildProcess, signal: Deno.Signal): void {
+  try {
+    child.kill(signal);
+  } catch (e) {
+    if (!(e instanceof TypeError) && !(e instanceof Deno.errors.NotFound)) throw e;
+  }
+}
+
+/** Removes `path` (with `options`); one that is not there is fine, any other failure throws. */
+export async function removeIfPresent(path: string, options?: Deno.RemoveOptions): Promise<void> {
+  try {
+    await Deno.remove(path, options);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
 }
 
 /** Waits until the server says it is ready, exits, or `timeoutMs` passes. */

@@ -17,7 +17,14 @@
 import { connectNats, type NatsTarget } from "../nats/mod.ts";
 import { ensurePrivateCa, issueServerCertificate, NatsAccounts } from "../provisioning/mod.ts";
 import { sleep, writePrivateFile } from "../../runtime/mod.ts";
-import { awaitReady, type NatsChild, spawnNats, type TailLines } from "./_nats_process.ts";
+import {
+  awaitReady,
+  type NatsChild,
+  removeIfPresent,
+  signalIfRunning,
+  spawnNats,
+  type TailLines,
+} from "./_nats_process.ts";
 
 /** Options of {@link startLocalNats}. */
 export interface LocalNatsOptions {
@@ -118,16 +125,22 @@ function processAlive(pid: number): boolean {
   try {
     Deno.kill(pid, "SIGCONT");
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    // No such process (ESRCH), or one that is not ours (EPERM, a reused pid): not our owner.
+    if (e instanceof Deno.errors.NotFound || e instanceof Deno.errors.PermissionDenied) {
+      return false;
+    }
+    throw e;
   }
 }
 
 function readCmdline(pid: number): string {
   try {
     return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
-  } catch {
-    return "";
+  } catch (e) {
+    // Gone meanwhile (or no /proc here): no command line to compare.
+    if (e instanceof Deno.errors.NotFound) return "";
+    throw e;
   }
 }
 
@@ -215,11 +228,7 @@ export class LocalNats implements NatsEndpoint {
     this.#child = init.child;
     this.#ownerFile = init.ownerFile;
     this.exited = init.exited;
-    this.#onUnload = () => {
-      try {
-        this.#child.kill("SIGTERM");
-      } catch { /* already gone */ }
-    };
+    this.#onUnload = () => signalIfRunning(this.#child, "SIGTERM");
     globalThis.addEventListener("unload", this.#onUnload);
   }
 
@@ -243,20 +252,14 @@ export class LocalNats implements NatsEndpoint {
   stop(): Promise<void> {
     this.#stopping ??= (async () => {
       globalThis.removeEventListener("unload", this.#onUnload);
-      try {
-        this.#child.kill("SIGTERM");
-      } catch { /* already exited */ }
-      const timer = setTimeout(() => {
-        try {
-          this.#child.kill("SIGKILL");
-        } catch { /* exited meanwhile */ }
-      }, 5000);
+      signalIfRunning(this.#child, "SIGTERM");
+      const timer = setTimeout(() => signalIfRunning(this.#child, "SIGKILL"), 5000);
       try {
         await this.exited;
       } finally {
         clearTimeout(timer);
       }
-      await Deno.remove(this.#ownerFile).catch(() => {});
+      await removeIfPresent(this.#ownerFile); // another stop may have removed it
     })();
     return this.#stopping;
   }
@@ -356,9 +359,7 @@ export async function startLocalNats(options: LocalNatsOptions = {}): Promise<Lo
       options.signal?.addEventListener("abort", () => nats.stop(), { once: true });
       return nats;
     }
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
+    signalIfRunning(child, "SIGKILL");
     await exited;
     if (tail.find(/address already in use/)) {
       lastError = new NatsStartError(`Cannot start nats-server: port ${port} was taken`);
@@ -383,8 +384,9 @@ export function localNatsTarget(): NatsTarget {
     try {
       Deno.statSync(file);
       return file;
-    } catch {
-      return undefined;
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return undefined; // not installed here
+      throw e;
     }
   };
   const url = Deno.env.get("NATS_URL");

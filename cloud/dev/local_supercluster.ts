@@ -21,7 +21,13 @@
  */
 import { jetstreamManager } from "@nats-io/jetstream";
 import { writePrivateFile } from "../../runtime/mod.ts";
-import { awaitReady, type NatsChild, spawnNats } from "./_nats_process.ts";
+import {
+  awaitReady,
+  type NatsChild,
+  removeIfPresent,
+  signalIfRunning,
+  spawnNats,
+} from "./_nats_process.ts";
 import { ensurePrivateCa, issueServerCertificate, NatsAccounts } from "../provisioning/mod.ts";
 import {
   connectNats,
@@ -101,11 +107,7 @@ export class LocalSupercluster implements AsyncDisposable {
     if (init.caFile) this.caFile = init.caFile;
     if (init.accounts) this.accounts = init.accounts;
     this.#onUnload = () => {
-      for (const r of this.#running.values()) {
-        try {
-          r.child.kill("SIGKILL");
-        } catch { /* gone */ }
-      }
+      for (const r of this.#running.values()) signalIfRunning(r.child, "SIGKILL");
     };
     globalThis.addEventListener("unload", this.#onUnload);
   }
@@ -180,6 +182,7 @@ export class LocalSupercluster implements AsyncDisposable {
     }
     const running: Running = spawned;
     this.#running.set(name, running);
+    // `exited` does not reject (unreadable output goes to the server's log tail).
     void spawned.exited.then(() => {
       if (this.#running.get(name) === running) this.#running.delete(name);
     });
@@ -200,14 +203,8 @@ export class LocalSupercluster implements AsyncDisposable {
     const r = this.#running.get(name);
     if (!r) return Promise.resolve();
     r.stopping ??= (async () => {
-      try {
-        r.child.kill(signal);
-      } catch { /* exited */ }
-      const timer = setTimeout(() => {
-        try {
-          r.child.kill("SIGKILL");
-        } catch { /* exited */ }
-      }, 10_000);
+      signalIfRunning(r.child, signal);
+      const timer = setTimeout(() => signalIfRunning(r.child, "SIGKILL"), 10_000);
       try {
         await r.exited;
       } finally {
@@ -334,7 +331,7 @@ export async function startLocalSupercluster(
     await sc.stop();
     // A port taken between the plan and the start (another process): plan again.
     if ((options.attempt ?? 0) < 3 && /address already in use/.test(String(e))) {
-      await Deno.remove(root, { recursive: true }).catch(() => {});
+      await removeIfPresent(root, { recursive: true });
       return await startLocalSupercluster({ ...options, attempt: (options.attempt ?? 0) + 1 });
     }
     throw e;

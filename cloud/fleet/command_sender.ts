@@ -38,6 +38,7 @@ import {
 import { loadCommandKey } from "../provisioning/mod.ts";
 import type { CommandRecord } from "./fleet_model.ts";
 import { putJson } from "./fleet_state.ts";
+import type { Logger } from "../../runtime/mod.ts";
 
 /** A command to send. */
 export interface CommandSpec {
@@ -80,16 +81,22 @@ export class CommandSender {
   readonly #nc: NatsConnection;
   readonly #commands: KV;
   readonly #service: KV;
+  readonly #logger: Logger | undefined;
   #key: Promise<SigningKey> | undefined;
 
   /**
    * A sender over a connection, the commands bucket and the service bucket (which holds the
    * key that signs every command).
    */
-  constructor(nc: NatsConnection, buckets: { commands: KV; service: KV }) {
+  constructor(
+    nc: NatsConnection,
+    buckets: { commands: KV; service: KV },
+    options: { readonly logger?: Logger } = {},
+  ) {
     this.#nc = nc;
     this.#commands = buckets.commands;
     this.#service = buckets.service;
+    this.#logger = options.logger;
   }
 
   #signingKey(): Promise<SigningKey> {
@@ -192,7 +199,15 @@ export class CommandSender {
         updatedAt: Date.now(),
       };
     }
-    await putJson(this.#commands, record.id, done).catch(() => {});
+    // The caller gets the outcome all the same; the stored record stays `sent`: said.
+    await putJson(this.#commands, record.id, done).catch((e) =>
+      this.#logger?.log("warn", "a command's outcome could not be stored", {
+        commandId: record.id,
+        device: spec.deviceId,
+        status: done.status,
+        error: String(e),
+      })
+    );
     return done;
   }
 }

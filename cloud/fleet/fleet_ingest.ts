@@ -23,7 +23,12 @@ import {
   type Telemetry,
 } from "../../protocol/mod.ts";
 import type { AlertRecord, DeviceStatus } from "./fleet_model.ts";
-import { type FleetState, putJson, RevisionConflictError } from "./fleet_state.ts";
+import {
+  type FleetState,
+  isRevisionConflict,
+  putJson,
+  RevisionConflictError,
+} from "./fleet_state.ts";
 import type { Logger } from "../../runtime/mod.ts";
 
 /** Options of {@link FleetIngest}. */
@@ -112,7 +117,12 @@ export class FleetIngest {
         ),
     }));
     this.#sweep = setInterval(
-      () => void this.#sweepOffline(),
+      () =>
+        void this.#sweepOffline().catch((e) =>
+          this.#o.logger?.log("warn", "offline sweep failed; again next sweep", {
+            error: String(e),
+          })
+        ),
       Math.max(100, Math.min(5000, this.#o.offlineAfterMs / 6)),
     );
   }
@@ -313,8 +323,10 @@ export class FleetIngest {
     if (!current) return;
     try {
       await this.#state.alerts.delete(key, { previousSeq: current.revision });
-    } catch {
-      return; // changed or cleared by another instance meanwhile: it reports that, not us
+    } catch (e) {
+      // Changed or cleared by another instance meanwhile: it reports that, not us.
+      if (isRevisionConflict(e)) return;
+      throw e;
     }
     this.counters.alertsCleared++;
     await this.#publishAlert({
@@ -344,7 +356,12 @@ export class FleetIngest {
     for (const [, entry] of this.#state.raised.entries()) {
       const a = entry.value;
       if (a.kind === "offline" && this.#state.statuses.get(a.deviceId)?.value.status === "online") {
-        await this.#clear("offline", a.deviceId).catch(() => {});
+        await this.#clear("offline", a.deviceId).catch((e) =>
+          this.#o.logger?.log("warn", "offline alert not cleared; again next sweep", {
+            device: a.deviceId,
+            error: String(e),
+          })
+        );
       }
     }
     const silent: Array<[string, { value: DeviceStatus; revision: number }]> = [];
@@ -393,7 +410,10 @@ export class FleetIngest {
       "warning",
       `no heartbeat for ${Math.round((now - s.lastSeen) / 1000)} s`,
       now - s.lastSeen,
-    ).catch(() => {});
+    ).catch((e) =>
+      // Marked offline all the same (its status says so); only the alert is missing: said.
+      this.#o.logger?.log("warn", "offline alert not raised", { device: id, error: String(e) })
+    );
   }
 
   /** Stops consuming. */

@@ -120,7 +120,9 @@ export function decodeStatus(bytes: Uint8Array): DeviceStatus | undefined {
       Number.isInteger(v.lastSeen) && Number.isInteger(v.since) && typeof v.region === "string" &&
       typeof v.machineId === "string" && typeof v.appVersion === "string";
     return ok ? v as DeviceStatus : undefined;
-  } catch {
+  } catch (e) {
+    // Not JSON: not a status the ingest wrote (skipped).
+    if (!(e instanceof SyntaxError)) throw e;
     return undefined;
   }
 }
@@ -134,7 +136,9 @@ export function decodeWith<T>(schema: z.ZodType<T>): (bytes: Uint8Array) => T | 
     try {
       const r = schema.safeParse(JSON.parse(decoder.decode(bytes)));
       return r.success ? r.data : undefined;
-    } catch {
+    } catch (e) {
+      // Not JSON: it does not fit either.
+      if (!(e instanceof SyntaxError)) throw e;
       return undefined;
     }
   };

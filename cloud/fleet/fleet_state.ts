@@ -5,9 +5,10 @@
  *
  * @module
  */
-import { KvReplica, openKv } from "../nats/mod.ts";
+import { isRevisionConflict, KvReplica, openKv } from "../nats/mod.ts";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import type { Logger } from "../../runtime/mod.ts";
 import { buckets } from "../../protocol/mod.ts";
 import {
   type AlertRecord,
@@ -35,10 +36,7 @@ export class RevisionConflictError extends Error {
 
 const encoder = new TextEncoder();
 
-/** Whether a KV write failed because the key changed (or exists) since the revision given. */
-export function isRevisionConflict(e: unknown): boolean {
-  return /wrong last sequence|key exists|10071/i.test(String((e as Error)?.message ?? e));
-}
+export { isRevisionConflict };
 
 /** Writes `value` at `key`: create when `revision` is 0, compare-and-swap when positive, plain put when undefined. */
 export async function putJson(
@@ -88,7 +86,11 @@ export class FleetState implements AsyncDisposable {
   ) {}
 
   /** Opens (creating when missing) the buckets and loads the replicas. */
-  static async open(nc: NatsConnection): Promise<FleetState> {
+  static async open(
+    nc: NatsConnection,
+    options: { readonly logger?: Logger } = {},
+  ): Promise<FleetState> {
+    const logger = options.logger ? { logger: options.logger } : {};
     const [registry, status, commands, alerts, service] = await Promise.all([
       openKv(nc, buckets.registry, { history: 5 }),
       openKv(nc, buckets.status, { history: 1 }),
@@ -97,10 +99,18 @@ export class FleetState implements AsyncDisposable {
       openKv(nc, buckets.service, { history: 1 }),
     ]);
     const [devices, groups, statuses, raised] = await Promise.all([
-      KvReplica.open(registry, { prefix: "device.", decode: decodeWith(DeviceRecordSchema) }),
-      KvReplica.open(registry, { prefix: "group.", decode: decodeWith(GroupRecordSchema) }),
-      KvReplica.open(status, { decode: decodeStatus }),
-      KvReplica.open(alerts, { decode: decodeWith(AlertRecordSchema) }),
+      KvReplica.open(registry, {
+        prefix: "device.",
+        decode: decodeWith(DeviceRecordSchema),
+        ...logger,
+      }),
+      KvReplica.open(registry, {
+        prefix: "group.",
+        decode: decodeWith(GroupRecordSchema),
+        ...logger,
+      }),
+      KvReplica.open(status, { decode: decodeStatus, ...logger }),
+      KvReplica.open(alerts, { decode: decodeWith(AlertRecordSchema), ...logger }),
     ]);
     return new FleetState(
       registry,

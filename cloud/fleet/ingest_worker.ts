@@ -9,6 +9,7 @@ import { jsonLogger } from "../../runtime/mod.ts";
 import { connectNats, type RegionLayout, useRegionLayout } from "../nats/mod.ts";
 import { FleetIngest, type IngestCounters } from "./fleet_ingest.ts";
 import { FleetState } from "./fleet_state.ts";
+import { errors } from "@nats-io/nats-core";
 
 /** Messages from the main thread. */
 export type IngestWorkerRequest =
@@ -50,14 +51,15 @@ scope.onmessage = async (e) => {
         ...(msg.caFile ? { caFile: msg.caFile } : {}),
       }, { name: `vendstream-ingest-${msg.region}` });
       useRegionLayout(nc, msg.layout);
-      const state = await FleetState.open(nc);
+      const logger = jsonLogger("cloud-ingest");
+      const state = await FleetState.open(nc, { logger });
       const ingest = new FleetIngest(nc, state, {
         region: msg.region,
         offlineAfterMs: msg.offlineAfterMs,
         ...(msg.temperatureLimitC !== undefined
           ? { temperatureLimitC: msg.temperatureLimitC }
           : {}),
-        logger: jsonLogger("cloud-ingest"),
+        logger,
       });
       await ingest.ready();
       const timer = setInterval(
@@ -68,7 +70,15 @@ scope.onmessage = async (e) => {
         clearInterval(timer);
         await ingest.stop();
         await state[Symbol.asyncDispose]();
-        await nc.drain().catch(() => nc.close());
+        await nc.drain().catch((e) => {
+          // Closed already (the server went away): nothing to drain. Anything else is said.
+          if (!(e instanceof errors.ClosedConnectionError)) {
+            logger.log("warn", "draining the NATS connection failed; closing it", {
+              error: String(e),
+            });
+          }
+          return nc.close();
+        });
       };
       scope.postMessage({ type: "ready" });
     } catch (err) {

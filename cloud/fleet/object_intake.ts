@@ -92,8 +92,8 @@ export async function serveObjectCommits(
     const stream = objectStreamOf(bucket);
     const metaSubject = `$O.${bucket}.M.${Base64UrlPaddedCodec.encode(c.name)}`;
     const digest = digestOf(c.sha256);
-    const previous = await jsm.streams.getMessage(stream, { last_by_subj: metaSubject })
-      .catch(() => null);
+    // None is null; a read that fails propagates (logged; the device, unanswered, commits again).
+    const previous = await jsm.streams.getMessage(stream, { last_by_subj: metaSubject });
     const prevInfo = previous ? previous.json<{ nuid?: string; digest?: string }>() : undefined;
     // Checked even when repeated (a lost reply): the chunks may have been lost meanwhile.
     const checked = await checkChunks(c, bucket);
@@ -101,7 +101,14 @@ export async function serveObjectCommits(
       if (checked.reason === "corrupt" || checked.reason === "incomplete") {
         // The device sends it again under a new nuid (it commits only after sending every
         // chunk): these chunks are garbage.
-        await jsm.streams.purge(stream, { filter: `$O.${bucket}.C.${c.nuid}` }).catch(() => {});
+        await jsm.streams.purge(stream, { filter: `$O.${bucket}.C.${c.nuid}` }).catch((e) =>
+          // Garbage left behind (the bucket's limits age it out); the device is answered.
+          options.logger?.log("warn", "refused chunks not purged", {
+            deviceId,
+            name: c.name,
+            error: String(e),
+          })
+        );
       }
       return reply(checked);
     }
@@ -124,7 +131,14 @@ export async function serveObjectCommits(
     if (prevInfo?.nuid && prevInfo.nuid !== c.nuid) {
       // The rollup replaced the old metadata; its chunks are garbage now.
       await jsm.streams.purge(stream, { filter: `$O.${bucket}.C.${prevInfo.nuid}` })
-        .catch(() => {});
+        .catch((e) =>
+          // Garbage left behind; the commit itself is done.
+          options.logger?.log("warn", "replaced chunks not purged", {
+            deviceId,
+            name: c.name,
+            error: String(e),
+          })
+        );
     }
     reply({ ok: true, size: c.size, sha256: c.sha256 });
   }
@@ -138,8 +152,9 @@ export async function serveObjectCommits(
     let seq = 0;
     let stored = 0;
     for (; stored < c.chunks; stored++) {
-      const m = await jsm.direct.getMessage(stream, { seq, next_by_subj: chunkSubject })
-        .catch(() => null);
+      // No (more) chunk is null. A read that fails propagates: it must not pass for
+      // "incomplete", whose chunks are purged.
+      const m = await jsm.direct.getMessage(stream, { seq, next_by_subj: chunkSubject });
       if (!m) break;
       hash.update(m.data);
       size += m.data.length;
@@ -153,8 +168,7 @@ export async function serveObjectCommits(
         storedChunks: stored,
       };
     }
-    const extra = await jsm.direct.getMessage(stream, { seq, next_by_subj: chunkSubject })
-      .catch(() => null);
+    const extra = await jsm.direct.getMessage(stream, { seq, next_by_subj: chunkSubject });
     const sha = hash.digest("hex");
     if (extra || size !== c.size || sha !== c.sha256) {
       return {

@@ -100,15 +100,18 @@ export function summarize(
 }
 
 function decode(bytes: Uint8Array): RegionSummary | undefined {
+  let v: RegionSummary | null;
   try {
-    const v = JSON.parse(new TextDecoder().decode(bytes)) as RegionSummary;
-    return typeof v.region === "string" && Number.isInteger(v.devices) &&
-        Number.isInteger(v.online) && typeof v.homes === "object" && Number.isFinite(v.at)
-      ? v
-      : undefined;
-  } catch {
+    v = JSON.parse(new TextDecoder().decode(bytes)) as RegionSummary | null;
+  } catch (e) {
+    // Not JSON: not a summary (skipped, like one that does not fit).
+    if (!(e instanceof SyntaxError)) throw e;
     return undefined;
   }
+  return typeof v?.region === "string" && Number.isInteger(v.devices) &&
+      Number.isInteger(v.online) && typeof v.homes === "object" && Number.isFinite(v.at)
+    ? v
+    : undefined;
 }
 
 /** Writes this region's summary every few seconds and reads every region's. */
@@ -124,6 +127,7 @@ export class RegionSummaries implements AsyncDisposable {
     this.#o = options;
     this.#kv = kv;
     this.#replica = replica;
+    // #write never rejects: a failed write is logged there.
     this.#timer = setInterval(() => void this.#write(), options.everyMs ?? 5000);
   }
 
@@ -137,7 +141,11 @@ export class RegionSummaries implements AsyncDisposable {
       throw new RangeError(`Invalid summary period ${every} ms (expected at least 100)`);
     }
     const kv = await openKv(nc, buckets.regionSummaries, { history: 1 });
-    const summaries = new RegionSummaries(options, kv, await KvReplica.open(kv, { decode }));
+    const replica = await KvReplica.open(kv, {
+      decode,
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    const summaries = new RegionSummaries(options, kv, replica);
     await summaries.#write();
     return summaries;
   }

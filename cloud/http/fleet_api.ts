@@ -56,6 +56,7 @@ import {
 import type { ComponentRegistry, DeploymentService } from "../updates/mod.ts";
 import type { DeviceProvisioning } from "../provisioning/mod.ts";
 import { ApiError } from "./problem.ts";
+import type { Logger } from "../../runtime/mod.ts";
 
 /** What the fleet routes need. */
 export interface FleetDeps {
@@ -87,6 +88,8 @@ export interface FleetDeps {
   readonly prices?: PriceBook;
   /** Every region's device counts (`GET /regions` shows only this one's without it). */
   readonly summaries?: RegionSummaries;
+  /** Where failures that do not fail a request are logged. */
+  readonly logger?: Logger;
 }
 
 /** Variables the middleware sets on each request. */
@@ -231,7 +234,7 @@ function afterCursor(cursor: string | undefined): string {
 /** Adds the fleet routes to `app`. */
 export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
   const { state } = deps;
-  const commands = new CommandSender(deps.nc, state);
+  const commands = new CommandSender(deps.nc, state, deps.logger ? { logger: deps.logger } : {});
   // Sorted device ids, overall and per status, rebuilt only after membership changes.
   let sorted: string[] | undefined;
   const members = new Map<string, Set<string>>([["online", new Set()], ["offline", new Set()]]);
@@ -908,7 +911,8 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
         seq <= info.state.last_seq && items.length < limit;
         seq++
       ) {
-        const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        // A deleted entry is null (skipped); a read that fails propagates.
+        const m = await jsm.streams.getMessage(stream, { seq });
         if (!m) continue;
         const e = parseAuditEntry(m.data);
         if (e.ok) items.push({ seq, entry: plain(e.value) });

@@ -120,7 +120,9 @@ export function updateRoutes(app: OpenAPIHono<FleetEnv>, deps: UpdateDeps): void
             name: a.name,
             data: Uint8Array.from(atob(a.base64), (ch) => ch.charCodeAt(0)),
           });
-        } catch {
+        } catch (e) {
+          // atob's InvalidCharacterError; anything else is not the request's fault.
+          if (!(e instanceof DOMException)) throw e;
           throw new ApiError(400, "Refused", `Artifact ${i} is not base64`, {
             field: `body.artifacts[${i}].base64`,
           });

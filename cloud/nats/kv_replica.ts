@@ -6,6 +6,7 @@
  * @module
  */
 import type { KV } from "@nats-io/kv";
+import type { Logger } from "../../runtime/mod.ts";
 
 /** A value and the bucket revision it was read at. */
 export interface Versioned<T> {
@@ -24,19 +25,29 @@ export class KvReplica<T> implements AsyncDisposable {
   readonly #decode: (bytes: Uint8Array) => T | undefined;
   #stop: (() => void) | undefined;
   #listeners = new Set<(key: string, entry: Versioned<T> | undefined) => void>();
+  readonly #logger: Logger | undefined;
 
-  private constructor(kv: KV, prefix: string, decode: (bytes: Uint8Array) => T | undefined) {
+  private constructor(
+    kv: KV,
+    prefix: string,
+    decode: (bytes: Uint8Array) => T | undefined,
+    logger: Logger | undefined,
+  ) {
     this.#kv = kv;
     this.#prefix = prefix;
     this.#decode = decode;
+    this.#logger = logger;
   }
 
-  /** Opens the replica; resolves once the bucket's current content is loaded. */
+  /**
+   * Opens the replica; resolves once the bucket's current content is loaded. `logger` is told
+   * when the replica stops following the bucket on an error (a decoder or listener that threw).
+   */
   static async open<T>(
     kv: KV,
-    options: { prefix?: string; decode: (bytes: Uint8Array) => T | undefined },
+    options: { prefix?: string; decode: (bytes: Uint8Array) => T | undefined; logger?: Logger },
   ): Promise<KvReplica<T>> {
-    const r = new KvReplica<T>(kv, options.prefix ?? "", options.decode);
+    const r = new KvReplica<T>(kv, options.prefix ?? "", options.decode, options.logger);
     await r.#start();
     return r;
   }
@@ -68,7 +79,14 @@ export class KvReplica<T> implements AsyncDisposable {
           loaded();
         }
       }
-    })().catch(() => {});
+    })().catch((e) =>
+      // Unexpected (a decoder or listener that threw): the replica is stale from here on.
+      this.#logger?.log("error", "a KV replica stopped following its bucket", {
+        bucket: (this.#kv as Partial<{ bucket: string }>).bucket, // nats.js's KV has its name
+        prefix: this.#prefix,
+        error: String(e),
+      })
+    );
     // With no matching key the watcher delivers nothing at all: check for one.
     let any = false;
     for await (const _ of await this.#kv.keys(this.#prefix ? `${this.#prefix}>` : ">")) {

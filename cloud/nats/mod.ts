@@ -56,4 +56,9 @@ export {
   type SuperclusterServer,
   WITNESS_CLUSTER,
 } from "./supercluster.ts";
-export { isTransientNatsError } from "./transient_error.ts";
+export {
+  isConsumerExists,
+  isRevisionConflict,
+  isStreamNotFound,
+  isTransientNatsError,
+} from "./transient_error.ts";

@@ -36,12 +36,12 @@ export interface ConnectNatsOptions {
   reconnect?: boolean;
   /**
    * A `.creds` file (user JWT and seed), read again at every reconnect so rotated credentials
-   * take effect. Default: the endpoint's, else the `NATS_CREDS` environment variable.
+   * take effect. Default: the endpoint's (none when `target` is a URL).
    */
   credentialsFile?: string;
   /**
-   * The CA that signed the server's certificate (TLS). Default: the endpoint's, else the
-   * `NATS_CA` environment variable.
+   * The CA that signed the server's certificate (TLS). Default: the endpoint's (none when
+   * `target` is a URL).
    */
   caFile?: string;
   /** Prefix of reply inboxes (a device's must be its own). */
@@ -72,10 +72,8 @@ export async function connectNats(
 ): Promise<NatsConnection> {
   const url = typeof target === "string" ? target : target.url;
   const credentialsFile = options.credentialsFile ??
-    (typeof target === "string" ? undefined : target.credentialsFile) ??
-    Deno.env.get("NATS_CREDS");
-  const caFile = options.caFile ?? (typeof target === "string" ? undefined : target.caFile) ??
-    Deno.env.get("NATS_CA");
+    (typeof target === "string" ? undefined : target.credentialsFile);
+  const caFile = options.caFile ?? (typeof target === "string" ? undefined : target.caFile);
   const servers = url.split(",").map((s) => s.trim());
   const bad = servers.find((s) => !URL_PATTERN.test(s));
   if (bad !== undefined) {
@@ -105,6 +103,9 @@ export async function connectNats(
   try {
     return await Promise.race([attempt, aborted]);
   } catch (cause) {
+    // The abandoned attempt: a connection that comes late is closed. What this catches is that
+    // attempt's own failure, already reported here as the cause (or one after the deadline that
+    // no one waits for), or the late connection's close: nothing more to say.
     attempt.then((nc) => nc.close()).catch(() => {});
     const reason = deadline.aborted
       ? `no answer within ${timeoutMs} ms`

@@ -261,7 +261,12 @@ export async function openRegionObjectStore(
     throw new TypeError(`Cannot open region ${region}'s "${bucket}": it is not a regional bucket`);
   }
   if (region === regionLayout(nc).region) return await openObjectStore(nc, bucket);
-  return await new Objm(nc).open(bucketIn(bucket, region)).catch(() => undefined);
+  return await new Objm(nc).open(bucketIn(bucket, region)).catch((e) => {
+    // The two conditions above: no such store there ("object store not found", nats.js's own
+    // words), or a region that does not answer (down, or its gateway cut). Anything else throws.
+    if (isTransientNatsError(e) || /object store not found/i.test(String(e))) return undefined;
+    throw e;
+  });
 }
 
 /**

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { JetStreamApiError } from "@nats-io/jetstream";
 
 const TRANSIENT_NAMES = new Set([
   "TimeoutError",
@@ -26,6 +27,19 @@ const TRANSIENT_NAMES = new Set([
 /** True when `e` says the stream asked for does not exist (JetStream's "stream not found"). */
 export function isStreamNotFound(e: unknown): boolean {
   return e instanceof Error && /stream not found/i.test(e.message);
+}
+
+/** Whether a KV write failed because the key changed (or exists) since the revision given. */
+export function isRevisionConflict(e: unknown): boolean {
+  return /wrong last sequence|key exists|10071/i.test(String((e as Error)?.message ?? e));
+}
+
+/**
+ * True when `e` is JetStream refusing to create a durable consumer that is there already
+ * (10148: the name exists with another config; 10013: the name is in use).
+ */
+export function isConsumerExists(e: unknown): boolean {
+  return e instanceof JetStreamApiError && (e.code === 10148 || e.code === 10013);
 }
 
 /** True when `e` (or its cause) is a NATS error that a later attempt may not meet. */

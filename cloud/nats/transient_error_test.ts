@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { errors } from "@nats-io/nats-core";
-import { isStreamNotFound, isTransientNatsError } from "./transient_error.ts";
+import { JetStreamApiError } from "@nats-io/jetstream";
+import {
+  isConsumerExists,
+  isRevisionConflict,
+  isStreamNotFound,
+  isTransientNatsError,
+} from "./transient_error.ts";
 
 Deno.test("isTransientNatsError knows a timeout and no responders, not a plain error", () => {
   assert.equal(isTransientNatsError(new errors.TimeoutError()), true);
@@ -19,4 +25,22 @@ Deno.test("isStreamNotFound knows JetStream's missing stream, and nothing else",
   assert.equal(isStreamNotFound(new Error("stream not found")), true);
   assert.equal(isStreamNotFound(new Error("consumer not found")), false);
   assert.equal(isStreamNotFound("stream not found"), false);
+});
+
+const apiError = (err_code: number, description: string) =>
+  new JetStreamApiError({ code: 400, err_code, description });
+
+Deno.test("isConsumerExists knows JetStream's existing consumer, and nothing else", () => {
+  assert.equal(isConsumerExists(apiError(10148, "consumer already exists")), true);
+  assert.equal(isConsumerExists(apiError(10013, "consumer name already in use")), true);
+  assert.equal(isConsumerExists(apiError(10059, "stream not found")), false);
+  assert.equal(isConsumerExists(new errors.TimeoutError()), false);
+  assert.equal(isConsumerExists(new Error("consumer already exists")), false, "only the API's");
+});
+
+Deno.test("isRevisionConflict knows a lost compare-and-swap, not a timeout", () => {
+  assert.equal(isRevisionConflict(apiError(10071, "wrong last sequence: 7")), true);
+  assert.equal(isRevisionConflict(new Error("wrong last sequence: 3")), true);
+  assert.equal(isRevisionConflict(new errors.TimeoutError()), false);
+  assert.equal(isRevisionConflict(apiError(10059, "stream not found")), false);
 });

@@ -16,6 +16,7 @@
  */
 import type { KV } from "@nats-io/kv";
 import { generateSigningKey, importSigningKey, type SigningKey } from "../../protocol/mod.ts";
+import { isRevisionConflict } from "../nats/mod.ts";
 
 const KEY = "commands.signing_key";
 
@@ -28,8 +29,9 @@ export async function loadCommandKey(service: KV): Promise<SigningKey> {
     try {
       await service.create(KEY, JSON.stringify(made.privateJwk));
       return made;
-    } catch {
-      // Another instance made it first: read theirs.
+    } catch (e) {
+      // Another instance made it first: read theirs. Anything else propagates.
+      if (!isRevisionConflict(e)) throw e;
     }
   }
   throw new Error(`Cannot create or read the command signing key "${KEY}"`);

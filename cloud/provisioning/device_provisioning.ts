@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { openKv } from "../nats/mod.ts";
+import { isRevisionConflict, openKv } from "../nats/mod.ts";
 import { jetstream } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
@@ -168,6 +168,7 @@ export class DeviceProvisioning {
     try {
       await this.#kv.batches.create(batch.batchId, JSON.stringify(batch));
     } catch (cause) {
+      if (!isRevisionConflict(cause)) throw cause; // only "exists" is "exists already"
       throw new ProvisioningError(`Batch "${batch.batchId}" exists already`, { cause });
     }
     const claim = await this.#accounts.claimCredentials(batch.batchId, {
@@ -200,6 +201,8 @@ export class DeviceProvisioning {
       try {
         await this.#kv.credentials.update(deviceId, JSON.stringify(revoked), e.revision);
       } catch (cause) {
+        // Changed meanwhile (a renewal): read it again. Anything else propagates.
+        if (!isRevisionConflict(cause)) throw cause;
         if (attempt < 5) continue;
         throw new ProvisioningError(`Cannot revoke "${deviceId}": it keeps changing`, { cause });
       }
@@ -211,8 +214,21 @@ export class DeviceProvisioning {
   /** Answers nonce, claim and renewal requests until the signal aborts; resolves once subscribed. */
   async serve(options: { signal?: AbortSignal } = {}): Promise<void> {
     const handle = (fn: (msg: Msg) => Promise<ProvisioningReply>) => (_e: unknown, msg: Msg) => {
-      fn(msg).catch((e) => ({ ok: false as const, error: (e as Error).message.slice(0, 500) }))
-        .then((reply) => msg.respond(JSON.stringify(reply)));
+      fn(msg).catch((e) => {
+        // The device is told (and asks again); the cloud's log says it too.
+        this.#o.logger?.log("warn", "provisioning request failed", {
+          subject: msg.subject,
+          error: String(e),
+        });
+        return { ok: false as const, error: (e as Error).message.slice(0, 500) };
+      })
+        .then((reply) => msg.respond(JSON.stringify(reply)))
+        .catch((e) =>
+          this.#o.logger?.log("warn", "provisioning reply not sent", {
+            subject: msg.subject,
+            error: String(e),
+          })
+        );
     };
     const subs = [
       this.#nc.subscribe(filters.provisionNonces(), {
@@ -269,7 +285,9 @@ export class DeviceProvisioning {
     }
     try {
       await this.#kv.nonces.delete(c.nonce, { previousSeq: n!.revision });
-    } catch {
+    } catch (e) {
+      // Used meanwhile (another claim won the race). Anything else propagates.
+      if (!isRevisionConflict(e)) throw e;
       return await this.#refuse(target, "the nonce is unknown, used or stale");
     }
     let signed = false;
@@ -278,7 +296,10 @@ export class DeviceProvisioning {
         new TextEncoder().encode(c.nonce),
         fromBase64Url(c.signature),
       );
-    } catch { /* not a key or signature: refused below */ }
+    } catch {
+      // The try holds only the decoding of the device's own input (nkeys, base64, the
+      // signature's size): whatever it throws, that is not a key or signature: refused below.
+    }
     if (!signed) {
       return await this.#refuse(target, `the nonce is not signed by ${c.publicKey}`);
     }
@@ -288,7 +309,8 @@ export class DeviceProvisioning {
         `${batchId}.${c.serial}`,
         JSON.stringify({ publicKey: c.publicKey, at: Date.now() }),
       );
-    } catch {
+    } catch (e) {
+      if (!isRevisionConflict(e)) throw e; // only "exists" is "claimed already"
       return await this.#refuse(target, `serial "${c.serial}" was claimed already`);
     }
     const peers = batch.devices
@@ -329,7 +351,15 @@ export class DeviceProvisioning {
         createdAt: now,
         updatedAt: now,
       }),
-    ).catch(() => {});
+    ).catch((e) => {
+      // An operator's existing record is kept. Any other failure is said: the device has its
+      // credentials (its claim is spent) but the registry does not list it.
+      if (isRevisionConflict(e)) return;
+      this.#o.logger?.log("error", "a provisioned device could not be registered", {
+        device: device.deviceId,
+        error: String(e),
+      });
+    });
     await this.#audit({
       action: "device.provisioned",
       target: `device/${device.deviceId}`,
@@ -413,6 +443,13 @@ export class DeviceProvisioning {
     await jetstream(this.#nc).publish(
       subjects.audit(this.#o.region, entry.action),
       auditEntry.encode(entry),
-    ).catch(() => {});
+    ).catch((err) =>
+      // What was done stands; the lost audit entry is said.
+      this.#o.logger?.log("warn", "provisioning audit entry not published", {
+        action: e.action,
+        target: e.target,
+        error: String(err),
+      })
+    );
   }
 }

@@ -18,6 +18,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type AuditEntry, auditEntry, newEnvelope, subjects } from "../../protocol/mod.ts";
+import type { Logger } from "../../runtime/mod.ts";
 
 /** A refusal read from a server log line. */
 export interface NatsRefusal {
@@ -68,6 +69,8 @@ export interface NatsRefusalAuditOptions {
   readonly region: string;
   /** Told of each refusal written (tests, metrics). */
   readonly onRefusal?: (refusal: NatsRefusal) => void;
+  /** Where a refusal that could not be written is logged. */
+  readonly logger?: Logger;
 }
 
 /** Writes an audit entry for each refusal the server logs; returns a function that stops it. */
@@ -98,6 +101,14 @@ export function auditNatsRefusals(
     js.publish(
       subjects.audit(options.region, entry.action),
       auditEntry.encode(entry),
-    ).then(() => options.onRefusal?.(refusal), () => {});
+    ).then(
+      () => options.onRefusal?.(refusal),
+      (e) =>
+        // The server refused all the same; only its audit entry is lost: said.
+        options.logger?.log("warn", "a NATS refusal was not audited", {
+          action: entry.action,
+          error: String(e),
+        }),
+    );
   });
 }

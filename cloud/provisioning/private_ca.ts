@@ -184,7 +184,10 @@ export async function issueServerCertificate(
     await Deno.rename(`${tmp}.pem`, files.certFile);
   } finally {
     for (const ext of ["ext", "csr", "srl", "key", "pem"]) {
-      await Deno.remove(`${tmp}.${ext}`).catch(() => {});
+      // Renamed into place, or not made by this run of openssl: not there is fine.
+      await Deno.remove(`${tmp}.${ext}`).catch((e) => {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      });
     }
   }
   return files;

@@ -24,7 +24,15 @@ import {
   InvalidCodeError,
 } from "../auth/mod.ts";
 import { cardNumberGuard, type FleetEnv, type PaymentDeps } from "../http/mod.ts";
-import { type Customer, type PaymentService, PriceMismatchError } from "../checkout/mod.ts";
+import {
+  type Customer,
+  PaymentConflictError,
+  PaymentNotFoundError,
+  type PaymentService,
+  PriceListNotFoundError,
+  PriceMismatchError,
+} from "../checkout/mod.ts";
+import { isStreamNotFound } from "../nats/mod.ts";
 import type { PaymentSession } from "../../payments/mod.ts";
 import { live } from "./_dashboard_kit.tsx";
 import { type Lang, TEXT, type Texts } from "./_customer_text.ts";
@@ -49,7 +57,8 @@ self.addEventListener("install", (e) => e.waitUntil(caches.open(SHELL).then((c) 
 self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener("fetch", (e) => {
   if (e.request.mode !== "navigate") return;
-  e.respondWith(fetch(e.request).catch(() => caches.match("/app/offline")));
+  // Offline (fetch rejects with a TypeError on a network failure): the shell's offline page.
+  e.respondWith(fetch(e.request).catch((err) => err instanceof TypeError ? caches.match("/app/offline") : Promise.reject(err)));
 });`;
 
 const ICON =
@@ -137,7 +146,7 @@ const Page: FC<PropsWithChildren<{ t: Texts; lang: Lang; title: string; signedIn
       <script
         dangerouslySetInnerHTML={{
           __html:
-            `if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch(() => {});`,
+            `if ("serviceWorker" in navigator) navigator.serviceWorker.register("/app/sw.js", { scope: "/app" }).catch((e) => console.warn("No offline page:", e));`,
         }}
       />
     </body>
@@ -530,7 +539,10 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const change = c.req.param("action") === "remove"
       ? p.removePaymentMethod(customer.customerId, id)
       : p.setDefaultPaymentMethod(customer.customerId, id);
-    await change.catch(() => undefined); // not the customer's card: nothing changes
+    await change.catch((e) => {
+      // Not the customer's card: nothing changes. Anything else propagates.
+      if (!(e instanceof PaymentNotFoundError)) throw e;
+    });
     return c.redirect("/app", 303);
   });
 
@@ -540,7 +552,10 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const lang = langOf(c);
     const t = TEXT[lang];
     const nonce = crypto.randomUUID();
-    const prices = await p.pricesFor(machineId).catch(() => undefined);
+    const prices = await p.pricesFor(machineId).catch((e) => {
+      if (!(e instanceof PriceListNotFoundError)) throw e;
+      return undefined;
+    });
     if (!prices) {
       // No price list for it (a list assigned but gone): nothing can be sold here now.
       return page(
@@ -631,6 +646,14 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
       ...(shown ? { prices: shown } : {}),
     }).catch((e) => {
       changed = e instanceof PriceMismatchError;
+      // Other prices than shown is the customer's to see; any other failure is logged too.
+      if (!changed) {
+        deps.logger?.log("warn", "a customer's session did not start", {
+          customerId: customer.customerId,
+          machineId,
+          error: String(e),
+        });
+      }
       return undefined;
     });
     if (!s) {
@@ -644,7 +667,11 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
   const ownSession = async (c: Context<FleetEnv>) => {
     const customer = await signedIn(c);
     if (!customer) return undefined;
-    const s = await p.get(c.req.param("session") ?? "").catch(() => undefined);
+    const s = await p.get(c.req.param("session") ?? "").catch((e) => {
+      // No such session is not the customer's; a read that fails propagates.
+      if (e instanceof PaymentNotFoundError) return undefined;
+      throw e;
+    });
     return s && s.customerId === customer.customerId ? s : undefined;
   };
   /**
@@ -674,7 +701,16 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
           }
           if (m.info.pending === 0) break;
         }
-      } catch { /* no stream yet */ }
+      } catch (e) {
+        // No stream yet: the door is not known. Any other failure is said; the page shows the rest.
+        if (!isStreamNotFound(e)) {
+          deps.logger?.log("warn", "the door state could not be read", {
+            deviceId: d.id,
+            sessionId,
+            error: String(e),
+          });
+        }
+      }
     }
     return door;
   };
@@ -745,7 +781,10 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
     const form = await c.req.parseBody();
     const sku = typeof form.sku === "string" ? form.sku : "";
     if (s.state === "settled" && (s.receiptLines ?? []).some((l) => l.sku === sku)) {
-      await p.dispute(s.sessionId, { reason: `the customer disputes ${sku}` }).catch(() => {});
+      await p.dispute(s.sessionId, { reason: `the customer disputes ${sku}` }).catch((e) => {
+        // No longer settled (changed meanwhile): nothing to dispute. Anything else propagates.
+        if (!(e instanceof PaymentConflictError)) throw e;
+      });
     }
     return c.redirect(`/app/s/${s.sessionId}`, 303);
   });

@@ -11,13 +11,13 @@
  */
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
-import { openObjectStore } from "../nats/mod.ts";
+import { isStreamNotFound, openObjectStore } from "../nats/mod.ts";
 import type { DeviceStatus, RegionView } from "../fleet/mod.ts";
 import type { Context } from "hono";
 import { setCookie } from "hono/cookie";
 import type { FC } from "hono/jsx";
 import { buckets, filters, parseTelemetry, subjects, type Telemetry } from "../../protocol/mod.ts";
-import { allows, redeemLoginCode } from "../auth/mod.ts";
+import { allows, AuthError, redeemLoginCode } from "../auth/mod.ts";
 import type { FleetDeps, FleetEnv } from "../http/mod.ts";
 import type {
   Deployment,
@@ -257,7 +257,10 @@ async function telemetryHistory(
       if (t.ok) out.push(t.value);
       if (m.info.pending === 0) break;
     }
-  } catch { /* no stream or no data yet */ }
+  } catch (e) {
+    // The region has no telemetry stream (yet): no charts. A read that fails propagates.
+    if (!isStreamNotFound(e)) throw e;
+  }
   return out;
 }
 
@@ -387,7 +390,9 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
     const token = typeof form.token === "string" ? form.token.trim() : "";
     try {
       await deps.tokens.verify(token);
-    } catch {
+    } catch (e) {
+      // A forged, expired or foreign token; anything else is the server's failure.
+      if (!(e instanceof AuthError)) throw e;
       return c.html(<LoginPage message="That token is not valid" />, 401);
     }
     setCookie(c, SESSION_COOKIE, token, { httpOnly: true, sameSite: "Strict", path: "/" });
@@ -502,9 +507,10 @@ export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): vo
     "/devices/:id{[a-z0-9][a-z0-9-]{0,62}}/snapshots/:camera{[a-z0-9][a-z0-9-]{0,31}}",
     async (c) => {
       if (!actorOf(c)) return c.body(null, 401);
-      const store = await openObjectStore(deps.nc, buckets.snapshots).catch(() => undefined);
+      // No snapshot is null (404); a store that cannot be read propagates (logged, 500).
+      const store = await openObjectStore(deps.nc, buckets.snapshots);
       const name = `${c.req.param("id")}/${c.req.param("camera")}/latest.jpg`;
-      const jpeg = await store?.getBlob(name).catch(() => null);
+      const jpeg = await store.getBlob(name);
       if (!jpeg) return c.body(null, 404);
       return c.body(jpeg as Uint8Array<ArrayBuffer>, 200, {
         "content-type": "image/jpeg",

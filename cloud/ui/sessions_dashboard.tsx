@@ -14,7 +14,11 @@ import type { PriceList } from "../../payments/mod.ts";
 import { filters } from "../../protocol/mod.ts";
 import { allows } from "../auth/mod.ts";
 import type { FleetEnv, PaymentDeps } from "../http/mod.ts";
-import type { PaymentSessionDetail } from "../checkout/mod.ts";
+import {
+  PaymentNotFoundError,
+  type PaymentSessionDetail,
+  PriceListNotFoundError,
+} from "../checkout/mod.ts";
 import {
   actorOf,
   Layout,
@@ -185,7 +189,7 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     const refused = requireSession(c);
     if (refused) return refused;
     const id = c.req.param("id");
-    const d = await p.detail(id).catch(() => undefined);
+    const d = await p.detail(id).catch(notFound);
     if (!d) {
       return c.html(
         <Layout title="Not found" user={userLabel(c)}>No payment session {id}</Layout>,
@@ -197,11 +201,15 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     const canReview = s.state === "review" && allows(actor, "operator");
     const lines = s.deviceCart ?? [];
     // The products of the session's price list: what a reviewer can add to its cart.
-    const prices = await p.pricesOf(s).catch((): PriceList => ({
-      currency: s.currency,
-      items: new Map((s.receiptLines ?? []).map((l) => [l.sku, l])),
-      version: "unknown",
-    }));
+    const prices = await p.pricesOf(s).catch((e): PriceList => {
+      // The revision it was priced at is gone from the book: its receipt's lines stand in.
+      if (!(e instanceof PriceListNotFoundError)) throw e;
+      return {
+        currency: s.currency,
+        items: new Map((s.receiptLines ?? []).map((l) => [l.sku, l])),
+        version: "unknown",
+      };
+    });
     const clips = (await p.clips(id)).map((c) => c.name);
     return c.html(
       <Layout title={id} user={userLabel(c)}>
@@ -302,8 +310,9 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     if (name.split("/")[1] !== id || !/^[A-Za-z0-9/_.-]{1,200}$/.test(name)) {
       return c.body(null, 404);
     }
-    // Only a clip of the session's cabinet, from whichever region's store holds it.
-    const mp4 = await p.clip(id, name).catch(() => null);
+    // Only a clip of the session's cabinet, from whichever region's store holds it (none is
+    // null; a store that cannot be read propagates).
+    const mp4 = await p.clip(id, name);
     if (!mp4) return c.body(null, 404);
     return c.body(mp4 as Uint8Array<ArrayBuffer>, 200, {
       "content-type": "video/mp4",
@@ -335,8 +344,14 @@ export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: Paymen
     if (!actorOf(c)) return c.body(null, 401);
     const id = c.req.param("id");
     return live(c, async () => {
-      const d = await p.detail(id).catch(() => undefined);
+      const d = await p.detail(id).catch(notFound);
       return d ? { session: await (<Summary d={d} />).toString() } : {};
     }, (dirty) => onPayments(dirty, id));
   });
+}
+
+/** No such session reads as undefined (a 404, an empty fragment); any other failure throws. */
+function notFound(e: unknown): undefined {
+  if (e instanceof PaymentNotFoundError) return undefined;
+  throw e;
 }

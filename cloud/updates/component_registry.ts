@@ -46,6 +46,8 @@ import {
   versionManifest,
 } from "../../protocol/mod.ts";
 import { contentChunks } from "./content_chunker.ts";
+import { isRevisionConflict } from "../fleet/mod.ts";
+import type { Logger } from "../../runtime/mod.ts";
 
 const UPLOAD_TTL_MS = 24 * 3_600_000;
 const nanos = (ms: number) => ms * 1_000_000;
@@ -93,22 +95,36 @@ export class ComponentRegistry {
   readonly #artifacts: ObjectStore;
 
   readonly #uploads: ObjectStore;
+  readonly #logger: Logger | undefined;
 
-  private constructor(components: KV, service: KV, artifacts: ObjectStore, uploads: ObjectStore) {
+  private constructor(
+    components: KV,
+    service: KV,
+    artifacts: ObjectStore,
+    uploads: ObjectStore,
+    logger: Logger | undefined,
+  ) {
     this.#components = components;
     this.#service = service;
     this.#artifacts = artifacts;
     this.#uploads = uploads;
+    this.#logger = logger;
   }
 
-  /** Opens (creating if needed) the registry's buckets. */
-  static async open(nc: NatsConnection): Promise<ComponentRegistry> {
+  /**
+   * Opens (creating if needed) the registry's buckets; `logger` is told of uploads that could
+   * not be removed.
+   */
+  static async open(
+    nc: NatsConnection,
+    options: { readonly logger?: Logger } = {},
+  ): Promise<ComponentRegistry> {
     const components = await openKv(nc, buckets.components, { history: 1 });
     const service = await openKv(nc, buckets.service, { history: 5 });
     const artifacts = await openObjectStore(nc, buckets.artifacts);
     // Abandoned uploads go after a day.
     const uploads = await openObjectStore(nc, buckets.uploads, { ttl: nanos(UPLOAD_TTL_MS) });
-    return new ComponentRegistry(components, service, artifacts, uploads);
+    return new ComponentRegistry(components, service, artifacts, uploads, options.logger);
   }
 
   /**
@@ -149,9 +165,19 @@ export class ComponentRegistry {
     return (await this.#uploads.getBlob(uploadKey(target))) ?? undefined;
   }
 
-  /** Removes an uploaded artifact. */
+  /**
+   * Removes an uploaded artifact (none is fine). One that cannot be removed is logged, not
+   * thrown: the bucket's TTL removes it within a day.
+   */
   async dropUpload(target: { component: string; version: string; name: string }): Promise<void> {
-    await this.#uploads.delete(uploadKey(target)).catch(() => {});
+    await this.#uploads.delete(uploadKey(target)).catch((e) =>
+      this.#logger?.log("warn", "an upload could not be removed; its TTL will", {
+        component: target.component,
+        version: target.version,
+        name: target.name,
+        error: String(e),
+      })
+    );
   }
 
   /** The public keys devices should pin (every key not retired). */
@@ -290,6 +316,8 @@ export class ComponentRegistry {
         signedManifest.encode(signed),
       );
     } catch (cause) {
+      // Only "exists" is "already published"; a write that failed otherwise propagates.
+      if (!isRevisionConflict(cause)) throw cause;
       throw new ComponentError("version", `${r.component} ${r.version} is already published`, {
         cause,
       });
@@ -314,7 +342,8 @@ export class ComponentRegistry {
   async #ring(): Promise<KeyRing> {
     const e = await this.#service.get(KEYRING);
     if (e && e.operation === "PUT") return e.json<KeyRing>();
-    await this.rotateKey().catch(() => {});
+    // No ring yet: make one (it retries over another instance's; anything else propagates).
+    await this.rotateKey();
     const again = await this.#service.get(KEYRING);
     return again!.json<KeyRing>();
   }
@@ -331,8 +360,9 @@ export class ComponentRegistry {
         if (e && e.operation === "PUT") await this.#service.update(KEYRING, next, e.revision);
         else await this.#service.create(KEYRING, next);
         return;
-      } catch {
-        // Another instance changed the ring first: read it again.
+      } catch (e) {
+        // Another instance changed the ring first: read it again. Anything else propagates.
+        if (!isRevisionConflict(e)) throw e;
       }
     }
     throw new Error("Cannot update the signing key ring: it keeps changing");

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { openKv } from "../nats/mod.ts";
+import { isConsumerExists, isTransientNatsError, openKv } from "../nats/mod.ts";
 import { AckPolicy, jetstream, type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import type { KV } from "@nats-io/kv";
@@ -236,9 +236,23 @@ export class DeploymentService implements AsyncDisposable {
         const id = e.key.slice(0, dot);
         const deviceId = e.key.slice(dot + 1);
         if (e.operation === "PUT") {
+          let entry: DeviceEntry | null = null;
           try {
-            this.#see(id, deviceId, e.json<DeviceEntry>().status, e.revision);
-          } catch { /* not ours */ }
+            entry = e.json<DeviceEntry>();
+          } catch (err) {
+            // Not JSON: not an entry this service wrote, so nothing to follow.
+            if (!(err instanceof SyntaxError)) throw err;
+          }
+          try {
+            if (entry !== null) this.#see(id, deviceId, entry.status, e.revision);
+          } catch (err) {
+            // A listener that failed must not stop the view from following the devices.
+            this.#o.logger?.log("warn", "a deployment change listener failed", {
+              deployment: id,
+              device: deviceId,
+              error: String(err),
+            });
+          }
         } else this.#view.get(id)?.delete(deviceId);
         if (e.delta === 0) ready();
       }
@@ -481,9 +495,18 @@ export class DeploymentService implements AsyncDisposable {
           durable_name: "deployments",
           ack_policy: AckPolicy.Explicit,
           filter_subject: filters.updateProgress({ region: this.#o.region }),
-        }).catch(() => {}); // already there
+        }).catch((err) => {
+          // Already there (made by another instance, or by an older config): it is used as is.
+          if (!isConsumerExists(err)) throw err;
+        });
         consumer = await jetstream(nc).consumers.get(stream, "deployments");
-      } catch {
+      } catch (err) {
+        // Tried again until it works (a leader being elected, a region coming back), but said.
+        this.#o.logger?.log(
+          isTransientNatsError(err) ? "info" : "warn",
+          "the deployments consumer cannot be made yet; trying again",
+          { stream, error: String(err) },
+        );
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -518,8 +541,14 @@ export class DeploymentService implements AsyncDisposable {
             m.ack();
           }
         }
-      } catch {
-        if (!signal.aborted) await new Promise((r) => setTimeout(r, 1000));
+      } catch (err) {
+        if (signal.aborted) break;
+        // The batch's unacknowledged events come again; the failure is said, not hidden.
+        this.#o.logger?.log("warn", "update progress could not be taken; trying again", {
+          stream,
+          error: String(err),
+        });
+        await new Promise((r) => setTimeout(r, 1000));
       }
     }
     await ticking;
@@ -600,7 +629,14 @@ export class DeploymentService implements AsyncDisposable {
         continue;
       }
       if (d.state !== "running") continue;
-      await this.#step(d, e.revision).catch(() => {/* another instance moved it; next tick */});
+      await this.#step(d, e.revision).catch((err) => {
+        // Another instance moved it first (its revision check refused ours): next tick.
+        if (isRevisionConflict(err)) return;
+        this.#o.logger?.log("warn", "a deployment step failed; it is tried again next tick", {
+          deployment: d.id,
+          error: String(err),
+        });
+      });
     }
   }
 
@@ -791,8 +827,9 @@ export class DeploymentService implements AsyncDisposable {
         if (e?.operation === "PUT") await this.#shadow.update(key, next, e.revision);
         else await this.#shadow.create(key, next);
         break;
-      } catch {
-        // Changed meanwhile (an operator's edit): read it again.
+      } catch (err) {
+        // Changed meanwhile (an operator's edit): read it again; anything else propagates.
+        if (!isRevisionConflict(err)) throw err;
       }
     }
   }
