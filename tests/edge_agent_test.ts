@@ -25,6 +25,7 @@ import {
 import {
   assertSessionsInOrder,
   eventually,
+  SMALL_CAMERA,
   streamEvents,
   testAgentConfig,
 } from "./edge_harness.ts";
@@ -463,15 +464,7 @@ Deno.test("agent logs and counts a camera stream that fails", async () => {
   await using nc = await nats.connect();
   await ensureStreams(nc, "local");
   const sink = logSink();
-  const config = await testAgentConfig(nats, {
-    cameras: [{
-      cameraId: "cam-1",
-      source: { kind: "synthetic" },
-      width: 160,
-      height: 120,
-      fps: 5,
-    }],
-  });
+  const config = await testAgentConfig(nats, { cameras: [SMALL_CAMERA] });
   await using agent = await Agent.start(config, {
     scene: new UnpluggedScene(),
     cartDecider: { decide: () => Promise.reject(new Error("no sessions here")) },

@@ -232,6 +232,15 @@ export interface SimulatedCabinet extends AsyncDisposable {
   readonly agent: Agent;
 }
 
+/** A small synthetic camera (cam-1, 160x120 at 5 fps): cheap enough for any test. */
+export const SMALL_CAMERA = {
+  cameraId: "cam-1",
+  source: { kind: "synthetic" },
+  width: 160,
+  height: 120,
+  fps: 5,
+} as const;
+
 /**
  * Starts a real agent for machine m001 on `url` filming a synthetic cabinet with one 160x120
  * camera at 5 fps, its cart decided by the simulation's ground truth, and a shopper who opens
@@ -251,13 +260,7 @@ export async function simulatedCabinet(
   const hardware = new SimulatedHardware();
   const scene = new SimulatedScene(options.seed === undefined ? {} : { seed: options.seed });
   const config = await testAgentConfig(url, {
-    cameras: [{
-      cameraId: "cam-1",
-      source: { kind: "synthetic" },
-      width: 160,
-      height: 120,
-      fps: 5,
-    }],
+    cameras: [SMALL_CAMERA],
     ...options.config,
   });
   const agent = await Agent.start(config, {
