@@ -6,7 +6,7 @@
  * say one of three things, never a wrong "not found":
  *
  * - the entry, at most `boundMs` older than the original's (the mirror is known to have held
- *   everything the original held `boundMs` ago), and never older than what was written through
+ *   everything the original's stream leader held `boundMs` ago), and never older than what was written through
  *   this connection;
  * - no entry: the original's own leader said so;
  * - {@link ReplicaBehindError}: the mirror lacks the key (or holds it older than written here)
@@ -89,6 +89,19 @@ export function getLatest(kv: KV, key: string): Promise<KvEntry | null> {
   return latest ? latest(key) : kv.get(key);
 }
 
+/**
+ * The original's last sequence, as its stream leader has it. A `STREAM.INFO` will not do: in
+ * nats-server 2.9, while a replicated stream has no leader, each of its members answers it from
+ * its own state, which may lack the latest writes (a mirror "caught up" with that would answer
+ * stale reads). A `STREAM.MSG.GET` is answered by the leader only, so the last message's sequence
+ * is asked; an original that holds no message at all (empty, or all expired) falls back to the
+ * stream's info, whose answer is then only a lower bound on what the mirror must hold.
+ */
+async function lastSequence(jsm: JetStreamManager, stream: string): Promise<number> {
+  const last = await jsm.streams.getMessage(stream, { last_by_subj: ">" });
+  return last?.seq ?? (await jsm.streams.info(stream)).state.last_seq;
+}
+
 /** Options of {@link coherentKv}. */
 export interface CoherentKvOptions {
   /** The original bucket, opened to read from its stream leader (`allow_direct: false`). */
@@ -159,7 +172,7 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
   /** Learns whether the mirror holds all the original held when this started. */
   const refresh = async (): Promise<void> => {
     const asOf = now();
-    const target = (await options.jsm.streams.info(options.originStream)).state.last_seq;
+    const target = await lastSequence(options.jsm, options.originStream);
     // Looked at for about a bound's time; behind after that, reads go to the original until a
     // later refresh finds it caught up.
     for (let look = 0; look * REFRESH_POLL_MS <= bound; look++) {

@@ -189,6 +189,8 @@ export class DeploymentService implements AsyncDisposable {
   readonly #shadow: KV;
   readonly #components: KV;
   readonly #o: DeploymentServiceOptions;
+  /** Per ended deployment, claimed devices found without an entry when taking it back. */
+  readonly #noEntry = new Map<string, Set<string>>();
   /** Deployments whose artifacts the region's stream was seen to hold. */
   readonly #mirrored = new Set<string>();
 
@@ -433,17 +435,28 @@ export class DeploymentService implements AsyncDisposable {
    * when they see the deployment ended).
    */
   async #cancelQueued(d: Deployment, reason: string | null): Promise<void> {
-    // The view knows which are queued: nothing is read for the others (ended deployments are
-    // looked at every tick in a supercluster).
-    const queued = [...this.#view.get(d.id) ?? []].filter(([, v]) => v.status === "queued");
-    if (queued.length === 0) return;
-    const mine = this.#regionDevices();
-    for (const [deviceId] of queued) {
-      if (mine && !mine.has(deviceId)) continue;
+    // Which devices were claimed is in the deployment itself (each region claims its devices in
+    // order), so a view that lags (a watch of a mirror, under load) cannot hide one: those the
+    // view holds queued, or does not hold at all, are read from the bucket. Those it holds in
+    // another status are left to report, and one read found without an entry is not read again
+    // (it shows up in the view if it is written later).
+    const view = this.#view.get(d.id);
+    const unread = this.#noEntry.get(d.id) ?? new Set<string>();
+    const candidates = this.#claimedHere(d).filter((deviceId) => {
+      const v = view?.get(deviceId);
+      return v ? v.status === "queued" : !unread.has(deviceId);
+    });
+    for (const deviceId of candidates) {
       const key = `${d.id}.${deviceId}`;
       const e = await this.#devices.get(key);
       const entry = e?.operation === "PUT" ? e.json<DeviceEntry>() : undefined;
-      if (entry?.status !== "queued") continue;
+      if (!entry) {
+        unread.add(deviceId);
+        this.#noEntry.set(d.id, unread);
+        continue;
+      }
+      this.#see(d.id, deviceId, entry.status, e!.revision);
+      if (entry.status !== "queued") continue;
       // The desired shadow first (over concurrent changes to it), then the entry, over the one
       // read: once the entry says cancelled, the device's shadow no longer has the deployment;
       // a device that started meanwhile (its progress moved the entry on) is left to report.
@@ -465,6 +478,17 @@ export class DeploymentService implements AsyncDisposable {
         });
       }
     }
+  }
+
+  /**
+   * The devices of `d` this instance started or may have (in a supercluster, the first ones of
+   * its region that the region has claimed; else every claimed one).
+   */
+  #claimedHere(d: Deployment): readonly string[] {
+    const mine = this.#regionDevices();
+    if (!mine) return d.devices.slice(0, d.assigned);
+    const claimed = d.assignedIn?.[this.#o.region ?? ""] ?? 0;
+    return d.devices.filter((id) => mine.has(id)).slice(0, claimed);
   }
 
   /** In a supercluster, the devices of this instance's region (their shadows are its own). */
