@@ -4,11 +4,13 @@
  * as a mirror's are, by writing both in step).
  */
 import assert from "node:assert/strict";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { TimeoutError } from "@nats-io/nats-core";
 import { coherence, coherentKv, getLatest, ReplicaBehindError } from "../cloud/mod.ts";
-import { startTestNats } from "./harness.ts";
+import { connectNats, isTransientNatsError, leaderLastSequence } from "../cloud/nats/mod.ts";
+import { eventually } from "./edge_harness.ts";
+import { startTestCluster, startTestNats } from "./harness.ts";
 
 /** A KV that reads `reads` and writes `writes`, as a mirror-opened KV does. */
 function split(reads: KV, writes: KV): KV {
@@ -112,5 +114,48 @@ Deno.test("coherentKv answers from a mirror known fresh, from the original other
     assert.equal(originalReads, 1);
   } finally {
     await nc.close();
+  }
+});
+
+Deno.test("leaderLastSequence answers only from a stream's leader: a leaderless member answers STREAM.INFO from its own state, and is not believed", async () => {
+  await using cluster = await startTestCluster(["eu"]);
+  const { sc } = cluster;
+  const nc = await cluster.connect("eu");
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name: "LEADERS", subjects: ["leaders.>"], num_replicas: 3 });
+  assert.equal(await leaderLastSequence(jsm, "LEADERS"), 0, "an empty stream's");
+  await jetstream(nc).publish("leaders.a", "1");
+  await jetstream(nc).publish("leaders.b", "2");
+  assert.equal(await leaderLastSequence(jsm, "LEADERS"), 2, "with a leader, its last sequence");
+  const leader = (await jsm.streams.info("LEADERS")).cluster?.leader;
+  const member = sc.servers("eu").map((s) => s.name).find((n) => n !== leader)!;
+
+  // The member is left alone: paused while the two others crash, then resumed.
+  Deno.kill(sc.pid(member), "SIGSTOP");
+  try {
+    await Promise.all(
+      sc.servers("eu").filter((s) => s.name !== member).map((s) => sc.kill(s.name)),
+    );
+  } finally {
+    Deno.kill(sc.pid(member), "SIGCONT");
+  }
+  const alone = await connectNats(
+    { ...sc.target("eu"), url: sc.serverUrl(member) },
+    { name: "alone", timeoutMs: 10_000 },
+  );
+  try {
+    const jsmAlone = await jetstreamManager(alone, { checkAPI: false, timeout: 2000 });
+    // Once it knows the group has no leader, the member answers STREAM.INFO from its own state
+    // (nats-server 2.9): the answer of a replica that may lack the latest writes.
+    const answered = await eventually(
+      () => jsmAlone.streams.info("LEADERS").then((i) => i.state.last_seq, () => undefined),
+      60_000,
+      "the leaderless member to answer STREAM.INFO",
+    );
+    assert.ok(answered <= 2, `the member's own last sequence (${answered})`);
+    // The leader's last sequence cannot be had: said as a transient error, not the member's.
+    await assert.rejects(leaderLastSequence(jsmAlone, "LEADERS"), (e) => isTransientNatsError(e));
+  } finally {
+    await alone.close();
   }
 });

@@ -90,14 +90,18 @@ export function getLatest(kv: KV, key: string): Promise<KvEntry | null> {
 }
 
 /**
- * The original's last sequence, as its stream leader has it. A `STREAM.INFO` will not do: in
+ * A stream's last sequence, as its leader has it (throws, as a transient NATS error, when it has
+ * no leader). A `STREAM.INFO` will not do: in
  * nats-server 2.9, while a replicated stream has no leader, each of its members answers it from
  * its own state, which may lack the latest writes (a mirror "caught up" with that would answer
  * stale reads). A `STREAM.MSG.GET` is answered by the leader only, so the last message's sequence
- * is asked; an original that holds no message at all (empty, or all expired) falls back to the
- * stream's info, whose answer is then only a lower bound on what the mirror must hold.
+ * is asked; a stream that holds no message at all (empty, or all expired) falls back to its info,
+ * whose answer is then only a lower bound.
  */
-async function lastSequence(jsm: JetStreamManager, stream: string): Promise<number> {
+export async function leaderLastSequence(
+  jsm: JetStreamManager,
+  stream: string,
+): Promise<number> {
   const last = await jsm.streams.getMessage(stream, { last_by_subj: ">" });
   return last?.seq ?? (await jsm.streams.info(stream)).state.last_seq;
 }
@@ -172,7 +176,7 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
   /** Learns whether the mirror holds all the original held when this started. */
   const refresh = async (): Promise<void> => {
     const asOf = now();
-    const target = await lastSequence(options.jsm, options.originStream);
+    const target = await leaderLastSequence(options.jsm, options.originStream);
     // Looked at for about a bound's time; behind after that, reads go to the original until a
     // later refresh finds it caught up.
     for (let look = 0; look * REFRESH_POLL_MS <= bound; look++) {

@@ -19,6 +19,7 @@ export {
   type CoherentKvOptions,
   DEFAULT_BOUND_MS,
   getLatest,
+  leaderLastSequence,
   ReplicaBehindError,
 } from "./coherent_kv.ts";
 export { KvReplica, type Versioned } from "./kv_replica.ts";
