@@ -261,12 +261,18 @@ export async function openRegionObjectStore(
     throw new TypeError(`Cannot open region ${region}'s "${bucket}": it is not a regional bucket`);
   }
   if (region === regionLayout(nc).region) return await openObjectStore(nc, bucket);
-  return await new Objm(nc).open(bucketIn(bucket, region)).catch((e) => {
-    // The two conditions above: no such store there ("object store not found", nats.js's own
-    // words), or a region that does not answer (down, or its gateway cut). Anything else throws.
-    if (isTransientNatsError(e) || /object store not found/i.test(String(e))) return undefined;
+  const name = bucketIn(bucket, region);
+  try {
+    // Its stream asked first: nats.js says a store is missing only in a plain Error's words.
+    const jsm = await jetstreamManager(nc, { checkAPI: false });
+    await jsm.streams.info(objectStreamOf(name));
+    return await new Objm(nc).open(name);
+  } catch (e) {
+    // The two conditions above: no such store there, or a region that does not answer (down,
+    // or its gateway cut). Anything else throws.
+    if (isStreamNotFound(e) || isTransientNatsError(e)) return undefined;
     throw e;
-  });
+  }
 }
 
 /**

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { JetStreamApiError } from "@nats-io/jetstream";
+import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 
 const TRANSIENT_NAMES = new Set([
   "TimeoutError",
@@ -24,14 +24,28 @@ const TRANSIENT_NAMES = new Set([
   "JetStreamNotEnabled",
 ]);
 
-/** True when `e` says the stream asked for does not exist (JetStream's "stream not found"). */
+/**
+ * JetStream's "temporarily unavailable" (10008, status 503): no leader for the stream or for
+ * the metadata yet, or a cluster that cannot answer.
+ */
+const CLUSTER_NOT_AVAILABLE = 10008;
+
+/**
+ * True when `e` is JetStream saying the stream asked for does not exist (its API's 10059, which
+ * nats.js throws as a `StreamNotFoundError`).
+ */
 export function isStreamNotFound(e: unknown): boolean {
-  return e instanceof Error && /stream not found/i.test(e.message);
+  return e instanceof JetStreamApiError && e.code === JetStreamApiCodes.StreamNotFound;
 }
 
-/** Whether a KV write failed because the key changed (or exists) since the revision given. */
+/**
+ * Whether a KV write failed because the key changed (or exists) since the revision given:
+ * JetStream's "wrong last sequence" (10071, or 10164 when the last one is not known).
+ */
 export function isRevisionConflict(e: unknown): boolean {
-  return /wrong last sequence|key exists|10071/i.test(String((e as Error)?.message ?? e));
+  return e instanceof JetStreamApiError &&
+    (e.code === JetStreamApiCodes.StreamWrongLastSequence ||
+      e.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 }
 
 /**
@@ -46,8 +60,10 @@ export function isConsumerExists(e: unknown): boolean {
 export function isTransientNatsError(e: unknown): boolean {
   for (let cur = e, depth = 0; cur instanceof Error && depth < 5; depth++) {
     if (TRANSIENT_NAMES.has(cur.name)) return true;
-    // JetStream's "temporarily unavailable" (503) while a stream or the metadata leader moves.
-    if (cur.name === "JetStreamApiError" && /temporarily unavailable|503/i.test(cur.message)) {
+    // While a stream or the metadata leader moves.
+    if (
+      cur instanceof JetStreamApiError && (cur.code === CLUSTER_NOT_AVAILABLE || cur.status === 503)
+    ) {
       return true;
     }
     cur = cur.cause;

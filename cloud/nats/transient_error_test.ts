@@ -16,19 +16,26 @@ Deno.test("isTransientNatsError knows a timeout and no responders, not a plain e
     true,
     "through its cause",
   );
+  assert.equal(
+    isTransientNatsError(apiError(10008, "JetStream system temporarily unavailable", 503)),
+    true,
+  );
+  assert.equal(isTransientNatsError(apiError(10059, "stream not found", 404)), false);
+  assert.equal(isTransientNatsError(new Error("JetStream system temporarily unavailable")), false);
   assert.equal(isTransientNatsError(new Error("timeout")), false);
   assert.equal(isTransientNatsError(new TypeError("Invalid cart")), false);
   assert.equal(isTransientNatsError("timeout"), false);
 });
 
-Deno.test("isStreamNotFound knows JetStream's missing stream, and nothing else", () => {
-  assert.equal(isStreamNotFound(new Error("stream not found")), true);
-  assert.equal(isStreamNotFound(new Error("consumer not found")), false);
+const apiError = (err_code: number, description: string, code = 400) =>
+  new JetStreamApiError({ code, err_code, description });
+
+Deno.test("isStreamNotFound knows JetStream's missing stream by its code, and nothing else", () => {
+  assert.equal(isStreamNotFound(apiError(10059, "stream not found", 404)), true);
+  assert.equal(isStreamNotFound(apiError(10014, "consumer not found", 404)), false);
+  assert.equal(isStreamNotFound(new Error("stream not found")), false, "only the API's");
   assert.equal(isStreamNotFound("stream not found"), false);
 });
-
-const apiError = (err_code: number, description: string) =>
-  new JetStreamApiError({ code: 400, err_code, description });
 
 Deno.test("isConsumerExists knows JetStream's existing consumer, and nothing else", () => {
   assert.equal(isConsumerExists(apiError(10148, "consumer already exists")), true);
@@ -40,7 +47,8 @@ Deno.test("isConsumerExists knows JetStream's existing consumer, and nothing els
 
 Deno.test("isRevisionConflict knows a lost compare-and-swap, not a timeout", () => {
   assert.equal(isRevisionConflict(apiError(10071, "wrong last sequence: 7")), true);
-  assert.equal(isRevisionConflict(new Error("wrong last sequence: 3")), true);
+  assert.equal(isRevisionConflict(apiError(10164, "wrong last sequence: unknown")), true);
+  assert.equal(isRevisionConflict(new Error("wrong last sequence: 3")), false, "only the API's");
   assert.equal(isRevisionConflict(new errors.TimeoutError()), false);
   assert.equal(isRevisionConflict(apiError(10059, "stream not found")), false);
 });
