@@ -22,6 +22,7 @@ export {
   leaderLastSequence,
   ReplicaBehindError,
 } from "./coherent_kv.ts";
+export { atomicUpdates, type AtomicUpdatesOptions } from "./atomic_updates.ts";
 export { KvReplica, type Versioned } from "./kv_replica.ts";
 export {
   connectNats,

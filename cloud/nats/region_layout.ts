@@ -42,6 +42,7 @@ import {
 import { regionTag } from "./supercluster.ts";
 import { isStreamNotFound, isTransientNatsError } from "./transient_error.ts";
 import { type Coherence, coherence, coherentKv } from "./coherent_kv.ts";
+import { atomicUpdates } from "./atomic_updates.ts";
 
 /** Where one cloud instance's buckets live. */
 export interface RegionLayout {
@@ -160,8 +161,12 @@ async function openKvOnce(
   const kvm = new Kvm(jetstream(nc, { timeout: CREATE_TIMEOUT_MS }));
   // Reads go to the stream's leader, never Direct Get: any replica and any mirror answer a
   // Direct Get, including one that has not applied the latest writes (see coherent_kv.ts).
-  const open = (name: string, streamName?: string) =>
-    new Kvm(nc).open(name, { ...(streamName ? { streamName } : {}), allow_direct: false });
+  // Updates are atomic compare-and-swaps on replicated streams too (see atomic_updates.ts).
+  const open = async (name: string, streamName?: string) =>
+    atomicUpdates(
+      await new Kvm(nc).open(name, { ...(streamName ? { streamName } : {}), allow_direct: false }),
+      { js: jetstream(nc), bucket: name },
+    );
   const limits = {
     history: options.history,
     ...(options.ttl ? { ttl: options.ttl } : {}),

@@ -53,12 +53,19 @@ export class DeploymentTakeBack {
     // view holds queued, or does not hold at all, are read from the bucket. Those it holds in
     // another status are left to report, and one read found without an entry is not read again
     // (it shows up in the view if it is written later).
+    // Those the view holds queued are read whatever the deployment says was claimed.
     const view = this.#view.get(d.id);
     const unread = this.#noEntry.get(d.id) ?? new Set<string>();
-    const candidates = this.#claimedHere(d).filter((deviceId) => {
-      const v = view?.get(deviceId);
-      return v ? v.status === "queued" : !unread.has(deviceId);
-    });
+    const mine = this.#regionDevices();
+    const candidates = new Set(
+      this.#claimedHere(d).filter((deviceId) => {
+        const v = view?.get(deviceId);
+        return v ? v.status === "queued" : !unread.has(deviceId);
+      }),
+    );
+    for (const [deviceId, v] of view ?? []) {
+      if (v.status === "queued" && (!mine || mine.has(deviceId))) candidates.add(deviceId);
+    }
     for (const deviceId of candidates) {
       const key = `${d.id}.${deviceId}`;
       const e = await this.#devices.get(key);
