@@ -18,6 +18,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { sha256Hex } from "../protocol/mod.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const TARGETS = {
@@ -55,8 +56,7 @@ async function run(
 }
 
 async function sha256(path: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(path));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return await sha256Hex(await Deno.readFile(path));
 }
 
 function appVersion(): string {

@@ -32,6 +32,7 @@ import {
   ProviderUnavailableError,
   type Refund,
 } from "./payment_provider.ts";
+import { sha256Hex } from "../protocol/mod.ts";
 
 /** Where the sandbox keeps its state: keys to strings, each with a revision. */
 export interface SandboxStore {
@@ -196,7 +197,7 @@ export class SandboxProvider implements PaymentProvider {
     if (kind === "decline") {
       throw new PaymentDeclinedError("card_declined", `Sandbox ${op}: declined (injected)`);
     }
-    const idem = `idem.${op}.${await digest(key)}`;
+    const idem = `idem.${op}.${await sha256Hex(key)}`;
     const stored = await this.#store.get(idem);
     let outcome: Outcome;
     if (stored) outcome = JSON.parse(stored.value) as Outcome;
@@ -256,7 +257,7 @@ export class SandboxProvider implements PaymentProvider {
       }
       if (pm.includes("expired")) throw new PaymentDeclinedError("expired_card", "Card expired");
       const hold: HoldRecord = {
-        holdId: `hold_${(await digest(request.idempotencyKey)).slice(0, 24)}`,
+        holdId: `hold_${(await sha256Hex(request.idempotencyKey)).slice(0, 24)}`,
         paymentMethod: pm,
         amount: request.amount,
         currency: request.currency,
@@ -344,7 +345,7 @@ export class SandboxProvider implements PaymentProvider {
         h.refunds[key] = request.amount;
       });
       return {
-        refundId: `re_${(await digest(request.idempotencyKey)).slice(0, 24)}`,
+        refundId: `re_${(await sha256Hex(request.idempotencyKey)).slice(0, 24)}`,
         holdId: hold.holdId,
         amount: request.amount,
       };
@@ -355,11 +356,4 @@ export class SandboxProvider implements PaymentProvider {
   async inspect(holdId: string): Promise<Readonly<HoldRecord>> {
     return (await this.#hold(holdId)).hold;
   }
-}
-
-async function digest(text: string): Promise<string> {
-  const bytes = new Uint8Array(
-    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
-  );
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
 }

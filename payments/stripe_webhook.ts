@@ -25,6 +25,7 @@
  * @module
  */
 import type { ProviderEvent } from "./payment_provider.ts";
+import { toHex } from "../protocol/mod.ts";
 
 /** A webhook whose signature does not verify; its event must not be used. */
 export class WebhookSignatureError extends Error {
@@ -35,8 +36,7 @@ export class WebhookSignatureError extends Error {
   }
 }
 
-const hex = (bytes: ArrayBuffer) =>
-  [...new Uint8Array(bytes)].map((b) => b.toString(16).padStart(2, "0")).join("");
+const hex = (bytes: ArrayBuffer) => toHex(bytes);
 
 /** The `v1` signature of `payload` at `timestamp` (seconds) with `secret`. */
 export async function stripeSignature(

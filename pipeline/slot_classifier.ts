@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { type ModelManifest, modelManifest } from "../protocol/mod.ts";
+import { type ModelManifest, modelManifest, sha256Hex } from "../protocol/mod.ts";
 import type { OnnxRuntime, OrtSession } from "../wasm/mod.ts";
 
 /** A model that cannot be used; the message says why. */
@@ -42,12 +42,6 @@ export interface SlotProbabilities {
   readonly sku: Float32Array;
   readonly count: Float32Array;
   readonly hand?: Float32Array;
-}
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const copy = new Uint8Array(bytes); // an ArrayBuffer of its own for WebCrypto
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", copy));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** A loaded slot model. */

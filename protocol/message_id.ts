@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { toHex } from "./hex.ts";
 
 /** Returns a new UUIDv7 message id, e.g. `"019a6c1e-7f3a-7b21-9c4d-2e5f60718293"`. */
 export function newMessageId(now: number = Date.now()): string {
@@ -18,7 +19,7 @@ export function newMessageId(now: number = Date.now()): string {
   }
   b[6] = (b[6]! & 0x0f) | 0x70; // version 7
   b[8] = (b[8]! & 0x3f) | 0x80; // RFC 4122 variant
-  const hex = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const hex = toHex(b);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
     hex.slice(20)
   }`;

@@ -21,6 +21,7 @@
  */
 export { type ParseResult, ProtocolError } from "./protocol_error.ts";
 export { defineFamily, type MessageFamily } from "./message_family.ts";
+export { sha256Hex, toHex } from "./hex.ts";
 export { newEnvelope, newMessageId } from "./message_id.ts";
 export {
   buckets,

@@ -22,7 +22,7 @@ import { openKv } from "../nats/mod.ts";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jwtVerify, SignJWT } from "jose";
-import { buckets } from "../../protocol/mod.ts";
+import { buckets, sha256Hex } from "../../protocol/mod.ts";
 import type { CodeSender } from "./code_sender.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
 import type { Logger } from "../../runtime/mod.ts";
@@ -104,14 +104,8 @@ interface CodeRecord {
   lockedUntil: number;
 }
 
-const encoder = new TextEncoder();
 const ISSUER = "vendstream";
 const AUDIENCE = "vendstream-app";
-
-async function sha256(text: string): Promise<string> {
-  const bytes = new Uint8Array(await crypto.subtle.digest("SHA-256", encoder.encode(text)));
-  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** An email (lower-cased) or a phone number (spaces and dashes removed); TypeError otherwise. */
 export function normalizeContact(contact: string): string {
@@ -171,7 +165,7 @@ export class CustomerAuth {
     options: { readonly language?: "en" | "es" } = {},
   ): Promise<void> {
     const to = normalizeContact(contact);
-    const key = await sha256(to);
+    const key = await sha256Hex(to);
     const now = this.#now();
     const e = await this.#codes.get(key);
     const old = e?.operation === "PUT" ? e.json<CodeRecord>() : undefined;
@@ -193,7 +187,7 @@ export class CustomerAuth {
       "0",
     );
     const record: CodeRecord = {
-      codeHash: await sha256(`${key}:${code}`),
+      codeHash: await sha256Hex(`${key}:${code}`),
       expiresAt: now + (this.#o.codeTtlMs ?? 600_000),
       sentAt: now,
       attempts: 0,
@@ -233,7 +227,7 @@ export class CustomerAuth {
     code: string,
   ): Promise<{ customer: Customer; token: string; created: boolean }> {
     const to = normalizeContact(contact);
-    const key = await sha256(to);
+    const key = await sha256Hex(to);
     const max = this.#o.maxAttempts ?? 5;
     for (let attempt = 0; attempt < 20; attempt++) {
       const now = this.#now();
@@ -246,7 +240,7 @@ export class CustomerAuth {
           r.lockedUntil - now,
         );
       }
-      const right = /^\d{6}$/.test(code) && r.codeHash === await sha256(`${key}:${code}`);
+      const right = /^\d{6}$/.test(code) && r.codeHash === await sha256Hex(`${key}:${code}`);
       if (right && r.expiresAt > now) {
         // The code is used up (deleted under compare-and-swap: one sign-in per code).
         try {
@@ -285,7 +279,7 @@ export class CustomerAuth {
   }
 
   async #customerFor(contact: string): Promise<{ customer: Customer; created: boolean }> {
-    const key = `c.${await sha256(contact)}`;
+    const key = `c.${await sha256Hex(contact)}`;
     const known = await this.#logins.get(key);
     if (known?.operation === "PUT") {
       const customer = await this.#o.payments.customer(known.string()).catch((e) => {

@@ -22,7 +22,7 @@ import {
   settleTransactions,
   UnknownSkuError,
 } from "../../payments/mod.ts";
-import { buckets, newMessageId, type PipelineEvent } from "../../protocol/mod.ts";
+import { buckets, newMessageId, type PipelineEvent, toHex } from "../../protocol/mod.ts";
 import { type CustomerRegistry, methodOf } from "./_customer_registry.ts";
 import type { PaymentBooks } from "./_payment_books.ts";
 import {
@@ -389,7 +389,5 @@ export function cartProblems(
 
 /** A provider's hold id as a KV key (ids with other characters are hex-encoded). */
 function holdKey(holdId: string): string {
-  return /^[A-Za-z0-9_-]{1,200}$/.test(holdId)
-    ? holdId
-    : `x${[...encoder.encode(holdId)].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
+  return /^[A-Za-z0-9_-]{1,200}$/.test(holdId) ? holdId : `x${toHex(encoder.encode(holdId))}`;
 }

@@ -7,7 +7,7 @@
 import { openKv, openRegionObjectStore } from "../nats/mod.ts";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { buckets } from "../../protocol/mod.ts";
+import { buckets, toHex } from "../../protocol/mod.ts";
 import { unlockedDevice } from "./_session_log.ts";
 
 /** A clip of a session's door session, and the region whose store holds it. */
@@ -66,7 +66,7 @@ export class SessionClips {
         const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
         out.push({
           name: info.name,
-          sha256: [...bytes].map((b) => b.toString(16).padStart(2, "0")).join(""),
+          sha256: toHex(bytes),
           region,
         });
       }

@@ -48,6 +48,7 @@ import {
 import { contentChunks } from "./content_chunker.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
 import type { Logger } from "../../runtime/mod.ts";
+import { sha256Hex } from "../../protocol/mod.ts";
 
 const UPLOAD_TTL_MS = 24 * 3_600_000;
 const nanos = (ms: number) => ms * 1_000_000;
@@ -82,11 +83,6 @@ interface KeyRing {
 }
 
 const KEYRING = "ota.signing_keys";
-
-async function sha256Hex(data: Uint8Array): Promise<string> {
-  const d = new Uint8Array(await crypto.subtle.digest("SHA-256", data as BufferSource));
-  return Array.from(d, (b) => b.toString(16).padStart(2, "0")).join("");
-}
 
 /** Publishes and reads component versions. */
 export class ComponentRegistry {

@@ -28,6 +28,7 @@ import type { DoorState, Hardware, SystemStatsReader } from "../hardware/mod.ts"
 import { type DeviceRecording, uploadBlob } from "../recording/mod.ts";
 import type { AgentLog, LogRing } from "./_log_ring.ts";
 import type { SettingError } from "./_shadow_sync.ts";
+import { toHex } from "../../protocol/mod.ts";
 
 /** Handlers of some of the device's commands, by command. */
 export type CommandHandlers = Partial<Record<CommandRequest["command"], CommandHandler>>;
@@ -129,7 +130,7 @@ export function snapshotCommand(view: SnapshotCommandView): CommandHandlers {
         bucket: "snapshots",
         name,
         bytes: jpeg.length,
-        sha256: Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""),
+        sha256: toHex(digest),
         ts: frame.ts,
       };
     },
