@@ -1,8 +1,9 @@
 /**
  * The price list routes: operators read the fleet's price lists, admins write them and choose
- * which list each machine sells at. The lists live in the global `prices` bucket
- * ({@link PriceBook}); a write in any region goes to the primary region's original, and every
- * region reads its mirror.
+ * which list each machine sells at. The lists live in the global `prices` bucket (the checkout
+ * room's `PriceBook`); a write in any region goes to the primary region's original, and every
+ * region reads its mirror. Each resource is a sub-app of its own file (`price_*_api.ts`),
+ * composed here.
  *
  * @example
  * ```ts
@@ -17,204 +18,17 @@
  *
  * @module
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
-import {
-  audit,
-  etag,
-  type FleetDeps,
-  type FleetEnv,
-  ifMatch,
-  json,
-  need,
-  plain,
-  Problem,
-  problemResponses,
-  security,
-} from "./fleet_api.ts";
-import { RevisionConflictError } from "../fleet/mod.ts";
-import {
-  DEFAULT_PRICE_LIST,
-  type PriceBook,
-  PriceListError,
-  PriceListInputSchema,
-  PriceListNotFoundError,
-  type StoredPriceList,
-} from "../checkout/mod.ts";
-import { ApiError } from "./problem.ts";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { FleetEnv } from "./fleet_env.ts";
+import { type PriceDeps, priceListsApi } from "./price_lists_api.ts";
+import { priceAssignmentsApi } from "./price_assignments_api.ts";
 
-/** What the price routes use. */
-export interface PriceDeps extends FleetDeps {
-  /** The price lists. */
-  readonly prices: PriceBook;
-}
-
-const ListId = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, "must be 1-63 of a-z, 0-9 and '-'");
-const StoredSchema = PriceListInputSchema.and(z.object({
-  id: z.string(),
-  updatedAt: z.int(),
-  updatedBy: z.string(),
-  revision: z.int(),
-})).openapi("PriceList");
-
-/** What the audit records of a list: its revision, currency, size, and the SKUs that changed. */
-function summary(list: StoredPriceList, before?: StoredPriceList): Record<string, unknown> {
-  const out: Record<string, unknown> = {
-    revision: list.revision,
-    currency: list.currency,
-    items: list.items.length,
-  };
-  if (before) {
-    const was = new Map(before.items.map((i) => [i.sku, i]));
-    const now = new Set(list.items.map((i) => i.sku));
-    out.changed = list.items
-      .filter((i) => JSON.stringify(was.get(i.sku)) !== JSON.stringify(i))
-      .map((i) => i.sku)
-      .slice(0, 100);
-    out.removed = before.items.filter((i) => !now.has(i.sku)).map((i) => i.sku).slice(0, 100);
-  }
-  return out;
-}
+export type { PriceDeps } from "./price_lists_api.ts";
 
 /** Adds the price list routes to `app`. */
 export function priceRoutes(app: OpenAPIHono<FleetEnv>, deps: PriceDeps): void {
-  const book = deps.prices;
-
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/price-lists",
-      tags: ["prices"],
-      summary: "Every price list",
-      security,
-      responses: {
-        200: json(z.object({ items: z.array(StoredSchema) }), "Price lists"),
-        ...problemResponses,
-      },
-    }),
-    async (c) => {
-      await need(c, deps, "viewer", "prices.read", "price-lists");
-      return c.json({ items: await book.list() }, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "get",
-      path: "/price-lists/{id}",
-      tags: ["prices"],
-      summary: "One price list (its ETag is the revision a write can be conditional on)",
-      security,
-      request: { params: z.object({ id: ListId }) },
-      responses: { 200: json(StoredSchema, "The price list"), ...problemResponses },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      await need(c, deps, "viewer", "prices.read", `price-list/${id}`);
-      const list = await book.get(id);
-      if (!list) {
-        throw new ApiError(404, "Not Found", `No price list "${id}"`, { field: "path.id" });
-      }
-      c.header("ETag", etag(list.revision));
-      return c.json(list, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "put",
-      path: "/price-lists/{id}",
-      tags: ["prices"],
-      summary:
-        "Create or replace a price list (admin); sessions already started keep the prices of their start",
-      security,
-      request: {
-        params: z.object({ id: ListId }),
-        body: { content: { "application/json": { schema: PriceListInputSchema } } },
-      },
-      responses: {
-        200: json(StoredSchema, "Stored"),
-        412: json(Problem, "Changed since the ETag"),
-        ...problemResponses,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const input = c.req.valid("json");
-      const actor = await need(c, deps, "admin", "prices.put", `price-list/${id}`);
-      const before = await book.get(id);
-      const expected = ifMatch(c);
-      let stored;
-      try {
-        stored = await book.put(id, input, {
-          by: actor.subject,
-          ...(expected === undefined ? {} : { revision: expected }),
-        });
-      } catch (e) {
-        if (e instanceof RevisionConflictError) {
-          throw new ApiError(412, "Precondition Failed", e.message, { field: "header.if-match" });
-        }
-        if (e instanceof PriceListError) {
-          throw new ApiError(400, "Invalid request", e.message, { field: `body.${e.field}` });
-        }
-        throw e;
-      }
-      // A summary, not the lists: two large lists would not fit in one message.
-      await audit(deps, c, {
-        action: "prices.put",
-        target: `price-list/${id}`,
-        outcome: "ok",
-        before: before ? plain(summary(before)) : null,
-        after: plain(summary(stored, before)),
-        reason: null,
-      });
-      c.header("ETag", etag(stored.revision));
-      return c.json(stored, 200);
-    },
-  );
-
-  app.openapi(
-    createRoute({
-      method: "put",
-      path: "/machines/{id}/price-list",
-      tags: ["prices"],
-      summary: "Choose the price list a machine sells at (admin); null goes back to `default`",
-      security,
-      request: {
-        params: z.object({ id: ListId }),
-        body: {
-          content: {
-            "application/json": { schema: z.strictObject({ priceList: ListId.nullable() }) },
-          },
-        },
-      },
-      responses: {
-        200: json(z.object({ machineId: z.string(), priceList: z.string() }), "Assigned"),
-        ...problemResponses,
-      },
-    }),
-    async (c) => {
-      const { id } = c.req.valid("param");
-      const { priceList } = c.req.valid("json");
-      await need(c, deps, "admin", "prices.assign", `machine/${id}`);
-      const before = await book.assignment(id);
-      try {
-        await book.assign(id, priceList);
-      } catch (e) {
-        if (e instanceof PriceListNotFoundError) {
-          throw new ApiError(404, "Not Found", e.message, { field: "body.priceList" });
-        }
-        throw e;
-      }
-      const after = priceList ?? DEFAULT_PRICE_LIST;
-      await audit(deps, c, {
-        action: "prices.assign",
-        target: `machine/${id}`,
-        outcome: "ok",
-        before: plain({ priceList: before }),
-        after: plain({ priceList: after }),
-        reason: null,
-      });
-      return c.json({ machineId: id, priceList: after }, 200);
-    },
-  );
+  // Each sub-app keeps its routes' full paths; the application's validation hook and error
+  // handler answer for them.
+  app.route("/", priceListsApi(deps));
+  app.route("/", priceAssignmentsApi(deps));
 }
