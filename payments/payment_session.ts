@@ -128,32 +128,7 @@ export function applyPaymentEvent(
   };
   if (!session) {
     if (event.type !== "session_started") refuse("the session has not started");
-    const e = event as Extract<PaymentEvent, { type: "session_started" }>;
-    return {
-      sessionId: e.sessionId,
-      customerId: e.customerId,
-      machineId: e.machineId,
-      currency: e.currency,
-      ...(e.priceList ? { priceList: { ...e.priceList } } : {}),
-      state: "started",
-      hold: null,
-      deviceCart: null,
-      confidence: null,
-      reviewReasons: [],
-      reviewer: null,
-      cart: null,
-      captured: 0,
-      released: 0,
-      refunded: 0,
-      refunds: 0,
-      receiptTotal: null,
-      disputed: false,
-      dispute: null,
-      failure: null,
-      startedAt: e.ts,
-      updatedAt: e.ts,
-      steps: 1,
-    };
+    return startSession(event as Extract<PaymentEvent, { type: "session_started" }>);
   }
   if (event.sessionId !== session.sessionId) {
     refuse(`the event is for session ${event.sessionId}`);
@@ -161,6 +136,47 @@ export function applyPaymentEvent(
   if (event.currency !== session.currency) {
     refuse(`the event is in ${event.currency}, the session in ${session.currency}`);
   }
+  return transition(session, event, refuse);
+}
+
+/** Refuses an event: throws {@link InvalidTransitionError} with why. */
+type Refuse = (why: string) => never;
+
+/** The session a `session_started` event begins. */
+function startSession(e: Extract<PaymentEvent, { type: "session_started" }>): PaymentSession {
+  return {
+    sessionId: e.sessionId,
+    customerId: e.customerId,
+    machineId: e.machineId,
+    currency: e.currency,
+    ...(e.priceList ? { priceList: { ...e.priceList } } : {}),
+    state: "started",
+    hold: null,
+    deviceCart: null,
+    confidence: null,
+    reviewReasons: [],
+    reviewer: null,
+    cart: null,
+    captured: 0,
+    released: 0,
+    refunded: 0,
+    refunds: 0,
+    receiptTotal: null,
+    disputed: false,
+    dispute: null,
+    failure: null,
+    startedAt: e.ts,
+    updatedAt: e.ts,
+    steps: 1,
+  };
+}
+
+/** The next session of a started `session` after `event` (of the same session and currency). */
+function transition(
+  session: PaymentSession,
+  event: PaymentEvent,
+  refuse: Refuse,
+): PaymentSession {
   const next = (change: Partial<PaymentSession>): PaymentSession => ({
     ...session,
     ...change,

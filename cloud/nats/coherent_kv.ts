@@ -167,144 +167,15 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
   const bound = options.boundMs ?? DEFAULT_BOUND_MS;
   if (!(bound > 0)) throw new RangeError(`Invalid boundMs ${bound} (expected > 0)`);
   const bucket = options.originStream.replace(/^KV_/, "");
-  const remember = (key: string, revision: number) => {
-    state.written.delete(key);
-    state.written.set(key, revision);
-    if (state.written.size > REMEMBERED) state.written.delete(state.written.keys().next().value!);
-  };
-
-  /** Learns whether the mirror holds all the original held when this started. */
-  const refresh = async (): Promise<void> => {
-    const asOf = now();
-    const target = await leaderLastSequence(options.jsm, options.originStream);
-    // Looked at for about a bound's time; behind after that, reads go to the original until a
-    // later refresh finds it caught up.
-    for (let look = 0; look * REFRESH_POLL_MS <= bound; look++) {
-      if (look > 0) await new Promise((r) => setTimeout(r, REFRESH_POLL_MS));
-      const have = (await options.jsm.streams.info(options.mirrorStream)).state.last_seq;
-      if (have >= target) {
-        state.freshAsOf = Math.max(state.freshAsOf, asOf);
-        return;
-      }
-    }
-  };
-  const refreshSoon = () => {
-    state.refreshing ??= refresh()
-      .catch((e) => {
-        // Not fresh, then: reads go to the original. What it was is kept for diagnostics.
-        state.lastError = `refresh: ${String(e)}`;
-        if (isTransientNatsError(e)) state.originDownUntil = now() + ORIGIN_DOWN_MS;
-      })
-      .finally(() => state.refreshing = undefined);
-  };
-
-  const get: KV["get"] = async (key, opts) => {
-    if (opts?.revision) {
-      // A revision never changes: the mirror's copy is as good as the original's.
-      const e = await mirror.get(key, opts);
-      return e ?? await fromOriginal(key, opts, undefined, null);
-    }
-    const floor = state.written.get(key);
-    const fresh = now() - state.freshAsOf <= bound;
-    if (!fresh) refreshSoon();
-    // A mirror that is fresh enough answers for a key it holds at a revision not older than
-    // the last one written (or read from the original) through this instance.
-    let seen: KvEntry | null | undefined;
-    if (fresh && floor !== 0) {
-      seen = await mirror.get(key, opts);
-      if (seen && seen.revision >= (floor ?? 0)) {
-        state.answered.mirror++;
-        return seen;
-      }
-    }
-    return await fromOriginal(key, opts, floor, seen);
-  };
-
-  /** Reads the original's leader; when it cannot answer, what the mirror can say. */
-  const fromOriginal = async (
-    key: string,
-    opts: Parameters<KV["get"]>[1],
-    floor: number | undefined,
-    seen: KvEntry | null | undefined,
-  ): Promise<KvEntry | null> => {
-    let cause: unknown;
-    if (now() >= state.originDownUntil) {
-      try {
-        const e = await options.original.get(key, opts);
-        // Never older than this again (monotonic reads); a key the original lacks is asked of
-        // the mirror again (bounded by `boundMs` from here).
-        if (e && !opts?.revision) remember(key, Math.max(e.revision, floor ?? 0));
-        else if (floor === 0) state.written.delete(key);
-        state.answered.original++;
-        return e;
-      } catch (err) {
-        if (!isTransientNatsError(err)) throw err;
-        state.lastError = `get: ${String(err)}`;
-        state.originDownUntil = now() + ORIGIN_DOWN_MS;
-        cause = err;
-      }
-    }
-    return await answerAlone(key, opts, floor, seen, cause);
-  };
-
-  /** The original does not answer: the mirror's entry when it is not older than ours. */
-  const answerAlone = async (
-    key: string,
-    opts: Parameters<KV["get"]>[1],
-    floor: number | undefined,
-    seen: KvEntry | null | undefined,
-    cause: unknown,
-  ): Promise<KvEntry | null> => {
-    const e = seen !== undefined ? seen : await mirror.get(key, opts);
-    if (e && floor !== 0 && e.revision >= (floor ?? 0)) {
-      state.answered.alone++;
-      return e;
-    }
-    state.answered.behind++;
-    throw new ReplicaBehindError(bucket, key, { cause });
-  };
-
-  const writing =
-    (name: "create" | "put" | "update") =>
-    async (key: string, ...rest: unknown[]): Promise<number> => {
-      try {
-        const revision = await (mirror[name] as (k: string, ...r: unknown[]) => Promise<number>)
-          .call(mirror, key, ...rest);
-        remember(key, revision);
-        return revision;
-      } catch (err) {
-        // Refused (a revision conflict, most often): what the mirror holds is not what the
-        // original holds, so the next read asks the original.
-        remember(key, 0);
-        throw err;
-      }
-    };
-  const removing = (name: "delete" | "purge") => async (key: string, ...rest: unknown[]) => {
-    try {
-      await (mirror[name] as (k: string, ...r: unknown[]) => Promise<void>)
-        .call(mirror, key, ...rest);
-    } finally {
-      remember(key, 0);
-    }
-  };
-  const latest = async (key: string): Promise<KvEntry | null> => {
-    try {
-      const e = await options.original.get(key);
-      if (e) remember(key, Math.max(e.revision, state.written.get(key) ?? 0));
-      return e;
-    } catch (err) {
-      if (!isTransientNatsError(err)) throw err;
-      throw new ReplicaBehindError(bucket, key, { cause: err });
-    }
-  };
+  const ctx: Coherent = { mirror, options, state, now, bound, bucket };
   const wrapped: Partial<Record<PropertyKey, unknown>> = {
-    [LATEST]: latest,
-    get,
-    create: writing("create"),
-    put: writing("put"),
-    update: writing("update"),
-    delete: removing("delete"),
-    purge: removing("purge"),
+    [LATEST]: (key: string) => latest(ctx, key),
+    get: ((key, opts) => coherentGet(ctx, key, opts)) satisfies KV["get"],
+    create: writing(ctx, "create"),
+    put: writing(ctx, "put"),
+    update: writing(ctx, "update"),
+    delete: removing(ctx, "delete"),
+    purge: removing(ctx, "purge"),
   };
   return new Proxy(mirror, {
     get(target, prop) {
@@ -313,4 +184,172 @@ export function coherentKv(mirror: KV, options: CoherentKvOptions): KV {
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/** What the parts of one {@link coherentKv} share: its mirror, options and {@link Coherence}. */
+interface Coherent {
+  readonly mirror: KV;
+  readonly options: CoherentKvOptions;
+  readonly state: Coherence;
+  readonly now: () => number;
+  /** How far behind the original a mirror's answer may be, ms. */
+  readonly bound: number;
+  /** The bucket's name (for errors). */
+  readonly bucket: string;
+}
+
+/** Remembers `revision` as the last written for `key` (the oldest keys are forgotten first). */
+function remember(state: Coherence, key: string, revision: number): void {
+  state.written.delete(key);
+  state.written.set(key, revision);
+  if (state.written.size > REMEMBERED) state.written.delete(state.written.keys().next().value!);
+}
+
+/** Learns whether the mirror holds all the original held when this started. */
+async function refresh({ options, state, now, bound }: Coherent): Promise<void> {
+  const asOf = now();
+  const target = await leaderLastSequence(options.jsm, options.originStream);
+  // Looked at for about a bound's time; behind after that, reads go to the original until a
+  // later refresh finds it caught up.
+  for (let look = 0; look * REFRESH_POLL_MS <= bound; look++) {
+    if (look > 0) await new Promise((r) => setTimeout(r, REFRESH_POLL_MS));
+    const have = (await options.jsm.streams.info(options.mirrorStream)).state.last_seq;
+    if (have >= target) {
+      state.freshAsOf = Math.max(state.freshAsOf, asOf);
+      return;
+    }
+  }
+}
+
+/** Starts a {@link refresh} unless one is in flight. */
+function refreshSoon(ctx: Coherent): void {
+  const { state, now } = ctx;
+  state.refreshing ??= refresh(ctx)
+    .catch((e) => {
+      // Not fresh, then: reads go to the original. What it was is kept for diagnostics.
+      state.lastError = `refresh: ${String(e)}`;
+      if (isTransientNatsError(e)) state.originDownUntil = now() + ORIGIN_DOWN_MS;
+    })
+    .finally(() => state.refreshing = undefined);
+}
+
+/** A read of one key on its way: what the mirror was asked, and what is known of the key. */
+interface Read {
+  readonly key: string;
+  readonly opts: Parameters<KV["get"]>[1];
+  /** The last revision written (or read from the original) through this instance. */
+  readonly floor: number | undefined;
+  /** What the mirror answered, when it was asked. */
+  readonly seen: KvEntry | null | undefined;
+}
+
+/** The coherent `get`: the mirror's entry when fresh enough, else the original's. */
+async function coherentGet(
+  ctx: Coherent,
+  key: string,
+  opts: Parameters<KV["get"]>[1],
+): Promise<KvEntry | null> {
+  const { mirror, state, now, bound } = ctx;
+  if (opts?.revision) {
+    // A revision never changes: the mirror's copy is as good as the original's.
+    const e = await mirror.get(key, opts);
+    return e ?? await fromOriginal(ctx, { key, opts, floor: undefined, seen: null });
+  }
+  const floor = state.written.get(key);
+  const fresh = now() - state.freshAsOf <= bound;
+  if (!fresh) refreshSoon(ctx);
+  // A mirror that is fresh enough answers for a key it holds at a revision not older than
+  // the last one written (or read from the original) through this instance.
+  let seen: KvEntry | null | undefined;
+  if (fresh && floor !== 0) {
+    seen = await mirror.get(key, opts);
+    if (seen && seen.revision >= (floor ?? 0)) {
+      state.answered.mirror++;
+      return seen;
+    }
+  }
+  return await fromOriginal(ctx, { key, opts, floor, seen });
+}
+
+/** Reads the original's leader; when it cannot answer, what the mirror can say. */
+async function fromOriginal(ctx: Coherent, read: Read): Promise<KvEntry | null> {
+  const { options, state, now } = ctx;
+  const { key, opts, floor } = read;
+  let cause: unknown;
+  if (now() >= state.originDownUntil) {
+    try {
+      const e = await options.original.get(key, opts);
+      // Never older than this again (monotonic reads); a key the original lacks is asked of
+      // the mirror again (bounded by `boundMs` from here).
+      if (e && !opts?.revision) remember(state, key, Math.max(e.revision, floor ?? 0));
+      else if (floor === 0) state.written.delete(key);
+      state.answered.original++;
+      return e;
+    } catch (err) {
+      if (!isTransientNatsError(err)) throw err;
+      state.lastError = `get: ${String(err)}`;
+      state.originDownUntil = now() + ORIGIN_DOWN_MS;
+      cause = err;
+    }
+  }
+  return await answerAlone(ctx, read, cause);
+}
+
+/** The original does not answer: the mirror's entry when it is not older than ours. */
+async function answerAlone(
+  { mirror, state, bucket }: Coherent,
+  { key, opts, floor, seen }: Read,
+  cause: unknown,
+): Promise<KvEntry | null> {
+  const e = seen !== undefined ? seen : await mirror.get(key, opts);
+  if (e && floor !== 0 && e.revision >= (floor ?? 0)) {
+    state.answered.alone++;
+    return e;
+  }
+  state.answered.behind++;
+  throw new ReplicaBehindError(bucket, key, { cause });
+}
+
+/** The mirror's `name` (a write), remembering the revision written, or 0 when refused. */
+function writing({ mirror, state }: Coherent, name: "create" | "put" | "update") {
+  return async (key: string, ...rest: unknown[]): Promise<number> => {
+    try {
+      const revision = await (mirror[name] as (k: string, ...r: unknown[]) => Promise<number>)
+        .call(mirror, key, ...rest);
+      remember(state, key, revision);
+      return revision;
+    } catch (err) {
+      // Refused (a revision conflict, most often): what the mirror holds is not what the
+      // original holds, so the next read asks the original.
+      remember(state, key, 0);
+      throw err;
+    }
+  };
+}
+
+/** The mirror's `name` (a removal); the next read of the key asks the original. */
+function removing({ mirror, state }: Coherent, name: "delete" | "purge") {
+  return async (key: string, ...rest: unknown[]) => {
+    try {
+      await (mirror[name] as (k: string, ...r: unknown[]) => Promise<void>)
+        .call(mirror, key, ...rest);
+    } finally {
+      remember(state, key, 0);
+    }
+  };
+}
+
+/** The original's entry now ({@link getLatest}); {@link ReplicaBehindError} when unreachable. */
+async function latest(
+  { options, state, bucket }: Coherent,
+  key: string,
+): Promise<KvEntry | null> {
+  try {
+    const e = await options.original.get(key);
+    if (e) remember(state, key, Math.max(e.revision, state.written.get(key) ?? 0));
+    return e;
+  } catch (err) {
+    if (!isTransientNatsError(err)) throw err;
+    throw new ReplicaBehindError(bucket, key, { cause: err });
+  }
 }

@@ -18,7 +18,14 @@
  *
  * @module
  */
-import { type OtaSlots, type OtaState, otherSlot, type SlotName } from "./ota_slots.ts";
+import {
+  type OtaSlots,
+  type OtaState,
+  otherSlot,
+  type SlotInfo,
+  type SlotName,
+  type Trial,
+} from "./ota_slots.ts";
 import { sleep } from "../../runtime/mod.ts";
 
 /** Exit code with which the program asks the supervisor to start the active slot again. */
@@ -74,46 +81,10 @@ export async function runSupervisor(
       await sleep(options.restartDelayMs ?? 1000, { signal });
       continue;
     }
-    if (trial) {
-      state = changed(
-        await slots.update((s) => ({
-          ...s,
-          trial: s.trial && { ...s.trial, boots: s.trial.boots + 1, bootAt: Date.now() },
-        })),
-      );
-    }
-    // A report of an earlier run must not count for this one; there is none after a clean stop.
-    await Deno.remove(slots.healthFile).catch((e) => {
-      if (e instanceof Deno.errors.NotFound) return;
-      // waitHealthy() still matches the report's pid, so an old one cannot pass for the new run.
-      log({ level: "error", msg: "cannot remove the old health report", error: String(e) });
-    });
-    const dir = slots.slotDir(state.active);
-    const command = info.command.startsWith("/") ? info.command : `${dir}/${info.command}`;
-    log({
-      level: "info",
-      msg: "starting",
-      slot: state.active,
-      version: info.version,
-      trial: !!trial,
-    });
-    let child: Deno.ChildProcess;
-    try {
-      child = new Deno.Command(command, {
-        args: [...info.args],
-        cwd: dir,
-        env: {
-          ...options.env,
-          VEND_OTA_DIR: slots.dir,
-          VEND_SLOT: state.active,
-          VEND_VERSION: info.version,
-        },
-        stdin: "null",
-        stdout: options.output ?? "inherit",
-        stderr: options.output ?? "inherit",
-      }).spawn();
-    } catch (e) {
-      log({ level: "error", msg: "cannot start", error: String(e), command });
+    if (trial) state = changed(await countBoot(slots));
+    await removeHealthReport(slots, log);
+    const child = startProgram(slots, { slot: state.active, info, trial: !!trial }, options, log);
+    if (!child) {
       if (!trial) await sleep(options.restartDelayMs ?? 1000, { signal });
       continue;
     }
@@ -121,48 +92,10 @@ export async function runSupervisor(
     signal.addEventListener("abort", stop, { once: true });
     const exited = child.status;
     if (state.trial) {
-      const t = state.trial;
-      const round = new AbortController();
-      const within = AbortSignal.any([signal, round.signal]);
-      const verdict = await Promise.race([
-        exited.then((s) => ({ kind: "exited" as const, code: s.code })),
-        waitHealthy(slots, t.version, child.pid, within, log).then(() => ({
-          kind: "healthy" as const,
-        })),
-        sleep(t.healthWindowMs, { signal: within }).then(() => ({ kind: "timeout" as const })),
-      ]);
-      round.abort();
-      if (verdict.kind === "healthy") {
-        changed(
-          await slots.update((s) => ({
-            ...s,
-            trial: null,
-            last: {
-              version: t.version,
-              deploymentId: t.deploymentId,
-              status: "healthy",
-              reason: null,
-              at: Date.now(),
-              reported: false,
-            },
-          })),
-        );
-        log({ level: "info", msg: "new version healthy", version: t.version });
-      } else if (verdict.kind === "timeout" && !signal.aborted) {
-        await kill(child, log);
-        changed(
-          await rollback(
-            slots,
-            `it did not report healthy within ${t.healthWindowMs} ms`,
-            log,
-          ),
-        );
+      const goOn = await judgeTrial(slots, child, exited, state.trial, { signal, log, changed });
+      if (!goOn) {
         signal.removeEventListener("abort", stop);
         continue;
-      } else if (verdict.kind === "exited") {
-        log({ level: "warn", msg: "new version exited during its trial", code: verdict.code });
-        signal.removeEventListener("abort", stop);
-        continue; // counted as a failed boot at the next start
       }
     }
     const status = await exited;
@@ -177,6 +110,124 @@ export async function runSupervisor(
     });
     await sleep(options.restartDelayMs ?? 1000, { signal });
   }
+}
+
+type Log = (l: Record<string, unknown>) => void;
+
+/** Counts one more start of the version on trial, before it starts (so power cuts count). */
+function countBoot(slots: OtaSlots): Promise<OtaState> {
+  return slots.update((s) => ({
+    ...s,
+    trial: s.trial && { ...s.trial, boots: s.trial.boots + 1, bootAt: Date.now() },
+  }));
+}
+
+/** Removes the health report of an earlier run. */
+async function removeHealthReport(slots: OtaSlots, log: Log): Promise<void> {
+  // A report of an earlier run must not count for this one; there is none after a clean stop.
+  await Deno.remove(slots.healthFile).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return;
+    // waitHealthy() still matches the report's pid, so an old one cannot pass for the new run.
+    log({ level: "error", msg: "cannot remove the old health report", error: String(e) });
+  });
+}
+
+/** Starts the program of the active slot; null (logged) when it cannot be started. */
+function startProgram(
+  slots: OtaSlots,
+  { slot, info, trial }: { slot: SlotName; info: SlotInfo; trial: boolean },
+  options: SupervisorOptions,
+  log: Log,
+): Deno.ChildProcess | null {
+  const dir = slots.slotDir(slot);
+  const command = info.command.startsWith("/") ? info.command : `${dir}/${info.command}`;
+  log({
+    level: "info",
+    msg: "starting",
+    slot,
+    version: info.version,
+    trial,
+  });
+  try {
+    return new Deno.Command(command, {
+      args: [...info.args],
+      cwd: dir,
+      env: {
+        ...options.env,
+        VEND_OTA_DIR: slots.dir,
+        VEND_SLOT: slot,
+        VEND_VERSION: info.version,
+      },
+      stdin: "null",
+      stdout: options.output ?? "inherit",
+      stderr: options.output ?? "inherit",
+    }).spawn();
+  } catch (e) {
+    log({ level: "error", msg: "cannot start", error: String(e), command });
+    return null;
+  }
+}
+
+/** What {@link judgeTrial} needs of the supervisor's loop. */
+interface TrialContext {
+  readonly signal: AbortSignal;
+  readonly log: Log;
+  readonly changed: (s: OtaState) => OtaState;
+}
+
+/**
+ * Waits for the version on trial to report healthy, exit or run out of its window, and records
+ * the verdict. True when the program is to be waited for as usual; false when the loop goes on
+ * to the next start (rolled back, or exited during its trial).
+ */
+async function judgeTrial(
+  slots: OtaSlots,
+  child: Deno.ChildProcess,
+  exited: Promise<Deno.CommandStatus>,
+  t: Trial,
+  { signal, log, changed }: TrialContext,
+): Promise<boolean> {
+  const round = new AbortController();
+  const within = AbortSignal.any([signal, round.signal]);
+  const verdict = await Promise.race([
+    exited.then((s) => ({ kind: "exited" as const, code: s.code })),
+    waitHealthy(slots, t.version, child.pid, within, log).then(() => ({
+      kind: "healthy" as const,
+    })),
+    sleep(t.healthWindowMs, { signal: within }).then(() => ({ kind: "timeout" as const })),
+  ]);
+  round.abort();
+  if (verdict.kind === "healthy") {
+    changed(
+      await slots.update((s) => ({
+        ...s,
+        trial: null,
+        last: {
+          version: t.version,
+          deploymentId: t.deploymentId,
+          status: "healthy",
+          reason: null,
+          at: Date.now(),
+          reported: false,
+        },
+      })),
+    );
+    log({ level: "info", msg: "new version healthy", version: t.version });
+  } else if (verdict.kind === "timeout" && !signal.aborted) {
+    await kill(child, log);
+    changed(
+      await rollback(
+        slots,
+        `it did not report healthy within ${t.healthWindowMs} ms`,
+        log,
+      ),
+    );
+    return false;
+  } else if (verdict.kind === "exited") {
+    log({ level: "warn", msg: "new version exited during its trial", code: verdict.code });
+    return false; // counted as a failed boot at the next start
+  }
+  return true;
 }
 
 async function rollback(
