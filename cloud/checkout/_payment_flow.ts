@@ -43,6 +43,17 @@ export interface PaymentFlowParts {
 
 const encoder = new TextEncoder();
 
+/** What starting a session at a machine takes ({@link PaymentFlow.start}). */
+export interface StartRequest {
+  readonly customerId: string;
+  readonly machineId: string;
+  readonly paymentMethodId?: string;
+  /** The currency the customer was shown: refused ({@link PriceMismatchError}) if another. */
+  readonly currency?: string;
+  /** The price list version the customer was shown (`PriceList.version`): likewise. */
+  readonly prices?: string;
+}
+
 /** Takes payment sessions through their steps: the only caller of hold, unlock and capture. */
 export class PaymentFlow {
   readonly #o: PaymentServiceOptions;
@@ -95,15 +106,7 @@ export class PaymentFlow {
    * method and unlocks the machine. Resolves with the session: `unlocked`, or `declined`, or
    * `failed` (the machine did not unlock; the hold was released).
    */
-  async start(input: {
-    readonly customerId: string;
-    readonly machineId: string;
-    readonly paymentMethodId?: string;
-    /** The currency the customer was shown: refused ({@link PriceMismatchError}) if another. */
-    readonly currency?: string;
-    /** The price list version the customer was shown (`PriceList.version`): likewise. */
-    readonly prices?: string;
-  }): Promise<PaymentSession> {
+  async start(input: StartRequest): Promise<PaymentSession> {
     if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(input.machineId)) {
       throw new TypeError(`Invalid machine id ${JSON.stringify(input.machineId.slice(0, 80))}`);
     }

@@ -50,7 +50,7 @@ import { AfterSale } from "./_after_sale.ts";
 import { type Customer, CustomerRegistry, type PaymentMethod } from "./_customer_registry.ts";
 import { OutcomeConsumer } from "./_outcome_consumer.ts";
 import { checkPaymentBooks, PaymentBooks } from "./_payment_books.ts";
-import { PaymentFlow } from "./_payment_flow.ts";
+import { PaymentFlow, type StartRequest } from "./_payment_flow.ts";
 import { clockOf, type PaymentServiceOptions } from "./_payment_options.ts";
 import { Reconciler } from "./_reconciler.ts";
 import { type SessionClip, SessionClips } from "./_session_clips.ts";
@@ -196,15 +196,7 @@ export class PaymentService {
    * method and unlocks the machine. Resolves with the session: `unlocked`, or `declined`, or
    * `failed` (the machine did not unlock; the hold was released).
    */
-  start(input: {
-    readonly customerId: string;
-    readonly machineId: string;
-    readonly paymentMethodId?: string;
-    /** The currency the customer was shown: refused ({@link PriceMismatchError}) if another. */
-    readonly currency?: string;
-    /** The price list version the customer was shown (`PriceList.version`): likewise. */
-    readonly prices?: string;
-  }): Promise<PaymentSession> {
+  start(input: StartRequest): Promise<PaymentSession> {
     return this.#p.flow.start(input);
   }
 
