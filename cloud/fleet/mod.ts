@@ -19,6 +19,7 @@ export {
   InvalidCommandError,
   type SentCommand,
 } from "./command_sender.ts";
+export { type DesiredChange, type DesiredChangeOptions, DesiredShadow } from "./desired_shadow.ts";
 export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet_ingest.ts";
 export { FleetState, isRevisionConflict, putJson, RevisionConflictError } from "./fleet_state.ts";
 export { type IngestThread, startIngestThread } from "./ingest_thread.ts";

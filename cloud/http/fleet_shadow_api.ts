@@ -6,13 +6,11 @@
  * @module
  */
 import { openKv } from "../nats/mod.ts";
-import { isRevisionConflict } from "../fleet/mod.ts";
+import { DesiredShadow, isRevisionConflict } from "../fleet/mod.ts";
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import {
   buckets,
-  newEnvelope,
   parseShadow,
-  shadow,
   shadowKey,
   type ShadowState,
   ShadowStateSchema,
@@ -91,36 +89,20 @@ export function shadowApi(deps: FleetDeps): OpenAPIHono<FleetEnv> {
     if (!view(deps, id)) {
       throw new ApiError(404, "Not Found", `No device "${id}"`, { field: "path.id" });
     }
-    const kv = await openKv(deps.nc, buckets.shadow, { history: 5 });
-    const current = await kv.get(shadowKey(id, "desired"));
     const expected = ifMatch(c);
-    const parsed = current?.value.length ? parseShadow(current.value) : undefined;
-    const before = parsed?.ok && parsed.value.kind === "desired" ? parsed.value : undefined;
-    const state: ShadowState = {
-      ...before?.state,
-      ...patch,
-      ...(patch.config || before?.state.config
-        ? { config: { ...before?.state.config, ...patch.config } }
-        : {}),
-      ...(patch.cameras || before?.state.cameras
-        ? { cameras: { ...before?.state.cameras, ...patch.cameras } }
-        : {}),
-    };
-    const desired = {
-      ...newEnvelope(),
-      deviceId: id,
-      kind: "desired" as const,
-      version: (before?.version ?? 0) + 1,
-      state,
-      updatedBy: actor.subject,
-    };
-    const data = shadow.encode(desired);
-    let revision: number;
+    const desired = new DesiredShadow(await openKv(deps.nc, buckets.shadow, { history: 5 }));
+    let made;
     try {
-      const base = expected ?? current?.revision ?? 0;
-      revision = base === 0
-        ? await kv.create(shadowKey(id, "desired"), data)
-        : await kv.update(shadowKey(id, "desired"), data, base);
+      made = await desired.change(id, (before) => ({
+        ...before?.state,
+        ...patch,
+        ...(patch.config || before?.state.config
+          ? { config: { ...before?.state.config, ...patch.config } }
+          : {}),
+        ...(patch.cameras || before?.state.cameras
+          ? { cameras: { ...before?.state.cameras, ...patch.cameras } }
+          : {}),
+      }), { updatedBy: actor.subject, attempts: 1, ...(expected ? { revision: expected } : {}) });
     } catch (cause) {
       if (!isRevisionConflict(cause)) {
         throw cause;
@@ -143,16 +125,17 @@ export function shadowApi(deps: FleetDeps): OpenAPIHono<FleetEnv> {
         },
       );
     }
+    const { before, after, revision } = made!;
     await audit(deps, c, {
       action: "shadow.update",
       target: `device/${id}`,
       outcome: "ok",
       before: before ? plain(before) : null,
-      after: plain(desired),
+      after: plain(after),
       reason: null,
     });
     c.header("ETag", etag(revision));
-    return c.json(plain(desired), 200);
+    return c.json(plain(after), 200);
   });
 
   return app;

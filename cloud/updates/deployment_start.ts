@@ -5,16 +5,8 @@
  * @module
  */
 import type { KV } from "@nats-io/kv";
-import {
-  buckets,
-  newEnvelope,
-  objectStreamOf,
-  parseShadow,
-  shadow,
-  shadowKey,
-  type ShadowState,
-} from "../../protocol/mod.ts";
-import { isRevisionConflict } from "../fleet/mod.ts";
+import { buckets, objectStreamOf, parseShadow, shadowKey } from "../../protocol/mod.ts";
+import { DesiredShadow } from "../fleet/mod.ts";
 import { type Deployment, type DeviceEntry, FINAL, readDeviceEntry } from "./deployment_model.ts";
 import type { DeploymentView } from "./deployment_view.ts";
 
@@ -47,7 +39,6 @@ export async function startDevice(
   deviceId: string,
   deps: StartDeviceDeps,
 ): Promise<void> {
-  const key = shadowKey(deviceId, "desired");
   const reportedEntry = await deps.shadow.get(shadowKey(deviceId, "reported"));
   const reported = reportedEntry?.operation === "PUT"
     ? parseShadow(reportedEntry.value)
@@ -66,10 +57,8 @@ export async function startDevice(
     bytesSaved: 0,
     at: deps.now(),
   });
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const e = await deps.shadow.get(key);
-    const current = e?.operation === "PUT" ? parseShadow(e.value) : undefined;
-    const desired = current?.ok && current.value.kind === "desired" ? current.value : undefined;
+  // Over an operator's edit made meanwhile: read again (5 attempts, as before).
+  await new DesiredShadow(deps.shadow, { now: deps.now }).change(deviceId, async (desired) => {
     const older = desired?.state.deployment?.deploymentId;
     if (older && older !== d.id) {
       const entry = await readDeviceEntry(deps.devices, { id: older, deviceId });
@@ -81,7 +70,7 @@ export async function startDevice(
         });
       }
     }
-    const state: ShadowState = {
+    return {
       ...desired?.state,
       deployment: {
         deploymentId: d.id,
@@ -93,21 +82,5 @@ export async function startDevice(
           : {}),
       },
     };
-    const next = shadow.encode({
-      ...newEnvelope(deps.now()),
-      deviceId,
-      kind: "desired",
-      version: (desired?.version ?? 0) + 1,
-      state,
-      updatedBy: `deployment ${d.id}`,
-    });
-    try {
-      if (e?.operation === "PUT") await deps.shadow.update(key, next, e.revision);
-      else await deps.shadow.create(key, next);
-      break;
-    } catch (err) {
-      // Changed meanwhile (an operator's edit): read it again; anything else propagates.
-      if (!isRevisionConflict(err)) throw err;
-    }
-  }
+  }, { updatedBy: `deployment ${d.id}`, attempts: 5 });
 }

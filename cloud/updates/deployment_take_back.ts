@@ -6,8 +6,7 @@
  * @module
  */
 import type { KV } from "@nats-io/kv";
-import { newEnvelope, parseShadow, shadow, shadowKey } from "../../protocol/mod.ts";
-import { isRevisionConflict } from "../fleet/mod.ts";
+import { DesiredShadow, isRevisionConflict } from "../fleet/mod.ts";
 import type { Deployment, DeploymentServiceOptions, DeviceEntry } from "./deployment_model.ts";
 import type { DeploymentView } from "./deployment_view.ts";
 
@@ -21,7 +20,7 @@ export type DeploymentTakeBackOptions = Pick<
 export class DeploymentTakeBack {
   readonly #view: DeploymentView;
   readonly #devices: KV;
-  readonly #shadow: KV;
+  readonly #desired: DesiredShadow;
   readonly #o: DeploymentTakeBackOptions;
   /** Per ended deployment, claimed devices found without an entry when taking it back. */
   readonly #noEntry = new Map<string, Set<string>>();
@@ -34,7 +33,7 @@ export class DeploymentTakeBack {
   ) {
     this.#view = view;
     this.#devices = kv.devices;
-    this.#shadow = kv.shadow;
+    this.#desired = new DesiredShadow(kv.shadow, { now: () => this.#now() });
     this.#o = options;
   }
 
@@ -124,30 +123,10 @@ export class DeploymentTakeBack {
    * over whatever else changes it meanwhile (an operator's edit, another deployment).
    */
   async #clearDesired(deviceId: string, deploymentId: string): Promise<void> {
-    const key = shadowKey(deviceId, "desired");
-    for (let attempt = 1;; attempt++) {
-      const e = await this.#shadow.get(key);
-      const current = e?.operation === "PUT" ? parseShadow(e.value) : undefined;
-      if (!current?.ok || current.value.kind !== "desired") return;
-      if (current.value.state.deployment?.deploymentId !== deploymentId) return;
-      const { deployment: _, ...rest } = current.value.state;
-      try {
-        await this.#shadow.update(
-          key,
-          shadow.encode({
-            ...current.value,
-            ...newEnvelope(this.#now()),
-            version: current.value.version + 1,
-            state: rest,
-            updatedBy: `deployment ${deploymentId} cancelled`,
-          }),
-          e!.revision,
-        );
-        return;
-      } catch (err) {
-        if (!isRevisionConflict(err) || attempt >= 20) throw err;
-        await new Promise((r) => setTimeout(r, 10 * attempt));
-      }
-    }
+    await this.#desired.change(deviceId, (current) => {
+      if (current?.state.deployment?.deploymentId !== deploymentId) return undefined;
+      const { deployment: _, ...rest } = current.state;
+      return rest;
+    }, { updatedBy: `deployment ${deploymentId} cancelled` });
   }
 }
