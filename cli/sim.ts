@@ -22,20 +22,15 @@
  *
  * @module
  */
-import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { errors, type NatsConnection } from "@nats-io/nats-core";
 import { connectNats, type NatsTarget } from "../cloud/mod.ts";
-import { CommandProcessor } from "../edge/mod.ts";
-import {
-  deviceSubjectParts,
-  filters,
-  heartbeat,
-  newMessageId,
-  parseHeartbeat,
-  subjects,
-  type TrustedKey,
-} from "../protocol/mod.ts";
+import type { TrustedKey } from "../protocol/mod.ts";
+import { startBeats } from "./_sim_beats.ts";
+import { answerCommands } from "./_sim_commands.ts";
+import { simMessages } from "./_sim_messages.ts";
+
+export { simDeviceId } from "./_sim_messages.ts";
 
 /** Options of {@link runSimulator}. */
 export interface SimulatorOptions {
@@ -78,9 +73,29 @@ export interface SimulatorCounts {
   commands: number;
 }
 
-/** The id of simulated device `k`. */
-export function simDeviceId(k: number, prefix = "sim"): string {
-  return `${prefix}-${k}-a`;
+/** Opens the simulator's connections, named `vend-sim-<i>`. */
+async function connectAll(url: string | NatsTarget, count: number): Promise<NatsConnection[]> {
+  const conns: NatsConnection[] = [];
+  for (let i = 0; i < count; i++) {
+    conns.push(await connectNats(url, { name: `vend-sim-${i}` }));
+  }
+  return conns;
+}
+
+/** Drains every connection; one that will not drain is closed (and said, unless closed already). */
+async function drainAll(
+  conns: NatsConnection[],
+  onError: ((error: Error) => void) | undefined,
+): Promise<void> {
+  await Promise.all(conns.map((c) =>
+    c.drain().catch((e) => {
+      // Closed already (the server went away): nothing to drain. Anything else is said.
+      if (!(e instanceof errors.ClosedConnectionError)) {
+        (onError ?? ((err) => console.error(`sim: drain: ${err.message}`)))(e);
+      }
+      return c.close();
+    })
+  ));
 }
 
 /** Runs simulated devices until the signal aborts; resolves with what they sent. */
@@ -96,130 +111,38 @@ export async function runSimulator(
   const region = options.region ?? "local";
   const prefix = options.prefix ?? "sim";
   const counts: SimulatorCounts = { heartbeats: 0, telemetry: 0, commands: 0 };
-  const conns: NatsConnection[] = [];
-  for (let i = 0; i < (options.connections ?? 4); i++) {
-    conns.push(await connectNats(url, { name: `vend-sim-${i}` }));
-  }
-
-  // Heartbeats are built from a template (validated once) so that the simulator itself is cheap.
-  const encoder = new TextEncoder();
-  const sample = heartbeat.encode({
-    v: 1,
-    id: newMessageId(),
-    ts: Date.now(),
-    deviceId: simDeviceId(0, prefix),
-    machineId: `${prefix}-0`,
-    role: "primary",
-    seq: 0,
-    uptimeMs: 0,
-    status: "ok",
-    door: "closed",
-    appVersion: "0.1.0",
-    modelVersion: null,
+  const conns = await connectAll(url, options.connections ?? 4);
+  const messages = simMessages(prefix, { intervalMs: interval });
+  const commands = answerCommands(conns[0]!, {
+    region,
+    prefix,
+    devices: n,
+    offline: options.offline ?? 0,
+    commandKeys: options.commandKeys ?? [],
+    onError: options.onError,
+    counts,
   });
-  if (!parseHeartbeat(sample).ok) {
-    throw new Error("simulator heartbeat template does not match the schema");
-  }
-  const beat = (k: number, seq: number, now: number) =>
-    encoder.encode(
-      `{"v":1,"id":"${newMessageId(now)}","ts":${now},"deviceId":"${
-        simDeviceId(k, prefix)
-      }","machineId":"${prefix}-${k}","role":"primary","seq":${seq},"uptimeMs":${
-        seq * interval
-      },"status":"ok","door":"closed","appVersion":"0.1.0","modelVersion":null}`,
-    );
-  const tel = (k: number, now: number) =>
-    encoder.encode(JSON.stringify({
-      v: 1,
-      id: newMessageId(now),
-      ts: now,
-      deviceId: simDeviceId(k, prefix),
-      cpu: { usage: 0.2, load1: 0.5 },
-      memory: { rssBytes: 120e6, usedBytes: 600e6, totalBytes: 2e9 },
-      disk: { usedBytes: 3e9, totalBytes: 16e9 },
-      temperatureC: 50 + (k % 10),
-      door: "closed",
-      cameras: [],
-      stages: [],
-      outbox: { depth: 0, bytes: 0, capacityBytes: 256 * 1024 * 1024 },
-      appVersion: "0.1.0",
-      modelVersion: null,
-    }));
-
-  // Commands: one journaled processor per device that gets one (in memory).
-  const db = new DatabaseSync(":memory:");
-  const processors = new Map<string, CommandProcessor>();
-  const respond = async (deviceId: string, data: Uint8Array) => {
-    let p = processors.get(deviceId);
-    if (!p) {
-      p = new CommandProcessor(db, deviceId, {
-        unlock: () => Promise.resolve({ locked: false, simulated: true }),
-        lock: () => Promise.resolve({ locked: true, simulated: true }),
-        diagnostics: () => Promise.resolve({ simulated: true }),
-        restart_pipeline: () => Promise.resolve({ restarted: true, simulated: true }),
-      }, { trustedKeys: options.commandKeys ?? [] });
-      processors.set(deviceId, p);
-    }
-    return await p.handle(data);
-  };
-  const ids = new RegExp(`^${prefix}-(\\d+)-a$`);
-  const cmdSub = conns[0]!.subscribe(filters.commands({ region }), {
-    callback: (_e, m) => {
-      const { deviceId } = deviceSubjectParts(m.subject);
-      const k = Number(ids.exec(deviceId)?.[1] ?? NaN);
-      if (!(k >= (options.offline ?? 0) && k < n)) return;
-      counts.commands++;
-      void respond(deviceId, m.data).then((r) => m.respond(r)).catch((e) =>
-        (options.onError ?? ((err) => console.error(`sim: ${deviceId}: ${err.message}`)))(e)
-      );
-    },
+  const timer = startBeats(conns, {
+    region,
+    prefix,
+    devices: n,
+    intervalMs: interval,
+    telemetryEvery: options.telemetryEvery,
+    offline: options.offline ?? 0,
+    silentFrom: options.silenceAfterMs === undefined ? 0 : Date.now() + options.silenceAfterMs,
+    messages,
+    onBeat: options.onBeat,
+    counts,
   });
-
-  // Each device beats once per interval; the fleet is spread evenly over the interval.
-  const tickMs = 20;
-  const perTick = n / (interval / tickMs);
-  const seqs = new Uint32Array(n);
-  let cursor = 0;
-  let carry = 0;
-  const silent = options.offline ?? 0;
-  const silentFrom = options.silenceAfterMs === undefined ? 0 : Date.now() + options.silenceAfterMs;
-  const timer = setInterval(() => {
-    carry += perTick;
-    const now = Date.now();
-    while (carry >= 1) {
-      carry--;
-      const k = cursor;
-      cursor = (cursor + 1) % n;
-      if (k < silent && now >= silentFrom) continue;
-      const seq = seqs[k]!++;
-      const nc = conns[k % conns.length]!;
-      const dev = { region, deviceId: simDeviceId(k, prefix) };
-      nc.publish(subjects.heartbeat(dev), beat(k, seq, now));
-      options.onBeat?.(dev.deviceId, now);
-      counts.heartbeats++;
-      if (options.telemetryEvery !== 0 && seq % (options.telemetryEvery ?? 10) === 0) {
-        nc.publish(subjects.telemetry(dev), tel(k, now));
-        counts.telemetry++;
-      }
-    }
-  }, tickMs);
   if (!options.signal.aborted) {
     await new Promise((resolve) =>
       options.signal.addEventListener("abort", resolve, { once: true })
     );
   }
   clearInterval(timer);
-  cmdSub.unsubscribe();
-  await Promise.all(conns.map((c) =>
-    c.drain().catch((e) => {
-      // Closed already (the server went away): nothing to drain. Anything else is said.
-      if (!(e instanceof errors.ClosedConnectionError)) {
-        (options.onError ?? ((err) => console.error(`sim: drain: ${err.message}`)))(e);
-      }
-      return c.close();
-    })
-  ));
-  db.close();
+  commands.unsubscribe();
+  await drainAll(conns, options.onError);
+  commands.close();
   return counts;
 }
 
