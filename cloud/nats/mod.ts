@@ -60,6 +60,7 @@ export {
 } from "./supercluster.ts";
 export {
   isConsumerExists,
+  isNoSuitablePeers,
   isRevisionConflict,
   isStreamNotFound,
   isTransientNatsError,

@@ -8,7 +8,7 @@ import { jetstreamManager, StorageType, type StreamConfig } from "@nats-io/jetst
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import { ensureObjectMirror, openKv, openObjectStore, regionLayout } from "./region_layout.ts";
 import { regionTag } from "./supercluster.ts";
-import { isStreamNotFound } from "./transient_error.ts";
+import { isNoSuitablePeers, isStreamNotFound } from "./transient_error.ts";
 import { buckets, regionStreams, type StreamSpec } from "../../protocol/mod.ts";
 
 /** Where a region's JetStream assets live in a cluster (default: as the connection's layout says). */
@@ -66,13 +66,15 @@ export async function ensureStreams(
   const names: string[] = [];
   for (const spec of regionStreams(region)) {
     const config = toConfig(spec, placement);
-    try {
-      await jsm.streams.info(spec.name);
-      await jsm.streams.update(spec.name, config);
-    } catch (e) {
-      if (!isStreamNotFound(e)) throw e;
-      await jsm.streams.add(config);
-    }
+    await whilePeersJoin(async () => {
+      try {
+        await jsm.streams.info(spec.name);
+        await jsm.streams.update(spec.name, config);
+      } catch (e) {
+        if (!isStreamNotFound(e)) throw e;
+        await jsm.streams.add(config);
+      }
+    });
     names.push(spec.name);
   }
   await ensureDeviceBuckets(nc);
@@ -91,4 +93,23 @@ export async function ensureDeviceBuckets(nc: NatsConnection): Promise<void> {
   await ensureObjectMirror(nc, buckets.artifacts);
   await openObjectStore(nc, buckets.clips);
   await openObjectStore(nc, buckets.snapshots);
+}
+
+/** How long a cluster that is still forming may refuse to place a stream, ms. */
+const PEERS_JOIN_MS = 30_000;
+
+/**
+ * Runs `fn`, again while JetStream refuses for want of servers to place a stream on (a cluster
+ * whose servers have not all joined its metadata group yet), for up to {@link PEERS_JOIN_MS}.
+ */
+async function whilePeersJoin(fn: () => Promise<void>): Promise<void> {
+  const deadline = Date.now() + PEERS_JOIN_MS;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!isNoSuitablePeers(e) || Date.now() >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }

@@ -30,6 +30,17 @@ const TRANSIENT_NAMES = new Set([
  */
 const CLUSTER_NOT_AVAILABLE = 10008;
 
+/** JetStream's "no suitable peers for placement" (10005). */
+const NO_SUITABLE_PEERS = 10005;
+
+/**
+ * True when `e` is JetStream refusing to place a replicated stream for want of servers (10005):
+ * in a cluster that is still forming, the metadata leader does not know every server yet.
+ */
+export function isNoSuitablePeers(e: unknown): boolean {
+  return e instanceof JetStreamApiError && e.code === NO_SUITABLE_PEERS;
+}
+
 /**
  * True when `e` is JetStream saying the stream asked for does not exist (its API's 10059, which
  * nats.js throws as a `StreamNotFoundError`).

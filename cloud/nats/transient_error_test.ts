@@ -3,6 +3,7 @@ import { errors } from "@nats-io/nats-core";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import {
   isConsumerExists,
+  isNoSuitablePeers,
   isRevisionConflict,
   isStreamNotFound,
   isTransientNatsError,
@@ -51,4 +52,10 @@ Deno.test("isRevisionConflict knows a lost compare-and-swap, not a timeout", () 
   assert.equal(isRevisionConflict(new Error("wrong last sequence: 3")), false, "only the API's");
   assert.equal(isRevisionConflict(new errors.TimeoutError()), false);
   assert.equal(isRevisionConflict(apiError(10059, "stream not found")), false);
+});
+
+Deno.test("isNoSuitablePeers knows JetStream's refusal to place a stream, by its code", () => {
+  assert.equal(isNoSuitablePeers(apiError(10005, "no suitable peers for placement")), true);
+  assert.equal(isNoSuitablePeers(apiError(10059, "stream not found", 404)), false);
+  assert.equal(isNoSuitablePeers(new Error("no suitable peers for placement")), false);
 });
