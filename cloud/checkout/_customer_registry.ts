@@ -11,6 +11,7 @@ import type { PaymentProvider } from "../../payments/mod.ts";
 import { buckets, newMessageId } from "../../protocol/mod.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
 import { PaymentConflictError, PaymentNotFoundError } from "./_payment_errors.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** A registered customer. */
 export interface Customer {
@@ -155,7 +156,7 @@ export class CustomerRegistry {
       } catch (err) {
         if (!isRevisionConflict(err)) throw err;
         // Changed meanwhile, or this region's mirror is behind the original: read again soon.
-        await new Promise((r) => setTimeout(r, 10 * (attempt + 1)));
+        await sleep(10 * (attempt + 1));
       }
     }
     throw new PaymentConflictError(`Customer ${customerId} is changing too often; try again`);

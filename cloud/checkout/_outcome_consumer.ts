@@ -30,6 +30,7 @@ import {
 import type { PaymentFlow } from "./_payment_flow.ts";
 import type { PaymentServiceOptions } from "./_payment_options.ts";
 import { unlockedDevice } from "./_session_log.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 type DoorOutcome = Extract<PipelineEvent, { type: "session_completed" }>;
 
@@ -90,7 +91,7 @@ export class OutcomeConsumer {
           stream,
           error: String(err),
         });
-        await new Promise((r) => setTimeout(r, 500));
+        await sleep(500);
       }
     }
   }

@@ -32,6 +32,7 @@ import {
 } from "./_payment_errors.ts";
 import { clockOf, type PaymentServiceOptions } from "./_payment_options.ts";
 import type { SessionLog } from "./_session_log.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** What {@link PaymentFlow.open} works with. */
 export interface PaymentFlowParts {
@@ -369,7 +370,7 @@ export class PaymentFlow {
         return await work();
       } catch (e) {
         if (!(e instanceof ProviderUnavailableError) || i >= attempts) throw e;
-        await new Promise((r) => setTimeout(r, delay));
+        await sleep(delay);
         delay *= 2;
       }
     }

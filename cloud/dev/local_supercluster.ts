@@ -20,7 +20,7 @@
  * @module
  */
 import { jetstreamManager } from "@nats-io/jetstream";
-import { writePrivateFile } from "../../runtime/mod.ts";
+import { sleep, writePrivateFile } from "../../runtime/mod.ts";
 import {
   awaitReady,
   type NatsChild,
@@ -245,7 +245,7 @@ export class LocalSupercluster implements AsyncDisposable {
           return;
         } catch (e) {
           last = (e as Error).message;
-          await new Promise((r) => setTimeout(r, 250));
+          await sleep(250);
         }
       }
       throw new NatsStartError(

@@ -28,6 +28,7 @@ import {
   type ShadowState,
 } from "../../protocol/mod.ts";
 import { isRevisionConflict } from "../nats/mod.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** Options of {@link DesiredShadow.change}. */
 export interface DesiredChangeOptions {
@@ -109,7 +110,7 @@ export class DesiredShadow {
         return { before, after, revision };
       } catch (err) {
         if (!isRevisionConflict(err) || attempt >= attempts) throw err;
-        await new Promise((r) => setTimeout(r, 10 * attempt));
+        await sleep(10 * attempt);
       }
     }
   }

@@ -30,6 +30,7 @@ import {
   RevisionConflictError,
 } from "./fleet_state.ts";
 import type { Logger } from "../../runtime/mod.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** Options of {@link FleetIngest}. */
 export interface FleetIngestOptions {
@@ -420,6 +421,6 @@ export class FleetIngest {
   async stop(): Promise<void> {
     clearInterval(this.#sweep);
     for (const s of this.#subs) s.unsubscribe();
-    while (this.#inflight > 0) await new Promise((r) => setTimeout(r, 5));
+    while (this.#inflight > 0) await sleep(5);
   }
 }

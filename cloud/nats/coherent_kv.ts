@@ -41,6 +41,7 @@
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { KV, KvEntry } from "@nats-io/kv";
 import { isTransientNatsError } from "./transient_error.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** How far behind the original a mirror's answer may be, ms, by default. */
 export const DEFAULT_BOUND_MS = 1000;
@@ -212,7 +213,7 @@ async function refresh({ options, state, now, bound }: Coherent): Promise<void> 
   // Looked at for about a bound's time; behind after that, reads go to the original until a
   // later refresh finds it caught up.
   for (let look = 0; look * REFRESH_POLL_MS <= bound; look++) {
-    if (look > 0) await new Promise((r) => setTimeout(r, REFRESH_POLL_MS));
+    if (look > 0) await sleep(REFRESH_POLL_MS);
     const have = (await options.jsm.streams.info(options.mirrorStream)).state.last_seq;
     if (have >= target) {
       state.freshAsOf = Math.max(state.freshAsOf, asOf);

@@ -7,6 +7,7 @@
  */
 import type { KV } from "@nats-io/kv";
 import type { Logger } from "../../runtime/mod.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** A value and the bucket revision it was read at. */
 export interface Versioned<T> {
@@ -126,7 +127,7 @@ export class KvReplica<T> implements AsyncDisposable {
   async caughtUp(key: string, revision: number, timeoutMs = 2000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while ((this.#entries.get(key)?.revision ?? 0) < revision && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
+      await sleep(5);
     }
   }
 

@@ -43,6 +43,7 @@ import { regionTag } from "./supercluster.ts";
 import { isStreamNotFound, isTransientNatsError } from "./transient_error.ts";
 import { type Coherence, coherence, coherentKv } from "./coherent_kv.ts";
 import { atomicUpdates } from "./atomic_updates.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** Where one cloud instance's buckets live. */
 export interface RegionLayout {
@@ -133,7 +134,7 @@ async function retrying<T>(fn: () => Promise<T>): Promise<T> {
       return await fn();
     } catch (e) {
       if (attempt >= 3 || !isTransientNatsError(e)) throw e;
-      await new Promise((r) => setTimeout(r, 500 * attempt));
+      await sleep(500 * attempt);
     }
   }
 }
@@ -227,7 +228,7 @@ async function caughtUp(
   while (Date.now() < deadline) {
     const have = await jsm.streams.info(mirror).then((i) => i.state.last_seq, () => 0);
     if (have >= target) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

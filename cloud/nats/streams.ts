@@ -10,6 +10,7 @@ import { ensureObjectMirror, openKv, openObjectStore, regionLayout } from "./reg
 import { regionTag } from "./supercluster.ts";
 import { isNoSuitablePeers, isStreamNotFound } from "./transient_error.ts";
 import { buckets, regionStreams, type StreamSpec } from "../../protocol/mod.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** Where a region's JetStream assets live in a cluster (default: as the connection's layout says). */
 export interface StreamPlacement {
@@ -109,7 +110,7 @@ async function whilePeersJoin(fn: () => Promise<void>): Promise<void> {
       return await fn();
     } catch (e) {
       if (!isNoSuitablePeers(e) || Date.now() >= deadline) throw e;
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 }

@@ -13,6 +13,7 @@ import { isRevisionConflict } from "../fleet/mod.ts";
 import type { Logger } from "../../runtime/mod.ts";
 import { type DeviceDeploymentStatus, type DeviceEntry, FINAL } from "./deployment_model.ts";
 import type { DeploymentView } from "./deployment_view.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** A device's progress event in a deployment. */
 export type UpdateProgressEvent = Extract<DeploymentEvent, { type: "update_progress" }>;
@@ -143,7 +144,7 @@ export async function consumeProgress(
         stream,
         error: String(err),
       });
-      await new Promise((r) => setTimeout(r, 1000));
+      await sleep(1000);
     }
   }
 }

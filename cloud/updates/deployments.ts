@@ -70,6 +70,7 @@ export type {
   RolloutPolicy,
   SelectableDevice,
 } from "./deployment_model.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** Runs deployments. */
 export class DeploymentService implements AsyncDisposable {
@@ -288,7 +289,7 @@ export class DeploymentService implements AsyncDisposable {
           "the deployments consumer cannot be made yet; trying again",
           { stream, error: String(err) },
         );
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000, { signal });
       }
     }
     if (!consumer) return;
@@ -297,7 +298,7 @@ export class DeploymentService implements AsyncDisposable {
         await this.tick().catch((err) =>
           this.#o.logger?.log("warn", "deployment tick failed", { error: String(err) })
         );
-        await new Promise((r) => setTimeout(r, options.tickMs ?? 2000));
+        await sleep(options.tickMs ?? 2000, { signal });
       }
     })();
     await consumeProgress(consumer, {

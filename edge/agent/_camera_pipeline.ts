@@ -28,6 +28,7 @@ import { ffmpegCamera, v4l2Input } from "../hardware/mod.ts";
 import type { DeviceRecording } from "../recording/mod.ts";
 import type { SimulatedScene } from "../sim/mod.ts";
 import type { AgentLog, FailureLog } from "./_log_ring.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** A camera of another device of the machine that this (primary) device receives over NATS. */
 export interface RemoteCamera {
@@ -252,7 +253,7 @@ export class CameraPipeline {
       },
     );
     // Frames stamped before the first successful exchange would carry the wrong time.
-    while (!model.ready && !signal.aborted) await new Promise((r) => setTimeout(r, 500));
+    while (!model.ready && !signal.aborted) await sleep(500);
     const kernels = await loadWasmKernels();
     const sink = remoteFrameSink(natsPublisher(nc), {
       device: this.#options.address,

@@ -11,6 +11,7 @@ import type { Outbox } from "../delivery/mod.ts";
 import { OtaSlots, Updater } from "../updates/mod.ts";
 import type { AgentHooks } from "./agent_hooks.ts";
 import type { AgentLog } from "./_log_ring.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** Options of {@link openUpdater}. */
 export interface OpenUpdaterOptions {
@@ -119,7 +120,7 @@ export async function reportHealthy(
       await options.updater.settleTrial(signal);
       return;
     }
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 

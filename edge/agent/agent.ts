@@ -49,6 +49,7 @@ import { DoorSessions } from "./_door_sessions.ts";
 import { type AgentLog, type FailureLog, LogRing } from "./_log_ring.ts";
 import { applyConfig, type SettingError, ShadowSync } from "./_shadow_sync.ts";
 import { StatusReports } from "./_status_reports.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 export type { RemoteCamera } from "./_camera_pipeline.ts";
 
@@ -247,7 +248,7 @@ export class Agent implements AsyncDisposable {
           if (signal.aborted) return;
           this.log("error", `${name} failed`, { error: String(e) });
           if (options.retry === false) return;
-          await new Promise((r) => setTimeout(r, pause));
+          await sleep(pause, { signal });
         }
       }
     })());

@@ -22,6 +22,7 @@
  * @module
  */
 import { errors, type NatsConnection, type Server } from "@nats-io/nats-core";
+import { sleep } from "../../runtime/mod.ts";
 
 /**
  * How a device reconnects (nats.js options): forever, a server at most every 1-2 s (jittered, so
@@ -93,7 +94,7 @@ export async function forceReconnect(nc: NatsConnection, graceMs = 1000): Promis
   const internals = nc as unknown as TransportInternals;
   const transport = internals.protocol?.transport;
   await nc.reconnect();
-  await new Promise((r) => setTimeout(r, graceMs));
+  await sleep(graceMs);
   if (transport && internals.protocol?.transport === transport && !transport.done) {
     transport.socket?.destroy();
   }

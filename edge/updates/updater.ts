@@ -40,6 +40,7 @@ import {
 import { ArtifactVerifyError, fetchArtifacts } from "./artifact_fetcher.ts";
 import { type ChunkStore, FileChunkStore } from "./chunk_store.ts";
 import type { OtaSlots } from "./ota_slots.ts";
+import { sleep } from "../../runtime/mod.ts";
 
 /** A step of an update, as reported. */
 export interface UpdateStep {
@@ -148,7 +149,7 @@ export class Updater {
    */
   async settleTrial(signal: AbortSignal): Promise<void> {
     while (!signal.aborted && (await this.#o.slots.read()).trial) {
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
     }
     await this.reportOutcome();
   }
@@ -188,7 +189,7 @@ export class Updater {
             deploymentId: order.deploymentId,
             error: (e as Error).message,
           });
-          await new Promise((r) => setTimeout(r, pause));
+          await sleep(pause, signal ? { signal } : {});
         }
       }
     };
