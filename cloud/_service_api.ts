@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createApp } from "./app.ts";
+import { createApp, type Mount } from "./app.ts";
 import type { FleetDeps, Metrics } from "./http/mod.ts";
 import { natsHealth } from "./nats/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
@@ -20,12 +20,14 @@ export interface ServedApi {
 }
 
 /**
- * Builds the application over `fleet` (health from its NATS connection) and serves it on
- * `hostname:port` (HTTPS with `tls`); logs `api listening` with `natsUrl`.
+ * Builds the application over `fleet` (health from its NATS connection) with the domains'
+ * `mounts` and serves it on `hostname:port` (HTTPS with `tls`); logs `api listening` with
+ * `natsUrl`.
  */
 export function serveApi(
   fleet: FleetDeps,
-  { logger, metrics, hostname, port, tls, natsUrl }: {
+  { mounts, logger, metrics, hostname, port, tls, natsUrl }: {
+    mounts: readonly Mount[];
     logger: Logger;
     metrics: Metrics;
     hostname: string;
@@ -34,7 +36,7 @@ export function serveApi(
     natsUrl: string;
   },
 ): ServedApi {
-  const app = createApp({ health: () => natsHealth(fleet.nc), logger, metrics, fleet });
+  const app = createApp({ health: () => natsHealth(fleet.nc), logger, metrics, fleet, mounts });
   const stopServer = new AbortController();
   const server = listen(app.fetch, { hostname, port, signal: stopServer.signal, tls });
   const url = `${tls ? "https" : "http"}://${server.addr.hostname}:${server.addr.port}`;

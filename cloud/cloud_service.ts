@@ -23,6 +23,7 @@ import type { NatsAccounts } from "./provisioning/mod.ts";
 import type { PaymentProvider } from "../payments/mod.ts";
 import { readTls } from "./_service_listen.ts";
 import { serveApi } from "./_service_api.ts";
+import { domainMounts } from "./_service_mounts.ts";
 import { openRegion } from "./_service_nats.ts";
 import { countIngest, startIngest } from "./_service_ingest.ts";
 import { openUpdates } from "./_service_updates.ts";
@@ -154,8 +155,6 @@ export async function startCloudService(
   // The NATS services and rollouts; they stop once the server has.
   const services = await startRegionServices(nc, { region, logger, deployments });
   const provider = await choosePaymentProvider(nc, { choice: options.payments, logger });
-  const stripePublishableKey = options.payments?.stripePublishableKey;
-  const stripeWebhookSecret = options.payments?.stripeWebhookSecret;
   // Every region's counts, for a fleet-wide view from any region.
   const summaries = await RegionSummaries.open(nc, {
     region,
@@ -192,18 +191,21 @@ export async function startCloudService(
     tokens,
     logger,
     region,
+    summaries,
+  };
+  const mounts = domainMounts(fleet, {
     registry,
     deployments,
     payments,
     prices,
-    summaries,
     customerAuth,
-    ...(provisioning ? { provisioning } : {}),
-    ...(stripeWebhookSecret ? { stripeWebhookSecret } : {}),
-    ...(stripePublishableKey ? { stripePublishableKey } : {}),
-    ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
-  };
+    provisioning,
+    stripeWebhookSecret: options.payments?.stripeWebhookSecret,
+    stripePublishableKey: options.payments?.stripePublishableKey,
+    publicUrl: options.publicUrl,
+  });
   const { url, server, stopServer } = serveApi(fleet, {
+    mounts,
     logger,
     metrics,
     hostname: options.hostname ?? "127.0.0.1",

@@ -13,9 +13,9 @@
  *
  * @module
  */
-export { type AppDeps, createApp } from "./app.ts";
+export { type AppDeps, createApp, type Mount } from "./app.ts";
 export { type Actor, allows, AuthError, type Role, ROLES, TokenService } from "./auth/mod.ts";
-export { type FleetDeps, type FleetEnv, fleetRoutes } from "./http/mod.ts";
+export { type FleetDeps, type FleetEnv } from "./http/mod.ts";
 export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet/mod.ts";
 export { type IngestThread, startIngestThread } from "./fleet/mod.ts";
 export {
@@ -40,7 +40,7 @@ export {
 export { FleetState, putJson, RevisionConflictError } from "./fleet/mod.ts";
 export { KvReplica, type Versioned } from "./nats/mod.ts";
 export { createLoginCode, redeemLoginCode } from "./auth/mod.ts";
-export { dashboardRoutes, liveClients, SESSION_COOKIE } from "./ui/mod.ts";
+export { liveClients, SESSION_COOKIE } from "./ui/mod.ts";
 export { ApiError, problem } from "./http/mod.ts";
 export { Metrics } from "./http/mod.ts";
 export { type CloudService, type CloudServiceOptions, startCloudService } from "./cloud_service.ts";
@@ -109,12 +109,7 @@ export {
   type SentCommand,
 } from "./fleet/mod.ts";
 export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./checkout/mod.ts";
-export {
-  cardNumberGuard,
-  containsCardNumber,
-  type PaymentDeps,
-  paymentRoutes,
-} from "./http/mod.ts";
+export { cardNumberGuard, containsCardNumber, type PaymentDeps } from "./http/mod.ts";
 export {
   checkPaymentBooks,
   type Customer,
@@ -165,7 +160,7 @@ export {
   InvalidCodeError,
   normalizeContact,
 } from "./auth/mod.ts";
-export { CUSTOMER_COOKIE, type CustomerAppDeps, customerAppRoutes } from "./ui/mod.ts";
+export { CUSTOMER_COOKIE, type CustomerAppDeps } from "./ui/mod.ts";
 export {
   planSupercluster,
   type PlanSuperclusterOptions,

@@ -405,9 +405,12 @@ Deno.test("the app answers through app.request() too, and raises temperature, ou
   const { svc, token } = await cloud(nats);
   await using _ = svc as CloudService;
   const { createApp } = await import("../cloud/mod.ts");
+  const { fleetApi } = await import("../cloud/http/mod.ts");
+  const fleet = { nc: svc.nc, state: svc.state, tokens: svc.tokens, region: "local" };
   const app = createApp({
     health: () => Promise.resolve({ ok: true, checks: {} }),
-    fleet: { nc: svc.nc, state: svc.state, tokens: svc.tokens, region: "local" },
+    fleet,
+    mounts: [{ path: "/", app: fleetApi(fleet) }],
   });
   await using nc = await nats.connect();
   const { telemetry } = await import("../protocol/mod.ts");

@@ -23,7 +23,12 @@ import { ApiError } from "./problem.ts";
 
 /** What the payment routes use. */
 export interface PaymentDeps extends FleetDeps {
+  /** The payment service. */
   readonly payments: PaymentService;
+  /** Stripe's webhook signing secret; without it the webhook route is not served. */
+  readonly stripeWebhookSecret?: string;
+  /** The service's public base URL (what QR codes point at). Default: each request's origin. */
+  readonly publicUrl?: string;
 }
 
 /** A customer's, session's or payment method's id. */

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { FleetDeps, FleetEnv } from "./fleet_env.ts";
 import { alertsApi } from "./fleet_alerts_api.ts";
 import { auditApi } from "./fleet_audit_api.ts";
@@ -26,13 +26,9 @@ export { need } from "./need_role.ts";
 export { plain } from "./plain.ts";
 export { etag, ifMatch } from "./etag.ts";
 
-/** Adds the fleet routes to `app`. */
-export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
-    type: "http",
-    scheme: "bearer",
-    bearerFormat: "JWT",
-  });
+/** The fleet routes, as a sub-app to mount at `/`. */
+export function fleetApi(deps: FleetDeps): OpenAPIHono<FleetEnv> {
+  const app = new OpenAPIHono<FleetEnv>();
   // Each sub-app keeps its routes' full paths; the application's validation hook and error
   // handler answer for them.
   app.route("/", tokensApi(deps));
@@ -44,4 +40,5 @@ export function fleetRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
   app.route("/", commandsApi(deps));
   app.route("/", alertsApi(deps));
   app.route("/", auditApi(deps));
+  return app;
 }

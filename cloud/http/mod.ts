@@ -11,11 +11,11 @@
  *
  * @module
  */
-export { audit, type FleetDeps, type FleetEnv, fleetRoutes } from "./fleet_api.ts";
+export { audit, fleetApi, type FleetDeps, type FleetEnv } from "./fleet_api.ts";
 export { cardNumberGuard, containsCardNumber } from "./card_number_guard.ts";
-export { type PaymentDeps, paymentRoutes } from "./payment_api.ts";
-export { priceRoutes } from "./price_api.ts";
+export { paymentApi, type PaymentDeps } from "./payment_api.ts";
+export { priceApi, type PriceDeps } from "./price_api.ts";
 export { ApiError, problem } from "./problem.ts";
 export { Metrics } from "./prometheus.ts";
-export { provisioningRoutes } from "./provisioning_api.ts";
-export { MAX_UPLOAD_BYTES, updateRoutes } from "./update_api.ts";
+export { provisioningApi, type ProvisioningDeps } from "./provisioning_api.ts";
+export { MAX_UPLOAD_BYTES, updateApi, type UpdateDeps } from "./update_api.ts";

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { FleetEnv } from "./fleet_env.ts";
 import { cardNumberGuard } from "./card_number_guard.ts";
 import type { PaymentDeps } from "./_payment_common.ts";
@@ -27,9 +27,10 @@ import { stripeWebhookApi } from "./payment_stripe_webhook_api.ts";
 
 export type { PaymentDeps } from "./_payment_common.ts";
 
-/** Adds the payment routes to `app`. */
-export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): void {
-  // The guard is the application's, before every route under these paths.
+/** The payment routes, as a sub-app to mount at `/`. */
+export function paymentApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
+  const app = new OpenAPIHono<FleetEnv>();
+  // The guard comes before every route under these paths, known or not.
   const guard = cardNumberGuard();
   app.use("/customers/*", guard);
   app.use("/customers", guard);
@@ -43,4 +44,5 @@ export function paymentRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): vo
   app.route("/", afterSaleApi(deps));
   const secret = deps.stripeWebhookSecret;
   if (secret) app.route("/", stripeWebhookApi(deps, secret));
+  return app;
 }

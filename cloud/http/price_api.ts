@@ -9,26 +9,28 @@
  * ```ts
  * import { OpenAPIHono } from "@hono/zod-openapi";
  * import type { FleetEnv } from "./fleet_api.ts";
- * import { type PriceDeps, priceRoutes } from "./price_api.ts";
+ * import { priceApi, type PriceDeps } from "./price_api.ts";
  * declare const deps: PriceDeps;
  *
  * const app = new OpenAPIHono<FleetEnv>();
- * priceRoutes(app, deps); // PUT /price-lists/us, PUT /machines/m001/price-list...
+ * app.route("/", priceApi(deps)); // PUT /price-lists/us, PUT /machines/m001/price-list...
  * ```
  *
  * @module
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { FleetEnv } from "./fleet_env.ts";
 import { type PriceDeps, priceListsApi } from "./price_lists_api.ts";
 import { priceAssignmentsApi } from "./price_assignments_api.ts";
 
 export type { PriceDeps } from "./price_lists_api.ts";
 
-/** Adds the price list routes to `app`. */
-export function priceRoutes(app: OpenAPIHono<FleetEnv>, deps: PriceDeps): void {
+/** The price list routes, as a sub-app to mount at `/`. */
+export function priceApi(deps: PriceDeps): OpenAPIHono<FleetEnv> {
+  const app = new OpenAPIHono<FleetEnv>();
   // Each sub-app keeps its routes' full paths; the application's validation hook and error
   // handler answer for them.
   app.route("/", priceListsApi(deps));
   app.route("/", priceAssignmentsApi(deps));
+  return app;
 }

@@ -6,14 +6,17 @@
  * @example
  * ```ts
  * import { OpenAPIHono } from "@hono/zod-openapi";
- * import { provisioningRoutes } from "./provisioning_api.ts";
- * declare const deps: Parameters<typeof provisioningRoutes>[1];
- * provisioningRoutes(new OpenAPIHono(), deps);
+ * import type { FleetEnv } from "./fleet_env.ts";
+ * import { provisioningApi, type ProvisioningDeps } from "./provisioning_api.ts";
+ * declare const deps: ProvisioningDeps;
+ *
+ * const app = new OpenAPIHono<FleetEnv>();
+ * app.route("/", provisioningApi(deps)); // POST /batches, GET /devices/:id/credentials...
  * ```
  *
  * @module
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { BatchSchema } from "../../protocol/mod.ts";
 import { type DeviceProvisioning, ProvisioningError } from "../provisioning/mod.ts";
 import {
@@ -43,11 +46,15 @@ const CredentialRecord = z.object({
   revokedAt: z.int().nullable(),
 });
 
-/** Adds the provisioning routes to `app`. */
-export function provisioningRoutes(
-  app: OpenAPIHono<FleetEnv>,
-  deps: FleetDeps & { provisioning: DeviceProvisioning },
-): void {
+/** What the provisioning routes use. */
+export interface ProvisioningDeps extends FleetDeps {
+  /** Devices' provisioning and revocation. */
+  readonly provisioning: DeviceProvisioning;
+}
+
+/** The provisioning routes, as a sub-app to mount at `/`. */
+export function provisioningApi(deps: ProvisioningDeps): OpenAPIHono<FleetEnv> {
+  const app = new OpenAPIHono<FleetEnv>();
   app.openapi(
     createRoute({
       method: "post",
@@ -140,4 +147,5 @@ export function provisioningRoutes(
       return c.json(record, 200);
     },
   );
+  return app;
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { OpenAPIHono } from "@hono/zod-openapi";
 import type { FleetEnv } from "./fleet_api.ts";
 import type { UpdateDeps } from "./update_api_common.ts";
 import { componentsApi } from "./update_components_api.ts";
@@ -17,10 +17,12 @@ import { updateKeysApi } from "./update_keys_api.ts";
 export type { UpdateDeps } from "./update_api_common.ts";
 export { MAX_UPLOAD_BYTES } from "./update_components_api.ts";
 
-/** Adds the update routes to `app`. */
-export function updateRoutes(app: OpenAPIHono<FleetEnv>, deps: UpdateDeps): void {
+/** The update routes, as a sub-app to mount at `/`. */
+export function updateApi(deps: UpdateDeps): OpenAPIHono<FleetEnv> {
+  const app = new OpenAPIHono<FleetEnv>();
   // The application's validation hook and error handler answer for the sub-apps' routes.
   app.route("/components", componentsApi(deps));
   app.route("/update-keys", updateKeysApi(deps));
   app.route("/deployments", deploymentsApi(deps));
+  return app;
 }

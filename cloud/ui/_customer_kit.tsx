@@ -18,7 +18,10 @@ export const CUSTOMER_COOKIE = "vs_customer";
 
 /** What the app needs. */
 export interface CustomerAppDeps extends PaymentDeps {
+  /** Customers' sign-in. */
   readonly customerAuth: CustomerAuth;
+  /** Stripe's publishable key: the app adds cards with Stripe Elements. */
+  readonly stripePublishableKey?: string;
 }
 
 const STYLE =

@@ -14,7 +14,6 @@
  *
  * @module
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import type { MiddlewareHandler } from "hono";
 import { cardNumberGuard, type FleetEnv } from "../http/mod.ts";
@@ -43,8 +42,8 @@ function sameOriginPosts(): MiddlewareHandler<FleetEnv> {
   };
 }
 
-/** Adds the customer app's routes to `app`. */
-export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppDeps): void {
+/** The customer app, as a sub-app to mount at `/app`. */
+export function customerApp(deps: CustomerAppDeps): Hono<FleetEnv> {
   const customer = new Hono<FleetEnv>();
   customer.use("/*", cardNumberGuard());
   customer.use("/*", sameOriginPosts());
@@ -55,5 +54,5 @@ export function customerAppRoutes(app: OpenAPIHono<FleetEnv>, deps: CustomerAppD
   customer.route("/m", customerMachine(deps));
   customer.route("/", customerSession(deps));
   customer.route("/receipts", customerReceipts(deps));
-  app.route("/app", customer);
+  return customer;
 }

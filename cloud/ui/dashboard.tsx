@@ -12,21 +12,25 @@
  *
  * @module
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { Hono } from "hono";
 import type { FleetDeps, FleetEnv } from "../http/mod.ts";
 import { dashboardSignIn } from "./dashboard_sign_in.tsx";
-import { deploymentsDashboard } from "./deployments_dashboard.tsx";
 import { deviceDashboard } from "./device_dashboard.tsx";
 import { fleetDashboard } from "./fleet_dashboard.tsx";
-import { sessionsDashboardRoutes } from "./sessions_dashboard.tsx";
 
 export { liveClients, SESSION_COOKIE } from "./_dashboard_kit.tsx";
+export { deploymentsDashboard } from "./deployments_dashboard.tsx";
+export { sessionsDashboard } from "./sessions_dashboard.tsx";
 
-/** Adds the dashboard's pages and live streams to `app`. */
-export function dashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: FleetDeps): void {
-  if (deps.payments) sessionsDashboardRoutes(app, { ...deps, payments: deps.payments });
+/**
+ * The dashboard's sign-in, fleet and device pages and their live streams, as a sub-app to mount
+ * at `/`. The deployment and session pages are their domains' own ({@link deploymentsDashboard},
+ * {@link sessionsDashboard}), mounted beside it when the service has those domains.
+ */
+export function dashboardApp(deps: FleetDeps): Hono<FleetEnv> {
+  const app = new Hono<FleetEnv>();
   app.route("/", dashboardSignIn(deps));
   app.route("/", fleetDashboard(deps));
   app.route("/", deviceDashboard(deps));
-  app.route("/", deploymentsDashboard(deps));
+  return app;
 }

@@ -13,6 +13,7 @@ import type { FleetDeps, FleetEnv } from "../http/mod.ts";
 import type {
   Deployment,
   DeploymentCounts,
+  DeploymentService,
   DeviceDeploymentStatus,
   DeviceEntry,
 } from "../updates/mod.ts";
@@ -124,16 +125,18 @@ const DeploymentRows: FC<{ items: readonly Listed[] }> = (
 );
 
 /** The deployments' list, a deployment's page and its live stream. */
-export function deploymentsDashboard(deps: FleetDeps): Hono<FleetEnv> {
+export function deploymentsDashboard(
+  deps: FleetDeps & { readonly deployments: DeploymentService },
+): Hono<FleetEnv> {
   const app = new Hono<FleetEnv>();
+  const service = deps.deployments;
 
   app.get("/deployments", async (c, next) => {
     if (!c.req.header("accept")?.includes("text/html")) return next();
     const refused = requireSession(c);
     if (refused) return refused;
-    const service = deps.deployments;
-    const list = service ? await service.list() : [];
-    const withCounts = await Promise.all(list.map((d) => service!.get(d.id)));
+    const list = await service.list();
+    const withCounts = await Promise.all(list.map((d) => service.get(d.id)));
     return c.html(
       <Layout title="Deployments" user={`${actorOf(c)!.subject} (${actorOf(c)!.role})`}>
         <h1>Deployments</h1>
@@ -160,10 +163,10 @@ export function deploymentsDashboard(deps: FleetDeps): Hono<FleetEnv> {
     const refused = requireSession(c);
     if (refused) return refused;
     const id = c.req.param("id");
-    const d = await deps.deployments?.get(id);
+    const d = await service.get(id);
     if (!d) return c.html(<Layout title="Not found">No deployment {id}</Layout>, 404);
     const page = Math.max(0, Number(c.req.query("page") ?? "0") || 0);
-    const rows = await deps.deployments!.devicesOf(d, {
+    const rows = await service.devicesOf(d, {
       offset: page * PAGE_SIZE,
       limit: PAGE_SIZE,
     });
@@ -201,8 +204,6 @@ export function deploymentsDashboard(deps: FleetDeps): Hono<FleetEnv> {
 
   app.get(`/live/deployments/${DEPLOYMENT}`, (c) => {
     if (!actorOf(c)) return c.body(null, 401);
-    const service = deps.deployments;
-    if (!service) return c.body(null, 404);
     const id = c.req.param("id");
     const page = Math.max(0, Number(c.req.query("page") ?? "0") || 0);
     return live(c, async () => {

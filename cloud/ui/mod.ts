@@ -3,12 +3,22 @@
  *
  * @example
  * ```ts
- * import { dashboardRoutes } from "./mod.ts";
+ * import { Hono } from "hono";
+ * import type { FleetDeps, FleetEnv } from "../http/mod.ts";
+ * import { dashboardApp } from "./mod.ts";
+ * declare const deps: FleetDeps;
  *
- * console.log(typeof dashboardRoutes);
+ * const app = new Hono<FleetEnv>();
+ * app.route("/", dashboardApp(deps)); // GET /, /devices/:id, /live/fleet...
  * ```
  *
  * @module
  */
-export { CUSTOMER_COOKIE, type CustomerAppDeps, customerAppRoutes } from "./customer_app.tsx";
-export { dashboardRoutes, liveClients, SESSION_COOKIE } from "./dashboard.tsx";
+export { CUSTOMER_COOKIE, customerApp, type CustomerAppDeps } from "./customer_app.tsx";
+export {
+  dashboardApp,
+  deploymentsDashboard,
+  liveClients,
+  SESSION_COOKIE,
+  sessionsDashboard,
+} from "./dashboard.tsx";

@@ -8,7 +8,6 @@
  *
  * @module
  */
-import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Hono } from "hono";
 import type { FC } from "hono/jsx";
 import type { FleetEnv, PaymentDeps } from "../http/mod.ts";
@@ -124,8 +123,10 @@ function sessionsList(deps: PaymentDeps): Hono<FleetEnv> {
   return app;
 }
 
-/** Adds the sessions pages, their live streams and the clip player's source to `app`. */
-export function sessionsDashboardRoutes(app: OpenAPIHono<FleetEnv>, deps: PaymentDeps): void {
+/** The sessions pages, their live streams and the clip player's source, as a sub-app. */
+export function sessionsDashboard(deps: PaymentDeps): Hono<FleetEnv> {
+  const app = new Hono<FleetEnv>();
   app.route("/", sessionsList(deps));
   app.route("/", sessionDetailDashboard(deps));
+  return app;
 }

@@ -1,0 +1,73 @@
+/**
+ * Which domains' sub-apps the service's application mounts, and in which order: the dashboard's
+ * pages first (a browser's `GET /deployments` is a page, anything else falls through to the
+ * API), then the fleet API and each domain the instance runs.
+ *
+ * @module
+ */
+import type { Mount } from "./app.ts";
+import {
+  fleetApi,
+  type FleetDeps,
+  paymentApi,
+  priceApi,
+  provisioningApi,
+  updateApi,
+} from "./http/mod.ts";
+import { customerApp, dashboardApp, deploymentsDashboard, sessionsDashboard } from "./ui/mod.ts";
+import type { CustomerAuth } from "./auth/mod.ts";
+import type { PaymentService, PriceBook } from "./checkout/mod.ts";
+import type { ComponentRegistry, DeploymentService } from "./updates/mod.ts";
+import type { DeviceProvisioning } from "./provisioning/mod.ts";
+
+/** The domains' services an instance runs, and their HTTP settings. */
+export interface DomainServices {
+  /** Component versions (remote updates). */
+  readonly registry: ComponentRegistry;
+  /** Deployments (remote updates). */
+  readonly deployments: DeploymentService;
+  /** Payments. */
+  readonly payments: PaymentService;
+  /** The price lists. */
+  readonly prices: PriceBook;
+  /** Customers' sign-in (the customer app at `/app`). */
+  readonly customerAuth: CustomerAuth;
+  /** Devices' provisioning and revocation; without it those routes are not served. */
+  readonly provisioning?: DeviceProvisioning | undefined;
+  /** Stripe's webhook signing secret; without it the webhook route is not served. */
+  readonly stripeWebhookSecret?: string | undefined;
+  /** Stripe's publishable key: the customer app adds cards with Stripe Elements. */
+  readonly stripePublishableKey?: string | undefined;
+  /** The service's public base URL (what QR codes point at). Default: each request's origin. */
+  readonly publicUrl?: string | undefined;
+}
+
+/** The sub-apps of `fleet` and `services`, in the order the application mounts them. */
+export function domainMounts(fleet: FleetDeps, services: DomainServices): Mount[] {
+  const { registry, deployments, payments, prices, customerAuth, provisioning } = services;
+  const updates = { ...fleet, registry, deployments };
+  const payment = {
+    ...fleet,
+    payments,
+    ...(services.stripeWebhookSecret ? { stripeWebhookSecret: services.stripeWebhookSecret } : {}),
+    ...(services.publicUrl ? { publicUrl: services.publicUrl } : {}),
+  };
+  const customers = {
+    ...payment,
+    customerAuth,
+    ...(services.stripePublishableKey
+      ? { stripePublishableKey: services.stripePublishableKey }
+      : {}),
+  };
+  return [
+    { path: "/", app: sessionsDashboard(payment) },
+    { path: "/", app: dashboardApp(fleet) },
+    { path: "/", app: deploymentsDashboard(updates) },
+    { path: "/", app: fleetApi(fleet) },
+    { path: "/", app: updateApi(updates) },
+    { path: "/", app: paymentApi(payment) },
+    { path: "/", app: priceApi({ ...fleet, prices }) },
+    ...(provisioning ? [{ path: "/", app: provisioningApi({ ...fleet, provisioning }) }] : []),
+    { path: "/app", app: customerApp(customers) },
+  ];
+}
