@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { ROOT, run, sha256, TARGETS } from "./_build_edge_tools.ts";
+import { run, sha256, TARGETS } from "./_build_edge_tools.ts";
+import { ROOT } from "./_repo_root.ts";
 
 /** onnxruntime-web's WASM build (SIMD; threads when asked), loaded from beside the program. */
 const ORT_FILES = ["ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"];

@@ -1,13 +1,9 @@
 /**
- * What the steps of `./vend build edge` share: the targets, the repository's root, running a
- * tool, and the SHA-256 of a file.
+ * What the steps of `./vend build edge` share: the targets, running a tool, and the SHA-256 of a file.
  *
  * @module
  */
 import { sha256Hex } from "../protocol/mod.ts";
-
-/** The repository's root folder (with a trailing slash). */
-export const ROOT: string = new URL("../", import.meta.url).pathname;
 
 /** The targets a build is for: their Rust-style triple and the npm package of their Deno. */
 export const TARGETS = {

@@ -6,8 +6,7 @@
 import { abortable } from "../runtime/mod.ts";
 import { readUntil } from "./_demo_processes.ts";
 import type { DemoContext } from "./_demo_topology.ts";
-
-const ROOT = new URL("../", import.meta.url).pathname;
+import { ROOT } from "./_repo_root.ts";
 
 /** The cloud services started: each region's API URL, and their processes. */
 export interface DemoClouds {

@@ -9,8 +9,7 @@ import type { TrustedKey } from "../protocol/mod.ts";
 import type { DemoApi } from "./_demo_api.ts";
 import { readUntil } from "./_demo_processes.ts";
 import { type DemoContext, removeIfPresent } from "./_demo_topology.ts";
-
-const ROOT = new URL("../", import.meta.url).pathname;
+import { ROOT } from "./_repo_root.ts";
 
 /** The machines the demo runs, and how their devices are set up. */
 export interface DemoMachines {

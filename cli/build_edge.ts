@@ -19,7 +19,8 @@
  */
 import { parseArgs } from "node:util";
 import { buildBundle } from "./_build_edge_bundle.ts";
-import { ROOT, run, sha256, TARGETS } from "./_build_edge_tools.ts";
+import { run, sha256, TARGETS } from "./_build_edge_tools.ts";
+import { ROOT } from "./_repo_root.ts";
 
 /** What a build produced. */
 export interface EdgeBuild {

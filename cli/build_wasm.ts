@@ -10,8 +10,7 @@
  * @module
  */
 import asc from "assemblyscript/asc";
-
-const ROOT = new URL("../", import.meta.url).pathname;
+import { ROOT } from "./_repo_root.ts";
 
 /** Compiles the kernels; throws with the compiler's output when it fails. */
 export async function buildKernels(): Promise<string> {

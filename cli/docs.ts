@@ -11,8 +11,8 @@
  * @module
  */
 import { DOCUMENTED_FAMILIES, jsonSchemaOf, renderSchemaDocs } from "../protocol/mod.ts";
+import { ROOT } from "./_repo_root.ts";
 
-const ROOT = new URL("../", import.meta.url).pathname;
 const BEGIN = "<!-- schemas:begin -->";
 const END = "<!-- schemas:end -->";
 

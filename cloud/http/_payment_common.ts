@@ -44,10 +44,6 @@ export const Session = z.object({ sessionId: z.string(), state: z.string() }).pa
 /** An ISO 4217 currency code. */
 export const Currency = z.string().regex(/^[A-Z]{3}$/, "expected an ISO 4217 code such as EUR");
 
-/** A JSON-clean copy of `v` (undefined fields dropped), typed as its route's response needs. */
-// deno-lint-ignore no-explicit-any
-export const jsonCopy = <T>(v: T): any => JSON.parse(JSON.stringify(v));
-
 /**
  * Throws the payment service's refusal `e` as the problem+json it is, naming `field` (default
  * `path.id`) where a field is to blame; rethrows the rest.

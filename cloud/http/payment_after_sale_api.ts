@@ -9,16 +9,9 @@ import { audit } from "./audit_log.ts";
 import type { FleetEnv } from "./fleet_env.ts";
 import { need } from "./need_role.ts";
 import { json, problemResponses, security } from "./openapi_common.ts";
+import { plain } from "./plain.ts";
 import { ApiError } from "./problem.ts";
-import {
-  Currency,
-  Id,
-  jsonCopy,
-  type PaymentDeps,
-  Session,
-  Sku,
-  translate,
-} from "./_payment_common.ts";
+import { Currency, Id, type PaymentDeps, Session, Sku, translate } from "./_payment_common.ts";
 
 /** Refuses a request in another currency than the one it is about (400, `body.currency`). */
 function sameCurrency(asked: string | undefined, actual: string, what: string): void {
@@ -102,10 +95,10 @@ export function afterSaleApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
       target: `payment/${id}`,
       outcome: "ok",
       before: null,
-      after: jsonCopy({ amount: body.amount, sku: body.sku ?? null, refunded: s.refunded }),
+      after: plain({ amount: body.amount, sku: body.sku ?? null, refunded: s.refunded }),
       reason: body.reason ?? null,
     });
-    return c.json(jsonCopy(s), 200);
+    return c.json(plain<z.infer<typeof Session>>(s), 200);
   });
 
   app.openapi(disputeSession, async (c) => {
@@ -121,7 +114,7 @@ export function afterSaleApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
       after: null,
       reason,
     });
-    return c.json(jsonCopy(s), 200);
+    return c.json(plain<z.infer<typeof Session>>(s), 200);
   });
 
   return app;

@@ -9,7 +9,8 @@ import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { FleetEnv } from "./fleet_env.ts";
 import { need } from "./need_role.ts";
 import { json, problemResponses, security } from "./openapi_common.ts";
-import { Id, jsonCopy, type PaymentDeps, translate } from "./_payment_common.ts";
+import { Id, type PaymentDeps, translate } from "./_payment_common.ts";
+import { plain } from "./plain.ts";
 
 const Customer = z.object({ customerId: z.string(), email: z.string().nullable() }).passthrough()
   .openapi(
@@ -82,13 +83,16 @@ export function customersApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
       ...(email === undefined ? {} : { email }),
       ...(phone === undefined ? {} : { phone }),
     }).catch((e) => translate(e, phone === undefined ? "body.email" : "body.phone"));
-    return c.json(jsonCopy(customer), 201);
+    return c.json(plain<z.infer<typeof Customer>>(customer), 201);
   });
 
   app.openapi(readCustomer, async (c) => {
     const { id } = c.req.valid("param");
     await need(c, deps, "operator", "customer.read", `customer/${id}`);
-    return c.json(jsonCopy(await p.customer(id).catch((e) => translate(e))), 200);
+    return c.json(
+      plain<z.infer<typeof Customer>>(await p.customer(id).catch((e) => translate(e))),
+      200,
+    );
   });
 
   app.openapi(addPaymentMethod, async (c) => {
@@ -97,7 +101,7 @@ export function customersApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
     const method = await p.addPaymentMethod(id, c.req.valid("json")).catch((e) =>
       translate(e, e instanceof TypeError ? "body.token" : "path.id")
     );
-    return c.json(jsonCopy(method), 201);
+    return c.json(plain<{ paymentMethodId: string }>(method), 201);
   });
 
   return app;

@@ -13,13 +13,13 @@ import { json, problemResponses, security } from "./openapi_common.ts";
 import {
   Currency,
   Id,
-  jsonCopy,
   MachineId,
   type PaymentDeps,
   Session,
   Sku,
   translate,
 } from "./_payment_common.ts";
+import { plain } from "./plain.ts";
 
 const Cart = z.array(z.strictObject({ sku: Sku, qty: z.int().min(1).max(1000) })).max(200);
 const Detail = z.object({
@@ -130,24 +130,24 @@ export function paymentSessionsApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
       ...(body.prices ? { prices: body.prices } : {}),
     }).catch((e) => translate(e, "body.customerId"));
     c.header("Location", `/payments/sessions/${s.sessionId}`);
-    return c.json(jsonCopy(s), 201);
+    return c.json(plain<z.infer<typeof Session>>(s), 201);
   });
 
   app.openapi(readSession, async (c) => {
     const { id } = c.req.valid("param");
     await need(c, deps, "viewer", "payment.read", `payment/${id}`);
-    return c.json(jsonCopy(await p.get(id).catch((e) => translate(e))), 200);
+    return c.json(plain<z.infer<typeof Session>>(await p.get(id).catch((e) => translate(e))), 200);
   });
 
   app.openapi(reviewQueue, async (c) => {
     await need(c, deps, "viewer", "payment.review.read", "payments");
-    return c.json({ items: jsonCopy(await p.reviewQueue()) }, 200);
+    return c.json({ items: plain<z.infer<typeof Detail>[]>(await p.reviewQueue()) }, 200);
   });
 
   app.openapi(recentSessions, async (c) => {
     await need(c, deps, "viewer", "payment.read", "payments");
     const { limit } = c.req.valid("query");
-    return c.json({ items: jsonCopy(await p.recent({ limit })) }, 200);
+    return c.json({ items: plain<z.infer<typeof Detail>[]>(await p.recent({ limit })) }, 200);
   });
 
   app.openapi(reviewSession, async (c) => {
@@ -162,11 +162,11 @@ export function paymentSessionsApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
       action: "payment.review",
       target: `payment/${id}`,
       outcome: "ok",
-      before: jsonCopy({ cart: before.deviceCart }),
-      after: jsonCopy({ cart, captured: s.captured }),
+      before: plain({ cart: before.deviceCart }),
+      after: plain({ cart, captured: s.captured }),
       reason: null,
     });
-    return c.json(jsonCopy(s), 200);
+    return c.json(plain<z.infer<typeof Session>>(s), 200);
   });
 
   return app;

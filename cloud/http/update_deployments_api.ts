@@ -9,6 +9,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { ComponentError } from "../updates/mod.ts";
 import { audit, type FleetEnv, json, need, problemResponses, security } from "./fleet_api.ts";
+import { plain } from "./plain.ts";
 import { ApiError } from "./problem.ts";
 import { ComponentName, refused, type UpdateDeps } from "./update_api_common.ts";
 
@@ -25,7 +26,7 @@ const Deployment = z.object({
 }).passthrough().openapi("Deployment");
 
 /** A deployment as plain JSON (the stored one has readonly arrays). */
-const plain = (d: unknown) => JSON.parse(JSON.stringify(d)) as z.infer<typeof Deployment>;
+const deployment = (d: unknown) => plain<z.infer<typeof Deployment>>(d);
 
 const createDeployment = createRoute({
   method: "post",
@@ -86,10 +87,10 @@ export function deploymentsApi(deps: UpdateDeps): OpenAPIHono<FleetEnv> {
       target: `deployment/${d.id}`,
       outcome: "ok",
       before: null,
-      after: { targets: plain(d).targets, devices: d.devices.length },
+      after: { targets: deployment(d).targets, devices: d.devices.length },
       reason: null,
     });
-    return c.json(plain(await deps.deployments.get(d.id)), 201);
+    return c.json(deployment(await deps.deployments.get(d.id)), 201);
   });
 
   app.openapi(getDeployment, async (c) => {
@@ -97,7 +98,7 @@ export function deploymentsApi(deps: UpdateDeps): OpenAPIHono<FleetEnv> {
     await need(c, deps, "viewer", "deployment.read", `deployment/${id}`);
     const d = await deps.deployments.get(id);
     if (!d) throw new ApiError(404, "Not found", `No deployment "${id}"`, { field: "path.id" });
-    return c.json(plain(d), 200);
+    return c.json(deployment(d), 200);
   });
 
   for (const action of ["pause", "resume", "cancel"] as const) {
@@ -134,7 +135,7 @@ export function deploymentsApi(deps: UpdateDeps): OpenAPIHono<FleetEnv> {
           },
           reason: null,
         });
-        return c.json(plain(await deps.deployments.get(id)), 200);
+        return c.json(deployment(await deps.deployments.get(id)), 200);
       },
     );
   }
