@@ -14,11 +14,11 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type CodeSender, type CustomerAuth, TokenService } from "./auth/mod.ts";
-import { FleetState, type IngestCounters, RegionSummaries } from "./fleet/mod.ts";
+import { DeviceFeeds, FleetState, type IngestCounters, RegionSummaries } from "./fleet/mod.ts";
 import { type FleetDeps, Metrics } from "./http/mod.ts";
 import { jsonLogger, type Logger } from "../runtime/mod.ts";
 import type { NatsTarget } from "./nats/mod.ts";
-import type { PaymentService } from "./checkout/mod.ts";
+import { type PaymentService, SessionFeed } from "./checkout/mod.ts";
 import type { NatsAccounts } from "./provisioning/mod.ts";
 import type { PaymentProvider } from "../payments/mod.ts";
 import { readTls } from "./_service_listen.ts";
@@ -191,6 +191,8 @@ export async function startCloudService(
     tokens,
     logger,
     region,
+    deviceFeeds: new DeviceFeeds(nc, region, { logger }),
+    sessionFeed: new SessionFeed(nc, region, { logger }),
     summaries,
   };
   const mounts = domainMounts(fleet, {

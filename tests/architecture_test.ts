@@ -127,6 +127,32 @@ const CLOUD_ROOMS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
+ * What the pages may not touch: NATS itself. They read and follow what they show through the
+ * domains' services (`DeviceFeeds`, `SessionFeed`, `PaymentService`...), never the connection.
+ */
+const UI_NATS_USES: readonly RegExp[] = [
+  /\.nc\b/,
+  /\bjetstream\(/,
+  /\bopenObjectStore\b/,
+  /\bopenKv\b/,
+];
+
+Deno.test("the pages (cloud/ui/) import no NATS package and never use the connection, JetStream, a KV or an object store", async () => {
+  const files = await sources("cloud/ui");
+  assert.ok(files.length > 10, `the rule read cloud/ui/ (${files.length} files)`);
+  for (const file of files) {
+    const text = await Deno.readTextFile(`${ROOT}${file}`);
+    for (const spec of imports(text)) {
+      assert.ok(!spec.startsWith("@nats-io/"), `${file} imports ${spec}`);
+    }
+    const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, "");
+    for (const use of UI_NATS_USES) {
+      assert.ok(!use.test(code), `${file} uses ${use.source}: go through a domain's service`);
+    }
+  }
+});
+
+/**
  * edge/'s rooms: the agent on everything; recording on the configuration and delivery; the
  * simulations on the hardware interface and updates; testing/ (fault hooks) on the agent's hooks,
  * used by nothing else in edge/. The entry points (edge/*.ts: main, supervisor_main, mod) may use

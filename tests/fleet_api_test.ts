@@ -406,7 +406,16 @@ Deno.test("the app answers through app.request() too, and raises temperature, ou
   await using _ = svc as CloudService;
   const { createApp } = await import("../cloud/mod.ts");
   const { fleetApi } = await import("../cloud/http/mod.ts");
-  const fleet = { nc: svc.nc, state: svc.state, tokens: svc.tokens, region: "local" };
+  const { DeviceFeeds } = await import("../cloud/fleet/mod.ts");
+  const { SessionFeed } = await import("../cloud/checkout/mod.ts");
+  const fleet = {
+    nc: svc.nc,
+    state: svc.state,
+    tokens: svc.tokens,
+    region: "local",
+    deviceFeeds: new DeviceFeeds(svc.nc, "local"),
+    sessionFeed: new SessionFeed(svc.nc, "local"),
+  };
   const app = createApp({
     health: () => Promise.resolve({ ok: true, checks: {} }),
     fleet,

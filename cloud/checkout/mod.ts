@@ -43,4 +43,5 @@ export {
   type PriceSource,
   type StoredPriceList,
 } from "./price_book.ts";
+export { SessionFeed, type SessionFeedOptions } from "./session_feed.ts";
 export { serveSessionStatus } from "./session_status.ts";

@@ -20,6 +20,13 @@ export {
   type SentCommand,
 } from "./command_sender.ts";
 export { type DesiredChange, type DesiredChangeOptions, DesiredShadow } from "./desired_shadow.ts";
+export {
+  type DeviceFeedOptions,
+  DeviceFeeds,
+  type DeviceFeedsOptions,
+  TELEMETRY_HISTORY_MAX,
+  TELEMETRY_HISTORY_MS,
+} from "./device_feeds.ts";
 export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fleet_ingest.ts";
 export { FleetState, isRevisionConflict, putJson, RevisionConflictError } from "./fleet_state.ts";
 export { type IngestThread, startIngestThread } from "./ingest_thread.ts";

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import type { FleetState, RegionSummaries } from "../fleet/mod.ts";
+import type { DeviceFeeds, FleetState, RegionSummaries } from "../fleet/mod.ts";
+import type { SessionFeed } from "../checkout/mod.ts";
 import type { Actor, TokenService } from "../auth/mod.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { Logger } from "../../runtime/mod.ts";
@@ -23,6 +24,10 @@ export interface FleetDeps {
   readonly tokens: TokenService;
   /** Region this instance serves. */
   readonly region: string;
+  /** What devices send (telemetry, snapshots, pipeline events), read and followed for pages. */
+  readonly deviceFeeds: DeviceFeeds;
+  /** The region's payment events, followed for pages. */
+  readonly sessionFeed: SessionFeed;
   /** Every region's device counts (`GET /regions` shows only this one's without it). */
   readonly summaries?: RegionSummaries;
   /** Where failures that do not fail a request are logged. */

@@ -1,11 +1,10 @@
 /**
  * What the dashboard's payment pages share: how money, carts and times are written, the live
- * trigger (a payment event in the region, from the raw NATS connection), and a missing session
- * read as none. Imported only by the sessions pages.
+ * trigger (a payment event in the region, from the session feed), and a missing session read as
+ * none. Imported only by the sessions pages.
  *
  * @module
  */
-import { filters } from "../../protocol/mod.ts";
 import type { PaymentDeps } from "../http/mod.ts";
 import { PaymentNotFoundError } from "../checkout/mod.ts";
 
@@ -31,11 +30,7 @@ export function onPayments(
   dirty: () => void,
   { sessionId }: { readonly sessionId?: string } = {},
 ): () => void {
-  const sub = deps.nc.subscribe(
-    filters.payments(deps.region, sessionId ? { sessionId } : {}),
-    { callback: () => dirty() },
-  );
-  return () => sub.unsubscribe();
+  return deps.sessionFeed.onEvents(() => dirty(), sessionId ? { sessionId } : {});
 }
 
 /** No such session reads as undefined (a 404, an empty fragment); any other failure throws. */

@@ -8,7 +8,6 @@
  */
 import { Hono } from "hono";
 import type { Context } from "hono";
-import { filters, parsePipelineEvent } from "../../protocol/mod.ts";
 import type { FleetEnv } from "../http/mod.ts";
 import { PaymentConflictError, PaymentNotFoundError } from "../checkout/mod.ts";
 import type { PaymentSession } from "../../payments/mod.ts";
@@ -155,22 +154,17 @@ export function customerSession(deps: CustomerAppDeps): Hono<FleetEnv> {
         ).toString(),
       }),
       (dirty) => {
-        const pay = deps.nc.subscribe(filters.payments(deps.region, { sessionId: id }), {
-          callback: () => dirty(),
-        });
+        const pay = deps.sessionFeed.onEvents(() => dirty(), { sessionId: id });
         // The door's events of this session, from whichever of the machine's devices sends them.
-        const events = deps.nc.subscribe(filters.pipelineEvents({ region: deps.region }), {
-          callback: (_e, m) => {
-            const e = parsePipelineEvent(m.data);
-            if (!e.ok || !("sessionId" in e.value) || e.value.sessionId !== id) return;
-            if (e.value.type === "door_opened" && door !== "closed") door = "open";
-            if (e.value.type === "door_closed") door = "closed";
-            dirty();
-          },
+        const events = deps.deviceFeeds.onPipelineEvents((e) => {
+          if (!("sessionId" in e) || e.sessionId !== id) return;
+          if (e.type === "door_opened" && door !== "closed") door = "open";
+          if (e.type === "door_closed") door = "closed";
+          dirty();
         });
         return () => {
-          pay.unsubscribe();
-          events.unsubscribe();
+          pay();
+          events();
         };
       },
       { renderAtOnce: true },

@@ -7,12 +7,10 @@
  * @module
  */
 import { Hono } from "hono";
-import { buckets, filters, type Telemetry } from "../../protocol/mod.ts";
+import type { Telemetry } from "../../protocol/mod.ts";
 import { allows } from "../auth/mod.ts";
 import type { FleetDeps, FleetEnv } from "../http/mod.ts";
-import { openObjectStore } from "../nats/mod.ts";
 import { actorOf, Layout, live, LIVE_SCRIPT, requireSession } from "./_dashboard_kit.tsx";
-import { telemetryHistory } from "./_telemetry_history.ts";
 
 const DEVICE = ":id{[a-z0-9][a-z0-9-]{0,62}}";
 
@@ -86,7 +84,7 @@ export function deviceDashboard(deps: FleetDeps): Hono<FleetEnv> {
     const actor = actorOf(c)!;
     const region = deps.state.statuses.get(id)?.value.region ??
       deps.state.devices.get(id)?.value.region ?? deps.region;
-    const history = await telemetryHistory(deps, { region, deviceId: id });
+    const history = await deps.deviceFeeds.telemetryHistory(id, { region });
     const cameras = [...new Set(history.flatMap((t) => t.cameras.map((m) => m.cameraId)))].sort();
     const buttons = allows(actor, "operator")
       ? `<p id="commands"><button onclick="send('${id}','unlock',{sessionId:null,durationMs:15000})">Unlock</button><button onclick="send('${id}','lock',{})">Lock</button><button onclick="send('${id}','snapshot',{cameraId:'cam-1'})">Snapshot cam-1</button><button onclick="send('${id}','restart_pipeline',{})">Restart pipeline</button></p><p id="command-result"></p>`
@@ -110,9 +108,7 @@ export function deviceDashboard(deps: FleetDeps): Hono<FleetEnv> {
     async (c) => {
       if (!actorOf(c)) return c.body(null, 401);
       // No snapshot is null (404); a store that cannot be read propagates (logged, 500).
-      const store = await openObjectStore(deps.nc, buckets.snapshots);
-      const name = `${c.req.param("id")}/${c.req.param("camera")}/latest.jpg`;
-      const jpeg = await store.getBlob(name);
+      const jpeg = await deps.deviceFeeds.latestSnapshot(c.req.param("id"), c.req.param("camera"));
       if (!jpeg) return c.body(null, 404);
       return c.body(jpeg as Uint8Array<ArrayBuffer>, 200, {
         "content-type": "image/jpeg",
@@ -129,16 +125,14 @@ export function deviceDashboard(deps: FleetDeps): Hono<FleetEnv> {
       c,
       async () => ({
         status: statusHtml(deps, id),
-        charts: chartsHtml(await telemetryHistory(deps, { region, deviceId: id })),
+        charts: chartsHtml(await deps.deviceFeeds.telemetryHistory(id, { region })),
       }),
       (dirty) => {
         const off = deps.state.statuses.onChange((key) => key === id && dirty());
-        const sub = deps.nc.subscribe(filters.telemetry({ region, deviceId: id }), {
-          callback: () => dirty(),
-        });
+        const stop = deps.deviceFeeds.onTelemetry(id, () => dirty(), { region });
         return () => {
           off();
-          sub.unsubscribe();
+          stop();
         };
       },
     );
