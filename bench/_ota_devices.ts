@@ -4,7 +4,8 @@
 // Args: NATS_URL DEVICES DIR TRUSTED_KEYS_JSON. Prints "ready" once all watch their shadow; each
 // line on stdin asks for {"in_bytes": N} (bytes the devices' connections received); EOF stops.
 import { connectNats } from "../cloud/mod.ts";
-import { FileChunkStore, PooledChunkStore, SimulatedUpdateDevice } from "../edge/mod.ts";
+import { SimulatedUpdateDevice } from "../edge/sim/mod.ts";
+import { FileChunkStore, PooledChunkStore } from "../edge/updates/mod.ts";
 import type { NatsConnection } from "@nats-io/nats-core";
 
 const [url, devicesArg, dir, keysJson] = Deno.args;

@@ -3,7 +3,7 @@
 // pre-rendered frames of cam-3 in real time, stamped on the primary's clock, as I420 over NATS.
 // Private to bench/. Args: NATS_URL START_TS SECONDS FPS WIDTH HEIGHT PHASE_MS OFFSET_MS
 import { connectNats } from "../cloud/mod.ts";
-import { natsClockProbe, natsPublisher } from "../edge/mod.ts";
+import { natsClockProbe, natsPublisher } from "../edge/delivery/mod.ts";
 import {
   type ClockProbe,
   createFrame,

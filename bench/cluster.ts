@@ -25,14 +25,11 @@ import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
 import { credsAuthenticator, type NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
-import { DEVICE_RECONNECT } from "../edge/mod.ts";
-import {
-  connectNats,
-  ensureStreams,
-  simulatorPermissions,
-  startIngestThread,
-  useRegionLayout,
-} from "../cloud/mod.ts";
+import { DEVICE_RECONNECT } from "../edge/delivery/mod.ts";
+import { startIngestThread } from "../cloud/fleet/mod.ts";
+import { connectNats } from "../cloud/mod.ts";
+import { ensureStreams, useRegionLayout } from "../cloud/nats/mod.ts";
+import { simulatorPermissions } from "../cloud/provisioning/mod.ts";
 import { startLocalSupercluster } from "../cloud/dev/mod.ts";
 import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, peakRssMb, percentile } from "./_machine.ts";

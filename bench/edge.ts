@@ -21,9 +21,11 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { buildEdge } from "../cli/build_edge.ts";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, ensureStreams, loadCommandKey } from "../cloud/mod.ts";
+import { connectNats } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { loadCommandKey } from "../cloud/provisioning/mod.ts";
 import { startLocalNats } from "../cloud/dev/mod.ts";
-import { Outbox } from "../edge/mod.ts";
+import { Outbox } from "../edge/delivery/mod.ts";
 import {
   buckets,
   filters,

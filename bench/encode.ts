@@ -21,7 +21,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { NativeClipEncoder } from "../edge/mod.ts";
+import { NativeClipEncoder } from "../edge/recording/mod.ts";
 import {
   type ClipEncoder,
   randomScenario,

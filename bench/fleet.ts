@@ -19,7 +19,8 @@
  */
 import { parseArgs } from "node:util";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, loadCommandKey, simulatorPermissions, TokenService } from "../cloud/mod.ts";
+import { connectNats, TokenService } from "../cloud/mod.ts";
+import { loadCommandKey, simulatorPermissions } from "../cloud/provisioning/mod.ts";
 import { startLocalNats } from "../cloud/dev/mod.ts";
 import { buckets, heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { machine, percentile } from "./_machine.ts";

@@ -33,7 +33,7 @@ import {
   slotCrops,
 } from "../pipeline/mod.ts";
 import { loadWasmKernels } from "../wasm/mod.ts";
-import { onnxRuntime, readModelDir } from "../edge/mod.ts";
+import { onnxRuntime, readModelDir } from "../edge/agent/mod.ts";
 import { machine, percentile } from "./_machine.ts";
 
 const { values } = parseArgs({

@@ -14,7 +14,8 @@
  */
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { connectNats, ensureStreams } from "../cloud/mod.ts";
+import { connectNats } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import { startLocalNats } from "../cloud/dev/mod.ts";
 import { writePrivateFile } from "../runtime/mod.ts";
 import {

@@ -18,7 +18,9 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ComponentRegistry, connectNats, DeploymentService, ensureStreams } from "../cloud/mod.ts";
+import { connectNats } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { ComponentRegistry, DeploymentService } from "../cloud/updates/mod.ts";
 import { startLocalNats } from "../cloud/dev/mod.ts";
 import { filters, parseDeploymentEvent } from "../protocol/mod.ts";
 import { machine, peakRssMb } from "./_machine.ts";

@@ -21,14 +21,9 @@
  */
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
-import {
-  checkPaymentBooks,
-  connectNats,
-  ensureStreams,
-  KvSandboxStore,
-  PaymentService,
-  PriceBook,
-} from "../cloud/mod.ts";
+import { KvSandboxStore, PaymentService, PriceBook } from "../cloud/checkout/mod.ts";
+import { checkPaymentBooks, connectNats } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import { startLocalNats } from "../cloud/dev/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceCart, priceList, SandboxProvider } from "../payments/mod.ts";

@@ -26,7 +26,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { connectNats } from "../cloud/mod.ts";
 import { startLocalNats } from "../cloud/dev/mod.ts";
-import { natsMessages, serveClock } from "../edge/mod.ts";
+import { natsMessages, serveClock } from "../edge/delivery/mod.ts";
 import {
   createFrame,
   type Frame,

@@ -6,7 +6,9 @@
  */
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { connectNats, createLoginCode, loadCommandKey, TokenService } from "../cloud/mod.ts";
+import { createLoginCode } from "../cloud/auth/mod.ts";
+import { connectNats, TokenService } from "../cloud/mod.ts";
+import { loadCommandKey } from "../cloud/provisioning/mod.ts";
 import type { NatsEndpoint } from "../cloud/dev/mod.ts";
 import { buckets, type TrustedKey } from "../protocol/mod.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { TlsFiles } from "../cloud/mod.ts";
+import type { TlsFiles } from "../cloud/provisioning/mod.ts";
 import {
   defaultDataDir,
   type LocalSupercluster,

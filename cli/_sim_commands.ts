@@ -6,7 +6,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { CommandProcessor } from "../edge/mod.ts";
+import { CommandProcessor } from "../edge/delivery/mod.ts";
 import { deviceSubjectParts, filters, type TrustedKey } from "../protocol/mod.ts";
 
 /** Which devices answer commands, and how. */

@@ -19,17 +19,19 @@
  * @module
  */
 import {
-  auditNatsRefusals,
   type CloudConfig,
   CloudConfigError,
   cloudServiceOptions,
   connectNats,
-  ensurePrivateCa,
-  issueServerCertificate,
   loadCloudConfig,
-  NatsAccounts,
   startCloudService,
 } from "../cloud/mod.ts";
+import {
+  auditNatsRefusals,
+  ensurePrivateCa,
+  issueServerCertificate,
+  NatsAccounts,
+} from "../cloud/provisioning/mod.ts";
 import { ensureNats, LocalNats } from "../cloud/dev/mod.ts";
 import { CrashingProvider, type CrashPoint } from "../cloud/testing/mod.ts";
 import { jsonLogger, onShutdown } from "../runtime/mod.ts";

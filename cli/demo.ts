@@ -26,7 +26,11 @@
  * @module
  */
 import { onShutdown } from "../runtime/mod.ts";
-import { ensurePrivateCa, issueServerCertificate, type TlsFiles } from "../cloud/mod.ts";
+import {
+  ensurePrivateCa,
+  issueServerCertificate,
+  type TlsFiles,
+} from "../cloud/provisioning/mod.ts";
 import { ensureNats, type LocalSupercluster, type NatsEndpoint } from "../cloud/dev/mod.ts";
 import { loginAdmin } from "./_demo_admin.ts";
 import { demoApi } from "./_demo_api.ts";

@@ -18,7 +18,7 @@
 import { parseArgs } from "node:util";
 import { evaluateSessions } from "../models/mod.ts";
 import { SlotClassifier } from "../pipeline/mod.ts";
-import { onnxRuntime, readModelDir } from "../edge/mod.ts";
+import { onnxRuntime, readModelDir } from "../edge/agent/mod.ts";
 import { loadWasmKernels } from "../wasm/mod.ts";
 import { seedRange } from "./train.ts";
 

@@ -14,7 +14,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { checkPaymentBooks, connectNats, SINGLE_SERVER, useRegionLayout } from "../cloud/mod.ts";
+import { checkPaymentBooks, connectNats } from "../cloud/mod.ts";
+import { SINGLE_SERVER, useRegionLayout } from "../cloud/nats/mod.ts";
 import { localNatsTarget } from "../cloud/dev/mod.ts";
 
 if (import.meta.main) {

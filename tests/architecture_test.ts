@@ -226,6 +226,47 @@ Deno.test("dev/ and testing/ are used only by cli/, tests/ and bench/ (and edge/
   }
 });
 
+/**
+ * What the programs' surfaces (cloud/mod.ts, edge/mod.ts) may re-export: what a user of the
+ * service or of the device program needs, from these rooms only, and few names. Whoever extends a
+ * domain imports its own mod.ts (cloud/fleet/mod.ts, edge/delivery/mod.ts...).
+ */
+const PROGRAM_SURFACES: Readonly<Record<string, readonly string[]>> = {
+  "cloud/mod.ts": [
+    "./cloud_service.ts",
+    "./cloud_config.ts",
+    "./app.ts",
+    "./auth/mod.ts",
+    "./nats/mod.ts",
+    "./checkout/mod.ts",
+  ],
+  "edge/mod.ts": [
+    "./agent/mod.ts",
+    "./config/mod.ts",
+    "./hardware/mod.ts",
+    "./provisioning/mod.ts",
+    "./updates/mod.ts",
+  ],
+};
+const PROGRAM_SURFACE_MAX = 40;
+
+Deno.test("cloud/mod.ts and edge/mod.ts export only their program's surface: a few names, from a few rooms", async () => {
+  for (const [file, rooms] of Object.entries(PROGRAM_SURFACES)) {
+    const text = await Deno.readTextFile(`${ROOT}${file}`);
+    const exports = [...text.matchAll(/export\s*\{([^}]*)\}\s*from\s*"([^"]+)"/g)];
+    assert.ok(exports.length > 0, `${file} re-exports nothing the rule could read`);
+    let names = 0;
+    for (const [, list, from] of exports) {
+      assert.ok(rooms.includes(from!), `${file} re-exports ${from}: import it from its own mod.ts`);
+      names += list!.split(",").filter((n) => n.trim()).length;
+    }
+    assert.ok(
+      names <= PROGRAM_SURFACE_MAX,
+      `${file} exports ${names} names (at most ${PROGRAM_SURFACE_MAX})`,
+    );
+  }
+});
+
 Deno.test("cloud's rooms use each other only downwards, and only through their mod.ts", async () => {
   await checkRooms("cloud", CLOUD_ROOMS);
 });

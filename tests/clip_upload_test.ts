@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
-import { ClipSpool, type SpooledClip, uploadClip } from "../edge/mod.ts";
+import { ClipSpool, type SpooledClip, uploadClip } from "../edge/recording/mod.ts";
 import { startTestNats } from "./harness.ts";
 
 const CHUNK = 64 * 1024;

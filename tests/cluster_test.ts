@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { ensureStreams, regionTag } from "../cloud/mod.ts";
+import { ensureStreams, regionTag } from "../cloud/nats/mod.ts";
 import { heartbeat, newEnvelope, streamName, subjects } from "../protocol/mod.ts";
 import { startTestCluster } from "./harness.ts";
 

@@ -4,7 +4,7 @@
  * code cannot be delivered.
  */
 import assert from "node:assert/strict";
-import { SmtpCodeSender } from "../cloud/mod.ts";
+import { SmtpCodeSender } from "../cloud/auth/mod.ts";
 
 /** A simulated SMTP server on loopback; `messages` holds what it accepted. */
 function simulatedSmtp() {

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import { TimeoutError } from "@nats-io/nats-core";
-import { coherence, coherentKv, getLatest, ReplicaBehindError } from "../cloud/mod.ts";
+import { coherence, coherentKv, getLatest, ReplicaBehindError } from "../cloud/nats/mod.ts";
 import { connectNats, isTransientNatsError, leaderLastSequence } from "../cloud/nats/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { startTestCluster, startTestNats } from "./harness.ts";

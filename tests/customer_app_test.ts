@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { type Browser, chromium } from "playwright-core";
-import { spkiHash, startCloudService } from "../cloud/mod.ts";
+import { startCloudService } from "../cloud/mod.ts";
+import { spkiHash } from "../cloud/provisioning/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, StripeProvider } from "../payments/mod.ts";
 import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";

@@ -5,13 +5,11 @@ import {
   CodeThrottledError,
   CustomerAuth,
   CustomerAuthError,
-  ensureStreams,
-  fixedPrices,
   InvalidCodeError,
-  KvSandboxStore,
   normalizeContact,
-  PaymentService,
-} from "../cloud/mod.ts";
+} from "../cloud/auth/mod.ts";
+import { fixedPrices, KvSandboxStore, PaymentService } from "../cloud/checkout/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { startTestNats } from "./harness.ts";

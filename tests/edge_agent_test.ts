@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import { ensureStreams } from "../cloud/mod.ts";
-import { Agent, SimulatedHardware, SimulatedScene } from "../edge/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { Agent } from "../edge/mod.ts";
+import { SimulatedHardware, SimulatedScene } from "../edge/sim/mod.ts";
 import type { Frame } from "../pipeline/mod.ts";
 import {
   bucketIn,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { buildEdge, verifyBundle } from "../cli/build_edge.ts";
-import { ensureStreams } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import { filters, parseClipUploaded, parseHeartbeat, parsePipelineEvent } from "../protocol/mod.ts";
 import { type AgentNats, writeAgentConfigFile } from "./edge_harness.ts";
 import { lines, startTestNats } from "./harness.ts";

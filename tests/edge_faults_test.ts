@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { Agent, SimulatedHardware } from "../edge/mod.ts";
+import { Agent } from "../edge/mod.ts";
+import { SimulatedHardware } from "../edge/sim/mod.ts";
 import {
   assertSessionsInOrder,
   eventually,

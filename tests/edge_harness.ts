@@ -7,15 +7,13 @@
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { Agent, type AgentConfig, parseAgentConfig } from "../edge/mod.ts";
 import {
-  Agent,
-  type AgentConfig,
   GroundTruthCartDecider,
-  parseAgentConfig,
   SimulatedHardware,
   SimulatedScene,
   SimulatedShopper,
-} from "../edge/mod.ts";
+} from "../edge/sim/mod.ts";
 import {
   bucketIn,
   buckets,

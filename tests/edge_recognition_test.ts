@@ -4,8 +4,10 @@
  * model update refused while the previous model keeps serving.
  */
 import assert from "node:assert/strict";
-import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
-import { Agent, SimulatedHardware, SimulatedScene, SimulatedShopper } from "../edge/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { ComponentRegistry } from "../cloud/updates/mod.ts";
+import { Agent } from "../edge/mod.ts";
+import { SimulatedHardware, SimulatedScene, SimulatedShopper } from "../edge/sim/mod.ts";
 import type { PipelineEvent } from "../protocol/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
 import { cartText } from "../models/mod.ts";

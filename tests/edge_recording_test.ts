@@ -5,8 +5,11 @@
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
-import { ensureStreams } from "../cloud/mod.ts";
-import { Agent, DeviceRecording, Outbox, SimulatedHardware } from "../edge/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { Outbox } from "../edge/delivery/mod.ts";
+import { Agent } from "../edge/mod.ts";
+import { DeviceRecording } from "../edge/recording/mod.ts";
+import { SimulatedHardware } from "../edge/sim/mod.ts";
 import { type ClipEncoding, type ClipSpec, createFrame } from "../pipeline/mod.ts";
 import { type ClipUploaded, filters, parseClipUploaded, streamName } from "../protocol/mod.ts";
 import { eventually, streamEvents, testAgentConfig } from "./edge_harness.ts";

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
-import { auditNatsRefusals, KvReplica } from "../cloud/mod.ts";
+import { KvReplica } from "../cloud/nats/mod.ts";
+import { auditNatsRefusals } from "../cloud/provisioning/mod.ts";
 import type { Logger, LogLevel } from "../runtime/mod.ts";
 import { startTestNats } from "./harness.ts";
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { type CloudService, startCloudService } from "../cloud/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
-import { Agent, SimulatedHardware } from "../edge/mod.ts";
+import { Agent } from "../edge/mod.ts";
+import { SimulatedHardware } from "../edge/sim/mod.ts";
 import { heartbeat, newEnvelope, subjects } from "../protocol/mod.ts";
 import { eventually, testAgentConfig } from "./edge_harness.ts";
 import { startTestNats, type TestNats } from "./harness.ts";

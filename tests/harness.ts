@@ -16,16 +16,16 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
+import { serveSessionStatus } from "../cloud/checkout/mod.ts";
+import { serveObjectCommits } from "../cloud/fleet/mod.ts";
+import { connectNats } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import {
   auditNatsRefusals,
-  connectNats,
   type DeviceGrant,
-  ensureStreams,
   loadCommandKey,
-  serveObjectCommits,
-  serveSessionStatus,
   simulatorPermissions,
-} from "../cloud/mod.ts";
+} from "../cloud/provisioning/mod.ts";
 import {
   type LocalNats,
   type LocalSupercluster,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { ensureStreams, NatsUnavailableError } from "../cloud/mod.ts";
+import { NatsUnavailableError } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import { ensureNats, NatsStartError, startLocalNats } from "../cloud/dev/mod.ts";
 import {
   newEnvelope,

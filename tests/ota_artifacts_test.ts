@@ -3,15 +3,15 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
-import { ComponentError, ComponentRegistry } from "../cloud/mod.ts";
+import { ComponentError, ComponentRegistry } from "../cloud/updates/mod.ts";
+import { OtaSlots } from "../edge/mod.ts";
 import {
   ArtifactVerifyError,
   fetchArtifacts,
   FileChunkStore,
-  OtaSlots,
   Updater,
   type UpdateStep,
-} from "../edge/mod.ts";
+} from "../edge/updates/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { generateSigningKey, SignatureError, signedManifest } from "../protocol/mod.ts";
 import { startTestNats } from "./harness.ts";

@@ -3,13 +3,9 @@ import assert from "node:assert/strict";
 import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
-import {
-  ComponentError,
-  ComponentRegistry,
-  DeploymentService,
-  ensureStreams,
-} from "../cloud/mod.ts";
-import { SimulatedUpdateDevice } from "../edge/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { ComponentError, ComponentRegistry, DeploymentService } from "../cloud/updates/mod.ts";
+import { SimulatedUpdateDevice } from "../edge/sim/mod.ts";
 import { buckets, newEnvelope } from "../protocol/mod.ts";
 import type { Logger, LogLevel } from "../runtime/mod.ts";
 import { eventually } from "./edge_harness.ts";

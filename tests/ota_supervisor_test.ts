@@ -1,6 +1,7 @@
 /** The supervisor keeps the device on a working version (real processes, fake programs). */
 import assert from "node:assert/strict";
-import { OtaSlots, type OtaState, runSupervisor } from "../edge/mod.ts";
+import { OtaSlots, runSupervisor } from "../edge/mod.ts";
+import { type OtaState } from "../edge/updates/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { ROOT } from "./harness.ts";
 

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { ComponentRegistry, ensureStreams } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { ComponentRegistry } from "../cloud/updates/mod.ts";
 import { OtaSlots, runSupervisor } from "../edge/mod.ts";
 import { bucketIn, buckets, filters, parseHeartbeat, shadow, shadowKey } from "../protocol/mod.ts";
 import {

@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
-import { ensureStreams, KvSandboxStore, type NatsTarget, TokenService } from "../cloud/mod.ts";
+import { KvSandboxStore } from "../cloud/checkout/mod.ts";
+import { type NatsTarget, TokenService } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { bucketIn, buckets, pipelineEvent } from "../protocol/mod.ts";

@@ -1,16 +1,16 @@
 /** Price lists in NATS (real nats-server): the book, and a payment session priced at its start. */
 import assert from "node:assert/strict";
 import {
-  ensureStreams,
   KvSandboxStore,
   PaymentService,
   PriceBook,
   PriceListError,
   PriceListNotFoundError,
   PriceMismatchError,
-  RevisionConflictError,
-  startCloudService,
-} from "../cloud/mod.ts";
+} from "../cloud/checkout/mod.ts";
+import { RevisionConflictError } from "../cloud/fleet/mod.ts";
+import { startCloudService } from "../cloud/mod.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import { startTestNats } from "./harness.ts";

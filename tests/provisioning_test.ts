@@ -6,14 +6,8 @@
 import assert from "node:assert/strict";
 import { Kvm } from "@nats-io/kv";
 import { connectNats, startCloudService, TokenService } from "../cloud/mod.ts";
-import {
-  Agent,
-  ClaimError,
-  identityFiles,
-  loadAgentConfig,
-  provisionDevice,
-  SimulatedHardware,
-} from "../edge/mod.ts";
+import { Agent, ClaimError, identityFiles, loadAgentConfig, provisionDevice } from "../edge/mod.ts";
+import { SimulatedHardware } from "../edge/sim/mod.ts";
 import { buckets, filters, parseHeartbeat, subjects } from "../protocol/mod.ts";
 import { eventually, streamEvents } from "./edge_harness.ts";
 import { apiClient, auditEntries, startTestNats, type TestNats } from "./harness.ts";

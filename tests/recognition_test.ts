@@ -13,7 +13,7 @@ import {
   modelManifestFor,
   startTfjsWasm,
 } from "../models/mod.ts";
-import { DeviceRecognition } from "../edge/mod.ts";
+import { DeviceRecognition } from "../edge/agent/mod.ts";
 import { ModelLoadError, SlotClassifier } from "../pipeline/mod.ts";
 import { loadOrtWeb, loadWasmKernels } from "../wasm/mod.ts";
 import { ROOT } from "./harness.ts";

@@ -3,7 +3,7 @@
  * clips back: codec, frame count, duration, monotonic timestamps, PSNR against the source.
  */
 import assert from "node:assert/strict";
-import { NativeClipEncoder } from "../edge/mod.ts";
+import { NativeClipEncoder } from "../edge/recording/mod.ts";
 import {
   type ClipEncoder,
   ClipEncoderError,

@@ -7,23 +7,21 @@ import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
+import { fixedPrices, KvSandboxStore, PaymentService } from "../cloud/checkout/mod.ts";
+import { serveObjectCommits } from "../cloud/fleet/mod.ts";
+import { type CloudService, startCloudService } from "../cloud/mod.ts";
 import {
-  type CloudService,
   coherenceOf,
-  ComponentRegistry,
-  DeploymentService,
   ensureObjectMirror,
   ensureStreams,
-  fixedPrices,
-  KvSandboxStore,
-  loadCommandKey,
   openKv,
-  PaymentService,
-  serveObjectCommits,
-  startCloudService,
   useRegionLayout,
-} from "../cloud/mod.ts";
-import { fetchArtifacts, FileChunkStore, SimulatedUpdateDevice, uploadBlob } from "../edge/mod.ts";
+} from "../cloud/nats/mod.ts";
+import { loadCommandKey } from "../cloud/provisioning/mod.ts";
+import { ComponentRegistry, DeploymentService } from "../cloud/updates/mod.ts";
+import { uploadBlob } from "../edge/recording/mod.ts";
+import { SimulatedUpdateDevice } from "../edge/sim/mod.ts";
+import { fetchArtifacts, FileChunkStore } from "../edge/updates/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, SandboxProvider } from "../payments/mod.ts";
 import {

@@ -6,7 +6,12 @@
 import assert from "node:assert/strict";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { DEFAULT_BOUND_MS, openKv, ReplicaBehindError, useRegionLayout } from "../cloud/mod.ts";
+import {
+  DEFAULT_BOUND_MS,
+  openKv,
+  ReplicaBehindError,
+  useRegionLayout,
+} from "../cloud/nats/mod.ts";
 import { buckets, isRegionalBucket } from "../protocol/mod.ts";
 import { startTestCluster } from "./harness.ts";
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { natsClockProbe, natsMessages, natsPublisher, serveClock } from "../edge/mod.ts";
+import { natsClockProbe, natsMessages, natsPublisher, serveClock } from "../edge/delivery/mod.ts";
 import {
   type ClockProbe,
   collectSignals,

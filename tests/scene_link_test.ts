@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { linkScene, SimulatedScene } from "../edge/mod.ts";
+import { linkScene, SimulatedScene } from "../edge/sim/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { startTestNats } from "./harness.ts";
 

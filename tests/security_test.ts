@@ -13,7 +13,8 @@ import {
   startCloudService,
   TokenService,
 } from "../cloud/mod.ts";
-import { Agent, SimulatedHardware } from "../edge/mod.ts";
+import { Agent } from "../edge/mod.ts";
+import { SimulatedHardware } from "../edge/sim/mod.ts";
 import {
   type AuditEntry,
   bucketIn,

@@ -1,7 +1,7 @@
 /** The remote-update routes of the fleet API (real cloud service, real nats-server, real HTTP). */
 import assert from "node:assert/strict";
 import { startCloudService } from "../cloud/mod.ts";
-import { SimulatedUpdateDevice } from "../edge/mod.ts";
+import { SimulatedUpdateDevice } from "../edge/sim/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { startTestNats } from "./harness.ts";
 
