@@ -74,6 +74,7 @@ export function unverifiedCommandId(input: Uint8Array): { id?: string; command?:
       ...(typeof inner?.command === "string" ? { command: inner.command } : {}),
     };
   } catch {
+    // Not JSON (or not a command's shape): there is no id to answer with; the refusal says so.
     return {};
   }
 }

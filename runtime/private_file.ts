@@ -24,6 +24,8 @@ export async function writePrivateFile(path: string, data: string | Uint8Array):
     await Deno.chmod(tmp, 0o600);
     await Deno.rename(tmp, path);
   } catch (e) {
+    // The temporary file may never have been made (the write failed first): what propagates is
+    // the write's own failure, not the clean-up's.
     await Deno.remove(tmp).catch(() => {});
     throw e;
   }
