@@ -20,6 +20,7 @@
 import { parseArgs } from "node:util";
 import {
   confusionSvg,
+  type Dataset,
   DEFAULT_CATALOGUE,
   DEFAULT_INPUT,
   evaluateSlots,
@@ -28,6 +29,7 @@ import {
   modelManifestFor,
   predictSlots,
   renderDataset,
+  type SlotEvaluation,
   type TrainProgress,
   trainSlotModel,
 } from "../models/mod.ts";
@@ -127,23 +129,7 @@ export async function train(options: {
     maxCount: MAX_COUNT,
   });
   const onnx = new Uint8Array(exportOnnx(trained.model, { name: "slot_model" }));
-  // The exported graph must give tfjs's outputs (the device runs the ONNX file).
-  const ort = await loadOrtWeb();
-  const session = await ort.InferenceSession.create(onnx);
-  const s = held.input.size;
-  const out = await session.run({ input: new ort.Tensor("float32", held.x, [held.n, 3, s, s]) });
-  let parity = 0;
-  for (
-    const [name, want] of [
-      ["sku", predicted.sku],
-      ["count", predicted.count],
-      ["hand", predicted.hand],
-    ] as const
-  ) {
-    const got = out[name]!.data as Float32Array;
-    want.forEach((v, i) => (parity = Math.max(parity, Math.abs(v - got[i]!))));
-  }
-  await session.release();
+  const parity = await onnxParity(onnx, held, predicted);
   if (!(parity < 1e-4)) {
     throw new Error(`The ONNX export differs from tfjs by ${parity} (limit 1e-4); not written`);
   }
@@ -174,13 +160,82 @@ export async function train(options: {
     },
   });
   trained.model.dispose();
-  const tmp = `${options.out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await writeArtifact(options.out, {
+    onnx,
+    manifest,
+    report,
+    parity,
+    losses: trained.losses,
+    held,
+  });
+  return {
+    crops: data.n,
+    eval_crops: held.n,
+    sku_accuracy: report.skuAccuracy,
+    count_accuracy: report.countAccuracy,
+    count_ece: report.countEce,
+    ...(report.hand
+      ? {
+        hand_accuracy: report.hand.accuracy,
+        hand_presence_accuracy: report.hand.presenceAccuracy,
+        held_accuracy: report.hand.heldAccuracy,
+      }
+      : {}),
+    parity_max_abs: parity,
+    train_ms: Math.round(trained.ms),
+  };
+}
+
+/**
+ * The largest difference between the exported ONNX graph's outputs on the held-out crops and
+ * tfjs's (the device runs the ONNX file, so they must agree).
+ */
+async function onnxParity(
+  onnx: Uint8Array<ArrayBuffer>,
+  held: Dataset,
+  predicted: Awaited<ReturnType<typeof predictSlots>>,
+): Promise<number> {
+  const ort = await loadOrtWeb();
+  const session = await ort.InferenceSession.create(onnx);
+  const s = held.input.size;
+  const out = await session.run({ input: new ort.Tensor("float32", held.x, [held.n, 3, s, s]) });
+  let parity = 0;
+  for (
+    const [name, want] of [
+      ["sku", predicted.sku],
+      ["count", predicted.count],
+      ["hand", predicted.hand],
+    ] as const
+  ) {
+    const got = out[name]!.data as Float32Array;
+    want.forEach((v, i) => (parity = Math.max(parity, Math.abs(v - got[i]!))));
+  }
+  await session.release();
+  return parity;
+}
+
+/**
+ * Writes the artifact (the ONNX file, its manifest, the report and its plots) into a temporary
+ * folder beside `out`, then puts it in place of whatever `out` held: never half a model.
+ */
+async function writeArtifact(
+  out: string,
+  { onnx, manifest, report, parity, losses, held }: {
+    onnx: Uint8Array<ArrayBuffer>;
+    manifest: Awaited<ReturnType<typeof modelManifestFor>>;
+    report: SlotEvaluation;
+    parity: number;
+    losses: readonly number[];
+    held: Dataset;
+  },
+): Promise<void> {
+  const tmp = `${out}.tmp-${crypto.randomUUID().slice(0, 8)}`;
   await Deno.mkdir(tmp, { recursive: true });
   await Deno.writeFile(`${tmp}/${manifest.file}`, onnx);
   await Deno.writeTextFile(`${tmp}/model.json`, JSON.stringify(manifest, null, 2) + "\n");
   await Deno.writeTextFile(
     `${tmp}/report.json`,
-    JSON.stringify({ ...report, parityMaxAbs: parity, losses: trained.losses }, null, 2) + "\n",
+    JSON.stringify({ ...report, parityMaxAbs: parity, losses }, null, 2) + "\n",
   );
   await Deno.writeTextFile(
     `${tmp}/confusion_sku.svg`,
@@ -201,26 +256,10 @@ export async function train(options: {
     );
   }
   await Deno.writeTextFile(`${tmp}/report.md`, markdown(manifest, report, parity));
-  await Deno.remove(options.out, { recursive: true }).catch((e) => {
+  await Deno.remove(out, { recursive: true }).catch((e) => {
     if (!(e instanceof Deno.errors.NotFound)) throw e; // no earlier model there
   });
-  await Deno.rename(tmp, options.out);
-  return {
-    crops: data.n,
-    eval_crops: held.n,
-    sku_accuracy: report.skuAccuracy,
-    count_accuracy: report.countAccuracy,
-    count_ece: report.countEce,
-    ...(report.hand
-      ? {
-        hand_accuracy: report.hand.accuracy,
-        hand_presence_accuracy: report.hand.presenceAccuracy,
-        held_accuracy: report.hand.heldAccuracy,
-      }
-      : {}),
-    parity_max_abs: parity,
-    train_ms: Math.round(trained.ms),
-  };
+  await Deno.rename(tmp, out);
 }
 
 function markdown(

@@ -59,7 +59,7 @@ export {
   type ReliabilityBin,
   type SlotEvaluation,
 } from "./evaluation.ts";
-export { type ModelArtifactInfo, modelManifestFor, sha256Hex } from "./model_artifact.ts";
+export { type ModelArtifactInfo, modelManifestFor } from "./model_artifact.ts";
 export {
   cartText,
   evaluateSessions,

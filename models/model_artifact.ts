@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { type ModelManifest, modelManifest } from "../protocol/mod.ts";
+import { type ModelManifest, modelManifest, sha256Hex } from "../protocol/mod.ts";
 
 /** What {@link modelManifestFor} needs besides the ONNX bytes. */
 export interface ModelArtifactInfo {
@@ -39,12 +39,6 @@ export interface ModelArtifactInfo {
   readonly metrics: ModelManifest["metrics"];
   /** Default now. */
   readonly createdAt?: number;
-}
-
-/** Lowercase hex SHA-256 of `bytes`. */
-export async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...digest].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 /** The manifest of `onnx`, validated (a TypeError names a bad field). */

@@ -275,20 +275,11 @@ Deno.test("edge's rooms use each other only downwards, and only through their mo
   await checkRooms("edge", EDGE_ROOMS);
 });
 
-/**
- * Files allowed over the size rule, each with why. cli/train.ts's `train` (149 lines) is part
- * of what stamps the default model: splitting it retrains the model (`./vend`), to be done with
- * a commit of models/default.
- */
-const SIZE_EXCEPTIONS: Readonly<Record<string, string>> = {
-  "cli/train.ts": "its change retrains the default model",
-};
-
 Deno.test("no source file is over 600 lines and no function over 120 (tests aside)", async () => {
   const files: string[] = [];
   for (const folder of FOLDERS.filter((f) => f !== "tests")) {
     for (const file of await sources(folder)) {
-      if (file.endsWith("_test.ts") || file in SIZE_EXCEPTIONS) continue;
+      if (file.endsWith("_test.ts")) continue;
       files.push(file);
       const lines = (await Deno.readTextFile(`${ROOT}${file}`)).split("\n").length;
       assert.ok(lines <= 600, `${file} is ${lines} lines (at most 600): split it by concern`);

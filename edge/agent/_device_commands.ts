@@ -12,10 +12,12 @@ import {
   type AuditEntry,
   auditEntry,
   type CommandRequest,
+  deviceSubjectParts,
   filters,
   newEnvelope,
   type ShadowState,
   subjects,
+  toHex,
 } from "../../protocol/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
 import {
@@ -28,7 +30,6 @@ import type { DoorState, Hardware, SystemStatsReader } from "../hardware/mod.ts"
 import { type DeviceRecording, uploadBlob } from "../recording/mod.ts";
 import type { AgentLog, LogRing } from "./_log_ring.ts";
 import type { SettingError } from "./_shadow_sync.ts";
-import { toHex } from "../../protocol/mod.ts";
 
 /** Handlers of some of the device's commands, by command. */
 export type CommandHandlers = Partial<Record<CommandRequest["command"], CommandHandler>>;
@@ -63,7 +64,7 @@ export function doorCommands(view: DoorCommandsView): CommandHandlers {
         throw new CommandFailure("busy", "the door is open: a session is in progress");
       }
       // The session belongs to the region whose cloud unlocked the door: its events go there.
-      const region = context.subject?.split(".")[1];
+      const region = context.subject ? deviceSubjectParts(context.subject).region : undefined;
       view.expectSession(
         req.args.sessionId
           ? { sessionId: req.args.sessionId, region: region ?? view.servingRegion() }
