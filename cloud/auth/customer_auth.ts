@@ -24,8 +24,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { jwtVerify, SignJWT } from "jose";
 import { buckets, sha256Hex } from "../../protocol/mod.ts";
 import type { CodeSender } from "./code_sender.ts";
-import { isRevisionConflict } from "../fleet/mod.ts";
-import type { Logger } from "../../runtime/mod.ts";
+import { compareAndSwap, isRevisionConflict, type Logger, retry } from "../../runtime/mod.ts";
 import {
   type Customer,
   EMAIL,
@@ -228,54 +227,55 @@ export class CustomerAuth {
   ): Promise<{ customer: Customer; token: string; created: boolean }> {
     const to = normalizeContact(contact);
     const key = await sha256Hex(to);
+    // Another try at the same code at once (a revision conflict): read it again.
+    await retry(() => this.#tryCode(key, code), { attempts: 20, retryIf: isRevisionConflict })
+      .catch((cause) => {
+        if (!isRevisionConflict(cause)) throw cause;
+        throw new CodeThrottledError("Too many attempts at once: try again", 1000);
+      });
+    const { customer, created } = await this.#customerFor(to);
+    return { customer, created, token: await this.#issue(customer.customerId) };
+  }
+
+  /**
+   * One try of `code` against the contact's record (`key`): resolves when it is right (and now
+   * used up), else counts the wrong try and throws why; a revision conflict when it changed.
+   */
+  async #tryCode(key: string, code: string): Promise<void> {
     const max = this.#o.maxAttempts ?? 5;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const now = this.#now();
-      const e = await this.#codes.get(key);
-      if (e?.operation !== "PUT") throw new InvalidCodeError("No code was sent to this contact", 0);
-      const r = e.json<CodeRecord>();
-      if (r.lockedUntil > now) {
-        throw new CodeThrottledError(
-          "Too many wrong codes: wait and ask for a new one",
-          r.lockedUntil - now,
-        );
-      }
-      const right = /^\d{6}$/.test(code) && r.codeHash === await sha256Hex(`${key}:${code}`);
-      if (right && r.expiresAt > now) {
-        // The code is used up (deleted under compare-and-swap: one sign-in per code).
-        try {
-          await this.#codes.delete(key, { previousSeq: e.revision });
-        } catch (cause) {
-          if (isRevisionConflict(cause)) continue;
-          throw cause;
-        }
-        const { customer, created } = await this.#customerFor(to);
-        return { customer, created, token: await this.#issue(customer.customerId) };
-      }
-      const attempts = r.attempts + 1;
-      const next: CodeRecord = {
-        ...r,
-        attempts,
-        lockedUntil: attempts >= max ? now + (this.#o.lockMs ?? 900_000) : 0,
-      };
-      try {
-        await this.#codes.update(key, JSON.stringify(next), e.revision);
-      } catch (cause) {
-        if (isRevisionConflict(cause)) continue;
-        throw cause;
-      }
-      if (attempts >= max) {
-        throw new CodeThrottledError(
-          "Too many wrong codes: wait and ask for a new one",
-          this.#o.lockMs ?? 900_000,
-        );
-      }
-      throw new InvalidCodeError(
-        right ? "That code has expired: ask for a new one" : "That code is not right",
-        max - attempts,
+    const now = this.#now();
+    const e = await this.#codes.get(key);
+    if (e?.operation !== "PUT") throw new InvalidCodeError("No code was sent to this contact", 0);
+    const r = e.json<CodeRecord>();
+    if (r.lockedUntil > now) {
+      throw new CodeThrottledError(
+        "Too many wrong codes: wait and ask for a new one",
+        r.lockedUntil - now,
       );
     }
-    throw new CodeThrottledError("Too many attempts at once: try again", 1000);
+    const right = /^\d{6}$/.test(code) && r.codeHash === await sha256Hex(`${key}:${code}`);
+    if (right && r.expiresAt > now) {
+      // The code is used up (deleted under compare-and-swap: one sign-in per code).
+      await this.#codes.delete(key, { previousSeq: e.revision });
+      return;
+    }
+    const attempts = r.attempts + 1;
+    const next: CodeRecord = {
+      ...r,
+      attempts,
+      lockedUntil: attempts >= max ? now + (this.#o.lockMs ?? 900_000) : 0,
+    };
+    await this.#codes.update(key, JSON.stringify(next), e.revision);
+    if (attempts >= max) {
+      throw new CodeThrottledError(
+        "Too many wrong codes: wait and ask for a new one",
+        this.#o.lockMs ?? 900_000,
+      );
+    }
+    throw new InvalidCodeError(
+      right ? "That code has expired: ask for a new one" : "That code is not right",
+      max - attempts,
+    );
   }
 
   async #customerFor(contact: string): Promise<{ customer: Customer; created: boolean }> {
@@ -376,18 +376,11 @@ export class CustomerAuth {
 
   /** Ends every session of the customer (every token issued so far stops working). */
   async signOutEverywhere(customerId: string): Promise<void> {
-    const key = `g.${customerId}`;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const e = await this.#logins.get(key);
-      const gen = e?.operation === "PUT" ? Number(e.string()) : 0;
-      try {
-        if (e) await this.#logins.update(key, String(gen + 1), e.revision);
-        else await this.#logins.create(key, String(gen + 1));
-        return;
-      } catch (cause) {
-        if (!isRevisionConflict(cause)) throw cause;
-      }
-    }
-    throw new Error(`Cannot sign customer ${customerId} out: it changes too often`);
+    // The generation is a number as text ("3"); 20 attempts over other changes of it.
+    await compareAndSwap<number>(
+      { kv: this.#logins, key: `g.${customerId}` },
+      (gen) => (gen ?? 0) + 1,
+      { encode: String, decode: (e) => Number(e.string()) },
+    );
   }
 }

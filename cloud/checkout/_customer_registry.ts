@@ -9,9 +9,8 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { KV } from "@nats-io/kv";
 import type { PaymentProvider } from "../../payments/mod.ts";
 import { buckets, newMessageId } from "../../protocol/mod.ts";
-import { isRevisionConflict } from "../fleet/mod.ts";
 import { PaymentConflictError, PaymentNotFoundError } from "./_payment_errors.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { compareAndSwap, CompareAndSwapExhaustedError } from "../../runtime/mod.ts";
 
 /** A registered customer. */
 export interface Customer {
@@ -146,20 +145,26 @@ export class CustomerRegistry {
 
   /** Changes a customer's record by compare-and-swap (`change` returns the new record). */
   async #change(customerId: string, change: (c: Customer) => Customer): Promise<Customer> {
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const e = await this.#customers.get(customerId);
-      if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`customer ${customerId}`);
-      const next = change(e.json<Customer>());
-      try {
-        await this.#customers.update(customerId, encoder.encode(JSON.stringify(next)), e.revision);
-        return next;
-      } catch (err) {
-        if (!isRevisionConflict(err)) throw err;
-        // Changed meanwhile, or this region's mirror is behind the original: read again soon.
-        await sleep(10 * (attempt + 1));
-      }
+    try {
+      const written = await compareAndSwap<Customer>(
+        { kv: this.#customers, key: customerId },
+        (c) => {
+          if (!c) throw new PaymentNotFoundError(`customer ${customerId}`);
+          return change(c);
+        },
+        {
+          attempts: 20,
+          // Changed meanwhile, or this region's mirror is behind the original: read again soon.
+          delayMs: (attempt) => 10 * attempt,
+        },
+      );
+      return written.value;
+    } catch (e) {
+      if (!(e instanceof CompareAndSwapExhaustedError)) throw e;
+      throw new PaymentConflictError(`Customer ${customerId} is changing too often; try again`, {
+        cause: e,
+      });
     }
-    throw new PaymentConflictError(`Customer ${customerId} is changing too often; try again`);
   }
 
   /** Removes a payment method (sessions already held on it go on). */

@@ -27,8 +27,7 @@ import {
   streamName,
   subjects,
 } from "../../protocol/mod.ts";
-import { isRevisionConflict } from "../fleet/mod.ts";
-import type { Logger } from "../../runtime/mod.ts";
+import { compareAndSwap, CompareAndSwapExhaustedError, type Logger } from "../../runtime/mod.ts";
 import { readAll } from "./_bucket_values.ts";
 import {
   notFoundAsUndefined,
@@ -176,30 +175,36 @@ export class SessionLog {
     build: (s: PaymentSession, stored: StoredSession) => EventBody | null,
     extra?: (stored: StoredSession) => Partial<StoredSession>,
   ): Promise<PaymentSession> {
-    for (let attempt = 0; attempt < 50; attempt++) {
-      const e = await this.#sessions.get(sessionId);
-      if (!e || e.operation !== "PUT") throw new PaymentNotFoundError(`session ${sessionId}`);
-      const stored = e.json<StoredSession>();
-      const body = build(stored.session, stored);
-      if (!body) return stored.session;
-      const event = this.#event(stored.session, stored.session.steps + 1, body);
-      const session = applyPaymentEvent(stored.session, event);
-      const next: StoredSession = { ...stored, ...extra?.(stored), session, lastEvent: event };
-      try {
-        await this.#sessions.update(sessionId, encoder.encode(JSON.stringify(next)), e.revision);
-      } catch (err) {
-        if (isRevisionConflict(err)) continue;
-        throw err;
-      }
-      if (session.state === "review" && stored.session.state !== "review") {
-        await this.#review.put(sessionId, encoder.encode(String(session.updatedAt)));
-      } else if (session.state !== "review" && stored.session.state === "review") {
-        await this.#review.delete(sessionId);
-      }
-      await this.#publish(event);
-      return session;
+    // What the last read held: `change` runs once per attempt, so the write made is its own.
+    let read: StoredSession | undefined;
+    const written = await compareAndSwap<StoredSession>(
+      { kv: this.#sessions, key: sessionId },
+      (stored) => {
+        if (!stored) throw new PaymentNotFoundError(`session ${sessionId}`);
+        read = stored;
+        const body = build(stored.session, stored);
+        if (!body) return undefined;
+        const event = this.#event(stored.session, stored.session.steps + 1, body);
+        const session = applyPaymentEvent(stored.session, event);
+        return { ...stored, ...extra?.(stored), session, lastEvent: event };
+      },
+      { attempts: 50 },
+    ).catch((e) => {
+      if (!(e instanceof CompareAndSwapExhaustedError)) throw e;
+      throw new PaymentConflictError(`Session ${sessionId} is changing too often; try again`, {
+        cause: e,
+      });
+    });
+    const before = read!.session;
+    if (!written) return before;
+    const { session, lastEvent } = written.value;
+    if (session.state === "review" && before.state !== "review") {
+      await this.#review.put(sessionId, encoder.encode(String(session.updatedAt)));
+    } else if (session.state !== "review" && before.state === "review") {
+      await this.#review.delete(sessionId);
     }
-    throw new PaymentConflictError(`Session ${sessionId} is changing too often; try again`);
+    await this.#publish(lastEvent);
+    return session;
   }
 
   async #publish(event: PaymentEvent): Promise<void> {

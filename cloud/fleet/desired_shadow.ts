@@ -28,7 +28,7 @@ import {
   type ShadowState,
 } from "../../protocol/mod.ts";
 import { isRevisionConflict } from "../nats/mod.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { retry } from "../../runtime/mod.ts";
 
 /** Options of {@link DesiredShadow.change}. */
 export interface DesiredChangeOptions {
@@ -84,12 +84,11 @@ export class DesiredShadow {
     ) => Promise<ShadowState | undefined> | ShadowState | undefined,
     options: DesiredChangeOptions,
   ): Promise<DesiredChange | undefined> {
-    const attempts = options.revision !== undefined ? 1 : options.attempts ?? 20;
-    if (!(Number.isInteger(attempts) && attempts >= 1)) {
-      throw new RangeError(`Invalid attempts ${attempts} (expected an integer of 1 or more)`);
-    }
     const key = shadowKey(deviceId, "desired");
-    for (let attempt = 1;; attempt++) {
+    // Only this write's revision conflict is tried again; it propagates itself (nats.js's)
+    // with `options.revision`, or after the attempts.
+    let lost: unknown;
+    return await retry(async () => {
       const { desired: before, revision: read } = await this.read(deviceId);
       const state = await change(before);
       if (state === undefined) return undefined;
@@ -109,9 +108,13 @@ export class DesiredShadow {
           : await this.#kv.update(key, data, base);
         return { before, after, revision };
       } catch (err) {
-        if (!isRevisionConflict(err) || attempt >= attempts) throw err;
-        await sleep(10 * attempt);
+        if (isRevisionConflict(err)) lost = err;
+        throw err;
       }
-    }
+    }, {
+      attempts: options.revision !== undefined ? 1 : options.attempts ?? 20,
+      retryIf: (err) => lost !== undefined && err === lost,
+      delayMs: (attempt) => 10 * attempt,
+    });
   }
 }

@@ -30,7 +30,7 @@ import {
   RevisionConflictError,
 } from "./fleet_state.ts";
 import type { Logger } from "../../runtime/mod.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { pooled, sleep } from "../../runtime/mod.ts";
 
 /** Options of {@link FleetIngest}. */
 export interface FleetIngestOptions {
@@ -375,14 +375,9 @@ export class FleetIngest {
     }
     // Marked OFFLINE_CONCURRENCY at a time: thousands going silent at once (a region's network)
     // show as offline in seconds, not one round trip after another.
-    let next = 0;
-    const worker = async () => {
-      while (next < silent.length) {
-        const [id, entry] = silent[next++]!;
-        await this.#markOffline(id, entry, now);
-      }
-    };
-    await Promise.all(Array.from({ length: OFFLINE_CONCURRENCY }, worker));
+    await pooled(silent, ([id, entry]) => this.#markOffline(id, entry, now), {
+      concurrency: OFFLINE_CONCURRENCY,
+    });
   }
 
   async #markOffline(

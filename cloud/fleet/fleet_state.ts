@@ -5,10 +5,10 @@
  *
  * @module
  */
-import { isRevisionConflict, KvReplica, openKv } from "../nats/mod.ts";
+import { KvReplica, openKv } from "../nats/mod.ts";
 import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Logger } from "../../runtime/mod.ts";
+import { isRevisionConflict, type Logger, RevisionConflictError } from "../../runtime/mod.ts";
 import { buckets } from "../../protocol/mod.ts";
 import {
   type AlertRecord,
@@ -22,21 +22,11 @@ import {
   GroupRecordSchema,
 } from "./fleet_model.ts";
 
-/** A write lost a compare-and-swap: the entry changed (or exists, or is gone) since it was read. */
-export class RevisionConflictError extends Error {
-  /** The key written. */
-  readonly key: string;
-  /** Creates the error. */
-  constructor(key: string, message: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "RevisionConflictError";
-    this.key = key;
-  }
-}
-
 const encoder = new TextEncoder();
 
-export { isRevisionConflict };
+// The compare-and-swap conflict (its check and its error) is runtime's, kept here for the
+// fleet's callers.
+export { isRevisionConflict, RevisionConflictError };
 
 /** Writes `value` at `key`: create when `revision` is 0, compare-and-swap when positive, plain put when undefined. */
 export async function putJson(

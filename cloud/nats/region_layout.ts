@@ -43,7 +43,7 @@ import { regionTag } from "./supercluster.ts";
 import { isStreamNotFound, isTransientNatsError } from "./transient_error.ts";
 import { type Coherence, coherence, coherentKv } from "./coherent_kv.ts";
 import { atomicUpdates } from "./atomic_updates.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { retry, sleep } from "../../runtime/mod.ts";
 
 /** Where one cloud instance's buckets live. */
 export interface RegionLayout {
@@ -128,15 +128,12 @@ function sharedCoherence(nc: NatsConnection, bucket: string): Coherence {
  * supercluster, creating or looking up a stream waits on the metadata leader or the stream's,
  * which may be being elected when several instances start at once.
  */
-async function retrying<T>(fn: () => Promise<T>): Promise<T> {
-  for (let attempt = 1;; attempt++) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (attempt >= 3 || !isTransientNatsError(e)) throw e;
-      await sleep(500 * attempt);
-    }
-  }
+function retrying<T>(fn: () => Promise<T>): Promise<T> {
+  return retry(fn, {
+    attempts: 3,
+    retryIf: isTransientNatsError,
+    delayMs: (attempt) => 500 * attempt,
+  });
 }
 
 /**

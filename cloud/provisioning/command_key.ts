@@ -16,23 +16,22 @@
  */
 import type { KV } from "@nats-io/kv";
 import { generateSigningKey, importSigningKey, type SigningKey } from "../../protocol/mod.ts";
-import { isRevisionConflict } from "../nats/mod.ts";
+import { compareAndSwap } from "../../runtime/mod.ts";
 
 const KEY = "commands.signing_key";
 
 /** Loads the command signing key from the service bucket, creating it on first use. */
 export async function loadCommandKey(service: KV): Promise<SigningKey> {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await service.get(KEY);
-    if (existing?.value.length) return await importSigningKey(existing.json<JsonWebKey>());
-    const made = await generateSigningKey();
-    try {
-      await service.create(KEY, JSON.stringify(made.privateJwk));
-      return made;
-    } catch (e) {
-      // Another instance made it first: read theirs. Anything else propagates.
-      if (!isRevisionConflict(e)) throw e;
+  // Another instance made it first: read theirs (3 attempts in all). Anything else propagates.
+  let key: SigningKey | undefined;
+  await compareAndSwap<JsonWebKey>({ kv: service, key: KEY }, async (stored) => {
+    if (stored) {
+      key = await importSigningKey(stored);
+      return undefined; // there already: nothing to write
     }
-  }
-  throw new Error(`Cannot create or read the command signing key "${KEY}"`);
+    const made = await generateSigningKey();
+    key = made;
+    return made.privateJwk;
+  }, { attempts: 3 });
+  return key!;
 }

@@ -45,7 +45,7 @@ import {
   type TrustedKey,
 } from "../../protocol/mod.ts";
 import { loadCommandKey } from "./command_key.ts";
-import type { Logger } from "../../runtime/mod.ts";
+import { compareAndSwap, CompareAndSwapExhaustedError, type Logger } from "../../runtime/mod.ts";
 import type { NatsAccounts } from "./nats_accounts.ts";
 
 /** Options of {@link DeviceProvisioning.open}. */
@@ -189,26 +189,25 @@ export class DeviceProvisioning {
    */
   async revoke(deviceId: string): Promise<DeviceCredentialRecord> {
     // The record first (compare-and-swap, so a renewal racing this cannot undo it), then the key.
-    for (let attempt = 0;; attempt++) {
-      const e = await this.#kv.credentials.get(deviceId);
-      if (e?.operation !== "PUT") {
-        throw new ProvisioningError(`Device "${deviceId}" has no credentials to revoke`);
-      }
-      const revoked: DeviceCredentialRecord = {
-        ...e.json<DeviceCredentialRecord>(),
-        revokedAt: Date.now(),
-      };
-      try {
-        await this.#kv.credentials.update(deviceId, JSON.stringify(revoked), e.revision);
-      } catch (cause) {
-        // Changed meanwhile (a renewal): read it again. Anything else propagates.
-        if (!isRevisionConflict(cause)) throw cause;
-        if (attempt < 5) continue;
-        throw new ProvisioningError(`Cannot revoke "${deviceId}": it keeps changing`, { cause });
-      }
-      await this.#revokeKey(revoked.publicKey, deviceId);
-      return revoked;
-    }
+    // Changed meanwhile (a renewal): read it again, 6 attempts in all. Anything else propagates.
+    const written = await compareAndSwap<DeviceCredentialRecord>(
+      { kv: this.#kv.credentials, key: deviceId },
+      (record) => {
+        if (!record) {
+          throw new ProvisioningError(`Device "${deviceId}" has no credentials to revoke`);
+        }
+        return { ...record, revokedAt: Date.now() };
+      },
+      { attempts: 6 },
+    ).catch((e) => {
+      if (!(e instanceof CompareAndSwapExhaustedError)) throw e;
+      throw new ProvisioningError(`Cannot revoke "${deviceId}": it keeps changing`, {
+        cause: e.cause,
+      });
+    });
+    const revoked = written.value;
+    await this.#revokeKey(revoked.publicKey, deviceId);
+    return revoked;
   }
 
   /** Answers nonce, claim and renewal requests until the signal aborts; resolves once subscribed. */

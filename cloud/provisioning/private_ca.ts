@@ -16,6 +16,7 @@
  *
  * @module
  */
+import { pathExists } from "../../runtime/mod.ts";
 
 /** A certificate authority's files. */
 export interface PrivateCa {
@@ -64,23 +65,13 @@ async function openssl(args: string[]): Promise<void> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 /** The CA in `dir`, created on first use (its key never leaves the folder). */
 export async function ensurePrivateCa(dir: string): Promise<PrivateCa> {
   if (typeof dir !== "string" || dir === "") {
     throw new TypeError(`Cannot make a CA: folder ${JSON.stringify(dir)} is invalid`);
   }
   const ca = { caFile: `${dir}/ca.pem`, caKeyFile: `${dir}/ca.key` };
-  if (await exists(ca.caFile) && await exists(ca.caKeyFile)) return ca;
+  if (await pathExists(ca.caFile) && await pathExists(ca.caKeyFile)) return ca;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const tmp = `${dir}/.ca-${crypto.randomUUID()}`;
   await openssl([
@@ -131,7 +122,7 @@ export async function issueServerCertificate(
     keyFile: `${dir}/${options.name}.key`,
     caFile: ca.caFile,
   };
-  if (await exists(files.certFile) && await exists(files.keyFile)) return files;
+  if (await pathExists(files.certFile) && await pathExists(files.keyFile)) return files;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const dns = ["localhost", ...(options.dnsNames ?? [])];
   const ips = ["127.0.0.1", ...(options.ipAddresses ?? [])];

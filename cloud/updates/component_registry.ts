@@ -47,7 +47,7 @@ import {
 } from "../../protocol/mod.ts";
 import { contentChunks } from "./content_chunker.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
-import type { Logger } from "../../runtime/mod.ts";
+import { compareAndSwap, type Logger } from "../../runtime/mod.ts";
 import { sha256Hex } from "../../protocol/mod.ts";
 
 const UPLOAD_TTL_MS = 24 * 3_600_000;
@@ -346,21 +346,12 @@ export class ComponentRegistry {
 
   /** Read-modify-write of the key ring, safe against another cloud instance doing the same. */
   async #updateRing(change: (ring: KeyRing) => KeyRing): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const e = await this.#service.get(KEYRING);
-      const current: KeyRing = e && e.operation === "PUT"
-        ? e.json<KeyRing>()
-        : { active: "", keys: [] };
-      const next = JSON.stringify(change(structuredClone(current)));
-      try {
-        if (e && e.operation === "PUT") await this.#service.update(KEYRING, next, e.revision);
-        else await this.#service.create(KEYRING, next);
-        return;
-      } catch (e) {
-        // Another instance changed the ring first: read it again. Anything else propagates.
-        if (!isRevisionConflict(e)) throw e;
-      }
-    }
-    throw new Error("Cannot update the signing key ring: it keeps changing");
+    // Another instance changed the ring first: read it again, 5 attempts in all (then
+    // CompareAndSwapExhaustedError). Anything else propagates.
+    await compareAndSwap<KeyRing>(
+      { kv: this.#service, key: KEYRING },
+      (ring) => change(ring ?? { active: "", keys: [] }),
+      { attempts: 5 },
+    );
   }
 }

@@ -70,7 +70,7 @@ export type {
   RolloutPolicy,
   SelectableDevice,
 } from "./deployment_model.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { compareAndSwap, sleep } from "../../runtime/mod.ts";
 
 /** Runs deployments. */
 export class DeploymentService implements AsyncDisposable {
@@ -401,22 +401,16 @@ export class DeploymentService implements AsyncDisposable {
     from: Deployment["state"][],
     to: Deployment["state"],
   ): Promise<Deployment> {
-    // The ticker changes deployments too (devices started): on a revision conflict, read again.
-    for (let attempt = 0;; attempt++) {
-      const e = await this.#deployments.get(id);
-      if (!e || e.operation !== "PUT") throw new ComponentError("id", `No deployment "${id}"`);
-      const d = e.json<Deployment>();
+    // The ticker changes deployments too (devices started): on a revision conflict, read again
+    // (20 attempts, then CompareAndSwapExhaustedError).
+    const written = await compareAndSwap<Deployment>({ kv: this.#deployments, key: id }, (d) => {
+      if (!d) throw new ComponentError("id", `No deployment "${id}"`);
       if (!from.includes(d.state)) {
         throw new ComponentError("state", `Cannot make a ${d.state} deployment ${to}`);
       }
-      const next = { ...d, state: to };
-      try {
-        await this.#deployments.update(id, JSON.stringify(next), e.revision);
-        return next;
-      } catch (err) {
-        if (attempt >= 20 || !isRevisionConflict(err)) throw err;
-      }
-    }
+      return { ...d, state: to };
+    });
+    return written.value;
   }
 
   #select(selector: DeploymentSelector): string[] {

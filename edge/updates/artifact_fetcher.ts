@@ -34,7 +34,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { Base64UrlPaddedCodec } from "@nats-io/obj";
 import { createHash } from "node:crypto";
 import type { ChunkStore } from "./chunk_store.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { retry } from "../../runtime/mod.ts";
 import {
   type ArtifactManifest,
   buckets,
@@ -173,7 +173,7 @@ async function readChunk(
   // Why the leader did not answer, when it did not: credentials issued before devices could
   // read from it, or a leader election under way. Direct gets are then asked again.
   let leaderError: unknown;
-  for (let attempt = 1;; attempt++) {
+  const once = async (): Promise<Uint8Array> => {
     let missing: ChunkMissingError;
     try {
       return await readChunkOnce(direct, { stream, sha256, artifact });
@@ -187,14 +187,22 @@ async function readChunk(
       if (e instanceof ChunkMissingError) missing = e;
       else leaderError = e;
     }
-    if (attempt >= MISSING_ATTEMPTS) {
-      throw leaderError === undefined ? missing : new ChunkMissingError(
-        `${missing.message}; the stream's leader did not answer: ${(leaderError as Error).message}`,
-        { cause: leaderError },
-      );
-    }
-    await sleep(100 * attempt, signal ? { signal } : {});
-    signal?.throwIfAborted();
+    throw missing;
+  };
+  try {
+    return await retry(once, {
+      attempts: MISSING_ATTEMPTS,
+      retryIf: (e) => e instanceof ChunkMissingError,
+      delayMs: (attempt) => 100 * attempt,
+      ...(signal ? { signal } : {}),
+    });
+  } catch (e) {
+    // Missing on every attempt (nothing else is tried again): said with why the leader was silent.
+    if (!(e instanceof ChunkMissingError) || leaderError === undefined) throw e;
+    throw new ChunkMissingError(
+      `${e.message}; the stream's leader did not answer: ${(leaderError as Error).message}`,
+      { cause: leaderError },
+    );
   }
 }
 

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { pathExists } from "../../runtime/mod.ts";
 
 /** A device's store of verified chunks. */
 export interface ChunkStore {
@@ -49,15 +50,8 @@ export class FileChunkStore implements ChunkStore {
 
   /** Whether the chunk's file exists. */
   async has(sha256: string): Promise<boolean> {
-    const path = `${this.dir}/${checked(sha256)}`;
-    try {
-      await Deno.stat(path);
-      return true;
-    } catch (e) {
-      // Not held. A stat that fails otherwise (permissions, I/O) is not "not held".
-      if (e instanceof Deno.errors.NotFound) return false;
-      throw e;
-    }
+    // A stat that fails otherwise than "not found" (permissions, I/O) is not "not held".
+    return await pathExists(`${this.dir}/${checked(sha256)}`);
   }
 
   /** Writes the chunk aside, then renames it into place. */
