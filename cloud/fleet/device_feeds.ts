@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { DeliverPolicy, jetstream } from "@nats-io/jetstream";
+import { DeliverPolicy, jetstream, type OrderedConsumerOptions } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import {
   buckets,
@@ -71,25 +71,11 @@ export class DeviceFeeds {
    */
   async telemetryHistory(deviceId: string, options: DeviceFeedOptions = {}): Promise<Telemetry[]> {
     const region = options.region ?? this.#region;
-    const out: Telemetry[] = [];
-    try {
-      const consumer = await jetstream(this.#nc).consumers.get(streamName("TELEMETRY", region), {
-        filter_subjects: subjects.telemetry({ region, deviceId }),
-        deliver_policy: DeliverPolicy.StartTime,
-        opt_start_time: new Date(Date.now() - TELEMETRY_HISTORY_MS).toISOString(),
-      });
-      if ((await consumer.info()).num_pending === 0) return out;
-      const batch = await consumer.fetch({ max_messages: TELEMETRY_HISTORY_MAX, expires: 1000 });
-      for await (const m of batch) {
-        const t = parseTelemetry(m.data);
-        if (t.ok) out.push(t.value);
-        if (m.info.pending === 0) break;
-      }
-    } catch (e) {
-      // The region has no telemetry stream (yet): no history. A read that fails propagates.
-      if (!isStreamNotFound(e)) throw e;
-    }
-    return out;
+    return await this.#read(streamName("TELEMETRY", region), {
+      filter_subjects: subjects.telemetry({ region, deviceId }),
+      deliver_policy: DeliverPolicy.StartTime,
+      opt_start_time: new Date(Date.now() - TELEMETRY_HISTORY_MS).toISOString(),
+    }, { parse: parseTelemetry, max: TELEMETRY_HISTORY_MAX });
   }
 
   /**
@@ -120,23 +106,10 @@ export class DeviceFeeds {
    */
   async latestEvents(deviceId: string, options: DeviceFeedOptions = {}): Promise<PipelineEvent[]> {
     const region = options.region ?? this.#region;
-    const out: PipelineEvent[] = [];
-    try {
-      const consumer = await jetstream(this.#nc).consumers.get(streamName("EVENTS", region), {
-        filter_subjects: filters.pipelineEvents({ region, deviceId }),
-        deliver_policy: DeliverPolicy.LastPerSubject,
-      });
-      if ((await consumer.info()).num_pending === 0) return out;
-      for await (const m of await consumer.fetch({ max_messages: 50, expires: 1000 })) {
-        const e = parsePipelineEvent(m.data);
-        if (e.ok) out.push(e.value);
-        if (m.info.pending === 0) break;
-      }
-    } catch (e) {
-      // The region has no events stream (yet): no events. A read that fails propagates.
-      if (!isStreamNotFound(e)) throw e;
-    }
-    return out;
+    return await this.#read(streamName("EVENTS", region), {
+      filter_subjects: filters.pipelineEvents({ region, deviceId }),
+      deliver_policy: DeliverPolicy.LastPerSubject,
+    }, { parse: parsePipelineEvent, max: 50 });
   }
 
   /**
@@ -152,6 +125,32 @@ export class DeviceFeeds {
       options.deviceId ? { region, deviceId: options.deviceId } : { region },
     );
     return this.#follow(filter, parsePipelineEvent, onEvent);
+  }
+
+  /**
+   * What an ordered consumer of `stream` with `config` holds, up to `max` messages, as `parse`
+   * reads them (malformed ones left out); none when the stream does not exist (yet). A read that
+   * fails rejects.
+   */
+  async #read<T>(
+    stream: string,
+    config: Partial<OrderedConsumerOptions>,
+    { parse, max }: { parse: (data: Uint8Array) => ParseResult<T>; max: number },
+  ): Promise<T[]> {
+    const out: T[] = [];
+    try {
+      const consumer = await jetstream(this.#nc).consumers.get(stream, config);
+      if ((await consumer.info()).num_pending === 0) return out;
+      for await (const m of await consumer.fetch({ max_messages: max, expires: 1000 })) {
+        const r = parse(m.data);
+        if (r.ok) out.push(r.value);
+        if (m.info.pending === 0) break;
+      }
+    } catch (e) {
+      // The region has no such stream (yet): nothing to read. A read that fails propagates.
+      if (!isStreamNotFound(e)) throw e;
+    }
+    return out;
   }
 
   /** Subscribes to `filter`, hands each message `parse` reads to `deliver`; the unsubscription. */
