@@ -115,6 +115,12 @@ if (import.meta.main) {
       await new Promise((resolve) => shutdown.addEventListener("abort", resolve, { once: true }));
     }
   } catch (e) {
+    // Stopped while starting (connecting, provisioning the streams): what was cut short by the
+    // stop is not a failure; the `using`s above have closed what had started.
+    if (shutdown.aborted) {
+      console.error(`cloud: stopped while starting (${(e as Error).message})`);
+      Deno.exit(0);
+    }
     console.error(`cloud: ${(e as Error).message}`);
     Deno.exit(1);
   }

@@ -1,14 +1,21 @@
 /**
  * The device program stops at any point of its life: SIGTERM while it provisions, while it waits
  * for servers that do not answer, and during a door session ends it cleanly (exit code 0), instead
- * of waiting for a server that may never come (a demo stopped during start-up once waited eight
+ * of waiting for a server that may never come, and so does SIGTERM during an update (a demo stopped during start-up once waited eight
  * minutes for its secondary), and an agent whose server froze still stops. How fast it stops is measured by these tests' logs, not asserted:
  * a program that does not stop at all fails them by their deadline.
  */
 import assert from "node:assert/strict";
-import { filters, parsePipelineEvent } from "../protocol/mod.ts";
+import { filters, parseDeploymentEvent, parsePipelineEvent } from "../protocol/mod.ts";
 import { Agent } from "../edge/mod.ts";
-import { eventually, testAgentConfig, writeAgentConfigFile } from "./edge_harness.ts";
+import { ensureStreams } from "../cloud/nats/mod.ts";
+import { ComponentRegistry } from "../cloud/updates/mod.ts";
+import {
+  desireDeployment,
+  eventually,
+  testAgentConfig,
+  writeAgentConfigFile,
+} from "./edge_harness.ts";
 import { lines, ROOT, startTestNats } from "./harness.ts";
 
 /** Longest wait for the program to end after SIGTERM before the test fails. */
@@ -149,6 +156,64 @@ Deno.test("the device program stops on SIGTERM during a door session", async () 
     }
     const took = await edge.terminate();
     console.log(`stopped after SIGTERM in ${took}, during a door session`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the device program stops on SIGTERM during an update, leaving nothing half-installed", async () => {
+  await using nats = await startTestNats();
+  const dir = await Deno.makeTempDir({ prefix: "vend-stop-" });
+  try {
+    await using nc = await nats.connect();
+    await ensureStreams(nc, "local");
+    const registry = await ComponentRegistry.open(nc);
+    const model = new Uint8Array(48 << 20);
+    for (let i = 0; i < model.length; i += 65536) {
+      crypto.getRandomValues(model.subarray(i, i + 65536));
+    }
+    // A model (applied without the supervisor), large and random: its download takes a while.
+    await registry.publish({
+      component: "detector",
+      version: "1.0.0",
+      kind: "model",
+      platform: { arch: ["x86_64", "aarch64"] },
+    }, [{ name: "model.onnx", data: model }]);
+    const config = await writeAgentConfigFile(dir, nats, {
+      heartbeatIntervalMs: 300,
+      recording: { enabled: false },
+      ota: { trustedKeys: await registry.trustedKeys() },
+    });
+    const progress = nc.subscribe(filters.updateProgress({ region: "local" }));
+    await nc.flush();
+    const edge = spawnEdge(["--config", config]);
+    await edge.printed("ready: m001-a");
+    await desireDeployment(nc, "m001-a", {
+      version: 1,
+      deploymentId: "dep-stop-1",
+      targets: [{ component: "detector", version: "1.0.0" }],
+    });
+    let phase = "";
+    for await (const m of progress) {
+      const e = parseDeploymentEvent(m.data);
+      if (!e.ok || e.value.type !== "update_progress") continue;
+      phase = e.value.phase;
+      if (["downloading", "verifying", "installing"].includes(phase)) break; // under way
+      assert.ok(
+        !["healthy", "failed", "rolled_back"].includes(phase),
+        `the update ended: ${phase}: ${JSON.stringify(e.value)}`,
+      );
+    }
+    const took = await edge.terminate();
+    console.log(`stopped after SIGTERM in ${took}, during an update (${phase})`);
+    // Nothing half-installed: the model's folder is there whole (it was renamed into place) or
+    // not at all.
+    const installed = `${dir}/data/ota/components/detector/1.0.0/model.onnx`;
+    const size = await Deno.stat(installed).then((s) => s.size, (e) => {
+      if (e instanceof Deno.errors.NotFound) return undefined;
+      throw e;
+    });
+    assert.ok(size === undefined || size === model.length, `${installed} holds ${size} bytes`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -1,0 +1,134 @@
+/**
+ * The cloud program stops at any point of its life: SIGTERM while it connects to a NATS that
+ * does not answer, and while it serves requests that stay open (a dashboard's live stream, an
+ * upload that never ends), ends it cleanly (exit code 0) instead of waiting for the server or the
+ * clients. How fast it stops is logged by these tests, not asserted: a program that does not stop
+ * fails them by their deadline, and one that stops only by its own 20 s guard exits 1.
+ */
+import assert from "node:assert/strict";
+import { Kvm } from "@nats-io/kv";
+import { buckets } from "../protocol/mod.ts";
+import { TokenService } from "../cloud/mod.ts";
+import { SESSION_COOKIE } from "../cloud/ui/mod.ts";
+import { lines, natsEnv, ROOT, startTestNats } from "./harness.ts";
+
+/** Longest wait for the program to end after SIGTERM before the test fails. */
+const DEADLINE_MS = 30_000;
+
+/** A TCP server that accepts connections and never speaks: a NATS handshake never starts. */
+function silentServer(): { url: string; reached: Promise<void> } & Disposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  let reached!: () => void;
+  const first = new Promise<void>((r) => (reached = r));
+  (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      reached();
+    }
+  })().catch(() => {/* the listener was closed by the test */});
+  return {
+    url: `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    reached: first,
+    [Symbol.dispose]() {
+      listener.close();
+      for (const c of held) c.close();
+    },
+  };
+}
+
+/** Runs the cloud program with `env`; its stdout lines, and its stderr kept for failures. */
+function spawnCloud(env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--frozen", `${ROOT}cli/cloud.ts`],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const said: string[] = [];
+  const logging = (async () => {
+    for await (const line of lines(child.stderr)) {
+      said.push(line);
+      if (said.length > 30) said.shift();
+    }
+  })();
+  const out = lines(child.stdout);
+  return {
+    /** Resolves with the rest of the first stdout line that starts with `prefix`. */
+    async printed(prefix: string): Promise<string> {
+      for await (const l of out) if (l.startsWith(prefix)) return l.slice(prefix.length);
+      throw new Error(`the program ended without printing ${prefix}; it said:\n${said.join("\n")}`);
+    },
+    /** Sends SIGTERM and waits for the end; resolves with the ms it took. */
+    async terminate(): Promise<number> {
+      const t0 = performance.now();
+      child.kill("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), DEADLINE_MS)));
+      const status = await Promise.race([child.status, late]);
+      clearTimeout(timer);
+      if (status === "late") {
+        child.kill("SIGKILL");
+        await child.status;
+        await logging;
+        assert.fail(`still running ${DEADLINE_MS} ms after SIGTERM; it said:\n${said.join("\n")}`);
+      }
+      const ms = Math.round(performance.now() - t0);
+      await logging;
+      for await (const _ of out) { /* drain */ }
+      assert.deepEqual(
+        [status.code, status.signal],
+        [0, null],
+        `not a clean stop; it said:\n${said.join("\n")}`,
+      );
+      return ms;
+    },
+  };
+}
+
+Deno.test("the cloud program stops on SIGTERM while it connects to a NATS that does not answer", async () => {
+  using server = silentServer();
+  const cloud = spawnCloud({ NATS_URL: server.url });
+  await server.reached; // it is connecting
+  const ms = await cloud.terminate();
+  console.log(`stopped after SIGTERM in ${ms} ms, while connecting`);
+});
+
+Deno.test("the cloud program stops on SIGTERM while a live stream and an endless upload are open", async () => {
+  await using nats = await startTestNats();
+  const nc = await nats.connect();
+  const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service));
+  const token = await tokens.issue({ subject: "ops", role: "viewer" });
+  const cloud = spawnCloud(natsEnv(nats));
+  const api = await cloud.printed("api: ");
+
+  // The fleet page's live stream: open, its first event read.
+  const live = await fetch(`${api}/live/`, { headers: { cookie: `${SESSION_COOKIE}=${token}` } });
+  assert.equal(live.status, 200);
+  const events = live.body!.getReader();
+  const first = await events.read();
+  assert.ok(!first.done && first.value.length > 0, "the live stream sent its first event");
+
+  // An upload whose body never ends: the request stays in flight.
+  let sent!: () => void;
+  const started = new Promise<void>((r) => (sent = r));
+  const body = new ReadableStream<Uint8Array>({
+    pull(c) {
+      c.enqueue(new TextEncoder().encode("contact=a"));
+      sent();
+      return new Promise(() => {/* nothing more, ever */});
+    },
+  });
+  const upload = fetch(`${api}/app/signin`, { method: "POST", body }).then(
+    (r) => r.body?.cancel(),
+    (e) => e, // the server went away: what is expected here
+  );
+  await started;
+
+  const ms = await cloud.terminate();
+  console.log(`stopped after SIGTERM in ${ms} ms, while serving a live stream and an upload`);
+  // The stream ended with the server (done, or cut), and the upload has its answer or its end.
+  await events.read().then(() => undefined, () => undefined);
+  await upload;
+  await events.cancel().catch(() => {/* already ended */});
+});
