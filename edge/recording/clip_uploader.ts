@@ -38,6 +38,7 @@ import {
   objectStreamOf,
   subjects,
 } from "../../protocol/mod.ts";
+import { retry } from "../../runtime/mod.ts";
 import type { ClipSpool, SpooledClip } from "./clip_spool.ts";
 
 /** Options of {@link uploadClip}. */
@@ -76,10 +77,16 @@ export interface UploadedClip {
 
 /** The cloud found the object corrupt, or refused it. */
 export class ClipVerifyError extends Error {
+  /** The cloud's reason when it answered the commit (absent: its answer was not readable). */
+  readonly reason?: "incomplete" | "corrupt" | "refused";
   /** Creates the error. */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(
+    message: string,
+    options?: ErrorOptions & { reason?: "incomplete" | "corrupt" | "refused" },
+  ) {
     super(message, options);
     this.name = "ClipVerifyError";
+    if (options?.reason) this.reason = options.reason;
   }
 }
 
@@ -185,7 +192,6 @@ async function uploadObject(
   },
 ): Promise<UploadedClip> {
   const jsm = await jetstreamManager(nc, { checkAPI: false });
-  const digest = digestOf(o.sha256);
   const commitSubject = subjects.objectCommit({
     region: o.region ?? "local",
     deviceId: o.deviceId,
@@ -193,25 +199,25 @@ async function uploadObject(
   let reuploads = 0;
   let chunksSent = 0;
   let chunksResumed = 0;
-  for (let attempt = 0;; attempt++) {
+  // A commit that finds chunks missing or the object corrupt after every chunk was sent means
+  // one was lost in the store (a chunk sent again under its old id would be dropped as a
+  // duplicate): the object goes up whole again under a new chunk subject (the cloud dropped the
+  // bad chunks), four tries in all. A refusal, an unreadable answer or a lost link propagates.
+  await retry(async (attempt) => {
     o.signal?.throwIfAborted();
-    let state = o.state.get();
-    if (!state || !state.nuid.startsWith(`${o.deviceId}.`)) {
-      const max = nc.info?.max_payload ?? 1 << 20;
-      state = {
-        nuid: `${o.deviceId}.${nuid.next()}`,
-        chunkBytes: Math.min(o.chunkBytes ?? 128 * 1024, max),
-      };
-      o.state.set(state);
+    if (attempt > 1) {
+      reuploads++;
+      o.state.set(undefined);
     }
+    const state = uploadStateOf(nc, o);
     // Chunks go to the region's own store (`clips_<region>`); the commit names the kind.
     const sent = await sendChunks(nc, jsm, source, state, {
       ...o,
       bucket: bucketIn(o.bucket, o.region ?? "local"),
     });
     chunksSent += sent.sent;
-    if (attempt === 0) chunksResumed = sent.resumed;
-    const commit: ObjectCommit = {
+    if (attempt === 1) chunksResumed = sent.resumed;
+    await commitObject(nc, commitSubject, {
       ...newEnvelope(),
       deviceId: o.deviceId,
       bucket: o.bucket,
@@ -223,36 +229,61 @@ async function uploadObject(
       sha256: o.sha256,
       ...(o.description ? { description: o.description } : {}),
       ...(o.metadata ? { metadata: o.metadata } : {}),
-    };
-    const msg = await nc.request(commitSubject, JSON.stringify(commit), { timeout: 30_000 });
-    const reply = ObjectCommitReplySchema.safeParse(msg.json());
-    if (!reply.success) {
-      throw new ClipVerifyError(`Commit of "${o.object}" got an unreadable reply`, {
-        cause: reply.error,
-      });
-    }
-    const r = reply.data;
-    if (r.ok) {
-      return {
-        bucket: o.bucket,
-        object: o.object,
-        sha256: o.sha256,
-        digest,
-        chunksSent,
-        chunksResumed,
-        reuploads,
-      };
-    }
-    if (r.reason === "refused" || attempt >= 3) {
-      throw new ClipVerifyError(`Cannot commit "${o.object}": ${r.message}`);
-    }
-    if (r.reason === "corrupt" || r.reason === "incomplete") {
-      // Every chunk was sent, so a missing one was lost in the store (a chunk sent again under
-      // its old id would be dropped as a duplicate): send it whole again under a new chunk
-      // subject; the cloud dropped the bad chunks.
-      reuploads++;
-      o.state.set(undefined);
-    }
+    });
+  }, {
+    attempts: 4,
+    retryIf: (e) =>
+      e instanceof ClipVerifyError && e.reason !== undefined && e.reason !== "refused",
+  });
+  return {
+    bucket: o.bucket,
+    object: o.object,
+    sha256: o.sha256,
+    digest: digestOf(o.sha256),
+    chunksSent,
+    chunksResumed,
+    reuploads,
+  };
+}
+
+/** The upload's chunk subject and size: the one remembered, or a new one. */
+function uploadStateOf(
+  nc: NatsConnection,
+  o: {
+    deviceId: string;
+    chunkBytes?: number;
+    state: { get(): UploadState | undefined; set(s: UploadState | undefined): void };
+  },
+): UploadState {
+  const known = o.state.get();
+  if (known?.nuid.startsWith(`${o.deviceId}.`)) return known;
+  const max = nc.info?.max_payload ?? 1 << 20;
+  const state = {
+    nuid: `${o.deviceId}.${nuid.next()}`,
+    chunkBytes: Math.min(o.chunkBytes ?? 128 * 1024, max),
+  };
+  o.state.set(state);
+  return state;
+}
+
+/** Asks the cloud to commit the object; a `ClipVerifyError` carries its reason when it will not. */
+async function commitObject(
+  nc: NatsConnection,
+  subject: string,
+  commit: ObjectCommit,
+): Promise<void> {
+  const msg = await nc.request(subject, JSON.stringify(commit), { timeout: 30_000 });
+  const reply = ObjectCommitReplySchema.safeParse(msg.json());
+  if (!reply.success) {
+    throw new ClipVerifyError(`Commit of "${commit.name}" got an unreadable reply`, {
+      cause: reply.error,
+    });
+  }
+  const r = reply.data;
+  if (!r.ok) {
+    throw new ClipVerifyError(`Cannot commit "${commit.name}": ${r.message}`, {
+      reason: r.reason,
+    });
   }
 }
 
