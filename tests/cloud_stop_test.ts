@@ -10,32 +10,10 @@ import { Kvm } from "@nats-io/kv";
 import { buckets } from "../protocol/mod.ts";
 import { TokenService } from "../cloud/mod.ts";
 import { SESSION_COOKIE } from "../cloud/ui/mod.ts";
-import { lines, natsEnv, ROOT, startTestNats } from "./harness.ts";
+import { lines, natsEnv, ROOT, silentServer, startTestNats } from "./harness.ts";
 
 /** Longest wait for the program to end after SIGTERM before the test fails. */
 const DEADLINE_MS = 30_000;
-
-/** A TCP server that accepts connections and never speaks: a NATS handshake never starts. */
-function silentServer(): { url: string; reached: Promise<void> } & Disposable {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  let reached!: () => void;
-  const first = new Promise<void>((r) => (reached = r));
-  (async () => {
-    for await (const conn of listener) {
-      held.push(conn);
-      reached();
-    }
-  })().catch(() => {/* the listener was closed by the test */});
-  return {
-    url: `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    reached: first,
-    [Symbol.dispose]() {
-      listener.close();
-      for (const c of held) c.close();
-    },
-  };
-}
 
 /** Runs the cloud program with `env`; its stdout lines, and its stderr kept for failures. */
 function spawnCloud(env: Record<string, string>) {

@@ -1,9 +1,11 @@
 /**
  * The device program stops at any point of its life: SIGTERM while it provisions, while it waits
- * for servers that do not answer, and during a door session ends it cleanly (exit code 0), instead
- * of waiting for a server that may never come, and so does SIGTERM during an update (a demo stopped during start-up once waited eight
- * minutes for its secondary), and an agent whose server froze still stops. How fast it stops is measured by these tests' logs, not asserted:
- * a program that does not stop at all fails them by their deadline.
+ * for servers that do not answer, during a door session and during an update ends it cleanly
+ * (exit code 0) instead of waiting for a server that may never come (a demo stopped during
+ * start-up once waited eight minutes for its secondary), and an update cut short leaves nothing
+ * half-installed; an agent whose server froze still stops. How fast it stops is measured by
+ * these tests' logs, not asserted: a program that does not stop at all fails them by their
+ * deadline.
  */
 import assert from "node:assert/strict";
 import { filters, parseDeploymentEvent, parsePipelineEvent } from "../protocol/mod.ts";
@@ -16,32 +18,10 @@ import {
   testAgentConfig,
   writeAgentConfigFile,
 } from "./edge_harness.ts";
-import { lines, ROOT, startTestNats } from "./harness.ts";
+import { lines, ROOT, silentServer, startTestNats } from "./harness.ts";
 
 /** Longest wait for the program to end after SIGTERM before the test fails. */
 const DEADLINE_MS = 30_000;
-
-/** A TCP server that accepts connections and never speaks: a NATS handshake never starts. */
-function silentServer(): { url: string; reached: Promise<void> } & Disposable {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const held: Deno.Conn[] = [];
-  let reached!: () => void;
-  const first = new Promise<void>((r) => (reached = r));
-  (async () => {
-    for await (const conn of listener) {
-      held.push(conn);
-      reached();
-    }
-  })().catch(() => {/* the listener was closed by the test */});
-  return {
-    url: `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
-    reached: first,
-    [Symbol.dispose]() {
-      listener.close();
-      for (const c of held) c.close();
-    },
-  };
-}
 
 /** Runs the device program with `args`, its stderr kept for the failure message. */
 function spawnEdge(args: string[], env: Record<string, string> = {}) {

@@ -295,6 +295,28 @@ export async function* lines(stream: ReadableStream<Uint8Array>): AsyncGenerator
 /** The repository's root folder. */
 export const ROOT = new URL("../", import.meta.url).pathname;
 
+/** A TCP server that accepts connections and never speaks: a NATS handshake never starts. */
+export function silentServer(): { url: string; reached: Promise<void> } & Disposable {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  let reached!: () => void;
+  const first = new Promise<void>((r) => (reached = r));
+  (async () => {
+    for await (const conn of listener) {
+      held.push(conn);
+      reached();
+    }
+  })().catch(() => {/* the listener was closed by its disposal */});
+  return {
+    url: `nats://127.0.0.1:${(listener.addr as Deno.NetAddr).port}`,
+    reached: first,
+    [Symbol.dispose]() {
+      listener.close();
+      for (const c of held) c.close();
+    },
+  };
+}
+
 /** An HTTP API answer: status and the parsed JSON body. */
 // deno-lint-ignore no-explicit-any
 export type ApiAnswer = { status: number; body: any };

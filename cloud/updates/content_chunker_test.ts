@@ -1,15 +1,12 @@
 import assert from "node:assert/strict";
 import { contentChunks } from "./content_chunker.ts";
+import { createHash } from "node:crypto";
 
-/** Deterministic noise (xorshift32, all four bytes of each step). */
+/** Deterministic incompressible bytes: SHA-256 of the seed and a counter, 32 bytes at a time. */
 function noise(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
-  let x = seed | 1;
-  for (let i = 0; i < n; i += 4) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    for (let k = 0; k < 4 && i + k < n; k++) out[i + k] = (x >>> (8 * k)) & 255;
+  for (let at = 0, i = 0; at < n; at += 32, i++) {
+    out.set(createHash("sha256").update(`${seed}:${i}`).digest().subarray(0, n - at), at);
   }
   return out;
 }
