@@ -59,7 +59,7 @@ export interface ItemEvent {
   readonly sku: string;
   readonly shelf: number;
   readonly slot: number;
-  /** When, on the frame clock. */
+  /** When, on the frame clock: whole milliseconds. */
   readonly at: number;
   /** How sure the counts on both sides of the step are, 0..1. */
   readonly confidence: number;

@@ -99,3 +99,15 @@ Deno.test("detectEvents reports nothing for a model without a hand head", () => 
   });
   assert.deepEqual(events, []);
 });
+
+Deno.test("detectEvents times events at whole milliseconds when frame times are fractional", () => {
+  // 15 fps on a reference clock the clock model maps: 66.67 ms apart, fractional.
+  const during = moments([[3, 0], [3, 0], [3, 1], [2, 2], [2, 2], [2, 0], [2, 0]]).map((m, i) => ({
+    ...m,
+    ts: 1796154984895.5303 + i * (1000 / 15),
+  }));
+  const events = detectEvents([at(3)], [at(2)], { labels, during });
+  assert.equal(events.length, 1);
+  assert.ok(Number.isSafeInteger(events[0]!.at), `at ${events[0]!.at}`);
+  assert.equal(events[0]!.at, Math.round(during[3]!.ts));
+});
