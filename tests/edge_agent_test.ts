@@ -3,7 +3,7 @@ import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { ensureStreams } from "../cloud/nats/mod.ts";
 import { Agent } from "../edge/mod.ts";
-import { SimulatedHardware, SimulatedScene } from "../edge/sim/mod.ts";
+import { linkScene, SimulatedHardware, SimulatedScene } from "../edge/sim/mod.ts";
 import type { Frame } from "../pipeline/mod.ts";
 import {
   bucketIn,
@@ -364,6 +364,79 @@ Deno.test("a secondary follows its primary's door sessions", async () => {
   }
   assert.equal(door, "open", "the secondary reports the primary's open door");
   hw.setDoor("closed");
+});
+
+Deno.test("a simulated secondary films its primary's scenario through a door session", async () => {
+  await using nats = await startTestNats();
+  await using nc = await nats.connect();
+  await ensureStreams(nc, "local");
+  const hw = new SimulatedHardware();
+  const primaryScene = new SimulatedScene({ machineId: "m001", seed: 1000 });
+  // Another seed: the secondary's cameras can only match the primary's if it follows them.
+  const secondaryScene = new SimulatedScene({ machineId: "m001", seed: 2000 });
+  const primaryConfig = await testAgentConfig(nats);
+  const secondaryConfig = await testAgentConfig(nats, {
+    deviceId: "m001-b",
+    role: "secondary",
+    primaryDeviceId: "m001-a",
+  });
+  await using primary = await Agent.start(primaryConfig, {
+    ...quiet,
+    hardware: hw,
+    scene: primaryScene,
+  });
+  await using secondary = await Agent.start(secondaryConfig, { ...quiet, scene: secondaryScene });
+  const link = { servers: [nats.url], caFile: nats.caFile, region: "local" };
+  await using _a = await linkScene(primaryScene, {
+    ...link,
+    role: "primary",
+    deviceId: "m001-a",
+    credentialsFile: primaryConfig.nats.credentialsFile!,
+  });
+  await using _b = await linkScene(secondaryScene, {
+    ...link,
+    role: "secondary",
+    deviceId: "m001-b",
+    primaryDeviceId: "m001-a",
+    credentialsFile: secondaryConfig.nats.credentialsFile!,
+  });
+  await eventually(
+    () => (primary.connected && secondary.connected ? true : undefined),
+    5000,
+    "both connected",
+  );
+  // The secondary's door, as its heartbeats report it.
+  let door = "unknown";
+  const heartbeats = nc.subscribe(filters.heartbeats({ deviceId: "m001-b" }), {
+    callback: (_e, m) => {
+      const hb = parseHeartbeat(m.data);
+      if (hb.ok) door = hb.value.door;
+    },
+  });
+  const doorIs = (state: string) =>
+    eventually(() => (door === state ? true : undefined), 5000, `the secondary's door ${state}`);
+  for (let session = 0; session < 2; session++) {
+    // What the simulated shopper does: a new scenario, then the door opens.
+    primaryScene.startSession(0);
+    await eventually(
+      () => (secondaryScene.current.startedAt === primaryScene.current.startedAt
+        ? true
+        : undefined),
+      5000,
+      "the secondary follows the new scenario",
+    );
+    hw.setDoor("open");
+    // The secondary learns of the opening from the primary's door_opened event.
+    await doorIs("open");
+    assert.deepEqual(
+      secondaryScene.current,
+      primaryScene.current,
+      `session ${session}: the secondary's cameras film another scenario than the primary's`,
+    );
+    hw.setDoor("closed");
+    await doorIs("closed");
+  }
+  heartbeats.unsubscribe();
 });
 
 Deno.test("agent sends a cart under the configured threshold to review, and charges one above it", async () => {

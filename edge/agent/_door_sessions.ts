@@ -22,7 +22,7 @@ import type { AgentConfig } from "../config/mod.ts";
 import { natsMessages, type Outbox } from "../delivery/mod.ts";
 import type { DoorSensor, DoorState } from "../hardware/mod.ts";
 import type { DeviceRecording } from "../recording/mod.ts";
-import type { CartDecider, SimulatedScene } from "../sim/mod.ts";
+import type { CartDecider } from "../sim/mod.ts";
 import { DoorJournal } from "./_door_journal.ts";
 import type { AgentLog } from "./_log_ring.ts";
 
@@ -53,8 +53,6 @@ export interface DoorSessionsOptions {
   readonly recording: () => Pick<DeviceRecording, "doorOpened" | "doorClosed"> | undefined;
   /** Decides each session's cart, if anything on this device can. */
   readonly decider: () => CartDecider | undefined;
-  /** A simulated scene a secondary films its primary's sessions in. */
-  readonly scene?: Pick<SimulatedScene, "startSession"> | undefined;
   /** Log sink. */
   readonly log: AgentLog;
 }
@@ -311,8 +309,6 @@ export class DoorSessions {
       if (e.value.type === "door_opened") {
         this.#door = "open";
         this.#options.recording()?.doorOpened(e.value.sessionId, e.value.ts);
-        // A simulated secondary films the same shopping session as its primary.
-        this.#options.scene?.startSession(0);
       }
       if (e.value.type === "door_closed") {
         this.#door = "closed";

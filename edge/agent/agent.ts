@@ -140,7 +140,6 @@ export class Agent implements AsyncDisposable {
       servingRegion: () => connection.servingRegion(),
       recording,
       decider: () => options.cartDecider ?? recognition.current,
-      scene: options.scene,
       log,
     });
     this.#pipeline = new CameraPipeline({
