@@ -187,9 +187,7 @@ export function detectEvents(
       );
       let cameraId = b.views[0]?.cameraId ?? "";
       if (moment >= 0) {
-        // Frame times on the reference clock are fractional (the clock model maps them); an
-        // event happens at a whole millisecond, as every message time is.
-        at = Math.round(during[moment]!.ts);
+        at = Math.round(during[moment]!.ts); // reference-clock frame times are fractional
         const views = row[moment]!.views.filter((x) => x.hand?.length === handClasses);
         cameraId = views.reduce((best, x) => (x.hand![0]! < best.hand![0]! ? x : best)).cameraId;
       }
