@@ -16,7 +16,11 @@ export interface DemoClouds {
   readonly clouds: Deno.ChildProcess[];
 }
 
-function spawnCloud(ctx: DemoContext, region: string, apiPort: number): Deno.ChildProcess {
+function spawnCloud(
+  ctx: DemoContext,
+  region: string,
+  options: { apiPort: number; quiet: boolean },
+): Deno.ChildProcess {
   const { nats, apiTls, supercluster, regions } = ctx;
   return new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "--frozen", `${ROOT}cli/cloud.ts`],
@@ -27,7 +31,7 @@ function spawnCloud(ctx: DemoContext, region: string, apiPort: number): Deno.Chi
       ...(apiTls ? { VEND_TLS_CERT: apiTls.certFile, VEND_TLS_KEY: apiTls.keyFile } : {}),
       // The accounts' keys: the cloud provisions the devices and can revoke them.
       ...(nats.accounts ? { VEND_NATS_AUTH_DIR: nats.accounts.dir } : {}),
-      VEND_API_PORT: String(apiPort),
+      VEND_API_PORT: String(options.apiPort),
       VEND_REGION: region,
       // Several regions: the first holds the global registry's originals.
       ...(supercluster ? { VEND_PRIMARY_REGION: regions[0]! } : {}),
@@ -36,18 +40,28 @@ function spawnCloud(ctx: DemoContext, region: string, apiPort: number): Deno.Chi
     // A pipe this process never writes: the child stops when it closes (this process died).
     stdin: "piped",
     stdout: "piped",
-    stderr: "inherit",
+    stderr: options.quiet ? "null" : "inherit",
   }).spawn();
 }
 
-/** Starts a cloud service per region, in turn, each waited for until it serves. */
-export async function startClouds(ctx: DemoContext): Promise<DemoClouds> {
-  const apiPort = Number(Deno.env.get("VEND_API_PORT") ?? "8080");
+/**
+ * Starts a cloud service per region, in turn, each waited for until it serves; the first API
+ * on `options.apiPort` (default `VEND_API_PORT`, else 8080; 0 picks free ports). Their logs go
+ * to stderr, unless `options.quiet`.
+ */
+export async function startClouds(
+  ctx: DemoContext,
+  options: { apiPort?: number; quiet?: boolean } = {},
+): Promise<DemoClouds> {
+  const apiPort = options.apiPort ?? Number(Deno.env.get("VEND_API_PORT") ?? "8080");
   const apis = new Map<string, string>();
   const clouds: Deno.ChildProcess[] = [];
   for (const [i, region] of ctx.regions.entries()) {
     // The next port for each region's API (0 picks a free one for each).
-    const cloud = spawnCloud(ctx, region, apiPort === 0 ? 0 : apiPort + i);
+    const cloud = spawnCloud(ctx, region, {
+      apiPort: apiPort === 0 ? 0 : apiPort + i,
+      quiet: options.quiet ?? false,
+    });
     ctx.children.add(cloud);
     clouds.push(cloud);
     const url = await abortable(readUntil(cloud.stdout, "api:"), { signal: ctx.shutdown });

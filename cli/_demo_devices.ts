@@ -21,7 +21,28 @@ export interface DemoMachines {
   readonly api: DemoApi;
   /** The key that signs the cloud's commands (for devices configured by hand). */
   readonly commandKey: TrustedKey;
+  /** Every camera's frame size and rate. Default 320x240 at 5 fps. */
+  readonly cameras?: CameraSettings;
+  /** The seed each machine's simulated scene starts from. Default 1000 times its number. */
+  readonly seedOf?: (machineId: string) => number;
+  /** The folder of the devices' data. Default `<VEND_DATA_DIR>/agents`. */
+  readonly dataRoot?: string;
+  /** The model folder primaries decide carts with. Default the trained default, if there is one. */
+  readonly model?: string;
 }
+
+/** A camera's frame size and rate. */
+export interface CameraSettings {
+  /** Width, px. */
+  readonly width: number;
+  /** Height, px. */
+  readonly height: number;
+  /** Frames a second. */
+  readonly fps: number;
+}
+
+/** The demo's cameras: small and slow, so a demo of several machines fits a laptop. */
+const DEMO_CAMERAS: CameraSettings = { width: 320, height: 240, fps: 5 };
 
 type Role = "primary" | "secondary";
 type Claim = { batchId: string; file: string };
@@ -67,9 +88,11 @@ function agentConfig(ctx: DemoContext, device: {
   dataDir: string;
   model: string | undefined;
   commandKey: TrustedKey;
+  cameras: CameraSettings;
 }) {
   const { nats, supercluster, regions, regionUrl } = ctx;
   const { deviceId, machineId, role, home, claim, dataDir, model, commandKey } = device;
+  const { width, height, fps } = device.cameras;
   return {
     // With a claim the identity (id, machine, role, credentials, command key) comes from
     // provisioning; on an external server without one, the device is configured by hand.
@@ -102,21 +125,13 @@ function agentConfig(ctx: DemoContext, device: {
     dataDir,
     heartbeatIntervalMs: 2000,
     telemetryIntervalMs: 5000,
-    cameras: role === "primary"
-      ? ["cam-1", "cam-2"].map((cameraId) => ({
-        cameraId,
-        source: { kind: "synthetic" },
-        width: 320,
-        height: 240,
-        fps: 5,
-      }))
-      : [{
-        cameraId: "cam-3",
-        source: { kind: "synthetic" },
-        width: 320,
-        height: 240,
-        fps: 5,
-      }],
+    cameras: (role === "primary" ? ["cam-1", "cam-2"] : ["cam-3"]).map((cameraId) => ({
+      cameraId,
+      source: { kind: "synthetic" },
+      width,
+      height,
+      fps,
+    })),
     // The primary decides carts with the default model (./vend trains it).
     ...(role === "primary" && model ? { recognition: { model } } : {}),
   };
@@ -126,7 +141,7 @@ function agentConfig(ctx: DemoContext, device: {
 async function startAgent(
   ctx: DemoContext,
   config: { dataDir: string },
-  agent: { deviceId: string; machineId: string; role: Role; seed: number },
+  agent: { deviceId: string; machineId: string; role: Role; seed: number; fps: number },
 ): Promise<void> {
   const args = [
     "run",
@@ -139,7 +154,9 @@ async function startAgent(
     "--seed",
     String(agent.seed),
   ];
-  if (agent.role === "primary") args.push("--remote-camera", `${agent.machineId}-b/cam-3/5`);
+  if (agent.role === "primary") {
+    args.push("--remote-camera", `${agent.machineId}-b/cam-3/${agent.fps}`);
+  }
   const child = new Deno.Command(Deno.execPath(), {
     args,
     // VEND_DATA_DIR (the demo's own) would override the agent's folder: four devices
@@ -165,10 +182,10 @@ async function startAgent(
  */
 export async function startDevices(ctx: DemoContext, machines: DemoMachines): Promise<void> {
   const { ids, homeOf } = machines;
-  const dataRoot = `${
-    Deno.env.get("VEND_DATA_DIR") ?? `${Deno.env.get("HOME")}/.local/share/vendstream`
-  }/agents`;
-  const model = await Deno.stat(`${ROOT}models/build/default/model.json`)
+  const cameras = machines.cameras ?? DEMO_CAMERAS;
+  const dataRoot = machines.dataRoot ??
+    `${Deno.env.get("VEND_DATA_DIR") ?? `${Deno.env.get("HOME")}/.local/share/vendstream`}/agents`;
+  const model = machines.model ?? await Deno.stat(`${ROOT}models/build/default/model.json`)
     .then(() => `${ROOT}models/build/default`, () => undefined);
   const claims = await provisionClaims(ctx, machines, dataRoot);
   for (const machineId of ids) {
@@ -192,9 +209,11 @@ export async function startDevices(ctx: DemoContext, machines: DemoMachines): Pr
         dataDir,
         model,
         commandKey: machines.commandKey,
+        cameras,
       });
       await Deno.writeTextFile(`${config.dataDir}/agent.json`, JSON.stringify(config, null, 2));
-      await startAgent(ctx, config, { deviceId, machineId, role, seed: m * 1000 });
+      const seed = machines.seedOf?.(machineId) ?? m * 1000;
+      await startAgent(ctx, config, { deviceId, machineId, role, seed, fps: cameras.fps });
     }
   }
 }

@@ -4,7 +4,11 @@
  *
  * @module
  */
-import type { TlsFiles } from "../cloud/provisioning/mod.ts";
+import {
+  ensurePrivateCa,
+  issueServerCertificate,
+  type TlsFiles,
+} from "../cloud/provisioning/mod.ts";
 import {
   defaultDataDir,
   type LocalSupercluster,
@@ -69,4 +73,24 @@ export function superclusterEndpoint(
     stop: () => Promise.resolve(),
     [Symbol.asyncDispose]: () => Promise.resolve(),
   };
+}
+
+/**
+ * The API's TLS: a certificate from the private CA that signed the server's (none when the
+ * server has no accounts), and an HTTP client that trusts that CA (none without one).
+ */
+export async function apiTlsFor(
+  nats: NatsEndpoint,
+): Promise<{ apiTls: TlsFiles | undefined; client: Deno.HttpClient | undefined }> {
+  const apiTls = nats.accounts && nats.caFile
+    ? await issueServerCertificate(
+      await ensurePrivateCa(nats.accounts.dir),
+      `${nats.accounts.dir}/tls`,
+      { name: "api" },
+    )
+    : undefined;
+  const client = nats.caFile
+    ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(nats.caFile)] })
+    : undefined;
+  return { apiTls, client };
 }

@@ -26,11 +26,7 @@
  * @module
  */
 import { onShutdown } from "../runtime/mod.ts";
-import {
-  ensurePrivateCa,
-  issueServerCertificate,
-  type TlsFiles,
-} from "../cloud/provisioning/mod.ts";
+import type { TlsFiles } from "../cloud/provisioning/mod.ts";
 import { ensureNats, type LocalSupercluster, type NatsEndpoint } from "../cloud/dev/mod.ts";
 import { loginAdmin } from "./_demo_admin.ts";
 import { demoApi } from "./_demo_api.ts";
@@ -39,7 +35,12 @@ import { startCustomer } from "./_demo_customer.ts";
 import { startDevices } from "./_demo_devices.ts";
 import { type DemoOptions, parseDemoOptions } from "./_demo_options.ts";
 import { ChildProcesses } from "./_demo_processes.ts";
-import { type DemoContext, startSupercluster, superclusterEndpoint } from "./_demo_topology.ts";
+import {
+  apiTlsFor,
+  type DemoContext,
+  startSupercluster,
+  superclusterEndpoint,
+} from "./_demo_topology.ts";
 
 /** Prints the servers (`nats:`, `nats-<region>:`, `creds:`, `ca:`) and makes the API's TLS. */
 async function serverTls(
@@ -55,17 +56,8 @@ async function serverTls(
   if (nats.credentialsFile) console.log(`creds: ${nats.credentialsFile}`);
   // TLS everywhere: the private CA (made with the server) signed NATS's and the API's
   // certificates; clients trust its ca.pem.
-  const apiTls = nats.accounts && nats.caFile
-    ? await issueServerCertificate(
-      await ensurePrivateCa(nats.accounts.dir),
-      `${nats.accounts.dir}/tls`,
-      { name: "api" },
-    )
-    : undefined;
+  const { apiTls, client } = await apiTlsFor(nats);
   if (nats.caFile) console.log(`ca: ${nats.caFile}`);
-  const client = nats.caFile
-    ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(nats.caFile)] })
-    : undefined;
   return { apiTls, client };
 }
 

@@ -8,9 +8,17 @@
  * `--events` the open door is filmed too and `event_match_clean` / `event_match_hard` give the
  * share of sessions whose take/return events are all right (kind, SKU, slot, order and time).
  *
+ * `./vend eval --live [--seeds A..B] [--model DIR] [--width W --height H --fps F]` plays the
+ * seeds through the live path instead (real agent processes, the remote camera over NATS, the
+ * cloud and payments; see `_eval_live.ts`), at the demo's camera settings by default
+ * (320x240, 5 fps), seeds 2000001..2000020 by default; its last line is one JSON object with
+ * `sessions`, `exact_match`, `review_rate`, `wrong_charge_rate`, `review_reasons` and the
+ * settings.
+ *
  * @example
  * ```sh
  * ./vend eval --seeds 2000001..2000050
+ * ./vend eval --live --seeds 2000001..2000010 --width 640 --height 480 --fps 15
  * ```
  *
  * @module
@@ -20,6 +28,7 @@ import { evaluateSessions } from "../models/mod.ts";
 import { SlotClassifier } from "../pipeline/mod.ts";
 import { onnxRuntime, readModelDir } from "../edge/agent/mod.ts";
 import { loadWasmKernels } from "../wasm/mod.ts";
+import { evaluateLive } from "./_eval_live.ts";
 import { seedRange } from "./train.ts";
 
 /** Loads a model artifact folder (model.json and its ONNX file) into a classifier. */
@@ -27,20 +36,93 @@ export async function loadModelDir(dir: string, threads = 1): Promise<SlotClassi
   return await SlotClassifier.load(await onnxRuntime("wasm", threads), await readModelDir(dir));
 }
 
+/** An integer flag within `min..max`; a `TypeError` naming the flag otherwise. */
+function intFlag(name: string, value: string, min: number, max: number): number {
+  const n = Number(value);
+  if (!(Number.isInteger(n) && n >= min && n <= max)) {
+    throw new TypeError(`Invalid --${name} "${value}": expected an integer ${min}..${max}`);
+  }
+  return n;
+}
+
+/** `--live`: plays the seeds through the live path and prints the figures (the last line). */
+async function runLive(values: {
+  seeds: string;
+  model: string;
+  width: string;
+  height: string;
+  fps: string;
+}): Promise<void> {
+  const [a, b] = seedRange(values.seeds, "--seeds");
+  const seeds = Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  const cameras = {
+    width: intFlag("width", values.width, 64, 1920),
+    height: intFlag("height", values.height, 48, 1080),
+    fps: intFlag("fps", values.fps, 1, 30),
+  };
+  const dataDir = await Deno.makeTempDir({ prefix: "vend-eval-live-" });
+  const stop = new AbortController();
+  const onSignal = () => stop.abort(new Error("interrupted"));
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  const started = performance.now();
+  try {
+    const report = await evaluateLive({
+      seeds,
+      cameras,
+      model: values.model,
+      dataDir,
+      signal: stop.signal,
+      log: (line) => console.error(`eval --live: ${line}`),
+    });
+    console.log(JSON.stringify({
+      mode: "live",
+      seeds: values.seeds,
+      sessions: report.sessions,
+      exact_match: report.exactMatch,
+      review_rate: report.reviewRate,
+      wrong_charge_rate: report.wrongChargeRate,
+      failed_rate: report.failedRate,
+      review_reasons: report.reviewReasons,
+      width: cameras.width,
+      height: cameras.height,
+      fps: cameras.fps,
+      model: values.model,
+      cores: navigator.hardwareConcurrency,
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    }));
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+    await Deno.remove(dataDir, { recursive: true }).catch((e) =>
+      console.error(`eval --live: ${dataDir} left behind: ${(e as Error).message}`)
+    );
+  }
+}
+
 if (import.meta.main) {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
-      seeds: { type: "string", default: "2000001..2000100" },
+      seeds: { type: "string" },
       model: { type: "string", default: "models/build/default" },
       threshold: { type: "string" },
       "drop-camera": { type: "string" },
       frame: { type: "string", default: "640x480" },
       events: { type: "boolean", default: false },
+      live: { type: "boolean", default: false },
+      width: { type: "string", default: "320" },
+      height: { type: "string", default: "240" },
+      fps: { type: "string", default: "5" },
     },
     strict: true,
   });
   try {
+    if (values.live) {
+      await runLive({ ...values, seeds: values.seeds ?? "2000001..2000020" });
+      Deno.exit(0);
+    }
+    values.seeds ??= "2000001..2000100";
     const [a, b] = seedRange(values.seeds, "--seeds");
     const seeds = Array.from({ length: b - a + 1 }, (_, i) => a + i);
     const threshold = values.threshold === undefined ? undefined : Number(values.threshold);

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
+import { cartText, type LiveOutcome, reasonKind, summarise, truthOf } from "./_eval_live.ts";
+
+const outcome = (o: Partial<LiveOutcome>): LiveOutcome => ({
+  seed: 1,
+  sessionId: "s",
+  truth: "COLA-330x1",
+  decided: "COLA-330x1",
+  charged: undefined,
+  reviewReasons: [],
+  ...o,
+});
+
+Deno.test("cartText sorts the lines and leaves out what was not taken", () => {
+  assert.equal(
+    cartText([{ sku: "WATER-500", qty: 2 }, { sku: "COLA-330", qty: 1 }, {
+      sku: "TEA-500",
+      qty: 0,
+    }]),
+    "COLA-330x1,WATER-500x2",
+  );
+  assert.equal(cartText([]), "");
+});
+
+Deno.test("truthOf is what the seed's scenario's shopper takes at the machine", () => {
+  const seeds = [2000001, 2000002, 2000003];
+  const truths = seeds.map((s) => truthOf(s, "m001"));
+  for (const [i, seed] of seeds.entries()) {
+    const cart = scenarioTruth(randomScenario(seed, { cameras: standardCameras("m001") }))
+      .carts[0]!;
+    const units = [...cart.values()].reduce((a, b) => a + b, 0);
+    const counted = truths[i]!.split(",").filter(Boolean)
+      .reduce((a, l) => a + Number(l.split("x").at(-1)), 0);
+    assert.equal(counted, units, `seed ${seed}: ${truths[i]}`);
+  }
+  assert.ok(
+    new Set(truths).size > 1,
+    `three seeds, one cart (${truths[0]}): the test proves nothing`,
+  );
+});
+
+Deno.test("reasonKind counts reasons with other figures as one kind", () => {
+  assert.equal(reasonKind("confidence 0.62 below 0.80"), reasonKind("confidence 0.41 below 0.80"));
+  assert.notEqual(reasonKind("confidence 0.62 below 0.80"), reasonKind("camera cam-3 lost"));
+  assert.equal(reasonKind("slot 0/1 holds TEA-500"), "slot 0/1 holds TEA-500");
+});
+
+Deno.test("summarise tells exact charges, reviews, wrong charges and failures apart", () => {
+  const report = summarise([
+    outcome({ charged: "COLA-330x1" }),
+    outcome({ charged: "COLA-330x2" }),
+    outcome({ reviewReasons: ["confidence 0.50 below 0.80"] }),
+    outcome({ reviewReasons: ["confidence 0.70 below 0.80", "camera cam-3 lost"] }),
+    outcome({ decided: undefined, failure: "no outcome within 1000 ms" }),
+  ]);
+  assert.equal(report.sessions, 5);
+  assert.equal(report.exactMatch, 0.2);
+  assert.equal(report.wrongChargeRate, 0.2);
+  assert.equal(report.reviewRate, 0.4);
+  assert.equal(report.failedRate, 0.2);
+  assert.deepEqual(report.reviewReasons, { "confidence # below #": 2, "camera cam-3 lost": 1 });
+  assert.equal(summarise([]).exactMatch, 0);
+});

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { lines, ROOT } from "./harness.ts";
+
+Deno.test("vend eval --live plays seeds through the agents, the cloud and payments, and reports them", async () => {
+  const child = new Deno.Command(`${ROOT}vend`, {
+    args: ["eval", "--live", "--seeds", "2000001..2000002"],
+    env: { VEND_API_PORT: "0" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const said: string[] = [];
+  const stderr = (async () => {
+    for await (const line of lines(child.stderr)) said.push(line);
+  })();
+  const out: string[] = [];
+  for await (const line of lines(child.stdout)) out.push(line);
+  const { code } = await child.status;
+  await stderr;
+  assert.equal(code, 0, said.join("\n"));
+  const report = JSON.parse(out.at(-1)!);
+  assert.equal(report.mode, "live");
+  assert.equal(report.sessions, 2);
+  assert.deepEqual([report.width, report.height, report.fps], [320, 240, 5]);
+  // No wrong charge, ever; each session charged exactly or sent to review (with its reasons).
+  assert.equal(report.wrong_charge_rate, 0, said.join("\n"));
+  assert.equal(report.failed_rate, 0, said.join("\n"));
+  assert.equal(report.exact_match + report.review_rate, 1);
+  const reasons = Object.values(report.review_reasons as Record<string, number>)
+    .reduce((a, b) => a + b, 0);
+  assert.ok(report.review_rate === 0 ? reasons === 0 : reasons > 0, JSON.stringify(report));
+  // Each seed's line names its truth: the evaluator, not the devices, knows it.
+  for (const seed of [2000001, 2000002]) {
+    assert.ok(
+      said.some((l) => l.startsWith(`eval --live: seed ${seed}: truth [`)),
+      said.join("\n"),
+    );
+  }
+});
+
+Deno.test("vend eval --live refuses a bad --fps with exit code 2", async () => {
+  const { code, stderr } = await new Deno.Command(`${ROOT}vend`, {
+    args: ["eval", "--live", "--fps", "0"],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 2);
+  assert.match(new TextDecoder().decode(stderr), /Invalid --fps "0": expected an integer 1\.\.30/);
+});
