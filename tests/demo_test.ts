@@ -122,6 +122,7 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose customers
       );
     });
     const receipts: string[] = [];
+    const reviewLines: string[] = [];
     try {
       await Promise.race([
         (async () => {
@@ -132,6 +133,7 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose customers
               /^(review): (pay-\S+) (\S.{2,})$/.exec(line);
             assert.ok(m, `unexpected line on stdout: ${line}`);
             receipts.push(`${m[1]} ${m[2]}`);
+            if (m[1] === "review") reviewLines.push(line);
           }
         })(),
         hung,
@@ -144,6 +146,14 @@ Deno.test("vend demo runs NATS, the cloud and simulated machines whose customers
     // The demo customer's sessions reached the payment service with their carts: charged with
     // a receipt, or (the model unsure on a loaded machine) in the review queue with a reason.
     assert.ok(receipts.length >= 1, "no session was charged or sent to review during the demo");
+    // The model decides the carts: at most one session in five goes to review (the live target
+    // is one in twenty, measured by `./vend eval --live`; this machine also runs the suite).
+    const reviews = receipts.filter((r) => r.startsWith("review "));
+    console.log(`demo: ${reviews.length} of ${receipts.length} sessions sent to review`);
+    assert.ok(
+      reviews.length <= Math.max(1, receipts.length / 5),
+      `${reviews.length} of ${receipts.length} sessions sent to review:\n${reviewLines.join("\n")}`,
+    );
   } finally {
     try {
       child.kill("SIGKILL");

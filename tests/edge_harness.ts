@@ -27,7 +27,7 @@ import {
   shadowKey,
   streamName,
 } from "../protocol/mod.ts";
-import type { TestNats } from "./harness.ts";
+import { ROOT, type TestNats } from "./harness.ts";
 
 /**
  * Where a test's agent connects: a test server (the agent gets its own device credentials
@@ -239,16 +239,29 @@ export const SMALL_CAMERA = {
   fps: 5,
 } as const;
 
+/** The two cameras of the primary (cam-1 and cam-2) at the demo's 320x240 and 5 fps. */
+export const PRIMARY_CAMERAS = ["cam-1", "cam-2"].map((cameraId) => ({
+  ...SMALL_CAMERA,
+  cameraId,
+  width: 320,
+  height: 240,
+}));
+
 /**
- * Starts a real agent for machine m001 on `url` filming a synthetic cabinet with one 160x120
- * camera at 5 fps, its cart decided by the simulation's ground truth, and a shopper who opens
- * the door whenever it is unlocked; resolves once the cloud `isOnline` says the device is.
- * Disposal (once, however often it is called) stops the shopper, then the agent.
+ * Starts a real agent for machine m001 on `url` filming a synthetic cabinet, and a shopper who
+ * opens the door whenever it is unlocked; resolves once the cloud `isOnline` says the device
+ * is. By default one 160x120 camera at 5 fps and the cart taken from the simulation's ground
+ * truth (`GroundTruthCartDecider`, for tests about something else than recognition); with
+ * `recognizer: "model"` the cart is decided by the trained default model from cam-1 and cam-2 at
+ * 320x240, as on a device. Disposal (once, however often it is called) stops the shopper, then
+ * the agent.
  */
 export async function simulatedCabinet(
   url: AgentNats,
   options: {
     readonly seed?: number;
+    /** Who decides the cart. Default `"ground-truth"`. */
+    readonly recognizer?: "ground-truth" | "model";
     readonly config?: Record<string, unknown>;
     readonly isOnline?: () => boolean;
     /** The agent's log (default: none). */
@@ -257,14 +270,16 @@ export async function simulatedCabinet(
 ): Promise<SimulatedCabinet> {
   const hardware = new SimulatedHardware();
   const scene = new SimulatedScene(options.seed === undefined ? {} : { seed: options.seed });
+  const model = options.recognizer === "model";
   const config = await testAgentConfig(url, {
-    cameras: [SMALL_CAMERA],
+    cameras: model ? PRIMARY_CAMERAS : [SMALL_CAMERA],
+    ...(model ? { recognition: { model: `${ROOT}models/build/default` } } : {}),
     ...options.config,
   });
   const agent = await Agent.start(config, {
     hardware,
     scene,
-    cartDecider: new GroundTruthCartDecider(scene),
+    ...(model ? {} : { cartDecider: new GroundTruthCartDecider(scene) }),
     log: options.log ?? (() => {}),
   });
   const stop = new AbortController();

@@ -11,7 +11,7 @@ import { Objm } from "@nats-io/obj";
 import { startCloudService } from "../cloud/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
-import { eventually, simulatedCabinet } from "./edge_harness.ts";
+import { eventually, simulatedCabinet, streamEvents } from "./edge_harness.ts";
 import { apiClient, startTestNats } from "./harness.ts";
 
 const quiet: Logger = { log: () => {} };
@@ -148,5 +148,75 @@ Deno.test({
     const again = await api("POST", `/payments/sessions/${id}/disputes`, { reason: "again" });
     assert.equal(again.status, 200);
     assert.equal(again.body.dispute.reason, "I took one, not two");
+  },
+});
+
+Deno.test({
+  name:
+    "a customer is charged what the model saw: the cart of the scenario, or a review with its reason",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await using nats = await startTestNats();
+    await using svc = await startCloudService(nats, { logger: quiet });
+    const token = await svc.tokens.issue({ subject: "app-backend", role: "operator" });
+    const api = apiClient(svc.url, token);
+    // The recognizer decides the cart from cam-1 and cam-2 with the default model: nothing reads
+    // the scenario's truth but this test.
+    await using cabinet = await simulatedCabinet(nats, {
+      seed: 2000010,
+      recognizer: "model",
+      isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
+    });
+    const c = await api("POST", "/customers", { email: "grace@example.com" });
+    await api("POST", `/customers/${c.body.customerId}/payment-methods`, {
+      token: "pm_sandbox_visa",
+    });
+    const prices = await api("GET", "/machines/m001/prices");
+    const unit = new Map(
+      (prices.body.items as Array<{ sku: string; unitPrice: number }>).map((i) => [
+        i.sku,
+        i.unitPrice,
+      ]),
+    );
+    const cartOf = (lines: Iterable<{ sku: string; qty: number }>) =>
+      [...lines].filter((l) => l.qty > 0).map((l) => `${l.sku}x${l.qty}`).sort().join(",");
+    for (let round = 0; round < 2; round++) {
+      const started = await api("POST", "/payments/sessions", {
+        customerId: c.body.customerId,
+        machineId: "m001",
+      });
+      assert.equal(started.status, 201, JSON.stringify(started.body));
+      const id = started.body.sessionId as string;
+      const done = await eventually(
+        async () => {
+          const s = await api("GET", `/payments/sessions/${id}`);
+          return ["settled", "review"].includes(s.body.state) ? s.body : undefined;
+        },
+        60_000,
+        "settled or in review",
+      );
+      const truth = scenarioTruth(cabinet.scene.current.scenario).carts[0]!;
+      const want = cartOf([...truth].map(([sku, qty]) => ({ sku, qty })));
+      if (done.state === "review") {
+        // Not sure: a person looks; nothing is charged meanwhile.
+        assert.ok(done.reviewReasons.length > 0, JSON.stringify(done));
+        assert.equal(done.captured, 0);
+        console.log(`round ${round}: review (${done.reviewReasons.join("; ")}), truth ${want}`);
+        continue;
+      }
+      // Charged without review: exactly the scenario's cart, never anything else.
+      assert.equal(cartOf(done.cart), want, `charged ${JSON.stringify(done.cart)}, took ${want}`);
+      const total = [...truth].reduce((sum, [sku, qty]) => sum + unit.get(sku)! * qty, 0);
+      assert.equal(done.captured, total);
+    }
+    // Decided by the model, not by the simulation's truth.
+    await using nc = await nats.connect();
+    const decided = (await streamEvents(nc, "m001-a")).filter((e) =>
+      e.type === "session_completed"
+    );
+    assert.equal(decided.length, 2);
+    assert.ok(decided.every((e) => e.modelVersion === "1.0.0"), JSON.stringify(decided));
+    assert.deepEqual(await svc.payments.checkLedger(), []);
   },
 });
