@@ -1,9 +1,21 @@
 import assert from "node:assert/strict";
 import { lines, ROOT } from "./harness.ts";
 
-Deno.test("vend eval --live plays seeds through the agents, the cloud and payments, and reports them", async () => {
+Deno.test("vend eval --live plays seeds through the agents, the cloud and payments at 640x480 and 15 fps, and reports them", async () => {
+  // Above the demo's 5 fps (the demo test runs those): the frame rate the talk asks for.
   const child = new Deno.Command(`${ROOT}vend`, {
-    args: ["eval", "--live", "--seeds", "2000001..2000002"],
+    args: [
+      "eval",
+      "--live",
+      "--seeds",
+      "2000001..2000002",
+      "--width",
+      "640",
+      "--height",
+      "480",
+      "--fps",
+      "15",
+    ],
     env: { VEND_API_PORT: "0" },
     stdout: "piped",
     stderr: "piped",
@@ -20,11 +32,15 @@ Deno.test("vend eval --live plays seeds through the agents, the cloud and paymen
   const report = JSON.parse(out.at(-1)!);
   assert.equal(report.mode, "live");
   assert.equal(report.sessions, 2);
-  assert.deepEqual([report.width, report.height, report.fps], [320, 240, 5]);
+  assert.deepEqual([report.width, report.height, report.fps], [640, 480, 15]);
   // No wrong charge, ever; each session charged exactly or sent to review (with its reasons).
   assert.equal(report.wrong_charge_rate, 0, said.join("\n"));
   assert.equal(report.failed_rate, 0, said.join("\n"));
   assert.equal(report.exact_match + report.review_rate, 1);
+  // And the model charges: 60 of 60 live sessions were exact when measured (docs/benchmarks.md);
+  // a live path that sends most sessions to review fails here. (The fractional frame times that
+  // once did so in the demo at 15 fps did not show in this setup: session_events_test holds it.)
+  assert.ok(report.exact_match >= 0.5, said.join("\n"));
   const reasons = Object.values(report.review_reasons as Record<string, number>)
     .reduce((a, b) => a + b, 0);
   assert.ok(report.review_rate === 0 ? reasons === 0 : reasons > 0, JSON.stringify(report));
