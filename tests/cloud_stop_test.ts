@@ -10,65 +10,13 @@ import { Kvm } from "@nats-io/kv";
 import { buckets } from "../protocol/mod.ts";
 import { TokenService } from "../cloud/mod.ts";
 import { SESSION_COOKIE } from "../cloud/ui/mod.ts";
-import { lines, natsEnv, ROOT, silentServer, startTestNats } from "./harness.ts";
-
-/** Longest wait for the program to end after SIGTERM before the test fails. */
-const DEADLINE_MS = 30_000;
-
-/** Runs the cloud program with `env`; its stdout lines, and its stderr kept for failures. */
-function spawnCloud(env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", `${ROOT}cli/cloud.ts`],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const said: string[] = [];
-  const logging = (async () => {
-    for await (const line of lines(child.stderr)) {
-      said.push(line);
-      if (said.length > 30) said.shift();
-    }
-  })();
-  const out = lines(child.stdout);
-  return {
-    /** Resolves with the rest of the first stdout line that starts with `prefix`. */
-    async printed(prefix: string): Promise<string> {
-      for await (const l of out) if (l.startsWith(prefix)) return l.slice(prefix.length);
-      throw new Error(`the program ended without printing ${prefix}; it said:\n${said.join("\n")}`);
-    },
-    /** Sends SIGTERM and waits for the end; resolves with the ms it took. */
-    async terminate(): Promise<number> {
-      const t0 = performance.now();
-      child.kill("SIGTERM");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), DEADLINE_MS)));
-      const status = await Promise.race([child.status, late]);
-      clearTimeout(timer);
-      if (status === "late") {
-        child.kill("SIGKILL");
-        await child.status;
-        await logging;
-        assert.fail(`still running ${DEADLINE_MS} ms after SIGTERM; it said:\n${said.join("\n")}`);
-      }
-      const ms = Math.round(performance.now() - t0);
-      await logging;
-      for await (const _ of out) { /* drain */ }
-      assert.deepEqual(
-        [status.code, status.signal],
-        [0, null],
-        `not a clean stop; it said:\n${said.join("\n")}`,
-      );
-      return ms;
-    },
-  };
-}
+import { natsEnv, silentServer, spawnStoppable, startTestNats } from "./harness.ts";
 
 Deno.test("the cloud program stops on SIGTERM while it connects to a NATS that does not answer", async () => {
   using server = silentServer();
-  const cloud = spawnCloud({ NATS_URL: server.url });
+  const cloud = spawnStoppable("cli/cloud.ts", { env: { NATS_URL: server.url } });
   await server.reached; // it is connecting
-  const ms = await cloud.terminate();
+  const { ms } = await cloud.terminate();
   console.log(`stopped after SIGTERM in ${ms} ms, while connecting`);
 });
 
@@ -77,7 +25,7 @@ Deno.test("the cloud program stops on SIGTERM while a live stream and an endless
   const nc = await nats.connect();
   const tokens = await TokenService.open(await new Kvm(nc).create(buckets.service));
   const token = await tokens.issue({ subject: "ops", role: "viewer" });
-  const cloud = spawnCloud(natsEnv(nats));
+  const cloud = spawnStoppable("cli/cloud.ts", { env: natsEnv(nats) });
   const api = await cloud.printed("api: ");
 
   // The fleet page's live stream: open, its first event read.
@@ -103,7 +51,7 @@ Deno.test("the cloud program stops on SIGTERM while a live stream and an endless
   );
   await started;
 
-  const ms = await cloud.terminate();
+  const { ms } = await cloud.terminate();
   console.log(`stopped after SIGTERM in ${ms} ms, while serving a live stream and an upload`);
   // The stream ended with the server (done, or cut), and the upload has its answer or its end.
   await events.read().then(() => undefined, () => undefined);

@@ -18,61 +18,21 @@ import {
   testAgentConfig,
   writeAgentConfigFile,
 } from "./edge_harness.ts";
-import { lines, ROOT, silentServer, startTestNats } from "./harness.ts";
+import { silentServer, spawnStoppable, startTestNats, type StoppableProgram } from "./harness.ts";
 
 /** Longest wait for the program to end after SIGTERM before the test fails. */
 const DEADLINE_MS = 30_000;
 
-/** Runs the device program with `args`, its stderr kept for the failure message. */
-function spawnEdge(args: string[], env: Record<string, string> = {}) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--frozen", `${ROOT}edge/main.ts`, ...args],
-    env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const said: string[] = [];
-  const logging = (async () => {
-    for await (const line of lines(child.stderr)) {
-      said.push(line);
-      if (said.length > 30) said.shift();
-    }
-  })();
-  const out = lines(child.stdout);
-  return {
-    child,
-    /** Resolves when the program printed `line` on stdout. */
-    async printed(line: string): Promise<void> {
-      for await (const l of out) if (l === line) return;
-      throw new Error(`the program ended without printing ${JSON.stringify(line)}`);
-    },
-    /** Sends SIGTERM and waits for the end; resolves with the ms it took and its slow steps. */
-    async terminate(): Promise<string> {
-      const t0 = performance.now();
-      child.kill("SIGTERM");
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), DEADLINE_MS)));
-      const status = await Promise.race([child.status, late]);
-      clearTimeout(timer);
-      if (status === "late") {
-        child.kill("SIGKILL");
-        await child.status;
-        await logging;
-        assert.fail(`still running ${DEADLINE_MS} ms after SIGTERM; it said:\n${said.join("\n")}`);
-      }
-      await logging;
-      (async () => {
-        for await (const _ of out) { /* drain */ }
-      })().catch(() => {});
-      assert.deepEqual(
-        [status.code, status.signal],
-        [0, null],
-        `not a clean stop; it said:\n${said.join("\n")}`,
-      );
-      const slow = said.filter((l) => l.includes("a step of the stop was slow"));
-      return `${Math.round(performance.now() - t0)} ms${slow.length ? `; ${slow.join("; ")}` : ""}`;
-    },
-  };
+/** Runs the device program with `args`. */
+function spawnEdge(args: string[]): StoppableProgram {
+  return spawnStoppable("edge/main.ts", { args });
+}
+
+/** Stops `edge`; how long it took, and the steps of its stop it said were slow. */
+async function stopTook(edge: StoppableProgram): Promise<string> {
+  const { ms, said } = await edge.terminate();
+  const slow = said.filter((l) => l.includes("a step of the stop was slow"));
+  return `${ms} ms${slow.length ? `; ${slow.join("; ")}` : ""}`;
 }
 
 Deno.test("the device program stops on SIGTERM while it is provisioning against a server that does not answer", async () => {
@@ -94,7 +54,7 @@ Deno.test("the device program stops on SIGTERM while it is provisioning against 
     );
     const edge = spawnEdge(["--config", `${dir}/agent.json`, "--simulate"]);
     await server.reached; // it is claiming
-    const took = await edge.terminate();
+    const took = await stopTook(edge);
     console.log(`stopped after SIGTERM in ${took}, while provisioning`);
     // Nothing half-written: no identity was stored.
     await assert.rejects(Deno.stat(`${dir}/data/identity.json`), Deno.errors.NotFound);
@@ -112,7 +72,7 @@ Deno.test("the device program stops on SIGTERM while it waits for servers that d
       const edge = spawnEdge(["--config", config, ...(simulate ? ["--simulate"] : [])]);
       if (!simulate) await edge.printed("ready: m001-a"); // it works offline
       await server.reached; // it is connecting
-      const took = await edge.terminate();
+      const took = await stopTook(edge);
       console.log(`stopped after SIGTERM in ${took}, while connecting (simulate: ${simulate})`);
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -134,7 +94,7 @@ Deno.test("the device program stops on SIGTERM during a door session", async () 
       const e = parsePipelineEvent(m.data);
       if (e.ok && e.value.type === "door_opened") break; // the shopper is at the shelves
     }
-    const took = await edge.terminate();
+    const took = await stopTook(edge);
     console.log(`stopped after SIGTERM in ${took}, during a door session`);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -184,7 +144,7 @@ Deno.test("the device program stops on SIGTERM during an update, leaving nothing
         `the update ended: ${phase}: ${JSON.stringify(e.value)}`,
       );
     }
-    const took = await edge.terminate();
+    const took = await stopTook(edge);
     console.log(`stopped after SIGTERM in ${took}, during an update (${phase})`);
     // Nothing half-installed: the model's folder is there whole (it was renamed into place) or
     // not at all.

@@ -317,6 +317,79 @@ export function silentServer(): { url: string; reached: Promise<void> } & Dispos
   };
 }
 
+/** A program a test runs in order to stop it (see {@link spawnStoppable}). */
+export interface StoppableProgram {
+  /** The process. */
+  readonly child: Deno.ChildProcess;
+  /** Resolves with the rest of the first stdout line that starts with `prefix`. */
+  printed(prefix: string): Promise<string>;
+  /**
+   * Sends SIGTERM and waits for the end, failing the test unless the program exits 0 within
+   * its deadline; resolves with the ms it took and the last lines it wrote on stderr.
+   */
+  terminate(): Promise<{ ms: number; said: readonly string[] }>;
+}
+
+/**
+ * Runs the Deno program `script` (a path from the repository's root) with `options.args` and
+ * `options.env`, keeping its last 30 stderr lines for failure messages; a program still running
+ * `options.deadlineMs` (default 30 s) after SIGTERM is killed and fails the test.
+ */
+export function spawnStoppable(
+  script: string,
+  options: { args?: string[]; env?: Record<string, string>; deadlineMs?: number } = {},
+): StoppableProgram {
+  const deadlineMs = options.deadlineMs ?? 30_000;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--frozen", `${ROOT}${script}`, ...(options.args ?? [])],
+    env: options.env ?? {},
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const said: string[] = [];
+  const logging = (async () => {
+    for await (const line of lines(child.stderr)) {
+      said.push(line);
+      if (said.length > 30) said.shift();
+    }
+  })();
+  const out = lines(child.stdout);
+  return {
+    child,
+    async printed(prefix) {
+      for await (const l of out) if (l.startsWith(prefix)) return l.slice(prefix.length);
+      throw new Error(`${script} ended without printing ${prefix}; it said:\n${said.join("\n")}`);
+    },
+    async terminate() {
+      const t0 = performance.now();
+      child.kill("SIGTERM");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), deadlineMs)));
+      const status = await Promise.race([child.status, late]);
+      clearTimeout(timer);
+      if (status === "late") {
+        child.kill("SIGKILL");
+        await child.status;
+        await logging;
+        throw new Error(
+          `${script} still running ${deadlineMs} ms after SIGTERM; it said:\n${said.join("\n")}`,
+        );
+      }
+      const ms = Math.round(performance.now() - t0);
+      await logging;
+      for await (const _ of out) { /* drain */ }
+      if (status.code !== 0 || status.signal !== null) {
+        throw new Error(
+          `${script} did not stop cleanly (exit ${status.code}, signal ${status.signal}); it said:\n${
+            said.join("\n")
+          }`,
+        );
+      }
+      return { ms, said: [...said] };
+    },
+  };
+}
+
 /** An HTTP API answer: status and the parsed JSON body. */
 // deno-lint-ignore no-explicit-any
 export type ApiAnswer = { status: number; body: any };
