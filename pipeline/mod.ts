@@ -119,6 +119,7 @@ export {
   scenePoint,
   simulatedPlanogram,
 } from "./planogram.ts";
+export { checkPlanogram, type CheckPlanogramOptions, PlanogramError } from "./planogram_check.ts";
 export { type SlotCropOptions, slotCrops } from "./slot_crops.ts";
 export {
   type CartDecision,

@@ -14,7 +14,7 @@ import {
   startTfjsWasm,
 } from "../models/mod.ts";
 import { DeviceRecognition } from "../edge/agent/mod.ts";
-import { ModelLoadError, SlotClassifier } from "../pipeline/mod.ts";
+import { ModelLoadError, PlanogramError, SlotClassifier } from "../pipeline/mod.ts";
 import { loadOrtWeb, loadWasmKernels } from "../wasm/mod.ts";
 import { ROOT } from "./harness.ts";
 
@@ -173,4 +173,37 @@ Deno.test("the native backend (onnxruntime-node) is selectable on the device and
   assert.equal(pa.hand.length, 4 * (a.manifest.labels.length + 1));
   pa.hand.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - pb.hand![i]!))));
   assert.ok(worst < 1e-4, `native and WASM differ by ${worst}`);
+});
+
+Deno.test("DeviceRecognition refuses a planogram with a SKU the model does not know or a slot no camera sees", async () => {
+  const region = { x0: 0.1, y0: 0.1, x1: 0.3, y1: 0.3 };
+  const manifest = JSON.parse(await Deno.readTextFile(`${DEFAULT_MODEL}/model.json`));
+  const known = manifest.labels[1] as string;
+  const cases = [
+    { sku: "NOT-A-SKU", cams: ["cam-1"], field: "slots.1.sku" },
+    { sku: known, cams: ["cam-9"], field: "slots.1.regions" },
+  ];
+  for (const c of cases) {
+    const planogram = {
+      slots: [
+        { shelf: 0, slot: 0, sku: known, regions: { "cam-1": region } },
+        {
+          shelf: 0,
+          slot: 1,
+          sku: c.sku,
+          regions: Object.fromEntries(c.cams.map((k) => [k, region])),
+        },
+      ],
+    };
+    await assert.rejects(
+      DeviceRecognition.start(DEFAULT_MODEL, { planogram, cameras: ["cam-1", "cam-2", "cam-3"] }),
+      (e) => e instanceof PlanogramError && e.field === c.field,
+    );
+  }
+  // The same planogram with a known SKU in view: accepted.
+  await using ok = await DeviceRecognition.start(DEFAULT_MODEL, {
+    planogram: { slots: [{ shelf: 0, slot: 0, sku: known, regions: { "cam-2": region } }] },
+    cameras: ["cam-1", "cam-2", "cam-3"],
+  });
+  assert.equal(ok.modelVersion, "slot_model 1.0.0");
 });

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type Planogram, simulatedPlanogram } from "../../pipeline/mod.ts";
+import { type Planogram, PlanogramError, simulatedPlanogram } from "../../pipeline/mod.ts";
 import { type AgentConfig, ConfigError, PlanogramSchema } from "../config/mod.ts";
 import type { SimulatedScene } from "../sim/mod.ts";
 import { DeviceRecognition } from "./device_recognition.ts";
@@ -15,6 +15,8 @@ import type { AgentLog } from "./_log_ring.ts";
 export interface AgentRecognitionOptions {
   /** The scene of a simulated cabinet (its shelves are the planogram when none is configured). */
   readonly scene: Pick<SimulatedScene, "current">;
+  /** The cabinet's cameras (its own and those it receives): every slot must be seen by one. */
+  readonly cameras: readonly string[];
   /** Log sink. */
   readonly log: AgentLog;
 }
@@ -45,13 +47,22 @@ export class AgentRecognition {
       await this.#recognition.useModelDir(dir);
     } else {
       const c = this.#config.recognition;
-      this.#recognition = await DeviceRecognition.start(dir, {
-        planogram: await this.#planogram(),
-        backend: c.backend,
-        threads: c.threads,
-        threshold: c.threshold,
-        log: (level, msg, fields) => this.#options.log(level, msg, fields),
-      });
+      try {
+        this.#recognition = await DeviceRecognition.start(dir, {
+          planogram: await this.#planogram(),
+          backend: c.backend,
+          threads: c.threads,
+          threshold: c.threshold,
+          cameras: this.#options.cameras,
+          log: (level, msg, fields) => this.#options.log(level, msg, fields),
+        });
+      } catch (e) {
+        // The configured planogram does not fit the model or the cameras: the file is at fault.
+        if (e instanceof PlanogramError && c.planogram) {
+          throw new ConfigError(c.planogram, [`${c.planogram}: ${e.field}: ${e.message}`]);
+        }
+        throw e;
+      }
     }
     this.#config.modelVersion = this.#recognition.modelVersion.split(" ")[1] ?? null;
     this.#options.log("info", "recognition model serving", {

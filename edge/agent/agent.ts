@@ -130,7 +130,14 @@ export class Agent implements AsyncDisposable {
     });
     const connection = new DeviceConnection(this.config, { log, failed });
     this.#connection = connection;
-    const recognition = new AgentRecognition(this.config, { scene, log });
+    const recognition = new AgentRecognition(this.config, {
+      scene,
+      log,
+      cameras: [
+        ...config.cameras.map((c) => c.cameraId),
+        ...(options.remoteCameras ?? []).map((r) => r.cameraId),
+      ],
+    });
     this.#recognition = recognition;
     const recording = () => this.#recording;
     this.#sessions = new DoorSessions({

@@ -20,6 +20,7 @@
  */
 import {
   type CartDecision,
+  checkPlanogram,
   type FrameSet,
   ModelLoadError,
   type Planogram,
@@ -45,6 +46,8 @@ export interface DeviceRecognitionOptions {
   readonly threshold?: number;
   /** SKUs this machine sells: a model with other labels is refused. */
   readonly knownSkus?: readonly string[];
+  /** The cabinet's cameras: a fixed planogram with a slot none of them sees is refused. */
+  readonly cameras?: readonly string[];
   /** Pixel kernels. Default the WASM ones. */
   readonly kernels?: PixelKernels;
   /** Log sink (a replaced model that fails to release). */
@@ -122,12 +125,27 @@ export class DeviceRecognition implements AsyncDisposable {
     });
   }
 
-  /** Loads the model in `dir`; refused with {@link ModelLoadError}. */
+  /**
+   * Loads the model in `dir`; refused with {@link ModelLoadError}, or with `PlanogramError` when
+   * a fixed planogram does not fit it (a slot twice, a SKU the model does not know, a slot no
+   * camera sees).
+   */
   static async start(dir: string, options: DeviceRecognitionOptions): Promise<DeviceRecognition> {
     const ort = await onnxRuntime(options.backend ?? "wasm", options.threads ?? 1);
     const model = await SlotClassifier.load(ort, await readModelDir(dir), {
       ...(options.knownSkus ? { knownSkus: options.knownSkus } : {}),
     });
+    if (typeof options.planogram !== "function") {
+      try {
+        checkPlanogram(options.planogram, {
+          skus: model.manifest.labels.slice(1),
+          ...(options.cameras ? { cameras: options.cameras } : {}),
+        });
+      } catch (e) {
+        await model[Symbol.asyncDispose]();
+        throw e;
+      }
+    }
     return new DeviceRecognition(ort, model, options, options.kernels ?? (await loadWasmKernels()));
   }
 
