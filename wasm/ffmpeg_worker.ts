@@ -24,13 +24,13 @@
 import { createRingBuffer, RingWriter } from "./_byte_ring.ts";
 import type { FfmpegWorkerReply, FfmpegWorkerRequest } from "./_ffmpeg_messages.ts";
 
-/** The path ffmpeg reads the job's input from. */
 /**
  * The web Worker, taken when this module loads: onnxruntime-web's Node.js build replaces
  * `globalThis.Worker` with `worker_threads.Worker` when it starts, which runs no web worker.
  */
 const WebWorker: typeof Worker = globalThis.Worker;
 
+/** The path ffmpeg reads the job's input from. */
 export const FFMPEG_INPUT = "/dev/vs_in";
 /** The path ffmpeg writes the job's output to (not seekable: use a streamable format). */
 export const FFMPEG_OUTPUT = "/dev/vs_out";

@@ -39,6 +39,19 @@ export interface OnnxRuntime {
   readonly Tensor: new (type: "float32", data: Float32Array, dims: readonly number[]) => OrtTensor;
 }
 
+/**
+ * The web Worker, taken when this module loads. onnxruntime-web's Node.js build (the one Deno
+ * resolves) sets `globalThis.Worker` to `worker_threads.Worker` when its WASM first loads, and
+ * that Worker runs no web worker: the program's own workers (the cloud's ingest thread, an
+ * agent's) would never start. {@link loadOrtWeb} puts it back once a model has loaded.
+ */
+const WebWorker: typeof Worker | undefined = globalThis.Worker;
+
+/** Puts the web Worker back in `globalThis` if onnxruntime-web replaced it. */
+function restoreWebWorker(): void {
+  if (WebWorker !== undefined && globalThis.Worker !== WebWorker) globalThis.Worker = WebWorker;
+}
+
 /** Options of {@link loadOrtWeb}. */
 export interface LoadOrtWebOptions {
   /** WASM threads. Default 1 (two only help when no other stage keeps a core busy). */
@@ -55,5 +68,18 @@ export async function loadOrtWeb(options: LoadOrtWebOptions = {}): Promise<OnnxR
   // Deno leaves crossOriginIsolated undefined, so threads run only when set explicitly.
   ort.env.wasm.numThreads = threads;
   ort.env.wasm.simd = true;
-  return ort as unknown as OnnxRuntime;
+  const runtime = ort as unknown as OnnxRuntime;
+  return {
+    Tensor: runtime.Tensor,
+    InferenceSession: {
+      // The WASM (and its pthread pool, when threads > 1) loads with the first model.
+      async create(model, sessionOptions) {
+        try {
+          return await runtime.InferenceSession.create(model, sessionOptions);
+        } finally {
+          restoreWebWorker();
+        }
+      },
+    },
+  };
 }
