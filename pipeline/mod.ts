@@ -120,6 +120,7 @@ export {
   simulatedPlanogram,
 } from "./planogram.ts";
 export { checkPlanogram, type CheckPlanogramOptions, PlanogramError } from "./planogram_check.ts";
+export { assignSkus, type AssignSkusOptions, type SkuAssignment } from "./planogram_assignment.ts";
 export { type SlotCropOptions, slotCrops } from "./slot_crops.ts";
 export {
   type CartDecision,

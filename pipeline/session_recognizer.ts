@@ -85,7 +85,15 @@ export class SessionRecognizer {
   readonly #o: SessionRecognizerOptions;
   #samples: Sample[] = [];
   #waiting: { after: number; wake: () => void } | undefined;
-  #open: { readonly sessionId: string; readonly openedAt: number; trimmed: boolean } | undefined;
+  #open:
+    | {
+      readonly sessionId: string;
+      readonly openedAt: number;
+      /** The planogram in force when the door opened: the session is decided by it. */
+      readonly planogram: Planogram;
+      trimmed: boolean;
+    }
+    | undefined;
   /** Model calls, one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
   #pending = false;
@@ -188,7 +196,12 @@ export class SessionRecognizer {
    * the background as they come.
    */
   open(session: { readonly sessionId: string; readonly openedAt: number }): void {
-    this.#open = { sessionId: session.sessionId, openedAt: session.openedAt, trimmed: false };
+    this.#open = {
+      sessionId: session.sessionId,
+      openedAt: session.openedAt,
+      planogram: this.#currentPlanogram(),
+      trimmed: false,
+    };
     this.#classifyInBackground();
   }
 
@@ -250,11 +263,16 @@ export class SessionRecognizer {
   ): Promise<CartDecision> {
     if (this.#open?.sessionId !== session.sessionId) {
       // Not told when the door opened (or told of another session): what is kept is used.
-      this.#open = { sessionId: session.sessionId, openedAt: session.openedAt, trimmed: false };
+      this.#open = {
+        sessionId: session.sessionId,
+        openedAt: session.openedAt,
+        planogram: this.#currentPlanogram(),
+        trimmed: false,
+      };
     }
     const open = this.#open;
     try {
-      return await this.#decide(session, open.trimmed, options.signal);
+      return await this.#decide(session, open, options.signal);
     } finally {
       if (this.#open === open) this.#open = undefined;
       this.#prune();
@@ -263,7 +281,7 @@ export class SessionRecognizer {
 
   async #decide(
     session: { readonly sessionId: string; readonly openedAt: number; readonly closedAt: number },
-    trimmed: boolean,
+    { trimmed, planogram }: { readonly trimmed: boolean; readonly planogram: Planogram },
     signal: AbortSignal | undefined,
   ): Promise<CartDecision> {
     const model = this.#model;
@@ -296,7 +314,11 @@ export class SessionRecognizer {
     // The failure is this decision's (awaited below); the queue itself goes on for the next.
     this.#queue = last.catch(() => {});
     await last;
-    const mine = (xs: readonly Sample[]) => xs.filter((s) => s.probs?.model === model);
+    // This model's outputs, of pictures cut by a planogram of the same slots.
+    const mine = (xs: readonly Sample[]) =>
+      xs.filter((s) =>
+        s.probs?.model === model && s.planogram.slots.length === planogram.slots.length
+      );
     const version = model.manifest.version;
     const missing = [
       ...(mine(before).length ? [] : ["no picture of the shelves before the door opened"]),
@@ -306,8 +328,8 @@ export class SessionRecognizer {
       return { cart: [], confidence: 0, reviewReasons: missing, modelVersion: version };
     }
     const labels = model.manifest.labels;
-    const beforeEvidence = evidence(mine(before), labels.length);
-    const afterEvidence = evidence(mine(after), labels.length);
+    const beforeEvidence = evidence(mine(before), labels.length, planogram);
+    const afterEvidence = evidence(mine(after), labels.length, planogram);
     const decision = decideCart(beforeEvidence, afterEvidence, {
       labels,
       threshold: this.#o.threshold ?? 0.8,
@@ -316,7 +338,7 @@ export class SessionRecognizer {
     if (!model.manifest.outputs.hand) return decision;
     const moments: SessionMoment[] = mine(during).map((s) => ({
       ts: s.ts,
-      slots: evidence([s], labels.length),
+      slots: evidence([s], labels.length, planogram),
     }));
     const events = detectEvents(beforeEvidence, afterEvidence, { labels, during: moments });
     const reasons = [...decision.reviewReasons];
@@ -327,10 +349,11 @@ export class SessionRecognizer {
 
 /**
  * Per slot and camera: the mean over the samples (noise averages out, the camera's own view stays
- * one piece of evidence); the cameras are pooled by the decision.
+ * one piece of evidence); the cameras are pooled by the decision. The SKUs are `planogram`'s; the
+ * samples were cut by planograms of its slots in its order (a new planogram changes SKUs only).
  */
-function evidence(samples: readonly Sample[], k: number): SlotEvidence[] {
-  return samples[0]!.planogram.slots.map((s, i) => {
+function evidence(samples: readonly Sample[], k: number, planogram: Planogram): SlotEvidence[] {
+  return planogram.slots.map((s, i) => {
     const byCamera = new Map<
       string,
       { sku: Float32Array; count: Float32Array; hand: Float32Array | undefined; n: number }

@@ -178,3 +178,31 @@ Deno.test("SessionRecognizer reports a failed background classification, and the
     /out of memory/,
   );
 });
+
+Deno.test("SessionRecognizer decides a session by the planogram in force when its door opened", async () => {
+  const model = new BrightnessModel();
+  const withSku = (sku: string): Planogram => ({
+    slots: [{ ...planogram.slots[0]!, sku }],
+  });
+  let current = withSku("TEA-500");
+  const recognizer = new SessionRecognizer(model, () => current, {
+    kernels: referenceKernels,
+    settleMs: 0,
+  });
+  const film = (ts: number, units: number) => {
+    using set = frameSet(ts, units);
+    recognizer.observe(set);
+  };
+  // The pictures before the door opened were cut while the slot was planned as TEA-500.
+  for (let ts = 0; ts < 3000; ts += 150) film(ts, 3);
+  current = withSku("COLA-330");
+  recognizer.open({ sessionId: "s1", openedAt: 3000 });
+  for (let ts = 3000; ts < 4500; ts += 150) film(ts, 2);
+  // A planogram arriving while the door is open is the next session's.
+  current = withSku("WATER-500");
+  const deciding = recognizer.decide({ sessionId: "s1", openedAt: 3000, closedAt: 4500 });
+  for (let ts = 4500; ts < 5100; ts += 150) film(ts, 2);
+  const d = await deciding;
+  assert.deepEqual(d.cart, [{ sku: "COLA-330", qty: 1 }]);
+  assert.deepEqual(d.reviewReasons, []);
+});

@@ -63,6 +63,15 @@ export {
   TelemetrySchema,
 } from "./telemetry.ts";
 export {
+  type Calibration,
+  CalibrationSchema,
+  type MachinePlanogram,
+  MachinePlanogramSchema,
+  type SlotAssignment,
+  SlotAssignmentSchema,
+  SlotAssignmentsSchema,
+} from "./machine_planogram.ts";
+export {
   CameraSettingsSchema,
   parseShadow,
   type Shadow,

@@ -7,6 +7,7 @@
 import { z } from "zod";
 import * as f from "./_fields.ts";
 import { defineFamily } from "./message_family.ts";
+import { CalibrationSchema, MachinePlanogramSchema } from "./machine_planogram.ts";
 
 const configKey = z.string().regex(
   /^[a-z][a-zA-Z0-9_.]{0,63}$/,
@@ -37,6 +38,10 @@ export const ShadowStateSchema = z.strictObject({
     artifacts: z.string().regex(/^OBJ_[A-Za-z0-9_-]{1,200}$/, "must be an object store stream")
       .optional(),
   }).optional(),
+  /** Desired: the machine's planogram (the cloud's). Reported: the one the device decides by. */
+  planogram: MachinePlanogramSchema.optional(),
+  /** Reported: the slots the device's cameras see. */
+  calibration: CalibrationSchema.optional(),
   /** Reported: the component versions installed, by component. */
   components: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), f.version).optional(),
 });

@@ -221,6 +221,8 @@ export const buckets = {
   registry: "registry",
   /** Price lists, `list.<id>` (each revision also `rev.<id>.<revision>`), and the list each machine sells at, `machine.<machineId>`. */
   prices: "prices",
+  /** Each machine's planogram (SKU and par level per slot): key `machine.<machineId>`, versions in its history. */
+  planograms: "planograms",
   /** Each region's device counts, written by its cloud every few seconds: key `<region>`. */
   regionSummaries: "region_summaries",
   /** Current status of each device: key `<deviceId>`. */
