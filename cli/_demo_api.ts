@@ -9,6 +9,9 @@ export interface DemoApi {
   /** POSTs `body` as JSON to `path` at `base` (the main API by default); throws on an error status. */
   // deno-lint-ignore no-explicit-any
   call(path: string, body: unknown, base?: string): Promise<any>;
+  /** PUTs `body` as JSON to `path` at the main API; throws on an error status. */
+  // deno-lint-ignore no-explicit-any
+  put(path: string, body: unknown): Promise<any>;
   /** GETs `path` at `base` (the main API by default); undefined on an error status. */
   // deno-lint-ignore no-explicit-any
   get(path: string, base?: string): Promise<any>;
@@ -21,10 +24,10 @@ export function demoApi(
   options: { client: Deno.HttpClient | undefined },
 ): DemoApi {
   const { client } = options;
-  const call = async (path: string, body: unknown, base = api) => {
+  const send = async (method: string, path: string, body: unknown, base = api) => {
     const res = await fetch(`${base}${path}`, {
       ...(client ? { client } : {}),
-      method: "POST",
+      method,
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify(body),
     });
@@ -39,5 +42,9 @@ export function demoApi(
     });
     return res.ok ? await res.json() : undefined;
   };
-  return { call, get };
+  return {
+    call: (path, body, base) => send("POST", path, body, base),
+    put: (path, body) => send("PUT", path, body),
+    get,
+  };
 }

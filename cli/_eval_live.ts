@@ -22,9 +22,14 @@ import { sleep } from "../runtime/mod.ts";
 import { loginAdmin } from "./_demo_admin.ts";
 import { type DemoApi, demoApi } from "./_demo_api.ts";
 import { startClouds } from "./_demo_clouds.ts";
+import { stockMachines } from "./_demo_planograms.ts";
+import { standardSlots, stockScenario } from "../edge/sim/mod.ts";
 import { type CameraSettings, startDevices } from "./_demo_devices.ts";
 import { ChildProcesses } from "./_demo_processes.ts";
 import { apiTlsFor, type DemoContext } from "./_demo_topology.ts";
+
+/** The planogram the evaluated machine is given (the simulated cabinet's standard one). */
+const EVAL_SLOTS = standardSlots();
 
 /** A cart as sorted `SKUxQTY` text, e.g. `COLA-330x1,WATER-500x2` (empty: nothing taken). */
 export type CartText = string;
@@ -93,7 +98,10 @@ export function cartText(lines: Iterable<{ sku: string; qty: number }>): CartTex
 
 /** What the shopper of seed `seed`'s scenario takes at `machineId` (the simulated truth). */
 export function truthOf(seed: number, machineId: string): CartText {
-  const scenario = randomScenario(seed, { cameras: standardCameras(machineId) });
+  // The world is stocked by the machine's planogram (the simulated restocker follows it).
+  const scenario = stockScenario(randomScenario(seed, { cameras: standardCameras(machineId) }), {
+    slots: EVAL_SLOTS,
+  }).scenario;
   const cart = scenarioTruth(scenario).carts[0] ?? new Map<string, number>();
   return cartText([...cart].map(([sku, qty]) => ({ sku, qty })));
 }
@@ -313,6 +321,7 @@ export async function evaluateLive(options: LiveEvalOptions): Promise<LiveReport
         dataRoot: `${options.dataDir}/agents`,
         model: options.model,
       });
+      await stockMachines(api, [MACHINE], { slots: EVAL_SLOTS, ...(signal ? { signal } : {}) });
       const customer = await api.call("/customers", { email: "eval@example.com" });
       await api.call(`/customers/${customer.customerId}/payment-methods`, {
         token: "pm_sandbox_visa",

@@ -33,6 +33,7 @@ import { demoApi } from "./_demo_api.ts";
 import { startClouds } from "./_demo_clouds.ts";
 import { startCustomer } from "./_demo_customer.ts";
 import { startDevices } from "./_demo_devices.ts";
+import { stockMachines } from "./_demo_planograms.ts";
 import { type DemoOptions, parseDemoOptions } from "./_demo_options.ts";
 import { ChildProcesses } from "./_demo_processes.ts";
 import {
@@ -98,6 +99,11 @@ async function runDemo(ctx: DemoContext, options: DemoOptions): Promise<void> {
   /** Each machine's home region: the machines are spread over the regions in turn. */
   const homeOf = (machineId: string) => regions[(ids.indexOf(machineId)) % regions.length]!;
   await startDevices(ctx, { ids, homeOf, api, commandKey });
+  // The operator's planogram of each machine: its primary decides by it.
+  await stockMachines(api, ids, {
+    apiOf: (id) => apis.get(homeOf(id)),
+    signal: ctx.shutdown,
+  });
   // The customer app at the first machine (what its QR code, /machines/m001/qr.svg, opens).
   console.log(`app: ${apiUrl}/app/m/${ids[0]}`);
   console.log(`machines: ${ids.join(",")}`);

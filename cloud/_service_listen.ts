@@ -13,6 +13,15 @@ export interface ServeTls {
   key: string;
 }
 
+/** The preferred port of the API (0, the default, for any free one); a RangeError when invalid. */
+export function apiPort(port: number | undefined): number {
+  const p = port ?? 0;
+  if (!Number.isInteger(p) || p < 0 || p > 65535) {
+    throw new RangeError(`Cannot serve the API on port ${p}: expected 0-65535`);
+  }
+  return p;
+}
+
 /** Reads the certificate and key files; a file that cannot be read is a TypeError naming both. */
 export async function readTls(
   files: { certFile: string; keyFile: string } | undefined,

@@ -10,13 +10,21 @@ import {
   fleetApi,
   type FleetDeps,
   paymentApi,
+  planogramApi,
   priceApi,
   provisioningApi,
   updateApi,
 } from "./http/mod.ts";
-import { customerApp, dashboardApp, deploymentsDashboard, sessionsDashboard } from "./ui/mod.ts";
+import {
+  customerApp,
+  dashboardApp,
+  deploymentsDashboard,
+  planogramDashboard,
+  sessionsDashboard,
+} from "./ui/mod.ts";
 import type { CustomerAuth } from "./auth/mod.ts";
 import type { PaymentService, PriceBook } from "./checkout/mod.ts";
+import type { PlanogramBook } from "./fleet/mod.ts";
 import type { ComponentRegistry, DeploymentService } from "./updates/mod.ts";
 import type { DeviceProvisioning } from "./provisioning/mod.ts";
 
@@ -30,6 +38,8 @@ export interface DomainServices {
   readonly payments: PaymentService;
   /** The price lists. */
   readonly prices: PriceBook;
+  /** The machines' planograms. */
+  readonly planograms: PlanogramBook;
   /** Customers' sign-in (the customer app at `/app`). */
   readonly customerAuth: CustomerAuth;
   /** Devices' provisioning and revocation; without it those routes are not served. */
@@ -44,7 +54,8 @@ export interface DomainServices {
 
 /** The sub-apps of `fleet` and `services`, in the order the application mounts them. */
 export function domainMounts(fleet: FleetDeps, services: DomainServices): Mount[] {
-  const { registry, deployments, payments, prices, customerAuth, provisioning } = services;
+  const { registry, deployments, payments, prices, planograms, customerAuth, provisioning } =
+    services;
   const updates = { ...fleet, registry, deployments };
   const payment = {
     ...fleet,
@@ -63,10 +74,12 @@ export function domainMounts(fleet: FleetDeps, services: DomainServices): Mount[
     { path: "/", app: sessionsDashboard(payment) },
     { path: "/", app: dashboardApp(fleet) },
     { path: "/", app: deploymentsDashboard(updates) },
+    { path: "/", app: planogramDashboard({ ...fleet, prices, planograms }) },
     { path: "/", app: fleetApi(fleet) },
     { path: "/", app: updateApi(updates) },
     { path: "/", app: paymentApi(payment) },
     { path: "/", app: priceApi({ ...fleet, prices }) },
+    { path: "/", app: planogramApi({ ...fleet, prices, planograms }) },
     ...(provisioning ? [{ path: "/", app: provisioningApi({ ...fleet, provisioning }) }] : []),
     { path: "/app", app: customerApp(customers) },
   ];

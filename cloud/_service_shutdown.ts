@@ -20,7 +20,7 @@ export interface RunningService {
   readonly services: TaskGroup;
   /** Payment processing and reconcile rounds, given 2 s. */
   readonly checkout: TaskGroup;
-  /** Disposed in this order after the tasks: deployments, prices, summaries. */
+  /** Disposed in this order after the tasks (the planogram push, deployments, prices...). */
   readonly disposables: readonly AsyncDisposable[];
   /** The ingest thread. */
   readonly ingest: IngestThread;

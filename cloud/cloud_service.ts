@@ -14,14 +14,21 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type CodeSender, type CustomerAuth, TokenService } from "./auth/mod.ts";
-import { DeviceFeeds, FleetState, type IngestCounters, RegionSummaries } from "./fleet/mod.ts";
+import {
+  DeviceFeeds,
+  FleetState,
+  type IngestCounters,
+  PlanogramBook,
+  PlanogramPush,
+  RegionSummaries,
+} from "./fleet/mod.ts";
 import { type FleetDeps, Metrics } from "./http/mod.ts";
 import { jsonLogger, type Logger } from "../runtime/mod.ts";
 import type { NatsTarget } from "./nats/mod.ts";
 import { type PaymentService, SessionFeed } from "./checkout/mod.ts";
 import type { NatsAccounts } from "./provisioning/mod.ts";
 import type { PaymentProvider } from "../payments/mod.ts";
-import { readTls } from "./_service_listen.ts";
+import { apiPort, readTls } from "./_service_listen.ts";
 import { serveApi } from "./_service_api.ts";
 import { domainMounts } from "./_service_mounts.ts";
 import { openRegion } from "./_service_nats.ts";
@@ -112,6 +119,8 @@ export interface CloudService extends AsyncDisposable {
   readonly customerAuth: CustomerAuth;
   /** The heartbeat and telemetry ingest (on its own thread); its counters. */
   readonly ingest: { readonly counters: IngestCounters };
+  /** The machines' planograms. */
+  readonly planograms: PlanogramBook;
   /** Stops serving and closes the NATS connection. */
   stop(): Promise<void>;
 }
@@ -126,10 +135,7 @@ export async function startCloudService(
 ): Promise<CloudService> {
   const region = options.region ?? "local";
   const logger = options.logger ?? jsonLogger("cloud");
-  const port = options.port ?? 0;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`Cannot serve the API on port ${port}: expected 0-65535`);
-  }
+  const port = apiPort(options.port);
   const tls = await readTls(options.tls);
   const { target, nc, layout } = await openRegion(nats, {
     region,
@@ -174,6 +180,8 @@ export async function startCloudService(
     reconcileEveryMs: options.payments?.reconcileEveryMs,
   });
   const { prices, payments, customerAuth } = checkout;
+  const planograms = await PlanogramBook.open(nc);
+  const planogramPush = await PlanogramPush.start(nc, { region, book: planograms, state, logger });
   const provisioned: Provisioning | undefined = options.accounts
     ? await startProvisioning(nc, {
       target,
@@ -200,6 +208,7 @@ export async function startCloudService(
     deployments,
     payments,
     prices,
+    planograms,
     customerAuth,
     provisioning,
     stripeWebhookSecret: options.payments?.stripeWebhookSecret,
@@ -220,7 +229,7 @@ export async function startCloudService(
     server,
     services,
     checkout: checkout.tasks,
-    disposables: [deployments, prices, summaries],
+    disposables: [planogramPush, deployments, prices, summaries, planograms],
     ingest,
     state,
     system: provisioned?.system,
@@ -235,6 +244,7 @@ export async function startCloudService(
     ingest,
     payments,
     customerAuth,
+    planograms,
     stop,
     [Symbol.asyncDispose]: stop,
   };

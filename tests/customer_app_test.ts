@@ -12,7 +12,8 @@ import { spkiHash } from "../cloud/provisioning/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
 import { priceList, StripeProvider } from "../payments/mod.ts";
 import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
-import { eventually, simulatedCabinet } from "./edge_harness.ts";
+import { eventually, simulatedCabinet, STANDARD_SLOTS, usePlanogram } from "./edge_harness.ts";
+import { stockScenario } from "../edge/sim/mod.ts";
 import { lines, ROOT, startTestNats } from "./harness.ts";
 
 const ARTIFACTS = `${ROOT}tests/artifacts`;
@@ -36,7 +37,12 @@ async function browser(trustCa?: string): Promise<Browser & AsyncDisposable> {
 function seedTakingTwo(): { seed: number; cart: ReadonlyMap<string, number> } {
   for (let seed = 1; seed < 500; seed++) {
     // The scene's first session films the scenario of seed + 1 (see SimulatedScene).
-    const truth = scenarioTruth(randomScenario(seed + 1, { cameras: standardCameras("m001") }));
+    // Stocked by the machine's planogram (the test writes the standard one).
+    const truth = scenarioTruth(
+      stockScenario(randomScenario(seed + 1, { cameras: standardCameras("m001") }), {
+        slots: STANDARD_SLOTS,
+      }).scenario,
+    );
     const cart = truth.carts[0];
     if (cart && cart.size === 2 && [...cart.values()].every((q) => q === 1)) return { seed, cart };
   }
@@ -66,6 +72,7 @@ Deno.test({
       recognizer: "model",
       isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
     });
+    await usePlanogram(svc);
     const { hardware } = cabinet;
 
     await using b = await browser();
@@ -395,8 +402,12 @@ Deno.test({
       const app = urls.get("app")!;
       const api = urls.get("api")!;
       // m001's shopper acts out the scenario of seed 1001 first (the demo seeds m001 with 1000).
-      const cart = scenarioTruth(randomScenario(1001, { cameras: standardCameras("m001") }))
-        .carts[0]!;
+      // Its shelves are stocked by the planogram the demo's operator gave it (the standard one).
+      const cart = scenarioTruth(
+        stockScenario(randomScenario(1001, { cameras: standardCameras("m001") }), {
+          slots: STANDARD_SLOTS,
+        }).scenario,
+      ).carts[0]!;
       assert.equal(cart.size, 2);
 
       // The demo serves HTTPS with its private CA's certificate.

@@ -13,7 +13,7 @@ import { runSimulator } from "../cli/sim.ts";
 import { SimulatedUpdateDevice } from "../edge/sim/mod.ts";
 import { SandboxProvider } from "../payments/mod.ts";
 import { bucketIn, buckets, pipelineEvent } from "../protocol/mod.ts";
-import { eventually, simulatedCabinet } from "./edge_harness.ts";
+import { eventually, simulatedCabinet, STANDARD_SLOTS } from "./edge_harness.ts";
 import { apiClient, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
@@ -458,4 +458,69 @@ Deno.test("dashboard: a flagged session is corrected and approved in the review 
   );
   assert.equal(refused.status, 403);
   assert.equal((await api("GET", `/payments/sessions/${other}`)).body.state, "review");
+});
+
+Deno.test("dashboard: an operator edits a machine's planogram, the device takes it; a stale edit is refused; a viewer cannot edit", async () => {
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats, { logger: quiet });
+  await using nc = await nats.connect();
+  await using _cabinet = await simulatedCabinet(nats, {
+    recognizer: "model",
+    isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
+  });
+  const api = apiClient(svc.url, await svc.tokens.issue({ subject: "ops", role: "operator" }));
+  await eventually(
+    async () => {
+      const s = await api("GET", "/devices/m001-a/shadow");
+      return s.body.reported?.state?.calibration?.length === 12 ? true : undefined;
+    },
+    20_000,
+    "the primary's calibration",
+  );
+  await using b = await browser();
+  const page = await b.newPage();
+  await page.goto(await loginLink(nc, svc, "operator"));
+  await page.goto(`${svc.url}/machines/m001/planogram`);
+  // No planogram yet: the slots the primary's cameras see, all empty.
+  const rows = page.locator("#slots tbody tr");
+  assert.equal(await rows.count(), 12);
+  assert.equal(await page.locator("#version").textContent(), "none yet");
+  for (const [i, s] of STANDARD_SLOTS.entries()) {
+    await rows.nth(i).locator("select").selectOption(s.sku!);
+    await rows.nth(i).locator("input").fill(String(s.par));
+  }
+  await page.getByRole("button", { name: "Save as the next version" }).click();
+  await page.locator("#planogram-result", { hasText: "saved as version 1" }).waitFor({
+    timeout: 5000,
+  });
+  await page.locator('#devices [data-device="m001-a"][data-in-use="1"]').waitFor({
+    timeout: 20_000,
+  });
+  // A second operator's page, opened at version 1; the first saves version 2 meanwhile.
+  const stale = await b.newPage();
+  await stale.goto(await loginLink(nc, svc, "operator"));
+  await stale.goto(`${svc.url}/machines/m001/planogram`);
+  await rows.nth(0).locator("select").selectOption("");
+  await page.getByRole("button", { name: "Save as the next version" }).click();
+  await page.locator("#planogram-result", { hasText: "saved as version 2" }).waitFor({
+    timeout: 5000,
+  });
+  await stale.locator("#slots tbody tr").nth(1).locator("input").fill("9");
+  await stale.getByRole("button", { name: "Save as the next version" }).click();
+  await stale.locator('#planogram-result[data-state="refused"]').waitFor({ timeout: 5000 });
+  assert.match(
+    await stale.locator("#planogram-result").textContent() ?? "",
+    /version 2 now \(header\.if-match\)/,
+  );
+  const stored = await svc.planograms.get("m001");
+  assert.equal(stored?.version, 2);
+  assert.equal(stored?.slots[0]?.sku, null);
+  assert.equal(stored?.slots[1]?.par, STANDARD_SLOTS[1]!.par);
+  await page.screenshot({ path: `${ARTIFACTS}/planogram.png`, fullPage: true });
+
+  const viewer = await b.newPage();
+  await viewer.goto(await loginLink(nc, svc, "viewer"));
+  await viewer.goto(`${svc.url}/machines/m001/planogram`);
+  assert.equal(await viewer.getByRole("button", { name: "Save as the next version" }).count(), 0);
+  assert.equal(await viewer.locator("#slots select[disabled]").count(), 12);
 });

@@ -13,7 +13,12 @@ import {
   SimulatedHardware,
   SimulatedScene,
   SimulatedShopper,
+  standardSlots,
+  type WorldDeviations,
 } from "../edge/sim/mod.ts";
+import type { CloudService } from "../cloud/mod.ts";
+import { openKv } from "../cloud/nats/mod.ts";
+import { DEFAULT_PRODUCTS } from "../pipeline/mod.ts";
 import {
   bucketIn,
   buckets,
@@ -22,9 +27,11 @@ import {
   newEnvelope,
   parseDeploymentEvent,
   parsePipelineEvent,
+  parseShadow,
   type PipelineEvent,
   shadow,
   shadowKey,
+  type SlotAssignment,
   streamName,
 } from "../protocol/mod.ts";
 import { ROOT, type TestNats } from "./harness.ts";
@@ -223,6 +230,37 @@ export async function desireDeployment(
   );
 }
 
+/**
+ * Puts the standard planogram into a device's desired shadow, as the cloud's planogram push
+ * does (for tests without a cloud service), and waits until the device decides by it.
+ */
+export async function desirePlanogram(
+  nc: NatsConnection,
+  deviceId: string,
+  options: { readonly version?: number; readonly slots?: readonly SlotAssignment[] } = {},
+): Promise<void> {
+  const version = options.version ?? 1;
+  const kv = await new Kvm(nc).create(bucketIn(buckets.shadow, "local"), { history: 5 });
+  await kv.put(
+    shadowKey(deviceId, "desired"),
+    shadow.encode({
+      ...newEnvelope(),
+      deviceId,
+      kind: "desired",
+      version,
+      state: {
+        planogram: { version, slots: (options.slots ?? STANDARD_SLOTS).map((s) => ({ ...s })) },
+      },
+      updatedBy: "test",
+    }),
+  );
+  await eventually(
+    async () => ((await planogramInUse({ nc }, deviceId)) >= version ? true : undefined),
+    30_000,
+    `${deviceId} deciding by planogram version ${version}`,
+  );
+}
+
 /** A simulated cabinet run by a real agent (m001-a) with a simulated shopper. */
 export interface SimulatedCabinet extends AsyncDisposable {
   readonly hardware: SimulatedHardware;
@@ -264,12 +302,17 @@ export async function simulatedCabinet(
     readonly recognizer?: "ground-truth" | "model";
     readonly config?: Record<string, unknown>;
     readonly isOnline?: () => boolean;
+    /** How the simulated world strays from the machine's planogram. Default: not at all. */
+    readonly deviations?: WorldDeviations;
     /** The agent's log (default: none). */
     readonly log?: (line: Record<string, unknown>) => void;
   } = {},
 ): Promise<SimulatedCabinet> {
   const hardware = new SimulatedHardware();
-  const scene = new SimulatedScene(options.seed === undefined ? {} : { seed: options.seed });
+  const scene = new SimulatedScene({
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+    ...(options.deviations ? { deviations: options.deviations } : {}),
+  });
   const model = options.recognizer === "model";
   const config = await testAgentConfig(url, {
     cameras: model ? PRIMARY_CAMERAS : [SMALL_CAMERA],
@@ -301,4 +344,46 @@ export async function simulatedCabinet(
     );
   }
   return { hardware, scene, agent, [Symbol.asyncDispose]: dispose };
+}
+
+/** The standard cabinet's planogram: 3 shelves of 4 slots, the catalogue's 12 SKUs in order, par 4. */
+export const STANDARD_SLOTS: readonly SlotAssignment[] = standardSlots();
+
+/** The planogram version `deviceId` reports it decides by (0: none), from its shadow. */
+export async function planogramInUse(
+  svc: { readonly nc: NatsConnection },
+  deviceId: string,
+): Promise<number> {
+  const kv = await openKv(svc.nc, buckets.shadow, { history: 5 });
+  const e = await kv.get(shadowKey(deviceId, "reported"));
+  const parsed = e?.operation === "PUT" && e.value.length ? parseShadow(e.value) : undefined;
+  return parsed?.ok && parsed.value.kind === "reported"
+    ? parsed.value.state.planogram?.version ?? 0
+    : 0;
+}
+
+/**
+ * Writes `slots` (default {@link STANDARD_SLOTS}) as the machine's planogram, as an operator
+ * would, and waits until its primary decides by it (the simulated restocker has stocked it);
+ * returns the version.
+ */
+export async function usePlanogram(
+  svc: Pick<CloudService, "nc" | "planograms">,
+  options: {
+    readonly machineId?: string;
+    readonly deviceId?: string;
+    readonly slots?: readonly SlotAssignment[];
+  } = {},
+): Promise<number> {
+  const machineId = options.machineId ?? "m001";
+  const deviceId = options.deviceId ?? `${machineId}-a`;
+  const { version } = await svc.planograms.put(machineId, {
+    slots: options.slots ?? STANDARD_SLOTS,
+  }, { by: "test operator", skus: new Set(DEFAULT_PRODUCTS.map((p) => p.sku)) });
+  await eventually(
+    async () => ((await planogramInUse(svc, deviceId)) >= version ? true : undefined),
+    30_000,
+    `${deviceId} deciding by planogram version ${version}`,
+  );
+  return version;
 }

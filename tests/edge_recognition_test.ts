@@ -13,6 +13,7 @@ import { scenarioTruth } from "../pipeline/mod.ts";
 import { cartText } from "../models/mod.ts";
 import {
   desireDeployment,
+  desirePlanogram,
   eventually,
   streamEvents,
   testAgentConfig,
@@ -48,6 +49,9 @@ Deno.test({
       ota: { trustedKeys: await registry.trustedKeys() },
     });
     await using _agent = await Agent.start(config, { hardware, scene, log: () => {} });
+    // The machine's planogram, as the cloud sends it: the device decides by it, the simulated
+    // restocker fills the shelves by it.
+    await desirePlanogram(nc, "m001-a");
     const stop = new AbortController();
     const shopping = new SimulatedShopper(hardware, scene).run(stop.signal);
     const completed = async () =>
@@ -118,7 +122,7 @@ Deno.test({
       recipe("3.0.0"),
       artifacts({ ...manifest, version: "3.0.0", sha256: "0".repeat(64) }),
     );
-    let desired = 0;
+    let desired = 1; // version 1 of the desired state brought the planogram
     const deploy = (deploymentId: string, version: string) =>
       desireDeployment(nc, "m001-a", {
         version: ++desired,

@@ -11,7 +11,7 @@ import { Objm } from "@nats-io/obj";
 import { startCloudService } from "../cloud/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
-import { eventually, simulatedCabinet, streamEvents } from "./edge_harness.ts";
+import { eventually, simulatedCabinet, streamEvents, usePlanogram } from "./edge_harness.ts";
 import { apiClient, startTestNats } from "./harness.ts";
 
 const quiet: Logger = { log: () => {} };
@@ -168,6 +168,8 @@ Deno.test({
       recognizer: "model",
       isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
     });
+    // The operator's planogram: the device decides by it, the restocker fills the shelves by it.
+    await usePlanogram(svc);
     const c = await api("POST", "/customers", { email: "grace@example.com" });
     await api("POST", `/customers/${c.body.customerId}/payment-methods`, {
       token: "pm_sandbox_visa",

@@ -207,3 +207,32 @@ Deno.test("DeviceRecognition refuses a planogram with a SKU the model does not k
   });
   assert.equal(ok.modelVersion, "slot_model 1.0.0");
 });
+
+Deno.test("DeviceRecognition refuses a model update that cannot name a SKU of its planogram, and keeps serving", async () => {
+  const region = { x0: 0.1, y0: 0.1, x1: 0.3, y1: 0.3 };
+  const manifest = JSON.parse(await Deno.readTextFile(`${DEFAULT_MODEL}/model.json`));
+  const stocked = manifest.labels[1] as string;
+  await using recognition = await DeviceRecognition.start(DEFAULT_MODEL, {
+    planogram: { slots: [{ shelf: 0, slot: 0, sku: stocked, regions: { "cam-1": region } }] },
+  });
+  // The same network, version 9.0.0, whose labels name another product where `stocked` was.
+  const dir = await Deno.makeTempDir({ prefix: "vend-model-" });
+  const labels = manifest.labels.map((l: string) => (l === stocked ? "OTHER-1" : l));
+  await Deno.writeTextFile(
+    `${dir}/model.json`,
+    JSON.stringify({ ...manifest, version: "9.0.0", labels }),
+  );
+  await Deno.copyFile(`${DEFAULT_MODEL}/${manifest.file}`, `${dir}/${manifest.file}`);
+  await assert.rejects(
+    recognition.useModelDir(dir),
+    (e) => e instanceof ModelLoadError && /slots\.0\.sku/.test(e.message),
+  );
+  assert.equal(recognition.modelVersion, "slot_model 1.0.0");
+  // A planogram without that SKU takes the new model.
+  recognition.usePlanogram({
+    slots: [{ shelf: 0, slot: 0, sku: null, regions: { "cam-1": region } }],
+  });
+  await recognition.useModelDir(dir);
+  assert.equal(recognition.modelVersion, "slot_model 9.0.0");
+  await Deno.remove(dir, { recursive: true });
+});

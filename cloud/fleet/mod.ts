@@ -1,6 +1,7 @@
 /**
  * The fleet: device and group records, ingesting what devices report (in a worker thread),
- * commands to devices, region summaries, and the commit of objects devices upload.
+ * commands to devices, region summaries, the commit of objects devices upload, and machines'
+ * planograms (stored, and taken to each machine).
  *
  * @example
  * ```ts
@@ -31,6 +32,14 @@ export { FleetIngest, type FleetIngestOptions, type IngestCounters } from "./fle
 export { FleetState, isRevisionConflict, putJson, RevisionConflictError } from "./fleet_state.ts";
 export { type IngestThread, startIngestThread } from "./ingest_thread.ts";
 export { type ObjectIntakeOptions, serveObjectCommits } from "./object_intake.ts";
+export {
+  PlanogramBook,
+  PlanogramConflictError,
+  PlanogramRefusedError,
+  type PutPlanogramOptions,
+  type StoredPlanogram,
+} from "./planogram_book.ts";
+export { PlanogramPush, type PlanogramPushOptions } from "./planogram_push.ts";
 export {
   type CountedStatus,
   type DeviceCounts,

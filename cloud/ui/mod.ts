@@ -22,3 +22,4 @@ export {
   SESSION_COOKIE,
   sessionsDashboard,
 } from "./dashboard.tsx";
+export { planogramDashboard } from "./planogram_dashboard.tsx";

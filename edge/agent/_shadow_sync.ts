@@ -21,6 +21,7 @@ import {
 import type { AgentConfig } from "../config/mod.ts";
 import type { DeploymentOrder, Updater } from "../updates/mod.ts";
 import type { AgentLog, FailureLog } from "./_log_ring.ts";
+import type { Calibration, MachinePlanogram } from "../../protocol/mod.ts";
 
 /** A setting that could not be applied, and why. */
 export interface SettingError {
@@ -91,6 +92,15 @@ export interface ShadowSyncOptions {
   readonly applyConfig: (settings: NonNullable<ShadowState["config"]>) => SettingError[];
   /** Restarts the camera pipeline (camera settings changed). */
   readonly restartPipeline: () => void;
+  /** The machine's planogram, on a device that recognizes (a primary). */
+  readonly planogram?: {
+    /** Applies the cloud's planogram (from the next door session on); why it is refused. */
+    apply(planogram: MachinePlanogram): SettingError[];
+    /** The planogram in use, if any. */
+    readonly current: MachinePlanogram | undefined;
+    /** The slots the cameras see, once known. */
+    readonly calibration: Calibration | undefined;
+  };
   /** Log sink. */
   readonly log: AgentLog;
   /** Failures that must not stop the agent. */
@@ -102,6 +112,7 @@ export class ShadowSync {
   readonly #options: ShadowSyncOptions;
   #deployment: DeploymentOrder | undefined;
   #desiredVersion = 0;
+  #report: (() => Promise<void>) | undefined;
   #applied: { desiredVersion: number; ok: boolean; errors: SettingError[] } = {
     desiredVersion: 0,
     ok: true,
@@ -113,9 +124,20 @@ export class ShadowSync {
     this.#options = options;
   }
 
+  /** Reports the state again (the planogram in use changed); a failed report is logged. */
+  changed(): void {
+    this.#report?.().catch((e) =>
+      this.#options.failed("agent", "cannot report the shadow", e, {}, "warn")
+    );
+  }
+
   #reportedState(): ShadowState {
     const { config } = this.#options;
+    const planogram = this.#options.planogram?.current;
+    const calibration = this.#options.planogram?.calibration;
     return {
+      ...(planogram ? { planogram } : {}),
+      ...(calibration?.length ? { calibration } : {}),
       config: {
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         telemetryIntervalMs: config.telemetryIntervalMs,
@@ -164,6 +186,8 @@ export class ShadowSync {
         }),
       );
     };
+    this.#report = report;
+    signal.addEventListener("abort", () => (this.#report = undefined), { once: true });
     await report();
     const watcher = await kv.watch({ key: shadowKey(config.deviceId, "desired") });
     signal.addEventListener("abort", () => watcher.stop(), { once: true });
@@ -207,6 +231,9 @@ export class ShadowSync {
     const { config, updater } = this.#options;
     const errors: SettingError[] = [];
     if (state.config) errors.push(...this.#options.applyConfig(state.config));
+    if (state.planogram && this.#options.planogram) {
+      errors.push(...this.#options.planogram.apply(state.planogram));
+    }
     if (state.modelVersion !== undefined && state.modelVersion !== config.modelVersion) {
       errors.push({
         field: "modelVersion",

@@ -96,6 +96,7 @@ export class Agent implements AsyncDisposable {
   readonly #address: DeviceAddress;
   readonly #connection: DeviceConnection;
   readonly #recognition: AgentRecognition;
+  #shadow: ShadowSync | undefined;
   readonly #sessions: DoorSessions;
   readonly #pipeline: CameraPipeline;
   readonly #reports: StatusReports;
@@ -133,6 +134,7 @@ export class Agent implements AsyncDisposable {
     const recognition = new AgentRecognition(this.config, {
       scene,
       log,
+      onPlanogram: () => this.#shadow?.changed(),
       cameras: [
         ...config.cameras.map((c) => c.cameraId),
         ...(options.remoteCameras ?? []).map((r) => r.cameraId),
@@ -293,6 +295,20 @@ export class Agent implements AsyncDisposable {
     return this.#connection.connected;
   }
 
+  /** The shadow's view of the planogram the recognition decides by. */
+  #planogramPart(): NonNullable<ConstructorParameters<typeof ShadowSync>[0]["planogram"]> {
+    const recognition = this.#recognition;
+    return {
+      apply: (p) => recognition.apply(p),
+      get current() {
+        return recognition.planogram;
+      },
+      get calibration() {
+        return recognition.calibration;
+      },
+    };
+  }
+
   /** Applies settings to the configuration in force (the shadow's and `set_config`'s). */
   #applyConfig(settings: NonNullable<ShadowState["config"]>): SettingError[] {
     return applyConfig(this.config, settings, {
@@ -310,9 +326,11 @@ export class Agent implements AsyncDisposable {
       updater,
       applyConfig: (settings) => this.#applyConfig(settings),
       restartPipeline: () => this.#pipeline.restart(),
+      ...(this.config.role === "primary" ? { planogram: this.#planogramPart() } : {}),
       log,
       failed: this.#failure,
     });
+    this.#shadow = shadow;
     this.#led("amber");
     this.#pipeline.restart();
     if (this.config.role === "primary") {

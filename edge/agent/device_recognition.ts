@@ -24,6 +24,7 @@ import {
   type FrameSet,
   ModelLoadError,
   type Planogram,
+  PlanogramError,
   SessionRecognizer,
   SlotClassifier,
 } from "../../pipeline/mod.ts";
@@ -109,6 +110,10 @@ export class DeviceRecognition implements AsyncDisposable {
   readonly #options: DeviceRecognitionOptions;
   readonly #recognizer: SessionRecognizer;
   #model: SlotClassifier;
+  #planogram: Planogram | (() => Planogram);
+  /** Door sessions opened and not decided yet: a new planogram waits for none to be open. */
+  readonly #openSessions = new Set<string>();
+  #nextPlanogram: { planogram: Planogram; inUse: () => void } | undefined;
 
   private constructor(
     ort: OnnxRuntime,
@@ -119,7 +124,11 @@ export class DeviceRecognition implements AsyncDisposable {
     this.#ort = ort;
     this.#model = model;
     this.#options = options;
-    this.#recognizer = new SessionRecognizer(model, options.planogram, {
+    this.#planogram = options.planogram;
+    this.#recognizer = new SessionRecognizer(model, () => {
+      const p = this.#planogram;
+      return typeof p === "function" ? p() : p;
+    }, {
       kernels,
       ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
     });
@@ -149,6 +158,11 @@ export class DeviceRecognition implements AsyncDisposable {
     return new DeviceRecognition(ort, model, options, options.kernels ?? (await loadWasmKernels()));
   }
 
+  /** The SKUs the model serving knows. */
+  get labels(): readonly string[] {
+    return this.#model.manifest.labels.slice(1);
+  }
+
   /** `name version` of the model serving. */
   get modelVersion(): string {
     return `${this.#model.manifest.name} ${this.#model.manifest.version}`;
@@ -161,14 +175,44 @@ export class DeviceRecognition implements AsyncDisposable {
 
   /** The door opened (device clock): the session's pictures are kept and classified as they come. */
   open(session: { sessionId: string; openedAt: number }): void {
+    this.#openSessions.add(session.sessionId);
     this.#recognizer.open(session);
   }
 
   /** Decides a door session's cart and its take/return events (device clock, the frame sets' clock). */
-  decide(
+  async decide(
     session: { sessionId: string; openedAt: number; closedAt: number },
   ): Promise<CartDecision> {
-    return this.#recognizer.decide(session);
+    try {
+      return await this.#recognizer.decide(session);
+    } finally {
+      this.#openSessions.delete(session.sessionId);
+      if (this.#openSessions.size === 0) this.#switchPlanogram();
+    }
+  }
+
+  /**
+   * Decides by `planogram` from the next door session on: at once while the door is closed,
+   * else once the open session is decided (a later call replaces one still waiting). It must
+   * keep the slots of the one in use, in their order (a new assignment of SKUs); `inUse` is
+   * called once it serves. Refused with `PlanogramError` when the model does not know a SKU or
+   * no camera sees a slot.
+   */
+  usePlanogram(planogram: Planogram, inUse: () => void = () => {}): void {
+    checkPlanogram(planogram, {
+      skus: this.#model.manifest.labels.slice(1),
+      ...(this.#options.cameras ? { cameras: this.#options.cameras } : {}),
+    });
+    this.#nextPlanogram = { planogram, inUse };
+    if (this.#openSessions.size === 0) this.#switchPlanogram();
+  }
+
+  #switchPlanogram(): void {
+    const next = this.#nextPlanogram;
+    if (!next) return;
+    this.#nextPlanogram = undefined;
+    this.#planogram = next.planogram;
+    next.inUse();
   }
 
   /**
@@ -179,6 +223,20 @@ export class DeviceRecognition implements AsyncDisposable {
     const next = await SlotClassifier.load(this.#ort, await readModelDir(dir), {
       ...(this.#options.knownSkus ? { knownSkus: this.#options.knownSkus } : {}),
     });
+    const planogram = this.#nextPlanogram?.planogram ?? this.#planogram;
+    if (typeof planogram !== "function") {
+      // The cabinet's planogram must stay usable: a model that cannot name a stocked SKU is refused.
+      try {
+        checkPlanogram(planogram, { skus: next.manifest.labels.slice(1) });
+      } catch (e) {
+        await next[Symbol.asyncDispose]();
+        if (!(e instanceof PlanogramError)) throw e;
+        throw new ModelLoadError(
+          `Cannot serve the model in ${dir}: the planogram's ${e.field}: ${e.message}`,
+          { cause: e },
+        );
+      }
+    }
     const old = this.#model;
     this.#model = next;
     this.#recognizer.useModel(next);

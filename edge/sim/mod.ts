@@ -15,6 +15,12 @@
 export { linkScene, type SceneLinkOptions } from "./scene_link.ts";
 export { SimulatedHardware } from "./simulated_hardware.ts";
 export {
+  standardSlots,
+  stockScenario,
+  type WorldDeviations,
+  type WorldStocking,
+} from "./world_stocking.ts";
+export {
   type CartDecider,
   type CartDecision,
   GroundTruthCartDecider,

@@ -16,6 +16,8 @@ import {
   standardCameras,
 } from "../../pipeline/mod.ts";
 import type { SimulatedHardware } from "./simulated_hardware.ts";
+import { stockScenario, type WorldDeviations, type WorldStocking } from "./world_stocking.ts";
+import type { SkuAssignment } from "../../pipeline/mod.ts";
 import { sleep } from "../../runtime/mod.ts";
 
 /** What a door session's cart decision produces. */
@@ -42,6 +44,8 @@ export interface CartDecider {
 export interface SceneState {
   readonly seed: number;
   readonly startedAt: number;
+  /** How the shelves are stocked (by the machine's planogram); default the seed's own shelves. */
+  readonly stocking?: WorldStocking;
 }
 
 /** The scene in the simulated cabinet: one scenario per shopping session. */
@@ -49,18 +53,61 @@ export class SimulatedScene {
   #scenario: Scenario;
   #startedAt: number;
   #seed: number;
+  #stocking: WorldStocking | undefined;
+  readonly #deviations: WorldDeviations | undefined;
   readonly #now: () => number;
   readonly #listeners = new Set<(s: SceneState) => void>();
 
-  /** Creates the scene; `seed` seeds the first scenario, later ones follow. */
-  constructor(options: { seed?: number; machineId?: string; now?: () => number } = {}) {
+  /**
+   * Creates the scene; `seed` seeds the first scenario, later ones follow. Once stocked from a
+   * planogram ({@link stock}), the world strays from it as `deviations` say.
+   */
+  constructor(
+    options: {
+      seed?: number;
+      machineId?: string;
+      now?: () => number;
+      deviations?: WorldDeviations;
+    } = {},
+  ) {
     this.#seed = options.seed ?? 1;
+    this.#deviations = options.deviations;
     this.#now = options.now ?? (() => Date.now());
-    this.#scenario = randomScenario(this.#seed, {
-      cameras: standardCameras(options.machineId ?? "m001"),
-    });
-    this.#startedAt = this.#now() - this.#scenario.durationMs; // at rest: the last frame of a finished scenario
     this.machineId = options.machineId ?? "m001";
+    this.#scenario = this.#make(this.#seed);
+    this.#startedAt = this.#now() - this.#scenario.durationMs; // at rest: the last frame of a finished scenario
+  }
+
+  /** The scenario of `seed`, its shelves stocked as the scene's stocking says. */
+  #make(seed: number): Scenario {
+    const scenario = randomScenario(seed, { cameras: standardCameras(this.machineId) });
+    return this.#stocking ? stockScenario(scenario, this.#stocking).scenario : scenario;
+  }
+
+  #announce(): void {
+    for (const listener of this.#listeners) {
+      listener({
+        seed: this.#seed,
+        startedAt: this.#startedAt,
+        ...(this.#stocking ? { stocking: this.#stocking } : {}),
+      });
+    }
+  }
+
+  /**
+   * A simulated restocker fills the shelves with the planogram's `slots`, straying from it as the
+   * scene's deviations say, from now on (the scenario filmed is stocked again at once: call it
+   * with the door closed). The other device follows.
+   */
+  stock(slots: readonly SkuAssignment[]): void {
+    const stocking: WorldStocking = {
+      slots: slots.map(({ shelf, slot, sku }) => ({ shelf, slot, sku })),
+      ...(this.#deviations ? { deviations: this.#deviations } : {}),
+    };
+    stockScenario(this.#scenario, stocking); // refuses what the world cannot show, first
+    this.#stocking = stocking;
+    this.#scenario = this.#make(this.#seed);
+    this.#announce();
   }
 
   /** Machine the scene belongs to. */
@@ -74,11 +121,9 @@ export class SimulatedScene {
   /** Starts a new shopping scenario whose door opens `openInMs` from now. */
   startSession(openInMs: number): Scenario {
     this.#seed++;
-    this.#scenario = randomScenario(this.#seed, { cameras: standardCameras(this.machineId) });
+    this.#scenario = this.#make(this.#seed);
     this.#startedAt = this.#now() + openInMs - this.#scenario.sessions[0]!.openAt;
-    for (const listener of this.#listeners) {
-      listener({ seed: this.#seed, startedAt: this.#startedAt });
-    }
+    this.#announce();
     return this.#scenario;
   }
 
@@ -96,11 +141,22 @@ export class SimulatedScene {
    * follows its primary's scene, so all the cabinet's cameras see the same shelves).
    */
   follow(state: SceneState): void {
-    if (!Number.isInteger(state.seed) || !Number.isFinite(state.startedAt)) {
-      throw new TypeError(`Invalid scene state ${JSON.stringify(state)}`);
+    if (
+      !Number.isInteger(state.seed) || !Number.isFinite(state.startedAt) ||
+      (state.stocking !== undefined && !Array.isArray(state.stocking?.slots))
+    ) {
+      throw new TypeError(`Invalid scene state ${JSON.stringify(state).slice(0, 200)}`);
+    }
+    if (state.stocking) {
+      try {
+        stockScenario(this.#scenario, state.stocking);
+      } catch (cause) {
+        throw new TypeError(`Invalid scene state: its stocking cannot be shown`, { cause });
+      }
     }
     this.#seed = state.seed;
-    this.#scenario = randomScenario(state.seed, { cameras: standardCameras(this.machineId) });
+    this.#stocking = state.stocking;
+    this.#scenario = this.#make(state.seed);
     this.#startedAt = state.startedAt;
   }
 
