@@ -31,6 +31,7 @@ import {
   type PipelineEvent,
   shadow,
   shadowKey,
+  type ShadowState,
   type SlotAssignment,
   streamName,
 } from "../protocol/mod.ts";
@@ -216,6 +217,18 @@ export async function desireDeployment(
     targets: Array<{ component: string; version: string }>;
   },
 ): Promise<void> {
+  await putDesired(nc, deviceId, order.version, {
+    deployment: { deploymentId: order.deploymentId, targets: order.targets },
+  });
+}
+
+/** Writes a device's desired shadow at `version` with `state`, as the cloud would. */
+async function putDesired(
+  nc: NatsConnection,
+  deviceId: string,
+  version: number,
+  state: ShadowState,
+): Promise<void> {
   const kv = await new Kvm(nc).create(bucketIn(buckets.shadow, "local"), { history: 5 });
   await kv.put(
     shadowKey(deviceId, "desired"),
@@ -223,8 +236,8 @@ export async function desireDeployment(
       ...newEnvelope(),
       deviceId,
       kind: "desired",
-      version: order.version,
-      state: { deployment: { deploymentId: order.deploymentId, targets: order.targets } },
+      version,
+      state,
       updatedBy: "test",
     }),
   );
@@ -240,20 +253,9 @@ export async function desirePlanogram(
   options: { readonly version?: number; readonly slots?: readonly SlotAssignment[] } = {},
 ): Promise<void> {
   const version = options.version ?? 1;
-  const kv = await new Kvm(nc).create(bucketIn(buckets.shadow, "local"), { history: 5 });
-  await kv.put(
-    shadowKey(deviceId, "desired"),
-    shadow.encode({
-      ...newEnvelope(),
-      deviceId,
-      kind: "desired",
-      version,
-      state: {
-        planogram: { version, slots: (options.slots ?? STANDARD_SLOTS).map((s) => ({ ...s })) },
-      },
-      updatedBy: "test",
-    }),
-  );
+  await putDesired(nc, deviceId, version, {
+    planogram: { version, slots: (options.slots ?? STANDARD_SLOTS).map((s) => ({ ...s })) },
+  });
   await eventually(
     async () => ((await planogramInUse({ nc }, deviceId)) >= version ? true : undefined),
     30_000,

@@ -12,6 +12,7 @@ import {
   type Calibration,
   parseShadow,
   shadowKey,
+  type ShadowReported,
   SlotAssignmentsSchema,
 } from "../../protocol/mod.ts";
 import {
@@ -116,6 +117,17 @@ const putPlanogram = createRoute({
   },
 });
 
+/** A device's reported shadow in this region, if it has a valid one. */
+async function reportedShadow(
+  deps: FleetDeps,
+  deviceId: string,
+): Promise<ShadowReported | undefined> {
+  const kv = await openKv(deps.nc, buckets.shadow, { history: 5 });
+  const e = await kv.get(shadowKey(deviceId, "reported"));
+  const parsed = e?.operation === "PUT" && e.value.length ? parseShadow(e.value) : undefined;
+  return parsed?.ok && parsed.value.kind === "reported" ? parsed.value : undefined;
+}
+
 /** The machine's devices (registered or heard from) and what each applied. */
 async function appliedBy(deps: PlanogramDeps, machineId: string) {
   const ids = new Set<string>();
@@ -125,12 +137,9 @@ async function appliedBy(deps: PlanogramDeps, machineId: string) {
   for (const [id, e] of deps.state.statuses.entries()) {
     if (e.value.machineId === machineId) ids.add(id);
   }
-  const kv = await openKv(deps.nc, buckets.shadow, { history: 5 });
   const out: z.infer<typeof Applied>[] = [];
   for (const deviceId of [...ids].sort()) {
-    const e = await kv.get(shadowKey(deviceId, "reported"));
-    const parsed = e?.operation === "PUT" && e.value.length ? parseShadow(e.value) : undefined;
-    const reported = parsed?.ok && parsed.value.kind === "reported" ? parsed.value : undefined;
+    const reported = await reportedShadow(deps, deviceId);
     out.push({
       deviceId,
       inUse: reported?.state.planogram?.version ?? null,
@@ -150,13 +159,7 @@ export async function machineCalibration(
       e.value.machineId === machineId && e.value.role === "primary"
     )?.[0] ?? [...deps.state.statuses.entries()].find(([, e]) => e.value.machineId === machineId)
       ?.[0];
-  if (!primary) return undefined;
-  const kv = await openKv(deps.nc, buckets.shadow, { history: 5 });
-  const e = await kv.get(shadowKey(primary, "reported"));
-  const parsed = e?.operation === "PUT" && e.value.length ? parseShadow(e.value) : undefined;
-  return parsed?.ok && parsed.value.kind === "reported"
-    ? parsed.value.state.calibration
-    : undefined;
+  return primary ? (await reportedShadow(deps, primary))?.state.calibration : undefined;
 }
 
 const view = (p: StoredPlanogram): z.infer<typeof PlanogramView> => ({
