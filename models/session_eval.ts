@@ -21,6 +21,7 @@
  * @module
  */
 import {
+  applyWorld,
   type CartDecision,
   createFrame,
   createFrameSet,
@@ -31,6 +32,7 @@ import {
   SessionRecognizer,
   simulatedPlanogram,
   type SlotModel,
+  type WorldConditions,
 } from "../pipeline/mod.ts";
 import type { PixelKernels } from "../wasm/mod.ts";
 import { type Catalogue, catalogueProducts, DEFAULT_CATALOGUE } from "./catalogue.ts";
@@ -40,6 +42,11 @@ export interface EvaluateSessionsOptions {
   readonly kernels: PixelKernels;
   /** Occlusion, lighting changes and more noise. */
   readonly hard: boolean;
+  /**
+   * The conditions of a world harder than the training set (pipeline/world_conditions.ts),
+   * drawn per seed; the cabinet is calibrated as installed, without them. Default none.
+   */
+  readonly world?: WorldConditions;
   /** Door sessions per scenario. Default 1. */
   readonly sessions?: number;
   /** A camera whose frames never arrive (a dead camera). */
@@ -111,13 +118,14 @@ export async function evaluateSessions(
   const products = catalogueProducts(options.catalogue ?? DEFAULT_CATALOGUE);
   const outcomes: SessionOutcome[] = [];
   for (const [i, seed] of seeds.entries()) {
-    const scenario = randomScenario(seed, {
+    const installed = randomScenario(seed, {
       hard: options.hard,
       products,
       sessions: options.sessions ?? 1,
     });
+    const scenario = options.world ? applyWorld(installed, options.world) : installed;
     const truth = scenarioTruth(scenario);
-    const recognizer = new SessionRecognizer(model, simulatedPlanogram(scenario), {
+    const recognizer = new SessionRecognizer(model, simulatedPlanogram(installed), {
       kernels: options.kernels,
       ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
     });

@@ -64,6 +64,7 @@ export {
   type DoorSession,
   HAND_MOVE_MS,
   type HandAction,
+  type PartDoor,
   prng,
   type Product,
   type ProductLook,
@@ -72,6 +73,7 @@ export {
   type Scenario,
   type ScenarioTruth,
   scenarioTruth,
+  type SiteLight,
   type Slot,
   standardCameras,
   stockAt,
@@ -90,6 +92,13 @@ export {
   type SyntheticCameraOptions,
 } from "./synthetic_camera.ts";
 export { type CameraFormat, validateFrames } from "./validate_frames.ts";
+export {
+  applyWorld,
+  checkProbability,
+  HARD_WORLD,
+  WORLD_CONDITION_NAMES,
+  type WorldConditions,
+} from "./world_conditions.ts";
 export {
   checkClipFrame,
   checkClipSpec,

@@ -121,6 +121,8 @@ export interface HandAction {
   readonly slot: number;
   /** Moment the unit leaves (take) or reaches (return) the slot, ms from the scenario start. */
   readonly at: number;
+  /** Which of the shopper's hands: 0 (the usual one, from the front) or 1 (from the left). Default 0. */
+  readonly hand?: 0 | 1;
 }
 
 /** One door session: the door opens, the shopper acts, the door closes. */
@@ -145,6 +147,24 @@ export interface CameraPose {
   readonly y: number;
   /** Magnification (1 = the whole cabinet fills the frame). */
   readonly zoom: number;
+  /** Rotation of the picture about its centre, degrees (a camera knocked askew). Default 0. */
+  readonly roll?: number;
+}
+
+/** A site's lighting: the colour of its light and a lamp to one side. */
+export interface SiteLight {
+  /** Gain per channel (R, G, B), the site's brightness included (1 = the nominal light). */
+  readonly tint: readonly [number, number, number];
+  /** Brightness change from the frame's centre to its right edge, as a share (-0.5..0.5). */
+  readonly slope: number;
+}
+
+/** A door that opens only partly. */
+export interface PartDoor {
+  /** How far it opens, 0..1: the light let in rises that far. */
+  readonly opening: number;
+  /** Where its edge stands in the cabinet's width while open; the glass covers the rest. */
+  readonly edge: number;
 }
 
 /** Everything the synthetic camera needs to render any camera at any time. */
@@ -171,6 +191,12 @@ export interface Scenario {
   readonly occluder: boolean;
   /** The cameras. */
   readonly cameras: readonly CameraPose[];
+  /** Another site's light than the nominal one. Default the nominal. */
+  readonly site?: SiteLight;
+  /** A door that opens only partly. Default: it opens fully. */
+  readonly door?: PartDoor;
+  /** The world's conditions beyond the training set in this scenario, by name (see world_conditions.ts). */
+  readonly world?: readonly string[];
 }
 
 /** A ground-truth event. */

@@ -25,6 +25,7 @@ import {
   prng,
   type Product,
   type Scenario,
+  type SiteLight,
   stockAt,
 } from "./scenario.ts";
 
@@ -33,6 +34,8 @@ type Rgb = readonly [number, number, number];
 const SKIN: Rgb = [205, 150, 120];
 const WALL: Rgb = [70, 72, 78];
 const BOARD: Rgb = [150, 150, 155];
+const GLASS: Rgb = [40, 55, 70];
+const DOOR_FRAME: Rgb = [35, 35, 38];
 
 /** A scene position, in cabinet units (0..1 both ways). */
 interface Point {
@@ -188,24 +191,34 @@ function slotCenter(scenario: Scenario, shelf: number, slot: number): Point {
   return { x: (box.x0 + box.x1) / 2, y: box.y1 - 0.02 - h / 2 };
 }
 
-const ENTRY: Point = { x: 0.5, y: 1.25 };
+/** Where each hand comes in from: the usual one from the front, the second from the left. */
+const ENTRIES: readonly Point[] = [{ x: 0.5, y: 1.25 }, { x: -0.15, y: 0.95 }];
 const ease = (u: number) => u * u * (3 - 2 * u);
 
-/** Where the hand is at `t` and what it holds, or null when no hand is in the cabinet. */
-function handAt(scenario: Scenario, t: number): { at: Point; holding: string | null } | null {
+/** A hand in the cabinet: where it is, where it came in and what it holds. */
+interface Hand {
+  at: Point;
+  entry: Point;
+  holding: string | null;
+}
+
+/** The hands in the cabinet at `t` (none, one, or two at once). */
+function handsAt(scenario: Scenario, t: number): Hand[] {
+  const hands: Hand[] = [];
   for (const a of scenario.actions) {
     if (t < a.at - HAND_MOVE_MS || t > a.at + HAND_MOVE_MS) continue;
     const target = slotCenter(scenario, a.shelf, a.slot);
+    const entry = ENTRIES[a.hand ?? 0]!;
     const inward = t <= a.at;
     const u = inward ? (t - (a.at - HAND_MOVE_MS)) / HAND_MOVE_MS : 1 - (t - a.at) / HAND_MOVE_MS;
     const k = ease(Math.min(1, Math.max(0, u)));
-    const at = { x: ENTRY.x + (target.x - ENTRY.x) * k, y: ENTRY.y + (target.y - ENTRY.y) * k };
+    const at = { x: entry.x + (target.x - entry.x) * k, y: entry.y + (target.y - entry.y) * k };
     const holding = (a.kind === "take" && !inward) || (a.kind === "return" && inward)
       ? a.sku
       : null;
-    return { at, holding };
+    hands.push({ at, entry, holding });
   }
-  return null;
+  return hands;
 }
 
 /** The occluding second hand of a hard scenario at `t` (centre and radii), or null. */
@@ -246,33 +259,40 @@ export function handOver(
   };
   const occ = occluderAt(scenario, t);
   let covered = occ !== null && depth(occ.at, Math.min(occ.rx, occ.ry)) >= margin;
-  const hand = handAt(scenario, t);
-  if (!hand) return { hand: covered, holding: null };
-  for (let i = 0; i <= 10 && !covered; i++) {
-    const u = i / 10;
-    const c = {
-      x: hand.at.x + (ENTRY.x - hand.at.x) * u,
-      y: hand.at.y + 0.05 + (ENTRY.y - hand.at.y) * u,
-    };
-    covered = depth(c, 0.045) >= margin;
+  let holding: string | null = null;
+  let inside = false;
+  for (const hand of handsAt(scenario, t)) {
+    for (let i = 0; i <= 10 && !covered; i++) {
+      const u = i / 10;
+      const c = {
+        x: hand.at.x + (hand.entry.x - hand.at.x) * u,
+        y: hand.at.y + 0.05 + (hand.entry.y - hand.at.y) * u,
+      };
+      covered = depth(c, 0.045) >= margin;
+    }
+    covered ||= depth(hand.at, 0.05) >= margin;
+    if (
+      hand.at.x >= box.x0 && hand.at.x <= box.x1 && hand.at.y >= box.y0 && hand.at.y <= box.y1
+    ) {
+      inside = true;
+      holding ??= hand.holding;
+    }
   }
-  covered ||= depth(hand.at, 0.05) >= margin;
-  const inside = hand.at.x >= box.x0 && hand.at.x <= box.x1 && hand.at.y >= box.y0 &&
-    hand.at.y <= box.y1;
-  return { hand: covered || inside, holding: inside ? hand.holding : null };
+  return { hand: covered || inside, holding };
 }
 
 function drawHand(
   cv: Canvas,
   scenario: Scenario,
-  hand: { at: Point; holding: string | null },
+  hand: Hand,
   alpha: number,
 ): void {
   // Arm: a chain of discs from the entry to the hand.
+  const { entry } = hand;
   for (let i = 0; i <= 10; i++) {
     const u = i / 10;
     cv.ellipse(
-      { x: hand.at.x + (ENTRY.x - hand.at.x) * u, y: hand.at.y + 0.05 + (ENTRY.y - hand.at.y) * u },
+      { x: hand.at.x + (entry.x - hand.at.x) * u, y: hand.at.y + 0.05 + (entry.y - hand.at.y) * u },
       0.045,
       0.045,
       SKIN,
@@ -288,7 +308,10 @@ function drawHand(
   cv.ellipse({ x: hand.at.x + 0.04, y: hand.at.y + 0.03 }, 0.035, 0.055, SKIN, alpha); // fingers
 }
 
-/** Brightness at `t`: lighting gain times the door's light (closed 0.55, open 1, over 250 ms). */
+/**
+ * Brightness at `t`: lighting gain times the door's light (closed 0.55, open 1, over 250 ms; a
+ * door open only partly lets in that share of the difference).
+ */
 function lightAt(scenario: Scenario, t: number): number {
   let gain = 1;
   for (const l of scenario.lighting) if (l.at <= t) gain = l.gain;
@@ -300,12 +323,58 @@ function lightAt(scenario: Scenario, t: number): number {
       door = Math.max(door, Math.min(rise, fall));
     }
   }
-  return gain * (0.55 + 0.45 * door);
+  return gain * (0.55 + 0.45 * door * (scenario.door?.opening ?? 1));
 }
 
 /** Whether the door is open at `t`. */
 export function doorOpenAt(scenario: Scenario, t: number): boolean {
   return scenario.sessions.some((s) => t >= s.openAt && t < s.closeAt);
+}
+
+/**
+ * Turns the picture `degrees` about its centre (a camera knocked askew), nearest pixel; what
+ * comes into view from beyond the edges repeats the edge.
+ */
+function rollPicture(data: Uint8Array, width: number, height: number, degrees: number): void {
+  const src = data.slice();
+  const a = (degrees * Math.PI) / 180;
+  const cos = Math.cos(a), sin = Math.sin(a);
+  const cx = width / 2, cy = height / 2;
+  for (let y = 0; y < height; y++) {
+    const dy = y + 0.5 - cy;
+    for (let x = 0; x < width; x++) {
+      const dx = x + 0.5 - cx;
+      const sx = Math.min(width - 1, Math.max(0, Math.floor(cx + dx * cos + dy * sin)));
+      const sy = Math.min(height - 1, Math.max(0, Math.floor(cy - dx * sin + dy * cos)));
+      const i = (y * width + x) * 4, j = (sy * width + sx) * 4;
+      data[i] = src[j]!;
+      data[i + 1] = src[j + 1]!;
+      data[i + 2] = src[j + 2]!;
+    }
+  }
+}
+
+/** Light and sensor noise under a site's light: its colour, and a lamp to one side. */
+function siteLight(
+  data: Uint8Array,
+  width: number,
+  site: SiteLight,
+  frame: { light: number; sigma: number; seed: number },
+): void {
+  const column = new Float32Array(width);
+  for (let x = 0; x < width; x++) column[x] = 1 + 2 * site.slope * ((x + 0.5) / width - 0.5);
+  const gains = site.tint.map((g) => g * frame.light);
+  let s = frame.seed;
+  for (let i = 0, x = 0; i < data.length; i += 4, x = x + 1 === width ? 0 : x + 1) {
+    for (let c = 0; c < 3; c++) {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      const tri = (s & 255) + ((s >>> 8) & 255) - 255;
+      const v = data[i + c]! * gains[c]! * column[x]! + tri * frame.sigma;
+      data[i + c] = v < 0 ? 0 : v > 255 ? 255 : v;
+    }
+  }
 }
 
 /** Options of {@link renderView}. */
@@ -383,14 +452,26 @@ export function renderView(
   const exposure = options.exposureMs ?? 30;
   const samples = scenario.motionBlur ? 4 : 1;
   for (let i = 0; i < samples; i++) {
-    const hand = handAt(scenario, t - exposure + (exposure * (i + 1)) / samples);
-    if (hand) drawHand(cv, scenario, hand, i === 0 ? 1 : 1 / (i + 1));
+    for (const hand of handsAt(scenario, t - exposure + (exposure * (i + 1)) / samples)) {
+      drawHand(cv, scenario, hand, i === 0 ? 1 : 1 / (i + 1));
+    }
   }
+  // A door open partly: its glass and frame in front of the shelves it covers.
+  if (scenario.door && doorOpenAt(scenario, t)) {
+    const { edge } = scenario.door;
+    cv.rect({ x: edge, y: -0.3 }, { x: 1.3, y: 1.3 }, GLASS, 0.35);
+    cv.rect({ x: edge, y: -0.3 }, { x: edge + 0.03, y: 1.3 }, DOOR_FRAME);
+  }
+  if (pose.roll) rollPicture(data, width, height, pose.roll);
   // Light and sensor noise, seeded per camera and instant.
   const light = lightAt(scenario, t);
   const rand = prng((scenario.seed * 2654435761 + camIndex * 97 + Math.round(t) * 7919) >>> 0);
   let s = (rand() * 4294967296) >>> 0 || 1;
   const sigma = scenario.noise / 104;
+  if (scenario.site) {
+    siteLight(data, width, scenario.site, { light, sigma, seed: s });
+    return data;
+  }
   for (let i = 0; i < data.length; i += 4) {
     for (let c = 0; c < 3; c++) {
       s ^= s << 13;

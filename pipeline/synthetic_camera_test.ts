@@ -89,3 +89,29 @@ Deno.test("handOver gives the hand head's truth: clear, a covering arm, a hand h
   const later = handOver(scenario, take.at + 550, place);
   assert.equal(later.holding, null);
 });
+
+Deno.test("synthetic camera draws the bytes the default model was trained on (the world conditions change none)", async () => {
+  // Digests of renders before the world conditions came (the renderer's training output).
+  const expected = [
+    "7 cam-1 5243435f631e38b3",
+    "7 cam-3 a6333905cc696e0a",
+    "8 cam-1 fd9a208500557c71",
+    "8 cam-3 b53bc42d8e462aed",
+    "2000001 cam-1 c3d9cdff7adcf773",
+    "2000001 cam-3 58f68627e8361c40",
+  ];
+  const got: string[] = [];
+  for (
+    const [seed, hard, t] of [[7, false, 1500], [8, true, 2300], [2000001, false, 2600]] as const
+  ) {
+    const scenario = randomScenario(seed, { hard });
+    for (const cam of ["cam-1", "cam-3"]) {
+      const px = renderView(scenario, cam, t, { width: 160, height: 120 });
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", px.slice())).slice(0, 8);
+      got.push(
+        `${seed} ${cam} ${[...digest].map((b) => b.toString(16).padStart(2, "0")).join("")}`,
+      );
+    }
+  }
+  assert.deepEqual(got, expected);
+});

@@ -20,6 +20,7 @@
  * @module
  */
 import {
+  checkProbability,
   DEFAULT_PRODUCTS,
   prng,
   type Product,
@@ -61,14 +62,6 @@ export interface WorldStocking {
   readonly slots: readonly SkuAssignment[];
   /** Deviations. Default none. */
   readonly deviations?: WorldDeviations;
-}
-
-function checkProbability(name: string, p: number | undefined): number {
-  if (p === undefined) return 0;
-  if (typeof p !== "number" || !(p >= 0 && p <= 1)) {
-    throw new RangeError(`Invalid ${name} probability ${p}: expected 0..1`);
-  }
-  return p;
 }
 
 /**
