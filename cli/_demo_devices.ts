@@ -10,6 +10,7 @@ import type { DemoApi } from "./_demo_api.ts";
 import { readUntil } from "./_demo_processes.ts";
 import { type DemoContext, removeIfPresent } from "./_demo_topology.ts";
 import { ROOT } from "./_repo_root.ts";
+import type { WorldName } from "../edge/sim/mod.ts";
 
 /** The machines the demo runs, and how their devices are set up. */
 export interface DemoMachines {
@@ -29,6 +30,8 @@ export interface DemoMachines {
   readonly dataRoot?: string;
   /** The model folder primaries decide carts with. Default the trained default, if there is one. */
   readonly model?: string;
+  /** The world the simulated cabinets film (edge/sim/simulated_world.ts). Default `clean`. */
+  readonly world?: WorldName;
 }
 
 /** A camera's frame size and rate. */
@@ -141,7 +144,14 @@ function agentConfig(ctx: DemoContext, device: {
 async function startAgent(
   ctx: DemoContext,
   config: { dataDir: string },
-  agent: { deviceId: string; machineId: string; role: Role; seed: number; fps: number },
+  agent: {
+    deviceId: string;
+    machineId: string;
+    role: Role;
+    seed: number;
+    fps: number;
+    world: WorldName;
+  },
 ): Promise<void> {
   const args = [
     "run",
@@ -153,6 +163,8 @@ async function startAgent(
     "--simulate",
     "--seed",
     String(agent.seed),
+    "--world",
+    agent.world,
   ];
   if (agent.role === "primary") {
     args.push("--remote-camera", `${agent.machineId}-b/cam-3/${agent.fps}`);
@@ -213,7 +225,14 @@ export async function startDevices(ctx: DemoContext, machines: DemoMachines): Pr
       });
       await Deno.writeTextFile(`${config.dataDir}/agent.json`, JSON.stringify(config, null, 2));
       const seed = machines.seedOf?.(machineId) ?? m * 1000;
-      await startAgent(ctx, config, { deviceId, machineId, role, seed, fps: cameras.fps });
+      await startAgent(ctx, config, {
+        deviceId,
+        machineId,
+        role,
+        seed,
+        fps: cameras.fps,
+        world: machines.world ?? "clean",
+      });
     }
   }
 }

@@ -16,14 +16,19 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { startLocalNats } from "../cloud/dev/mod.ts";
-import { randomScenario, scenarioTruth, standardCameras } from "../pipeline/mod.ts";
+import { scenarioTruth } from "../pipeline/mod.ts";
 import { filters, parsePaymentEvent, parsePipelineEvent } from "../protocol/mod.ts";
 import { sleep } from "../runtime/mod.ts";
 import { loginAdmin } from "./_demo_admin.ts";
 import { type DemoApi, demoApi } from "./_demo_api.ts";
 import { startClouds } from "./_demo_clouds.ts";
 import { stockMachines } from "./_demo_planograms.ts";
-import { standardSlots, stockScenario } from "../edge/sim/mod.ts";
+import {
+  shoppingScenario,
+  simulatedWorld,
+  standardSlots,
+  type WorldName,
+} from "../edge/sim/mod.ts";
 import { type CameraSettings, startDevices } from "./_demo_devices.ts";
 import { ChildProcesses } from "./_demo_processes.ts";
 import { apiTlsFor, type DemoContext } from "./_demo_topology.ts";
@@ -42,6 +47,8 @@ export interface LiveEvalOptions {
   readonly cameras: CameraSettings;
   /** The model folder the primary decides carts with. */
   readonly model: string;
+  /** The world the cabinet films. Default `clean`. */
+  readonly world?: WorldName;
   /** A folder for the server's and the devices' data. */
   readonly dataDir: string;
   /** Longest wait for one session's outcome, ms. Default 120,000. */
@@ -60,6 +67,8 @@ export interface LiveOutcome {
   readonly sessionId: string;
   /** What the scenario's shopper took. */
   readonly truth: CartText;
+  /** The world's conditions and deviations from the planogram in the scenario, by name. */
+  readonly conditions: readonly string[];
   /** What the device decided (undefined: no decision came). */
   readonly decided: CartText | undefined;
   /** What the customer was charged without review (undefined: not charged). */
@@ -84,8 +93,18 @@ export interface LiveReport {
   readonly failedRate: number;
   /** Review reasons, counted by kind (numbers written `#`). */
   readonly reviewReasons: Readonly<Record<string, number>>;
+  /** Per condition of the world (and `none`): its sessions, exact, review and wrong-charge shares. */
+  readonly byCondition: Readonly<Record<string, ConditionFigures>>;
   /** Every session. */
   readonly outcomes: readonly LiveOutcome[];
+}
+
+/** The figures of the sessions that had one condition of the world. */
+export interface ConditionFigures {
+  readonly sessions: number;
+  readonly exactMatch: number;
+  readonly reviewRate: number;
+  readonly wrongChargeRate: number;
 }
 
 /** The machine the evaluation runs. */
@@ -96,14 +115,28 @@ export function cartText(lines: Iterable<{ sku: string; qty: number }>): CartTex
   return [...lines].filter((l) => l.qty > 0).map((l) => `${l.sku}x${l.qty}`).sort().join(",");
 }
 
-/** What the shopper of seed `seed`'s scenario takes at `machineId` (the simulated truth). */
-export function truthOf(seed: number, machineId: string): CartText {
+/**
+ * What the shopper of seed `seed`'s scenario takes at `machineId` in `world` (the simulated
+ * truth), and the scenario's conditions: the world's and how its shelves stray from the
+ * planogram (`wrong_slot`, `empty_slot`).
+ */
+export function truthOf(
+  seed: number,
+  machineId: string,
+  world: WorldName = "clean",
+): { cart: CartText; conditions: string[] } {
   // The world is stocked by the machine's planogram (the simulated restocker follows it).
-  const scenario = stockScenario(randomScenario(seed, { cameras: standardCameras(machineId) }), {
+  const { scenario, deviations } = shoppingScenario(seed, {
+    machineId,
     slots: EVAL_SLOTS,
-  }).scenario;
+    ...simulatedWorld(world),
+  });
   const cart = scenarioTruth(scenario).carts[0] ?? new Map<string, number>();
-  return cartText([...cart].map(([sku, qty]) => ({ sku, qty })));
+  const conditions = [
+    ...(scenario.world ?? []),
+    ...deviations.map((d) => (d.endsWith("(swapped)") ? "wrong_slot" : "empty_slot")),
+  ];
+  return { cart: cartText([...cart].map(([sku, qty]) => ({ sku, qty }))), conditions };
 }
 
 /** A review reason's kind: its decimal numbers written `#`. */
@@ -111,11 +144,22 @@ export function reasonKind(reason: string): string {
   return reason.replace(/\d+\.\d+/g, "#");
 }
 
-/** The figures of `outcomes`. */
-export function summarise(outcomes: readonly LiveOutcome[]): LiveReport {
+/** The shares of `outcomes` charged exactly, sent to review, charged wrongly and failed. */
+function figures(outcomes: readonly LiveOutcome[]): ConditionFigures & { failedRate: number } {
   const n = outcomes.length;
   const share = (f: (o: LiveOutcome) => boolean) =>
     n === 0 ? 0 : Math.round((outcomes.filter(f).length / n) * 10000) / 10000;
+  return {
+    sessions: n,
+    exactMatch: share((o) => o.charged !== undefined && o.charged === o.truth),
+    reviewRate: share((o) => o.reviewReasons.length > 0),
+    wrongChargeRate: share((o) => o.charged !== undefined && o.charged !== o.truth),
+    failedRate: share((o) => o.failure !== undefined),
+  };
+}
+
+/** The figures of `outcomes`. */
+export function summarise(outcomes: readonly LiveOutcome[]): LiveReport {
   const reviewReasons: Record<string, number> = {};
   for (const o of outcomes) {
     for (const r of o.reviewReasons) {
@@ -123,15 +167,17 @@ export function summarise(outcomes: readonly LiveOutcome[]): LiveReport {
       reviewReasons[kind] = (reviewReasons[kind] ?? 0) + 1;
     }
   }
-  return {
-    sessions: n,
-    exactMatch: share((o) => o.charged !== undefined && o.charged === o.truth),
-    reviewRate: share((o) => o.reviewReasons.length > 0),
-    wrongChargeRate: share((o) => o.charged !== undefined && o.charged !== o.truth),
-    failedRate: share((o) => o.failure !== undefined),
-    reviewReasons,
-    outcomes,
-  };
+  const byCondition: Record<string, ConditionFigures> = {};
+  const names = new Set(outcomes.flatMap((o) => o.conditions.length ? o.conditions : ["none"]));
+  for (const name of [...names].sort()) {
+    const { failedRate: _, ...f } = figures(
+      outcomes.filter((o) =>
+        name === "none" ? o.conditions.length === 0 : o.conditions.includes(name)
+      ),
+    );
+    byCondition[name] = f;
+  }
+  return { ...figures(outcomes), reviewReasons, byCondition, outcomes };
 }
 
 /** What the evaluator hears of the machine: scene announcements, decisions and payments. */
@@ -177,7 +223,9 @@ class SessionWatch implements Disposable {
   }
 
   /** The session's outcome once it has one (charged, sent to review or failed). */
-  outcome(sessionId: string): Omit<LiveOutcome, "truth" | "seed"> & { seed?: number } | undefined {
+  outcome(
+    sessionId: string,
+  ): Omit<LiveOutcome, "truth" | "seed" | "conditions"> & { seed?: number } | undefined {
     const charged = this.#charged.get(sessionId);
     const reviewReasons = this.#reviews.get(sessionId) ?? [];
     const failure = this.#failures.get(sessionId);
@@ -219,9 +267,15 @@ async function until<T>(
 async function playSession(
   api: DemoApi,
   watch: SessionWatch,
-  s: { seed: number; customerId: string; timeoutMs: number; signal: AbortSignal | undefined },
+  s: {
+    seed: number;
+    world: WorldName;
+    customerId: string;
+    timeoutMs: number;
+    signal: AbortSignal | undefined;
+  },
 ): Promise<LiveOutcome> {
-  const truth = truthOf(s.seed, MACHINE);
+  const { cart: truth, conditions } = truthOf(s.seed, MACHINE, s.world);
   // One customer at a time, at a machine that is online with its door shut.
   const ready = await until(
     async () => {
@@ -236,6 +290,7 @@ async function playSession(
       seed: s.seed,
       sessionId: "",
       truth,
+      conditions,
       decided: undefined,
       charged: undefined,
       reviewReasons: [],
@@ -253,6 +308,7 @@ async function playSession(
       seed: s.seed,
       sessionId,
       truth,
+      conditions,
       decided: undefined,
       charged: undefined,
       reviewReasons: [],
@@ -268,7 +324,7 @@ async function playSession(
       }, expected seed ${s.seed}`,
     );
   }
-  return { ...got, seed: s.seed, truth };
+  return { ...got, seed: s.seed, truth, conditions };
 }
 
 /**
@@ -320,6 +376,7 @@ export async function evaluateLive(options: LiveEvalOptions): Promise<LiveReport
         seedOf: () => seeds[0]! - 1,
         dataRoot: `${options.dataDir}/agents`,
         model: options.model,
+        world: options.world ?? "clean",
       });
       await stockMachines(api, [MACHINE], { slots: EVAL_SLOTS, ...(signal ? { signal } : {}) });
       const customer = await api.call("/customers", { email: "eval@example.com" });
@@ -330,13 +387,16 @@ export async function evaluateLive(options: LiveEvalOptions): Promise<LiveReport
       for (const seed of seeds) {
         const o = await playSession(api, watch, {
           seed,
+          world: options.world ?? "clean",
           customerId: customer.customerId,
           timeoutMs,
           signal,
         });
         outcomes.push(o);
         log(
-          `seed ${seed}: truth [${o.truth}] ${
+          `seed ${seed}${
+            o.conditions.length ? ` (${o.conditions.join(", ")})` : ""
+          }: truth [${o.truth}] ${
             o.failure
               ? `FAILED: ${o.failure}`
               : o.reviewReasons.length

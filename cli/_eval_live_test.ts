@@ -7,6 +7,7 @@ const outcome = (o: Partial<LiveOutcome>): LiveOutcome => ({
   seed: 1,
   sessionId: "s",
   truth: "COLA-330x1",
+  conditions: [],
   decided: "COLA-330x1",
   charged: undefined,
   reviewReasons: [],
@@ -26,7 +27,7 @@ Deno.test("cartText sorts the lines and leaves out what was not taken", () => {
 
 Deno.test("truthOf is what the seed's shopper takes at the machine stocked by its planogram", () => {
   const seeds = [2000001, 2000002, 2000003];
-  const truths = seeds.map((s) => truthOf(s, "m001"));
+  const truths = seeds.map((s) => truthOf(s, "m001").cart);
   const planned = standardSlots();
   for (const [i, seed] of seeds.entries()) {
     // The shopper's hand goes to the same slots; the products there are the planogram's.
@@ -65,4 +66,38 @@ Deno.test("summarise tells exact charges, reviews, wrong charges and failures ap
   assert.equal(report.failedRate, 0.2);
   assert.deepEqual(report.reviewReasons, { "confidence # below #": 2, "camera cam-3 lost": 1 });
   assert.equal(summarise([]).exactMatch, 0);
+});
+
+Deno.test("truthOf in the hard world names its conditions and counts a second hand's take", () => {
+  const named = new Set<string>();
+  let moreTaken = 0;
+  for (let seed = 2000001; seed <= 2000060; seed++) {
+    const clean = truthOf(seed, "m001");
+    const hard = truthOf(seed, "m001", "hard");
+    assert.deepEqual(clean.conditions, []);
+    for (const c of hard.conditions) named.add(c);
+    const units = (cart: string) =>
+      cart === "" ? 0 : cart.split(",").reduce((n, l) => n + Number(l.split("x").at(-1)), 0);
+    if (hard.conditions.includes("two_hands")) {
+      assert.ok(units(hard.cart) >= units(clean.cart), `seed ${seed}`);
+      if (units(hard.cart) > units(clean.cart)) moreTaken++;
+    }
+  }
+  for (const c of ["site_lighting", "knocked_camera", "take_and_return", "two_hands"]) {
+    assert.ok(named.has(c), `no seed of 60 has ${c}`);
+  }
+  assert.ok(moreTaken > 0, "a second hand never took anything");
+});
+
+Deno.test("summarise gives the figures of each condition of the world", () => {
+  const report = summarise([
+    outcome({ charged: "COLA-330x1" }),
+    outcome({ charged: "COLA-330x1", conditions: ["two_hands"] }),
+    outcome({ reviewReasons: ["x"], conditions: ["two_hands", "site_lighting"] }),
+  ]);
+  assert.deepEqual(report.byCondition, {
+    none: { sessions: 1, exactMatch: 1, reviewRate: 0, wrongChargeRate: 0 },
+    site_lighting: { sessions: 1, exactMatch: 0, reviewRate: 1, wrongChargeRate: 0 },
+    two_hands: { sessions: 2, exactMatch: 0.5, reviewRate: 0.5, wrongChargeRate: 0 },
+  });
 });

@@ -8,24 +8,31 @@
  * `--events` the open door is filmed too and `event_match_clean` / `event_match_hard` give the
  * share of sessions whose take/return events are all right (kind, SKU, slot, order and time).
  *
- * `./vend eval --live [--seeds A..B] [--model DIR] [--width W --height H --fps F]` plays the
+ * With `--hard`, the clean scenarios are played once more in a world harder than the training
+ * set (another site's light, a knocked camera, a take-and-return, two hands, a partly open door;
+ * pipeline/world_conditions.ts): `exact_match_world`, `review_rate_world`,
+ * `wrong_charged_world`.
+ *
+ * `./vend eval --live [--hard] [--seeds A..B] [--model DIR] [--width W --height H --fps F]` plays the
  * seeds through the live path instead (real agent processes, the remote camera over NATS, the
  * cloud and payments; see `_eval_live.ts`), at the demo's camera settings by default
  * (320x240, 5 fps), seeds 2000001..2000020 by default; its last line is one JSON object with
  * `sessions`, `exact_match`, `review_rate`, `wrong_charge_rate`, `review_reasons` and the
- * settings.
+ * settings. `--hard` plays them in the hard world (its conditions, and a restocker who sometimes
+ * swaps two slots or leaves one empty), with the figures `by_condition` too.
  *
  * @example
  * ```sh
  * ./vend eval --seeds 2000001..2000050
  * ./vend eval --live --seeds 2000001..2000010 --width 640 --height 480 --fps 15
+ * ./vend eval --live --hard --seeds 2000001..2000100
  * ```
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { evaluateSessions } from "../models/mod.ts";
-import { SlotClassifier } from "../pipeline/mod.ts";
+import { HARD_WORLD, SlotClassifier } from "../pipeline/mod.ts";
 import { onnxRuntime, readModelDir } from "../edge/agent/mod.ts";
 import { loadWasmKernels } from "../wasm/mod.ts";
 import { evaluateLive } from "./_eval_live.ts";
@@ -48,6 +55,7 @@ function intFlag(name: string, value: string, min: number, max: number): number 
 /** `--live`: plays the seeds through the live path and prints the figures (the last line). */
 async function runLive(values: {
   seeds: string;
+  hard: boolean;
   model: string;
   width: string;
   height: string;
@@ -71,6 +79,7 @@ async function runLive(values: {
       seeds,
       cameras,
       model: values.model,
+      world: values.hard ? "hard" : "clean",
       dataDir,
       signal: stop.signal,
       log: (line) => console.error(`eval --live: ${line}`),
@@ -84,6 +93,15 @@ async function runLive(values: {
       wrong_charge_rate: report.wrongChargeRate,
       failed_rate: report.failedRate,
       review_reasons: report.reviewReasons,
+      world: values.hard ? "hard" : "clean",
+      by_condition: Object.fromEntries(
+        Object.entries(report.byCondition).map(([name, f]) => [name, {
+          sessions: f.sessions,
+          exact_match: f.exactMatch,
+          review_rate: f.reviewRate,
+          wrong_charge_rate: f.wrongChargeRate,
+        }]),
+      ),
       width: cameras.width,
       height: cameras.height,
       fps: cameras.fps,
@@ -111,6 +129,7 @@ if (import.meta.main) {
       frame: { type: "string", default: "640x480" },
       events: { type: "boolean", default: false },
       live: { type: "boolean", default: false },
+      hard: { type: "boolean", default: false },
       width: { type: "string", default: "320" },
       height: { type: "string", default: "240" },
       fps: { type: "string", default: "5" },
@@ -146,7 +165,11 @@ if (import.meta.main) {
     const started = performance.now();
     const clean = await evaluateSessions(model, seeds, { ...common, hard: false });
     const hard = await evaluateSessions(model, seeds, { ...common, hard: true });
-    const all = [...clean.outcomes, ...hard.outcomes];
+    // --hard: the clean scenarios again, in the world harder than the training set.
+    const world = values.hard
+      ? await evaluateSessions(model, seeds, { ...common, hard: false, world: HARD_WORLD })
+      : undefined;
+    const all = [...clean.outcomes, ...hard.outcomes, ...(world?.outcomes ?? [])];
     for (const o of all.filter((o) => !o.exact)) {
       console.error(
         `eval: seed ${o.seed} ${o.review ? "review" : "WRONG"}: truth ${o.truth}, decided ` +
@@ -175,6 +198,13 @@ if (import.meta.main) {
         ? {
           event_match_clean: round(clean.eventMatch ?? 0),
           event_match_hard: round(hard.eventMatch ?? 0),
+        }
+        : {}),
+      ...(world
+        ? {
+          exact_match_world: round(world.exactMatch),
+          review_rate_world: round(world.reviewRate),
+          wrong_charged_world: round(world.wrongCharged),
         }
         : {}),
       ...(values["drop-camera"] ? { dropped_camera: values["drop-camera"] } : {}),

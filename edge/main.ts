@@ -3,13 +3,14 @@
  * and the environment, and runs until SIGINT/SIGTERM.
  *
  * ```
- * vend-edge --config /etc/vendstream/agent.json [--simulate] [--auto-sessions SECONDS]
- *           [--remote-camera DEVICE/CAMERA/FPS]...
+ * vend-edge --config /etc/vendstream/agent.json [--simulate [--seed N] [--world clean|hard]]
+ *           [--auto-sessions SECONDS] [--remote-camera DEVICE/CAMERA/FPS]...
  * ```
  *
  * `--simulate` adds a simulated shopper who opens the simulated door after each unlock (and,
  * when no recognition model is configured, a ground-truth cart decider: both simulations, for
- * the demo and the tests); `--auto-sessions`
+ * the demo and the tests); `--seed` seeds its first scenario and `--world hard` gives its shoppers
+ * a world harder than the training set (edge/sim/simulated_world.ts); `--auto-sessions`
  * also unlocks the door by itself every SECONDS. Prints `ready: DEVICE` on stdout once running.
  * `VEND_FAULT` (`after_outbox_write:N`, `after_publish:N`, `update:PHASE`) kills the process at
  * that point, for fault tests (see edge/testing/fault_hooks.ts).
@@ -32,6 +33,7 @@ import {
   SimulatedHardware,
   SimulatedScene,
   SimulatedShopper,
+  simulatedWorld,
 } from "./sim/mod.ts";
 import { provisionDevice, readIdentity } from "./provisioning/mod.ts";
 import { onShutdown } from "../runtime/mod.ts";
@@ -100,6 +102,7 @@ async function main(): Promise<number> {
       "auto-sessions": { type: "string" },
       "remote-camera": { type: "string", multiple: true },
       seed: { type: "string" },
+      world: { type: "string" },
     },
     strict: true,
   });
@@ -135,6 +138,7 @@ async function main(): Promise<number> {
     const scene = new SimulatedScene({
       machineId: config.machineId,
       seed: Number(values.seed ?? "1"),
+      ...simulatedWorld(values.world ?? "clean"),
     });
     hardware = new SimulatedHardware();
     options.hardware = hardware;

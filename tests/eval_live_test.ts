@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { lines, ROOT } from "./harness.ts";
 
-Deno.test("vend eval --live plays seeds through the agents, the cloud and payments at 640x480 and 15 fps, and reports them", async () => {
-  // Above the demo's 5 fps (the demo test runs those): the frame rate the talk asks for.
+Deno.test("vend eval --live --hard plays seeds of the hard world through the agents, the cloud and payments at 640x480 and 15 fps, and reports them", async () => {
+  // Above the demo's 5 fps (the demo test runs those): the frame rate the talk asks for. The
+  // seeds' hard world has two hands in both sessions and another site's light in the first.
   const child = new Deno.Command(`${ROOT}vend`, {
     args: [
       "eval",
       "--live",
+      "--hard",
       "--seeds",
-      "2000001..2000002",
+      "2000011..2000012",
       "--width",
       "640",
       "--height",
@@ -33,6 +35,9 @@ Deno.test("vend eval --live plays seeds through the agents, the cloud and paymen
   assert.equal(report.mode, "live");
   assert.equal(report.sessions, 2);
   assert.deepEqual([report.width, report.height, report.fps], [640, 480, 15]);
+  assert.equal(report.world, "hard");
+  assert.equal(report.by_condition.two_hands?.sessions, 2, JSON.stringify(report.by_condition));
+  assert.equal(report.by_condition.site_lighting?.sessions, 1, JSON.stringify(report.by_condition));
   // No wrong charge, ever; each session charged exactly or sent to review (with its reasons).
   assert.equal(report.wrong_charge_rate, 0, said.join("\n"));
   assert.equal(report.failed_rate, 0, said.join("\n"));
@@ -45,9 +50,12 @@ Deno.test("vend eval --live plays seeds through the agents, the cloud and paymen
     .reduce((a, b) => a + b, 0);
   assert.ok(report.review_rate === 0 ? reasons === 0 : reasons > 0, JSON.stringify(report));
   // Each seed's line names its truth: the evaluator, not the devices, knows it.
-  for (const seed of [2000001, 2000002]) {
+  // and the conditions it played.
+  for (const seed of [2000011, 2000012]) {
     assert.ok(
-      said.some((l) => l.startsWith(`eval --live: seed ${seed}: truth [`)),
+      said.some((l) =>
+        l.startsWith(`eval --live: seed ${seed} (two_hands`) && l.includes("truth [")
+      ),
       said.join("\n"),
     );
   }

@@ -21,6 +21,14 @@ export {
   type WorldStocking,
 } from "./world_stocking.ts";
 export {
+  HARD_DEVIATIONS,
+  shoppingScenario,
+  type SimulatedWorld,
+  simulatedWorld,
+  WORLD_NAMES,
+  type WorldName,
+} from "./simulated_world.ts";
+export {
   type CartDecider,
   type CartDecision,
   GroundTruthCartDecider,

@@ -7,14 +7,16 @@
  * @module
  */
 import {
+  applyWorld,
   createFrame,
   type Frame,
   randomScenario,
   renderView,
   type Scenario,
   scenarioTruth,
-  standardCameras,
+  type WorldConditions,
 } from "../../pipeline/mod.ts";
+import { shoppingScenario } from "./simulated_world.ts";
 import type { SimulatedHardware } from "./simulated_hardware.ts";
 import { stockScenario, type WorldDeviations, type WorldStocking } from "./world_stocking.ts";
 import type { SkuAssignment } from "../../pipeline/mod.ts";
@@ -46,6 +48,8 @@ export interface SceneState {
   readonly startedAt: number;
   /** How the shelves are stocked (by the machine's planogram); default the seed's own shelves. */
   readonly stocking?: WorldStocking;
+  /** The conditions of a world harder than the training set; default none. */
+  readonly world?: WorldConditions;
 }
 
 /** The scene in the simulated cabinet: one scenario per shopping session. */
@@ -55,12 +59,17 @@ export class SimulatedScene {
   #seed: number;
   #stocking: WorldStocking | undefined;
   readonly #deviations: WorldDeviations | undefined;
+  #world: WorldConditions | undefined;
+  /** No shopping session yet: the cabinet as installed and calibrated. */
+  #atRest = true;
   readonly #now: () => number;
   readonly #listeners = new Set<(s: SceneState) => void>();
 
   /**
    * Creates the scene; `seed` seeds the first scenario, later ones follow. Once stocked from a
-   * planogram ({@link stock}), the world strays from it as `deviations` say.
+   * planogram ({@link stock}), the world strays from it as `deviations` say; each shopping
+   * session's scenario has `world`'s conditions (the cabinet at rest, as it was installed and
+   * calibrated, has none).
    */
   constructor(
     options: {
@@ -68,20 +77,29 @@ export class SimulatedScene {
       machineId?: string;
       now?: () => number;
       deviations?: WorldDeviations;
+      world?: WorldConditions;
     } = {},
   ) {
     this.#seed = options.seed ?? 1;
     this.#deviations = options.deviations;
+    this.#world = options.world;
     this.#now = options.now ?? (() => Date.now());
     this.machineId = options.machineId ?? "m001";
-    this.#scenario = this.#make(this.#seed);
+    this.#scenario = this.#make(this.#seed, { atRest: true });
     this.#startedAt = this.#now() - this.#scenario.durationMs; // at rest: the last frame of a finished scenario
   }
 
-  /** The scenario of `seed`, its shelves stocked as the scene's stocking says. */
-  #make(seed: number): Scenario {
-    const scenario = randomScenario(seed, { cameras: standardCameras(this.machineId) });
-    return this.#stocking ? stockScenario(scenario, this.#stocking).scenario : scenario;
+  /**
+   * The scenario of `seed`, its shelves stocked as the scene's stocking says, with the world's
+   * conditions unless the cabinet is `atRest` as installed.
+   */
+  #make(seed: number, options: { atRest?: boolean } = {}): Scenario {
+    return shoppingScenario(seed, {
+      machineId: this.machineId,
+      ...(this.#stocking ? this.#stocking : {}),
+      ...(this.#world ? { world: this.#world } : {}),
+      ...(options.atRest ? { atRest: true } : {}),
+    }).scenario;
   }
 
   #announce(): void {
@@ -90,6 +108,8 @@ export class SimulatedScene {
         seed: this.#seed,
         startedAt: this.#startedAt,
         ...(this.#stocking ? { stocking: this.#stocking } : {}),
+        // At rest the cabinet is as installed; the world's conditions come with the shoppers.
+        ...(this.#world && !this.#atRest ? { world: this.#world } : {}),
       });
     }
   }
@@ -106,7 +126,7 @@ export class SimulatedScene {
     };
     stockScenario(this.#scenario, stocking); // refuses what the world cannot show, first
     this.#stocking = stocking;
-    this.#scenario = this.#make(this.#seed);
+    this.#scenario = this.#make(this.#seed, { atRest: this.#atRest });
     this.#announce();
   }
 
@@ -121,6 +141,7 @@ export class SimulatedScene {
   /** Starts a new shopping scenario whose door opens `openInMs` from now. */
   startSession(openInMs: number): Scenario {
     this.#seed++;
+    this.#atRest = false;
     this.#scenario = this.#make(this.#seed);
     this.#startedAt = this.#now() + openInMs - this.#scenario.sessions[0]!.openAt;
     this.#announce();
@@ -143,19 +164,21 @@ export class SimulatedScene {
   follow(state: SceneState): void {
     if (
       !Number.isInteger(state.seed) || !Number.isFinite(state.startedAt) ||
-      (state.stocking !== undefined && !Array.isArray(state.stocking?.slots))
+      (state.stocking !== undefined && !Array.isArray(state.stocking?.slots)) ||
+      (state.world !== undefined && (typeof state.world !== "object" || state.world === null))
     ) {
       throw new TypeError(`Invalid scene state ${JSON.stringify(state).slice(0, 200)}`);
     }
-    if (state.stocking) {
-      try {
-        stockScenario(this.#scenario, state.stocking);
-      } catch (cause) {
-        throw new TypeError(`Invalid scene state: its stocking cannot be shown`, { cause });
-      }
+    try {
+      if (state.stocking) stockScenario(this.#scenario, state.stocking);
+      if (state.world) applyWorld(randomScenario(state.seed), state.world);
+    } catch (cause) {
+      throw new TypeError(`Invalid scene state: its stocking or world cannot be shown`, { cause });
     }
     this.#seed = state.seed;
     this.#stocking = state.stocking;
+    this.#world = state.world;
+    this.#atRest = false;
     this.#scenario = this.#make(state.seed);
     this.#startedAt = state.startedAt;
   }
