@@ -16,7 +16,7 @@
  */
 import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import { startLocalNats } from "../cloud/dev/mod.ts";
-import { scenarioTruth } from "../pipeline/mod.ts";
+import { reviewReasonKind, scenarioTruth } from "../pipeline/mod.ts";
 import { filters, parsePaymentEvent, parsePipelineEvent } from "../protocol/mod.ts";
 import { sleep } from "../runtime/mod.ts";
 import { loginAdmin } from "./_demo_admin.ts";
@@ -139,11 +139,6 @@ export function truthOf(
   return { cart: cartText([...cart].map(([sku, qty]) => ({ sku, qty }))), conditions };
 }
 
-/** A review reason's kind: its decimal numbers written `#`. */
-export function reasonKind(reason: string): string {
-  return reason.replace(/\d+\.\d+/g, "#");
-}
-
 /** The shares of `outcomes` charged exactly, sent to review, charged wrongly and failed. */
 function figures(outcomes: readonly LiveOutcome[]): ConditionFigures & { failedRate: number } {
   const n = outcomes.length;
@@ -163,7 +158,7 @@ export function summarise(outcomes: readonly LiveOutcome[]): LiveReport {
   const reviewReasons: Record<string, number> = {};
   for (const o of outcomes) {
     for (const r of o.reviewReasons) {
-      const kind = reasonKind(r);
+      const kind = reviewReasonKind(r);
       reviewReasons[kind] = (reviewReasons[kind] ?? 0) + 1;
     }
   }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomScenario, standardCameras } from "../pipeline/mod.ts";
 import { standardSlots } from "../edge/sim/mod.ts";
-import { cartText, type LiveOutcome, reasonKind, summarise, truthOf } from "./_eval_live.ts";
+import { cartText, type LiveOutcome, summarise, truthOf } from "./_eval_live.ts";
 
 const outcome = (o: Partial<LiveOutcome>): LiveOutcome => ({
   seed: 1,
@@ -43,12 +43,6 @@ Deno.test("truthOf is what the seed's shopper takes at the machine stocked by it
     new Set(truths).size > 1,
     `three seeds, one cart (${truths[0]}): the test proves nothing`,
   );
-});
-
-Deno.test("reasonKind counts reasons with other figures as one kind", () => {
-  assert.equal(reasonKind("confidence 0.62 below 0.80"), reasonKind("confidence 0.41 below 0.80"));
-  assert.notEqual(reasonKind("confidence 0.62 below 0.80"), reasonKind("camera cam-3 lost"));
-  assert.equal(reasonKind("slot 0/1 holds TEA-500"), "slot 0/1 holds TEA-500");
 });
 
 Deno.test("summarise tells exact charges, reviews, wrong charges and failures apart", () => {

@@ -6,7 +6,13 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type CodeSender, CustomerAuth, LogCodeSender } from "./auth/mod.ts";
-import { KvSandboxStore, natsMachineUnlocker, PaymentService, PriceBook } from "./checkout/mod.ts";
+import {
+  KvSandboxStore,
+  natsMachineUnlocker,
+  PaymentService,
+  PriceBook,
+  type ReviewRateAlert,
+} from "./checkout/mod.ts";
 import type { FleetState } from "./fleet/mod.ts";
 import type { Metrics } from "./http/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
@@ -75,7 +81,7 @@ export interface Checkout {
  */
 export async function startCheckout(
   nc: NatsConnection,
-  { provider, state, region, logger, metrics, holdAmount, codeSender, reconcileEveryMs }: {
+  { provider, state, region, logger, metrics, holdAmount, codeSender, reconcileEveryMs, ...more }: {
     provider: PaymentProvider;
     state: FleetState;
     region: string;
@@ -84,6 +90,7 @@ export async function startCheckout(
     holdAmount?: number | undefined;
     codeSender?: CodeSender | undefined;
     reconcileEveryMs?: number | undefined;
+    reviewRateAlert?: ReviewRateAlert | undefined;
   },
 ): Promise<Checkout> {
   // The catalogue's prices are the default list until an operator writes one.
@@ -95,6 +102,7 @@ export async function startCheckout(
     prices,
     unlocker: natsMachineUnlocker(nc, state, { region, logger }),
     ...(holdAmount ? { holdAmount } : {}),
+    ...(more.reviewRateAlert ? { reviewRateAlert: more.reviewRateAlert } : {}),
   });
   const customerAuth = await CustomerAuth.open(nc, {
     payments,

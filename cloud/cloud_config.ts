@@ -22,6 +22,7 @@
  * | `VEND_STRIPE_WEBHOOK_SECRET`  | verifies Stripe's webhook (the route is served only with one)  |
  * | `VEND_SANDBOX_FAULTS`         | faults of the sandbox provider, `OPERATION:KIND[*TIMES],...`   |
  * | `VEND_SMTP_URL`               | sends customers' one-time codes by mail (else: logged)         |
+ * | `VEND_REVIEW_ALERT_RATE`      | a machine's review rate (0..1, 24 h) that raises an alert (0.1) |
  * | `VEND_FAULT`                  | tests: `payments:after_CALL` kills the program after that call |
  *
  * @example
@@ -73,6 +74,7 @@ export const CloudEnvSchema = z.object({
   VEND_STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
   VEND_SANDBOX_FAULTS: z.string().optional(),
   VEND_SMTP_URL: url(["smtp", "smtps"]).optional(),
+  VEND_REVIEW_ALERT_RATE: z.coerce.number().min(0).max(1).optional(),
   VEND_FAULT: z.string().regex(
     /^payments:after_(authorize|capture|cancel|refund)$/,
     "expected payments:after_authorize, _capture, _cancel or _refund",
@@ -167,6 +169,9 @@ export function cloudServiceOptions(config: CloudConfig): CloudServiceOptions {
         : {}),
       ...(config.VEND_SANDBOX_FAULTS ? { sandboxFaults: config.VEND_SANDBOX_FAULTS } : {}),
       ...(config.VEND_SMTP_URL ? { codeSender: new SmtpCodeSender(config.VEND_SMTP_URL) } : {}),
+      ...(config.VEND_REVIEW_ALERT_RATE !== undefined
+        ? { reviewRateAlert: { threshold: config.VEND_REVIEW_ALERT_RATE } }
+        : {}),
     },
   };
 }

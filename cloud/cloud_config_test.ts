@@ -32,6 +32,7 @@ Deno.test("cloudServiceOptions maps every variable to the service's options", ()
     VEND_STRIPE_WEBHOOK_SECRET: "whsec_1",
     VEND_SANDBOX_FAULTS: "authorize:decline",
     VEND_SMTP_URL: "smtp://mail.example.com:587?from=vend@example.com",
+    VEND_REVIEW_ALERT_RATE: "0.05",
   }));
   assert.equal(options.region, "eu-west");
   assert.equal(options.port, 8443);
@@ -47,6 +48,7 @@ Deno.test("cloudServiceOptions maps every variable to the service's options", ()
   assert.equal(options.payments?.stripeWebhookSecret, "whsec_1");
   assert.equal(options.payments?.sandboxFaults, "authorize:decline");
   assert.ok(options.payments?.codeSender instanceof SmtpCodeSender);
+  assert.deepEqual(options.payments?.reviewRateAlert, { threshold: 0.05 });
 });
 
 Deno.test("loadCloudConfig names every bad variable, without repeating a secret", () => {
@@ -58,6 +60,7 @@ Deno.test("loadCloudConfig names every bad variable, without repeating a secret"
         VEND_TLS_CERT: "/etc/vend/api.pem",
         VEND_FAULT: "payments:after_lunch",
         VEND_STRIPE_KEY: "4242424242424242",
+        VEND_REVIEW_ALERT_RATE: "1.5",
         NATS_URL: "http://127.0.0.1:4222",
       }),
     (e) => {
@@ -68,6 +71,7 @@ Deno.test("loadCloudConfig names every bad variable, without repeating a secret"
         "VEND_API_PORT",
         "VEND_FAULT",
         "VEND_REGION",
+        "VEND_REVIEW_ALERT_RATE",
         "VEND_STRIPE_KEY",
         "VEND_TLS_KEY",
       ]);

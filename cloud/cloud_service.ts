@@ -25,7 +25,7 @@ import {
 import { type FleetDeps, Metrics } from "./http/mod.ts";
 import { jsonLogger, type Logger } from "../runtime/mod.ts";
 import type { NatsTarget } from "./nats/mod.ts";
-import { type PaymentService, SessionFeed } from "./checkout/mod.ts";
+import { type PaymentService, type ReviewRateAlert, SessionFeed } from "./checkout/mod.ts";
 import type { NatsAccounts } from "./provisioning/mod.ts";
 import type { PaymentProvider } from "../payments/mod.ts";
 import { apiPort, readTls } from "./_service_listen.ts";
@@ -92,6 +92,8 @@ export interface CloudServiceOptions {
     stripePublishableKey?: string;
     /** Delivers customers' one-time codes. Default: written to the log (`login code`). */
     codeSender?: CodeSender;
+    /** When a machine's review rate raises an alert. Default above 10% of 10 or more sessions in 24 h. */
+    reviewRateAlert?: ReviewRateAlert;
   };
   /**
    * The operator's and accounts' keys (the process that runs the server has them, or the
@@ -169,15 +171,14 @@ export async function startCloudService(
     ...(options.summaryEveryMs ? { everyMs: options.summaryEveryMs } : {}),
     logger,
   });
+  // The hold, code sender, reconcile rounds and review alert of `payments`; the provider chosen.
   const checkout = await startCheckout(nc, {
+    ...options.payments,
     provider,
     state,
     region,
     logger,
     metrics,
-    holdAmount: options.payments?.holdAmount,
-    codeSender: options.payments?.codeSender,
-    reconcileEveryMs: options.payments?.reconcileEveryMs,
   });
   const { prices, payments, customerAuth } = checkout;
   const planograms = await PlanogramBook.open(nc);

@@ -74,6 +74,8 @@ export interface PaymentSession {
   /** The cart the device decided, and how sure it was. */
   readonly deviceCart: readonly PaymentCartLine[] | null;
   readonly confidence: number | null;
+  /** The version of the model that decided the device's cart, when the device said. */
+  readonly modelVersion?: string;
   /** Why the session is (or was) in review. */
   readonly reviewReasons: readonly string[];
   /** Who reviewed it. */
@@ -205,6 +207,7 @@ function transition(
         deviceCart: event.cart,
         confidence: event.confidence,
         cart: event.cart,
+        ...(event.modelVersion !== undefined ? { modelVersion: event.modelVersion } : {}),
       });
     case "review_required":
       need("capturing", "unlocked");

@@ -118,6 +118,14 @@ export function mostLikely(p: ArrayLike<number>): [number, number] {
 
 const key = (e: { shelf: number; slot: number }) => `${e.shelf}/${e.slot}`;
 
+/**
+ * A review reason's kind, for counting reasons: its decimal figures (confidences, thresholds)
+ * written `#`, so `confidence 0.62 below 0.80` and `confidence 0.41 below 0.80` are one kind.
+ */
+export function reviewReasonKind(reason: string): string {
+  return reason.replace(/\d+\.\d+/g, "#");
+}
+
 /** Decides the cart from the slots before the door opened and after it closed. */
 export function decideCart(
   before: readonly SlotEvidence[],

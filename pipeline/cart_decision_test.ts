@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decideCart, poolViews, type SlotEvidence } from "./cart_decision.ts";
+import { decideCart, poolViews, reviewReasonKind, type SlotEvidence } from "./cart_decision.ts";
 
 const labels = ["empty", "COLA-330", "WATER-500"];
 
@@ -123,4 +123,16 @@ Deno.test("decideCart sends at most 20 reasons", () => {
   const d = decideCart(before, [], { labels });
   assert.equal(d.reviewReasons.length, 20);
   assert.equal(d.reviewReasons[19], "and 11 more reasons");
+});
+
+Deno.test("reviewReasonKind counts reasons with other figures as one kind", () => {
+  assert.equal(
+    reviewReasonKind("confidence 0.62 below 0.80"),
+    reviewReasonKind("confidence 0.41 below 0.80"),
+  );
+  assert.notEqual(
+    reviewReasonKind("confidence 0.62 below 0.80"),
+    reviewReasonKind("camera cam-3 lost"),
+  );
+  assert.equal(reviewReasonKind("slot 0/1 holds TEA-500"), "slot 0/1 holds TEA-500");
 });

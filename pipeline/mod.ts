@@ -139,6 +139,7 @@ export {
   type ItemEvent,
   mostLikely,
   poolViews,
+  reviewReasonKind,
   type SlotEvidence,
   type SlotView,
 } from "./cart_decision.ts";

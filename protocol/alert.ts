@@ -15,6 +15,7 @@ export const ALERT_KINDS = [
   "pipeline_drops",
   "outbox_filling",
   "spool_full",
+  "review_rate",
 ] as const;
 
 /** Schema of an alert event. */

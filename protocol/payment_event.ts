@@ -53,7 +53,14 @@ export const PaymentEventSchema = z.discriminatedUnion("type", [
     deviceId: f.deviceId,
     commandId: f.id,
   }),
-  z.strictObject({ ...base, type: z.literal("cart_received"), cart: f.cart, confidence: f.ratio }),
+  z.strictObject({
+    ...base,
+    type: z.literal("cart_received"),
+    cart: f.cart,
+    confidence: f.ratio,
+    /** The version of the model that decided the cart (absent in events of older builds). */
+    modelVersion: f.version.optional().describe("Version of the model that decided the cart"),
+  }),
   z.strictObject({
     ...base,
     type: z.literal("review_required"),

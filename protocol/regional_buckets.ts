@@ -36,6 +36,7 @@ export const REGIONAL_BUCKETS: ReadonlySet<string> = new Set<string>([
   buckets.customerCodes,
   buckets.ledger,
   buckets.paymentSandbox,
+  buckets.fieldAccuracy,
 ]);
 
 /** True when each region has its own `bucket`. */

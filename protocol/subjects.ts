@@ -276,6 +276,11 @@ export const buckets = {
   customers: "customers",
   /** The ledger: one balanced transaction per money movement, key `<sessionId>.<step>`. */
   ledger: "ledger",
+  /**
+   * Field accuracy: sessions counted per machine, model version and hour, key
+   * `<machineId>.<model version, . written =2E>.<hours since 1970>`.
+   */
+  fieldAccuracy: "field_accuracy",
   /** The sandbox payment provider's holds and idempotency records. */
   paymentSandbox: "payment_sandbox",
 } as const;

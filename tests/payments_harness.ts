@@ -36,7 +36,8 @@ export type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
 export function sessionCompleted(
   sessionId: string,
   cart: Array<{ sku: string; qty: number }>,
-  options: { review?: string[]; confidence?: number; machineId?: string } = {},
+  options: { review?: string[]; confidence?: number; machineId?: string; modelVersion?: string } =
+    {},
 ): Completed {
   const review = options.review ?? [];
   const machineId = options.machineId ?? "m001";
@@ -53,7 +54,7 @@ export function sessionCompleted(
     cart,
     confidence: options.confidence ?? 0.97,
     review: { required: review.length > 0, reasons: review },
-    modelVersion: "1.0.0",
+    modelVersion: options.modelVersion ?? "1.0.0",
   };
 }
 

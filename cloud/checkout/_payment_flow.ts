@@ -274,7 +274,12 @@ export class PaymentFlow {
       event.sessionId,
       (x) =>
         x.state === "unlocked"
-          ? { type: "cart_received", cart: event.cart, confidence: event.confidence }
+          ? {
+            type: "cart_received",
+            cart: event.cart,
+            confidence: event.confidence,
+            modelVersion: event.modelVersion,
+          }
           : null,
       () => ({
         closedAt: event.closedAt,

@@ -42,7 +42,11 @@ export interface PaymentServiceOptions {
     readonly policy?: "charge_sure_items" | "release";
     readonly sureAbove?: number;
   };
+  /** When a machine's review rate raises an alert (field_accuracy.ts). */
+  readonly reviewRateAlert?: ReviewRateAlert;
 }
+
+import type { ReviewRateAlert } from "./field_accuracy.ts";
 
 /** The service's clock: `options.now`, else `Date.now`. */
 export function clockOf(options: PaymentServiceOptions): () => number {

@@ -1,6 +1,6 @@
 /**
  * Selling at a machine: payment sessions from unlock to charge, price lists, review, refunds and
- * disputes, the session status devices ask for, the sandbox provider's store, unlocking a
+ * disputes, field accuracy per machine and model, the session status devices ask for, the sandbox provider's store, unlocking a
  * machine.
  *
  * @example
@@ -12,6 +12,16 @@
  *
  * @module
  */
+export {
+  type AccuracyCounts,
+  type AccuracyHour,
+  type AccuracyReport,
+  countsOf,
+  FieldAccuracy,
+  type FieldAccuracyOptions,
+  modelKey,
+  type ReviewRateAlert,
+} from "./field_accuracy.ts";
 export { KvSandboxStore } from "./kv_sandbox_store.ts";
 export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./machine_unlocker.ts";
 export {

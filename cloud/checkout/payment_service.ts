@@ -49,6 +49,7 @@ import type { PipelineEvent } from "../../protocol/mod.ts";
 import { AfterSale } from "./_after_sale.ts";
 import { type Customer, CustomerRegistry, type PaymentMethod } from "./_customer_registry.ts";
 import { OutcomeConsumer } from "./_outcome_consumer.ts";
+import { FieldAccuracy } from "./field_accuracy.ts";
 import { checkPaymentBooks, PaymentBooks } from "./_payment_books.ts";
 import { PaymentFlow, type StartRequest } from "./_payment_flow.ts";
 import { clockOf, type PaymentServiceOptions } from "./_payment_options.ts";
@@ -79,6 +80,7 @@ interface Parts {
   readonly clips: SessionClips;
   readonly reconciler: Reconciler;
   readonly outcomes: OutcomeConsumer;
+  readonly accuracy: FieldAccuracy;
 }
 
 /** The payment service (state in NATS; any number of instances). */
@@ -110,7 +112,19 @@ export class PaymentService {
       afterSale: new AfterSale({ options, log, books, flow, clips }),
       reconciler: new Reconciler({ options, log, flow, review }),
       outcomes: new OutcomeConsumer(nc, { options, flow }),
+      accuracy: await FieldAccuracy.open(nc, {
+        region: options.region,
+        sessions: log,
+        now,
+        ...(options.reviewRateAlert ? { reviewRateAlert: options.reviewRateAlert } : {}),
+        logger: options.logger,
+      }),
     });
+  }
+
+  /** Field accuracy per machine and model version (counted by {@link run}). */
+  get accuracy(): FieldAccuracy {
+    return this.#p.accuracy;
   }
 
   /** What `machineId` sells now, at what price. */
@@ -312,11 +326,11 @@ export class PaymentService {
   }
 
   /**
-   * Consumes the region's door-session outcomes (a durable consumer shared by the cloud
-   * instances) until `signal` aborts; a message is acknowledged once its step is stored, so a
-   * crash before that redelivers it.
+   * Consumes the region's door-session outcomes and counts its payment events into the field
+   * accuracy (durable consumers shared by the cloud instances) until `signal` aborts; a message
+   * is acknowledged once its step is stored, so a crash before that redelivers it.
    */
-  run(signal: AbortSignal): Promise<void> {
-    return this.#p.outcomes.run(signal);
+  async run(signal: AbortSignal): Promise<void> {
+    await Promise.all([this.#p.outcomes.run(signal), this.#p.accuracy.run(signal)]);
   }
 }

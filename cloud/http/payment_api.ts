@@ -22,6 +22,7 @@ import type { PaymentDeps } from "./_payment_common.ts";
 import { afterSaleApi } from "./payment_after_sale_api.ts";
 import { customersApi } from "./payment_customers_api.ts";
 import { paymentMachinesApi } from "./payment_machines_api.ts";
+import { fieldAccuracyApi } from "./field_accuracy_api.ts";
 import { paymentSessionsApi } from "./payment_sessions_api.ts";
 import { stripeWebhookApi } from "./payment_stripe_webhook_api.ts";
 
@@ -40,6 +41,7 @@ export function paymentApi(deps: PaymentDeps): OpenAPIHono<FleetEnv> {
   // handler answer for them.
   app.route("/", customersApi(deps));
   app.route("/", paymentMachinesApi(deps));
+  app.route("/", fieldAccuracyApi(deps));
   app.route("/", paymentSessionsApi(deps));
   app.route("/", afterSaleApi(deps));
   const secret = deps.stripeWebhookSecret;
