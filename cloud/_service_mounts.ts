@@ -16,6 +16,7 @@ import {
   updateApi,
 } from "./http/mod.ts";
 import {
+  accuracyDashboard,
   customerApp,
   dashboardApp,
   deploymentsDashboard,
@@ -72,6 +73,7 @@ export function domainMounts(fleet: FleetDeps, services: DomainServices): Mount[
   };
   return [
     { path: "/", app: sessionsDashboard(payment) },
+    { path: "/", app: accuracyDashboard(payment) },
     { path: "/", app: dashboardApp(fleet) },
     { path: "/", app: deploymentsDashboard(updates) },
     { path: "/", app: planogramDashboard({ ...fleet, prices, planograms }) },

@@ -424,6 +424,32 @@ Deno.test("dashboard: a flagged session is corrected and approved in the review 
   assert.match(await recent.locator("[data-latency]").textContent() ?? "", /^\d+ ms$/);
   assert.match(await page.locator("#queue").textContent() ?? "", /Nothing to review/);
 
+  // The machine's field accuracy: the session sent to review, corrected, on the plot.
+  const counted = await eventually(
+    async () => {
+      const a = await api("GET", "/machines/m001/accuracy?hours=24");
+      return a.body.totals?.corrected === 1 ? a.body : undefined;
+    },
+    10_000,
+    "the session counted",
+  );
+  assert.deepEqual(
+    [counted.totals.sessions, counted.totals.review, counted.totals.chargedWithoutReview],
+    [1, 1, 0],
+  );
+  await page.goto(`${svc.url}/machines/m001/accuracy`);
+  const model = page.locator('#by-model tr[data-row="model:1.0.0"]');
+  assert.equal(await model.locator('[data-col="sessions"]').textContent(), "1");
+  assert.equal(await model.locator('[data-col="review"]').textContent(), "1 (100%)");
+  assert.equal(await model.locator('[data-col="corrected"]').textContent(), "1");
+  const point = page.locator('#review-plot g[data-model="1.0.0"] circle');
+  assert.equal(await point.getAttribute("data-rate"), "1");
+  assert.equal(
+    await page.locator('#reasons tr[data-reason="confidence # below #"] td').nth(1).textContent(),
+    "1",
+  );
+  await page.screenshot({ path: `${ARTIFACTS}/accuracy.png`, fullPage: true });
+
   // A viewer sees a flagged session but no review form, and the API refuses a viewer's review.
   const other = await start();
   await jetstream(nc).publish(

@@ -1,7 +1,7 @@
 /**
  * HTTP routes of payments: customers and their payment methods (provider tokens only), payment
  * sessions (start at a machine, read), the review queue (list, correct or approve), refunds and
- * disputes, and each machine's price list. Refusals are problem+json naming the field: a negative
+ * disputes, each machine's price list, and field accuracy per machine and model version. Refusals are problem+json naming the field: a negative
  * or fractional amount, an unknown SKU, a cart above the hold, a session that does not exist, a
  * refund above the capture; nothing changes then. A request that carries what looks like a card
  * number is refused before it reaches a route (see {@link cardNumberGuard}) and never logged.

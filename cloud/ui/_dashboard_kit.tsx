@@ -47,6 +47,7 @@ export const Layout: FC<LayoutProps> = (
         <a href="/">Fleet</a>
         <a href="/deployments">Deployments</a>
         <a href="/sessions">Sessions</a>
+        <a href="/accuracy">Accuracy</a>
         <span style="margin-left:auto">{user ?? ""}</span>
       </header>
       <main>{children}</main>

@@ -14,6 +14,7 @@
  *
  * @module
  */
+export { accuracyDashboard } from "./accuracy_dashboard.tsx";
 export { CUSTOMER_COOKIE, customerApp, type CustomerAppDeps } from "./customer_app.tsx";
 export {
   dashboardApp,
