@@ -47,6 +47,8 @@ export interface EvaluateSessionsOptions {
    * drawn per seed; the cabinet is calibrated as installed, without them. Default none.
    */
   readonly world?: WorldConditions;
+  /** `false`: the recognizer does not follow cameras moved or lit otherwise since calibration. */
+  readonly registration?: false;
   /** Door sessions per scenario. Default 1. */
   readonly sessions?: number;
   /** A camera whose frames never arrive (a dead camera). */
@@ -128,11 +130,12 @@ export async function evaluateSessions(
     const recognizer = new SessionRecognizer(model, simulatedPlanogram(installed), {
       kernels: options.kernels,
       ...(options.threshold !== undefined ? { threshold: options.threshold } : {}),
+      ...(options.registration === false ? { registration: false as const } : {}),
     });
-    const film = (t: number) => {
+    const film = (t: number, world = scenario) => {
       const frames = new Map<string, Frame>();
       const missing: string[] = [];
-      for (const cam of scenario.cameras) {
+      for (const cam of world.cameras) {
         if (cam.cameraId === options.dropCamera) {
           missing.push(cam.cameraId);
           continue;
@@ -147,25 +150,33 @@ export async function evaluateSessions(
             width,
             height,
             format: "rgba",
-            data: renderView(scenario, cam.cameraId, t, { width, height }),
+            data: renderView(world, cam.cameraId, t, { width, height }),
           }),
         );
       }
-      using set = createFrameSet(t, frames, missing);
-      recognizer.observe(set);
+      return createFrameSet(t, frames, missing);
     };
+    // The cabinet as installed is each camera's reference (the world may knock one since).
+    {
+      using set = film(0, installed);
+      recognizer.calibrate(set);
+    }
     for (const [n, s] of scenario.sessions.entries()) {
       // The moments the decision uses: the second before the door opens, the second after it
       // closes (and, for the events, the open door).
-      for (let t = s.openAt - 1000; t < s.openAt; t += 250) film(t);
+      const observe = (t: number) => {
+        using set = film(t);
+        recognizer.observe(set);
+      };
+      for (let t = s.openAt - 1000; t < s.openAt; t += 250) observe(t);
       recognizer.open({ sessionId: s.id, openedAt: s.openAt });
-      if (options.events) { for (let t = s.openAt; t <= s.closeAt; t += 150) film(t); }
+      if (options.events) { for (let t = s.openAt; t <= s.closeAt; t += 150) observe(t); }
       const deciding = recognizer.decide({
         sessionId: s.id,
         openedAt: s.openAt,
         closedAt: s.closeAt,
       });
-      for (let t = s.closeAt; t <= s.closeAt + 1000; t += 250) film(t);
+      for (let t = s.closeAt; t <= s.closeAt + 1000; t += 250) observe(t);
       const d: CartDecision = await deciding;
       const want = cartText(truth.carts[n]!.entries());
       const got = cartText(d.cart.map((l) => [l.sku, l.qty] as const));

@@ -93,6 +93,11 @@ export {
 } from "./synthetic_camera.ts";
 export { type CameraFormat, validateFrames } from "./validate_frames.ts";
 export {
+  type CameraMotion,
+  CameraRegistration,
+  type CameraRegistrationOptions,
+} from "./camera_registration.ts";
+export {
   applyWorld,
   checkProbability,
   HARD_WORLD,

@@ -32,6 +32,12 @@ import type { PixelKernels, RgbaImage } from "../wasm/mod.ts";
 import { type CartDecision, decideCart, type SlotEvidence } from "./cart_decision.ts";
 import { detectEvents, type SessionMoment } from "./session_events.ts";
 import type { FrameSet } from "./frame_set.ts";
+import type { Frame } from "./frame.ts";
+import {
+  type CameraMotion,
+  CameraRegistration,
+  type CameraRegistrationOptions,
+} from "./camera_registration.ts";
 import type { Planogram } from "./planogram.ts";
 import type { SlotClassifier, SlotProbabilities } from "./slot_classifier.ts";
 import { slotCrops } from "./slot_crops.ts";
@@ -64,6 +70,14 @@ export interface SessionRecognizerOptions {
    * classifies those pictures again (and fails, with the error, if it cannot either).
    */
   readonly onError?: (error: Error) => void;
+  /**
+   * Follows cameras knocked off their calibration and lit otherwise: each camera's first picture
+   * with the door shut, and its first after a new planogram (a restock), is its reference (or the
+   * one {@link SessionRecognizer.calibrate} gives); its motion and light are measured in each
+   * picture taken with the door shut, and its slots' crops follow them. `false`: the crops stay
+   * as calibrated. Default on.
+   */
+  readonly registration?: false | CameraRegistrationOptions;
 }
 
 interface Sample {
@@ -96,6 +110,9 @@ export class SessionRecognizer {
     | undefined;
   /** Model calls, one at a time. */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #registration: CameraRegistration | undefined;
+  /** The planogram each camera's reference was taken under (a new one: the shelves restocked). */
+  readonly #referencedBy = new Map<string, Planogram>();
   #pending = false;
 
   /** Creates the recognizer. */
@@ -107,6 +124,31 @@ export class SessionRecognizer {
     this.#model = model;
     this.#planogram = planogram;
     this.#o = options;
+    this.#registration = options.registration === false
+      ? undefined
+      : new CameraRegistration(options.registration ?? {});
+  }
+
+  /**
+   * Takes `set`'s pictures as the cameras' references: the cabinet as it was calibrated (by
+   * default each camera's first picture is).
+   */
+  calibrate(set: FrameSet): void {
+    for (const [cameraId, frame] of set.frames) {
+      this.#registration?.reference(cameraId, this.#rgba(frame));
+      this.#referencedBy.set(cameraId, this.#currentPlanogram());
+    }
+  }
+
+  /** Each camera's motion since calibration, as last measured. */
+  cameraMotion(cameraId: string): CameraMotion | undefined {
+    return this.#registration?.motion(cameraId);
+  }
+
+  #rgba(frame: Frame): RgbaImage {
+    return frame.format === "rgba"
+      ? { data: frame.data, width: frame.width, height: frame.height }
+      : this.#o.kernels.i420ToRgba({ data: frame.data, width: frame.width, height: frame.height });
   }
 
   /** The model in use. */
@@ -138,19 +180,38 @@ export class SessionRecognizer {
     const planogram = this.#currentPlanogram();
     const index: Array<{ slot: number; cameraId: string }> = [];
     const parts: Float32Array[] = [];
+    const registration = this.#registration;
     for (const [cameraId, frame] of set.frames) {
-      const image: RgbaImage = frame.format === "rgba"
-        ? { data: frame.data, width: frame.width, height: frame.height }
-        : kernels.i420ToRgba({ data: frame.data, width: frame.width, height: frame.height });
+      const image = this.#rgba(frame);
+      if (registration && !this.#open) {
+        // A camera's first picture, or its first under a new planogram (the shelves restocked
+        // look otherwise), is its reference; with the door shut nothing hides the shelves.
+        if (this.#referencedBy.get(cameraId) !== planogram) {
+          registration.reference(cameraId, image);
+          this.#referencedBy.set(cameraId, planogram);
+        } else registration.measure(cameraId, image);
+      }
       const slots = planogram.slots
-        .map((s, i) => ({ i, region: s.regions[cameraId] }))
+        .map((s, i) => {
+          const region = s.regions[cameraId];
+          return {
+            i,
+            region: region && registration ? registration.follow(cameraId, region) : region,
+          };
+        })
         .filter((s) => s.region);
       if (slots.length === 0) continue;
+      // Under another light than at calibration: the crops as that light would have shown them
+      // (v·g normalised by mean and std is v normalised by mean/g and std/g).
+      const gain = registration?.motion(cameraId).gain;
+      const [mean, std] = gain && gain.some((g) => g !== 1)
+        ? [input.mean.map((m, c) => m / gain[c]!), input.std.map((d, c) => d / gain[c]!)]
+        : [input.mean, input.std];
       parts.push(slotCrops(image, slots.map((s) => s.region!), {
         kernels,
         size: input.size,
-        mean: input.mean,
-        std: input.std,
+        mean: mean as typeof input.mean,
+        std: std as typeof input.std,
       }));
       for (const s of slots) index.push({ slot: s.i, cameraId });
     }

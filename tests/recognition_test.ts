@@ -131,6 +131,31 @@ Deno.test("accuracy gate: the default model on unseen scenarios, clean and hard,
   assert.equal(dropped.outcomes.filter((o) => !o.exact && !o.review).length, 0);
 });
 
+Deno.test("the default model follows a camera knocked after calibration and another site's light; without registration it does not", async () => {
+  await using model = await loadModelDir(DEFAULT_MODEL);
+  const kernels = await loadWasmKernels();
+  const seeds = Array.from({ length: 12 }, (_, i) => 3_000_101 + i);
+  // Every scenario: one camera a few pixels and degrees off, and the light of another site.
+  const world = { knockedCamera: 1, siteLighting: 1 };
+  const on = await evaluateSessions(model, seeds, { kernels, hard: false, world });
+  const off = await evaluateSessions(model, seeds, {
+    kernels,
+    hard: false,
+    world,
+    registration: false,
+  });
+  const show = (r: typeof on) =>
+    r.outcomes.filter((o) => !o.exact).map((o) =>
+      `${o.seed}: ${o.truth} -> ${o.decided} ${o.reasons}`
+    );
+  assert.ok(on.exactMatch >= 0.9, `with registration ${on.exactMatch}: ${show(on)}`);
+  assert.equal(on.wrongCharged, 0, show(on).join("; "));
+  assert.ok(
+    off.exactMatch <= on.exactMatch - 0.25,
+    `without ${off.exactMatch}, with ${on.exactMatch}`,
+  );
+});
+
 Deno.test("take/return events: the default model on unseen sessions filmed while the door is open", async () => {
   await using model = await loadModelDir(DEFAULT_MODEL);
   const kernels = await loadWasmKernels();
