@@ -135,6 +135,9 @@ export function decideCart(
   const threshold = options.threshold ?? 0.8;
   const labels = options.labels;
   const reasons: string[] = [];
+  // No slot has a SKU: the machine has no planogram yet (one reason says so, not one per slot).
+  const noPlanogram = before.length > 0 && before.every((b) => b.sku === null);
+  if (noPlanogram) reasons.push("the machine has no planogram: what its slots hold is not known");
   const afterBySlot = new Map(after.map((e) => [key(e), e]));
   const net = new Map<string, number>();
   /** Per SKU that changed: the least sure of its slots' changes. */
@@ -170,7 +173,7 @@ export function decideCart(
     confidence *= pChange;
     // The product in the slot must be the planogram's whenever units are there.
     for (const [moment, e, units] of [["before", b, cb], ["after", a, ca]] as const) {
-      if (units === 0 || e.views.length === 0) continue;
+      if (noPlanogram || units === 0 || e.views.length === 0) continue;
       const [s, ps] = mostLikely(poolViews(e.views.map((v) => v.sku), labels.length));
       const seen = labels[s];
       if (seen !== b.sku && ps > 0.5) {
@@ -181,7 +184,9 @@ export function decideCart(
     }
     if (cb !== ca) {
       if (!b.sku) {
-        reasons.push(`${where} is empty in the planogram but changed from ${cb} to ${ca} units`);
+        if (!noPlanogram) {
+          reasons.push(`${where} is empty in the planogram but changed from ${cb} to ${ca} units`);
+        }
         continue;
       }
       net.set(b.sku, (net.get(b.sku) ?? 0) + cb - ca);

@@ -136,3 +136,27 @@ Deno.test("reviewReasonKind counts reasons with other figures as one kind", () =
   );
   assert.equal(reviewReasonKind("slot 0/1 holds TEA-500"), "slot 0/1 holds TEA-500");
 });
+
+Deno.test("decideCart at a machine with no planogram gives one reason, not one per slot", () => {
+  const none = (s: number, count: number) => slot(s, null, [view("a", count), view("b", count)]);
+  const d = decideCart(
+    [none(0, 3), none(1, 2), none(2, 4)],
+    [none(0, 2), none(1, 2), none(2, 4)],
+    { labels },
+  );
+  assert.deepEqual(d.reviewReasons, [
+    "the machine has no planogram: what its slots hold is not known",
+  ]);
+  assert.deepEqual(d.cart, []);
+  // One slot with a SKU is a planogram: its empty slots that changed are named.
+  const some = decideCart(
+    [slot(0, "COLA-330", [view("a", 3)]), none(1, 2)],
+    [slot(0, "COLA-330", [view("a", 3)]), none(1, 1)],
+    { labels },
+  );
+  assert.deepEqual(some.reviewReasons, [
+    "slot 0/1 holds COLA-330 before the session; the planogram says empty",
+    "slot 0/1 holds COLA-330 after the session; the planogram says empty",
+    "slot 0/1 is empty in the planogram but changed from 2 to 1 units",
+  ]);
+});

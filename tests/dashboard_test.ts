@@ -13,7 +13,12 @@ import { runSimulator } from "../cli/sim.ts";
 import { SimulatedUpdateDevice } from "../edge/sim/mod.ts";
 import { SandboxProvider } from "../payments/mod.ts";
 import { bucketIn, buckets, pipelineEvent } from "../protocol/mod.ts";
-import { eventually, simulatedCabinet, STANDARD_SLOTS } from "./edge_harness.ts";
+import {
+  calibrationReported,
+  eventually,
+  simulatedCabinet,
+  STANDARD_SLOTS,
+} from "./edge_harness.ts";
 import { apiClient, ROOT, startTestNats } from "./harness.ts";
 import { sessionCompleted, simulatedMachine } from "./payments_harness.ts";
 
@@ -495,14 +500,7 @@ Deno.test("dashboard: an operator edits a machine's planogram, the device takes 
     isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
   });
   const api = apiClient(svc.url, await svc.tokens.issue({ subject: "ops", role: "operator" }));
-  await eventually(
-    async () => {
-      const s = await api("GET", "/devices/m001-a/shadow");
-      return s.body.reported?.state?.calibration?.length === 12 ? true : undefined;
-    },
-    20_000,
-    "the primary's calibration",
-  );
+  await calibrationReported(api);
   await using b = await browser();
   const page = await b.newPage();
   await page.goto(await loginLink(nc, svc, "operator"));

@@ -35,7 +35,7 @@ import {
   type SlotAssignment,
   streamName,
 } from "../protocol/mod.ts";
-import { ROOT, type TestNats } from "./harness.ts";
+import { type ApiAnswer, ROOT, type TestNats } from "./harness.ts";
 
 /**
  * Where a test's agent connects: a test server (the agent gets its own device credentials
@@ -362,6 +362,21 @@ export async function planogramInUse(
   return parsed?.ok && parsed.value.kind === "reported"
     ? parsed.value.state.planogram?.version ?? 0
     : 0;
+}
+
+/** Waits until `deviceId` (default `m001-a`) reports which slots its cameras see (12 of them). */
+export async function calibrationReported(
+  api: (method: string, path: string) => Promise<ApiAnswer>,
+  deviceId = "m001-a",
+): Promise<void> {
+  await eventually(
+    async () => {
+      const s = await api("GET", `/devices/${deviceId}/shadow`);
+      return s.body.reported?.state?.calibration?.length === 12 ? true : undefined;
+    },
+    20_000,
+    `${deviceId}'s calibration`,
+  );
 }
 
 /**

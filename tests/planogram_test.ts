@@ -11,6 +11,7 @@ import { startCloudService } from "../cloud/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
 import {
+  calibrationReported,
   eventually,
   planogramInUse,
   simulatedCabinet,
@@ -37,14 +38,7 @@ Deno.test({
       isOnline: () => svc.state.statuses.get("m001-a") !== undefined,
     });
     // The primary says which slots its cameras see.
-    await eventually(
-      async () => {
-        const s = await api("GET", "/devices/m001-a/shadow");
-        return s.body.reported?.state?.calibration?.length === 12 ? true : undefined;
-      },
-      20_000,
-      "the primary's calibration",
-    );
+    await calibrationReported(api);
     assert.equal((await api("GET", "/machines/m001/planogram")).status, 404);
     const slots = STANDARD_SLOTS.map((s) => ({ ...s }));
     const operator = await svc.tokens.issue({ subject: "ops", role: "operator" });
