@@ -30,7 +30,7 @@ import {
 import type { PaymentFlow } from "./_payment_flow.ts";
 import type { PaymentServiceOptions } from "./_payment_options.ts";
 import { unlockedDevice } from "./_session_log.ts";
-import { sleep } from "../../runtime/mod.ts";
+import { fetchLoop } from "./_fetch_loop.ts";
 
 type DoorOutcome = Extract<PipelineEvent, { type: "session_completed" }>;
 
@@ -64,36 +64,14 @@ export class OutcomeConsumer {
     const stream = streamName("EVENTS", this.#o.region);
     await this.#ensureConsumer(jsm, stream);
     const consumer = await jetstream(this.#nc).consumers.get(stream, "payments");
-    let current: { stop(): void } | undefined;
-    signal.addEventListener("abort", () => current?.stop(), { once: true });
-    const limit = this.#o.concurrency ?? 32;
-    while (!signal.aborted) {
-      try {
-        const batch = await consumer.fetch({ max_messages: 128, expires: 1000 });
-        current = batch;
-        // Sessions are independent: several at once (a repeat of one is safe: compare-and-swap).
-        const inflight = new Set<Promise<void>>();
-        for await (const m of batch) {
-          const job: Promise<void> = this.#handle(jsm, m).catch((err) =>
-            // Unacknowledged, the message comes again after the ack wait.
-            this.#o.logger?.log("error", "cart handling failed; it comes again", {
-              subject: m.subject,
-              error: String(err),
-            })
-          ).finally(() => inflight.delete(job));
-          inflight.add(job);
-          if (inflight.size >= limit) await Promise.race(inflight);
-        }
-        await Promise.all(inflight);
-      } catch (err) {
-        if (signal.aborted) break;
-        this.#o.logger?.log("warn", "door-session outcomes could not be fetched; trying again", {
-          stream,
-          error: String(err),
-        });
-        await sleep(500);
-      }
-    }
+    // Sessions are independent: several at once (a repeat of one is safe: compare-and-swap).
+    await fetchLoop(consumer, (m) => this.#handle(jsm, m), {
+      signal,
+      maxMessages: 128,
+      concurrency: this.#o.concurrency ?? 32,
+      logger: this.#o.logger,
+      what: "door-session outcomes",
+    });
   }
 
   /** Adds the durable `payments` consumer on `stream`, or finds it there. */

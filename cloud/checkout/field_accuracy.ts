@@ -41,9 +41,10 @@ import {
   streamName,
   subjects,
 } from "../../protocol/mod.ts";
-import { compareAndSwap, isRevisionConflict, type Logger, sleep } from "../../runtime/mod.ts";
+import { compareAndSwap, isRevisionConflict, type Logger } from "../../runtime/mod.ts";
 import { isConsumerExists, openKv } from "../nats/mod.ts";
 import { unlockedDevice } from "./_session_log.ts";
+import { fetchLoop } from "./_fetch_loop.ts";
 
 /** What is counted of a set of sessions. */
 export interface AccuracyCounts {
@@ -294,22 +295,12 @@ export class FieldAccuracy {
       if (!isConsumerExists(err)) throw err;
     });
     const consumer = await jetstream(this.#nc).consumers.get(stream, "field-accuracy");
-    let current: { stop(): void } | undefined;
-    signal.addEventListener("abort", () => current?.stop(), { once: true });
-    while (!signal.aborted) {
-      try {
-        const batch = await consumer.fetch({ max_messages: 64, expires: 1000 });
-        current = batch;
-        for await (const m of batch) await this.#handle(jsm, m);
-      } catch (err) {
-        if (signal.aborted) break;
-        this.#o.logger?.log("warn", "payment events could not be counted; trying again", {
-          stream,
-          error: String(err),
-        });
-        await sleep(500);
-      }
-    }
+    await fetchLoop(consumer, (m) => this.#handle(jsm, m), {
+      signal,
+      maxMessages: 64,
+      logger: this.#o.logger,
+      what: "payment events to count",
+    });
   }
 
   async #handle(jsm: JetStreamManager, m: JsMsg): Promise<void> {
