@@ -213,6 +213,12 @@ export class CameraRegistration {
     this.#motions.delete(cameraId);
   }
 
+  /** Drops `cameraId`'s reference: no motion until it has another. */
+  forget(cameraId: string): void {
+    this.#references.delete(cameraId);
+    this.#motions.delete(cameraId);
+  }
+
   /** The motion (and colour gain) last measured of `cameraId` (none before a measure). */
   motion(cameraId: string): CameraMotion {
     return this.#motions.get(cameraId) ?? NONE();

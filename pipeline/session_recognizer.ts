@@ -42,6 +42,9 @@ import type { Planogram } from "./planogram.ts";
 import type { SlotClassifier, SlotProbabilities } from "./slot_classifier.ts";
 import { slotCrops } from "./slot_crops.ts";
 
+/** How long after a new planogram a camera's new reference picture is taken, ms (frame clock). */
+export const RESTOCK_SETTLE_MS = 1500;
+
 /** The part of a slot model the recognizer uses. */
 export type SlotModel = Pick<SlotClassifier, "manifest" | "classify">;
 
@@ -71,11 +74,11 @@ export interface SessionRecognizerOptions {
    */
   readonly onError?: (error: Error) => void;
   /**
-   * Follows cameras knocked off their calibration and lit otherwise: each camera's first picture
-   * with the door shut, and its first after a new planogram (a restock), is its reference (or the
-   * one {@link SessionRecognizer.calibrate} gives); its motion and light are measured in each
-   * picture taken with the door shut, and its slots' crops follow them. `false`: the crops stay
-   * as calibrated. Default on.
+   * Follows cameras knocked off their calibration and lit otherwise: each camera's picture with
+   * the door shut {@link RESTOCK_SETTLE_MS} after the planogram in use came (the first, or a new
+   * one: a restock) is its reference (or the one {@link SessionRecognizer.calibrate} gives); its
+   * motion and light are measured in each later picture taken with the door shut, and its slots'
+   * crops follow them. `false`: the crops stay as calibrated. Default on.
    */
   readonly registration?: false | CameraRegistrationOptions;
 }
@@ -113,6 +116,8 @@ export class SessionRecognizer {
   readonly #registration: CameraRegistration | undefined;
   /** The planogram each camera's reference was taken under (a new one: the shelves restocked). */
   readonly #referencedBy = new Map<string, Planogram>();
+  /** The planogram in use and when it was first seen (frame clock). */
+  #planogramSeen: { readonly planogram: Planogram; readonly ts: number } | undefined;
   #pending = false;
 
   /** Creates the recognizer. */
@@ -134,6 +139,7 @@ export class SessionRecognizer {
    * default each camera's first picture is).
    */
   calibrate(set: FrameSet): void {
+    this.#planogramSeen = { planogram: this.#currentPlanogram(), ts: set.ts };
     for (const [cameraId, frame] of set.frames) {
       this.#registration?.reference(cameraId, this.#rgba(frame));
       this.#referencedBy.set(cameraId, this.#currentPlanogram());
@@ -181,16 +187,12 @@ export class SessionRecognizer {
     const index: Array<{ slot: number; cameraId: string }> = [];
     const parts: Float32Array[] = [];
     const registration = this.#registration;
+    if (this.#planogramSeen?.planogram !== planogram) {
+      this.#planogramSeen = { planogram, ts: set.ts };
+    }
     for (const [cameraId, frame] of set.frames) {
       const image = this.#rgba(frame);
-      if (registration && !this.#open) {
-        // A camera's first picture, or its first under a new planogram (the shelves restocked
-        // look otherwise), is its reference; with the door shut nothing hides the shelves.
-        if (this.#referencedBy.get(cameraId) !== planogram) {
-          registration.reference(cameraId, image);
-          this.#referencedBy.set(cameraId, planogram);
-        } else registration.measure(cameraId, image);
-      }
+      if (registration && !this.#open) this.#register(registration, cameraId, image, set.ts);
       const slots = planogram.slots
         .map((s, i) => {
           const region = s.regions[cameraId];
@@ -229,6 +231,24 @@ export class SessionRecognizer {
       if (waiting >= (this.#o.batchSamples ?? 4)) this.#classifyInBackground();
     }
     if (this.#waiting && set.ts >= this.#waiting.after) this.#waiting.wake();
+  }
+
+  /**
+   * A camera's reference is its first picture taken {@link RESTOCK_SETTLE_MS} or more after the
+   * planogram in use came (the first one, or a new one: the shelves restocked look otherwise, and
+   * pictures of the old shelves may still be on their way); with the door shut nothing hides the
+   * shelves, so each later picture is measured against it. Without a reference the crops stay as
+   * calibrated.
+   */
+  #register(registration: CameraRegistration, cameraId: string, image: RgbaImage, ts: number) {
+    const seen = this.#planogramSeen!;
+    const by = this.#referencedBy.get(cameraId);
+    if (by === seen.planogram) {
+      registration.measure(cameraId, image);
+    } else if (ts - seen.ts >= RESTOCK_SETTLE_MS) {
+      registration.reference(cameraId, image);
+      this.#referencedBy.set(cameraId, seen.planogram);
+    } else registration.forget(cameraId);
   }
 
   /** Keeps what a decision can still need. */

@@ -4,7 +4,10 @@ import { referenceKernels } from "../wasm/mod.ts";
 import { createFrame } from "./frame.ts";
 import { createFrameSet } from "./frame_set.ts";
 import type { Planogram } from "./planogram.ts";
-import { SessionRecognizer, type SlotModel } from "./session_recognizer.ts";
+import { RESTOCK_SETTLE_MS, SessionRecognizer, type SlotModel } from "./session_recognizer.ts";
+import { randomScenario, type Scenario } from "./scenario.ts";
+import { renderView } from "./synthetic_camera.ts";
+import { simulatedPlanogram } from "./planogram.ts";
 import type { SlotProbabilities } from "./slot_classifier.ts";
 
 const labels = ["empty", "COLA-330"];
@@ -205,4 +208,56 @@ Deno.test("SessionRecognizer decides a session by the planogram in force when it
   const d = await deciding;
   assert.deepEqual(d.cart, [{ sku: "COLA-330", qty: 1 }]);
   assert.deepEqual(d.reviewReasons, []);
+});
+
+Deno.test("SessionRecognizer measures a camera against its calibration, and renews the reference only once a restock has settled", () => {
+  const W = 320, H = 240;
+  const scene = randomScenario(2000005);
+  const restocked = randomScenario(2000006); // other products in the slots
+  const warm = {
+    ...scene,
+    site: { tint: [1.08, 0.94, 0.76] as [number, number, number], slope: 0 },
+  };
+  const set = (s: Scenario, ts: number) =>
+    createFrameSet(
+      ts,
+      new Map([[
+        "cam-1",
+        createFrame({
+          cameraId: "cam-1",
+          deviceId: "m001-a",
+          seq: ts,
+          ts,
+          width: W,
+          height: H,
+          format: "rgba",
+          data: renderView(s, "cam-1", 200, { width: W, height: H }),
+        }),
+      ]]),
+      [],
+    );
+  let planogram = simulatedPlanogram(scene);
+  const recognizer = new SessionRecognizer(new BrightnessModel(), () => planogram, {
+    kernels: referenceKernels,
+  });
+  const gain = () => recognizer.cameraMotion("cam-1")!.gain;
+  recognizer.observe(set(scene, 1000));
+  assert.deepEqual(gain(), [1, 1, 1], "no reference before the shelves have settled");
+  recognizer.observe(set(scene, 1000 + RESTOCK_SETTLE_MS)); // the reference
+  recognizer.observe(set(warm, 1200 + RESTOCK_SETTLE_MS));
+  assert.ok(gain()[2] > 1.2, `another light is measured: ${gain()}`);
+  // A restock: a new planogram, and pictures of the old shelves still on their way.
+  planogram = { slots: planogram.slots.map((s) => ({ ...s })) };
+  const t = 1400 + RESTOCK_SETTLE_MS;
+  recognizer.observe(set(scene, t));
+  assert.deepEqual(gain(), [1, 1, 1], "no correction while the restock settles");
+  recognizer.observe(set(restocked, t + RESTOCK_SETTLE_MS - 100));
+  assert.deepEqual(gain(), [1, 1, 1]);
+  recognizer.observe(set(restocked, t + RESTOCK_SETTLE_MS)); // the new reference
+  recognizer.observe(set(restocked, t + RESTOCK_SETTLE_MS + 200));
+  assert.deepEqual(gain(), [1, 1, 1], "the restocked shelves under the same light");
+  assert.deepEqual([recognizer.cameraMotion("cam-1")!.dx, recognizer.cameraMotion("cam-1")!.dy], [
+    0,
+    0,
+  ]);
 });

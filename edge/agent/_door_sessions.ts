@@ -244,9 +244,12 @@ export class DoorSessions {
         });
         journal.closed(session.sessionId, now);
         const decision = await this.#closed(journal, session);
+        // Cameras knocked off their calibration or under another light: followed, and said.
+        const moved = this.#options.decider()?.cameraMotion?.() ?? {};
         log("info", "door session completed", {
           sessionId: session.sessionId,
           items: decision?.cart.length ?? 0,
+          ...(Object.keys(moved).length ? { camerasMoved: moved } : {}),
         });
       }
     }

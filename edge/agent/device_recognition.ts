@@ -173,6 +173,25 @@ export class DeviceRecognition implements AsyncDisposable {
     this.#recognizer.observe(set);
   }
 
+  /** Cameras that moved or see another light since calibration (as last measured), by id. */
+  cameraMotion(): Record<
+    string,
+    { dx: number; dy: number; roll: number; gain: readonly number[] }
+  > {
+    const out: Record<string, { dx: number; dy: number; roll: number; gain: readonly number[] }> =
+      {};
+    const planogram = typeof this.#planogram === "function" ? this.#planogram() : this.#planogram;
+    const cameras = new Set(planogram.slots.flatMap((s) => Object.keys(s.regions)));
+    for (const id of cameras) {
+      const m = this.#recognizer.cameraMotion(id);
+      if (m && (m.dx || m.dy || m.roll || m.gain.some((g) => g !== 1))) {
+        const r = (x: number) => Math.round(x * 100) / 100;
+        out[id] = { dx: r(m.dx), dy: r(m.dy), roll: r(m.roll), gain: m.gain.map(r) };
+      }
+    }
+    return out;
+  }
+
   /** The door opened (device clock): the session's pictures are kept and classified as they come. */
   open(session: { sessionId: string; openedAt: number }): void {
     this.#openSessions.add(session.sessionId);

@@ -40,6 +40,11 @@ export interface CartDecider {
   open?(session: { sessionId: string; openedAt: number }): void;
   /** The cart of the session that ran from `openedAt` to `closedAt` (device clock, ms). */
   decide(session: { sessionId: string; openedAt: number; closedAt: number }): Promise<CartDecision>;
+  /** Cameras that moved or see another light since calibration, as last measured (for the log). */
+  cameraMotion?(): Record<
+    string,
+    { dx: number; dy: number; roll: number; gain: readonly number[] }
+  >;
 }
 
 /** Which scenario a scene films and since when (device clock, ms). */
