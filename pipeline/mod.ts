@@ -151,10 +151,26 @@ export {
 export { ModelLoadError, SlotClassifier, type SlotProbabilities } from "./slot_classifier.ts";
 export { detectEvents, type DetectEventsOptions, type SessionMoment } from "./session_events.ts";
 export {
+  ClipDecodeError,
+  ClipDecoder,
+  type DecodeClipOptions,
+  type DecodedClip,
+} from "./clip_decoder.ts";
+export {
+  type RecognizedCart,
   SessionRecognizer,
   type SessionRecognizerOptions,
   type SlotModel,
 } from "./session_recognizer.ts";
+export {
+  type EvidenceMoment,
+  type MomentInput,
+  type SessionEvidence,
+  sessionEvidence,
+  type SlotCut,
+  type SlotReading,
+  type SlotRecord,
+} from "./session_evidence.ts";
 export {
   type DecodeOptions,
   decodeYolo,

@@ -41,6 +41,8 @@ export interface PlanogramSlot {
 /** A cabinet's slots. */
 export interface Planogram {
   readonly slots: readonly PlanogramSlot[];
+  /** The version of the cloud's planogram its SKUs came from, when they came from one. */
+  readonly version?: number;
 }
 
 /** Where a scene point lands in a camera's picture, in picture units (the renderer's mapping). */

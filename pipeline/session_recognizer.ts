@@ -38,12 +38,20 @@ import {
   CameraRegistration,
   type CameraRegistrationOptions,
 } from "./camera_registration.ts";
-import type { Planogram } from "./planogram.ts";
+import type { Planogram, Region } from "./planogram.ts";
 import type { SlotClassifier, SlotProbabilities } from "./slot_classifier.ts";
 import { slotCrops } from "./slot_crops.ts";
+import { type MomentInput, type SessionEvidence, sessionEvidence } from "./session_evidence.ts";
+import type { Triple } from "../wasm/mod.ts";
 
 /** How long after a new planogram a camera's new reference picture is taken, ms (frame clock). */
 export const RESTOCK_SETTLE_MS = 1500;
+
+/** A recognizer's decision: the cart decision with the session's evidence. */
+export interface RecognizedCart extends CartDecision {
+  /** What each slot showed before and after, and where it was cut. */
+  readonly evidence?: SessionEvidence;
+}
 
 /** The part of a slot model the recognizer uses. */
 export type SlotModel = Pick<SlotClassifier, "manifest" | "classify">;
@@ -86,7 +94,9 @@ export interface SessionRecognizerOptions {
 interface Sample {
   readonly ts: number;
   /** Which slot and camera each crop is. */
-  readonly index: readonly { slot: number; cameraId: string }[];
+  readonly index: readonly { slot: number; cameraId: string; region: Region }[];
+  /** Per camera, the light's gain the crops were normalised for. */
+  readonly gain: Readonly<Record<string, Triple>>;
   /** The crops, until they are classified. */
   crops: Float32Array | undefined;
   /** The model's output, once classified, and the model that gave it. */
@@ -184,7 +194,8 @@ export class SessionRecognizer {
     const { kernels } = this.#o;
     const { input } = this.#model.manifest;
     const planogram = this.#currentPlanogram();
-    const index: Array<{ slot: number; cameraId: string }> = [];
+    const index: Array<{ slot: number; cameraId: string; region: Region }> = [];
+    const gains: Record<string, Triple> = {};
     const parts: Float32Array[] = [];
     const registration = this.#registration;
     if (this.#planogramSeen?.planogram !== planogram) {
@@ -206,6 +217,7 @@ export class SessionRecognizer {
       // Under another light than at calibration: the crops as that light would have shown them
       // (v·g normalised by mean and std is v normalised by mean/g and std/g).
       const gain = registration?.motion(cameraId).gain;
+      gains[cameraId] = gain ? [gain[0] ?? 1, gain[1] ?? 1, gain[2] ?? 1] : [1, 1, 1];
       const [mean, std] = gain && gain.some((g) => g !== 1)
         ? [input.mean.map((m, c) => m / gain[c]!), input.std.map((d, c) => d / gain[c]!)]
         : [input.mean, input.std];
@@ -215,7 +227,7 @@ export class SessionRecognizer {
         mean: mean as typeof input.mean,
         std: std as typeof input.std,
       }));
-      for (const s of slots) index.push({ slot: s.i, cameraId });
+      for (const s of slots) index.push({ slot: s.i, cameraId, region: s.region! });
     }
     const crops = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
     let at = 0;
@@ -223,7 +235,7 @@ export class SessionRecognizer {
       crops.set(p, at);
       at += p.length;
     }
-    this.#samples.push({ ts: set.ts, index, crops, probs: undefined, planogram });
+    this.#samples.push({ ts: set.ts, index, gain: gains, crops, probs: undefined, planogram });
     this.#prune();
     const open = this.#open;
     if (open && set.ts >= open.openedAt) {
@@ -341,7 +353,7 @@ export class SessionRecognizer {
   async decide(
     session: { readonly sessionId: string; readonly openedAt: number; readonly closedAt: number },
     options: { readonly signal?: AbortSignal } = {},
-  ): Promise<CartDecision> {
+  ): Promise<RecognizedCart> {
     if (this.#open?.sessionId !== session.sessionId) {
       // Not told when the door opened (or told of another session): what is kept is used.
       this.#open = {
@@ -364,7 +376,7 @@ export class SessionRecognizer {
     session: { readonly sessionId: string; readonly openedAt: number; readonly closedAt: number },
     { trimmed, planogram }: { readonly trimmed: boolean; readonly planogram: Planogram },
     signal: AbortSignal | undefined,
-  ): Promise<CartDecision> {
+  ): Promise<RecognizedCart> {
     const model = this.#model;
     const settle = session.closedAt + (this.#o.settleMs ?? 400);
     const want = this.#o.samples ?? 3;
@@ -411,11 +423,29 @@ export class SessionRecognizer {
     const labels = model.manifest.labels;
     const beforeEvidence = evidence(mine(before), labels.length, planogram);
     const afterEvidence = evidence(mine(after), labels.length, planogram);
-    const decision = decideCart(beforeEvidence, afterEvidence, {
+    const decided = decideCart(beforeEvidence, afterEvidence, {
       labels,
       threshold: this.#o.threshold ?? 0.8,
       modelVersion: version,
     });
+    // Where the crops of the last picture before and the first after were cut: a dataset
+    // builder cuts them again from the session's clips.
+    const moment = (s: Sample, e: MomentInput["evidence"]): MomentInput => ({
+      ts: s.ts,
+      gain: s.gain,
+      evidence: e,
+      regions: planogram.slots.map((_, i) =>
+        Object.fromEntries(s.index.filter((x) => x.slot === i).map((x) => [x.cameraId, x.region]))
+      ),
+    });
+    const decision: RecognizedCart = {
+      ...decided,
+      evidence: sessionEvidence(
+        moment(mine(before).at(-1)!, beforeEvidence),
+        moment(mine(after)[0]!, afterEvidence),
+        { labels, planogramVersion: planogram.version ?? null },
+      ),
+    };
     if (!model.manifest.outputs.hand) return decision;
     const moments: SessionMoment[] = mine(during).map((s) => ({
       ts: s.ts,

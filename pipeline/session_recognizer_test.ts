@@ -125,6 +125,21 @@ Deno.test("SessionRecognizer classifies the open door in the background and repo
     3000 + 6 * 150,
   ]]);
   assert.equal(model.maxActive, 1, "one model call at a time");
+  // The evidence: the last picture before the door opened and the first after it settled.
+  assert.equal(d.evidence?.before.ts, 2850);
+  assert.equal(d.evidence?.after.ts, closedAt);
+  assert.deepEqual(d.evidence?.slots.map((s) => [s.sku, s.before, s.after, s.regions]), [[
+    "COLA-330",
+    { sku: "COLA-330", skuP: 0.98, count: 3, countP: 0.96 },
+    { sku: "COLA-330", skuP: 0.98, count: 2, countP: 0.96 },
+    {
+      "cam-1": {
+        before: planogram.slots[0]!.regions["cam-1"],
+        after: planogram.slots[0]!.regions["cam-1"],
+      },
+    },
+  ]]);
+  assert.deepEqual(d.evidence?.before.gain, { "cam-1": [1, 1, 1] });
   // Every picture was classified once at most: 3 before, the open door's, the 3 or 4 after.
   const crops = model.calls.reduce((a, b) => a + b, 0);
   assert.ok(crops >= 3 + script.length + 3 && crops <= 3 + script.length + 4, `${crops} crops`);

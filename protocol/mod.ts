@@ -105,6 +105,12 @@ export {
   PipelineEventSchema,
   type PipelineEventType,
 } from "./pipeline_event.ts";
+export {
+  RegionSchema,
+  SessionEvidenceSchema,
+  type SessionEvidenceWire,
+  SlotReadingSchema,
+} from "./session_evidence.ts";
 export { type ClipUploaded, clipUploaded, ClipUploadedSchema, parseClipUploaded } from "./clip.ts";
 export {
   DEVICE_UPLOAD_BUCKETS,

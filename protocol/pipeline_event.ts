@@ -7,6 +7,7 @@
 import { z } from "zod";
 import * as f from "./_fields.ts";
 import { defineFamily } from "./message_family.ts";
+import { SessionEvidenceSchema } from "./session_evidence.ts";
 
 const base = { ...f.deviceEnvelope, machineId: f.machineId };
 const item = {
@@ -41,6 +42,10 @@ export const PipelineEventSchema = z.discriminatedUnion("type", [
     ),
     review: z.strictObject({ required: z.boolean(), reasons: z.array(f.shortText).max(20) }),
     modelVersion: f.version,
+    /** What each slot showed before and after, and where it was cut (absent from older builds). */
+    evidence: SessionEvidenceSchema.optional().describe(
+      "What each slot showed before and after the session, and where each camera's crop was cut",
+    ),
   }).refine((e) => e.closedAt >= e.openedAt, {
     path: ["closedAt"],
     message: "must not be before openedAt",

@@ -184,6 +184,9 @@ function rows(s: JsonSchema, prefix: string, out: string[]): void {
       } | ${prop.description ?? ""} |`,
     );
     if (prop.type === "object" && prop.properties) rows(prop, `${path}.`, out);
+    // An object or null: its fields, as an object's.
+    const nullable = prop.anyOf?.find((a) => a.type === "object" && a.properties);
+    if (nullable && prop.anyOf?.some((a) => a.type === "null")) rows(nullable, `${path}.`, out);
     if (prop.type === "array" && prop.items?.properties) rows(prop.items, `${path}[].`, out);
     const map = prop.additionalProperties;
     if (prop.type === "object" && map && typeof map === "object" && map.properties) {

@@ -133,7 +133,10 @@ export class AgentRecognition {
         cameras: this.#options.cameras,
       });
       this.#accepted = planogram;
-      recognition.usePlanogram(assigned, () => this.#inEffect(planogram));
+      recognition.usePlanogram(
+        { ...assigned, version: planogram.version },
+        () => this.#inEffect(planogram),
+      );
     } catch (e) {
       if (!(e instanceof PlanogramError)) throw e;
       return [{ field: `planogram.${e.field}`, reason: e.message }];

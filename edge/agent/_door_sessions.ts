@@ -8,7 +8,7 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { ItemEvent } from "../../pipeline/mod.ts";
+import type { ItemEvent, SessionEvidence } from "../../pipeline/mod.ts";
 import {
   filters,
   newEnvelope,
@@ -16,6 +16,8 @@ import {
   parsePipelineEvent,
   type PipelineEvent,
   pipelineEvent,
+  SessionEvidenceSchema,
+  type SessionEvidenceWire,
   subjects,
 } from "../../protocol/mod.ts";
 import type { AgentConfig } from "../config/mod.ts";
@@ -34,6 +36,7 @@ interface Decision {
   modelVersion: string;
   events?: readonly ItemEvent[];
   lineConfidence?: Readonly<Record<string, number>>;
+  evidence?: SessionEvidence;
 }
 
 /** Options of {@link DoorSessions}. */
@@ -207,9 +210,27 @@ export class DoorSessions {
         : {}),
       review: { required: reasons.length > 0, reasons },
       modelVersion: decision.modelVersion,
+      ...(this.#evidence(session.sessionId, decision.evidence)),
     });
     journal.completed(session.sessionId);
     this.#sessionRegions.delete(session.sessionId);
+  }
+
+  /** The evidence to send, if it is valid (a bad one is left out and said, never the session). */
+  #evidence(
+    sessionId: string,
+    evidence: SessionEvidence | undefined,
+  ): { evidence?: SessionEvidenceWire } {
+    if (!evidence) return {};
+    const r = SessionEvidenceSchema.safeParse(evidence);
+    if (r.success) return { evidence: r.data };
+    const issue = r.error.issues[0]!;
+    this.#options.log("warn", "session evidence left out: it is not valid", {
+      sessionId,
+      field: issue.path.join("."),
+      reason: issue.message,
+    });
+    return {};
   }
 
   /**

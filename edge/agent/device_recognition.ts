@@ -19,12 +19,12 @@
  * @module
  */
 import {
-  type CartDecision,
   checkPlanogram,
   type FrameSet,
   ModelLoadError,
   type Planogram,
   PlanogramError,
+  type RecognizedCart,
   SessionRecognizer,
   SlotClassifier,
 } from "../../pipeline/mod.ts";
@@ -201,7 +201,7 @@ export class DeviceRecognition implements AsyncDisposable {
   /** Decides a door session's cart and its take/return events (device clock, the frame sets' clock). */
   async decide(
     session: { sessionId: string; openedAt: number; closedAt: number },
-  ): Promise<CartDecision> {
+  ): Promise<RecognizedCart> {
     try {
       return await this.#recognizer.decide(session);
     } finally {

@@ -19,7 +19,7 @@ import {
 import { shoppingScenario } from "./simulated_world.ts";
 import type { SimulatedHardware } from "./simulated_hardware.ts";
 import { stockScenario, type WorldDeviations, type WorldStocking } from "./world_stocking.ts";
-import type { SkuAssignment } from "../../pipeline/mod.ts";
+import type { SessionEvidence, SkuAssignment } from "../../pipeline/mod.ts";
 import { sleep } from "../../runtime/mod.ts";
 
 /** What a door session's cart decision produces. */
@@ -32,6 +32,8 @@ export interface CartDecision {
   readonly reviewReasons: string[];
   /** Version of the model that decided. */
   readonly modelVersion: string;
+  /** What each slot showed before and after, and where it was cut (a recognizer's). */
+  readonly evidence?: SessionEvidence;
 }
 
 /** Decides the cart of a door session. */
