@@ -13,7 +13,13 @@ import {
   PriceBook,
   type ReviewRateAlert,
 } from "./checkout/mod.ts";
-import type { FleetState } from "./fleet/mod.ts";
+import { type FleetState, PlanogramBook } from "./fleet/mod.ts";
+import {
+  ClipRetention,
+  type ClipRetentionPolicy,
+  FieldDataset,
+  FieldSamples,
+} from "./datasets/mod.ts";
 import type { Metrics } from "./http/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
 import { DEFAULT_CATALOGUE } from "../models/mod.ts";
@@ -70,6 +76,10 @@ export interface Checkout {
   readonly payments: PaymentService;
   /** Customers' sign-in. */
   readonly customerAuth: CustomerAuth;
+  /** The machines' planograms (what each session is decided by). */
+  readonly planograms: PlanogramBook;
+  /** The field samples, labelled by the sessions' outcomes. */
+  readonly fieldDataset: FieldDataset;
   /** Payment processing and the reconcile rounds, running until the group stops. */
   readonly tasks: TaskGroup;
 }
@@ -91,6 +101,8 @@ export async function startCheckout(
     codeSender?: CodeSender | undefined;
     reconcileEveryMs?: number | undefined;
     reviewRateAlert?: ReviewRateAlert | undefined;
+    clipRetention?: ClipRetentionPolicy | undefined;
+    retentionSweepMs?: number | undefined;
   },
 ): Promise<Checkout> {
   // The catalogue's prices are the default list until an operator writes one.
@@ -121,7 +133,49 @@ export async function startCheckout(
     metrics,
     logger,
   }));
-  return { prices, payments, customerAuth, tasks };
+  const planograms = await PlanogramBook.open(nc);
+  const fieldDataset = await startFieldDataset(nc, {
+    region,
+    logger,
+    payments,
+    planograms,
+    tasks,
+    retention: more.clipRetention ?? { days: 30, heldDays: 365 },
+    sweepEveryMs: more.retentionSweepMs,
+  });
+  return { prices, payments, customerAuth, planograms, fieldDataset, tasks };
+}
+
+/**
+ * Opens the field samples and their dataset, and runs (in `tasks`) the consumer that builds the
+ * samples and the clips' retention sweeps.
+ */
+async function startFieldDataset(
+  nc: NatsConnection,
+  { region, logger, payments, planograms, tasks, retention, sweepEveryMs }: {
+    region: string;
+    logger: Logger;
+    payments: PaymentService;
+    planograms: PlanogramBook;
+    tasks: TaskGroup;
+    retention: ClipRetentionPolicy;
+    sweepEveryMs?: number | undefined;
+  },
+): Promise<FieldDataset> {
+  const samples = await FieldSamples.open(nc, { region, retention, logger });
+  tasks.add(
+    samples.run(tasks.signal).catch((e) =>
+      logger.log("error", "field samples stopped", { error: String(e) })
+    ),
+  );
+  const sweeper = new ClipRetention(nc, samples, { region, sessions: payments, logger });
+  tasks.add(sweeper.run(tasks.signal, sweepEveryMs ? { everyMs: sweepEveryMs } : {}));
+  return new FieldDataset({
+    samples,
+    sessions: payments,
+    planograms,
+    skusOf: async (machineId) => new Set((await payments.pricesFor(machineId)).items.keys()),
+  });
 }
 
 /**

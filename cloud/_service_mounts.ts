@@ -7,6 +7,7 @@
  */
 import type { Mount } from "./app.ts";
 import {
+  fieldDatasetsApi,
   fleetApi,
   type FleetDeps,
   paymentApi,
@@ -26,6 +27,7 @@ import {
 import type { CustomerAuth } from "./auth/mod.ts";
 import type { PaymentService, PriceBook } from "./checkout/mod.ts";
 import type { PlanogramBook } from "./fleet/mod.ts";
+import type { FieldDataset } from "./datasets/mod.ts";
 import type { ComponentRegistry, DeploymentService } from "./updates/mod.ts";
 import type { DeviceProvisioning } from "./provisioning/mod.ts";
 
@@ -41,6 +43,8 @@ export interface DomainServices {
   readonly prices: PriceBook;
   /** The machines' planograms. */
   readonly planograms: PlanogramBook;
+  /** The labelled field samples; without it the dataset routes are not served. */
+  readonly fieldDataset?: FieldDataset | undefined;
   /** Customers' sign-in (the customer app at `/app`). */
   readonly customerAuth: CustomerAuth;
   /** Devices' provisioning and revocation; without it those routes are not served. */
@@ -82,6 +86,9 @@ export function domainMounts(fleet: FleetDeps, services: DomainServices): Mount[
     { path: "/", app: paymentApi(payment) },
     { path: "/", app: priceApi({ ...fleet, prices }) },
     { path: "/", app: planogramApi({ ...fleet, prices, planograms }) },
+    ...(services.fieldDataset
+      ? [{ path: "/", app: fieldDatasetsApi({ ...payment, fieldDataset: services.fieldDataset }) }]
+      : []),
     ...(provisioning ? [{ path: "/", app: provisioningApi({ ...fleet, provisioning }) }] : []),
     { path: "/app", app: customerApp(customers) },
   ];

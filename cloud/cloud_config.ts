@@ -23,6 +23,8 @@
  * | `VEND_SANDBOX_FAULTS`         | faults of the sandbox provider, `OPERATION:KIND[*TIMES],...`   |
  * | `VEND_SMTP_URL`               | sends customers' one-time codes by mail (else: logged)         |
  * | `VEND_REVIEW_ALERT_RATE`      | a machine's review rate (0..1, 24 h) that raises an alert (0.1) |
+ * | `VEND_CLIP_RETENTION_DAYS`    | sessions' clips are deleted after this many days (30)          |
+ * | `VEND_HELD_CLIP_RETENTION_DAYS` | ... unless a review or dispute holds them: then (365)        |
  * | `VEND_FAULT`                  | tests: `payments:after_CALL` kills the program after that call |
  *
  * @example
@@ -75,6 +77,8 @@ export const CloudEnvSchema = z.object({
   VEND_SANDBOX_FAULTS: z.string().optional(),
   VEND_SMTP_URL: url(["smtp", "smtps"]).optional(),
   VEND_REVIEW_ALERT_RATE: z.coerce.number().min(0).max(1).optional(),
+  VEND_CLIP_RETENTION_DAYS: z.coerce.number().positive().max(36_500).default(30),
+  VEND_HELD_CLIP_RETENTION_DAYS: z.coerce.number().positive().max(36_500).default(365),
   VEND_FAULT: z.string().regex(
     /^payments:after_(authorize|capture|cancel|refund)$/,
     "expected payments:after_authorize, _capture, _cancel or _refund",
@@ -172,6 +176,10 @@ export function cloudServiceOptions(config: CloudConfig): CloudServiceOptions {
       ...(config.VEND_REVIEW_ALERT_RATE !== undefined
         ? { reviewRateAlert: { threshold: config.VEND_REVIEW_ALERT_RATE } }
         : {}),
+      clipRetention: {
+        days: config.VEND_CLIP_RETENTION_DAYS,
+        heldDays: config.VEND_HELD_CLIP_RETENTION_DAYS,
+      },
     },
   };
 }

@@ -12,7 +12,7 @@ Deno.test("loadCloudConfig gives the defaults for an empty environment, and igno
     region: "local",
     port: 0,
     offlineAfterMs: 60_000,
-    payments: {},
+    payments: { clipRetention: { days: 30, heldDays: 365 } },
   });
 });
 
@@ -33,6 +33,8 @@ Deno.test("cloudServiceOptions maps every variable to the service's options", ()
     VEND_SANDBOX_FAULTS: "authorize:decline",
     VEND_SMTP_URL: "smtp://mail.example.com:587?from=vend@example.com",
     VEND_REVIEW_ALERT_RATE: "0.05",
+    VEND_CLIP_RETENTION_DAYS: "7",
+    VEND_HELD_CLIP_RETENTION_DAYS: "90",
   }));
   assert.equal(options.region, "eu-west");
   assert.equal(options.port, 8443);
@@ -49,6 +51,7 @@ Deno.test("cloudServiceOptions maps every variable to the service's options", ()
   assert.equal(options.payments?.sandboxFaults, "authorize:decline");
   assert.ok(options.payments?.codeSender instanceof SmtpCodeSender);
   assert.deepEqual(options.payments?.reviewRateAlert, { threshold: 0.05 });
+  assert.deepEqual(options.payments?.clipRetention, { days: 7, heldDays: 90 });
 });
 
 Deno.test("loadCloudConfig names every bad variable, without repeating a secret", () => {
@@ -61,6 +64,7 @@ Deno.test("loadCloudConfig names every bad variable, without repeating a secret"
         VEND_FAULT: "payments:after_lunch",
         VEND_STRIPE_KEY: "4242424242424242",
         VEND_REVIEW_ALERT_RATE: "1.5",
+        VEND_CLIP_RETENTION_DAYS: "0",
         NATS_URL: "http://127.0.0.1:4222",
       }),
     (e) => {
@@ -69,6 +73,7 @@ Deno.test("loadCloudConfig names every bad variable, without repeating a secret"
       assert.deepEqual(names, [
         "NATS_URL",
         "VEND_API_PORT",
+        "VEND_CLIP_RETENTION_DAYS",
         "VEND_FAULT",
         "VEND_REGION",
         "VEND_REVIEW_ALERT_RATE",

@@ -18,7 +18,7 @@ import {
   DeviceFeeds,
   FleetState,
   type IngestCounters,
-  PlanogramBook,
+  type PlanogramBook,
   PlanogramPush,
   RegionSummaries,
 } from "./fleet/mod.ts";
@@ -26,6 +26,7 @@ import { type FleetDeps, Metrics } from "./http/mod.ts";
 import { jsonLogger, type Logger } from "../runtime/mod.ts";
 import type { NatsTarget } from "./nats/mod.ts";
 import { type PaymentService, type ReviewRateAlert, SessionFeed } from "./checkout/mod.ts";
+import type { ClipRetentionPolicy } from "./datasets/mod.ts";
 import type { NatsAccounts } from "./provisioning/mod.ts";
 import type { PaymentProvider } from "../payments/mod.ts";
 import { apiPort, readTls } from "./_service_listen.ts";
@@ -94,6 +95,10 @@ export interface CloudServiceOptions {
     codeSender?: CodeSender;
     /** When a machine's review rate raises an alert. Default above 10% of 10 or more sessions in 24 h. */
     reviewRateAlert?: ReviewRateAlert;
+    /** How long sessions' clips are kept, days (default 30; held by a review or dispute 365). */
+    clipRetention?: ClipRetentionPolicy;
+    /** How often retention sweeps the clips, ms. Default an hour. */
+    retentionSweepMs?: number;
   };
   /**
    * The operator's and accounts' keys (the process that runs the server has them, or the
@@ -180,8 +185,7 @@ export async function startCloudService(
     logger,
     metrics,
   });
-  const { prices, payments, customerAuth } = checkout;
-  const planograms = await PlanogramBook.open(nc);
+  const { prices, payments, customerAuth, planograms, fieldDataset } = checkout;
   const planogramPush = await PlanogramPush.start(nc, { region, book: planograms, state, logger });
   const provisioned: Provisioning | undefined = options.accounts
     ? await startProvisioning(nc, {
@@ -210,6 +214,7 @@ export async function startCloudService(
     payments,
     prices,
     planograms,
+    fieldDataset,
     customerAuth,
     provisioning,
     stripeWebhookSecret: options.payments?.stripeWebhookSecret,

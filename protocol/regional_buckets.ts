@@ -37,6 +37,7 @@ export const REGIONAL_BUCKETS: ReadonlySet<string> = new Set<string>([
   buckets.ledger,
   buckets.paymentSandbox,
   buckets.fieldAccuracy,
+  buckets.fieldSamples,
 ]);
 
 /** True when each region has its own `bucket`. */

@@ -281,6 +281,11 @@ export const buckets = {
    * `<machineId>.<model version, . written =2E>.<hours since 1970>`.
    */
   fieldAccuracy: "field_accuracy",
+  /**
+   * Field samples: each door session's decision, per-slot evidence and clips, key `<sessionId>`
+   * (the label is the payment session's outcome).
+   */
+  fieldSamples: "field_samples",
   /** The sandbox payment provider's holds and idempotency records. */
   paymentSandbox: "payment_sandbox",
 } as const;

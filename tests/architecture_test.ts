@@ -119,9 +119,10 @@ const CLOUD_ROOMS: Readonly<Record<string, readonly string[]>> = {
   fleet: ["nats", "provisioning"],
   updates: ["nats", "fleet"],
   checkout: ["nats", "fleet"],
+  datasets: ["nats", "fleet", "checkout"],
   auth: ["nats", "fleet", "checkout"],
-  http: ["nats", "provisioning", "fleet", "updates", "checkout", "auth"],
-  ui: ["nats", "fleet", "updates", "checkout", "auth", "http"],
+  http: ["nats", "provisioning", "fleet", "updates", "checkout", "datasets", "auth"],
+  ui: ["nats", "fleet", "updates", "checkout", "datasets", "auth", "http"],
   dev: ["nats", "provisioning"],
   testing: [],
 };

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { isConsumerExists, isTransientNatsError } from "../nats/mod.ts";
+import { fetchLoop, isConsumerExists, isTransientNatsError } from "../nats/mod.ts";
 import {
   AckPolicy,
   jetstream,
@@ -30,7 +30,6 @@ import {
 import type { PaymentFlow } from "./_payment_flow.ts";
 import type { PaymentServiceOptions } from "./_payment_options.ts";
 import { unlockedDevice } from "./_session_log.ts";
-import { fetchLoop } from "./_fetch_loop.ts";
 
 type DoorOutcome = Extract<PipelineEvent, { type: "session_completed" }>;
 

@@ -18,6 +18,42 @@ export interface SessionClip {
   readonly region: string;
 }
 
+/** The devices whose clips a session may have, and the regions whose stores may hold them. */
+export interface SessionCabinet {
+  /** The device the session's unlock went to (undefined: none was sent). */
+  readonly unlocked: string | undefined;
+  /** The device the session's unlock went to and the other devices of its machine. */
+  readonly devices: ReadonlySet<string>;
+  /** The region that sold the session and the cabinet's home region. */
+  readonly regions: ReadonlySet<string>;
+}
+
+/**
+ * The cabinet of a session sold in `at.region`: only its own devices' clips are its clips (another
+ * device could upload a clip named after the session), in the stores of the region that sold it
+ * and of its home region (a machine that failed over still uploads at home). No unlock stored:
+ * no devices. A read that fails propagates rather than pass for "no clips".
+ */
+export async function sessionCabinet(
+  nc: NatsConnection,
+  at: { readonly region: string; readonly sessionId: string },
+): Promise<SessionCabinet> {
+  const devices = new Set<string>();
+  const regions = new Set([at.region]);
+  const unlocked = await jetstreamManager(nc).then((jsm) => unlockedDevice(jsm, at));
+  if (unlocked !== undefined) {
+    devices.add(unlocked);
+    const credentials = await openKv(nc, buckets.deviceCredentials, { history: 5 });
+    const record = await credentials.get(unlocked);
+    if (record?.operation === "PUT") {
+      const device = record.json<{ peers?: string[]; region?: string }>();
+      for (const peer of device.peers ?? []) devices.add(peer);
+      if (device.region) regions.add(device.region);
+    }
+  }
+  return { unlocked, devices, regions };
+}
+
 /** Finds and reads sessions' clips (reads only). */
 export class SessionClips {
   readonly #nc: NatsConnection;
@@ -37,25 +73,10 @@ export class SessionClips {
    */
   async clips(sessionId: string): Promise<SessionClip[]> {
     const out: SessionClip[] = [];
-    // Only the cabinet's own devices' clips: the device unlocked for the session and the other
-    // devices provisioned into its machine (another device could upload a clip named after this
-    // session).
-    const cabinet = new Set<string>();
-    const regions = new Set([this.#region]);
-    // No unlock stored is null; a read that fails propagates rather than pass for "no clips".
-    const unlocked = await jetstreamManager(this.#nc).then((jsm) =>
-      unlockedDevice(jsm, { region: this.#region, sessionId })
-    );
-    if (unlocked !== undefined) {
-      cabinet.add(unlocked);
-      const credentials = await openKv(this.#nc, buckets.deviceCredentials, { history: 5 });
-      const record = await credentials.get(unlocked);
-      if (record?.operation === "PUT") {
-        const device = record.json<{ peers?: string[]; region?: string }>();
-        for (const peer of device.peers ?? []) cabinet.add(peer);
-        if (device.region) regions.add(device.region);
-      }
-    }
+    const { devices: cabinet, regions } = await sessionCabinet(this.#nc, {
+      region: this.#region,
+      sessionId,
+    });
     for (const region of regions) {
       const store = await openRegionObjectStore(this.#nc, buckets.clips, region);
       if (!store) continue;

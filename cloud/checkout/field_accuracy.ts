@@ -42,9 +42,8 @@ import {
   subjects,
 } from "../../protocol/mod.ts";
 import { compareAndSwap, isRevisionConflict, type Logger } from "../../runtime/mod.ts";
-import { isConsumerExists, openKv } from "../nats/mod.ts";
+import { fetchLoop, isConsumerExists, openKv } from "../nats/mod.ts";
 import { unlockedDevice } from "./_session_log.ts";
-import { fetchLoop } from "./_fetch_loop.ts";
 
 /** What is counted of a set of sessions. */
 export interface AccuracyCounts {

@@ -23,6 +23,7 @@ export {
   type ReviewRateAlert,
 } from "./field_accuracy.ts";
 export { KvSandboxStore } from "./kv_sandbox_store.ts";
+export { type SessionCabinet, sessionCabinet } from "./_session_clips.ts";
 export { natsMachineUnlocker, type NatsMachineUnlockerOptions } from "./machine_unlocker.ts";
 export {
   checkPaymentBooks,

@@ -15,6 +15,7 @@ export { audit, fleetApi, type FleetDeps, type FleetEnv } from "./fleet_api.ts";
 export { cardNumberGuard, containsCardNumber } from "./card_number_guard.ts";
 export { paymentApi, type PaymentDeps } from "./payment_api.ts";
 export { accuracyView, fieldAccuracyApi } from "./field_accuracy_api.ts";
+export { type DatasetDeps, fieldDatasetsApi, sampleSummary } from "./field_datasets_api.ts";
 export { priceApi, type PriceDeps } from "./price_api.ts";
 export { machineCalibration, planogramApi, type PlanogramDeps } from "./planogram_api.ts";
 export { ApiError, problem } from "./problem.ts";

@@ -46,6 +46,7 @@ export {
   useRegionLayout,
 } from "./region_layout.ts";
 export { ensureDeviceBuckets, ensureStreams, type StreamPlacement } from "./streams.ts";
+export { fetchLoop, type FetchLoopOptions } from "./fetch_loop.ts";
 export {
   planSupercluster,
   type PlanSuperclusterOptions,
