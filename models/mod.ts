@@ -36,6 +36,15 @@ export {
   renderDataset,
   type RenderDatasetOptions,
 } from "./dataset.ts";
+export {
+  type FieldCropOrigin,
+  type FieldCrops,
+  fieldCrops,
+  type FieldCropSkip,
+  type FieldCropsOptions,
+  type FieldSampleInput,
+  slotLabels,
+} from "./field_crops.ts";
 export { exportOnnx, type ExportOptions, OnnxExportError } from "./onnx_export.ts";
 export {
   buildSlotModel,
