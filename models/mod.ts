@@ -45,6 +45,7 @@ export {
   type FieldSampleInput,
   slotLabels,
 } from "./field_crops.ts";
+export { importOnnx, type ImportOptions, OnnxImportError } from "./onnx_import.ts";
 export { exportOnnx, type ExportOptions, OnnxExportError } from "./onnx_export.ts";
 export {
   buildSlotModel,

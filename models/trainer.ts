@@ -53,6 +53,11 @@ export interface TrainOptions {
   readonly onProgress?: (p: TrainProgress) => void;
   /** Stops training after the current batch. */
   readonly signal?: AbortSignal;
+  /**
+   * Fine-tunes this model (its labels `data`'s) instead of training a new one; `filters` and
+   * `hidden` are then the base's.
+   */
+  readonly base?: tfl.LayersModel;
 }
 
 /** A trained model and its loss per epoch. */
@@ -73,13 +78,25 @@ export function nhwc(data: Dataset, order?: readonly number[]): tf.Tensor4D {
   return tf.tidy(() => tf.transpose(tf.tensor4d(x, [rows.length, 3, s, s]), [0, 2, 3, 1]));
 }
 
-/** Trains a new slot model on `data`. */
+/** Trains a new slot model on `data` (or fine-tunes `options.base`). */
 export async function trainSlotModel(data: Dataset, options: TrainOptions): Promise<Trained> {
   if (data.n === 0) throw new RangeError("Cannot train on an empty dataset");
+  const outputs = options.base?.outputs.map((o) => o.shape[1]);
+  if (
+    outputs &&
+    (outputs[0] !== data.labels.length || data.input.size !== options.base!.inputs[0]!.shape[1])
+  ) {
+    throw new RangeError(
+      `Cannot fine-tune a model of ${outputs[0]} SKU classes and ${
+        options.base!.inputs[0]!.shape[1]
+      } pixels ` +
+        `on ${data.labels.length} labels of ${data.input.size} pixels`,
+    );
+  }
   await startTfjsWasm();
   const epochs = options.epochs ?? 6;
   const batchSize = options.batchSize ?? 64;
-  const model = buildSlotModel({
+  const model = options.base ?? buildSlotModel({
     size: data.input.size,
     skuClasses: data.labels.length,
     seed: options.seed,

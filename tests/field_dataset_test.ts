@@ -14,6 +14,7 @@ import { ClipDecoder } from "../pipeline/mod.ts";
 import { DEFAULT_INPUT, fieldCrops } from "../models/mod.ts";
 import { loadWasmKernels } from "../wasm/mod.ts";
 import { loadModelDir } from "../cli/eval.ts";
+import { trainFromField } from "../cli/train_field.ts";
 import { eventually, simulatedCabinet, usePlanogram } from "./edge_harness.ts";
 import { apiClient, ROOT, startTestNats } from "./harness.ts";
 
@@ -175,6 +176,28 @@ Deno.test({
     });
     assert.equal(corrupt.dataset.n, 0);
     assert.equal(corrupt.skipped.clip_corrupt, 2);
+    // Fine-tuned on it (one epoch, a little synthetic data): an artifact a device loads, with its
+    // lineage and its comparison with the base.
+    const out = await Deno.makeTempDir();
+    const figures = await trainFromField({
+      samples: [lines[0]],
+      readClip,
+      base: `${ROOT}models/build/default`,
+      out: `${out}/field`,
+      epochs: 1,
+      syntheticSeeds: [1, 2],
+      evalSeeds: [1_000_001, 1_000_001],
+      heldOut: 0,
+    });
+    assert.equal(figures.field_sessions_trained, 1);
+    const lineage = JSON.parse(await Deno.readTextFile(`${out}/field/lineage.json`));
+    assert.equal(lineage.base.sha256, model.manifest.sha256);
+    assert.deepEqual(lineage.samples.trained, [sessionId]);
+    await using tuned = await loadModelDir(`${out}/field`);
+    assert.deepEqual(tuned.manifest.labels, model.manifest.labels);
+    assert.equal(tuned.manifest.version, "1.0.1");
+    assert.match(await Deno.readTextFile(`${out}/field/report.md`), /\| candidate \| synthetic \|/);
+    await Deno.remove(out, { recursive: true });
     // Bad input names the field.
     const bad = await api("GET", "/datasets/field?since=yesterday");
     assert.equal(bad.status, 400);
