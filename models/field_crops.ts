@@ -40,9 +40,15 @@
  *
  * @module
  */
-import { ClipDecodeError, type ClipDecoder, type Region, slotCrops } from "../pipeline/mod.ts";
+import {
+  ClipDecodeError,
+  type ClipDecoder,
+  type Region,
+  slotCrops,
+  underLight,
+} from "../pipeline/mod.ts";
 import { type SessionEvidenceWire, type SlotAssignment, toHex } from "../protocol/mod.ts";
-import type { PixelKernels, RgbaImage, Triple } from "../wasm/mod.ts";
+import type { PixelKernels, RgbaImage } from "../wasm/mod.ts";
 import { type Dataset, type InputSpec, MAX_COUNT } from "./dataset.ts";
 
 /** A field sample as the cloud's export gives it (the fields this builder reads). */
@@ -251,8 +257,7 @@ export async function fieldCrops(
           chunks.push(slotCrops(picture, [region], {
             kernels,
             size: input.size,
-            mean: input.mean.map((m, c) => m / gain[c]!) as unknown as Triple,
-            std: input.std.map((d, c) => d / gain[c]!) as unknown as Triple,
+            ...underLight(input, gain),
           }));
           sku.push(label[moment].sku);
           count.push(label[moment].count);

@@ -181,6 +181,26 @@ function sad(
   return sum;
 }
 
+/**
+ * The normalisation that makes a crop taken now look as it did at calibration, `gain` being what
+ * each channel is multiplied by to look as then ({@link CameraMotion.gain}): a value v·g
+ * normalised by mean and std is v normalised by mean/g and std/g. A gain of 1 everywhere gives
+ * `mean` and `std` back.
+ */
+export function underLight(
+  norm: {
+    readonly mean: readonly [number, number, number];
+    readonly std: readonly [number, number, number];
+  },
+  gain: readonly number[],
+): { mean: [number, number, number]; std: [number, number, number] } {
+  const g = (c: number) => gain[c] ?? 1;
+  return {
+    mean: [norm.mean[0] / g(0), norm.mean[1] / g(1), norm.mean[2] / g(2)],
+    std: [norm.std[0] / g(0), norm.std[1] / g(1), norm.std[2] / g(2)],
+  };
+}
+
 /** Options of {@link CameraRegistration}. */
 export interface CameraRegistrationOptions {
   /** Farthest motion looked for, as a share of the picture's width. Default 0.08. */

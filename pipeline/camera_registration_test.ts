@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CameraRegistration } from "./camera_registration.ts";
+import { CameraRegistration, underLight } from "./camera_registration.ts";
 import { randomScenario, type Scenario } from "./scenario.ts";
 import { renderView } from "./synthetic_camera.ts";
 
@@ -68,4 +68,18 @@ Deno.test("CameraRegistration measures a camera knocked aside and turned, and it
     gain: [1, 1, 1],
   });
   assert.equal(r.measure("cam-9", picture(s, "cam-1", 200)).dx, 0);
+});
+
+Deno.test("underLight normalises a value seen now as its calibration value would be", () => {
+  const norm = { mean: [0.5, 0.4, 0.3] as const, std: [0.2, 0.2, 0.2] as const };
+  const gain = [2, 1, 0.5];
+  const { mean, std } = underLight(norm, gain);
+  // A value seen now v is v·g at calibration: both normalise to the same figure.
+  for (const [c, now] of [[0, 0.2], [1, 0.7], [2, 0.9]] as const) {
+    const then = now * gain[c]!;
+    const a = (now - mean[c]) / std[c];
+    const b = (then - norm.mean[c]) / norm.std[c];
+    assert.ok(Math.abs(a - b) < 1e-12, `channel ${c}: ${a} against ${b}`);
+  }
+  assert.deepEqual(underLight(norm, [1, 1, 1]), { mean: [...norm.mean], std: [...norm.std] });
 });

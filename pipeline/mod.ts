@@ -96,6 +96,7 @@ export {
   type CameraMotion,
   CameraRegistration,
   type CameraRegistrationOptions,
+  underLight,
 } from "./camera_registration.ts";
 export {
   applyWorld,

@@ -37,6 +37,7 @@ import {
   type CameraMotion,
   CameraRegistration,
   type CameraRegistrationOptions,
+  underLight,
 } from "./camera_registration.ts";
 import type { Planogram, Region } from "./planogram.ts";
 import type { SlotClassifier, SlotProbabilities } from "./slot_classifier.ts";
@@ -214,18 +215,13 @@ export class SessionRecognizer {
         })
         .filter((s) => s.region);
       if (slots.length === 0) continue;
-      // Under another light than at calibration: the crops as that light would have shown them
-      // (v·g normalised by mean and std is v normalised by mean/g and std/g).
-      const gain = registration?.motion(cameraId).gain;
-      gains[cameraId] = gain ? [gain[0] ?? 1, gain[1] ?? 1, gain[2] ?? 1] : [1, 1, 1];
-      const [mean, std] = gain && gain.some((g) => g !== 1)
-        ? [input.mean.map((m, c) => m / gain[c]!), input.std.map((d, c) => d / gain[c]!)]
-        : [input.mean, input.std];
+      // Under another light than at calibration: the crops as that light would have shown them.
+      const gain = registration?.motion(cameraId).gain ?? [1, 1, 1];
+      gains[cameraId] = [gain[0] ?? 1, gain[1] ?? 1, gain[2] ?? 1];
       parts.push(slotCrops(image, slots.map((s) => s.region!), {
         kernels,
         size: input.size,
-        mean: mean as typeof input.mean,
-        std: std as typeof input.std,
+        ...underLight(input, gain),
       }));
       for (const s of slots) index.push({ slot: s.i, cameraId, region: s.region! });
     }

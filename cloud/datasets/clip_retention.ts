@@ -24,6 +24,7 @@ import { type Logger, sleep } from "../../runtime/mod.ts";
 import { PaymentNotFoundError } from "../checkout/mod.ts";
 import { openObjectStore } from "../nats/mod.ts";
 import type { FieldSamples } from "./field_samples.ts";
+import { reviewedByPerson } from "./field_label.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -51,7 +52,7 @@ export interface SweepResult {
 export function clipHold(s: PaymentSession): "review" | "dispute" | "reviewed" | null {
   if (s.disputed) return "dispute";
   if (s.state === "review") return "review";
-  if (s.reviewer !== null && !s.reviewer.startsWith("policy:")) return "reviewed";
+  if (reviewedByPerson(s)) return "reviewed";
   return null;
 }
 

@@ -75,6 +75,11 @@ const sameCart = (
   return key(a) === key(b);
 };
 
+/** Whether a person reviewed `s` (a review the policy settled when nobody did is not one). */
+export function reviewedByPerson(s: PaymentSession): boolean {
+  return s.reviewer !== null && !s.reviewer.startsWith("policy:");
+}
+
 /** The label of a sample whose payment session is `s`, or why it has none. */
 export function fieldLabel(
   s: PaymentSession,
@@ -94,7 +99,7 @@ export function fieldLabel(
   if (cart.some((l) => !options.skus.has(l.sku))) return { skip: "unknown_sku" };
   if (s.reviewer !== null) {
     // A review nobody did, settled by the policy, says nothing of what was taken.
-    if (s.reviewer.startsWith("policy:")) return { skip: "policy_review" };
+    if (!reviewedByPerson(s)) return { skip: "policy_review" };
     return {
       label: {
         source: "reviewed",

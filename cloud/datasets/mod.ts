@@ -32,6 +32,7 @@ export {
   fieldLabel,
   type FieldLabelOptions,
   type LabelSource,
+  reviewedByPerson,
   SKIP_REASONS,
   type SkipReason,
 } from "./field_label.ts";
