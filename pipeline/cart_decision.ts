@@ -3,9 +3,11 @@
  * opened and after it closed: per slot, the views of all cameras that see it are pooled (the
  * product of their probabilities, so cameras that agree make it surer and a missing camera only
  * makes it less sure), the unit counts before and after give what left each slot (with the
- * probability of that change as the slot's confidence), and the planogram gives the SKU. A slot whose product is not the planogram's, more units of a SKU
- * after than before, or a whole-cart confidence below the threshold send the session to review
- * with the reason: the cart is never guessed.
+ * probability of that change as the slot's confidence), and the planogram gives the SKU. A slot
+ * whose product is not the planogram's, a slot holding a SKU the model does not know (a product
+ * newly stocked: every session goes to review until a model learns it, and it is never charged
+ * as another SKU), more units of a SKU after than before, or a whole-cart confidence below the
+ * threshold send the session to review with the reason: the cart is never guessed.
  *
  * @example
  * ```ts
@@ -139,6 +141,7 @@ export function decideCart(
   const noPlanogram = before.length > 0 && before.every((b) => b.sku === null);
   if (noPlanogram) reasons.push("the machine has no planogram: what its slots hold is not known");
   const afterBySlot = new Map(after.map((e) => [key(e), e]));
+  const known = new Set(labels.slice(1));
   const net = new Map<string, number>();
   /** Per SKU that changed: the least sure of its slots' changes. */
   const sure = new Map<string, number>();
@@ -146,6 +149,13 @@ export function decideCart(
   for (const b of before) {
     const a = afterBySlot.get(key(b));
     const where = `slot ${key(b)}`;
+    // A product the model has never seen: its units cannot be told from others' (review says).
+    const unknown = b.sku !== null && !known.has(b.sku);
+    if (unknown) {
+      reasons.push(
+        `${where} holds ${b.sku}, which model ${options.modelVersion ?? "unknown"} does not know`,
+      );
+    }
     if (!a) {
       reasons.push(`${where} was not seen after the door closed`);
       confidence = 0;
@@ -173,7 +183,7 @@ export function decideCart(
     confidence *= pChange;
     // The product in the slot must be the planogram's whenever units are there.
     for (const [moment, e, units] of [["before", b, cb], ["after", a, ca]] as const) {
-      if (noPlanogram || units === 0 || e.views.length === 0) continue;
+      if (noPlanogram || unknown || units === 0 || e.views.length === 0) continue;
       const [s, ps] = mostLikely(poolViews(e.views.map((v) => v.sku), labels.length));
       const seen = labels[s];
       if (seen !== b.sku && ps > 0.5) {

@@ -160,3 +160,22 @@ Deno.test("decideCart at a machine with no planogram gives one reason, not one p
     "slot 0/1 is empty in the planogram but changed from 2 to 1 units",
   ]);
 });
+
+Deno.test("decideCart sends every session of a slot holding a SKU the model does not know to review", () => {
+  // TEA-500 is newly stocked; the model sees it as COLA-330 (the look it knows best).
+  const before = [slot(0, "COLA-330", [view("a", 3)]), slot(1, "TEA-500", [view("a", 2)])];
+  const taken = decideCart(before, [
+    slot(0, "COLA-330", [view("a", 3)]),
+    slot(1, "TEA-500", [
+      view("a", 1),
+    ]),
+  ], { labels, modelVersion: "m 1" });
+  assert.deepEqual(taken.reviewReasons, ["slot 0/1 holds TEA-500, which model m 1 does not know"]);
+  assert.deepEqual(taken.cart, [{ sku: "TEA-500", qty: 1 }], "the reviewer's proposal");
+  assert.ok(!taken.cart.some((l) => l.sku === "COLA-330"), "never charged as another SKU");
+  // Untouched, it still goes to review: the model cannot tell its units from others'.
+  const untouched = decideCart(before, before, { labels, modelVersion: "m 1" });
+  assert.deepEqual(untouched.reviewReasons, [
+    "slot 0/1 holds TEA-500, which model m 1 does not know",
+  ]);
+});

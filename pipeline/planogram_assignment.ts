@@ -13,7 +13,7 @@
  *   slots: [{ shelf: 0, slot: 0, sku: null, regions: { "cam-1": { x0: 0, y0: 0, x1: 0.2, y1: 0.2 } } }],
  * };
  * const planogram = assignSkus(calibration, [{ shelf: 0, slot: 0, sku: "COLA-330" }], {
- *   skus: ["COLA-330"],
+ *   cameras: ["cam-1"],
  * });
  * console.log(planogram.slots[0]?.sku); // "COLA-330"
  * ```
@@ -35,23 +35,21 @@ export interface SkuAssignment {
 
 /** What {@link assignSkus} checks against. */
 export interface AssignSkusOptions {
-  /** The SKUs the cabinet can recognize. */
-  readonly skus: Iterable<string>;
   /** The cabinet's cameras: a slot must be in view of one of them. Default: any camera. */
   readonly cameras?: Iterable<string>;
 }
 
 /**
  * The calibration with the assignment's SKUs; throws {@link PlanogramError} naming the
- * assignment's field (`slots.<i>`, `slots.<i>.sku`) for a slot listed twice, a slot no camera
- * of the cabinet sees, or a SKU it does not know.
+ * assignment's field (`slots.<i>`) for a slot listed twice or a slot no camera of the cabinet
+ * sees. A SKU the model does not know is assigned (a product newly stocked: its sessions go to
+ * review until a model learns it).
  */
 export function assignSkus(
   calibration: Planogram,
   assignment: readonly SkuAssignment[],
-  options: AssignSkusOptions,
+  options: AssignSkusOptions = {},
 ): Planogram {
-  const skus = new Set(options.skus);
   const cameras = options.cameras ? new Set(options.cameras) : undefined;
   const seen = new Map<string, number>();
   const byKey = new Map(calibration.slots.map((s) => [`${s.shelf}/${s.slot}`, s]));
@@ -68,12 +66,6 @@ export function assignSkus(
     const views = Object.keys(calibrated?.regions ?? {}).filter((c) => !cameras || cameras.has(c));
     if (views.length === 0) {
       throw new PlanogramError(`slots.${i}`, `${where} is seen by no camera of this cabinet`);
-    }
-    if (a.sku !== null && !skus.has(a.sku)) {
-      throw new PlanogramError(
-        `slots.${i}.sku`,
-        `${where} holds "${a.sku}", a SKU this cabinet's model does not know`,
-      );
     }
     assigned.set(key, a.sku);
   }

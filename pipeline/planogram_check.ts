@@ -1,7 +1,9 @@
 /**
- * Checks a planogram before a cabinet uses it: every slot once, every SKU one the recognizer
- * knows, every slot in view of a camera the cabinet has. A planogram that fails is refused whole
- * with a {@link PlanogramError} naming the field (the cabinet keeps the one it has).
+ * Checks a planogram before a cabinet uses it: every slot once, every slot in view of a camera
+ * the cabinet has. A planogram that fails is refused whole with a {@link PlanogramError} naming
+ * the field (the cabinet keeps the one it has). A SKU the model does not know is not a fault of
+ * the planogram (a product newly stocked): the sessions that touch its slot go to review until a
+ * model learns it (see `cart_decision.ts`).
  *
  * @example
  * ```ts
@@ -9,7 +11,7 @@
  *
  * checkPlanogram(
  *   { slots: [{ shelf: 0, slot: 0, sku: "COLA-330", regions: { "cam-1": { x0: 0, y0: 0, x1: 0.2, y1: 0.2 } } }] },
- *   { skus: ["COLA-330"], cameras: ["cam-1", "cam-2"] },
+ *   { cameras: ["cam-1", "cam-2"] },
  * );
  * ```
  *
@@ -31,15 +33,15 @@ export class PlanogramError extends Error {
 
 /** What {@link checkPlanogram} checks against. */
 export interface CheckPlanogramOptions {
-  /** The SKUs the cabinet can recognize and sell. */
-  readonly skus: Iterable<string>;
   /** The cabinet's cameras: a slot must be in view of one of them. Default: any camera. */
   readonly cameras?: Iterable<string>;
 }
 
 /** Returns `planogram` if the cabinet can use it; throws {@link PlanogramError} otherwise. */
-export function checkPlanogram(planogram: Planogram, options: CheckPlanogramOptions): Planogram {
-  const skus = new Set(options.skus);
+export function checkPlanogram(
+  planogram: Planogram,
+  options: CheckPlanogramOptions = {},
+): Planogram {
   const cameras = options.cameras ? new Set(options.cameras) : undefined;
   const seen = new Map<string, number>();
   for (const [i, s] of planogram.slots.entries()) {
@@ -49,12 +51,6 @@ export function checkPlanogram(planogram: Planogram, options: CheckPlanogramOpti
       throw new PlanogramError(`slots.${i}`, `${where} is listed twice (slots ${first} and ${i})`);
     }
     seen.set(`${s.shelf}/${s.slot}`, i);
-    if (s.sku !== null && !skus.has(s.sku)) {
-      throw new PlanogramError(
-        `slots.${i}.sku`,
-        `${where} holds "${s.sku}", a SKU this cabinet does not know`,
-      );
-    }
     const views = Object.keys(s.regions).filter((c) => !cameras || cameras.has(c));
     if (views.length === 0) {
       const which = cameras ? ` (cameras: ${[...cameras].join(", ")})` : "";

@@ -128,10 +128,17 @@ export class AgentRecognition {
     }
     let assigned: Planogram;
     try {
-      assigned = assignSkus(calibration, planogram.slots, {
-        skus: recognition.labels,
-        cameras: this.#options.cameras,
-      });
+      assigned = assignSkus(calibration, planogram.slots, { cameras: this.#options.cameras });
+      const unknown = [...new Set(planogram.slots.map((s) => s.sku))]
+        .filter((sku): sku is string => sku !== null && !recognition.labels.includes(sku));
+      if (unknown.length > 0) {
+        // Newly stocked products: their slots' sessions go to review until a model learns them.
+        this.#options.log("warn", "planogram stocks SKUs the model does not know", {
+          version: planogram.version,
+          model: recognition.modelVersion,
+          skus: unknown,
+        });
+      }
       this.#accepted = planogram;
       recognition.usePlanogram(
         { ...assigned, version: planogram.version },

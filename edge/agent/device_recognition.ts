@@ -23,7 +23,6 @@ import {
   type FrameSet,
   ModelLoadError,
   type Planogram,
-  PlanogramError,
   type RecognizedCart,
   SessionRecognizer,
   SlotClassifier,
@@ -136,8 +135,8 @@ export class DeviceRecognition implements AsyncDisposable {
 
   /**
    * Loads the model in `dir`; refused with {@link ModelLoadError}, or with `PlanogramError` when
-   * a fixed planogram does not fit it (a slot twice, a SKU the model does not know, a slot no
-   * camera sees).
+   * a fixed planogram is not usable (a slot twice, a slot no camera sees). A SKU the model does
+   * not know is stocked: its slot's sessions go to review.
    */
   static async start(dir: string, options: DeviceRecognitionOptions): Promise<DeviceRecognition> {
     const ort = await onnxRuntime(options.backend ?? "wasm", options.threads ?? 1);
@@ -146,10 +145,7 @@ export class DeviceRecognition implements AsyncDisposable {
     });
     if (typeof options.planogram !== "function") {
       try {
-        checkPlanogram(options.planogram, {
-          skus: model.manifest.labels.slice(1),
-          ...(options.cameras ? { cameras: options.cameras } : {}),
-        });
+        checkPlanogram(options.planogram, options.cameras ? { cameras: options.cameras } : {});
       } catch (e) {
         await model[Symbol.asyncDispose]();
         throw e;
@@ -214,14 +210,11 @@ export class DeviceRecognition implements AsyncDisposable {
    * Decides by `planogram` from the next door session on: at once while the door is closed,
    * else once the open session is decided (a later call replaces one still waiting). It must
    * keep the slots of the one in use, in their order (a new assignment of SKUs); `inUse` is
-   * called once it serves. Refused with `PlanogramError` when the model does not know a SKU or
-   * no camera sees a slot.
+   * called once it serves. Refused with `PlanogramError` when no camera sees a slot (a SKU the
+   * model does not know is taken: its slot's sessions go to review).
    */
   usePlanogram(planogram: Planogram, inUse: () => void = () => {}): void {
-    checkPlanogram(planogram, {
-      skus: this.#model.manifest.labels.slice(1),
-      ...(this.#options.cameras ? { cameras: this.#options.cameras } : {}),
-    });
+    checkPlanogram(planogram, this.#options.cameras ? { cameras: this.#options.cameras } : {});
     this.#nextPlanogram = { planogram, inUse };
     if (this.#openSessions.size === 0) this.#switchPlanogram();
   }
@@ -242,19 +235,10 @@ export class DeviceRecognition implements AsyncDisposable {
     const next = await SlotClassifier.load(this.#ort, await readModelDir(dir), {
       ...(this.#options.knownSkus ? { knownSkus: this.#options.knownSkus } : {}),
     });
-    const planogram = this.#nextPlanogram?.planogram ?? this.#planogram;
-    if (typeof planogram !== "function") {
-      // The cabinet's planogram must stay usable: a model that cannot name a stocked SKU is refused.
-      try {
-        checkPlanogram(planogram, { skus: next.manifest.labels.slice(1) });
-      } catch (e) {
-        await next[Symbol.asyncDispose]();
-        if (!(e instanceof PlanogramError)) throw e;
-        throw new ModelLoadError(
-          `Cannot serve the model in ${dir}: the planogram's ${e.field}: ${e.message}`,
-          { cause: e },
-        );
-      }
+    const lost = this.#forgets(next);
+    if (lost) {
+      await next[Symbol.asyncDispose]();
+      throw new ModelLoadError(`Cannot serve the model in ${dir}: ${lost}`);
     }
     const old = this.#model;
     this.#model = next;
@@ -266,6 +250,25 @@ export class DeviceRecognition implements AsyncDisposable {
         error: String(e),
       })
     );
+  }
+
+  /**
+   * Why `next` would serve this cabinet worse than the model serving: it does not know a SKU the
+   * planogram (in use, or waiting) stocks and the serving model knows; undefined if none.
+   */
+  #forgets(next: SlotClassifier): string | undefined {
+    const p = this.#nextPlanogram?.planogram ?? this.#planogram;
+    const planogram = typeof p === "function" ? p() : p;
+    const serving = new Set(this.labels);
+    const labels = new Set(next.manifest.labels.slice(1));
+    for (const [i, s] of planogram.slots.entries()) {
+      if (s.sku !== null && serving.has(s.sku) && !labels.has(s.sku)) {
+        return `the planogram's slots.${i}.sku: ${next.manifest.name} ${next.manifest.version} ` +
+          `does not know "${s.sku}", which shelf ${s.shelf} slot ${s.slot} holds and the model ` +
+          `serving knows`;
+      }
+    }
+    return undefined;
   }
 
   /** Releases the model. */
