@@ -163,6 +163,7 @@ export {
   type SessionRecognizerOptions,
   type SlotModel,
 } from "./session_recognizer.ts";
+export { type CandidateCart, inputMismatch } from "./candidate_cart.ts";
 export {
   type EvidenceMoment,
   type MomentInput,

@@ -7,7 +7,9 @@
  * after it closed (see `cart_decision.ts`) and, with a model that sees hands, the take and return
  * events in between (see `session_events.ts`). A frame set with a camera missing gives fewer views
  * of its slots (lower confidence), not a failure; no picture before or after the session sends it
- * to review.
+ * to review. A candidate model (shadow evaluation) runs on the same crops after the live one and
+ * decides each session too; its decision and both models' inference time go with the live
+ * decision, and a candidate that fails never fails the live decision.
  *
  * @example
  * ```ts
@@ -44,6 +46,7 @@ import type { SlotClassifier, SlotProbabilities } from "./slot_classifier.ts";
 import { slotCrops } from "./slot_crops.ts";
 import { type MomentInput, type SessionEvidence, sessionEvidence } from "./session_evidence.ts";
 import type { Triple } from "../wasm/mod.ts";
+import { type CandidateCart, inputMismatch } from "./candidate_cart.ts";
 
 /** How long after a new planogram a camera's new reference picture is taken, ms (frame clock). */
 export const RESTOCK_SETTLE_MS = 1500;
@@ -52,6 +55,8 @@ export const RESTOCK_SETTLE_MS = 1500;
 export interface RecognizedCart extends CartDecision {
   /** What each slot showed before and after, and where it was cut. */
   readonly evidence?: SessionEvidence;
+  /** The candidate model's decision of the same session (shadow evaluation), if one runs. */
+  readonly candidate?: CandidateCart;
 }
 
 /** The part of a slot model the recognizer uses. */
@@ -98,10 +103,10 @@ interface Sample {
   readonly index: readonly { slot: number; cameraId: string; region: Region }[];
   /** Per camera, the light's gain the crops were normalised for. */
   readonly gain: Readonly<Record<string, Triple>>;
-  /** The crops, until they are classified. */
+  /** The crops, until every model in use classified them. */
   crops: Float32Array | undefined;
-  /** The model's output, once classified, and the model that gave it. */
-  probs: { readonly model: SlotModel; readonly p: SlotProbabilities } | undefined;
+  /** Each model's output, once classified, and its share of the model call's time (ms). */
+  readonly outputs: Map<SlotModel, { readonly p: SlotProbabilities; readonly ms: number }>;
   /** The planogram the crops were cut by. */
   readonly planogram: Planogram;
 }
@@ -109,6 +114,7 @@ interface Sample {
 /** Decides door sessions' carts from the frame sets it observes. */
 export class SessionRecognizer {
   #model: SlotModel;
+  #candidate: SlotModel | undefined;
   readonly #planogram: Planogram | (() => Planogram);
   readonly #o: SessionRecognizerOptions;
   #samples: Sample[] = [];
@@ -183,6 +189,22 @@ export class SessionRecognizer {
    */
   useModel(model: SlotModel): void {
     this.#model = model;
+    if (this.#candidate === model) this.#candidate = undefined;
+  }
+
+  /** The candidate model in shadow evaluation, if one runs. */
+  get candidate(): SlotModel | undefined {
+    return this.#candidate;
+  }
+
+  /**
+   * Runs `model` beside the live one from now on (undefined: none); it must take the same crops,
+   * else a `RangeError` says why.
+   */
+  useCandidate(model: SlotModel | undefined): void {
+    const why = model && inputMismatch(this.#model.manifest, model.manifest);
+    if (why) throw new RangeError(`Cannot run the candidate model beside the live one: ${why}`);
+    this.#candidate = model;
   }
 
   /** Takes a frame set (the caller keeps ownership; it is not kept). */
@@ -231,11 +253,11 @@ export class SessionRecognizer {
       crops.set(p, at);
       at += p.length;
     }
-    this.#samples.push({ ts: set.ts, index, gain: gains, crops, probs: undefined, planogram });
+    this.#samples.push({ ts: set.ts, index, gain: gains, crops, outputs: new Map(), planogram });
     this.#prune();
     const open = this.#open;
     if (open && set.ts >= open.openedAt) {
-      const waiting = this.#samples.filter((s) => s.ts >= open.openedAt && !s.probs).length;
+      const waiting = this.#samples.filter((s) => s.ts >= open.openedAt && s.crops).length;
       if (waiting >= (this.#o.batchSamples ?? 4)) this.#classifyInBackground();
     }
     if (this.#waiting && set.ts >= this.#waiting.after) this.#waiting.wake();
@@ -311,10 +333,24 @@ export class SessionRecognizer {
     });
   }
 
-  /** Classifies the samples that have crops and no output of the current model. */
+  /** Classifies the samples with the live model, then the candidate (whose failure is reported). */
   async #classify(samples: readonly Sample[]): Promise<void> {
-    const model = this.#model;
-    const todo = samples.filter((s) => s.crops && s.crops.length > 0 && s.probs?.model !== model);
+    await this.#classifyWith(this.#model, samples);
+    const candidate = this.#candidate;
+    if (!candidate) return;
+    await this.#classifyWith(candidate, samples).catch((cause) => {
+      // A candidate that fails is stopped (it would cost every session for nothing).
+      if (this.#candidate === candidate) this.#candidate = undefined;
+      const name = `${candidate.manifest.name} ${candidate.manifest.version}`;
+      this.#o.onError?.(
+        new Error(`The candidate model ${name} failed and was stopped: ${cause}`, { cause }),
+      );
+    });
+  }
+
+  /** Classifies with `model` the samples that have crops and no output of it. */
+  async #classifyWith(model: SlotModel, samples: readonly Sample[]): Promise<void> {
+    const todo = samples.filter((s) => s.crops && s.crops.length > 0 && !s.outputs.has(model));
     const size = model.manifest.input.size;
     const usable = todo.filter((s) => s.crops!.length === s.index.length * 3 * size * size);
     if (usable.length === 0) return;
@@ -325,22 +361,27 @@ export class SessionRecognizer {
       batch.set(x.crops!, at);
       at += x.crops!.length;
     }
+    const started = performance.now();
     const p = await model.classify(batch, n);
+    const ms = performance.now() - started;
     const k = model.manifest.labels.length;
     const c = model.manifest.maxCount + 1;
     let row = 0;
     for (const x of usable) {
       const m = x.index.length;
-      x.probs = {
-        model,
+      x.outputs.set(model, {
         p: {
           n: m,
           sku: p.sku.slice(row * k, (row + m) * k),
           count: p.count.slice(row * c, (row + m) * c),
           ...(p.hand ? { hand: p.hand.slice(row * (k + 1), (row + m) * (k + 1)) } : {}),
         },
-      };
-      x.crops = undefined;
+        ms: (ms * m) / n,
+      });
+      const candidate = this.#candidate;
+      if (x.outputs.has(this.#model) && (!candidate || x.outputs.has(candidate))) {
+        x.crops = undefined;
+      }
       row += m;
     }
   }
@@ -403,22 +444,50 @@ export class SessionRecognizer {
     // The failure is this decision's (awaited below); the queue itself goes on for the next.
     this.#queue = last.catch(() => {});
     await last;
+    const picked = { before, during, after, planogram, trimmed };
+    const live = this.#decision(model, picked);
+    const candidate = this.#candidate;
+    if (!candidate || candidate === model || !live.evidence) return live;
+    const theirs = this.#decision(candidate, picked);
+    if (!theirs.evidence) return live; // the candidate came during the session: not comparable
+    const cost = (m: SlotModel) =>
+      [...before, ...during, ...after].reduce((t, x) => t + (x.outputs.get(m)?.ms ?? 0), 0);
+    const { evidence: _, ...decision } = theirs;
+    const round = (ms: number) => Math.round(ms * 10) / 10;
+    return {
+      ...live,
+      candidate: { decision, liveMs: round(cost(model)), candidateMs: round(cost(candidate)) },
+    };
+  }
+
+  /** `model`'s decision of the session from the pictures picked for it. */
+  #decision(
+    model: SlotModel,
+    picked: {
+      readonly before: readonly Sample[];
+      readonly during: readonly Sample[];
+      readonly after: readonly Sample[];
+      readonly planogram: Planogram;
+      readonly trimmed: boolean;
+    },
+  ): RecognizedCart {
+    const { planogram } = picked;
     // This model's outputs, of pictures cut by a planogram of the same slots.
     const mine = (xs: readonly Sample[]) =>
-      xs.filter((s) =>
-        s.probs?.model === model && s.planogram.slots.length === planogram.slots.length
-      );
+      xs.filter((s) => s.outputs.has(model) && s.planogram.slots.length === planogram.slots.length);
+    const before = mine(picked.before);
+    const after = mine(picked.after);
     const version = model.manifest.version;
     const missing = [
-      ...(mine(before).length ? [] : ["no picture of the shelves before the door opened"]),
-      ...(mine(after).length ? [] : ["no picture of the shelves after the door closed"]),
+      ...(before.length ? [] : ["no picture of the shelves before the door opened"]),
+      ...(after.length ? [] : ["no picture of the shelves after the door closed"]),
     ];
     if (missing.length > 0) {
       return { cart: [], confidence: 0, reviewReasons: missing, modelVersion: version };
     }
     const labels = model.manifest.labels;
-    const beforeEvidence = evidence(mine(before), labels.length, planogram);
-    const afterEvidence = evidence(mine(after), labels.length, planogram);
+    const beforeEvidence = evidence(model, before, planogram);
+    const afterEvidence = evidence(model, after, planogram);
     const decided = decideCart(beforeEvidence, afterEvidence, {
       labels,
       threshold: this.#o.threshold ?? 0.8,
@@ -437,19 +506,19 @@ export class SessionRecognizer {
     const decision: RecognizedCart = {
       ...decided,
       evidence: sessionEvidence(
-        moment(mine(before).at(-1)!, beforeEvidence),
-        moment(mine(after)[0]!, afterEvidence),
+        moment(before.at(-1)!, beforeEvidence),
+        moment(after[0]!, afterEvidence),
         { labels, planogramVersion: planogram.version ?? null },
       ),
     };
     if (!model.manifest.outputs.hand) return decision;
-    const moments: SessionMoment[] = mine(during).map((s) => ({
+    const moments: SessionMoment[] = mine(picked.during).map((s) => ({
       ts: s.ts,
-      slots: evidence([s], labels.length, planogram),
+      slots: evidence(model, [s], planogram),
     }));
     const events = detectEvents(beforeEvidence, afterEvidence, { labels, during: moments });
     const reasons = [...decision.reviewReasons];
-    if (trimmed) reasons.push("the door was open longer than the recognizer keeps pictures");
+    if (picked.trimmed) reasons.push("the door was open longer than the recognizer keeps pictures");
     return { ...decision, events, reviewReasons: reasons.slice(0, 20) };
   }
 }
@@ -459,14 +528,19 @@ export class SessionRecognizer {
  * one piece of evidence); the cameras are pooled by the decision. The SKUs are `planogram`'s; the
  * samples were cut by planograms of its slots in its order (a new planogram changes SKUs only).
  */
-function evidence(samples: readonly Sample[], k: number, planogram: Planogram): SlotEvidence[] {
+function evidence(
+  model: SlotModel,
+  samples: readonly Sample[],
+  planogram: Planogram,
+): SlotEvidence[] {
+  const k = model.manifest.labels.length;
   return planogram.slots.map((s, i) => {
     const byCamera = new Map<
       string,
       { sku: Float32Array; count: Float32Array; hand: Float32Array | undefined; n: number }
     >();
     for (const sample of samples) {
-      const p = sample.probs!.p;
+      const p = sample.outputs.get(model)!.p;
       const c = p.count.length / p.n;
       sample.index.forEach((x, r) => {
         if (x.slot !== i) return;

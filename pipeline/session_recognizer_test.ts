@@ -276,3 +276,75 @@ Deno.test("SessionRecognizer measures a camera against its calibration, and rene
     0,
   ]);
 });
+
+/** Films a session: 3 units before, one taken (no hand shown), 2 after; returns the decision. */
+async function takeOne(recognizer: SessionRecognizer, sessionId: string, t0: number) {
+  const film = (ts: number, units: number) => {
+    using set = frameSet(ts, units);
+    recognizer.observe(set);
+  };
+  for (let ts = t0; ts < t0 + 1500; ts += 150) film(ts, 3);
+  const openedAt = t0 + 1500;
+  recognizer.open({ sessionId, openedAt });
+  for (let i = 0; i < 8; i++) {
+    film(openedAt + i * 150, i < 4 ? 3 : 2);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const closedAt = openedAt + 8 * 150;
+  const deciding = recognizer.decide({ sessionId, openedAt, closedAt });
+  for (let ts = closedAt; ts < closedAt + 600; ts += 150) film(ts, 2);
+  return await deciding;
+}
+
+Deno.test("SessionRecognizer runs a candidate model beside the live one on the same crops, never failing the live decision", async () => {
+  const live = new BrightnessModel();
+  /** A candidate (version 0.0.2) that never sees more than 2 units. */
+  class Candidate extends BrightnessModel {
+    override readonly manifest = { ...manifest, version: "0.0.2" };
+    fail = false;
+    override async classify(batch: Float32Array, n: number): Promise<SlotProbabilities> {
+      if (this.fail) throw new Error("out of memory");
+      const p = await super.classify(batch, n);
+      for (let i = 0; i < n; i++) {
+        const row = p.count.subarray(i * 5, i * 5 + 5);
+        const units = row.indexOf(Math.max(...row));
+        row.fill(0.01).set([0.96], Math.min(2, units));
+      }
+      return p;
+    }
+  }
+  const candidate = new Candidate();
+  const errors: Error[] = [];
+  const recognizer = new SessionRecognizer(live, planogram, {
+    kernels: referenceKernels,
+    settleMs: 0,
+    onError: (e) => errors.push(e),
+  });
+  // Crops cut for the live model must fit the candidate.
+  const bigger: SlotModel = {
+    manifest: { ...manifest, input: { ...manifest.input, size: 16 } },
+    classify: (batch, n) => live.classify(batch, n),
+  };
+  assert.throws(
+    () => recognizer.useCandidate(bigger),
+    (e) => e instanceof RangeError && /16x16 crops, the live model 8x8/.test(e.message),
+  );
+  recognizer.useCandidate(candidate);
+  const d = await takeOne(recognizer, "s1", 0);
+  assert.deepEqual(d.cart, [{ sku: "COLA-330", qty: 1 }], "the live model decides the cart");
+  assert.ok(d.candidate, "the candidate decided the same session");
+  assert.equal(d.candidate.decision.modelVersion, "0.0.2");
+  // 3 and 2 units both seen as 2: the candidate's own decision, nothing taken.
+  assert.deepEqual(d.candidate.decision.cart, []);
+  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+  assert.equal(sum(candidate.calls), sum(live.calls), "the same crops, each once");
+  assert.ok(d.candidate.liveMs > 0 && d.candidate.candidateMs > 0, JSON.stringify(d.candidate));
+  // A candidate that fails is stopped and said; the live decision stands.
+  candidate.fail = true;
+  const e = await takeOne(recognizer, "s2", 10_000);
+  assert.deepEqual(e.cart, [{ sku: "COLA-330", qty: 1 }]);
+  assert.equal(e.candidate, undefined);
+  assert.equal(recognizer.candidate, undefined);
+  assert.match(errors[0]?.message ?? "", /candidate model fake 0\.0\.2 failed and was stopped/);
+  assert.equal(errors.length, 1, "stopped at its first failure");
+});

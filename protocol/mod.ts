@@ -111,6 +111,7 @@ export {
   type SessionEvidenceWire,
   SlotReadingSchema,
 } from "./session_evidence.ts";
+export { type CandidateDecision, CandidateDecisionSchema } from "./candidate_decision.ts";
 export { type ClipUploaded, clipUploaded, ClipUploadedSchema, parseClipUploaded } from "./clip.ts";
 export {
   DEVICE_UPLOAD_BUCKETS,

@@ -8,6 +8,7 @@ import { z } from "zod";
 import * as f from "./_fields.ts";
 import { defineFamily } from "./message_family.ts";
 import { SessionEvidenceSchema } from "./session_evidence.ts";
+import { CandidateDecisionSchema } from "./candidate_decision.ts";
 
 const base = { ...f.deviceEnvelope, machineId: f.machineId };
 const item = {
@@ -45,6 +46,10 @@ export const PipelineEventSchema = z.discriminatedUnion("type", [
     /** What each slot showed before and after, and where it was cut (absent from older builds). */
     evidence: SessionEvidenceSchema.optional().describe(
       "What each slot showed before and after the session, and where each camera's crop was cut",
+    ),
+    /** A candidate model's decision of the same session (shadow evaluation), never charged. */
+    candidate: CandidateDecisionSchema.optional().describe(
+      "A candidate model's decision of the same session (shadow evaluation), never charged",
     ),
   }).refine((e) => e.closedAt >= e.openedAt, {
     path: ["closedAt"],

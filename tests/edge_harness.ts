@@ -214,7 +214,7 @@ export async function desireDeployment(
   order: {
     version: number;
     deploymentId: string;
-    targets: Array<{ component: string; version: string }>;
+    targets: Array<{ component: string; version: string; mode?: "live" | "shadow" }>;
   },
 ): Promise<void> {
   await putDesired(nc, deviceId, order.version, {

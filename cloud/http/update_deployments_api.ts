@@ -14,7 +14,13 @@ import { ApiError } from "./problem.ts";
 import { ComponentName, refused, type UpdateDeps } from "./update_api_common.ts";
 
 const DeploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/);
-const Target = z.strictObject({ component: ComponentName, version: z.string().min(1).max(64) });
+const Target = z.strictObject({
+  component: ComponentName,
+  version: z.string().min(1).max(64),
+  mode: z.enum(["live", "shadow"]).optional().openapi({
+    description: "shadow: a model run beside the live one as a candidate, never charged",
+  }),
+});
 const Deployment = z.object({
   id: z.string(),
   state: z.string(),
@@ -78,7 +84,11 @@ export function deploymentsApi(deps: UpdateDeps): OpenAPIHono<FleetEnv> {
     const body = c.req.valid("json");
     await need(c, deps, "operator", "deployment.create", "deployments");
     const d = await deps.deployments.create({
-      targets: body.targets,
+      targets: body.targets.map((t) => ({
+        component: t.component,
+        version: t.version,
+        ...(t.mode ? { mode: t.mode } : {}),
+      })),
       selector: stripUndefined(body.selector),
       ...(body.policy ? { policy: stripUndefined(body.policy) } : {}),
     }).catch((e) => refused(e, "body."));
@@ -87,7 +97,7 @@ export function deploymentsApi(deps: UpdateDeps): OpenAPIHono<FleetEnv> {
       target: `deployment/${d.id}`,
       outcome: "ok",
       before: null,
-      after: { targets: deployment(d).targets, devices: d.devices.length },
+      after: { targets: d.targets.map((t) => ({ ...t })), devices: d.devices.length },
       reason: null,
     });
     return c.json(deployment(await deps.deployments.get(d.id)), 201);

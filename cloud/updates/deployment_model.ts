@@ -47,10 +47,18 @@ export type DeviceDeploymentStatus =
   | "superseded"
   | "cancelled";
 
+/** A component version a deployment installs. */
+export interface DeploymentTarget {
+  readonly component: string;
+  readonly version: string;
+  /** `shadow`: a model run beside the live one as a candidate, never charged. Default live. */
+  readonly mode?: "live" | "shadow";
+}
+
 /** A deployment as stored. */
 export interface Deployment {
   readonly id: string;
-  readonly targets: readonly { readonly component: string; readonly version: string }[];
+  readonly targets: readonly DeploymentTarget[];
   readonly selector: DeploymentSelector;
   readonly policy: RolloutPolicy;
   readonly state: "running" | "paused" | "completed" | "aborted" | "cancelled";

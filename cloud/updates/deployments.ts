@@ -37,6 +37,7 @@ import {
   type DeploymentEvent,
   filters,
   newMessageId,
+  signedManifest,
   streamName,
 } from "../../protocol/mod.ts";
 import { ComponentError } from "./component_registry.ts";
@@ -48,6 +49,7 @@ import {
   type DeploymentCounts,
   type DeploymentSelector,
   type DeploymentServiceOptions,
+  type DeploymentTarget,
   type DeviceEntry,
   FINAL,
   readDeviceEntry,
@@ -65,6 +67,7 @@ export type {
   DeploymentCounts,
   DeploymentSelector,
   DeploymentServiceOptions,
+  DeploymentTarget,
   DeviceDeploymentStatus,
   DeviceEntry,
   RolloutPolicy,
@@ -159,11 +162,11 @@ export class DeploymentService implements AsyncDisposable {
 
   /**
    * Creates a deployment. Refused with {@link ComponentError} naming the field when a target
-   * version is not published, the selector picks no device, or the policy is out of range;
-   * nothing is created then.
+   * version is not published, a target in `shadow` mode is not a model, the selector picks no
+   * device, or the policy is out of range; nothing is created then.
    */
   async create(spec: {
-    targets: readonly { component: string; version: string }[];
+    targets: readonly DeploymentTarget[];
     selector: DeploymentSelector;
     policy?: Partial<RolloutPolicy>;
     id?: string;
@@ -186,6 +189,12 @@ export class DeploymentService implements AsyncDisposable {
           `${t.component} ${t.version} is not published`,
         );
       }
+      if (t.mode === "shadow" && publishedKind(e.string()) !== "model") {
+        throw new ComponentError(
+          `targets[${i}].mode`,
+          `${t.component} ${t.version} is not a model: only a model runs in shadow mode`,
+        );
+      }
     }
     const policy = rolloutPolicy(spec.policy);
     const devices = this.#select(spec.selector);
@@ -195,7 +204,11 @@ export class DeploymentService implements AsyncDisposable {
     const now = this.#now();
     const d: Deployment = {
       id: spec.id ?? `dep-${newMessageId(now)}`.slice(0, 64),
-      targets: spec.targets.map((t) => ({ component: t.component, version: t.version })),
+      targets: spec.targets.map((t) => ({
+        component: t.component,
+        version: t.version,
+        ...(t.mode === "shadow" ? { mode: t.mode } : {}),
+      })),
       selector: spec.selector,
       policy,
       state: "running",
@@ -424,4 +437,12 @@ export class DeploymentService implements AsyncDisposable {
     }
     return out.sort();
   }
+}
+
+/** The kind (`agent`, `model`, `config`) of a published version's stored signed manifest. */
+function publishedKind(stored: string): string | undefined {
+  const signed = signedManifest.parse(stored);
+  if (!signed.ok) return undefined;
+  const manifest = JSON.parse(signed.value.manifest) as { recipe?: { kind?: string } };
+  return manifest.recipe?.kind;
 }

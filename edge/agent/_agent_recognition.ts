@@ -10,6 +10,7 @@
  */
 import {
   assignSkus,
+  ModelLoadError,
   type Planogram,
   PlanogramError,
   simulatedPlanogram,
@@ -110,6 +111,22 @@ export class AgentRecognition {
     this.#config.modelVersion = this.#recognition.modelVersion.split(" ")[1] ?? null;
     this.#options.log("info", "recognition model serving", {
       model: this.#recognition.modelVersion,
+    });
+  }
+
+  /**
+   * Runs the model in `dir` beside the one serving as a candidate (shadow mode: decided, published,
+   * never charged); refused with `ModelLoadError` (the live model goes on alone) when it does not
+   * fit, or no model serves yet.
+   */
+  async useCandidate(dir: string): Promise<void> {
+    if (!this.#recognition) {
+      throw new ModelLoadError(`Cannot run the model in ${dir} in shadow mode: no model serves`);
+    }
+    await this.#recognition.useCandidateDir(dir);
+    this.#options.log("info", "candidate model running in shadow mode", {
+      model: this.#recognition.candidateVersion,
+      live: this.#recognition.modelVersion,
     });
   }
 

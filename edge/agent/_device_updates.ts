@@ -21,6 +21,8 @@ export interface OpenUpdaterOptions {
   readonly reportAddress: () => { region: string; deviceId: string };
   /** Loads (or swaps to) the model in a folder; rejects if the model is refused. */
   readonly useModel: (dir: string) => Promise<void>;
+  /** Runs the model in a folder beside the live one (shadow mode); rejects if it is refused. */
+  readonly useCandidate: (dir: string) => Promise<void>;
   /** Hooks at points of the agent's work (fault tests). */
   readonly hooks?: AgentHooks | undefined;
   /** Arguments the program was started with (a new slot is started with the same). */
@@ -63,15 +65,16 @@ export async function openUpdater(
         }),
       });
     },
-    applyHot: async (recipe, files) => {
+    applyHot: async (recipe, files, { mode }) => {
       if (recipe.kind !== "model") return;
       const manifest = files["model.json"];
       if (manifest && config.role === "primary") {
         // Loaded and checked before it serves; a refused model fails the update, the old
-        // one keeps serving.
-        await options.useModel(manifest.slice(0, manifest.lastIndexOf("/")));
+        // one keeps serving (alone, for a refused candidate).
+        const dir = manifest.slice(0, manifest.lastIndexOf("/"));
+        await (mode === "shadow" ? options.useCandidate(dir) : options.useModel(dir));
       }
-      config.modelVersion = recipe.version;
+      if (mode === "live") config.modelVersion = recipe.version;
     },
     restart: () => {
       if (options.onRestartRequested) options.onRestartRequested();

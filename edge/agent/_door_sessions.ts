@@ -8,8 +8,9 @@
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { ItemEvent, SessionEvidence } from "../../pipeline/mod.ts";
+import type { CandidateCart, ItemEvent, SessionEvidence } from "../../pipeline/mod.ts";
 import {
+  type CandidateDecision,
   filters,
   newEnvelope,
   newMessageId,
@@ -37,6 +38,8 @@ interface Decision {
   events?: readonly ItemEvent[];
   lineConfidence?: Readonly<Record<string, number>>;
   evidence?: SessionEvidence;
+  /** A candidate model's decision of the same session (shadow evaluation). */
+  candidate?: CandidateCart;
 }
 
 /** Options of {@link DoorSessions}. */
@@ -211,6 +214,9 @@ export class DoorSessions {
       review: { required: reasons.length > 0, reasons },
       modelVersion: decision.modelVersion,
       ...(this.#evidence(session.sessionId, decision.evidence)),
+      ...(decision.candidate
+        ? { candidate: candidateDecision(decision.candidate, threshold) }
+        : {}),
     });
     journal.completed(session.sessionId);
     this.#sessionRegions.delete(session.sessionId);
@@ -340,4 +346,20 @@ export class DoorSessions {
       }
     }
   }
+}
+
+/** The candidate's decision as sent: the same threshold as the live one's. */
+function candidateDecision(c: CandidateCart, threshold: number): CandidateDecision {
+  const d = c.decision;
+  const reasons = d.confidence < threshold && d.reviewReasons.length === 0
+    ? [`confidence ${d.confidence.toFixed(2)} below ${threshold.toFixed(2)}`]
+    : d.reviewReasons;
+  return {
+    modelVersion: d.modelVersion,
+    cart: d.cart,
+    confidence: Math.min(1, Math.max(0, d.confidence)),
+    review: { required: reasons.length > 0, reasons: reasons.slice(0, 20) },
+    liveMs: c.liveMs,
+    candidateMs: c.candidateMs,
+  };
 }

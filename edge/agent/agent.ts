@@ -211,24 +211,43 @@ export class Agent implements AsyncDisposable {
         agent.log("error", "recording cannot start", { error: String(e) });
       }
     }
-    if (config.role === "primary" && config.recognition.model) {
-      await agent.#recognition.use(config.recognition.model).catch((e) =>
-        // Selling goes on: sessions go to review until a model loads (an update can bring one).
-        agent.log("error", "recognition cannot start", { error: String(e) })
-      );
-    }
     agent.#updater = await openUpdater(agent.config, {
       outbox: agent.outbox,
       reportAddress: () => agent.#connection.reportAddress(),
       useModel: (dir) => agent.#recognition.use(dir),
+      useCandidate: (dir) => agent.#recognition.useCandidate(dir),
       hooks: options.hooks,
       args: options.args,
       supervised: options.supervised,
       onRestartRequested: options.onRestartRequested,
       log: agent.#log,
     });
+    if (config.role === "primary") await agent.#startRecognition(agent.#updater);
     agent.#run();
     return agent;
+  }
+
+  /**
+   * Loads the model an update installed last (else the configured one) and the candidate beside
+   * it, if one ran: selling goes on without them (sessions go to review until a model loads).
+   */
+  async #startRecognition(updater: Updater): Promise<void> {
+    const { live, candidate } = await updater.models.read();
+    // The updated model, else (none, or it no longer loads) the configured one.
+    const dirs = [...new Set([live?.dir, this.config.recognition.model])];
+    for (const dir of dirs.filter((d): d is string => d !== undefined)) {
+      try {
+        await this.#recognition.use(dir);
+        break;
+      } catch (e) {
+        this.log("error", "recognition cannot start", { model: dir, error: String(e) });
+      }
+    }
+    if (!candidate || !this.#recognition.current) return;
+    await this.#recognition.useCandidate(candidate.dir).catch((e) =>
+      // The live model goes on alone.
+      this.log("error", "candidate model cannot run", { model: candidate.dir, error: String(e) })
+    );
   }
 
   /** Writes a structured log line (kept for `collect_logs`). */

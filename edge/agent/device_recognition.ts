@@ -4,7 +4,9 @@
  * device has it), feeds the machine's frame sets to a {@link SessionRecognizer} and decides each
  * door session's cart. A model update is applied in place: the new model is loaded and checked
  * first, and only then replaces the one serving; a model that fails to load is refused and the
- * previous one keeps serving.
+ * previous one keeps serving. A candidate model can run beside it in shadow mode (same crops,
+ * never charged): one the live crops do not fit, or that forgets a stocked SKU the live model
+ * knows, is refused at load and the live model goes on alone.
  *
  * @example
  * ```ts
@@ -21,6 +23,7 @@
 import {
   checkPlanogram,
   type FrameSet,
+  inputMismatch,
   ModelLoadError,
   type Planogram,
   type RecognizedCart,
@@ -109,6 +112,7 @@ export class DeviceRecognition implements AsyncDisposable {
   readonly #options: DeviceRecognitionOptions;
   readonly #recognizer: SessionRecognizer;
   #model: SlotClassifier;
+  #candidate: SlotClassifier | undefined;
   #planogram: Planogram | (() => Planogram);
   /** Door sessions opened and not decided yet: a new planogram waits for none to be open. */
   readonly #openSessions = new Set<string>();
@@ -162,6 +166,36 @@ export class DeviceRecognition implements AsyncDisposable {
   /** `name version` of the model serving. */
   get modelVersion(): string {
     return `${this.#model.manifest.name} ${this.#model.manifest.version}`;
+  }
+
+  /** `name version` of the candidate model in shadow mode, if one runs. */
+  get candidateVersion(): string | undefined {
+    // The recognizer stops a candidate that fails: then none runs.
+    const c = this.#recognizer.candidate === this.#candidate ? this.#candidate : undefined;
+    return c && `${c.manifest.name} ${c.manifest.version}`;
+  }
+
+  /**
+   * Runs the model in `dir` beside the live one in shadow mode (its decisions are published, never
+   * charged); undefined stops the one running. Refused with {@link ModelLoadError} (the live model
+   * goes on alone) when it does not load, does not take the live model's crops, or forgets a
+   * stocked SKU the live model knows.
+   */
+  async useCandidateDir(dir: string | undefined): Promise<void> {
+    const next = dir === undefined ? undefined : await SlotClassifier.load(
+      this.#ort,
+      await readModelDir(dir),
+      this.#options.knownSkus ? { knownSkus: this.#options.knownSkus } : {},
+    );
+    const why = next && (inputMismatch(this.#model.manifest, next.manifest) ?? this.#forgets(next));
+    if (next && why) {
+      await next[Symbol.asyncDispose]();
+      throw new ModelLoadError(`Cannot run the model in ${dir} in shadow mode: ${why}`);
+    }
+    const old = this.#candidate;
+    this.#candidate = next;
+    this.#recognizer.useCandidate(next);
+    if (old) await this.#release(old, "candidate");
   }
 
   /** Takes a frame set of the machine. */
@@ -243,10 +277,30 @@ export class DeviceRecognition implements AsyncDisposable {
     const old = this.#model;
     this.#model = next;
     this.#recognizer.useModel(next);
+    const candidate = this.#candidate;
+    // The candidate promoted (now live), or one the new live crops no longer fit: it stops.
+    const stop = candidate &&
+      (candidate.manifest.sha256 === next.manifest.sha256
+        ? "promoted"
+        : inputMismatch(next.manifest, candidate.manifest));
+    if (candidate && stop) {
+      this.#candidate = undefined;
+      this.#recognizer.useCandidate(undefined);
+      this.#options.log?.("info", "candidate model stopped", {
+        model: `${candidate.manifest.name} ${candidate.manifest.version}`,
+        reason: stop,
+      });
+      await this.#release(candidate, "candidate");
+    }
     // The new model serves already: an old one that fails to release is logged, not a refusal.
-    await old[Symbol.asyncDispose]().catch((e) =>
-      this.#options.log?.("warn", "cannot release the replaced model", {
-        model: `${old.manifest.name} ${old.manifest.version}`,
+    await this.#release(old, "replaced");
+  }
+
+  /** Releases a model no longer used; a failure is logged (it serves no more either way). */
+  async #release(model: SlotClassifier, what: "replaced" | "candidate"): Promise<void> {
+    await model[Symbol.asyncDispose]().catch((e) =>
+      this.#options.log?.("warn", `cannot release the ${what} model`, {
+        model: `${model.manifest.name} ${model.manifest.version}`,
         error: String(e),
       })
     );
@@ -271,8 +325,9 @@ export class DeviceRecognition implements AsyncDisposable {
     return undefined;
   }
 
-  /** Releases the model. */
+  /** Releases the models. */
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#candidate) await this.#release(this.#candidate, "candidate");
     await this.#model[Symbol.asyncDispose]();
   }
 }

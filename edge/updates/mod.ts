@@ -21,6 +21,7 @@ export {
   type FetchResult,
 } from "./artifact_fetcher.ts";
 export { type ChunkStore, FileChunkStore, PooledChunkStore } from "./chunk_store.ts";
+export { type InstalledModel, type ModelRoles, ModelSlots } from "./model_slots.ts";
 export {
   OtaSlots,
   type OtaState,

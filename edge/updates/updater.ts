@@ -4,7 +4,8 @@
  * all before a byte is downloaded), downloaded with resume and delta transfer, verified, and
  * applied: a model or config version in place, without restarting the agent; an agent version
  * into the inactive A/B slot, switched to on trial, and started by the supervisor, which keeps
- * it only if it reports healthy. Every step is reported as an `update_progress` event through
+ * it only if it reports healthy. A model target in `shadow` mode is installed as the candidate
+ * that runs beside the live model (shadow evaluation) instead of replacing it. Every step is reported as an `update_progress` event through
  * the outbox, and so is the outcome the supervisor recorded (healthy or rolled back, and why).
  *
  * @example
@@ -40,6 +41,7 @@ import {
 import { ArtifactVerifyError, fetchArtifacts } from "./artifact_fetcher.ts";
 import { type ChunkStore, FileChunkStore } from "./chunk_store.ts";
 import type { OtaSlots } from "./ota_slots.ts";
+import { ModelSlots } from "./model_slots.ts";
 import { sleep } from "../../runtime/mod.ts";
 
 /** A step of an update, as reported. */
@@ -57,7 +59,12 @@ export interface UpdateStep {
 /** A deployment as the shadow carries it. */
 export interface DeploymentOrder {
   readonly deploymentId: string;
-  readonly targets: readonly { readonly component: string; readonly version: string }[];
+  /** Component versions; a model's `mode` `shadow` runs it beside the live one (default live). */
+  readonly targets: readonly {
+    readonly component: string;
+    readonly version: string;
+    readonly mode?: "live" | "shadow" | undefined;
+  }[];
   /** The stream to read the artifacts from (the region's mirror); default the store's own. */
   readonly artifacts?: string | undefined;
 }
@@ -75,10 +82,14 @@ export interface UpdaterOptions {
   readonly trustedKeys: readonly TrustedKey[];
   /** Where progress goes (the agent's outbox). */
   readonly progress: (step: UpdateStep) => void;
-  /** Applies a model or config version in place; throws to refuse it. */
+  /**
+   * Applies a model or config version in place (a model in `shadow` mode as the candidate beside
+   * the live one); throws to refuse it.
+   */
   readonly applyHot?: (
     recipe: ComponentRecipe,
     files: Readonly<Record<string, string>>,
+    options: { readonly mode: "live" | "shadow" },
   ) => Promise<void>;
   /** Restarts the agent into the new slot (exits with the switch code). */
   readonly restart?: () => void;
@@ -121,12 +132,15 @@ function forThisArch(name: string): boolean {
 export class Updater {
   readonly #o: UpdaterOptions;
   readonly #chunks: ChunkStore;
+  /** The models serving and beside it, as applied. */
+  readonly models: ModelSlots;
   #busy: Promise<void> | undefined;
 
   /** Creates the updater. */
   constructor(options: UpdaterOptions) {
     this.#o = options;
     this.#chunks = options.chunks ?? new FileChunkStore(`${options.slots.dir}/chunks`);
+    this.models = new ModelSlots(options.slots.dir);
   }
 
   /** Installed component versions (the agent's own included). */
@@ -243,13 +257,22 @@ export class Updater {
     try {
       const manifests = await this.#check(nc, order);
       const installed = await this.installed();
+      const { candidate } = await this.models.read();
+      const modes = new Map(order.targets.map((t) => [t.component, t.mode ?? "live"]));
       // Model and config versions first (in place), the agent last (it restarts).
       const ordered = [...manifests].sort((a, b) =>
         Number(a.manifest.recipe.kind === "agent") - Number(b.manifest.recipe.kind === "agent")
       );
       for (const { manifest, signed } of ordered) {
         const r = manifest.recipe;
-        if (installed[r.component] === r.version) {
+        const mode = modes.get(r.component) ?? "live";
+        if (mode === "shadow" && r.kind !== "model") {
+          throw new UpdateError(`${r.component} ${r.version}: only a model runs in shadow mode`);
+        }
+        const had = mode === "shadow"
+          ? candidate?.component === r.component && candidate.version === r.version
+          : installed[r.component] === r.version;
+        if (had) {
           step(r.component, r.version, "healthy", { reason: "already installed" });
           continue;
         }
@@ -293,7 +316,7 @@ export class Updater {
           Object.keys(got.files).map((name) => [name, `${dir}/${name}`]),
         );
         try {
-          await this.#o.applyHot?.(r, files);
+          await this.#o.applyHot?.(r, files, { mode });
         } catch (e) {
           throw new UpdateError(
             `${r.component} ${r.version} was refused: ${(e as Error).message}`,
@@ -302,7 +325,11 @@ export class Updater {
             },
           );
         }
-        await this.#setInstalled(r.component, r.version);
+        if (r.kind === "model") {
+          const model = { component: r.component, version: r.version, dir };
+          await (mode === "shadow" ? this.models.setCandidate(model) : this.models.setLive(model));
+        }
+        if (mode === "live") await this.#setInstalled(r.component, r.version);
         step(r.component, r.version, "healthy", got);
       }
       await this.#recordHandled(order.deploymentId, "healthy");
