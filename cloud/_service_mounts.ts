@@ -14,6 +14,7 @@ import {
   planogramApi,
   priceApi,
   provisioningApi,
+  shadowComparisonApi,
   updateApi,
 } from "./http/mod.ts";
 import {
@@ -79,7 +80,7 @@ export function domainMounts(fleet: FleetDeps, services: DomainServices): Mount[
     { path: "/", app: sessionsDashboard(payment) },
     { path: "/", app: accuracyDashboard(payment) },
     { path: "/", app: dashboardApp(fleet) },
-    { path: "/", app: deploymentsDashboard(updates) },
+    { path: "/", app: deploymentsDashboard({ ...updates, fieldDataset: services.fieldDataset }) },
     { path: "/", app: planogramDashboard({ ...fleet, prices, planograms }) },
     { path: "/", app: fleetApi(fleet) },
     { path: "/", app: updateApi(updates) },
@@ -87,7 +88,13 @@ export function domainMounts(fleet: FleetDeps, services: DomainServices): Mount[
     { path: "/", app: priceApi({ ...fleet, prices }) },
     { path: "/", app: planogramApi({ ...fleet, prices, planograms }) },
     ...(services.fieldDataset
-      ? [{ path: "/", app: fieldDatasetsApi({ ...payment, fieldDataset: services.fieldDataset }) }]
+      ? [
+        { path: "/", app: fieldDatasetsApi({ ...payment, fieldDataset: services.fieldDataset }) },
+        {
+          path: "/deployments",
+          app: shadowComparisonApi({ ...updates, fieldDataset: services.fieldDataset }),
+        },
+      ]
       : []),
     ...(provisioning ? [{ path: "/", app: provisioningApi({ ...fleet, provisioning }) }] : []),
     { path: "/app", app: customerApp(customers) },

@@ -310,6 +310,23 @@ Deno.test("dashboard: a deployment's page shows each device's state and failure 
   await viewer.goto(await loginLink(nc, svc, "viewer"));
   await viewer.goto(`${svc.url}/deployments/${dep.body.id}`);
   assert.match(await viewer.locator("#steer").textContent() ?? "", /can watch but not steer/);
+  assert.equal(await viewer.locator("#shadow").count(), 0, "no comparison for a live deployment");
+  // A shadow deployment's page compares the candidate with the live model, plotted.
+  const shadow = await api("POST", "/deployments", {
+    targets: [{ component: "detector", version: "2.0.0", mode: "shadow" }],
+    selector: { devices: ["sim-01-a"] },
+  });
+  assert.equal(shadow.status, 201, JSON.stringify(shadow.body));
+  await viewer.goto(`${svc.url}/deployments/${shadow.body.id}`);
+  assert.equal(
+    await viewer.locator("#shadow-verdict").textContent(),
+    "collecting: 0 of 20 reviewed sessions decided by both models",
+  );
+  assert.equal(
+    await viewer.locator('#shadow tr[data-model="candidate"] td').first().textContent(),
+    "candidate ",
+  );
+  assert.equal(await viewer.locator("#shadow-plot g[data-figure]").count(), 5);
   await Promise.all(devices.map((d) => d[Symbol.asyncDispose]()));
 });
 

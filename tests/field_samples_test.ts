@@ -241,6 +241,61 @@ Deno.test("the field dataset leaves out, by reason, what cannot be a labelled sa
   });
 });
 
+Deno.test("the field dataset scores a shadow candidate against reviewed truth and the live model", async () => {
+  await using f = await fixture();
+  const WATER = [{ sku: "WATER-500", qty: 1 }];
+  const candidate = (cart: typeof COLA, version = "2.0.0") => ({
+    modelVersion: version,
+    cart,
+    confidence: 0.99,
+    review: { required: false, reasons: [] },
+    liveMs: 120,
+    candidateMs: 180,
+  });
+  // The live model is unsure and sends it to review; the candidate says water; a person agrees.
+  const unsure = await f.start();
+  const done = sessionCompleted(unsure.sessionId, COLA, { review: ["unsure"] });
+  await f.completed({ ...done, candidate: candidate(WATER) });
+  await eventually(
+    async () => ((await f.p.get(unsure.sessionId)).state === "review" ? true : undefined),
+    20_000,
+    "in review",
+  );
+  await f.p.review(unsure.sessionId, { reviewer: "ana", cart: WATER });
+  // Both charge cola: no reviewed truth, they agree.
+  const sure = await f.start();
+  await f.completed({ ...sessionCompleted(sure.sessionId, COLA), candidate: candidate(COLA) });
+  // Another candidate's session is not this comparison's.
+  const other = await f.start();
+  await f.completed({
+    ...sessionCompleted(other.sessionId, COLA),
+    candidate: candidate(WATER, "3.0.0"),
+  });
+  const query = { candidate: "2.0.0", deviceIds: new Set(["m001-a"]), since: 0, minReviewed: 1 };
+  const c = await eventually(
+    async () => {
+      const x = await f.dataset.compareShadow(query);
+      return x.sessions === 2 && x.reviewed === 1 ? x : undefined;
+    },
+    20_000,
+    "two sessions compared, one reviewed",
+  );
+  assert.deepEqual((await f.samples.get(sure.sessionId))?.candidate, candidate(COLA));
+  assert.equal(c.agreement, 0.5);
+  assert.equal(c.live.rightCharges, 0);
+  assert.equal(c.live.reviewRate, 0.5);
+  assert.equal(c.candidateScore.rightCharges, 1);
+  assert.equal(c.candidateScore.exact, 1);
+  assert.deepEqual([c.live.meanMs, c.candidateScore.meanMs], [120, 180]);
+  assert.equal(c.verdict.state, "promote", c.verdict.reason);
+  // Not the deployment's devices, or before it: nothing to compare.
+  const none = await f.dataset.compareShadow({ ...query, deviceIds: new Set(["m002-a"]) });
+  assert.equal(none.sessions, 0);
+  assert.equal(none.verdict.state, "collecting");
+  const later = await f.dataset.compareShadow({ ...query, since: f.now() + DAY });
+  assert.equal(later.sessions, 0);
+});
+
 Deno.test("clip retention deletes clips when due, keeps those a review or a dispute holds", async () => {
   await using f = await fixture();
   const session = async (how: "charged" | "reviewed" | "in_review" | "disputed") => {

@@ -140,4 +140,38 @@ Deno.test("operators publish versions and roll them out through the API; bad req
   const again = await call("POST", `/deployments/${created.body.id}/pause`, operator);
   assert.equal(again.status, 409);
   assert.equal((await call("GET", "/deployments/dep-none-0000", operator)).status, 404);
+
+  // Shadow mode: only for a model; its comparison only for a shadow deployment.
+  const notModel = await call("POST", "/deployments", operator, {
+    targets: [{ component: "labels", version: "1.0.0", mode: "shadow" }],
+    selector: { groups: ["shop-a"] },
+  });
+  assert.equal(notModel.status, 400);
+  assert.equal(notModel.body.field, "body.targets[0].mode");
+  assert.match(notModel.body.detail, /labels 1\.0\.0 is not a model/);
+  const live = await call("GET", `/deployments/${created.body.id}/shadow`, operator);
+  assert.equal(live.status, 409);
+  assert.match(live.body.detail, /runs no model in shadow mode/);
+  assert.equal((await call("GET", "/deployments/dep-none-0000/shadow", operator)).status, 404);
+  const shadow = await call("POST", "/deployments", operator, {
+    targets: [{ component: "detector", version: "1.0.0", mode: "shadow" }],
+    selector: { devices: ["sim-01-a"] },
+  });
+  assert.equal(shadow.status, 201, JSON.stringify(shadow.body));
+  assert.equal(shadow.body.targets[0].mode, "shadow");
+  const compared = await call(
+    "GET",
+    `/deployments/${shadow.body.id}/shadow?minReviewed=5`,
+    operator,
+  );
+  assert.equal(compared.status, 200, JSON.stringify(compared.body));
+  assert.equal(compared.body.candidate, "1.0.0");
+  assert.equal(compared.body.sessions, 0);
+  assert.deepEqual(compared.body.verdict, {
+    state: "collecting",
+    reason: "0 of 5 reviewed sessions decided by both models",
+  });
+  const badMin = await call("GET", `/deployments/${shadow.body.id}/shadow?minReviewed=0`, operator);
+  assert.equal(badMin.status, 400);
+  assert.equal(badMin.body.field, "query.minReviewed");
 });

@@ -21,6 +21,7 @@ import type { SlotAssignment } from "../../protocol/mod.ts";
 import { PaymentNotFoundError } from "../checkout/mod.ts";
 import { type FieldLabel, fieldLabel, type LabelSource, type SkipReason } from "./field_label.ts";
 import type { FieldSample, FieldSamples } from "./field_samples.ts";
+import { compareShadow, type ShadowComparison, type ShadowSession } from "./shadow_comparison.ts";
 
 /** Which samples {@link FieldDataset.list} returns. */
 export interface FieldQuery {
@@ -37,6 +38,18 @@ export interface FieldQuery {
   readonly minConfidence?: number;
   /** At most this many samples (oldest first). Default 1,000. */
   readonly limit?: number;
+}
+
+/** Which sessions {@link FieldDataset.compareShadow} scores. */
+export interface ShadowQuery {
+  /** The candidate model's version. */
+  readonly candidate: string;
+  /** The devices that ran it (a deployment's). */
+  readonly deviceIds: ReadonlySet<string>;
+  /** Doors closed at or after (Unix ms): the deployment's creation. */
+  readonly since: number;
+  /** Reviewed sessions needed for a verdict. */
+  readonly minReviewed: number;
 }
 
 /** Why a sample is not in the dataset. */
@@ -149,6 +162,33 @@ export class FieldDataset {
       out.push({ sample, label: labelled.label, planogram: { version, slots } });
     }
     return { samples: out, skipped, matched };
+  }
+
+  /**
+   * Scores a candidate model (shadow evaluation) against the live one on the sessions `q`'s
+   * devices decided with both, the truth being a person's review (see `shadow_comparison.ts`).
+   */
+  async compareShadow(q: ShadowQuery): Promise<ShadowComparison> {
+    const sessions: ShadowSession[] = [];
+    const skus = new Map<string, ReadonlySet<string>>();
+    for await (const sample of this.#p.samples.each()) {
+      const { machineId, deviceId } = sample;
+      if (!machineId || !deviceId || !q.deviceIds.has(deviceId) || !sample.decision) continue;
+      if ((sample.closedAt ?? sample.recordedAt) < q.since) continue;
+      if (sample.candidate?.modelVersion !== q.candidate) continue;
+      const session = await this.#p.sessions.get(sample.sessionId).catch((e) => {
+        if (e instanceof PaymentNotFoundError) return undefined;
+        throw e;
+      });
+      if (session && !skus.has(machineId)) skus.set(machineId, await this.#p.skusOf(machineId));
+      const labelled = session &&
+        fieldLabel(session, { minConfidence: 1, skus: skus.get(machineId)! });
+      const truth = labelled && "label" in labelled && labelled.label.source === "reviewed"
+        ? labelled.label.cart
+        : null;
+      sessions.push({ sample, truth });
+    }
+    return compareShadow(sessions, { candidate: q.candidate, minReviewed: q.minReviewed });
   }
 }
 

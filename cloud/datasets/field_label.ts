@@ -20,6 +20,7 @@
  * @module
  */
 import type { PaymentSession } from "../../payments/mod.ts";
+import { sameCart } from "./shadow_comparison.ts";
 
 /** Who knows a label's cart. */
 export type LabelSource = "reviewed" | "confident";
@@ -65,15 +66,6 @@ export interface FieldLabelOptions {
   /** The catalogue's SKUs: a cart naming another is no label. */
   readonly skus: ReadonlySet<string>;
 }
-
-const sameCart = (
-  a: readonly { sku: string; qty: number }[],
-  b: readonly { sku: string; qty: number }[],
-) => {
-  const key = (c: readonly { sku: string; qty: number }[]) =>
-    [...c].sort((x, y) => x.sku.localeCompare(y.sku)).map((l) => `${l.sku}:${l.qty}`).join(",");
-  return key(a) === key(b);
-};
 
 /** Whether a person reviewed `s` (a review the policy settled when nobody did is not one). */
 export function reviewedByPerson(s: PaymentSession): boolean {

@@ -25,6 +25,7 @@ import type { KV } from "@nats-io/kv";
 import { nanos, type NatsConnection } from "@nats-io/nats-core";
 import {
   buckets,
+  type CandidateDecision,
   type ClipUploaded,
   parseClipUploaded,
   parsePipelineEvent,
@@ -75,6 +76,11 @@ export interface FieldSample {
   readonly decision: FieldDecision | null;
   /** The device's per-slot evidence (null: a build that sent none). */
   readonly evidence: SessionEvidenceWire | null;
+  /**
+   * A candidate model's decision of the same session (shadow evaluation; never charged). Null or
+   * absent: no candidate ran (absent in samples stored before candidates were kept).
+   */
+  readonly candidate?: CandidateDecision | null;
   readonly clips: readonly FieldClip[];
   /** When the cloud first heard of the session (Unix ms). */
   readonly recordedAt: number;
@@ -183,6 +189,7 @@ export class FieldSamples {
       modelVersion: null,
       decision: null,
       evidence: null,
+      candidate: null,
       clips: [],
       recordedAt: now,
       clipsExpireAt: now + this.#o.retention.days * DAY_MS,
@@ -209,6 +216,7 @@ export class FieldSamples {
           reviewReasons: e.review.reasons,
         },
         evidence: e.evidence ?? null,
+        candidate: e.candidate ?? null,
         // The clips are kept from the door's closing (by the cloud's clock, if the device's is
         // ahead of it: a device's clock does not keep them longer).
         clipsExpireAt: Math.min(e.closedAt, this.#now()) + this.#o.retention.days * DAY_MS,

@@ -26,6 +26,7 @@ export {
   type FieldListing,
   type FieldQuery,
   type LabelledSample,
+  type ShadowQuery,
 } from "./field_dataset.ts";
 export {
   type FieldLabel,
@@ -45,3 +46,13 @@ export {
   type FieldSamplesOptions,
   type IgnoredReason,
 } from "./field_samples.ts";
+export {
+  compareShadow,
+  type CompareShadowOptions,
+  DEFAULT_MIN_REVIEWED,
+  type ModelScore,
+  sameCart,
+  type ShadowComparison,
+  type ShadowSession,
+  type ShadowVerdict,
+} from "./shadow_comparison.ts";

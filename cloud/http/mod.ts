@@ -22,3 +22,4 @@ export { ApiError, problem } from "./problem.ts";
 export { Metrics } from "./prometheus.ts";
 export { provisioningApi, type ProvisioningDeps } from "./provisioning_api.ts";
 export { MAX_UPLOAD_BYTES, updateApi, type UpdateDeps } from "./update_api.ts";
+export { shadowComparisonApi, type ShadowDeps } from "./update_shadow_api.ts";

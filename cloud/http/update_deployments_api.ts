@@ -13,7 +13,8 @@ import { plain } from "./plain.ts";
 import { ApiError } from "./problem.ts";
 import { ComponentName, refused, type UpdateDeps } from "./update_api_common.ts";
 
-const DeploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/);
+/** A deployment id in a path. */
+export const DeploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/);
 const Target = z.strictObject({
   component: ComponentName,
   version: z.string().min(1).max(64),

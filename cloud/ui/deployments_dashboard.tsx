@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import type { FC } from "hono/jsx";
 import { allows } from "../auth/mod.ts";
+import { DEFAULT_MIN_REVIEWED, type FieldDataset } from "../datasets/mod.ts";
 import type { FleetDeps, FleetEnv } from "../http/mod.ts";
 import type {
   Deployment,
@@ -25,6 +26,7 @@ import {
   PAGE_SIZE,
   requireSession,
 } from "./_dashboard_kit.tsx";
+import { ShadowSection } from "./_shadow_view.tsx";
 
 const DEPLOYMENT = ":id{[A-Za-z0-9][A-Za-z0-9_-]{7,63}}";
 
@@ -126,7 +128,11 @@ const DeploymentRows: FC<{ items: readonly Listed[] }> = (
 
 /** The deployments' list, a deployment's page and its live stream. */
 export function deploymentsDashboard(
-  deps: FleetDeps & { readonly deployments: DeploymentService },
+  deps: FleetDeps & {
+    readonly deployments: DeploymentService;
+    /** The field samples: a shadow deployment's page shows its comparison. */
+    readonly fieldDataset?: FieldDataset | undefined;
+  },
 ): Hono<FleetEnv> {
   const app = new Hono<FleetEnv>();
   const service = deps.deployments;
@@ -171,6 +177,15 @@ export function deploymentsDashboard(
       limit: PAGE_SIZE,
     });
     const actor = actorOf(c)!;
+    const shadow = d.targets.find((t) => t.mode === "shadow");
+    const comparison = shadow && deps.fieldDataset
+      ? await deps.fieldDataset.compareShadow({
+        candidate: shadow.version,
+        deviceIds: new Set(d.devices),
+        since: d.createdAt,
+        minReviewed: DEFAULT_MIN_REVIEWED,
+      })
+      : undefined;
     const buttons = allows(actor, "operator")
       ? `<p id="steer"><button onclick="steer('${id}','pause')">Pause</button><button onclick="steer('${id}','resume')">Resume</button><button onclick="steer('${id}','cancel')">Abort</button></p><p id="deployment-result"></p>`
       : `<p id="steer" style="color:#888">Your role (${actor.role}) can watch but not steer deployments.</p>`;
@@ -179,6 +194,7 @@ export function deploymentsDashboard(
         <h1>Deployment {id}</h1>
         <DeploymentSummary d={d} />
         <div dangerouslySetInnerHTML={{ __html: buttons }} />
+        {comparison ? <ShadowSection c={comparison} /> : null}
         <table>
           <thead>
             <tr>
