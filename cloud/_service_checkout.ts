@@ -31,6 +31,7 @@ import {
   StripeProvider,
 } from "../payments/mod.ts";
 import { TaskGroup } from "./_service_tasks.ts";
+import { type DeploymentService, runShadowJudge } from "./updates/mod.ts";
 
 /** How the provider is chosen (the service's `payments` options). */
 export interface ProviderChoice {
@@ -103,6 +104,9 @@ export async function startCheckout(
     reviewRateAlert?: ReviewRateAlert | undefined;
     clipRetention?: ClipRetentionPolicy | undefined;
     retentionSweepMs?: number | undefined;
+    /** Its shadow deployments are scored against the field dataset's reviewed sessions. */
+    deployments?: DeploymentService | undefined;
+    shadowJudgeMs?: number | undefined;
   },
 ): Promise<Checkout> {
   // The catalogue's prices are the default list until an operator writes one.
@@ -143,6 +147,14 @@ export async function startCheckout(
     retention: more.clipRetention ?? { days: 30, heldDays: 365 },
     sweepEveryMs: more.retentionSweepMs,
   });
+  if (more.deployments) {
+    // The shadow candidates, promoted or stopped once enough of their sessions are reviewed.
+    tasks.add(runShadowJudge(more.deployments, tasks.signal, {
+      score: (q) => fieldDataset.compareShadow(q),
+      logger,
+      everyMs: more.shadowJudgeMs ?? 15_000,
+    }));
+  }
   return { prices, payments, customerAuth, planograms, fieldDataset, tasks };
 }
 

@@ -99,6 +99,8 @@ export interface CloudServiceOptions {
     clipRetention?: ClipRetentionPolicy;
     /** How often retention sweeps the clips, ms. Default an hour. */
     retentionSweepMs?: number;
+    /** How often shadow deployments are scored (and promoted or stopped), ms. Default 15 s. */
+    shadowJudgeMs?: number;
   };
   /**
    * The operator's and accounts' keys (the process that runs the server has them, or the
@@ -184,6 +186,7 @@ export async function startCloudService(
     region,
     logger,
     metrics,
+    deployments,
   });
   const { prices, payments, customerAuth, planograms, fieldDataset } = checkout;
   const planogramPush = await PlanogramPush.start(nc, { region, book: planograms, state, logger });

@@ -33,9 +33,12 @@ export const ShadowStateSchema = z.strictObject({
     targets: z.array(z.strictObject({
       component: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, "must be a component name"),
       version: f.version,
-      /** `shadow`: a model run beside the live one as a candidate, never charged. Default live. */
-      mode: z.enum(["live", "shadow"]).optional().describe(
-        "shadow: a model run beside the live one as a candidate, never charged; default live",
+      /**
+       * `shadow`: a model run beside the live one as a candidate, never charged; `stop`: that
+       * candidate stops running. Default live.
+       */
+      mode: z.enum(["live", "shadow", "stop"]).optional().describe(
+        "shadow: a model run beside the live one as a candidate, never charged; stop: that candidate stops running; default live",
       ),
     })).min(1).max(8),
     /** The stream to read the artifacts from (the region's mirror); default the store's own. */

@@ -312,16 +312,28 @@ Deno.test("dashboard: a deployment's page shows each device's state and failure 
   assert.match(await viewer.locator("#steer").textContent() ?? "", /can watch but not steer/);
   assert.equal(await viewer.locator("#shadow").count(), 0, "no comparison for a live deployment");
   // A shadow deployment's page compares the candidate with the live model, plotted.
+  // (Only one with a candidate is promoted or stopped on a comparison.)
+  const noCandidate = await api("POST", "/deployments", {
+    targets: [{ component: "detector", version: "2.0.0" }],
+    selector: { devices: ["sim-01-a"] },
+    promotion: { minReviewed: 5 },
+  });
+  assert.equal(noCandidate.status, 400);
+  assert.equal(noCandidate.body.field, "body.promotion");
   const shadow = await api("POST", "/deployments", {
     targets: [{ component: "detector", version: "2.0.0", mode: "shadow" }],
     selector: { devices: ["sim-01-a"] },
+    promotion: { minReviewed: 5 },
   });
   assert.equal(shadow.status, 201, JSON.stringify(shadow.body));
+  assert.equal(shadow.body.promotion.state, "comparing");
   await viewer.goto(`${svc.url}/deployments/${shadow.body.id}`);
   assert.equal(
     await viewer.locator("#shadow-verdict").textContent(),
-    "collecting: 0 of 20 reviewed sessions decided by both models",
+    "collecting: 0 of 5 reviewed sessions decided by both models",
   );
+  assert.equal(await viewer.locator("#shadow-promotion").getAttribute("data-state"), "comparing");
+  assert.match(await viewer.locator("#shadow-promotion").textContent() ?? "", /until 5 of its/);
   assert.equal(
     await viewer.locator('#shadow tr[data-model="candidate"] td').first().textContent(),
     "candidate ",

@@ -214,7 +214,7 @@ export async function desireDeployment(
   order: {
     version: number;
     deploymentId: string;
-    targets: Array<{ component: string; version: string; mode?: "live" | "shadow" }>;
+    targets: Array<{ component: string; version: string; mode?: "live" | "shadow" | "stop" }>;
   },
 ): Promise<void> {
   await putDesired(nc, deviceId, order.version, {

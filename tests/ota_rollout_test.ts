@@ -4,7 +4,13 @@ import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Objm } from "@nats-io/obj";
 import { ensureStreams } from "../cloud/nats/mod.ts";
-import { ComponentError, ComponentRegistry, DeploymentService } from "../cloud/updates/mod.ts";
+import {
+  ComponentError,
+  ComponentRegistry,
+  DeploymentService,
+  judgeShadows,
+  type ShadowScorer,
+} from "../cloud/updates/mod.ts";
 import { SimulatedUpdateDevice } from "../edge/sim/mod.ts";
 import { buckets, newEnvelope } from "../protocol/mod.ts";
 import type { Logger, LogLevel } from "../runtime/mod.ts";
@@ -64,6 +70,7 @@ async function fleet(n: number, refuseFrom = Infinity, offline: string[] = []) {
   return {
     nc,
     ids,
+    devices,
     service,
     clock,
     async [Symbol.asyncDispose]() {
@@ -423,4 +430,120 @@ Deno.test("a deployment step that loses its compare-and-swap to another instance
   assert.equal((await f.service.get(id))?.assigned, 1, "the next tick starts the device");
   assert.equal((await f.service.device(id, "sim-01-a"))?.status, "queued");
   assert.deepEqual(f.stepFailures(), []);
+});
+
+Deno.test("a shadow deployment is promoted through a rollout when its candidate is as good, and stopped on its devices when worse", async () => {
+  await using f = await fleet(3);
+  const shadowOf = (version: string, promotion?: { minReviewed?: number }) =>
+    f.service.create({
+      targets: [{ component: "detector", version, mode: "shadow" }],
+      selector: { groups: ["shop-a"] },
+      policy: { canary: 1, ratePerMinute: 600 },
+      ...(promotion ? { promotion } : {}),
+    });
+  // The rollout's clock moves a minute each look (after the canary, the rate lets all go).
+  const completed = (id: string) =>
+    until(`${id} completed`, async () => {
+      f.clock.advance(60_000);
+      const g = await f.service.get(id);
+      return g?.state === "completed" ? g : undefined;
+    });
+  // Only a deployment with a candidate has a comparison, and it needs at least one review.
+  await assert.rejects(
+    f.service.create({
+      targets: [{ component: "detector", version: "2.0.0" }],
+      selector: { groups: ["shop-a"] },
+      promotion: { minReviewed: 5 },
+    }),
+    (e) => e instanceof ComponentError && e.field === "promotion",
+  );
+  await assert.rejects(
+    shadowOf("2.0.0", { minReviewed: 0 }),
+    (e) => e instanceof ComponentError && e.field === "promotion.minReviewed",
+  );
+
+  const shadow = await shadowOf("2.0.0", { minReviewed: 3 });
+  assert.deepEqual(shadow.promotion, {
+    minReviewed: 3,
+    state: "comparing",
+    reason: null,
+    followUp: null,
+    decidedAt: null,
+  });
+  await completed(shadow.id);
+  for (const d of f.devices) {
+    assert.equal((await d.updater.models.read()).candidate?.version, "2.0.0", d.deviceId);
+  }
+  const asked: Parameters<ShadowScorer>[0][] = [];
+  let verdict: "collecting" | "promote" | "stop" | "fail" = "collecting";
+  const score: ShadowScorer = (q) => {
+    asked.push(q);
+    if (verdict === "fail") return Promise.reject(new Error("the samples are not there"));
+    return Promise.resolve({ verdict: { state: verdict, reason: `said ${verdict}` } });
+  };
+  const lines: string[] = [];
+  const logger = { log: (_l: LogLevel, msg: string) => void lines.push(msg) } as Logger;
+  // Too few reviews: nothing happens; a scorer that fails is logged, and asked again next round.
+  assert.deepEqual(await judgeShadows(f.service, { score, logger }), []);
+  verdict = "fail";
+  assert.deepEqual(await judgeShadows(f.service, { score, logger }), []);
+  assert.match(lines.join("\n"), /judging a shadow deployment failed/);
+  assert.equal((await f.service.get(shadow.id))?.promotion?.state, "comparing");
+  assert.deepEqual(asked[0], {
+    candidate: "2.0.0",
+    deviceIds: new Set(f.ids),
+    since: shadow.createdAt,
+    minReviewed: 3,
+  });
+
+  // As good: the candidate goes live on the same devices, canary first, under the same policy.
+  verdict = "promote";
+  const [promoted] = await judgeShadows(f.service, { score, logger });
+  assert.equal(promoted?.id, shadow.id);
+  assert.equal(promoted.promotion?.state, "promoted");
+  assert.equal(promoted.promotion?.reason, "said promote");
+  assert.equal(typeof promoted.promotion?.decidedAt, "number");
+  const live = await completed(promoted.promotion!.followUp!);
+  assert.equal(live.promotionOf, shadow.id);
+  assert.deepEqual(live.targets, [{ component: "detector", version: "2.0.0" }]);
+  assert.deepEqual(live.devices, shadow.devices);
+  assert.equal(live.policy.canary, 1);
+  for (const d of f.devices) {
+    const roles = await d.updater.models.read();
+    assert.equal(roles.live?.version, "2.0.0", d.deviceId);
+    assert.equal(roles.candidate, undefined, "promoted, it no longer runs beside itself");
+  }
+  // Decided: it is not judged again, and a second verdict is refused.
+  const before = asked.length;
+  assert.deepEqual(await judgeShadows(f.service, { score, logger }), []);
+  assert.equal(asked.length, before);
+  await assert.rejects(
+    f.service.conclude(shadow.id, { state: "stop", reason: "late" }),
+    (e) => e instanceof ComponentError && e.field === "state",
+  );
+
+  // Worse: the candidate stops on every device at once, the live model goes on.
+  const worse = await shadowOf("1.0.0");
+  assert.equal(worse.promotion?.minReviewed, 20, "the default");
+  await completed(worse.id);
+  verdict = "stop";
+  // Two instances judging at once: one follow-up, and the other finds the verdict given.
+  const both = await Promise.allSettled([
+    f.service.conclude(worse.id, { state: "stop", reason: "2 wrong charges" }),
+    f.service.conclude(worse.id, { state: "stop", reason: "2 wrong charges" }),
+  ]);
+  assert.ok(both.some((r) => r.status === "fulfilled"), JSON.stringify(both));
+  for (const r of both) {
+    if (r.status === "rejected") assert.equal((r.reason as ComponentError).field, "state");
+  }
+  const stopped = (await f.service.get(worse.id))!;
+  assert.equal(stopped.promotion?.state, "stopped");
+  const stopping = await completed(stopped.promotion!.followUp!);
+  assert.deepEqual(stopping.targets, [{ component: "detector", version: "1.0.0", mode: "stop" }]);
+  assert.equal(stopping.policy.canary, 0);
+  for (const d of f.devices) {
+    const roles = await d.updater.models.read();
+    assert.equal(roles.candidate, undefined, d.deviceId);
+    assert.equal(roles.live?.version, "2.0.0", d.deviceId);
+  }
 });

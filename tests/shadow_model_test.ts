@@ -2,7 +2,7 @@
  * Shadow evaluation on the device: a model deployed in shadow mode runs beside the live one on
  * the same crops, each session's outcome carries its decision and both models' cost, and only
  * the live one is charged; a candidate that does not take the live model's crops is refused
- * (the one running goes on); a restarted agent runs its candidate again; the candidate deployed
+ * (the one running goes on); a restarted agent runs its candidate again; a target in stop mode stops it; the candidate deployed
  * live (promoted) stops running beside itself. A real nats-server, the default model, a simulated
  * cabinet filmed by synthetic cameras.
  */
@@ -28,7 +28,7 @@ type Completed = Extract<PipelineEvent, { type: "session_completed" }>;
 
 Deno.test({
   name:
-    "a model deployed in shadow mode decides each session beside the live one, is refused when it does not take its crops, runs again after a restart and stops once promoted",
+    "a model deployed in shadow mode decides each session beside the live one, is refused when it does not take its crops, runs again after a restart, stops when told and once promoted",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -82,7 +82,7 @@ Deno.test({
     const other = { ...manifest.input, mean: manifest.input.mean.map((x: number) => x / 2) };
     await publish("3.0.0", { ...manifest, version: "3.0.0", input: other });
     let desired = 1; // version 1 of the desired state brought the planogram
-    const deploy = async (id: string, version: string, mode: "live" | "shadow") => {
+    const deploy = async (id: string, version: string, mode: "live" | "shadow" | "stop") => {
       await desireDeployment(nc, "m001-a", {
         version: ++desired,
         deploymentId: id,
@@ -119,7 +119,18 @@ Deno.test({
     assert.equal(second.modelVersion, "1.0.0");
     assert.equal(second.candidate?.modelVersion, "2.0.0");
 
-    // Promoted: 2.0.0 serves, and no longer runs beside itself.
+    // Stopped (the comparison found it worse): the live model alone decides.
+    const stopped = await deploy("dep-stop-2", "2.0.0", "stop");
+    assert.equal(stopped.phase, "healthy", stopped.reason ?? "");
+    assert.equal(stopped.reason, "candidate stopped");
+    const alone = await shop();
+    assert.equal(alone.modelVersion, "1.0.0");
+    assert.equal(alone.candidate, undefined);
+    const recorded = JSON.parse(await Deno.readTextFile(`${config.dataDir}/ota/models.json`));
+    assert.equal(recorded.candidate, undefined, JSON.stringify(recorded));
+
+    // In shadow again, then promoted: 2.0.0 serves, and no longer runs beside itself.
+    assert.equal((await deploy("dep-shadow-2-again", "2.0.0", "shadow")).phase, "healthy");
     const promoted = await deploy("dep-live-2", "2.0.0", "live");
     assert.equal(promoted.phase, "healthy", promoted.reason ?? "");
     const third = await shop();

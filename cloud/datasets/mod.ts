@@ -49,7 +49,6 @@ export {
 export {
   compareShadow,
   type CompareShadowOptions,
-  DEFAULT_MIN_REVIEWED,
   type ModelScore,
   sameCart,
   type ShadowComparison,

@@ -69,9 +69,6 @@ export interface ShadowComparison {
   readonly verdict: ShadowVerdict;
 }
 
-/** Reviewed sessions a verdict needs unless a deployment says otherwise. */
-export const DEFAULT_MIN_REVIEWED = 20;
-
 /** Options of {@link compareShadow}. */
 export interface CompareShadowOptions {
   /** The candidate model's version: sessions the device decided with another are left out. */

@@ -18,8 +18,9 @@ export const DeploymentId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$/)
 const Target = z.strictObject({
   component: ComponentName,
   version: z.string().min(1).max(64),
-  mode: z.enum(["live", "shadow"]).optional().openapi({
-    description: "shadow: a model run beside the live one as a candidate, never charged",
+  mode: z.enum(["live", "shadow", "stop"]).optional().openapi({
+    description:
+      "shadow: a model run beside the live one as a candidate, never charged; stop: that candidate stops running",
   }),
 });
 const Deployment = z.object({
@@ -59,6 +60,15 @@ const createDeployment = createRoute({
               growth: z.number().optional(),
               failureThreshold: z.number().optional(),
             }).optional(),
+            promotion: z.strictObject({
+              minReviewed: z.int().min(1).max(100_000).optional().openapi({
+                description:
+                  "Reviewed sessions decided by both models before the candidate is promoted or stopped (default 20)",
+              }),
+            }).optional().openapi({
+              description:
+                "For a deployment with a model in shadow mode: when its candidate is judged",
+            }),
           }),
         },
       },
@@ -92,6 +102,7 @@ export function deploymentsApi(deps: UpdateDeps): OpenAPIHono<FleetEnv> {
       })),
       selector: stripUndefined(body.selector),
       ...(body.policy ? { policy: stripUndefined(body.policy) } : {}),
+      ...(body.promotion ? { promotion: stripUndefined(body.promotion) } : {}),
     }).catch((e) => refused(e, "body."));
     await audit(deps, c, {
       action: "deployment.create",

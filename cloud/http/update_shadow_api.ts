@@ -8,7 +8,8 @@
  * @module
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import { DEFAULT_MIN_REVIEWED, type FieldDataset } from "../datasets/mod.ts";
+import type { FieldDataset } from "../datasets/mod.ts";
+import { DEFAULT_MIN_REVIEWED } from "../updates/mod.ts";
 import { type FleetEnv, json, need, problemResponses, security } from "./fleet_api.ts";
 import { plain } from "./plain.ts";
 import { ApiError } from "./problem.ts";
@@ -51,10 +52,10 @@ const shadowRoute = createRoute({
   request: {
     params: z.object({ id: DeploymentId }),
     query: z.object({
-      minReviewed: z.coerce.number().int().min(1).max(100_000).default(DEFAULT_MIN_REVIEWED)
-        .openapi({
-          description: "Reviewed sessions needed for a verdict",
-        }),
+      minReviewed: z.coerce.number().int().min(1).max(100_000).optional().openapi({
+        description:
+          "Reviewed sessions needed for a verdict; default the deployment's promotion policy's",
+      }),
     }),
   },
   responses: { 200: json(Comparison, "The comparison"), ...problemResponses },
@@ -79,7 +80,7 @@ export function shadowComparisonApi(deps: ShadowDeps): OpenAPIHono<FleetEnv> {
       candidate: target.version,
       deviceIds: new Set(d.devices),
       since: d.createdAt,
-      minReviewed,
+      minReviewed: minReviewed ?? d.promotion?.minReviewed ?? DEFAULT_MIN_REVIEWED,
     });
     return c.json(
       plain<z.infer<typeof Comparison>>({ deploymentId: id, ...comparison }),

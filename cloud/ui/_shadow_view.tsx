@@ -7,6 +7,7 @@
  */
 import type { FC } from "hono/jsx";
 import type { ModelScore, ShadowComparison } from "../datasets/mod.ts";
+import type { ShadowPromotion } from "../updates/mod.ts";
 
 const W = 420;
 const H = 150;
@@ -44,15 +45,28 @@ const ComparisonPlot: FC<{ c: ShadowComparison }> = ({ c }) => {
   );
 };
 
-/** The comparison table, verdict and plot. */
-export const ShadowSection: FC<{ c: ShadowComparison }> = (
-  { c }: { c: ShadowComparison },
+/** What became of the comparison: still compared, or promoted or stopped (why, and by what). */
+const PromotionLine: FC<{ p: ShadowPromotion }> = ({ p }) => (
+  <p id="shadow-promotion" data-state={p.state}>
+    {p.state === "comparing"
+      ? `Compared until ${p.minReviewed} of its sessions are reviewed; then promoted (rolled out live) when at least as good, stopped when worse.`
+      : `${p.state === "promoted" ? "Promoted" : "Stopped"} ${
+        p.decidedAt ? new Date(p.decidedAt).toISOString() : ""
+      }: ${p.reason ?? ""} `}
+    {p.followUp ? <a href={`/deployments/${p.followUp}`}>deployment {p.followUp}</a> : null}
+  </p>
+);
+
+/** The comparison table, verdict and plot, and what became of the comparison when it has a policy. */
+export const ShadowSection: FC<{ c: ShadowComparison; promotion?: ShadowPromotion | undefined }> = (
+  { c, promotion }: { c: ShadowComparison; promotion?: ShadowPromotion | undefined },
 ): ReturnType<FC> => (
   <section id="shadow">
     <h2>Shadow evaluation of {c.candidate}</h2>
     <p id="shadow-verdict" data-verdict={c.verdict.state}>
       <b>{c.verdict.state}</b>: {c.verdict.reason}
     </p>
+    {promotion ? <PromotionLine p={promotion} /> : null}
     <p>
       {c.sessions} sessions decided by both models, {c.reviewed} reviewed by a person; they agree on
       {" "}

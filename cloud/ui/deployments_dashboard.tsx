@@ -9,14 +9,15 @@
 import { Hono } from "hono";
 import type { FC } from "hono/jsx";
 import { allows } from "../auth/mod.ts";
-import { DEFAULT_MIN_REVIEWED, type FieldDataset } from "../datasets/mod.ts";
+import type { FieldDataset } from "../datasets/mod.ts";
 import type { FleetDeps, FleetEnv } from "../http/mod.ts";
-import type {
-  Deployment,
-  DeploymentCounts,
-  DeploymentService,
-  DeviceDeploymentStatus,
-  DeviceEntry,
+import {
+  DEFAULT_MIN_REVIEWED,
+  type Deployment,
+  type DeploymentCounts,
+  type DeploymentService,
+  type DeviceDeploymentStatus,
+  type DeviceEntry,
 } from "../updates/mod.ts";
 import {
   actorOf,
@@ -183,7 +184,7 @@ export function deploymentsDashboard(
         candidate: shadow.version,
         deviceIds: new Set(d.devices),
         since: d.createdAt,
-        minReviewed: DEFAULT_MIN_REVIEWED,
+        minReviewed: d.promotion?.minReviewed ?? DEFAULT_MIN_REVIEWED,
       })
       : undefined;
     const buttons = allows(actor, "operator")
@@ -194,7 +195,7 @@ export function deploymentsDashboard(
         <h1>Deployment {id}</h1>
         <DeploymentSummary d={d} />
         <div dangerouslySetInnerHTML={{ __html: buttons }} />
-        {comparison ? <ShadowSection c={comparison} /> : null}
+        {comparison ? <ShadowSection c={comparison} promotion={d.promotion} /> : null}
         <table>
           <thead>
             <tr>

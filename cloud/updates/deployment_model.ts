@@ -51,9 +51,39 @@ export type DeviceDeploymentStatus =
 export interface DeploymentTarget {
   readonly component: string;
   readonly version: string;
-  /** `shadow`: a model run beside the live one as a candidate, never charged. Default live. */
-  readonly mode?: "live" | "shadow";
+  /**
+   * `shadow`: a model run beside the live one as a candidate, never charged; `stop`: that
+   * candidate stops running (its comparison ended). Default live.
+   */
+  readonly mode?: "live" | "shadow" | "stop";
 }
+
+/**
+ * How a deployment with a model in shadow mode ends its comparison: once the candidate is at
+ * least as good as the live model over `minReviewed` reviewed sessions it is promoted (a live
+ * deployment of it to the same devices, canary first, under the same policy); once it is worse
+ * it is stopped (a deployment that stops it on them), and why is kept.
+ */
+export interface ShadowPromotion {
+  /** Reviewed sessions decided by both models needed for a verdict. */
+  readonly minReviewed: number;
+  readonly state: "comparing" | "promoted" | "stopped";
+  /** Why it was promoted or stopped, or null while comparing. */
+  readonly reason: string | null;
+  /** The deployment that carries the verdict out (the candidate live, or stopped), or null. */
+  readonly followUp: string | null;
+  /** When the verdict came, Unix ms, or null. */
+  readonly decidedAt: number | null;
+}
+
+/** A shadow comparison's verdict, as {@link ShadowPromotion} carries it out. */
+export interface PromotionVerdict {
+  readonly state: "promote" | "stop";
+  readonly reason: string;
+}
+
+/** Reviewed sessions a shadow deployment compares before a verdict, unless it says. */
+export const DEFAULT_MIN_REVIEWED = 20;
 
 /** A deployment as stored. */
 export interface Deployment {
@@ -79,6 +109,10 @@ export interface Deployment {
   readonly reason: string | null;
   /** For a rollback deployment, the one it undoes. */
   readonly rollbackOf: string | null;
+  /** For a deployment with a model in shadow mode: how its comparison ends. */
+  readonly promotion?: ShadowPromotion;
+  /** For a deployment that carries out a shadow comparison's verdict, the shadow deployment. */
+  readonly promotionOf?: string;
 }
 
 /** Counts of a deployment's devices by status. */

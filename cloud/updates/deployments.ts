@@ -45,6 +45,7 @@ import { isRevisionConflict } from "../fleet/mod.ts";
 import { DeploymentArtifacts } from "./deployment_artifacts.ts";
 import { assignedDevices, countDevices } from "./deployment_counts.ts";
 import {
+  DEFAULT_MIN_REVIEWED,
   type Deployment,
   type DeploymentCounts,
   type DeploymentSelector,
@@ -52,8 +53,10 @@ import {
   type DeploymentTarget,
   type DeviceEntry,
   FINAL,
+  type PromotionVerdict,
   readDeviceEntry,
   type RolloutPolicy,
+  type ShadowPromotion,
 } from "./deployment_model.ts";
 import { consumeProgress, recordProgress } from "./deployment_progress.ts";
 import { rollback } from "./deployment_rollback.ts";
@@ -171,6 +174,9 @@ export class DeploymentService implements AsyncDisposable {
     policy?: Partial<RolloutPolicy>;
     id?: string;
     rollbackOf?: string;
+    /** For a deployment with a model in shadow mode: reviewed sessions before a verdict. */
+    promotion?: { minReviewed?: number };
+    promotionOf?: string;
   }): Promise<Deployment> {
     if (!Array.isArray(spec.targets) || spec.targets.length === 0 || spec.targets.length > 8) {
       throw new ComponentError("targets", "A deployment needs 1-8 targets");
@@ -189,14 +195,15 @@ export class DeploymentService implements AsyncDisposable {
           `${t.component} ${t.version} is not published`,
         );
       }
-      if (t.mode === "shadow" && publishedKind(e.string()) !== "model") {
+      if ((t.mode === "shadow" || t.mode === "stop") && publishedKind(e.string()) !== "model") {
         throw new ComponentError(
           `targets[${i}].mode`,
-          `${t.component} ${t.version} is not a model: only a model runs in shadow mode`,
+          `${t.component} ${t.version} is not a model: only a model runs in ${t.mode} mode`,
         );
       }
     }
     const policy = rolloutPolicy(spec.policy);
+    const promotion = shadowPromotion(spec.targets, spec.promotion);
     const devices = this.#select(spec.selector);
     if (devices.length === 0) {
       throw new ComponentError("selector", "The selector picks no registered device");
@@ -207,7 +214,7 @@ export class DeploymentService implements AsyncDisposable {
       targets: spec.targets.map((t) => ({
         component: t.component,
         version: t.version,
-        ...(t.mode === "shadow" ? { mode: t.mode } : {}),
+        ...(t.mode === "shadow" || t.mode === "stop" ? { mode: t.mode } : {}),
       })),
       selector: spec.selector,
       policy,
@@ -219,9 +226,72 @@ export class DeploymentService implements AsyncDisposable {
       canaryDoneAt: policy.canary === 0 ? now : null,
       reason: null,
       rollbackOf: spec.rollbackOf ?? null,
+      ...(promotion ? { promotion } : {}),
+      ...(spec.promotionOf ? { promotionOf: spec.promotionOf } : {}),
     };
     await this.#deployments.create(d.id, JSON.stringify(d));
     return d;
+  }
+
+  /** The deployments whose model in shadow mode is still compared (not cancelled or aborted). */
+  async comparing(): Promise<Deployment[]> {
+    const out: Deployment[] = [];
+    for await (const key of await this.#deployments.keys()) {
+      const e = await this.#deployments.get(key);
+      if (e?.operation !== "PUT") continue;
+      const d = e.json<Deployment>();
+      if (d.promotion?.state === "comparing" && d.state !== "cancelled" && d.state !== "aborted") {
+        out.push(d);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Carries out a shadow comparison's verdict: `promote` creates a live deployment of the
+   * candidate to the shadow deployment's devices (canary first, under its policy); `stop` one
+   * that stops the candidate on them (all at once); the shadow deployment keeps the verdict,
+   * why, and the follow-up's id. Safe to call from several instances: the follow-up's id comes
+   * from the shadow deployment's, and a second call finds the verdict given. Refused with
+   * {@link ComponentError} when the deployment does not exist or is not comparing.
+   */
+  async conclude(id: string, verdict: PromotionVerdict): Promise<Deployment> {
+    const d = (await this.get(id)) as Deployment | undefined;
+    if (!d) throw new ComponentError("id", `No deployment "${id}"`);
+    if (d.promotion?.state !== "comparing") {
+      throw new ComponentError("state", `Deployment "${id}" has no comparison going on`);
+    }
+    const followUp = `${d.id.slice(0, 55)}-${verdict.state}`;
+    const stop = verdict.state === "stop";
+    await this.create({
+      id: followUp,
+      targets: d.targets.filter((t) => t.mode === "shadow").map((t) => ({
+        component: t.component,
+        version: t.version,
+        ...(stop ? { mode: "stop" as const } : {}),
+      })),
+      selector: { devices: d.devices },
+      policy: stop ? { ...d.policy, canary: 0, ratePerMinute: 10_000 } : d.policy,
+      promotionOf: d.id,
+    }).catch(async (err) => {
+      // Made already (by another instance, or an earlier call that failed after it).
+      if ((await this.get(followUp))?.promotionOf !== d.id) throw err;
+    });
+    const written = await compareAndSwap<Deployment>({ kv: this.#deployments, key: id }, (x) => {
+      if (!x?.promotion) throw new ComponentError("id", `No deployment "${id}"`);
+      if (x.promotion.state !== "comparing") return x;
+      return {
+        ...x,
+        promotion: {
+          ...x.promotion,
+          state: stop ? "stopped" : "promoted",
+          reason: verdict.reason,
+          followUp,
+          decidedAt: this.#now(),
+        },
+      };
+    });
+    return written.value;
   }
 
   /** A deployment. */
@@ -437,6 +507,27 @@ export class DeploymentService implements AsyncDisposable {
     }
     return out.sort();
   }
+}
+
+/** How a new deployment's comparison ends, for one with a model in shadow mode. */
+function shadowPromotion(
+  targets: readonly DeploymentTarget[],
+  spec: { minReviewed?: number } | undefined,
+): ShadowPromotion | undefined {
+  if (!targets.some((t) => t.mode === "shadow")) {
+    if (spec) {
+      throw new ComponentError(
+        "promotion",
+        "Only a deployment with a model in shadow mode has one",
+      );
+    }
+    return undefined;
+  }
+  const minReviewed = spec?.minReviewed ?? DEFAULT_MIN_REVIEWED;
+  if (!Number.isInteger(minReviewed) || minReviewed < 1 || minReviewed > 100_000) {
+    throw new ComponentError("promotion.minReviewed", "must be an integer from 1 to 100000");
+  }
+  return { minReviewed, state: "comparing", reason: null, followUp: null, decidedAt: null };
 }
 
 /** The kind (`agent`, `model`, `config`) of a published version's stored signed manifest. */

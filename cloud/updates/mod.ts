@@ -24,3 +24,14 @@ export {
   type RolloutPolicy,
   type SelectableDevice,
 } from "./deployments.ts";
+export {
+  DEFAULT_MIN_REVIEWED,
+  type PromotionVerdict,
+  type ShadowPromotion,
+} from "./deployment_model.ts";
+export {
+  judgeShadows,
+  runShadowJudge,
+  type ShadowJudgeOptions,
+  type ShadowScorer,
+} from "./shadow_judge.ts";

@@ -130,6 +130,14 @@ export class AgentRecognition {
     });
   }
 
+  /** Stops the candidate model running beside the one serving, if one runs. */
+  async stopCandidate(): Promise<void> {
+    const was = this.#recognition?.candidateVersion;
+    if (!this.#recognition || was === undefined) return;
+    await this.#recognition.useCandidateDir(undefined);
+    this.#options.log("info", "candidate model stopped", { model: was, reason: "deployed so" });
+  }
+
   /**
    * Applies the machine's planogram from the cloud (from the next door session on); returns why
    * it is refused (the fields under `planogram.`), and then the one in use stays.

@@ -23,6 +23,8 @@ export interface OpenUpdaterOptions {
   readonly useModel: (dir: string) => Promise<void>;
   /** Runs the model in a folder beside the live one (shadow mode); rejects if it is refused. */
   readonly useCandidate: (dir: string) => Promise<void>;
+  /** Stops the candidate model running beside the live one. */
+  readonly stopCandidate: () => Promise<void>;
   /** Hooks at points of the agent's work (fault tests). */
   readonly hooks?: AgentHooks | undefined;
   /** Arguments the program was started with (a new slot is started with the same). */
@@ -76,6 +78,7 @@ export async function openUpdater(
       }
       if (mode === "live") config.modelVersion = recipe.version;
     },
+    stopCandidate: () => options.stopCandidate(),
     restart: () => {
       if (options.onRestartRequested) options.onRestartRequested();
       else log("warn", "an update needs a restart, and nothing restarts this agent");

@@ -216,6 +216,7 @@ export class Agent implements AsyncDisposable {
       reportAddress: () => agent.#connection.reportAddress(),
       useModel: (dir) => agent.#recognition.use(dir),
       useCandidate: (dir) => agent.#recognition.useCandidate(dir),
+      stopCandidate: () => agent.#recognition.stopCandidate(),
       hooks: options.hooks,
       args: options.args,
       supervised: options.supervised,

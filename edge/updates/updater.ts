@@ -5,8 +5,10 @@
  * applied: a model or config version in place, without restarting the agent; an agent version
  * into the inactive A/B slot, switched to on trial, and started by the supervisor, which keeps
  * it only if it reports healthy. A model target in `shadow` mode is installed as the candidate
- * that runs beside the live model (shadow evaluation) instead of replacing it. Every step is reported as an `update_progress` event through
- * the outbox, and so is the outcome the supervisor recorded (healthy or rolled back, and why).
+ * that runs beside the live model (shadow evaluation) instead of replacing it, and one in `stop`
+ * mode stops that candidate (the comparison ended). Every step is reported as an
+ * `update_progress` event through the outbox, and so is the outcome the supervisor recorded
+ * (healthy or rolled back, and why).
  *
  * @example
  * ```ts
@@ -59,11 +61,14 @@ export interface UpdateStep {
 /** A deployment as the shadow carries it. */
 export interface DeploymentOrder {
   readonly deploymentId: string;
-  /** Component versions; a model's `mode` `shadow` runs it beside the live one (default live). */
+  /**
+   * Component versions; a model's `mode` `shadow` runs it beside the live one, `stop` stops it
+   * running there (default live).
+   */
   readonly targets: readonly {
     readonly component: string;
     readonly version: string;
-    readonly mode?: "live" | "shadow" | undefined;
+    readonly mode?: "live" | "shadow" | "stop" | undefined;
   }[];
   /** The stream to read the artifacts from (the region's mirror); default the store's own. */
   readonly artifacts?: string | undefined;
@@ -91,6 +96,8 @@ export interface UpdaterOptions {
     files: Readonly<Record<string, string>>,
     options: { readonly mode: "live" | "shadow" },
   ) => Promise<void>;
+  /** Stops the candidate model running beside the live one (a target in `stop` mode). */
+  readonly stopCandidate?: () => Promise<void>;
   /** Restarts the agent into the new slot (exits with the switch code). */
   readonly restart?: () => void;
   /** Whether a supervisor runs this agent (agent updates need one). Default true. */
@@ -266,8 +273,20 @@ export class Updater {
       for (const { manifest, signed } of ordered) {
         const r = manifest.recipe;
         const mode = modes.get(r.component) ?? "live";
-        if (mode === "shadow" && r.kind !== "model") {
-          throw new UpdateError(`${r.component} ${r.version}: only a model runs in shadow mode`);
+        if (mode !== "live" && r.kind !== "model") {
+          throw new UpdateError(`${r.component} ${r.version}: only a model runs in ${mode} mode`);
+        }
+        if (mode === "stop") {
+          // Nothing to download: the candidate, if it is this version, stops running.
+          const running = candidate?.component === r.component && candidate.version === r.version;
+          if (running) {
+            await this.#o.stopCandidate?.();
+            await this.models.setCandidate(undefined);
+          }
+          step(r.component, r.version, "healthy", {
+            reason: running ? "candidate stopped" : "not running as a candidate",
+          });
+          continue;
         }
         const had = mode === "shadow"
           ? candidate?.component === r.component && candidate.version === r.version
@@ -304,32 +323,7 @@ export class Updater {
         }
         this.#o.beforePhase?.("install");
         step(r.component, r.version, "installing", got);
-        const dir = `${this.#o.slots.dir}/components/${r.component}/${r.version}`;
-        // Not there unless an earlier attempt installed it; a folder that cannot be removed
-        // fails the attempt (it would be installed over).
-        await Deno.remove(dir, { recursive: true }).catch((e) => {
-          if (!(e instanceof Deno.errors.NotFound)) throw e;
-        });
-        await Deno.mkdir(`${this.#o.slots.dir}/components/${r.component}`, { recursive: true });
-        await Deno.rename(staging, dir);
-        const files = Object.fromEntries(
-          Object.keys(got.files).map((name) => [name, `${dir}/${name}`]),
-        );
-        try {
-          await this.#o.applyHot?.(r, files, { mode });
-        } catch (e) {
-          throw new UpdateError(
-            `${r.component} ${r.version} was refused: ${(e as Error).message}`,
-            {
-              cause: e,
-            },
-          );
-        }
-        if (r.kind === "model") {
-          const model = { component: r.component, version: r.version, dir };
-          await (mode === "shadow" ? this.models.setCandidate(model) : this.models.setLive(model));
-        }
-        if (mode === "live") await this.#setInstalled(r.component, r.version);
+        await this.#installHot(r, { staging, names: Object.keys(got.files), mode });
         step(r.component, r.version, "healthy", got);
       }
       await this.#recordHandled(order.deploymentId, "healthy");
@@ -346,6 +340,40 @@ export class Updater {
       step(first.component, first.version, "failed", { reason });
       await this.#recordHandled(order.deploymentId, "failed");
     }
+  }
+
+  /** Moves a model or config version into place and applies it (live, or as the candidate). */
+  async #installHot(
+    r: ComponentRecipe,
+    to: { staging: string; names: readonly string[]; mode: "live" | "shadow" },
+  ): Promise<void> {
+    const { staging, names, mode } = to;
+    const dir = `${this.#o.slots.dir}/components/${r.component}/${r.version}`;
+    // Not there unless an earlier attempt installed it; a folder that cannot be removed
+    // fails the attempt (it would be installed over).
+    await Deno.remove(dir, { recursive: true }).catch((e) => {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    });
+    await Deno.mkdir(`${this.#o.slots.dir}/components/${r.component}`, { recursive: true });
+    await Deno.rename(staging, dir);
+    const files = Object.fromEntries(
+      names.map((name) => [name, `${dir}/${name}`]),
+    );
+    try {
+      await this.#o.applyHot?.(r, files, { mode });
+    } catch (e) {
+      throw new UpdateError(
+        `${r.component} ${r.version} was refused: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
+      );
+    }
+    if (r.kind === "model") {
+      const model = { component: r.component, version: r.version, dir };
+      await (mode === "shadow" ? this.models.setCandidate(model) : this.models.setLive(model));
+    }
+    if (mode === "live") await this.#setInstalled(r.component, r.version);
   }
 
   /** Everything that can be checked before downloading: signatures, platform, dependencies. */
