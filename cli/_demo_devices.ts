@@ -32,6 +32,13 @@ export interface DemoMachines {
   readonly model?: string;
   /** The world the simulated cabinets film (edge/sim/simulated_world.ts). Default `clean`. */
   readonly world?: WorldName;
+  /**
+   * Products the simulated worlds hold that no catalogue has, as `SKU:APPEARANCE_SEED` (the
+   * agents' `--new-product`). Default none.
+   */
+  readonly newProducts?: readonly string[];
+  /** More of each agent's configuration (e.g. `recording`, `ota`), by role. Default none. */
+  readonly configure?: (role: Role) => Record<string, unknown>;
 }
 
 /** A camera's frame size and rate. */
@@ -151,6 +158,7 @@ async function startAgent(
     seed: number;
     fps: number;
     world: WorldName;
+    newProducts: readonly string[];
   },
 ): Promise<void> {
   const args = [
@@ -165,6 +173,7 @@ async function startAgent(
     String(agent.seed),
     "--world",
     agent.world,
+    ...agent.newProducts.flatMap((p) => ["--new-product", p]),
   ];
   if (agent.role === "primary") {
     args.push("--remote-camera", `${agent.machineId}-b/cam-3/${agent.fps}`);
@@ -223,7 +232,8 @@ export async function startDevices(ctx: DemoContext, machines: DemoMachines): Pr
         commandKey: machines.commandKey,
         cameras,
       });
-      await Deno.writeTextFile(`${config.dataDir}/agent.json`, JSON.stringify(config, null, 2));
+      const written = { ...config, ...machines.configure?.(role) };
+      await Deno.writeTextFile(`${config.dataDir}/agent.json`, JSON.stringify(written, null, 2));
       const seed = machines.seedOf?.(machineId) ?? m * 1000;
       await startAgent(ctx, config, {
         deviceId,
@@ -232,6 +242,7 @@ export async function startDevices(ctx: DemoContext, machines: DemoMachines): Pr
         seed,
         fps: cameras.fps,
         world: machines.world ?? "clean",
+        newProducts: machines.newProducts ?? [],
       });
     }
   }

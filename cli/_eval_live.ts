@@ -175,8 +175,8 @@ export function summarise(outcomes: readonly LiveOutcome[]): LiveReport {
   return { ...figures(outcomes), reviewReasons, byCondition, outcomes };
 }
 
-/** What the evaluator hears of the machine: scene announcements, decisions and payments. */
-class SessionWatch implements Disposable {
+/** What the evaluator hears of a machine: scene announcements, decisions and payments. */
+export class SessionWatch implements Disposable {
   readonly #subs: Subscription[] = [];
   /** The seed the next door opening plays. */
   #seed: number;
@@ -186,6 +186,7 @@ class SessionWatch implements Disposable {
   readonly #reviews = new Map<string, string[]>();
   readonly #failures = new Map<string, string>();
 
+  /** Listens to the machine of `primary` whose next door opening plays `firstSeed`. */
   constructor(nc: NatsConnection, options: { primary: string; firstSeed: number }) {
     const { primary } = options;
     this.#seed = options.firstSeed;
@@ -258,23 +259,27 @@ async function until<T>(
   return undefined;
 }
 
-/** Plays one session at the machine for `seed` and reads its outcome. */
-async function playSession(
+/**
+ * Plays one session at machine `s.machineId` for `seed` (whose shopper takes `s.truth.cart`)
+ * and reads its outcome.
+ */
+export async function playSession(
   api: DemoApi,
   watch: SessionWatch,
   s: {
+    machineId: string;
     seed: number;
-    world: WorldName;
+    truth: { cart: CartText; conditions: string[] };
     customerId: string;
     timeoutMs: number;
     signal: AbortSignal | undefined;
   },
 ): Promise<LiveOutcome> {
-  const { cart: truth, conditions } = truthOf(s.seed, MACHINE, s.world);
+  const { cart: truth, conditions } = s.truth;
   // One customer at a time, at a machine that is online with its door shut.
   const ready = await until(
     async () => {
-      const status = (await api.get(`/devices/${MACHINE}-a`))?.status;
+      const status = (await api.get(`/devices/${s.machineId}-a`))?.status;
       return status?.status === "online" && status?.door === "closed" ? true : undefined;
     },
     s.timeoutMs,
@@ -294,7 +299,7 @@ async function playSession(
   }
   const started = await api.call("/payments/sessions", {
     customerId: s.customerId,
-    machineId: MACHINE,
+    machineId: s.machineId,
   });
   const sessionId = String(started.sessionId);
   const got = await until(() => watch.outcome(sessionId), s.timeoutMs, s.signal);
@@ -381,8 +386,9 @@ export async function evaluateLive(options: LiveEvalOptions): Promise<LiveReport
       const outcomes: LiveOutcome[] = [];
       for (const seed of seeds) {
         const o = await playSession(api, watch, {
+          machineId: MACHINE,
           seed,
-          world: options.world ?? "clean",
+          truth: truthOf(seed, MACHINE, options.world ?? "clean"),
           customerId: customer.customerId,
           timeoutMs,
           signal,

@@ -43,6 +43,15 @@ import {
   superclusterEndpoint,
 } from "./_demo_topology.ts";
 
+/** The demo's parts, for benchmarks that drive a fleet the way the demo does (bench/flywheel.ts). */
+export { loginAdmin } from "./_demo_admin.ts";
+export { type DemoApi, demoApi } from "./_demo_api.ts";
+export { startClouds } from "./_demo_clouds.ts";
+export { startDevices } from "./_demo_devices.ts";
+export { stockMachines } from "./_demo_planograms.ts";
+export { ChildProcesses } from "./_demo_processes.ts";
+export { apiTlsFor, type DemoContext } from "./_demo_topology.ts";
+
 /** Prints the servers (`nats:`, `nats-<region>:`, `creds:`, `ca:`) and makes the API's TLS. */
 async function serverTls(
   nats: NatsEndpoint,

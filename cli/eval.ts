@@ -38,6 +38,9 @@ import { loadWasmKernels } from "../wasm/mod.ts";
 import { evaluateLive } from "./_eval_live.ts";
 import { seedRange } from "./train.ts";
 
+/** The live evaluation's parts, for benchmarks that play sessions on a demo fleet (bench/flywheel.ts). */
+export { cartText, type LiveOutcome, playSession, SessionWatch } from "./_eval_live.ts";
+
 /** Loads a model artifact folder (model.json and its ONNX file) into a classifier. */
 export async function loadModelDir(dir: string, threads = 1): Promise<SlotClassifier> {
   return await SlotClassifier.load(await onnxRuntime("wasm", threads), await readModelDir(dir));

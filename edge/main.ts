@@ -3,15 +3,19 @@
  * and the environment, and runs until SIGINT/SIGTERM.
  *
  * ```
- * vend-edge --config /etc/vendstream/agent.json [--simulate [--seed N] [--world clean|hard]]
- *           [--auto-sessions SECONDS] [--remote-camera DEVICE/CAMERA/FPS]...
+ * vend-edge --config /etc/vendstream/agent.json [--simulate [--seed N] [--world clean|hard]
+ *           [--new-product SKU:APPEARANCE_SEED]...] [--auto-sessions SECONDS
+ *           [--auto-sessions-max N]] [--remote-camera DEVICE/CAMERA/FPS]...
  * ```
  *
  * `--simulate` adds a simulated shopper who opens the simulated door after each unlock (and,
  * when no recognition model is configured, a ground-truth cart decider: both simulations, for
  * the demo and the tests); `--seed` seeds its first scenario and `--world hard` gives its shoppers
- * a world harder than the training set (edge/sim/simulated_world.ts); `--auto-sessions`
- * also unlocks the door by itself every SECONDS. Prints `ready: DEVICE` on stdout once running.
+ * a world harder than the training set (edge/sim/simulated_world.ts); `--new-product` gives the
+ * simulated world a product no catalogue has, its look drawn from the appearance seed
+ * (edge/sim/new_product.ts), for a planogram to stock; `--auto-sessions`
+ * also unlocks the door by itself every SECONDS (at most N times with `--auto-sessions-max`: a
+ * device emulated on another architecture has no time to spare for more). Prints `ready: DEVICE` on stdout once running.
  * `VEND_FAULT` (`after_outbox_write:N`, `after_publish:N`, `update:PHASE`) kills the process at
  * that point, for fault tests (see edge/testing/fault_hooks.ts).
  *
@@ -30,6 +34,7 @@ import { SWITCH_EXIT_CODE } from "./updates/mod.ts";
 import {
   GroundTruthCartDecider,
   linkScene,
+  newProduct,
   SimulatedHardware,
   SimulatedScene,
   SimulatedShopper,
@@ -37,6 +42,7 @@ import {
 } from "./sim/mod.ts";
 import { provisionDevice, readIdentity } from "./provisioning/mod.ts";
 import { onShutdown } from "../runtime/mod.ts";
+import type { Product } from "../pipeline/mod.ts";
 import { faultHooks, type FaultSpec, parseFaultSpec } from "./testing/mod.ts";
 
 function faultSpecFrom(value: string | undefined): FaultSpec | undefined {
@@ -56,6 +62,16 @@ function parseRemote(spec: string): RemoteCamera {
     ]);
   }
   return { deviceId: m[1]!, cameraId: m[2]!, fps: Number(m[3]) };
+}
+
+function parseNewProduct(spec: string): Product {
+  const m = /^([A-Z0-9][A-Z0-9-]{0,31}):(\d{1,9})$/.exec(spec);
+  if (!m) {
+    throw new ConfigError("--new-product", [
+      `--new-product: expected SKU:APPEARANCE_SEED, got ${JSON.stringify(spec)}`,
+    ]);
+  }
+  return newProduct(Number(m[2]), { sku: m[1]! });
 }
 
 /**
@@ -100,9 +116,11 @@ async function main(): Promise<number> {
       config: { type: "string" },
       simulate: { type: "boolean", default: false },
       "auto-sessions": { type: "string" },
+      "auto-sessions-max": { type: "string" },
       "remote-camera": { type: "string", multiple: true },
       seed: { type: "string" },
       world: { type: "string" },
+      "new-product": { type: "string", multiple: true },
     },
     strict: true,
   });
@@ -139,6 +157,7 @@ async function main(): Promise<number> {
       machineId: config.machineId,
       seed: Number(values.seed ?? "1"),
       ...simulatedWorld(values.world ?? "clean"),
+      products: (values["new-product"] ?? []).map(parseNewProduct),
     });
     hardware = new SimulatedHardware();
     options.hardware = hardware;
@@ -175,9 +194,19 @@ async function main(): Promise<number> {
   const running: Promise<unknown>[] = [];
   if (shopper) running.push(shopper.run(stop.signal));
   const every = Number(values["auto-sessions"] ?? "0");
+  const most = Number(values["auto-sessions-max"] ?? "Infinity");
+  if (!(most >= 1)) {
+    throw new ConfigError("--auto-sessions-max", [
+      `--auto-sessions-max: expected a number from 1, got ${
+        JSON.stringify(values["auto-sessions-max"])
+      }`,
+    ]);
+  }
   if (every > 0 && hardware) {
+    let unlocks = 0;
     const timer = setInterval(() => {
       if (hardware.door.state !== "closed") return;
+      if (++unlocks >= most) clearInterval(timer);
       hardware.lock.unlock(config.unlockMs).catch((e) =>
         agent.log("warn", "automatic unlock failed", { error: String(e) })
       );

@@ -147,6 +147,9 @@ Deno.test({
           "--simulate",
           "--auto-sessions",
           "2",
+          // Sessions under qemu (render, encode, infer, emulated) would starve the update.
+          "--auto-sessions-max",
+          "2",
         ],
         stdout: "null",
         stderr: "piped",

@@ -13,6 +13,7 @@
  * @module
  */
 export { linkScene, type SceneLinkOptions } from "./scene_link.ts";
+export { newProduct } from "./new_product.ts";
 export { SimulatedHardware } from "./simulated_hardware.ts";
 export {
   standardSlots,

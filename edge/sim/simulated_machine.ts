@@ -10,6 +10,7 @@ import {
   applyWorld,
   createFrame,
   type Frame,
+  type Product,
   randomScenario,
   renderView,
   type Scenario,
@@ -66,6 +67,7 @@ export class SimulatedScene {
   #seed: number;
   #stocking: WorldStocking | undefined;
   readonly #deviations: WorldDeviations | undefined;
+  readonly #products: readonly Product[] | undefined;
   #world: WorldConditions | undefined;
   /** No shopping session yet: the cabinet as installed and calibrated. */
   #atRest = true;
@@ -85,10 +87,13 @@ export class SimulatedScene {
       now?: () => number;
       deviations?: WorldDeviations;
       world?: WorldConditions;
+      /** Products the world holds that no catalogue does (newly stocked). */
+      products?: readonly Product[];
     } = {},
   ) {
     this.#seed = options.seed ?? 1;
     this.#deviations = options.deviations;
+    this.#products = options.products;
     this.#world = options.world;
     this.#now = options.now ?? (() => Date.now());
     this.machineId = options.machineId ?? "m001";
@@ -130,6 +135,7 @@ export class SimulatedScene {
     const stocking: WorldStocking = {
       slots: slots.map(({ shelf, slot, sku }) => ({ shelf, slot, sku })),
       ...(this.#deviations ? { deviations: this.#deviations } : {}),
+      ...(this.#products ? { products: this.#products } : {}),
     };
     stockScenario(this.#scenario, stocking); // refuses what the world cannot show, first
     this.#stocking = stocking;

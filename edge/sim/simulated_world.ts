@@ -23,6 +23,7 @@
 import {
   applyWorld,
   HARD_WORLD,
+  type Product,
   randomScenario,
   type Scenario,
   type SkuAssignment,
@@ -43,6 +44,8 @@ export interface SimulatedWorld {
   readonly world?: WorldConditions;
   /** Deviations from the machine's planogram. */
   readonly deviations?: WorldDeviations;
+  /** Products it holds that no catalogue does (newly stocked, see `new_product.ts`). */
+  readonly products?: readonly Product[];
 }
 
 /** How the evaluation's hard world strays: a swapped pair or an empty slot in 1 of 20 each. */
@@ -74,6 +77,7 @@ export function shoppingScenario(
     ? stockScenario(drawn, {
       slots: options.slots,
       ...(options.deviations ? { deviations: options.deviations } : {}),
+      ...(options.products ? { products: options.products } : {}),
     })
     : { scenario: drawn, deviations: [] };
   const scenario = options.world && !options.atRest

@@ -62,6 +62,11 @@ export interface WorldStocking {
   readonly slots: readonly SkuAssignment[];
   /** Deviations. Default none. */
   readonly deviations?: WorldDeviations;
+  /**
+   * Products the world holds beyond the scenario's (newly stocked, their look drawn by the
+   * world renderer, see `new_product.ts`). Default none.
+   */
+  readonly products?: readonly Product[];
 }
 
 /**
@@ -75,7 +80,12 @@ export function stockScenario(
 ): { scenario: Scenario; deviations: string[] } {
   const wrongSlot = checkProbability("wrongSlot", stocking.deviations?.wrongSlot);
   const emptySlot = checkProbability("emptySlot", stocking.deviations?.emptySlot);
-  const looks = new Set(scenario.products.map((p) => p.sku));
+  const known = new Set(scenario.products.map((p) => p.sku));
+  const products = [
+    ...scenario.products,
+    ...(stocking.products ?? []).filter((p) => !known.has(p.sku)),
+  ];
+  const looks = new Set(products.map((p) => p.sku));
   const planned = new Map<string, string | null>();
   for (const s of stocking.slots) {
     if (s.sku !== null && !looks.has(s.sku)) {
@@ -118,7 +128,7 @@ export function stockScenario(
   const actions = scenario.actions
     .filter((a) => shelves[a.shelf]?.[a.slot]?.sku != null)
     .map((a) => ({ ...a, sku: shelves[a.shelf]![a.slot]!.sku! }));
-  return { scenario: { ...scenario, shelves, actions }, deviations };
+  return { scenario: { ...scenario, products, shelves, actions }, deviations };
 }
 
 function twoOf<T>(xs: readonly T[], rand: () => number): [T, T] {

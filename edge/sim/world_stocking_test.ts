@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomScenario, scenarioTruth } from "../../pipeline/mod.ts";
+import { newProduct } from "./new_product.ts";
 import { stockScenario } from "./world_stocking.ts";
 
 const SLOTS = randomScenario(1).shelves.flatMap((row, shelf) =>
@@ -63,4 +64,22 @@ Deno.test("stockScenario swaps two slots' products and empties one, from the see
     () => stockScenario(randomScenario(1), { slots: SLOTS, deviations: { emptySlot: 2 } }),
     RangeError,
   );
+});
+
+Deno.test("stockScenario shows a newly stocked product only when the world holds its look", () => {
+  const base = randomScenario(13);
+  const nova = newProduct(5, { sku: "NOVA-250" });
+  const slots = SLOTS.map((s) => (s.slot === 1 ? { ...s, sku: "NOVA-250" } : s));
+  assert.throws(() => stockScenario(base, { slots }), /cannot show SKU "NOVA-250"/);
+  const { scenario } = stockScenario(base, { slots, products: [nova] });
+  assert.deepEqual(scenario.products.at(-1), nova);
+  assert.equal(scenario.products.length, base.products.length + 1);
+  for (const row of scenario.shelves) assert.equal(row[1]!.sku, "NOVA-250");
+  // Some seed's shopper takes it, and the truth says so.
+  const takes = [13, 14, 15, 16, 17, 18, 19, 20].flatMap((
+    seed,
+  ) => [...scenarioTruth(stockScenario(randomScenario(seed), { slots, products: [nova] }).scenario)
+    .carts[0]!.keys()]
+  );
+  assert.ok(takes.includes("NOVA-250"), JSON.stringify(takes));
 });
