@@ -35,6 +35,7 @@ export function countIngest(
       heartbeats: "Heartbeats ingested",
       telemetry: "Telemetry reports ingested",
       invalid: "Messages refused by their schema",
+      impersonated: "Reports refused: their body names another device than their subject",
       statusWrites: "Device status writes to KV",
       offlineMarked: "Devices marked offline",
       alertsRaised: "Alerts raised",

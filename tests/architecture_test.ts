@@ -117,7 +117,7 @@ const CLOUD_ROOMS: Readonly<Record<string, readonly string[]>> = {
   nats: [],
   provisioning: ["nats"],
   fleet: ["nats", "provisioning"],
-  updates: ["nats", "fleet"],
+  updates: ["nats", "provisioning", "fleet"],
   checkout: ["nats", "fleet"],
   datasets: ["nats", "fleet", "checkout"],
   auth: ["nats", "fleet", "checkout"],

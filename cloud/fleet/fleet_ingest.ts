@@ -14,6 +14,7 @@ import type { NatsConnection, Subscription } from "@nats-io/nats-core";
 import {
   type Alert,
   alert,
+  deviceSubjectParts,
   filters,
   type Heartbeat,
   newEnvelope,
@@ -31,6 +32,7 @@ import {
 } from "./fleet_state.ts";
 import type { Logger } from "../../runtime/mod.ts";
 import { pooled, sleep } from "../../runtime/mod.ts";
+import { ImpersonationAudit } from "../provisioning/mod.ts";
 
 /** Options of {@link FleetIngest}. */
 export interface FleetIngestOptions {
@@ -53,6 +55,8 @@ export interface IngestCounters {
   heartbeats: number;
   telemetry: number;
   invalid: number;
+  /** Reports refused because their body names another device than their subject. */
+  impersonated: number;
   statusWrites: number;
   /** Status writes waiting (a gauge). */
   queuedWrites: number;
@@ -67,6 +71,7 @@ export function newIngestCounters(): IngestCounters {
     heartbeats: 0,
     telemetry: 0,
     invalid: 0,
+    impersonated: 0,
     statusWrites: 0,
     queuedWrites: 0,
     offlineMarked: 0,
@@ -93,6 +98,7 @@ export class FleetIngest {
   #sweep: ReturnType<typeof setInterval> | undefined;
   #sweeping = false;
   #inflight = 0;
+  readonly #impersonation: ImpersonationAudit;
 
   /** Starts consuming. */
   constructor(nc: NatsConnection, state: FleetState, options: FleetIngestOptions) {
@@ -105,15 +111,19 @@ export class FleetIngest {
       now: () => Date.now(),
       ...options,
     };
+    this.#impersonation = new ImpersonationAudit(nc, {
+      region: options.region,
+      logger: options.logger,
+    });
     const queue = this.#o.queue;
     this.#subs.push(nc.subscribe(filters.heartbeats({ region: options.region }), {
       queue,
-      callback: (_e, m) => this.#heartbeat(m.data),
+      callback: (_e, m) => this.#heartbeat(m.subject, m.data),
     }));
     this.#subs.push(nc.subscribe(filters.telemetry({ region: options.region }), {
       queue,
       callback: (_e, m) =>
-        void this.#telemetry(m.data).catch((e) =>
+        void this.#telemetry(m.subject, m.data).catch((e) =>
           this.#o.logger?.log("warn", "telemetry handling failed", { error: String(e) })
         ),
     }));
@@ -147,14 +157,27 @@ export class FleetIngest {
     };
   }
 
-  #heartbeat(data: Uint8Array): void {
+  /**
+   * Whether a report's body names the device whose subject it came on (its identity: a device
+   * may publish only under its own id); when not, it is counted and audited, and dropped.
+   */
+  #fromItself(subject: string, claimed: string, kind: string): boolean {
+    const sender = deviceSubjectParts(subject).deviceId;
+    if (sender === claimed) return true;
+    this.counters.impersonated++;
+    this.#impersonation.refuse({ sender, claimed, kind });
+    return false;
+  }
+
+  #heartbeat(subject: string, data: Uint8Array): void {
     const parsed = parseHeartbeat(data);
     if (!parsed.ok) {
       this.counters.invalid++;
       return;
     }
-    this.counters.heartbeats++;
     const hb = parsed.value;
+    if (!this.#fromItself(subject, hb.deviceId, "heartbeat")) return;
+    this.counters.heartbeats++;
     const now = this.#o.now();
     const local = this.#written.get(hb.deviceId);
     const stored = this.#state.statuses.get(hb.deviceId)?.value;
@@ -204,14 +227,15 @@ export class FleetIngest {
     this.counters.queuedWrites = this.#urgent.size + this.#refresh.size;
   }
 
-  async #telemetry(data: Uint8Array): Promise<void> {
+  async #telemetry(subject: string, data: Uint8Array): Promise<void> {
     const parsed = parseTelemetry(data);
     if (!parsed.ok) {
       this.counters.invalid++;
       return;
     }
-    this.counters.telemetry++;
     const t: Telemetry = parsed.value;
+    if (!this.#fromItself(subject, t.deviceId, "telemetry")) return;
+    this.counters.telemetry++;
     // Drops as a rate between reports (several instances each see only some of a device's
     // reports), computed before any await so that reports handled concurrently stay in order.
     const drops = t.stages.reduce((a, st) => a + st.drops, 0) +

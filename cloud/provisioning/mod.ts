@@ -37,6 +37,11 @@ export {
   NatsAccountsError,
 } from "./nats_accounts.ts";
 export {
+  type ImpersonatedReport,
+  ImpersonationAudit,
+  type ImpersonationAuditOptions,
+} from "./impersonation_audit.ts";
+export {
   auditNatsRefusals,
   type NatsLogSource,
   type NatsRefusal,

@@ -8,7 +8,12 @@
  */
 import type { Consumer } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
-import { type DeploymentEvent, parseDeploymentEvent } from "../../protocol/mod.ts";
+import {
+  type DeploymentEvent,
+  deviceSubjectParts,
+  parseDeploymentEvent,
+} from "../../protocol/mod.ts";
+import type { ImpersonatedReport } from "../provisioning/mod.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
 import type { Logger } from "../../runtime/mod.ts";
 import { type DeviceDeploymentStatus, type DeviceEntry, FINAL } from "./deployment_model.ts";
@@ -104,6 +109,11 @@ export interface ConsumeProgressOptions {
   readonly record: (event: UpdateProgressEvent) => Promise<boolean>;
   /** Where failures and dropped events are said. */
   readonly logger?: Logger | undefined;
+  /**
+   * Told of an event whose body names another device than the subject it came on (the
+   * sender's identity); the event is dropped.
+   */
+  readonly refuse?: ((report: ImpersonatedReport) => void) | undefined;
 }
 
 /**
@@ -120,15 +130,27 @@ export async function consumeProgress(
       const batch = await consumer.fetch({ max_messages: 256, expires: 1000 });
       for await (const m of batch) {
         const e = parseDeploymentEvent(m.data);
-        const known = e.ok && e.value.type === "update_progress"
-          ? await options.record(e.value)
-          : true;
+        if (!e.ok || e.value.type !== "update_progress") {
+          logger?.log("warn", "update progress refused: not an update_progress event", {
+            subject: m.subject,
+            ...(e.ok ? { type: e.value.type } : { error: String(e.error) }),
+          });
+          m.ack();
+          continue;
+        }
+        const sender = deviceSubjectParts(m.subject).deviceId;
+        if (sender !== e.value.deviceId) {
+          options.refuse?.({ sender, claimed: e.value.deviceId, kind: "update_progress" });
+          m.ack();
+          continue;
+        }
+        const known = await options.record(e.value);
         // Not known yet: in a supercluster the mirror of the device entries this instance
         // reads may not hold the one it wrote a moment ago. Asked again in a second (for a
         // minute), instead of being lost with the deployment left waiting for the device.
         if (!known && m.info.deliveryCount < 60) m.nak(1000);
         else {
-          if (!known && e.ok && e.value.type === "update_progress") {
+          if (!known) {
             logger?.log("warn", "update progress dropped: no entry for the device", {
               deployment: e.value.deploymentId,
               device: e.value.deviceId,

@@ -42,6 +42,7 @@ import {
 } from "../../protocol/mod.ts";
 import { ComponentError } from "./component_registry.ts";
 import { isRevisionConflict } from "../fleet/mod.ts";
+import { ImpersonationAudit } from "../provisioning/mod.ts";
 import { DeploymentArtifacts } from "./deployment_artifacts.ts";
 import { assignedDevices, countDevices } from "./deployment_counts.ts";
 import {
@@ -384,11 +385,16 @@ export class DeploymentService implements AsyncDisposable {
         await sleep(options.tickMs ?? 2000, { signal });
       }
     })();
+    const impersonation = new ImpersonationAudit(nc, {
+      region: this.#o.region,
+      logger: this.#o.logger,
+    });
     await consumeProgress(consumer, {
       signal,
       stream,
       record: (event) => this.record(event),
       logger: this.#o.logger,
+      refuse: (report) => impersonation.refuse(report),
     });
     await ticking;
   }
