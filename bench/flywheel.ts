@@ -7,14 +7,17 @@
  * the seed or the look) is added to the price list and stocked in half of each machine's slots
  * by its planogram. Then, with a sandbox customer (simulated) paying for each session:
  *
- * 1. before: sessions play until a reviewer (this benchmark, through the review API, carting
- *    the simulated truth) has corrected `--corrections` sessions that took the new product;
- *    every session in review is reviewed;
+ * A reviewer (this benchmark, through the review API, carting the simulated truth) corrects at
+ * most `--corrections` sessions in all (default 40), in the order they reach review: the first
+ * `--corrections` − `--min-reviewed` before training, the rest while the candidate is compared.
+ * A session that reaches review once they are spent stays in review, uncorrected.
+ *
+ * 1. before: sessions play until the reviewer has corrected its share;
  * 2. `./vend train --from-field` fine-tunes the default model on the field samples (their clips
  *    cut again) mixed with synthetic crops;
  * 3. the candidate is published and deployed in shadow mode with
- *    `promotion.minReviewed = --min-reviewed`; sessions play (reviewed as before) until the
- *    cloud's judge promotes it (a live rollout) or stops it;
+ *    `promotion.minReviewed = --min-reviewed`; sessions play (reviewed while corrections are
+ *    left) until the cloud's judge promotes it (a live rollout) or stops it;
  * 4. after: sessions play until `--sessions-after` of them took the new product.
  *
  * The figures of the new product's sessions before and after (review rate, exact charges, wrong
@@ -70,6 +73,12 @@ const APPEARANCE_SEED = count("appearance-seed", values["appearance-seed"], 1e9)
 const MACHINES = Math.max(1, count("machines", values.machines, 8));
 const CORRECTIONS = Math.max(1, count("corrections", values.corrections, 10_000));
 const MIN_REVIEWED = Math.max(1, count("min-reviewed", values["min-reviewed"], 10_000));
+if (MIN_REVIEWED >= CORRECTIONS) {
+  throw new RangeError(
+    `Invalid --min-reviewed ${MIN_REVIEWED}: the shadow comparison's reviews come out of ` +
+      `--corrections ${CORRECTIONS}, so it must be smaller`,
+  );
+}
 const SESSIONS_AFTER = Math.max(1, count("sessions-after", values["sessions-after"], 100_000));
 const SKU = "NEW-1";
 const CAMERAS = { width: 320, height: 240, fps: 5 };
@@ -91,6 +100,9 @@ function truthOf(seed: number, machineId: string) {
 }
 
 const takesNew = (o: LiveOutcome) => o.truth.split(",").some((l) => l.startsWith(`${SKU}x`));
+
+/** The reviewer's corrections left, and the sessions it corrected. */
+const reviews = { left: CORRECTIONS - MIN_REVIEWED, done: new Set<string>() };
 
 /** A machine's customer and the seed its next session plays. */
 interface Shop {
@@ -123,7 +135,10 @@ async function play(
       });
       shop.seed++;
       if (o.failure) throw new Error(`${shop.machineId} seed ${o.seed}: ${o.failure}`);
-      if (o.reviewReasons.length > 0) {
+      const corrected = o.reviewReasons.length > 0 && reviews.left > 0;
+      if (corrected) {
+        reviews.left--;
+        reviews.done.add(o.sessionId);
         const cart = o.truth === "" ? [] : o.truth.split(",").map((l) => {
           const at = l.lastIndexOf("x");
           return { sku: l.slice(0, at), qty: Number(l.slice(at + 1)) };
@@ -134,7 +149,7 @@ async function play(
       log(
         `${shop.machineId} seed ${o.seed} [${o.truth}] ${
           o.reviewReasons.length
-            ? "review"
+            ? corrected ? "review, corrected" : "review, left"
             : o.charged === o.truth
             ? "exact"
             : `WRONG [${o.charged}]`
@@ -346,16 +361,18 @@ async function flywheel(
   },
   t0: number,
 ): Promise<Record<string, unknown>> {
-  const corrected = (xs: readonly LiveOutcome[]) =>
-    xs.filter((o) => takesNew(o) && o.reviewReasons.length > 0).length;
-  const before = await play(api, shops, (xs) => corrected(xs) >= CORRECTIONS);
+  const corrected = (xs: readonly LiveOutcome[]) => xs.filter((o) => reviews.done.has(o.sessionId));
+  const before = await play(api, shops, () => reviews.left === 0);
   const fb = figures(before);
   log(`before: ${JSON.stringify(fb)}`);
-  // The footage of every session played is in (clips upload after the door closes).
+  // The footage of every corrected session is in (clips upload after the door closes); the
+  // dataset lists labelled samples only, so not those left in review.
   await until("the field samples' clips", 300_000, async () => {
     const r = await api.get("/datasets/field?limit=100000");
-    const withClips = (r?.samples ?? []).filter((s: { clips: unknown[] }) => s.clips.length >= 2);
-    return withClips.length >= before.length ? true : undefined;
+    const withClips = (r?.samples ?? []).filter((s: { sessionId: string; clips: unknown[] }) =>
+      reviews.done.has(s.sessionId) && s.clips.length >= 2
+    );
+    return withClips.length >= reviews.done.size ? true : undefined;
   });
   const tTrain = performance.now();
   const out = `${await Deno.makeTempDir({ prefix: "vend-flywheel-model-" })}/field`;
@@ -379,9 +396,13 @@ async function flywheel(
     reason: null,
     followUp: null,
   };
-  const compared = await play(api, shops, async () => {
+  reviews.left += MIN_REVIEWED;
+  // Once the corrections are spent the judge has what it needs; it gets 20 more sessions' time.
+  let spentAt: number | undefined;
+  const compared = await play(api, shops, async (xs) => {
     promotion = (await api.get(`/deployments/${shadow.id}`))?.promotion ?? promotion;
-    return promotion.state !== "comparing";
+    if (reviews.left === 0) spentAt ??= xs.length;
+    return promotion.state !== "comparing" || xs.length - (spentAt ?? xs.length) >= 20;
   });
   log(`${promotion.state}: ${promotion.reason}`);
   let after: LiveOutcome[] = [];
@@ -399,7 +420,10 @@ async function flywheel(
     wrong_charges_before: fb.wrongCharges,
     field_sessions_labelled: trained.field_sessions_trained ?? null,
     field_sessions_held_out: trained.field_sessions_held_out ?? null,
-    corrected_sessions: corrected(before),
+    corrected_sessions: reviews.done.size,
+    corrected_before: corrected(before).length,
+    corrected_new_product_before: corrected(before).filter(takesNew).length,
+    corrected_shadow: corrected(compared).length,
     shadow_sessions: compared.length,
     promotion: promotion.state,
     promotion_reason: promotion.reason,
