@@ -6,7 +6,14 @@
 import assert from "node:assert/strict";
 import { jetstream } from "@nats-io/jetstream";
 import { startCloudService } from "../cloud/mod.ts";
-import { deploymentEvent, heartbeat, newEnvelope, subjects, telemetry } from "../protocol/mod.ts";
+import {
+  auditEntry,
+  deploymentEvent,
+  heartbeat,
+  newEnvelope,
+  subjects,
+  telemetry,
+} from "../protocol/mod.ts";
 import { eventually } from "./edge_harness.ts";
 import { apiClient, auditEntries, startTestNats } from "./harness.ts";
 
@@ -194,4 +201,57 @@ Deno.test("a hostile device's update progress naming another device neither fail
   assert.equal(d.counts.failed, 0);
   assert.equal(d.counts.healthy, 0);
   assert.equal(d.counts.rolled_back, 0);
+});
+
+Deno.test("an audit entry a hostile device writes claiming an admin's action is listed as the device's, not authentic", async () => {
+  await using nats = await startTestNats();
+  await using svc = await startCloudService(nats, { logger: quiet });
+  const api = apiClient(svc.url, await svc.tokens.issue({ subject: "admin-1", role: "admin" }));
+  await using thief = await nats.connectDevice({ deviceId: "m002-a" });
+  const js = jetstream(thief, { checkAPI: false });
+  const own = { region: "local", deviceId: "m002-a" };
+  const claim = (actor: { subject: string; role: "admin" | "device" }, action: string) =>
+    auditEntry.encode({
+      ...newEnvelope(),
+      actor,
+      action,
+      target: "token/op-9",
+      outcome: "ok",
+      requestId: "req-1",
+      before: null,
+      after: { role: "admin" },
+      reason: null,
+    });
+  await js.publish(
+    subjects.deviceAudit(own),
+    claim({ subject: "admin-1", role: "admin" }, "token.issue"),
+  );
+  await js.publish(
+    subjects.deviceAudit(own),
+    claim({ subject: "device:m002-a", role: "device" }, "command.refused"),
+  );
+  // The cloud's own entry (its refusal of a bad token) for comparison.
+  await api("GET", "/devices", undefined, { token: "not-a-token" });
+  const items = await eventually(
+    async () => {
+      const r = await api("GET", "/audit?limit=500");
+      const found = r.body.items.filter((i: { entry: { action: string } }) =>
+        ["token.issue", "command.refused"].includes(i.entry.action)
+      );
+      return found.length === 2 &&
+          r.body.items.some((i: { source: string }) => i.source === "cloud")
+        ? r.body.items
+        : undefined;
+    },
+    10_000,
+    "the entries listed",
+  );
+  const by = (action: string) =>
+    items.find((i: { entry: { action: string } }) => i.entry.action === action);
+  assert.equal(by("token.issue").source, "device:m002-a");
+  assert.equal(by("token.issue").authentic, false);
+  assert.equal(by("command.refused").source, "device:m002-a");
+  assert.equal(by("command.refused").authentic, true);
+  const cloud = items.find((i: { source: string }) => i.source === "cloud");
+  assert.equal(cloud.authentic, true);
 });
