@@ -36,12 +36,10 @@ import { startLocalNats } from "../cloud/dev/mod.ts";
 import { newProduct, shoppingScenario, standardSlots } from "../edge/sim/mod.ts";
 import { scenarioTruth } from "../pipeline/mod.ts";
 import {
-  apiTlsFor,
-  ChildProcesses,
   type DemoApi,
   demoApi,
-  type DemoContext,
   loginAdmin,
+  singleRegionContext,
   startClouds,
   startDevices,
   stockMachines,
@@ -293,19 +291,9 @@ async function main(): Promise<void> {
     port: 0,
     signal: shutdown.signal,
   });
-  const { apiTls, client } = await apiTlsFor(nats);
-  const children = new ChildProcesses();
+  const ctx = await singleRegionContext(nats, shutdown.signal);
+  const { client, children } = ctx;
   try {
-    const ctx: DemoContext = {
-      regions: ["local"],
-      nats,
-      supercluster: undefined,
-      regionUrl: () => nats.url,
-      apiTls,
-      client,
-      children,
-      shutdown: shutdown.signal,
-    };
     const { apis } = await startClouds(ctx, { apiPort: 0, quiet: true });
     const url = apis.get("local")!;
     const { nc, token, commandKey } = await loginAdmin(nats, url);

@@ -15,7 +15,7 @@ import {
   type NatsEndpoint,
   startLocalSupercluster,
 } from "../cloud/dev/mod.ts";
-import type { ChildProcesses } from "./_demo_processes.ts";
+import { ChildProcesses } from "./_demo_processes.ts";
 
 /** What the demo's steps share once its servers are up. */
 export interface DemoContext {
@@ -93,4 +93,25 @@ export async function apiTlsFor(
     ? Deno.createHttpClient({ caCerts: [await Deno.readTextFile(nats.caFile)] })
     : undefined;
   return { apiTls, client };
+}
+
+/**
+ * The context of a fleet on one local server (region `local`), as the live evaluation and the
+ * benchmarks run it: the API's TLS made from the server's CA, a fresh set of child processes.
+ */
+export async function singleRegionContext(
+  nats: NatsEndpoint,
+  shutdown: AbortSignal,
+): Promise<DemoContext> {
+  const { apiTls, client } = await apiTlsFor(nats);
+  return {
+    regions: ["local"],
+    nats,
+    supercluster: undefined,
+    regionUrl: () => nats.url,
+    apiTls,
+    client,
+    children: new ChildProcesses(),
+    shutdown,
+  };
 }

@@ -30,8 +30,7 @@ import {
   type WorldName,
 } from "../edge/sim/mod.ts";
 import { type CameraSettings, startDevices } from "./_demo_devices.ts";
-import { ChildProcesses } from "./_demo_processes.ts";
-import { apiTlsFor, type DemoContext } from "./_demo_topology.ts";
+import { singleRegionContext } from "./_demo_topology.ts";
 
 /** The planogram the evaluated machine is given (the simulated cabinet's standard one). */
 const EVAL_SLOTS = standardSlots();
@@ -344,19 +343,9 @@ export async function evaluateLive(options: LiveEvalOptions): Promise<LiveReport
     port: 0,
     signal: shutdown,
   });
-  const { apiTls, client } = await apiTlsFor(nats);
-  const children = new ChildProcesses();
+  const ctx = await singleRegionContext(nats, shutdown);
+  const { client, children } = ctx;
   try {
-    const ctx: DemoContext = {
-      regions: ["local"],
-      nats,
-      supercluster: undefined,
-      regionUrl: () => nats.url,
-      apiTls,
-      client,
-      children,
-      shutdown,
-    };
     const { apis } = await startClouds(ctx, { apiPort: 0, quiet: true });
     const apiUrl = apis.get("local")!;
     const { nc, token, commandKey } = await loginAdmin(nats, apiUrl);

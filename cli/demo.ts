@@ -50,7 +50,7 @@ export { startClouds } from "./_demo_clouds.ts";
 export { startDevices } from "./_demo_devices.ts";
 export { stockMachines } from "./_demo_planograms.ts";
 export { ChildProcesses } from "./_demo_processes.ts";
-export { apiTlsFor, type DemoContext } from "./_demo_topology.ts";
+export { singleRegionContext } from "./_demo_topology.ts";
 
 /** Prints the servers (`nats:`, `nats-<region>:`, `creds:`, `ca:`) and makes the API's TLS. */
 async function serverTls(

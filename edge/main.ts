@@ -13,9 +13,10 @@
  * the demo and the tests); `--seed` seeds its first scenario and `--world hard` gives its shoppers
  * a world harder than the training set (edge/sim/simulated_world.ts); `--new-product` gives the
  * simulated world a product no catalogue has, its look drawn from the appearance seed
- * (edge/sim/new_product.ts), for a planogram to stock; `--auto-sessions`
- * also unlocks the door by itself every SECONDS (at most N times with `--auto-sessions-max`: a
- * device emulated on another architecture has no time to spare for more). Prints `ready: DEVICE` on stdout once running.
+ * (edge/sim/new_product.ts), for a planogram to stock; `--auto-sessions` also unlocks the door
+ * by itself every SECONDS (at most N times with `--auto-sessions-max`: a device emulated on
+ * another architecture has no time to spare for more). Prints `ready: DEVICE` on stdout once
+ * running.
  * `VEND_FAULT` (`after_outbox_write:N`, `after_publish:N`, `update:PHASE`) kills the process at
  * that point, for fault tests (see edge/testing/fault_hooks.ts).
  *
