@@ -5,6 +5,7 @@
  * @module
  */
 import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { type FleetEnv, MAX_UPLOAD_BYTES, type Metrics, problem } from "./http/mod.ts";
 import type { Logger } from "../runtime/mod.ts";
 
@@ -14,13 +15,21 @@ const MAX_ARTIFACT_BODY = 128 << 20;
 const UPLOAD_PATH = /^\/components\/[^/]+\/versions\/[^/]+\/artifacts\/[^/]+$/;
 
 /**
- * Gives each request an id (the caller's `x-request-id` when well formed), refuses a declared
- * body over its route's limit (413), counts and times the request in `metrics` and logs it
- * (`request`) to `logger`.
+ * Gives each request an id (the caller's `x-request-id` when well formed), refuses a body over
+ * its route's limit (413), counts and times the request in `metrics` and logs it (`request`) to
+ * `logger`. A declared length is checked at once; a chunked body (no length) of an ordinary route
+ * is read here, before authentication or any route, only up to the limit: past it the request is
+ * refused and the rest is never read.
  */
 export function requestFrame(
   { metrics, logger }: { metrics: Metrics; logger?: Logger | undefined },
 ): MiddlewareHandler<FleetEnv> {
+  const tooLarge = (max: number, requestId: string) =>
+    problem(413, "Payload Too Large", `Request bodies are limited to ${max} bytes`, { requestId });
+  const limited = bodyLimit({
+    maxSize: MAX_BODY,
+    onError: (c) => tooLarge(MAX_BODY, c.get("requestId")),
+  });
   return async function frame(c, next) {
     const requestId = /^[A-Za-z0-9_-]{1,64}$/.test(c.req.header("x-request-id") ?? "")
       ? c.req.header("x-request-id")!
@@ -37,9 +46,10 @@ export function requestFrame(
       ? MAX_UPLOAD_BYTES
       : MAX_BODY;
     if (length > max) {
-      c.res = problem(413, "Payload Too Large", `Request bodies are limited to ${max} bytes`, {
-        requestId,
-      });
+      c.res = tooLarge(max, requestId);
+    } else if (max === MAX_BODY) {
+      const refused = await limited(c, next);
+      if (refused instanceof Response) c.res = refused;
     } else {
       await next();
     }

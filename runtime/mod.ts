@@ -28,6 +28,7 @@ export { onShutdown, type ShutdownOptions, watchParent } from "./shutdown.ts";
 export { sleep, type SleepOptions } from "./sleep.ts";
 export { retry, type RetryOptions } from "./retry.ts";
 export { pooled, type PoolOptions } from "./pool.ts";
+export { RateLimiter, type RateLimiterOptions } from "./rate_limiter.ts";
 export {
   compareAndSwap,
   CompareAndSwapExhaustedError,

@@ -12,6 +12,7 @@
  * @module
  */
 export { audit, fleetApi, type FleetDeps, type FleetEnv } from "./fleet_api.ts";
+export { clientAddress } from "./client_address.ts";
 export { cardNumberGuard, containsCardNumber } from "./card_number_guard.ts";
 export { paymentApi, type PaymentDeps } from "./payment_api.ts";
 export { accuracyView, fieldAccuracyApi } from "./field_accuracy_api.ts";
