@@ -20,7 +20,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { type AuditEntry, auditEntry, newEnvelope, subjects } from "../../protocol/mod.ts";
-import type { Logger } from "../../runtime/mod.ts";
+import { type Logger, RateLimiter } from "../../runtime/mod.ts";
 
 /** A report refused because its body names another device than its subject. */
 export interface ImpersonatedReport {
@@ -55,24 +55,25 @@ export class ImpersonationAudit {
   audited = 0;
   readonly #nc: NatsConnection;
   readonly #o: ImpersonationAuditOptions;
-  readonly #last = new Map<string, number>();
+  readonly #throttle: RateLimiter;
 
   /** An audit of `region`'s reports, written through `nc`. */
   constructor(nc: NatsConnection, options: ImpersonationAuditOptions) {
     this.#nc = nc;
     this.#o = options;
+    this.#throttle = new RateLimiter({
+      burst: 1,
+      everyMs: options.everyMs ?? 60_000,
+      maxKeys: REMEMBERED,
+      ...(options.now ? { now: options.now } : {}),
+    });
   }
 
   /** Records one refused report; the audit entry is written in the background. */
   refuse(report: ImpersonatedReport): void {
     this.refused++;
     const key = `${report.sender}\u0000${report.kind}\u0000${report.claimed}`;
-    const now = (this.#o.now ?? Date.now)();
-    const last = this.#last.get(key);
-    if (last !== undefined && now - last < (this.#o.everyMs ?? 60_000)) return;
-    this.#last.delete(key);
-    this.#last.set(key, now);
-    if (this.#last.size > REMEMBERED) this.#last.delete(this.#last.keys().next().value!);
+    if (this.#throttle.take(key) > 0) return;
     const reason = `${report.kind} from ${report.sender} names ${report.claimed}`;
     this.#o.logger?.log("warn", "report refused: it names another device", {
       sender: report.sender,
